@@ -1,0 +1,128 @@
+/**
+ * Plain types of one scaling decision, in the units the decision core computes with:
+ * replica counts are integers, metric values are integer milli-units (what the HPA controller
+ * gets from `Quantity.MilliValue()`), times are epoch milliseconds.
+ */
+
+/** How a metric's target is read, as in autoscaling/v2 `MetricTarget.type` for External metrics. */
+export type MetricTargetType = 'Value' | 'AverageValue';
+
+/** One metric as the decision sees it. `usageMilli === null` means it could not be read. */
+export interface MetricObservation {
+  readonly name: string;
+  readonly type: MetricTargetType;
+  /** Sum of the metric's items in milli-units, or null when the metric is unavailable. */
+  readonly usageMilli: number | null;
+  /** The target in milli-units; always > 0. */
+  readonly targetMilli: number;
+}
+
+/** Relative tolerance around a ratio of 1 inside which no scaling happens (HPA `--horizontal-pod-autoscaler-tolerance`, KEP-4951). */
+export interface Tolerance {
+  readonly scaleUp: number;
+  readonly scaleDown: number;
+}
+
+export type ScalingPolicyType = 'Pods' | 'Percent';
+
+/** autoscaling/v2 `HPAScalingPolicy`. */
+export interface ScalingPolicy {
+  readonly type: ScalingPolicyType;
+  readonly value: number;
+  readonly periodSeconds: number;
+}
+
+/** autoscaling/v2 `ScalingPolicySelect`. */
+export type SelectPolicy = 'Max' | 'Min' | 'Disabled';
+
+/** autoscaling/v2 `HPAScalingRules`, with every field resolved. */
+export interface ScalingRules {
+  readonly stabilizationWindowSeconds: number;
+  readonly selectPolicy: SelectPolicy;
+  readonly policies: readonly ScalingPolicy[];
+}
+
+/** autoscaling/v2 `HorizontalPodAutoscalerBehavior`, with every field resolved. */
+export interface Behavior {
+  readonly scaleUp: ScalingRules;
+  readonly scaleDown: ScalingRules;
+}
+
+/** A raw (unstabilized) recommendation remembered for the stabilization windows. */
+export interface TimestampedRecommendation {
+  readonly replicas: number;
+  readonly timestampMs: number;
+}
+
+/** A scale that happened: `replicaChange` > 0 for a scale-up, < 0 for a scale-down. */
+export interface TimestampedScaleEvent {
+  readonly replicaChange: number;
+  readonly timestampMs: number;
+}
+
+/** Why the desired replica count is what it is. The first five are the HPA controller's own. */
+export type DecisionReason =
+  | 'DesiredWithinRange'
+  | 'ScaleUpLimit'
+  | 'ScaleDownLimit'
+  | 'TooManyReplicas'
+  | 'TooFewReplicas'
+  | 'ScaleUpStabilized'
+  | 'ScaleDownStabilized'
+  /** The max parallelism leaves slots of more TaskManagers unused: `ceil(maxParallelism / taskSlots)`. */
+  | 'MaxParallelismLimit'
+  /** `current > maxReplicas`: brought down to max, skipping stabilization and rate limits. */
+  | 'AboveMaxReplicas'
+  /** `current < minReplicas`: brought up to min, skipping stabilization and rate limits. */
+  | 'BelowMinReplicas'
+  /** `current == 0 && minReplicas != 0`: the target was scaled to zero by someone else. */
+  | 'ScalingDisabled'
+  /** Every metric is unavailable: nothing changes. */
+  | 'AllMetricsMissing'
+  /** Some metrics are unavailable and the rest would scale down: nothing changes. */
+  | 'MissingMetricsBlockScaleDown';
+
+/** Everything one decision needs, already parsed and validated. */
+export interface DecisionInput {
+  readonly nowMs: number;
+  /** `scale.spec.replicas`: TaskManagers asked for now. */
+  readonly currentReplicas: number;
+  /** TaskManagers that are ready; used by `Value` targets. */
+  readonly readyReplicas: number;
+  /** `scale.status.replicas`; used by `AverageValue` targets. */
+  readonly statusReplicas: number;
+  readonly minReplicas: number;
+  readonly maxReplicas: number;
+  readonly metrics: readonly MetricObservation[];
+  readonly tolerance: Tolerance;
+  readonly behavior: Behavior;
+  /** null: no history yet, seeded with `{currentReplicas, nowMs}` as the HPA controller does. */
+  readonly recommendations: readonly TimestampedRecommendation[] | null;
+  readonly scaleEvents: readonly TimestampedScaleEvent[];
+  /** Task slots per TaskManager (>= 1). */
+  readonly taskSlots: number;
+  /** The job's max parallelism, if known. */
+  readonly maxParallelism: number | null;
+}
+
+/** One metric's proposal; `replicas === null` when the metric was unavailable. */
+export interface MetricProposal {
+  readonly name: string;
+  readonly replicas: number | null;
+  /** usage / target (per replica for AverageValue); null when unavailable. */
+  readonly ratio: number | null;
+}
+
+export interface Decision {
+  readonly desiredReplicas: number;
+  readonly parallelism: number;
+  readonly reason: DecisionReason;
+  /** The max over valid proposals, before stabilization and limits (null when no proposal was made). */
+  readonly proposedReplicas: number | null;
+  /** After stabilization, before rate limits and the min/max clamp (null when not reached). */
+  readonly stabilizedReplicas: number | null;
+  readonly proposals: readonly MetricProposal[];
+  /** The updated histories, to be passed to the next decision. */
+  readonly recommendations: readonly TimestampedRecommendation[];
+  readonly scaleEvents: readonly TimestampedScaleEvent[];
+}
