@@ -1,0 +1,224 @@
+/**
+ * The JSON contract of `slotscaler decide` (DESIGN.md): parsing an input document into a
+ * DecisionInput, and a Decision into an output document. Times are RFC 3339 strings or epoch
+ * milliseconds; metric values are JSON numbers or Kubernetes quantity strings.
+ */
+import { z } from 'zod';
+
+import { toMilli } from '../config/values.js';
+import type { Behavior, Decision, DecisionInput, ScalingRules } from '../domain/decision.js';
+
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+
+const timestamp = z.union([z.number(), z.string()]).transform((value, ctx): number => {
+  const ms = typeof value === 'number' ? value : RFC3339.test(value) ? Date.parse(value) : Number.NaN;
+  if (!Number.isFinite(ms)) {
+    ctx.addIssue({ code: 'custom', message: 'expected an RFC 3339 time or epoch milliseconds' });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const quantity = z.union([z.number(), z.string()]).transform((value, ctx): number => {
+  try {
+    return toMilli(value);
+  } catch (err) {
+    ctx.addIssue({
+      code: 'custom',
+      message: err instanceof Error ? err.message : 'expected a number or quantity',
+    });
+    return z.NEVER;
+  }
+});
+
+const replicas = z.number().int('expected a whole number').min(0, 'expected a replica count of 0 or more');
+
+const policy = z.strictObject({
+  type: z.enum(['Pods', 'Percent'], { error: 'expected "Pods" or "Percent"' }),
+  value: z.number().int('expected a whole number').min(1, 'expected a value of at least 1'),
+  periodSeconds: z.number().int('expected whole seconds').min(1).max(1800),
+});
+
+const rules = z.strictObject({
+  stabilizationWindowSeconds: z.number().int('expected whole seconds').min(0).max(3600).optional(),
+  selectPolicy: z
+    .enum(['Max', 'Min', 'Disabled'], { error: 'expected "Max", "Min" or "Disabled"' })
+    .optional(),
+  policies: z.array(policy).min(1, 'expected at least one policy').optional(),
+});
+
+/** The HPA v2 defaults of `behavior` (k8s.io/kubernetes pkg/apis/autoscaling/v2/defaults.go). */
+export const DEFAULT_BEHAVIOR: Behavior = {
+  scaleUp: {
+    stabilizationWindowSeconds: 0,
+    selectPolicy: 'Max',
+    policies: [
+      { type: 'Pods', value: 4, periodSeconds: 15 },
+      { type: 'Percent', value: 100, periodSeconds: 15 },
+    ],
+  },
+  scaleDown: {
+    stabilizationWindowSeconds: 300,
+    selectPolicy: 'Max',
+    policies: [{ type: 'Percent', value: 100, periodSeconds: 15 }],
+  },
+};
+
+function resolveRules(given: z.output<typeof rules> | undefined, defaults: ScalingRules): ScalingRules {
+  return {
+    stabilizationWindowSeconds: given?.stabilizationWindowSeconds ?? defaults.stabilizationWindowSeconds,
+    selectPolicy: given?.selectPolicy ?? defaults.selectPolicy,
+    policies: given?.policies ?? defaults.policies,
+  };
+}
+
+const toleranceValue = z.number().min(0).max(1);
+
+const inputSchema = z
+  .strictObject({
+    now: timestamp,
+    currentReplicas: replicas,
+    readyReplicas: replicas.optional(),
+    statusReplicas: replicas.optional(),
+    minReplicas: replicas.optional(),
+    maxReplicas: replicas.min(1, 'expected at least 1'),
+    metrics: z
+      .array(
+        z.strictObject({
+          name: z.string().min(1),
+          type: z
+            .enum(['Value', 'AverageValue'], { error: 'expected "Value" or "AverageValue"' })
+            .default('Value'),
+          value: quantity.nullable(),
+          target: quantity.refine((milli) => milli > 0, 'expected a target greater than 0'),
+        }),
+      )
+      .min(1, 'expected at least one metric'),
+    tolerance: z
+      .union([toleranceValue, z.strictObject({ scaleUp: toleranceValue, scaleDown: toleranceValue })])
+      .optional(),
+    behavior: z.strictObject({ scaleUp: rules.optional(), scaleDown: rules.optional() }).optional(),
+    recommendations: z.array(z.strictObject({ replicas, timestamp })).optional(),
+    scaleEvents: z
+      .array(
+        z.strictObject({
+          replicaChange: z
+            .number()
+            .int()
+            .refine((change) => change !== 0, 'expected a non-zero change'),
+          timestamp,
+        }),
+      )
+      .optional(),
+    taskSlots: z.number().int().min(1).optional(),
+    maxParallelism: z.number().int().min(1).optional(),
+  })
+  .refine((input) => (input.minReplicas ?? 1) <= input.maxReplicas, {
+    path: ['minReplicas'],
+    message: 'must not be more than maxReplicas',
+  });
+
+/** `metrics[1].type` from a zod path. */
+function fieldPath(path: readonly PropertyKey[]): string {
+  return path.reduce<string>(
+    (out, part) =>
+      typeof part === 'number' ? `${out}[${part}]` : out === '' ? String(part) : `${out}.${String(part)}`,
+    '',
+  );
+}
+
+/** The value at a path of a parsed JSON document, or undefined when there is none. */
+function valueAt(document: unknown, path: readonly PropertyKey[]): unknown {
+  let value = document;
+  for (const part of path) {
+    if (typeof value !== 'object' || value === null) return undefined;
+    value = (value as Record<PropertyKey, unknown>)[part];
+  }
+  return value;
+}
+
+export type ParsedDecisionInput = { ok: true; input: DecisionInput } | { ok: false; error: string };
+
+/** Parses one input document; the error names the first field that is wrong and why. */
+export function parseDecisionInput(document: unknown): ParsedDecisionInput {
+  if (typeof document !== 'object' || document === null || Array.isArray(document)) {
+    return { ok: false, error: 'expected a JSON object' };
+  }
+  const result = inputSchema.safeParse(document);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    if (issue === undefined) return { ok: false, error: 'invalid input' };
+    let message = issue.message;
+    if (issue.path.length > 0 && valueAt(document, issue.path) === undefined) message = 'is required';
+    else if (issue.code === 'unrecognized_keys')
+      message = `unknown field ${issue.keys.map((key) => JSON.stringify(key)).join(', ')}`;
+    const path = fieldPath(issue.path);
+    return { ok: false, error: path === '' ? message : `${path}: ${message}` };
+  }
+  const data = result.data;
+  const tolerance =
+    data.tolerance === undefined
+      ? { scaleUp: 0.1, scaleDown: 0.1 }
+      : typeof data.tolerance === 'number'
+        ? { scaleUp: data.tolerance, scaleDown: data.tolerance }
+        : data.tolerance;
+  return {
+    ok: true,
+    input: {
+      nowMs: data.now,
+      currentReplicas: data.currentReplicas,
+      readyReplicas: data.readyReplicas ?? data.currentReplicas,
+      statusReplicas: data.statusReplicas ?? data.currentReplicas,
+      minReplicas: data.minReplicas ?? 1,
+      maxReplicas: data.maxReplicas,
+      metrics: data.metrics.map((metric) => ({
+        name: metric.name,
+        type: metric.type,
+        usageMilli: metric.value,
+        targetMilli: metric.target,
+      })),
+      tolerance,
+      behavior: {
+        scaleUp: resolveRules(data.behavior?.scaleUp, DEFAULT_BEHAVIOR.scaleUp),
+        scaleDown: resolveRules(data.behavior?.scaleDown, DEFAULT_BEHAVIOR.scaleDown),
+      },
+      recommendations:
+        data.recommendations?.map((rec) => ({ replicas: rec.replicas, timestampMs: rec.timestamp })) ?? null,
+      scaleEvents: (data.scaleEvents ?? []).map((event) => ({
+        replicaChange: event.replicaChange,
+        timestampMs: event.timestamp,
+      })),
+      taskSlots: data.taskSlots ?? 1,
+      maxParallelism: data.maxParallelism ?? null,
+    },
+  };
+}
+
+/** A ratio as the output shows it: 4 decimals are plenty to read, and stable across platforms. */
+function roundRatio(ratio: number | null): number | null {
+  return ratio === null || !Number.isFinite(ratio) ? null : Math.round(ratio * 10_000) / 10_000;
+}
+
+/** The output document of one decision. */
+export function decisionToJson(decision: Decision): Record<string, unknown> {
+  return {
+    desiredReplicas: decision.desiredReplicas,
+    parallelism: decision.parallelism,
+    reason: decision.reason,
+    proposedReplicas: decision.proposedReplicas,
+    stabilizedReplicas: decision.stabilizedReplicas,
+    proposals: decision.proposals.map((proposal) => ({
+      name: proposal.name,
+      replicas: proposal.replicas,
+      ratio: roundRatio(proposal.ratio),
+    })),
+    recommendations: decision.recommendations.map((rec) => ({
+      replicas: rec.replicas,
+      timestamp: new Date(rec.timestampMs).toISOString(),
+    })),
+    scaleEvents: decision.scaleEvents.map((event) => ({
+      replicaChange: event.replicaChange,
+      timestamp: new Date(event.timestampMs).toISOString(),
+    })),
+  };
+}

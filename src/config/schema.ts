@@ -1,0 +1,402 @@
+/**
+ * The one config schema of Slotscaler. Every option is declared here once: its value form, bounds,
+ * default and description. Per-target options are set with `slotscaler.dev/<kebab-key>`
+ * annotations and default to the global config; global options come from flags, environment
+ * variables and the config file. The annotation reference in the README and the chart's values
+ * schema are generated from these declarations.
+ */
+import { z } from 'zod';
+
+import {
+  ValueError,
+  formatDuration,
+  formatMetricTargets,
+  formatPolicies,
+  formatTolerance,
+  parseBoolean,
+  parseDuration,
+  parseInteger,
+  parseMetricTargets,
+  parsePolicies,
+  parseTolerance,
+} from './values.js';
+
+/** `target`: an annotation per target, defaulting to the global value. `global`: the process only. */
+export type FieldScope = 'target' | 'global';
+
+/** What the docs generator needs to know about a field, beyond its zod type. */
+export interface FieldMeta {
+  readonly scope: FieldScope;
+  /** The value form, as the docs name it: `duration`, `integer`, `policies`... */
+  readonly form: string;
+  readonly description: string;
+  /** The default in the form users write, or undefined when the field is unset by default. */
+  readonly default?: string;
+  readonly example?: string;
+}
+
+type Raw = string | number | boolean | readonly string[];
+const rawInput = z.union([z.string(), z.number(), z.boolean(), z.array(z.string()).readonly()]);
+
+/** A field parsed from its text form (or a native YAML value, via its text) and checked. */
+function parsed<T>(parse: (text: string) => T, check?: (value: T) => string | undefined) {
+  return rawInput.transform((raw: Raw, ctx): T => {
+    const text = Array.isArray(raw) ? raw.join(',') : String(raw);
+    try {
+      const value = parse(text);
+      const problem = check?.(value);
+      if (problem === undefined) return value;
+      ctx.addIssue({ code: 'custom', message: problem, input: raw });
+    } catch (err) {
+      if (!(err instanceof ValueError)) throw err;
+      ctx.addIssue({ code: 'custom', message: err.message, input: raw });
+    }
+    return z.NEVER;
+  });
+}
+
+function inRange(min: number, max: number, unit = ''): (value: number) => string | undefined {
+  return (value) =>
+    value < min || value > max ? `expected a value from ${min}${unit} to ${max}${unit}` : undefined;
+}
+
+const forms = {
+  boolean: () => parsed(parseBoolean),
+  integer: (min: number, max: number) => parsed(parseInteger, inRange(min, max)),
+  number: (min: number, max: number) =>
+    parsed(
+      (text) => {
+        const value = Number(text.trim());
+        if (text.trim() === '' || !Number.isFinite(value)) throw new ValueError('expected a number');
+        return value;
+      },
+      inRange(min, max),
+    ),
+  /** Seconds. */
+  duration: (minSeconds: number, maxSeconds: number) =>
+    parsed(parseDuration, (value) =>
+      value < minSeconds || value > maxSeconds
+        ? `expected a duration from ${formatDuration(minSeconds)} to ${formatDuration(maxSeconds)}`
+        : undefined,
+    ),
+  oneOf: <const T extends string>(values: readonly [T, ...T[]]) =>
+    parsed((text): T => {
+      const value = values.find((candidate) => candidate.toLowerCase() === text.trim().toLowerCase());
+      if (value === undefined) throw new ValueError(`expected one of ${values.join(', ')}`);
+      return value;
+    }),
+  text: (pattern: RegExp, expected: string) =>
+    parsed((text) => {
+      if (!pattern.test(text.trim())) throw new ValueError(`expected ${expected}`);
+      return text.trim();
+    }),
+  url: () =>
+    parsed((text) => {
+      let url: URL;
+      try {
+        url = new URL(text.trim());
+      } catch {
+        throw new ValueError('expected an http:// or https:// URL');
+      }
+      if (url.protocol !== 'http:' && url.protocol !== 'https:')
+        throw new ValueError('expected an http:// or https:// URL');
+      return url.toString().replace(/\/$/, '');
+    }),
+  list: (pattern: RegExp, expected: string) =>
+    parsed((text) => {
+      const items = text
+        .split(',')
+        .map((item) => item.trim())
+        .filter((item) => item !== '');
+      const bad = items.find((item) => !pattern.test(item));
+      if (bad !== undefined) throw new ValueError(`"${bad}" is not ${expected}`);
+      return items;
+    }),
+  policies: () => parsed(parsePolicies),
+  metricTargets: () => parsed(parseMetricTargets),
+  tolerance: () => parsed(parseTolerance),
+};
+
+/** Declares a field with a default, applied through the same parser as any value. */
+function field<T extends z.ZodType<unknown, Raw>>(schema: T, meta: FieldMeta & { readonly default: string }) {
+  return schema
+    .prefault(meta.default as z.input<T>)
+    .meta({ description: meta.description, slotscaler: meta });
+}
+
+/** Declares a field that is unset unless given. */
+function optionalField<T extends z.ZodType<unknown, Raw>>(
+  schema: T,
+  meta: FieldMeta & { readonly default?: never },
+) {
+  return schema.optional().meta({ description: meta.description, slotscaler: meta });
+}
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const FIELD_PATH = /^(\.[A-Za-z_][A-Za-z0-9_-]*)+$/;
+
+/** Options of one scale target: annotations `slotscaler.dev/<kebab-key>`, defaulting to the global config. */
+export const targetFields = {
+  enabled: field(forms.boolean(), {
+    scope: 'target',
+    form: 'boolean',
+    default: 'false',
+    description: 'Opt the target in; only targets with enabled=true are watched.',
+  }),
+  mode: field(forms.oneOf(['scale', 'recommend', 'metrics-only']), {
+    scope: 'target',
+    form: 'scale | recommend | metrics-only',
+    default: 'scale',
+    description:
+      'scale: decide and write; recommend: decide and report (Events, status), never write; metrics-only: only serve metrics.',
+  }),
+  metrics: field(forms.metricTargets(), {
+    scope: 'target',
+    form: 'metric targets',
+    default: 'flink_busy_ratio=0.7',
+    example: 'flink_busy_ratio=0.7,flink_source_lag_seconds=60:AverageValue',
+    description:
+      'Metrics to scale on with their targets, as an HPA External metric: Value compares the job-wide value with the target; AverageValue divides it by the TaskManagers.',
+  }),
+  minTaskmanagers: field(forms.integer(0, 10_000), {
+    scope: 'target',
+    form: 'integer',
+    default: '1',
+    description: 'Fewest TaskManagers the scaler will set.',
+  }),
+  maxTaskmanagers: field(forms.integer(1, 10_000), {
+    scope: 'target',
+    form: 'integer',
+    default: '10',
+    description: 'Most TaskManagers the scaler will set (also bounded by max parallelism / task slots).',
+  }),
+  tolerance: field(forms.tolerance(), {
+    scope: 'target',
+    form: 'tolerance',
+    default: '0.1',
+    example: 'up=0.05,down=0.2',
+    description:
+      'No scaling while usage/target is within 1 ± tolerance; one number or separate up= and down=.',
+  }),
+  scaleUpStabilization: field(forms.duration(0, 3600), {
+    scope: 'target',
+    form: 'duration',
+    default: '0s',
+    description:
+      'Scale up only to the lowest recommendation of this window (HPA behavior.scaleUp.stabilizationWindowSeconds).',
+  }),
+  scaleDownStabilization: field(forms.duration(0, 3600), {
+    scope: 'target',
+    form: 'duration',
+    default: '5m',
+    description:
+      'Scale down only to the highest recommendation of this window (HPA behavior.scaleDown.stabilizationWindowSeconds).',
+  }),
+  scaleUpPolicies: field(forms.policies(), {
+    scope: 'target',
+    form: 'policies',
+    default: 'pods=4/15s,percent=100/15s',
+    description:
+      'How fast TaskManagers may be added: pods=<n>/<period> and percent=<n>/<period> (HPA behavior.scaleUp.policies).',
+  }),
+  scaleDownPolicies: field(forms.policies(), {
+    scope: 'target',
+    form: 'policies',
+    default: 'percent=100/15s',
+    description: 'How fast TaskManagers may be removed (HPA behavior.scaleDown.policies).',
+  }),
+  selectPolicy: field(forms.oneOf(['Max', 'Min', 'Disabled']), {
+    scope: 'target',
+    form: 'Max | Min | Disabled',
+    default: 'Max',
+    description:
+      'Which policy wins in both directions: Max allows the biggest change, Min the smallest, Disabled none.',
+  }),
+  scaleUpSelectPolicy: optionalField(forms.oneOf(['Max', 'Min', 'Disabled']), {
+    scope: 'target',
+    form: 'Max | Min | Disabled',
+    description: 'select-policy for scale-up only (overrides select-policy).',
+  }),
+  scaleDownSelectPolicy: optionalField(forms.oneOf(['Max', 'Min', 'Disabled']), {
+    scope: 'target',
+    form: 'Max | Min | Disabled',
+    example: 'Disabled',
+    description: 'select-policy for scale-down only (overrides select-policy); Disabled never scales down.',
+  }),
+  cooldownAfterRescale: field(forms.duration(0, 3600), {
+    scope: 'target',
+    form: 'duration',
+    default: '60s',
+    description:
+      'After a rescale, no further scale-up until the job is RUNNING again and this long has passed: catch-up after a restart is not new load.',
+  }),
+  taskSlots: optionalField(forms.integer(1, 1024), {
+    scope: 'target',
+    form: 'integer',
+    description:
+      'Task slots per TaskManager; by default read from flinkConfiguration taskmanager.numberOfTaskSlots or the spec.',
+  }),
+  maxParallelism: optionalField(forms.integer(1, 32_768), {
+    scope: 'target',
+    form: 'integer',
+    description: "Upper bound of the job's parallelism; by default the job's own max parallelism.",
+  }),
+  jobmanagerUrl: optionalField(forms.url(), {
+    scope: 'target',
+    form: 'URL',
+    example: 'http://my-job-rest.flink:8081',
+    description: 'JobManager REST URL; for a FlinkDeployment by default http://<name>-rest.<namespace>:8081.',
+  }),
+  jobId: optionalField(forms.text(/^[0-9a-f]{32}$/, 'a Flink job id (32 hex digits)'), {
+    scope: 'target',
+    form: 'job id',
+    description:
+      'The job to read; by default the one RUNNING job of the JobManager (or status.jobStatus.jobId).',
+  }),
+  replicasPath: optionalField(forms.text(FIELD_PATH, 'a field path such as .spec.replicas'), {
+    scope: 'target',
+    form: 'field path',
+    example: '.spec.taskManagers',
+    description:
+      'For other custom resources: where the TaskManager count lives (otherwise the scale subresource).',
+  }),
+  parallelismPath: optionalField(forms.text(FIELD_PATH, 'a field path such as .spec.parallelism'), {
+    scope: 'target',
+    form: 'field path',
+    example: '.spec.job.parallelism',
+    description:
+      'For other custom resources: where the parallelism lives (written before the TaskManager count).',
+  }),
+  allowStatelessRescale: field(forms.boolean(), {
+    scope: 'target',
+    form: 'boolean',
+    default: 'false',
+    description:
+      'Allow rescaling a FlinkDeployment with upgradeMode stateless, which restarts from empty state: only for jobs with no state to lose.',
+  }),
+  metricsWindow: field(forms.duration(1, 3600), {
+    scope: 'target',
+    form: 'duration',
+    default: '60s',
+    description: 'Metrics are averaged over this window.',
+  }),
+  metricsHoldAfterRestart: field(forms.duration(0, 3600), {
+    scope: 'target',
+    form: 'duration',
+    default: '60s',
+    description:
+      'No metrics for this long after the job (re)starts: catch-up backpressure after a rescale is not load.',
+  }),
+  metricsMaxAge: field(forms.duration(1, 3600), {
+    scope: 'target',
+    form: 'duration',
+    default: '60s',
+    description:
+      'A target whose last good sample is older than this has no metrics (so nothing scales it down).',
+  }),
+};
+
+/** Options of the process: flags `--<kebab-key>`, environment `SLOTSCALER_<UPPER_SNAKE_KEY>`, config file `<key>`. */
+export const globalFields = {
+  namespaces: field(forms.list(DNS_LABEL, 'a namespace name'), {
+    scope: 'global',
+    form: 'list of namespaces',
+    default: '',
+    example: 'flink,flink-staging',
+    description: 'Namespaces to watch; empty watches all.',
+  }),
+  tickInterval: field(forms.duration(1, 600), {
+    scope: 'global',
+    form: 'duration',
+    default: '15s',
+    description: 'How often metrics are collected and decisions made.',
+  }),
+  dryRun: field(forms.boolean(), {
+    scope: 'global',
+    form: 'boolean',
+    default: 'false',
+    description: 'Decide and report, but write nothing to any target.',
+  }),
+  writeQps: field(forms.number(0.1, 1000), {
+    scope: 'global',
+    form: 'number',
+    default: '5',
+    description: 'Client-side rate limit of writes to the API server, requests per second.',
+  }),
+  writeBurst: field(forms.integer(1, 1000), {
+    scope: 'global',
+    form: 'integer',
+    default: '10',
+    description: 'Burst of the write rate limit.',
+  }),
+  leaderElect: field(forms.boolean(), {
+    scope: 'global',
+    form: 'boolean',
+    default: 'true',
+    description: 'Only the holder of the Lease writes; every replica collects and serves metrics.',
+  }),
+  leaseName: field(forms.text(DNS_LABEL, 'a Lease name'), {
+    scope: 'global',
+    form: 'name',
+    default: 'slotscaler',
+    description: 'Name of the coordination.k8s.io Lease used for leader election.',
+  }),
+  leaseDuration: field(forms.duration(2, 300), {
+    scope: 'global',
+    form: 'duration',
+    default: '15s',
+    description: 'How long a leader holds the Lease without renewing it.',
+  }),
+  flinkRequestTimeout: field(forms.duration(0.1, 120), {
+    scope: 'global',
+    form: 'duration',
+    default: '5s',
+    description: 'Timeout of one JobManager REST call.',
+  }),
+  flinkConcurrency: field(forms.integer(1, 1024), {
+    scope: 'global',
+    form: 'integer',
+    default: '32',
+    description: 'JobManager REST calls in flight at once, over all targets.',
+  }),
+  logLevel: field(forms.oneOf(['trace', 'debug', 'info', 'warn', 'error']), {
+    scope: 'global',
+    form: 'trace | debug | info | warn | error',
+    default: 'info',
+    description: 'Log level: debug logs every tick, info every decision, warn every skipped target.',
+  }),
+};
+
+export const TargetConfigSchema = z.object(targetFields).superRefine((config, ctx) => {
+  if (config.minTaskmanagers > config.maxTaskmanagers) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['minTaskmanagers'],
+      input: config.minTaskmanagers,
+      message: `must not be more than max-taskmanagers (${config.maxTaskmanagers})`,
+    });
+  }
+});
+
+export const GlobalConfigSchema = z.object({ ...globalFields, ...targetFields });
+
+/** The options of one target, parsed and resolved. */
+export type TargetConfig = z.output<typeof TargetConfigSchema>;
+/** The options of the process, including the defaults of every target-scope option. */
+export type GlobalConfig = z.output<typeof GlobalConfigSchema>;
+export type TargetFieldKey = keyof typeof targetFields;
+export type GlobalFieldKey = keyof typeof globalFields;
+export type FieldKey = TargetFieldKey | GlobalFieldKey;
+
+/** Every field's metadata, target fields first, in declaration order. */
+export function describeFields(): { key: FieldKey; meta: FieldMeta }[] {
+  const all = { ...targetFields, ...globalFields };
+  return (Object.keys(all) as FieldKey[]).map((key) => {
+    const meta = all[key].meta() as { slotscaler: FieldMeta } | undefined;
+    if (meta === undefined) throw new Error(`field ${key} has no metadata`);
+    return { key, meta: meta.slotscaler };
+  });
+}
+
+/** Formatters for values of the structured forms, for status annotations and docs. */
+export const formatters = { formatDuration, formatMetricTargets, formatPolicies, formatTolerance };

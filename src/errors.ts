@@ -1,0 +1,177 @@
+/**
+ * The one catalogue of Slotscaler's errors. Each class has a stable `code` (for logs, Events, metrics
+ * labels and tests) and wraps its cause with `{ cause }`. Messages are one line: the CLI prints them as
+ * they are.
+ *
+ * Add new errors here, with a new code in `ErrorCode`; never reuse or rename a code.
+ */
+import type { ConfigIssue } from './config/annotations.js';
+
+/** Every code an error of ours can carry. */
+export type ErrorCode =
+  | 'CONFIG_INVALID'
+  | 'FLINK_UNREACHABLE'
+  | 'FLINK_TIMEOUT'
+  | 'FLINK_HTTP_ERROR'
+  | 'FLINK_BAD_RESPONSE'
+  | 'FLINK_JOB_NOT_FOUND'
+  | 'FLINK_NO_RUNNING_JOB'
+  | 'FLINK_MULTIPLE_RUNNING_JOBS'
+  | 'EXPRESSION_INVALID';
+
+/** The base of all our errors: `err instanceof SlotscalerError` tells ours from everything else. */
+export abstract class SlotscalerError extends Error {
+  abstract readonly code: ErrorCode;
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** True for our own typed errors. */
+export function isSlotscalerError(err: unknown): err is SlotscalerError {
+  return err instanceof SlotscalerError;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Configuration (the lead's; restored from its use in src/config/load.ts, see the issue 4 note)
+// ---------------------------------------------------------------------------------------------
+
+/** The configuration (file, environment, flags) is invalid; `issues` lists every problem. */
+export class ConfigError extends SlotscalerError {
+  readonly code: ErrorCode = 'CONFIG_INVALID';
+  constructor(
+    message: string,
+    readonly issues: readonly ConfigIssue[],
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Flink JobManager REST API (issue 4)
+// ---------------------------------------------------------------------------------------------
+
+/** The JobManager could not be reached: connection refused or reset, DNS failure, TLS failure. */
+export class FlinkUnreachableError extends SlotscalerError {
+  readonly code: ErrorCode = 'FLINK_UNREACHABLE';
+  constructor(
+    readonly url: string,
+    detail: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`Flink JobManager at ${url} is unreachable: ${detail}`, options);
+  }
+}
+
+/** The JobManager did not answer within the per-call timeout. A kind of unreachable. */
+export class FlinkTimeoutError extends FlinkUnreachableError {
+  override readonly code: ErrorCode = 'FLINK_TIMEOUT';
+  constructor(
+    url: string,
+    readonly timeoutMs: number,
+    options?: { cause?: unknown },
+  ) {
+    super(url, `no answer within ${timeoutMs} ms`, options);
+  }
+}
+
+/** The JobManager answered with an HTTP error status (other than a 404 for a job). */
+export class FlinkHttpError extends SlotscalerError {
+  readonly code: ErrorCode = 'FLINK_HTTP_ERROR';
+  constructor(
+    readonly url: string,
+    readonly status: number,
+    detail: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`Flink JobManager at ${url} answered HTTP ${status}${detail ? `: ${detail}` : ''}`, options);
+  }
+}
+
+/**
+ * The answer is not what a Flink JobManager sends: not JSON (an HTML page, garbage, a truncated
+ * body), or JSON of the wrong shape. Often means the URL points at something that is not Flink.
+ */
+export class FlinkBadResponseError extends SlotscalerError {
+  readonly code: ErrorCode = 'FLINK_BAD_RESPONSE';
+  constructor(
+    readonly url: string,
+    detail: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`unexpected answer from ${url} (is it a Flink JobManager?): ${detail}`, options);
+  }
+}
+
+/** The JobManager does not know the job (HTTP 404 on a job endpoint): it vanished or never existed. */
+export class FlinkJobNotFoundError extends SlotscalerError {
+  readonly code: ErrorCode = 'FLINK_JOB_NOT_FOUND';
+  constructor(
+    readonly jobManagerUrl: string,
+    readonly jobId: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`job ${jobId} not found on the Flink JobManager at ${jobManagerUrl}`, options);
+  }
+}
+
+/** One job as named in a discovery error. */
+export interface JobSummary {
+  readonly jobId: string;
+  readonly name: string;
+  readonly state: string;
+}
+
+function describeJobs(jobs: readonly JobSummary[]): string {
+  if (jobs.length === 0) return 'no jobs';
+  const shown = jobs.slice(0, 10).map((job) => `${job.jobId} "${job.name}" ${job.state}`);
+  return jobs.length > 10 ? `${shown.join(', ')} and ${jobs.length - 10} more` : shown.join(', ');
+}
+
+/** Job discovery found no RUNNING job. `jobs` are the ones found, with their states. */
+export class NoRunningJobError extends SlotscalerError {
+  readonly code: ErrorCode = 'FLINK_NO_RUNNING_JOB';
+  constructor(
+    readonly jobManagerUrl: string,
+    readonly jobs: readonly JobSummary[],
+  ) {
+    super(`no RUNNING job on the Flink JobManager at ${jobManagerUrl}; found ${describeJobs(jobs)}`);
+  }
+}
+
+/** Job discovery found more than one RUNNING job: the target must name its job. */
+export class MultipleRunningJobsError extends SlotscalerError {
+  readonly code: ErrorCode = 'FLINK_MULTIPLE_RUNNING_JOBS';
+  constructor(
+    readonly jobManagerUrl: string,
+    readonly jobs: readonly JobSummary[],
+  ) {
+    super(
+      `${jobs.length} RUNNING jobs on the Flink JobManager at ${jobManagerUrl}, name one with a job id: ${describeJobs(jobs)}`,
+    );
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Expression metrics (issue 4)
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * An expression metric (`slotscaler.dev/metric.<name>`) that cannot be used: a parse error, a
+ * forbidden construct (assignment, function definition, `import`...), an unknown symbol or function,
+ * or a bad name.
+ */
+export class ExpressionError extends SlotscalerError {
+  readonly code: ErrorCode = 'EXPRESSION_INVALID';
+  constructor(
+    readonly metricName: string,
+    readonly source: string,
+    detail: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`metric "${metricName}": ${detail}`, options);
+  }
+}

@@ -1,0 +1,208 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+
+import { runDecide } from '../../../src/cli/decide-command.js';
+import { parseDecisionInput } from '../../../src/cli/decision-json.js';
+
+/** The input of DESIGN.md's `decide` section. */
+export const DESIGN_INPUT = {
+  now: '2026-01-01T00:10:00Z',
+  currentReplicas: 5,
+  readyReplicas: 5,
+  statusReplicas: 5,
+  minReplicas: 1,
+  maxReplicas: 10,
+  metrics: [
+    { name: 'flink_busy_ratio', type: 'Value', value: 0.93, target: 0.7 },
+    { name: 'flink_source_lag_seconds', type: 'AverageValue', value: null, target: 60 },
+  ],
+  tolerance: 0.1,
+  behavior: {
+    scaleUp: {
+      stabilizationWindowSeconds: 0,
+      selectPolicy: 'Max',
+      policies: [
+        { type: 'Pods', value: 4, periodSeconds: 15 },
+        { type: 'Percent', value: 100, periodSeconds: 15 },
+      ],
+    },
+    scaleDown: {
+      stabilizationWindowSeconds: 300,
+      selectPolicy: 'Max',
+      policies: [{ type: 'Percent', value: 100, periodSeconds: 15 }],
+    },
+  },
+  recommendations: [{ replicas: 6, timestamp: '2026-01-01T00:08:00Z' }],
+  scaleEvents: [{ replicaChange: 2, timestamp: '2026-01-01T00:09:30Z' }],
+  taskSlots: 2,
+  maxParallelism: 128,
+};
+
+function run(stdin: string, pretty = false) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = runDecide(
+    { stdin, write: (line) => out.push(line), writeError: (line) => err.push(line) },
+    { pretty },
+  );
+  return { code, out, err };
+}
+
+describe('slotscaler decide', () => {
+  it('answers the DESIGN.md input: 5 → 7 TaskManagers, parallelism 14', () => {
+    const { code, out, err } = run(JSON.stringify(DESIGN_INPUT, null, 2));
+    assert.equal(code, 0);
+    assert.deepEqual(err, []);
+    assert.equal(out.length, 1);
+    const decision = JSON.parse(out[0] ?? '') as Record<string, unknown>;
+    assert.equal(decision['desiredReplicas'], 7); // ceil(930/700 × 5) = ceil(6.64)
+    assert.equal(decision['parallelism'], 14);
+    assert.equal(decision['reason'], 'DesiredWithinRange'); // limit max(5+4, 5×2) = 10 does not bind 7
+    assert.deepEqual(decision['proposals'], [
+      { name: 'flink_busy_ratio', replicas: 7, ratio: 1.3286 },
+      { name: 'flink_source_lag_seconds', replicas: null, ratio: null },
+    ]);
+    assert.deepEqual(decision['recommendations'], [
+      { replicas: 6, timestamp: '2026-01-01T00:08:00.000Z' },
+      { replicas: 7, timestamp: '2026-01-01T00:10:00.000Z' },
+    ]);
+    // The earlier scale-up is older than the longest policy period (15 s): its slot is reused.
+    assert.deepEqual(decision['scaleEvents'], [{ replicaChange: 2, timestamp: '2026-01-01T00:10:00.000Z' }]);
+  });
+
+  it('applies every documented default', () => {
+    const parsed = parseDecisionInput({
+      now: 1_000,
+      currentReplicas: 3,
+      maxReplicas: 5,
+      metrics: [{ name: 'm', value: '1', target: '500m' }],
+    });
+    if (!parsed.ok) assert.fail(parsed.error);
+    const { input } = parsed;
+    assert.equal(input.readyReplicas, 3);
+    assert.equal(input.statusReplicas, 3);
+    assert.equal(input.minReplicas, 1);
+    assert.deepEqual(input.tolerance, { scaleUp: 0.1, scaleDown: 0.1 });
+    assert.equal(input.behavior.scaleDown.stabilizationWindowSeconds, 300);
+    assert.equal(input.behavior.scaleUp.policies.length, 2);
+    assert.equal(input.recommendations, null);
+    assert.deepEqual(input.scaleEvents, []);
+    assert.equal(input.taskSlots, 1);
+    assert.equal(input.maxParallelism, null);
+    assert.deepEqual(input.metrics, [{ name: 'm', type: 'Value', usageMilli: 1000, targetMilli: 500 }]);
+  });
+
+  it('reads partial behavior and asymmetric tolerance', () => {
+    const parsed = parseDecisionInput({
+      now: '2026-01-01T00:00:00+01:00',
+      currentReplicas: 3,
+      maxReplicas: 5,
+      metrics: [{ name: 'm', value: 1, target: 1 }],
+      tolerance: { scaleUp: 0.05, scaleDown: 0.2 },
+      behavior: { scaleDown: { selectPolicy: 'Disabled' } },
+      recommendations: [],
+    });
+    if (!parsed.ok) assert.fail(parsed.error);
+    assert.equal(parsed.input.nowMs, Date.parse('2025-12-31T23:00:00Z'));
+    assert.equal(parsed.input.behavior.scaleDown.selectPolicy, 'Disabled');
+    assert.equal(parsed.input.behavior.scaleDown.stabilizationWindowSeconds, 300);
+    assert.deepEqual(parsed.input.tolerance, { scaleUp: 0.05, scaleDown: 0.2 });
+    assert.deepEqual(parsed.input.recommendations, []);
+  });
+
+  const invalid: [string, unknown, string][] = [
+    ['not an object', [1, 2], 'expected a JSON object'],
+    ['missing now', { currentReplicas: 1, maxReplicas: 2, metrics: [] }, 'now: is required'],
+    [
+      'bad time',
+      { ...DESIGN_INPUT, now: 'yesterday' },
+      'now: expected an RFC 3339 time or epoch milliseconds',
+    ],
+    [
+      'negative replicas',
+      { ...DESIGN_INPUT, currentReplicas: -1 },
+      'currentReplicas: expected a replica count of 0 or more',
+    ],
+    [
+      'fractional replicas',
+      { ...DESIGN_INPUT, readyReplicas: 1.5 },
+      'readyReplicas: expected a whole number',
+    ],
+    ['missing maxReplicas', { ...DESIGN_INPUT, maxReplicas: undefined }, 'maxReplicas: is required'],
+    ['min above max', { ...DESIGN_INPUT, minReplicas: 11 }, 'minReplicas: must not be more than maxReplicas'],
+    ['no metrics', { ...DESIGN_INPUT, metrics: [] }, 'metrics: expected at least one metric'],
+    [
+      'unknown target type',
+      { ...DESIGN_INPUT, metrics: [{ name: 'm', type: 'Utilization', value: 1, target: 1 }] },
+      'metrics[0].type: expected "Value" or "AverageValue"',
+    ],
+    [
+      'bad quantity',
+      { ...DESIGN_INPUT, metrics: [{ name: 'm', value: '12 apples', target: 1 }] },
+      'metrics[0].value: expected a number or a Kubernetes quantity such as 500m, 1.5 or 2k',
+    ],
+    [
+      'zero target',
+      { ...DESIGN_INPUT, metrics: [{ name: 'm', value: 1, target: 0 }] },
+      'metrics[0].target: expected a target greater than 0',
+    ],
+    [
+      'unknown policy type',
+      {
+        ...DESIGN_INPUT,
+        behavior: { scaleUp: { policies: [{ type: 'Replicas', value: 1, periodSeconds: 15 }] } },
+      },
+      'behavior.scaleUp.policies[0].type: expected "Pods" or "Percent"',
+    ],
+    [
+      'unknown select policy',
+      { ...DESIGN_INPUT, behavior: { scaleDown: { selectPolicy: 'Largest' } } },
+      'behavior.scaleDown.selectPolicy: expected "Max", "Min" or "Disabled"',
+    ],
+    ['misspelled field', { ...DESIGN_INPUT, maxReplica: 3 }, 'unknown field "maxReplica"'],
+    [
+      'zero scale event',
+      { ...DESIGN_INPUT, scaleEvents: [{ replicaChange: 0, timestamp: 0 }] },
+      'scaleEvents[0].replicaChange: expected a non-zero change',
+    ],
+  ];
+  for (const [name, document, message] of invalid) {
+    it(`refuses ${name} with a message naming the field`, () => {
+      const { code, out, err } = run(JSON.stringify(document));
+      assert.equal(code, 2);
+      assert.deepEqual(out, []);
+      assert.deepEqual(err, [`slotscaler decide: ${message}`]);
+    });
+  }
+
+  it('refuses bad JSON and empty input', () => {
+    assert.match(run('{"now": ').err[0] ?? '', /^slotscaler decide: invalid JSON: /);
+    assert.deepEqual(run('  \n').err, ['slotscaler decide: expected a JSON decision input on stdin']);
+  });
+
+  it('answers NDJSON line by line, a bad line with an error on its line', () => {
+    const good = JSON.stringify(DESIGN_INPUT);
+    const { code, out, err } = run(`${good}\n{"now": "x"}\nnot json\n\n${good}\n`);
+    assert.equal(code, 2);
+    assert.deepEqual(err, []);
+    assert.equal(out.length, 4);
+    assert.equal((JSON.parse(out[0] ?? '') as { desiredReplicas: number }).desiredReplicas, 7);
+    assert.deepEqual(JSON.parse(out[1] ?? ''), {
+      error: 'now: expected an RFC 3339 time or epoch milliseconds',
+    });
+    assert.match((JSON.parse(out[2] ?? '') as { error: string }).error, /^invalid JSON/);
+    assert.equal((JSON.parse(out[3] ?? '') as { desiredReplicas: number }).desiredReplicas, 7);
+  });
+
+  it('exits 0 when every NDJSON line is answered', () => {
+    const good = JSON.stringify(DESIGN_INPUT);
+    const { code, out } = run(`${good}\n${good}\n`);
+    assert.equal(code, 0);
+    assert.equal(out.length, 2);
+  });
+
+  it('indents with --pretty', () => {
+    const { out } = run(JSON.stringify(DESIGN_INPUT), true);
+    assert.match(out[0] ?? '', /^\{\n {2}"desiredReplicas": 7,/);
+  });
+});
