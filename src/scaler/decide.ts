@@ -177,7 +177,9 @@ export function decide(input: DecisionInput): Decision {
       const normalized = normalizeWithBehavior({
         nowMs,
         currentReplicas,
-        desiredReplicas: combined.replicas,
+        // reconcileAutoscaler starts desiredReplicas at 0 and only raises it to the metrics'
+        // proposal, so a negative proposal (a negative External value) counts as 0 from here on.
+        desiredReplicas: Math.max(combined.replicas, 0),
         minReplicas: input.minReplicas,
         maxReplicas,
         behavior: input.behavior,

@@ -313,6 +313,24 @@ describe('decide: missing metrics', () => {
     assert.equal(decision.reason, 'DesiredWithinRange');
   });
 
+  it('a negative proposal (negative External value) counts as 0, as reconcileAutoscaler does', () => {
+    // horizontal.go: `desiredReplicas := int32(0)`, then raised only by a larger metric proposal.
+    const decision = decide(
+      decisionInput({
+        currentReplicas: 5,
+        readyReplicas: 5,
+        minReplicas: 0,
+        maxReplicas: 10,
+        recommendations: [],
+        metrics: [{ name: 'delta', type: 'Value', usageMilli: -3000, targetMilli: 1000 }],
+      }),
+    );
+    assert.equal(decision.proposedReplicas, -15);
+    assert.equal(decision.desiredReplicas, 0);
+    assert.equal(decision.reason, 'DesiredWithinRange');
+    assert.deepEqual(decision.recommendations, [{ replicas: 0, timestampMs: NOW_MS }]);
+  });
+
   it('the largest proposal wins when all are present', () => {
     const decision = decide(
       decisionInput({
