@@ -21,8 +21,16 @@ import { stabilizeRecommendation } from './stabilization.js';
 /** Histories never grow past this many entries, even from a hostile input. */
 export const MAX_HISTORY_ENTRIES = 1000;
 
+/**
+ * One metric's proposal. A `Value` target with no ready TaskManagers (all restarting, say) has no
+ * proposal: `ceil(ratio × 0)` would scale the job toward zero. The HPA controller treats "no pods"
+ * as a metric error the same way; Slotscaler also treats "none ready" so.
+ */
 function proposeForMetric(metric: MetricObservation, input: DecisionInput): MetricProposal {
   if (metric.usageMilli === null) return { name: metric.name, replicas: null, ratio: null };
+  if (metric.type === 'Value' && input.currentReplicas > 0 && input.readyReplicas === 0) {
+    return { name: metric.name, replicas: null, ratio: null };
+  }
   const proposal =
     metric.type === 'Value'
       ? proposeForValue({

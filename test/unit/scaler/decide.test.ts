@@ -300,6 +300,19 @@ describe('decide: missing metrics', () => {
     assert.equal(decision.reason, 'DesiredWithinRange');
   });
 
+  it('a Value metric with no ready TaskManagers has no proposal, so nothing scales down', () => {
+    const decision = decide(
+      decisionInput({
+        currentReplicas: 4,
+        readyReplicas: 0,
+        metrics: [{ name: 'busy', type: 'Value', usageMilli: 100, targetMilli: 700 }],
+      }),
+    );
+    assert.deepEqual(decision.proposals, [{ name: 'busy', replicas: null, ratio: null }]);
+    assert.equal(decision.desiredReplicas, 4);
+    assert.equal(decision.reason, 'AllMetricsMissing');
+  });
+
   it('a missing metric with the others at current: no change, not blocked', () => {
     const decision = decide(
       decisionInput({

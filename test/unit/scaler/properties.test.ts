@@ -172,10 +172,15 @@ describe('decide: properties', () => {
           scaleEvents: fc.constant([]),
         }),
         (generated) => {
-          const input = {
-            ...generated,
-            currentReplicas: clamp(generated.currentReplicas, generated.minReplicas, generated.maxReplicas),
-          };
+          const currentReplicas = clamp(
+            generated.currentReplicas,
+            generated.minReplicas,
+            generated.maxReplicas,
+          );
+          // Every metric proposes: a Value target needs a ready TaskManager to scale from.
+          const readyReplicas =
+            currentReplicas > 0 ? Math.max(1, generated.readyReplicas) : generated.readyReplicas;
+          const input = { ...generated, currentReplicas, readyReplicas };
           const proposals = input.metrics.map((metric) => {
             assert.ok(metric.usageMilli !== null);
             return expectedProposal({ ...metric, usageMilli: metric.usageMilli }, input);
