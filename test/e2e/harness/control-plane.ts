@@ -16,7 +16,7 @@
  * front-proxy client certificate (CN front-proxy-client) and names that user in X-Remote-User.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, openSync, rmSync, writeSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { type IncomingMessage, request as httpRequest } from 'node:http';
 import { Agent, request as httpsRequest } from 'node:https';
@@ -138,7 +138,9 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   const keepRunDir = options.keepRunDir ?? process.env['SLOTSCALER_KEEP_RUN_DIR'] === '1';
   const extraArgs = (component: ProcessComponent): readonly string[] => options.extraArgs?.[component] ?? [];
 
+  installExitHandlers();
   const runDir = await mkdtemp(join(tmpdir(), 'slotscaler-control-plane-'));
+  if (!keepRunDir) runDirsToRemove.add(runDir);
   const logDir = join(runDir, 'logs');
   await mkdir(logDir);
   const logs: Record<ProcessComponent, string> = {
@@ -154,7 +156,10 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   const stopAll = async (): Promise<void> => {
     for (const proc of [...started].reverse()) await stopProcess(proc, stopTimeoutMs);
     agent?.destroy();
-    if (!keepRunDir) await rm(runDir, { recursive: true, force: true });
+    if (!keepRunDir) {
+      await rm(runDir, { recursive: true, force: true });
+      runDirsToRemove.delete(runDir);
+    }
   };
 
   try {
@@ -365,22 +370,33 @@ interface Supervised {
 }
 
 /**
- * Every child still running. They are killed when this process exits, and on SIGINT, SIGTERM and
- * SIGHUP, so that a test that crashed or was cancelled leaves none behind.
+ * Every child still running, and every run folder not yet removed. The children are killed and
+ * the folders removed when this process exits, and on SIGINT, SIGTERM and SIGHUP, so that a test
+ * that crashed or was cancelled leaves nothing behind (an etcd data folder alone is over 100 MB).
  */
 const running = new Set<ChildProcess>();
+const runDirsToRemove = new Set<string>();
 let exitHandlersInstalled = false;
 
-function killRunningChildren(): void {
+function cleanUpOnExit(): void {
   for (const child of running) child.kill('SIGKILL');
+  for (const dir of runDirsToRemove) {
+    try {
+      // A child just killed may still be writing: retry on ENOTEMPTY.
+      rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 });
+    } catch {
+      // Best effort while exiting; the folder is under the OS temp folder.
+    }
+  }
+  runDirsToRemove.clear();
 }
 
 /**
- * Kills the children, then, when no one else listens for the signal, re-raises it so the process
- * ends as it would have without this handler.
+ * Kills the children and removes the run folders, then, when no one else listens for the signal,
+ * re-raises it so that the process ends as it would have without this handler.
  */
 function onTerminatingSignal(signal: NodeJS.Signals): void {
-  killRunningChildren();
+  cleanUpOnExit();
   if (process.listenerCount(signal) === 1) {
     process.removeListener(signal, onTerminatingSignal);
     process.kill(process.pid, signal);
@@ -390,7 +406,7 @@ function onTerminatingSignal(signal: NodeJS.Signals): void {
 function installExitHandlers(): void {
   if (exitHandlersInstalled) return;
   exitHandlersInstalled = true;
-  process.on('exit', killRunningChildren);
+  process.on('exit', cleanUpOnExit);
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, onTerminatingSignal);
 }
 
