@@ -121,8 +121,8 @@ const defaults = {
   logTailLines: 40,
 };
 
-/** The in-cluster IP of the `kubernetes` Service: the first address of --service-cluster-ip-range. */
 const serviceClusterIpRange = '10.0.0.0/24';
+/** The in-cluster IP of the `kubernetes` Service (the first address of the range): a SAN of the serving cert. */
 const kubernetesServiceIp = '10.0.0.1';
 
 /**
