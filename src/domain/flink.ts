@@ -1,0 +1,212 @@
+/**
+ * Plain types of what Slotscaler reads from a Flink JobManager, after validation. Every number here
+ * is finite: a value Flink did not report (missing, `"NaN"`, a bare `NaN`) is `null`, never a number.
+ * Times are epoch milliseconds of the JobManager's clock, counters are cumulative since the task
+ * started.
+ */
+
+/** Job states as Flink names them (`org.apache.flink.api.common.JobStatus`); unknown ones are kept as given. */
+export const JOB_STATES = [
+  'INITIALIZING',
+  'CREATED',
+  'RUNNING',
+  'FAILING',
+  'FAILED',
+  'CANCELLING',
+  'CANCELED',
+  'FINISHED',
+  'RESTARTING',
+  'SUSPENDED',
+  'RECONCILING',
+] as const;
+
+/** States after which the job never runs again under the same id. */
+export const TERMINAL_JOB_STATES: readonly string[] = ['FAILED', 'CANCELED', 'FINISHED', 'SUSPENDED'];
+
+/** `GET /overview` (ClusterOverviewWithVersion). */
+export interface ClusterOverview {
+  readonly taskManagers: number;
+  readonly slotsTotal: number;
+  readonly slotsAvailable: number;
+  readonly jobsRunning: number;
+  readonly flinkVersion: string | null;
+}
+
+/** One entry of `GET /jobs/overview`. */
+export interface JobOverview {
+  readonly jobId: string;
+  readonly name: string;
+  readonly state: string;
+  readonly startTimeMs: number | null;
+}
+
+/**
+ * Cumulative IO counters of one job vertex from `GET /jobs/{jid}` (`IOMetricsInfo`), summed by the
+ * JobManager over the vertex's subtasks. `null` when not reported.
+ */
+export interface VertexCounters {
+  /** `accumulated-busy-time`: ms the subtasks were busy (a double; NaN when busy time is not measured). */
+  readonly busyTimeMs: number | null;
+  /** `accumulated-backpressured-time`: ms the subtasks were back-pressured. */
+  readonly backPressuredTimeMs: number | null;
+  /** `accumulated-idle-time`: ms the subtasks were idle. */
+  readonly idleTimeMs: number | null;
+  /** `read-records`: records received over the network (0 for sources). */
+  readonly recordsRead: number | null;
+  /** `read-records-complete`: false when some subtask did not report its count. */
+  readonly recordsReadComplete: boolean;
+  /** `write-records`: records emitted by the vertex's last operator. */
+  readonly recordsWritten: number | null;
+  readonly recordsWrittenComplete: boolean;
+}
+
+/** One vertex of `GET /jobs/{jid}` (`JobDetailsInfo.JobVertexDetailsInfo`). */
+export interface JobVertexDetails {
+  readonly id: string;
+  readonly name: string;
+  readonly parallelism: number;
+  /** `null` when Flink reports none (older versions) or a non-positive value. */
+  readonly maxParallelism: number | null;
+  /** Execution state of the vertex: RUNNING, DEPLOYING, ... */
+  readonly status: string;
+  readonly counters: VertexCounters;
+}
+
+/** One node of the job's plan (`JobPlanInfo.Plan`): `inputs` empty means the node is a source. */
+export interface JobPlanNode {
+  readonly id: string;
+  readonly inputIds: readonly string[];
+}
+
+/** `GET /jobs/{jid}` (`JobDetailsInfo`). */
+export interface JobDetails {
+  readonly jobId: string;
+  readonly name: string;
+  readonly state: string;
+  readonly startTimeMs: number | null;
+  /** `now`: the JobManager's clock when it answered. */
+  readonly nowMs: number;
+  /** `timestamps.RUNNING`: when the job last switched to RUNNING; changes on every restart. */
+  readonly runningSinceMs: number | null;
+  readonly maxParallelism: number | null;
+  readonly vertices: readonly JobVertexDetails[];
+  /** `null` when the answer carried no plan. */
+  readonly plan: readonly JobPlanNode[] | null;
+}
+
+/** One entry of `GET .../subtasks/metrics?get=...&agg=...` (`AggregatedMetric`). */
+export interface AggregatedMetric {
+  readonly id: string;
+  readonly min: number | null;
+  readonly max: number | null;
+  readonly avg: number | null;
+  readonly sum: number | null;
+}
+
+/** One entry of `GET /jobs/{jid}/vertices/{vid}/metrics?get=...`: ids are `<subtask>.<metric>` or `<subtask>.<operator>.<metric>`. */
+export interface MetricValue {
+  readonly id: string;
+  /** The value as a number; `null` when it is not a finite number. */
+  readonly value: number | null;
+}
+
+/** One entry of `GET /taskmanagers`. */
+export interface TaskManagerSummary {
+  readonly id: string;
+  readonly slots: number;
+  readonly freeSlots: number | null;
+}
+
+/** `GET /jobs/{jid}/vertices/{vid}/backpressure` (`JobVertexBackPressureInfo`). */
+export interface VertexBackPressure {
+  /** `deprecated` means Flink has no data yet. */
+  readonly status: 'ok' | 'deprecated';
+  /** From `backpressureLevel` or the older `backpressure-level`; `null` when not given. */
+  readonly level: 'ok' | 'low' | 'high' | null;
+  readonly endTimestampMs: number | null;
+  readonly subtasks: readonly {
+    readonly subtask: number;
+    readonly level: 'ok' | 'low' | 'high' | null;
+    readonly ratio: number | null;
+    readonly busyRatio: number | null;
+    readonly idleRatio: number | null;
+  }[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// The snapshot: what one tick learns about one job
+// ---------------------------------------------------------------------------------------------
+
+/** The time gauges (ms per second, averaged over subtasks), read only where counters are missing. */
+export interface VertexTimeGauges {
+  readonly busyTimeMsPerSecond: number | null;
+  readonly backPressuredTimeMsPerSecond: number | null;
+  readonly idleTimeMsPerSecond: number | null;
+}
+
+/** Source-specific readings of a source vertex. */
+export interface SourceReadings {
+  /**
+   * Sum of `pendingRecords` over all subtasks (FLIP-33). `null` = unknown: the metric is not (yet)
+   * registered on every subtask (the Kafka source registers it at the first record), or it was not
+   * asked for in this tick. Never 0 for "unknown".
+   */
+  readonly pendingRecords: number | null;
+  /** Sum over subtasks of the source operator's cumulative `numRecordsIn` (records read); `null` when not reported by every subtask. */
+  readonly recordsIn: number | null;
+}
+
+/** One vertex in a snapshot. */
+export interface VertexSnapshot {
+  readonly id: string;
+  readonly name: string;
+  readonly parallelism: number;
+  readonly maxParallelism: number | null;
+  readonly status: string;
+  /** No inputs in the job plan. */
+  readonly isSource: boolean;
+  readonly counters: VertexCounters;
+  /** Present only when counters were missing and the gauges were asked for. */
+  readonly gauges: VertexTimeGauges | null;
+  /** Present only for sources. */
+  readonly source: SourceReadings | null;
+}
+
+/** What one tick learned about one job: one per target per tick. */
+export interface JobSnapshot {
+  readonly jobId: string;
+  readonly jobName: string;
+  readonly state: string;
+  /** `timestamps.RUNNING` of the JobManager: a change means the job restarted. */
+  readonly runningSinceMs: number | null;
+  /** The JobManager's clock (`now` of `GET /jobs/{jid}`). */
+  readonly jobManagerNowMs: number;
+  /** Our clock when the snapshot was complete. */
+  readonly takenAtMs: number;
+  readonly maxParallelism: number | null;
+  /** Task slots per TaskManager, from `GET /taskmanagers` when asked for (cached); `null` otherwise. */
+  readonly taskSlots: number | null;
+  readonly vertices: readonly VertexSnapshot[];
+  /** REST calls this snapshot made, by endpoint. */
+  readonly restCalls: Readonly<Partial<Record<FlinkEndpoint, number>>>;
+}
+
+/** The JobManager endpoints Slotscaler calls; also the `endpoint` label of `slotscaler_flink_requests_total`. */
+export type FlinkEndpoint =
+  | 'overview'
+  | 'jobs_overview'
+  | 'job_details'
+  | 'vertex_metrics'
+  | 'subtask_metrics'
+  | 'vertex_backpressure'
+  | 'taskmanagers';
+
+export const FLINK_ENDPOINTS: readonly FlinkEndpoint[] = [
+  'overview',
+  'jobs_overview',
+  'job_details',
+  'vertex_metrics',
+  'subtask_metrics',
+  'vertex_backpressure',
+  'taskmanagers',
+];

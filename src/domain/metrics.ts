@@ -1,0 +1,45 @@
+/**
+ * Plain types of the metrics Slotscaler serves and decides on: each is either a finite value or
+ * "unavailable" with a reason, never a made-up number.
+ */
+
+/** The job-level Flink metrics of DESIGN.md's catalogue (`flink_recommended_taskmanagers` comes with the scaler). */
+export type FlinkMetricName =
+  | 'flink_busy_ratio'
+  | 'flink_backpressure_ratio'
+  | 'flink_source_pending_records'
+  | 'flink_source_lag_seconds'
+  | 'flink_records_in_per_second';
+
+/** Why a metric has no value. Stable strings: they show in `slotscaler collect`, logs and Events. */
+export type UnavailableReason =
+  /** No sample of this target yet. */
+  | 'no-data'
+  /** The last good sample is older than the maximum sample age. */
+  | 'stale'
+  /** The job restarted less than the restart hold-off ago (catch-up load is not load). */
+  | 'restarting'
+  /** The job is not RUNNING (or there is no running job to read). */
+  | 'job-not-running'
+  /** Fewer than two usable samples in the window. */
+  | 'not-enough-samples'
+  /** Flink did not report the counters this metric needs (NaN or missing). */
+  | 'counters-missing'
+  /** The job has no source vertex. */
+  | 'no-source'
+  /** Some source's `pendingRecords` is unknown (not registered yet, not reported). */
+  | 'unknown-lag'
+  /** Records are pending but the sources read nothing: the time to drain is not finite. */
+  | 'zero-rate'
+  /** An expression metric depends on a metric that is unavailable. */
+  | 'input-unavailable'
+  /** An expression metric evaluated to something that is not a finite number. */
+  | 'not-finite';
+
+/** One metric's reading. */
+export type MetricReading =
+  { readonly value: number } | { readonly unavailable: UnavailableReason; readonly detail?: string };
+
+export function isAvailable(reading: MetricReading): reading is { readonly value: number } {
+  return 'value' in reading;
+}

@@ -1,0 +1,128 @@
+/**
+ * The ports: small interfaces through which the core talks to the outside world. Each has a real
+ * implementation under src/ and an in-memory fake under test/fakes/.
+ */
+import type {
+  AggregatedMetric,
+  ClusterOverview,
+  JobDetails,
+  JobOverview,
+  MetricValue,
+  TaskManagerSummary,
+  VertexBackPressure,
+} from './flink.js';
+import type { Requirement } from '../metrics-api/label-selector.js';
+
+// ---------------------------------------------------------------------------------------------
+// Clock (issue 4). Real: `systemClock` in src/collector/clock.ts. Fake: test/fakes/fake-clock.ts.
+// ---------------------------------------------------------------------------------------------
+
+/** The wall clock. Code that needs the time takes a Clock (or the time as an argument), never `Date.now()`. */
+export interface Clock {
+  /** Milliseconds since the epoch. */
+  nowMs(): number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// FlinkClient (issue 4). Real: `FlinkRestClient` in src/flink/rest-client.ts. Fake: the fake
+// JobManager HTTP server in test/fakes/fake-jobmanager.ts, read through the real client.
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Read access to one Flink JobManager's REST API. Every method validates the answer before it
+ * returns: a value Flink did not report is `null`, never NaN.
+ *
+ * Fails only with the typed errors of src/errors.ts: `FlinkUnreachableError` (and its
+ * `FlinkTimeoutError`), `FlinkHttpError`, `FlinkBadResponseError`, `FlinkJobNotFoundError` (a 404 on
+ * a job-scoped endpoint).
+ */
+export interface FlinkClient {
+  /** The JobManager's REST base URL, for messages. */
+  readonly baseUrl: string;
+  /** `GET /overview`. */
+  getClusterOverview(): Promise<ClusterOverview>;
+  /** `GET /jobs/overview`. */
+  listJobs(): Promise<readonly JobOverview[]>;
+  /** `GET /jobs/{jid}`: state, RUNNING timestamp, plan and every vertex's cumulative counters in one call. */
+  getJobDetails(jobId: string): Promise<JobDetails>;
+  /**
+   * `GET /jobs/{jid}/vertices/{vid}/metrics?get=a,b`: per-subtask values (ids `<subtask>.<metric>`).
+   * Flink leaves out ids it does not know.
+   */
+  getVertexMetrics(
+    jobId: string,
+    vertexId: string,
+    metricIds: readonly string[],
+  ): Promise<readonly MetricValue[]>;
+  /**
+   * `GET /jobs/{jid}/vertices/{vid}/subtasks/metrics` without `get`: the names of the metrics the
+   * vertex's subtasks have (union, without the subtask index).
+   */
+  listSubtaskMetricNames(jobId: string, vertexId: string): Promise<readonly string[]>;
+  /**
+   * `GET /jobs/{jid}/vertices/{vid}/subtasks/metrics?get=a,b&agg=...`: aggregated over subtasks. Flink
+   * answers an empty list when any asked-for name exists on no subtask.
+   */
+  getAggregatedSubtaskMetrics(
+    jobId: string,
+    vertexId: string,
+    names: readonly string[],
+    aggregations: readonly ('min' | 'max' | 'avg' | 'sum')[],
+  ): Promise<readonly AggregatedMetric[]>;
+  /** `GET /jobs/{jid}/vertices/{vid}/backpressure`. Diagnostic; not used by the collector's tick. */
+  getVertexBackPressure(jobId: string, vertexId: string): Promise<VertexBackPressure>;
+  /** `GET /taskmanagers`. */
+  listTaskManagers(): Promise<readonly TaskManagerSummary[]>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// MetricsProvider (issue 5). Real: the collector's metric windows (wired by the composition root).
+// Fake: test/fakes/metrics-provider.ts.
+// ---------------------------------------------------------------------------------------------
+
+/** A metric Slotscaler serves on the external metrics API (one entry of the APIResourceList). */
+export interface ExternalMetricInfo {
+  readonly name: string;
+}
+
+/** One item of an `ExternalMetricValueList` (k8s.io/metrics external_metrics/v1beta1 `ExternalMetricValue`). */
+export interface ExternalMetricValue {
+  readonly metricName: string;
+  /** `{target, kind, job_id}` for Slotscaler's metrics (DESIGN.md "External metrics served"). */
+  readonly metricLabels: Readonly<Record<string, string>>;
+  /** When the value was measured (end of its window), epoch milliseconds. */
+  readonly timestampMs: number;
+  /** The window the value is averaged over, whole seconds (the item's `window`). */
+  readonly windowSeconds: number;
+  /**
+   * The value in thousandths, an integer: the API sends it as a milli-precision quantity (`"930m"`)
+   * because the HPA reads it back with `Quantity.MilliValue()`.
+   */
+  readonly valueMilli: number;
+}
+
+/**
+ * Where the external metrics API reads its values: the server knows HTTP, this knows metrics (the
+ * split of kubernetes-sigs/custom-metrics-apiserver's `provider.ExternalMetricsProvider`, whose two
+ * methods these mirror). Reads answer from memory; they never call Flink.
+ *
+ * `getMetric` fails only with these typed errors of src/errors.ts:
+ * - `UnknownMetricError`: Slotscaler does not serve `metricName` (answered 404, or forwarded to the
+ *   upstream provider when one is configured);
+ * - `MetricTargetNotFoundError`: no target in `namespace` matches the selector (404; an empty list
+ *   is treated the same way);
+ * - `MetricUnavailableError`: a matching target has no value now (stale, restarting, unknown lag...);
+ *   when several targets match and any of them is unavailable the whole read fails, because the HPA
+ *   sums the items and a partial sum would look like less load (answered 404 with the reason).
+ * Anything else is a backend failure (500, details only in the log).
+ */
+export interface MetricsProvider {
+  /** The metric names Slotscaler owns now (built-ins and expression metrics). Cheap; called per request. */
+  listMetrics(): readonly ExternalMetricInfo[];
+  /** The values of `metricName` for the targets of `namespace` whose labels match every requirement. */
+  getMetric(
+    namespace: string,
+    metricName: string,
+    selector: readonly Requirement[],
+  ): Promise<readonly ExternalMetricValue[]>;
+}
