@@ -1,0 +1,347 @@
+/**
+ * Decoding and validation of the JobManager's answers. Nothing from the wire is used before it went
+ * through here: JSON is decoded tolerantly (Jackson may write bare `NaN`), every shape is checked with
+ * zod, and every number that is not finite becomes `null`. Anything else is a `FlinkBadResponseError`.
+ *
+ * Shapes follow flink-runtime's `org.apache.flink.runtime.rest.messages` (Flink 1.18 – 2.x):
+ * `ClusterOverviewWithVersion`, `JobsOverview`/`JobDetails`, `JobDetailsInfo` (with `IOMetricsInfo`
+ * and `JobPlanInfo.Plan`), `MetricCollectionResponseBody`, `AggregatedMetricsResponseBody`,
+ * `TaskManagersInfo` and `JobVertexBackPressureInfo`.
+ */
+import { z } from 'zod';
+
+import type {
+  AggregatedMetric,
+  ClusterOverview,
+  JobDetails,
+  JobOverview,
+  JobPlanNode,
+  MetricValue,
+  TaskManagerSummary,
+  VertexBackPressure,
+  VertexCounters,
+} from '../domain/flink.js';
+import { FlinkBadResponseError } from '../errors.js';
+
+/** A finite number, from a JSON number or a numeric string (metric values are strings); else `null`. */
+export function toFiniteNumber(value: unknown): number | null {
+  if (typeof value === 'number') return Number.isFinite(value) ? value : null;
+  if (typeof value === 'string') {
+    const text = value.trim();
+    if (text === '') return null;
+    const parsed = Number(text);
+    return Number.isFinite(parsed) ? parsed : null;
+  }
+  return null;
+}
+
+/** A finite number ≥ 0, else `null`: counters and `pendingRecords` are never negative. */
+export function toNonNegativeNumber(value: unknown): number | null {
+  const parsed = toFiniteNumber(value);
+  return parsed !== null && parsed >= 0 ? parsed : null;
+}
+
+// `.optional()` first: zod 4 treats a key as required when its schema's output cannot be undefined.
+const finite = z.unknown().optional().transform(toFiniteNumber);
+const nonNegative = z.unknown().optional().transform(toNonNegativeNumber);
+const positiveOrNull = z
+  .unknown()
+  .optional()
+  .transform((value) => {
+    const parsed = toFiniteNumber(value);
+    return parsed !== null && parsed > 0 ? parsed : null;
+  });
+const flag = z
+  .unknown()
+  .optional()
+  .transform((value) => value === true);
+const text = z
+  .unknown()
+  .optional()
+  .transform((value) => (typeof value === 'string' ? value : ''));
+
+// Strings or the JSON tokens NaN / Infinity / -Infinity, which Jackson may write and JSON.parse refuses.
+const NON_FINITE_TOKEN = /"(?:[^"\\]|\\.)*"|-?\b(?:NaN|Infinity)\b/g;
+
+/**
+ * Decodes a JSON body. A body with bare `NaN`/`Infinity` tokens is decoded with them as `null`. HTML,
+ * garbage and truncated JSON throw `FlinkBadResponseError`.
+ */
+export function decodeJsonBody(body: string, url: string): unknown {
+  const trimmed = body.trimStart();
+  if (trimmed.startsWith('<')) throw new FlinkBadResponseError(url, 'an HTML page, not JSON');
+  if (trimmed === '') throw new FlinkBadResponseError(url, 'an empty body');
+  try {
+    return JSON.parse(body) as unknown;
+  } catch (err) {
+    const repaired = body.replace(NON_FINITE_TOKEN, (token) => (token.startsWith('"') ? token : 'null'));
+    if (repaired !== body) {
+      try {
+        return JSON.parse(repaired) as unknown;
+      } catch {
+        // fall through to the original error
+      }
+    }
+    throw new FlinkBadResponseError(url, `not JSON (${firstLine(err)}): ${preview(body)}`, { cause: err });
+  }
+}
+
+function firstLine(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  return message.split('\n', 1)[0] ?? message;
+}
+
+function preview(body: string): string {
+  const compact = body.replace(/\s+/g, ' ').trim();
+  return JSON.stringify(compact.length > 80 ? `${compact.slice(0, 80)}…` : compact);
+}
+
+function validate<S extends z.ZodType>(schema: S, body: unknown, url: string): z.output<S> {
+  const result = schema.safeParse(body);
+  if (result.success) return result.data;
+  const issues = result.error.issues
+    .slice(0, 3)
+    .map((issue) => `${issue.path.length > 0 ? issue.path.join('.') : '(root)'}: ${issue.message}`)
+    .join('; ');
+  throw new FlinkBadResponseError(url, `wrong shape: ${issues}`, { cause: result.error });
+}
+
+// --- GET /overview ---------------------------------------------------------------------------
+
+const ClusterOverviewSchema = z.object({
+  taskmanagers: z.number().int().nonnegative(),
+  'slots-total': z.number().int().nonnegative(),
+  'slots-available': z.number().int().nonnegative(),
+  'jobs-running': z.number().int().nonnegative(),
+  'flink-version': z.string().optional(),
+});
+
+export function parseClusterOverview(body: unknown, url: string): ClusterOverview {
+  const data = validate(ClusterOverviewSchema, body, url);
+  return {
+    taskManagers: data.taskmanagers,
+    slotsTotal: data['slots-total'],
+    slotsAvailable: data['slots-available'],
+    jobsRunning: data['jobs-running'],
+    flinkVersion: data['flink-version'] ?? null,
+  };
+}
+
+// --- GET /jobs/overview ----------------------------------------------------------------------
+
+const JobsOverviewSchema = z.object({
+  jobs: z.array(
+    z.object({
+      jid: z.string().min(1),
+      name: text,
+      state: z.string().min(1),
+      'start-time': positiveOrNull,
+    }),
+  ),
+});
+
+export function parseJobsOverview(body: unknown, url: string): readonly JobOverview[] {
+  return validate(JobsOverviewSchema, body, url).jobs.map((job) => ({
+    jobId: job.jid,
+    name: job.name,
+    state: job.state,
+    startTimeMs: job['start-time'],
+  }));
+}
+
+// --- GET /jobs/{jid} -------------------------------------------------------------------------
+
+const IoMetricsSchema = z.object({
+  'accumulated-busy-time': nonNegative,
+  'accumulated-backpressured-time': nonNegative,
+  'accumulated-idle-time': nonNegative,
+  'read-records': nonNegative,
+  'read-records-complete': flag,
+  'write-records': nonNegative,
+  'write-records-complete': flag,
+});
+
+const MISSING_COUNTERS: VertexCounters = {
+  busyTimeMs: null,
+  backPressuredTimeMs: null,
+  idleTimeMs: null,
+  recordsRead: null,
+  recordsReadComplete: false,
+  recordsWritten: null,
+  recordsWrittenComplete: false,
+};
+
+const JobVertexSchema = z.object({
+  id: z.string().min(1),
+  name: text,
+  parallelism: z.number().int().positive(),
+  maxParallelism: positiveOrNull,
+  status: z
+    .unknown()
+    .optional()
+    .transform((value) => (typeof value === 'string' ? value : 'UNKNOWN')),
+  // A vertex without (or with unreadable) metrics still counts; its counters are unknown.
+  metrics: IoMetricsSchema.optional().catch(undefined),
+});
+
+const PlanSchema = z.object({
+  nodes: z.array(
+    z.object({
+      id: z.string().min(1),
+      inputs: z
+        .array(z.object({ id: z.string().min(1) }))
+        .nullish()
+        .catch(undefined),
+    }),
+  ),
+});
+
+/** `plan` is an object in Flink ≥ 1.14 and was a raw JSON string before: take either. */
+const PlanFieldSchema = z
+  .unknown()
+  .optional()
+  .transform((value): unknown => {
+    if (typeof value !== 'string') return value;
+    try {
+      return JSON.parse(value) as unknown;
+    } catch {
+      return undefined;
+    }
+  })
+  .pipe(PlanSchema.optional().catch(undefined));
+
+const JobDetailsSchema = z.object({
+  jid: z.string().min(1),
+  name: text,
+  state: z.string().min(1),
+  'start-time': positiveOrNull,
+  now: z.unknown().transform(toFiniteNumber).pipe(z.number().positive()),
+  maxParallelism: positiveOrNull,
+  timestamps: z.record(z.string(), z.unknown()).optional().catch(undefined),
+  vertices: z.array(JobVertexSchema),
+  plan: PlanFieldSchema,
+});
+
+export function parseJobDetails(body: unknown, url: string): JobDetails {
+  const data = validate(JobDetailsSchema, body, url);
+  const plan: JobPlanNode[] | null =
+    data.plan === undefined
+      ? null
+      : data.plan.nodes.map((node) => ({
+          id: node.id,
+          inputIds: (node.inputs ?? []).map((input) => input.id),
+        }));
+  return {
+    jobId: data.jid,
+    name: data.name,
+    state: data.state,
+    startTimeMs: data['start-time'],
+    nowMs: data.now,
+    // Flink lists every JobStatus in `timestamps`, with 0 for states the job never reached.
+    runningSinceMs: positiveOrNull.parse(data.timestamps?.['RUNNING']),
+    maxParallelism: data.maxParallelism,
+    vertices: data.vertices.map((vertex) => ({
+      id: vertex.id,
+      name: vertex.name,
+      parallelism: vertex.parallelism,
+      maxParallelism: vertex.maxParallelism,
+      status: vertex.status,
+      counters:
+        vertex.metrics === undefined
+          ? MISSING_COUNTERS
+          : {
+              busyTimeMs: vertex.metrics['accumulated-busy-time'],
+              backPressuredTimeMs: vertex.metrics['accumulated-backpressured-time'],
+              idleTimeMs: vertex.metrics['accumulated-idle-time'],
+              recordsRead: vertex.metrics['read-records'],
+              recordsReadComplete: vertex.metrics['read-records-complete'],
+              recordsWritten: vertex.metrics['write-records'],
+              recordsWrittenComplete: vertex.metrics['write-records-complete'],
+            },
+    })),
+    plan,
+  };
+}
+
+// --- GET .../metrics?get=... and .../subtasks/metrics ------------------------------------------
+
+const MetricValuesSchema = z.array(z.object({ id: z.string().min(1), value: finite }));
+
+export function parseMetricValues(body: unknown, url: string): readonly MetricValue[] {
+  return validate(MetricValuesSchema, body, url);
+}
+
+const MetricNamesSchema = z.array(z.object({ id: z.string().min(1) }));
+
+export function parseMetricNames(body: unknown, url: string): readonly string[] {
+  return validate(MetricNamesSchema, body, url).map((entry) => entry.id);
+}
+
+const AggregatedMetricsSchema = z.array(
+  z.object({ id: z.string().min(1), min: finite, max: finite, avg: finite, sum: finite }),
+);
+
+export function parseAggregatedMetrics(body: unknown, url: string): readonly AggregatedMetric[] {
+  return validate(AggregatedMetricsSchema, body, url);
+}
+
+// --- GET /taskmanagers -----------------------------------------------------------------------
+
+const TaskManagersSchema = z.object({
+  taskmanagers: z.array(
+    z.object({
+      id: z.string().min(1),
+      slotsNumber: z.number().int().nonnegative(),
+      freeSlots: nonNegative,
+    }),
+  ),
+});
+
+export function parseTaskManagers(body: unknown, url: string): readonly TaskManagerSummary[] {
+  return validate(TaskManagersSchema, body, url).taskmanagers.map((tm) => ({
+    id: tm.id,
+    slots: tm.slotsNumber,
+    freeSlots: tm.freeSlots,
+  }));
+}
+
+// --- GET /jobs/{jid}/vertices/{vid}/backpressure ----------------------------------------------
+
+const Level = z.enum(['ok', 'low', 'high']);
+const optionalLevel = Level.optional().catch(undefined);
+
+const BackPressureSchema = z.object({
+  status: z.enum(['ok', 'deprecated']),
+  // Newer Flink sends both keys; older ones only the dashed one.
+  backpressureLevel: optionalLevel,
+  'backpressure-level': optionalLevel,
+  'end-timestamp': positiveOrNull,
+  subtasks: z
+    .array(
+      z.object({
+        subtask: z.number().int().nonnegative(),
+        backpressureLevel: optionalLevel,
+        'backpressure-level': optionalLevel,
+        ratio: finite,
+        busyRatio: finite,
+        idleRatio: finite,
+      }),
+    )
+    .optional(),
+});
+
+export function parseVertexBackPressure(body: unknown, url: string): VertexBackPressure {
+  const data = validate(BackPressureSchema, body, url);
+  return {
+    status: data.status,
+    level: data.backpressureLevel ?? data['backpressure-level'] ?? null,
+    endTimestampMs: data['end-timestamp'],
+    subtasks: (data.subtasks ?? []).map((subtask) => ({
+      subtask: subtask.subtask,
+      level: subtask.backpressureLevel ?? subtask['backpressure-level'] ?? null,
+      ratio: subtask.ratio,
+      busyRatio: subtask.busyRatio,
+      idleRatio: subtask.idleRatio,
+    })),
+  };
+}

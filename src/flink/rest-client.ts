@@ -1,0 +1,426 @@
+/**
+ * The real `FlinkClient`: the JobManager REST API over axios.
+ *
+ * - Every attempt has a hard timeout (axios' socket timeout plus an abort signal for the whole call).
+ * - Keep-alive agents and a `ConcurrencyLimiter` live in a `FlinkHttpPool` shared by all targets.
+ * - GETs are retried with jittered exponential backoff on network errors, timeouts, 5xx and 429
+ *   (honouring `Retry-After` up to the maximum delay); nothing else is retried.
+ * - Every answer is decoded and validated (src/flink/responses.ts) before it is returned; failures
+ *   are the typed errors of src/errors.ts, never a number.
+ * - Calls are counted per endpoint (logical calls, for the REST budget) and every attempt is reported
+ *   to an optional observer (for `slotscaler_flink_requests_total`).
+ */
+import http from 'node:http';
+import https from 'node:https';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+import axios, { isAxiosError } from 'axios';
+import type { AxiosInstance, AxiosResponse } from 'axios';
+
+import { FLINK_ENDPOINTS } from '../domain/flink.js';
+import type {
+  AggregatedMetric,
+  ClusterOverview,
+  FlinkEndpoint,
+  JobDetails,
+  JobOverview,
+  MetricValue,
+  TaskManagerSummary,
+  VertexBackPressure,
+} from '../domain/flink.js';
+import type { FlinkClient } from '../domain/ports.js';
+import {
+  FlinkBadResponseError,
+  FlinkHttpError,
+  FlinkJobNotFoundError,
+  FlinkTimeoutError,
+  FlinkUnreachableError,
+  SlotscalerError,
+} from '../errors.js';
+import type { FlinkRequestObserver, FlinkRequestOutcome } from '../observability/metrics.js';
+import { ConcurrencyLimiter } from './concurrency.js';
+import {
+  decodeJsonBody,
+  parseAggregatedMetrics,
+  parseClusterOverview,
+  parseJobDetails,
+  parseJobsOverview,
+  parseMetricNames,
+  parseMetricValues,
+  parseTaskManagers,
+  parseVertexBackPressure,
+} from './responses.js';
+
+/** HTTP behaviour of the Flink clients; one set for all targets. */
+export interface FlinkHttpOptions {
+  /** Hard limit on one HTTP attempt, connect to last byte. */
+  readonly requestTimeoutMs: number;
+  /** Retries after the first attempt of a GET (network error, timeout, 5xx, 429). */
+  readonly maxRetries: number;
+  /** Backoff before the first retry; doubles per retry, with jitter (half fixed, half random). */
+  readonly retryInitialDelayMs: number;
+  /** Upper bound of one backoff delay (and of an honoured `Retry-After`). */
+  readonly retryMaxDelayMs: number;
+  /** HTTP requests in flight at once, over all JobManagers. */
+  readonly maxConcurrentRequests: number;
+  /** Idle keep-alive sockets kept per JobManager. */
+  readonly maxIdleSocketsPerHost: number;
+  /** Answers larger than this are refused (FlinkBadResponseError). */
+  readonly maxResponseBytes: number;
+}
+
+export const DEFAULT_FLINK_HTTP_OPTIONS: FlinkHttpOptions = Object.freeze({
+  requestTimeoutMs: 5_000,
+  maxRetries: 2,
+  retryInitialDelayMs: 200,
+  retryMaxDelayMs: 2_000,
+  maxConcurrentRequests: 32,
+  maxIdleSocketsPerHost: 2,
+  maxResponseBytes: 16 * 1024 * 1024,
+});
+
+export interface FlinkHttpPoolDependencies {
+  readonly observer?: FlinkRequestObserver;
+  /** Uniform in [0, 1), for the backoff jitter; `Math.random` by default. */
+  readonly random?: () => number;
+  /** Waits between retries; `timers/promises` setTimeout by default. */
+  readonly sleep?: (ms: number) => Promise<void>;
+}
+
+function emptyCounts(): Record<FlinkEndpoint, number> {
+  const counts = {} as Record<FlinkEndpoint, number>;
+  for (const endpoint of FLINK_ENDPOINTS) counts[endpoint] = 0;
+  return counts;
+}
+
+/** What every target's client shares: options, keep-alive agents, the concurrency limit, the call counts. */
+export class FlinkHttpPool {
+  readonly options: FlinkHttpOptions;
+  readonly limiter: ConcurrencyLimiter;
+  /** @internal */ readonly http: AxiosInstance;
+  /** @internal */ readonly observer: FlinkRequestObserver | undefined;
+  /** @internal */ readonly random: () => number;
+  /** @internal */ readonly sleep: (ms: number) => Promise<void>;
+  private readonly httpAgent: http.Agent;
+  private readonly httpsAgent: https.Agent;
+  private readonly calls = emptyCounts();
+
+  constructor(options: Partial<FlinkHttpOptions> = {}, dependencies: FlinkHttpPoolDependencies = {}) {
+    this.options = Object.freeze({ ...DEFAULT_FLINK_HTTP_OPTIONS, ...options });
+    this.limiter = new ConcurrencyLimiter(this.options.maxConcurrentRequests);
+    const agentOptions = {
+      keepAlive: true,
+      maxSockets: this.options.maxConcurrentRequests,
+      maxFreeSockets: this.options.maxIdleSocketsPerHost,
+      scheduling: 'lifo' as const,
+    };
+    this.httpAgent = new http.Agent(agentOptions);
+    this.httpsAgent = new https.Agent(agentOptions);
+    this.http = axios.create({
+      httpAgent: this.httpAgent,
+      httpsAgent: this.httpsAgent,
+      timeout: this.options.requestTimeoutMs,
+      maxContentLength: this.options.maxResponseBytes,
+      maxRedirects: 0,
+      responseType: 'text',
+      // Decode ourselves: axios' JSON parsing would drop the body of a bad answer.
+      transformResponse: [(data: unknown) => data],
+      validateStatus: () => true,
+      headers: { Accept: 'application/json' },
+      proxy: false,
+    });
+    this.observer = dependencies.observer;
+    this.random = dependencies.random ?? Math.random;
+    this.sleep = dependencies.sleep ?? ((ms) => sleep(ms));
+  }
+
+  /** A client for one JobManager, sharing this pool. */
+  clientFor(baseUrl: string): FlinkRestClient {
+    return new FlinkRestClient(baseUrl, this);
+  }
+
+  /** Logical calls made by all clients of this pool, by endpoint (retries not counted). */
+  callCounts(): Readonly<Record<FlinkEndpoint, number>> {
+    return { ...this.calls };
+  }
+
+  /** @internal */
+  countCall(endpoint: FlinkEndpoint): void {
+    this.calls[endpoint] += 1;
+  }
+
+  /** Closes the idle keep-alive sockets. */
+  close(): void {
+    this.httpAgent.destroy();
+    this.httpsAgent.destroy();
+  }
+}
+
+/** A failed attempt: the error to throw if it is the last, and whether another may follow. */
+interface AttemptFailure {
+  readonly error: SlotscalerError;
+  readonly retryable: boolean;
+  readonly retryAfterMs: number | null;
+}
+
+function isJsonContentType(contentType: unknown): boolean {
+  return typeof contentType !== 'string' || !/text\/html/i.test(contentType);
+}
+
+/** The first line of Flink's `{"errors": [...]}`, or a short preview of whatever came. */
+function errorDetail(body: unknown): string {
+  if (typeof body !== 'string' || body.trim() === '') return '';
+  if (body.trimStart().startsWith('<')) return 'an HTML page';
+  try {
+    const parsed = JSON.parse(body) as unknown;
+    if (typeof parsed === 'object' && parsed !== null && 'errors' in parsed && Array.isArray(parsed.errors)) {
+      const first: unknown = parsed.errors[0];
+      if (typeof first === 'string') return (first.split('\n', 1)[0] ?? '').slice(0, 200);
+    }
+  } catch {
+    // not JSON: show the start
+  }
+  return body.replace(/\s+/g, ' ').trim().slice(0, 120);
+}
+
+function retryAfterMs(header: unknown): number | null {
+  if (typeof header !== 'string') return null;
+  const seconds = Number(header);
+  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
+  return null;
+}
+
+/** A `FlinkClient` for one JobManager. */
+export class FlinkRestClient implements FlinkClient {
+  readonly baseUrl: string;
+  private readonly calls = emptyCounts();
+  /** Set when `baseUrl` is not an http(s) URL: every call fails with it (a bad target must not throw in a loop). */
+  private readonly invalidUrl: FlinkUnreachableError | null;
+
+  constructor(
+    baseUrl: string,
+    private readonly pool: FlinkHttpPool = new FlinkHttpPool(),
+  ) {
+    this.baseUrl = baseUrl.trim().replace(/\/+$/, '');
+    this.invalidUrl = checkUrl(this.baseUrl);
+  }
+
+  /** Logical calls made by this client, by endpoint (retries not counted). */
+  callCounts(): Readonly<Record<FlinkEndpoint, number>> {
+    return { ...this.calls };
+  }
+
+  getClusterOverview(): Promise<ClusterOverview> {
+    return this.get('overview', '/overview', parseClusterOverview);
+  }
+
+  listJobs(): Promise<readonly JobOverview[]> {
+    return this.get('jobs_overview', '/jobs/overview', parseJobsOverview);
+  }
+
+  getJobDetails(jobId: string): Promise<JobDetails> {
+    return this.get('job_details', `/jobs/${enc(jobId)}`, parseJobDetails, jobId);
+  }
+
+  getVertexMetrics(
+    jobId: string,
+    vertexId: string,
+    metricIds: readonly string[],
+  ): Promise<readonly MetricValue[]> {
+    if (metricIds.length === 0) return Promise.resolve([]);
+    return this.get(
+      'vertex_metrics',
+      `/jobs/${enc(jobId)}/vertices/${enc(vertexId)}/metrics?get=${metricIds.map(enc).join(',')}`,
+      parseMetricValues,
+      jobId,
+    );
+  }
+
+  listSubtaskMetricNames(jobId: string, vertexId: string): Promise<readonly string[]> {
+    return this.get(
+      'subtask_metrics',
+      `/jobs/${enc(jobId)}/vertices/${enc(vertexId)}/subtasks/metrics`,
+      parseMetricNames,
+      jobId,
+    );
+  }
+
+  getAggregatedSubtaskMetrics(
+    jobId: string,
+    vertexId: string,
+    names: readonly string[],
+    aggregations: readonly ('min' | 'max' | 'avg' | 'sum')[],
+  ): Promise<readonly AggregatedMetric[]> {
+    if (names.length === 0) return Promise.resolve([]);
+    const agg = aggregations.length > 0 ? `&agg=${aggregations.join(',')}` : '';
+    return this.get(
+      'subtask_metrics',
+      `/jobs/${enc(jobId)}/vertices/${enc(vertexId)}/subtasks/metrics?get=${names.map(enc).join(',')}${agg}`,
+      parseAggregatedMetrics,
+      jobId,
+    );
+  }
+
+  getVertexBackPressure(jobId: string, vertexId: string): Promise<VertexBackPressure> {
+    return this.get(
+      'vertex_backpressure',
+      `/jobs/${enc(jobId)}/vertices/${enc(vertexId)}/backpressure`,
+      parseVertexBackPressure,
+      jobId,
+    );
+  }
+
+  listTaskManagers(): Promise<readonly TaskManagerSummary[]> {
+    return this.get('taskmanagers', '/taskmanagers', parseTaskManagers);
+  }
+
+  /**
+   * One logical GET with its retries. `jobId` marks a job-scoped endpoint: a 404 there means the job
+   * is gone (`FlinkJobNotFoundError`).
+   */
+  private async get<T>(
+    endpoint: FlinkEndpoint,
+    path: string,
+    parse: (body: unknown, url: string) => T,
+    jobId?: string,
+  ): Promise<T> {
+    if (this.invalidUrl !== null) throw this.invalidUrl;
+    this.calls[endpoint] += 1;
+    this.pool.countCall(endpoint);
+    const url = `${this.baseUrl}${path}`;
+    const { maxRetries, retryInitialDelayMs, retryMaxDelayMs } = this.pool.options;
+    for (let attempt = 0; ; attempt += 1) {
+      const result = await this.attempt(endpoint, url, parse, jobId);
+      if (result.ok) return result.value;
+      const { failure } = result;
+      if (!failure.retryable || attempt >= maxRetries) throw failure.error;
+      const ceiling = Math.min(retryMaxDelayMs, retryInitialDelayMs * 2 ** attempt);
+      const backoff = ceiling / 2 + (this.pool.random() * ceiling) / 2;
+      await this.pool.sleep(Math.min(retryMaxDelayMs, Math.max(backoff, failure.retryAfterMs ?? 0)));
+    }
+  }
+
+  private async attempt<T>(
+    endpoint: FlinkEndpoint,
+    url: string,
+    parse: (body: unknown, url: string) => T,
+    jobId: string | undefined,
+  ): Promise<{ ok: true; value: T } | { ok: false; failure: AttemptFailure }> {
+    const observe = (outcome: FlinkRequestOutcome): void =>
+      this.pool.observer?.observeFlinkRequest(endpoint, outcome);
+    let response: AxiosResponse<unknown>;
+    try {
+      response = await this.pool.limiter.run(() => this.send(url));
+    } catch (err) {
+      const failure = this.networkFailure(url, err);
+      observe(
+        failure.error instanceof FlinkTimeoutError
+          ? 'timeout'
+          : failure.retryable
+            ? 'unreachable'
+            : 'bad_response',
+      );
+      return { ok: false, failure };
+    }
+
+    const { status } = response;
+    if (status >= 200 && status < 300) {
+      try {
+        if (!isJsonContentType(response.headers['content-type'])) {
+          throw new FlinkBadResponseError(url, 'an HTML page, not JSON');
+        }
+        if (typeof response.data !== 'string') throw new FlinkBadResponseError(url, 'no body');
+        const value = parse(decodeJsonBody(response.data, url), url);
+        observe('ok');
+        return { ok: true, value };
+      } catch (err) {
+        observe('bad_response');
+        const error =
+          err instanceof SlotscalerError ? err : new FlinkBadResponseError(url, String(err), { cause: err });
+        return { ok: false, failure: { error, retryable: false, retryAfterMs: null } };
+      }
+    }
+    if (status === 404 && jobId !== undefined) {
+      observe('not_found');
+      return {
+        ok: false,
+        failure: {
+          error: new FlinkJobNotFoundError(this.baseUrl, jobId),
+          retryable: false,
+          retryAfterMs: null,
+        },
+      };
+    }
+    const retryable = status >= 500 || status === 429;
+    observe(status >= 500 ? 'http_5xx' : status === 404 ? 'not_found' : 'http_4xx');
+    return {
+      ok: false,
+      failure: {
+        error: new FlinkHttpError(url, status, errorDetail(response.data)),
+        retryable,
+        retryAfterMs: retryable ? retryAfterMs(response.headers['retry-after']) : null,
+      },
+    };
+  }
+
+  private send(url: string): Promise<AxiosResponse<unknown>> {
+    const { requestTimeoutMs } = this.pool.options;
+    return this.pool.http.get<unknown>(url, { signal: AbortSignal.timeout(requestTimeoutMs) });
+  }
+
+  private networkFailure(url: string, err: unknown): AttemptFailure {
+    const { requestTimeoutMs } = this.pool.options;
+    if (isAxiosError(err)) {
+      const code = err.code ?? '';
+      if (code === 'ECONNABORTED' || code === 'ETIMEDOUT' || code === 'ERR_CANCELED') {
+        return {
+          error: new FlinkTimeoutError(this.baseUrl, requestTimeoutMs, { cause: err }),
+          retryable: true,
+          retryAfterMs: null,
+        };
+      }
+      if (code === 'ERR_BAD_RESPONSE' || code === 'ERR_FR_MAX_CONTENT_LENGTH_EXCEEDED') {
+        return {
+          error: new FlinkBadResponseError(url, err.message, { cause: err }),
+          retryable: false,
+          retryAfterMs: null,
+        };
+      }
+      return {
+        error: new FlinkUnreachableError(this.baseUrl, code !== '' ? code : err.message, { cause: err }),
+        retryable: true,
+        retryAfterMs: null,
+      };
+    }
+    return {
+      error: new FlinkUnreachableError(this.baseUrl, err instanceof Error ? err.message : String(err), {
+        cause: err,
+      }),
+      retryable: false,
+      retryAfterMs: null,
+    };
+  }
+}
+
+function checkUrl(baseUrl: string): FlinkUnreachableError | null {
+  let parsed: URL;
+  try {
+    parsed = new URL(baseUrl);
+  } catch {
+    return new FlinkUnreachableError(baseUrl, 'not a URL (expected http://host:port)');
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    return new FlinkUnreachableError(
+      baseUrl,
+      `unsupported scheme ${parsed.protocol} (expected http or https)`,
+    );
+  }
+  if (parsed.search !== '' || parsed.hash !== '') {
+    return new FlinkUnreachableError(baseUrl, 'the URL must not have a query or fragment');
+  }
+  return null;
+}
+
+function enc(part: string): string {
+  return encodeURIComponent(part);
+}

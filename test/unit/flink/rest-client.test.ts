@@ -1,0 +1,269 @@
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+
+import type { FlinkEndpoint } from '../../../src/domain/flink.js';
+import {
+  FlinkBadResponseError,
+  FlinkHttpError,
+  FlinkJobNotFoundError,
+  FlinkTimeoutError,
+  FlinkUnreachableError,
+} from '../../../src/errors.js';
+import { FlinkHttpPool, FlinkRestClient } from '../../../src/flink/rest-client.js';
+import type { FlinkRequestOutcome } from '../../../src/observability/metrics.js';
+import { startFakeJobManager, typicalJob } from '../../fakes/fake-jobmanager.js';
+import type { FakeCluster, FakeJobManagerServer } from '../../fakes/fake-jobmanager.js';
+
+class RecordingObserver {
+  readonly attempts: [FlinkEndpoint, FlinkRequestOutcome][] = [];
+  observeFlinkRequest(endpoint: FlinkEndpoint, outcome: FlinkRequestOutcome): void {
+    this.attempts.push([endpoint, outcome]);
+  }
+}
+
+describe('FlinkRestClient', () => {
+  let server: FakeJobManagerServer;
+  let cluster: FakeCluster;
+  let observer: RecordingObserver;
+  let pool: FlinkHttpPool;
+  let client: FlinkRestClient;
+  const sleeps: number[] = [];
+
+  before(async () => {
+    ({ server, cluster } = await startFakeJobManager({
+      jobs: [typicalJob({ vertices: 3, sources: 1 })],
+      taskManagers: 3,
+      slotsPerTaskManager: 4,
+    }));
+  });
+  after(async () => {
+    await server.close();
+  });
+  beforeEach(() => {
+    cluster.behave();
+    cluster.requests.length = 0;
+    sleeps.length = 0;
+    observer = new RecordingObserver();
+    pool = new FlinkHttpPool(
+      { requestTimeoutMs: 300, maxRetries: 2, retryInitialDelayMs: 100, retryMaxDelayMs: 1000 },
+      {
+        observer,
+        random: () => 0.5,
+        sleep: (ms) => {
+          sleeps.push(ms);
+          return Promise.resolve();
+        },
+      },
+    );
+    client = pool.clientFor(`${cluster.url}/`);
+  });
+  afterEach(() => pool.close());
+
+  it('reads every endpoint through the validators', async () => {
+    const jobs = await client.listJobs();
+    assert.equal(jobs.length, 1);
+    const jobId = cluster.jobId;
+    const details = await client.getJobDetails(jobId);
+    assert.equal(details.state, 'RUNNING');
+    const source = details.vertices[0];
+    assert.ok(source !== undefined);
+    const names = await client.listSubtaskMetricNames(jobId, source.id);
+    assert.ok(names.includes('Source__Source_Kafka_0.pendingRecords'));
+    const values = await client.getVertexMetrics(jobId, source.id, [
+      '0.Source__Source_Kafka_0.pendingRecords',
+      '0.nope',
+    ]);
+    assert.deepEqual(values, [{ id: '0.Source__Source_Kafka_0.pendingRecords', value: 100 }]);
+    const aggregated = await client.getAggregatedSubtaskMetrics(
+      jobId,
+      source.id,
+      ['busyTimeMsPerSecond'],
+      ['avg'],
+    );
+    assert.deepEqual(aggregated, [{ id: 'busyTimeMsPerSecond', min: null, max: null, avg: 200, sum: null }]);
+    assert.deepEqual(
+      await client.getAggregatedSubtaskMetrics(jobId, source.id, ['nope', 'busyTimeMsPerSecond'], ['avg']),
+      [],
+    );
+    const backPressure = await client.getVertexBackPressure(jobId, source.id);
+    assert.equal(backPressure.status, 'ok');
+    const taskManagers = await client.listTaskManagers();
+    assert.deepEqual(
+      taskManagers.map((tm) => tm.slots),
+      [4, 4, 4],
+    );
+    const overview = await client.getClusterOverview();
+    assert.equal(overview.taskManagers, 3);
+    assert.deepEqual(client.callCounts(), {
+      overview: 1,
+      jobs_overview: 1,
+      job_details: 1,
+      vertex_metrics: 1,
+      subtask_metrics: 3,
+      vertex_backpressure: 1,
+      taskmanagers: 1,
+    });
+    assert.deepEqual(pool.callCounts(), client.callCounts());
+    assert.ok(observer.attempts.every(([, outcome]) => outcome === 'ok'));
+  });
+
+  it('asks nothing for an empty metric list', async () => {
+    assert.deepEqual(await client.getVertexMetrics('a', 'b', []), []);
+    assert.deepEqual(await client.getAggregatedSubtaskMetrics('a', 'b', [], ['sum']), []);
+    assert.equal(cluster.requests.length, 0);
+  });
+
+  it('reports an HTML page as a bad response, without retrying', async () => {
+    cluster.misbehave('html');
+    await assert.rejects(
+      client.listJobs(),
+      (err: unknown) => err instanceof FlinkBadResponseError && /HTML/.test(err.message),
+    );
+    assert.equal(cluster.requests.length, 1);
+    assert.deepEqual(observer.attempts, [['jobs_overview', 'bad_response']]);
+  });
+
+  it('reports garbled and empty bodies as bad responses', async () => {
+    cluster.misbehave('garbled', { times: 1 });
+    await assert.rejects(client.getJobDetails(cluster.jobId), FlinkBadResponseError);
+    cluster.misbehave('empty', { times: 1 });
+    await assert.rejects(client.getJobDetails(cluster.jobId), FlinkBadResponseError);
+  });
+
+  it('reports a 404 on a job endpoint as a vanished job, without retrying', async () => {
+    await assert.rejects(
+      client.getJobDetails('00000000000000000000000000000000'),
+      (err: unknown) =>
+        err instanceof FlinkJobNotFoundError && err.jobId === '00000000000000000000000000000000',
+    );
+    assert.equal(cluster.requests.length, 1);
+    assert.deepEqual(observer.attempts, [['job_details', 'not_found']]);
+  });
+
+  it('reports a 404 elsewhere as an HTTP error', async () => {
+    cluster.misbehave('not-found');
+    await assert.rejects(
+      client.getClusterOverview(),
+      (err: unknown) => err instanceof FlinkHttpError && err.status === 404,
+    );
+  });
+
+  it('retries a 5xx with jittered exponential backoff, then succeeds', async () => {
+    cluster.misbehave('server-error', { times: 2 });
+    const jobs = await client.listJobs();
+    assert.equal(jobs.length, 1);
+    assert.equal(cluster.requests.length, 3);
+    assert.deepEqual(sleeps, [75, 150], 'half fixed, half random (0.5) of 100 ms, then 200 ms');
+    assert.deepEqual(
+      observer.attempts.map(([, outcome]) => outcome),
+      ['http_5xx', 'http_5xx', 'ok'],
+    );
+    assert.equal(client.callCounts().jobs_overview, 1, 'retries are attempts, not calls');
+  });
+
+  it('gives up after the retries with the last error', async () => {
+    cluster.misbehave('html-502');
+    await assert.rejects(
+      client.listJobs(),
+      (err: unknown) => err instanceof FlinkHttpError && err.status === 502 && /HTML page/.test(err.message),
+    );
+    assert.equal(cluster.requests.length, 3);
+  });
+
+  it('retries a 429', async () => {
+    cluster.misbehave('too-many-requests', { times: 1 });
+    assert.equal((await client.listJobs()).length, 1);
+    assert.equal(cluster.requests.length, 2);
+  });
+
+  it('does not retry other 4xx', async () => {
+    const local = http.createServer((_req, res) => {
+      res.writeHead(400, { 'Content-Type': 'application/json' });
+      res.end('{"errors":["Bad request: parameter get is invalid"]}');
+    });
+    await new Promise<void>((resolve) => local.listen(0, '127.0.0.1', resolve));
+    const { port } = local.address() as AddressInfo;
+    try {
+      await assert.rejects(
+        pool.clientFor(`http://127.0.0.1:${port}`).getClusterOverview(),
+        (err: unknown) =>
+          err instanceof FlinkHttpError && err.status === 400 && /parameter get/.test(err.message),
+      );
+      assert.equal(observer.attempts.length, 1);
+    } finally {
+      local.closeAllConnections();
+      await new Promise<void>((resolve) => local.close(() => resolve()));
+    }
+  });
+
+  it('times out a JobManager that does not answer, and retries', async () => {
+    cluster.misbehave('hang');
+    const started = Date.now();
+    await assert.rejects(
+      client.listJobs(),
+      (err: unknown) => err instanceof FlinkTimeoutError && err.code === 'FLINK_TIMEOUT',
+    );
+    assert.ok(Date.now() - started < 3000);
+    assert.equal(cluster.requests.length, 3);
+    assert.deepEqual(
+      observer.attempts.map(([, outcome]) => outcome),
+      ['timeout', 'timeout', 'timeout'],
+    );
+  });
+
+  it('reports reset connections as unreachable after retrying', async () => {
+    cluster.misbehave('reset');
+    await assert.rejects(client.listJobs(), FlinkUnreachableError);
+    assert.equal(cluster.requests.length, 3);
+  });
+
+  it('reports a closed port as unreachable', async () => {
+    const local = http.createServer();
+    await new Promise<void>((resolve) => local.listen(0, '127.0.0.1', resolve));
+    const { port } = local.address() as AddressInfo;
+    await new Promise<void>((resolve) => local.close(() => resolve()));
+    await assert.rejects(
+      pool.clientFor(`http://127.0.0.1:${port}`).listJobs(),
+      (err: unknown) => err instanceof FlinkUnreachableError && /ECONNREFUSED/.test(err.message),
+    );
+  });
+
+  it('refuses a URL that is not http(s) without a request', async () => {
+    for (const url of ['not a url', 'ftp://jm:21', 'http://jm:8081/?x=1']) {
+      const bad = new FlinkRestClient(url, pool);
+      await assert.rejects(bad.listJobs(), FlinkUnreachableError, url);
+    }
+    assert.equal(observer.attempts.length, 0);
+  });
+
+  it('refuses an answer larger than the limit', async () => {
+    const small = new FlinkHttpPool({ maxResponseBytes: 100, maxRetries: 0 });
+    try {
+      await assert.rejects(small.clientFor(cluster.url).getJobDetails(cluster.jobId), FlinkBadResponseError);
+    } finally {
+      small.close();
+    }
+  });
+
+  it('holds the shared concurrency limit across clients', async () => {
+    const limited = new FlinkHttpPool({ maxConcurrentRequests: 2 });
+    try {
+      const first = limited.clientFor(cluster.url);
+      const second = limited.clientFor(cluster.url);
+      let peak = 0;
+      const watch = setInterval(() => (peak = Math.max(peak, limited.limiter.active)), 0);
+      await Promise.all(
+        Array.from({ length: 20 }, (_, index) =>
+          (index % 2 === 0 ? first : second).getJobDetails(cluster.jobId),
+        ),
+      );
+      clearInterval(watch);
+      assert.ok(peak <= 2);
+      assert.equal(limited.callCounts().job_details, 20);
+    } finally {
+      limited.close();
+    }
+  });
+});
