@@ -1,0 +1,406 @@
+/**
+ * One snapshot of one job per tick, within a REST budget of `1 + number of source vertices` calls in
+ * steady state:
+ *
+ * - `GET /jobs/{jid}` (one call): state, RUNNING timestamp, plan, and the cumulative busy,
+ *   back-pressured and idle times and record counts of every vertex (`IOMetricsInfo`).
+ * - per source vertex (one call each): either the values of its source metrics (`pendingRecords`,
+ *   the source operator's `numRecordsIn`) or, when their names are not known yet, the listing of its
+ *   metric names. Names are cached per vertex until the job restarts.
+ *
+ * Outside steady state: job discovery (`GET /jobs/overview`, until a job id is known), slots per
+ * TaskManager (`GET /taskmanagers`, once, when asked for), and the subtask time gauges for vertices
+ * whose counters are missing (`busyTimeMsPerSecond`... with `agg=avg`; asked once more after each
+ * restart, not again when Flink has none either).
+ */
+import type {
+  FlinkEndpoint,
+  JobDetails,
+  JobSnapshot,
+  JobVertexDetails,
+  SourceReadings,
+  VertexSnapshot,
+  VertexTimeGauges,
+} from '../domain/flink.js';
+import { TERMINAL_JOB_STATES } from '../domain/flink.js';
+import type { Clock, FlinkClient } from '../domain/ports.js';
+import { FlinkJobNotFoundError, MultipleRunningJobsError, NoRunningJobError } from '../errors.js';
+
+/** Tuning of the snapshot; the defaults suit every Flink version we know. */
+export interface SnapshotOptions {
+  /**
+   * Longest `get=` list (characters) for the per-subtask source metric query. Flink's REST server
+   * refuses request lines over 4096 bytes, so beyond this the aggregated endpoint is used instead.
+   */
+  readonly maxMetricQueryLength: number;
+  /** While a source shows no `pendingRecords` (registered lazily), re-list its metric names every this many ticks. */
+  readonly metricNamesRefreshTicks: number;
+}
+
+export const DEFAULT_SNAPSHOT_OPTIONS: SnapshotOptions = Object.freeze({
+  maxMetricQueryLength: 3000,
+  metricNamesRefreshTicks: 10,
+});
+
+/** How a source vertex's metrics are read, learnt from the listing of its metric names. */
+interface SourceMetricPlan {
+  readonly parallelism: number;
+  readonly listedAtTick: number;
+  /** Names (without subtask index) ending in `.pendingRecords`. */
+  readonly pendingNames: readonly string[];
+  /** The source operator's `numRecordsIn` name, if listed. */
+  readonly recordsInName: string | null;
+  /** `per-subtask`: exact, through the vertex metrics endpoint; `aggregated`: sums, when the query would be too long. */
+  readonly mode: 'per-subtask' | 'aggregated' | 'none';
+}
+
+/**
+ * What a target remembers between snapshots: the discovered job id, the source metric names, the
+ * vertices whose gauges Flink does not have, the task slots. All of it is forgotten on a restart.
+ */
+export class SnapshotState {
+  /** @internal */ tick = 0;
+  /** @internal */ discoveredJobId: string | null = null;
+  /** @internal */ runningSinceMs: number | null = null;
+  /** @internal */ taskSlots: number | null = null;
+  /** @internal */ readonly sourcePlans = new Map<string, SourceMetricPlan>();
+  /** @internal */ readonly noGauges = new Set<string>();
+
+  /** @internal */
+  forgetRun(): void {
+    this.taskSlots = null;
+    this.sourcePlans.clear();
+    this.noGauges.clear();
+  }
+}
+
+export interface TakeSnapshotRequest {
+  /** The job to read; when absent, the one RUNNING job (remembered in `state`). */
+  readonly jobId?: string | undefined;
+  /** Read slots per TaskManager (`GET /taskmanagers`, cached until a restart). */
+  readonly wantTaskSlots?: boolean;
+  readonly state: SnapshotState;
+  readonly clock: Clock;
+  readonly options?: Partial<SnapshotOptions>;
+}
+
+const GAUGE_NAMES = ['busyTimeMsPerSecond', 'backPressuredTimeMsPerSecond', 'idleTimeMsPerSecond'] as const;
+
+/**
+ * Takes one snapshot of the target's job. Throws the client's typed errors, plus `NoRunningJobError`
+ * or `MultipleRunningJobsError` from discovery. A failing source metric call does not fail the
+ * snapshot: that source's readings are unknown for this tick.
+ */
+export async function takeSnapshot(client: FlinkClient, request: TakeSnapshotRequest): Promise<JobSnapshot> {
+  const { state, clock } = request;
+  const options = { ...DEFAULT_SNAPSHOT_OPTIONS, ...request.options };
+  state.tick += 1;
+  const restCalls: Partial<Record<FlinkEndpoint, number>> = {};
+  const count = (endpoint: FlinkEndpoint): void => {
+    restCalls[endpoint] = (restCalls[endpoint] ?? 0) + 1;
+  };
+
+  const configuredJobId = request.jobId !== undefined && request.jobId !== '' ? request.jobId : null;
+  const jobId = configuredJobId ?? state.discoveredJobId ?? (await discoverJob(client, state, count));
+
+  let details: JobDetails;
+  try {
+    count('job_details');
+    details = await client.getJobDetails(jobId);
+  } catch (err) {
+    if (err instanceof FlinkJobNotFoundError && configuredJobId === null) state.discoveredJobId = null;
+    throw err;
+  }
+  if (configuredJobId === null && TERMINAL_JOB_STATES.includes(details.state)) {
+    // A finished job never comes back: look for a new one next tick.
+    state.discoveredJobId = null;
+  }
+  if (details.runningSinceMs !== state.runningSinceMs) {
+    state.forgetRun();
+    state.runningSinceMs = details.runningSinceMs;
+  }
+
+  const sourceIds = sourceVertexIds(details);
+  const running = details.state === 'RUNNING';
+  const vertices = await Promise.all(
+    details.vertices.map(async (vertex): Promise<VertexSnapshot> => {
+      const isSource = sourceIds.has(vertex.id);
+      const [source, gauges] = await Promise.all([
+        isSource && running ? readSource(client, details.jobId, vertex, state, options, count) : null,
+        running ? readGauges(client, details.jobId, vertex, state, count) : null,
+      ]);
+      return {
+        id: vertex.id,
+        name: vertex.name,
+        parallelism: vertex.parallelism,
+        maxParallelism: vertex.maxParallelism,
+        status: vertex.status,
+        isSource,
+        counters: vertex.counters,
+        gauges,
+        source: isSource ? (source ?? UNKNOWN_SOURCE) : null,
+      };
+    }),
+  );
+
+  let taskSlots = state.taskSlots;
+  if (request.wantTaskSlots === true && taskSlots === null) {
+    count('taskmanagers');
+    taskSlots = slotsPerTaskManager((await client.listTaskManagers()).map((tm) => tm.slots));
+    state.taskSlots = taskSlots;
+  }
+
+  return {
+    jobId: details.jobId,
+    jobName: details.name,
+    state: details.state,
+    runningSinceMs: details.runningSinceMs,
+    jobManagerNowMs: details.nowMs,
+    takenAtMs: clock.nowMs(),
+    maxParallelism: details.maxParallelism,
+    taskSlots,
+    vertices,
+    restCalls,
+  };
+}
+
+const UNKNOWN_SOURCE: SourceReadings = Object.freeze({ pendingRecords: null, recordsIn: null });
+
+async function discoverJob(
+  client: FlinkClient,
+  state: SnapshotState,
+  count: (endpoint: FlinkEndpoint) => void,
+): Promise<string> {
+  count('jobs_overview');
+  const jobs = await client.listJobs();
+  const running = jobs.filter((job) => job.state === 'RUNNING');
+  const summaries = jobs.map((job) => ({ jobId: job.jobId, name: job.name, state: job.state }));
+  const [only, ...others] = running;
+  if (only === undefined) throw new NoRunningJobError(client.baseUrl, summaries);
+  if (others.length > 0) {
+    throw new MultipleRunningJobsError(
+      client.baseUrl,
+      running.map((job) => ({ jobId: job.jobId, name: job.name, state: job.state })),
+    );
+  }
+  state.discoveredJobId = only.jobId;
+  return only.jobId;
+}
+
+/**
+ * Source vertices: nodes of the plan without inputs. Without a plan (never seen from Flink ≥ 1.4, but
+ * cheap to handle), vertices whose name starts with "Source".
+ */
+export function sourceVertexIds(details: JobDetails): ReadonlySet<string> {
+  if (details.plan !== null) {
+    return new Set(details.plan.filter((node) => node.inputIds.length === 0).map((node) => node.id));
+  }
+  return new Set(
+    details.vertices.filter((vertex) => /^Source\b/.test(vertex.name)).map((vertex) => vertex.id),
+  );
+}
+
+/** The slot count most TaskManagers have (they normally all agree); `null` with no TaskManager. */
+export function slotsPerTaskManager(slots: readonly number[]): number | null {
+  const tally = new Map<number, number>();
+  for (const value of slots) if (value > 0) tally.set(value, (tally.get(value) ?? 0) + 1);
+  let best: number | null = null;
+  let bestCount = 0;
+  for (const [value, seen] of tally) {
+    if (seen > bestCount || (seen === bestCount && best !== null && value < best)) {
+      best = value;
+      bestCount = seen;
+    }
+  }
+  return best;
+}
+
+/** Splits `Source__Kafka.pendingRecords` into its operator and metric; `null` for task-level names. */
+function operatorOf(name: string, metric: string): string | null {
+  return name.endsWith(`.${metric}`) ? name.slice(0, -(metric.length + 1)) : null;
+}
+
+/** Plans the source metric reads from the listing of the vertex's subtask metric names. */
+export function planSourceMetrics(
+  names: readonly string[],
+  parallelism: number,
+  tick: number,
+  maxQueryLength: number,
+): SourceMetricPlan {
+  const pendingNames = names.filter((name) => operatorOf(name, 'pendingRecords') !== null).sort();
+  const pendingOperators = pendingNames.map((name) => operatorOf(name, 'pendingRecords'));
+  const operatorsWithRecordsIn = names
+    .map((name) => operatorOf(name, 'numRecordsIn'))
+    .filter((operator): operator is string => operator !== null);
+  // The source operator: the one with pendingRecords, else one whose name says it is a source.
+  const sourceOperator =
+    operatorsWithRecordsIn.find((operator) => pendingOperators.includes(operator)) ??
+    operatorsWithRecordsIn.find((operator) => /^Source/.test(operator)) ??
+    null;
+  const recordsInName = sourceOperator === null ? null : `${sourceOperator}.numRecordsIn`;
+  const perSubtaskNames = [...pendingNames, ...(recordsInName === null ? [] : [recordsInName])];
+  let mode: SourceMetricPlan['mode'] = 'none';
+  if (perSubtaskNames.length > 0) {
+    const queryLength = perSubtaskIds(perSubtaskNames, parallelism).reduce(
+      (sum, id) => sum + id.length + 1,
+      0,
+    );
+    mode = queryLength <= maxQueryLength ? 'per-subtask' : 'aggregated';
+  }
+  return { parallelism, listedAtTick: tick, pendingNames, recordsInName, mode };
+}
+
+function perSubtaskIds(names: readonly string[], parallelism: number): string[] {
+  const ids: string[] = [];
+  for (let subtask = 0; subtask < parallelism; subtask += 1) {
+    for (const name of names) ids.push(`${subtask}.${name}`);
+  }
+  return ids;
+}
+
+async function readSource(
+  client: FlinkClient,
+  jobId: string,
+  vertex: JobVertexDetails,
+  state: SnapshotState,
+  options: SnapshotOptions,
+  count: (endpoint: FlinkEndpoint) => void,
+): Promise<SourceReadings> {
+  const plan = state.sourcePlans.get(vertex.id);
+  const relist =
+    plan === undefined ||
+    plan.parallelism !== vertex.parallelism ||
+    (plan.pendingNames.length === 0 && state.tick - plan.listedAtTick >= options.metricNamesRefreshTicks);
+  try {
+    if (relist) {
+      // This tick's call for this source goes to the listing; values come from the next tick on.
+      count('subtask_metrics');
+      const names = await client.listSubtaskMetricNames(jobId, vertex.id);
+      state.sourcePlans.set(
+        vertex.id,
+        planSourceMetrics(names, vertex.parallelism, state.tick, options.maxMetricQueryLength),
+      );
+      return UNKNOWN_SOURCE;
+    }
+    switch (plan.mode) {
+      case 'none':
+        return UNKNOWN_SOURCE;
+      case 'per-subtask':
+        count('vertex_metrics');
+        return await readSourcePerSubtask(client, jobId, plan);
+      case 'aggregated':
+        count('subtask_metrics');
+        return await readSourceAggregated(client, jobId, vertex.id, plan);
+    }
+  } catch (err) {
+    if (err instanceof FlinkJobNotFoundError) throw err;
+    // One source's metrics failing leaves them unknown for this tick; the rest of the snapshot stands.
+    return UNKNOWN_SOURCE;
+  }
+
+  async function readSourcePerSubtask(
+    flink: FlinkClient,
+    job: string,
+    metricPlan: SourceMetricPlan,
+  ): Promise<SourceReadings> {
+    const names = [
+      ...metricPlan.pendingNames,
+      ...(metricPlan.recordsInName === null ? [] : [metricPlan.recordsInName]),
+    ];
+    const values = new Map<string, number | null>();
+    for (const metric of await flink.getVertexMetrics(
+      job,
+      vertex.id,
+      perSubtaskIds(names, metricPlan.parallelism),
+    )) {
+      values.set(metric.id, metric.value);
+    }
+    const sumOver = (metricNames: readonly string[]): number | null => {
+      if (metricNames.length === 0) return null;
+      let sum = 0;
+      for (const id of perSubtaskIds(metricNames, metricPlan.parallelism)) {
+        const value = values.get(id);
+        // A subtask without the metric (not registered yet) makes the sum unknown, not smaller.
+        if (value === undefined || value === null || value < 0) return null;
+        sum += value;
+      }
+      return sum;
+    };
+    return {
+      pendingRecords: sumOver(metricPlan.pendingNames),
+      recordsIn: sumOver(metricPlan.recordsInName === null ? [] : [metricPlan.recordsInName]),
+    };
+  }
+}
+
+/**
+ * The aggregated endpoint answers nothing when one asked-for name exists on no subtask, and sums over
+ * the subtasks that have it; `sum / avg` tells how many did, so a partial sum is reported as unknown.
+ */
+async function readSourceAggregated(
+  client: FlinkClient,
+  jobId: string,
+  vertexId: string,
+  plan: SourceMetricPlan,
+): Promise<SourceReadings> {
+  const names = [...plan.pendingNames, ...(plan.recordsInName === null ? [] : [plan.recordsInName])];
+  const byName = new Map(
+    (await client.getAggregatedSubtaskMetrics(jobId, vertexId, names, ['sum', 'avg'])).map((metric) => [
+      metric.id,
+      metric,
+    ]),
+  );
+  const total = (metricNames: readonly string[]): number | null => {
+    if (metricNames.length === 0) return null;
+    let sum = 0;
+    for (const name of metricNames) {
+      const metric = byName.get(name);
+      if (metric === undefined || metric.sum === null || metric.avg === null || metric.sum < 0) return null;
+      if (metric.avg > 0 && Math.round(metric.sum / metric.avg) < plan.parallelism) return null;
+      sum += metric.sum;
+    }
+    return sum;
+  };
+  return {
+    pendingRecords: total(plan.pendingNames),
+    recordsIn: total(plan.recordsInName === null ? [] : [plan.recordsInName]),
+  };
+}
+
+/** The subtask time gauges, only for a vertex whose counters are missing, and only while Flink has them. */
+async function readGauges(
+  client: FlinkClient,
+  jobId: string,
+  vertex: JobVertexDetails,
+  state: SnapshotState,
+  count: (endpoint: FlinkEndpoint) => void,
+): Promise<VertexTimeGauges | null> {
+  const needBusy = vertex.counters.busyTimeMs === null;
+  const needBackPressure = vertex.counters.backPressuredTimeMs === null;
+  if ((!needBusy && !needBackPressure) || state.noGauges.has(vertex.id)) return null;
+  try {
+    count('subtask_metrics');
+    const metrics = await client.getAggregatedSubtaskMetrics(jobId, vertex.id, GAUGE_NAMES, ['avg']);
+    const avg = (name: string): number | null => {
+      const value = metrics.find((metric) => metric.id === name)?.avg ?? null;
+      return value !== null && value >= 0 ? Math.min(value, 1000) : null;
+    };
+    const gauges: VertexTimeGauges = {
+      busyTimeMsPerSecond: avg('busyTimeMsPerSecond'),
+      backPressuredTimeMsPerSecond: avg('backPressuredTimeMsPerSecond'),
+      idleTimeMsPerSecond: avg('idleTimeMsPerSecond'),
+    };
+    const helps =
+      (needBusy && gauges.busyTimeMsPerSecond !== null) ||
+      (needBackPressure && gauges.backPressuredTimeMsPerSecond !== null);
+    if (!helps) {
+      // Flink has no more than the counters told: do not ask again until the job restarts.
+      state.noGauges.add(vertex.id);
+      return null;
+    }
+    return gauges;
+  } catch (err) {
+    if (err instanceof FlinkJobNotFoundError) throw err;
+    return null;
+  }
+}

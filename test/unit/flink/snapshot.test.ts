@@ -1,0 +1,296 @@
+import assert from 'node:assert/strict';
+import { after, afterEach, beforeEach, describe, it } from 'node:test';
+
+import type { JobSnapshot } from '../../../src/domain/flink.js';
+import {
+  FlinkJobNotFoundError,
+  FlinkUnreachableError,
+  MultipleRunningJobsError,
+  NoRunningJobError,
+} from '../../../src/errors.js';
+import { FlinkHttpPool } from '../../../src/flink/rest-client.js';
+import {
+  planSourceMetrics,
+  slotsPerTaskManager,
+  SnapshotState,
+  takeSnapshot,
+} from '../../../src/flink/snapshot.js';
+import type { TakeSnapshotRequest } from '../../../src/flink/snapshot.js';
+import { FakeClock } from '../../fakes/fake-clock.js';
+import { FakeJobManagerServer, typicalJob } from '../../fakes/fake-jobmanager.js';
+import type { FakeCluster, FakeClusterSpec } from '../../fakes/fake-jobmanager.js';
+
+function calls(snapshot: JobSnapshot): number {
+  return Object.values(snapshot.restCalls).reduce((sum, count) => sum + count, 0);
+}
+
+describe('takeSnapshot', () => {
+  const clock = new FakeClock();
+  const pool = new FlinkHttpPool({ requestTimeoutMs: 500, maxRetries: 0 });
+  let server: FakeJobManagerServer;
+  let clusters = 0;
+
+  beforeEach(async () => {
+    server = await FakeJobManagerServer.start({ clock });
+  });
+  afterEach(async () => {
+    await server.close();
+  });
+  after(() => pool.close());
+
+  function setUp(spec: FakeClusterSpec): {
+    cluster: FakeCluster;
+    state: SnapshotState;
+    take: (extra?: Partial<TakeSnapshotRequest>) => Promise<JobSnapshot>;
+  } {
+    clusters += 1;
+    const cluster = server.addCluster({ name: `c${clusters}`, ...spec });
+    const client = pool.clientFor(cluster.url);
+    const state = new SnapshotState();
+    return {
+      cluster,
+      state,
+      take: (extra = {}) => takeSnapshot(client, { state, clock, ...extra }),
+    };
+  }
+
+  it('discovers the one RUNNING job and stays within 1 + sources calls per tick', async () => {
+    const { cluster, take } = setUp({ jobs: [typicalJob({ vertices: 6, sources: 2, parallelism: 3 })] });
+    const first = await take();
+    assert.equal(first.jobId, cluster.jobId);
+    assert.equal(first.state, 'RUNNING');
+    assert.deepEqual(first.restCalls, { jobs_overview: 1, job_details: 1, subtask_metrics: 2 });
+    assert.deepEqual(
+      first.vertices.map((vertex) => [vertex.isSource, vertex.source?.pendingRecords ?? null]),
+      [
+        [true, null],
+        [true, null],
+        [false, null],
+        [false, null],
+        [false, null],
+        [false, null],
+      ],
+      'the first tick lists the source metric names; values come from the next',
+    );
+    for (let tick = 0; tick < 5; tick += 1) {
+      clock.advance(15_000);
+      const snapshot = await take();
+      assert.deepEqual(snapshot.restCalls, { job_details: 1, vertex_metrics: 2 });
+      assert.equal(calls(snapshot), 1 + 2);
+    }
+    const last = await take();
+    const sources = last.vertices.filter((vertex) => vertex.isSource);
+    assert.deepEqual(
+      sources.map((vertex) => vertex.source?.pendingRecords),
+      [300, 300],
+      'pendingRecords summed over the 3 subtasks',
+    );
+    assert.ok(sources.every((vertex) => (vertex.source?.recordsIn ?? 0) > 0));
+    assert.ok(last.vertices.every((vertex) => vertex.gauges === null));
+    assert.ok(last.vertices.every((vertex) => vertex.parallelism === 3 && vertex.maxParallelism === 128));
+  });
+
+  it('reads a named job without discovery', async () => {
+    const { cluster, take } = setUp({ jobs: [typicalJob({}), typicalJob({ name: 'other' })] });
+    const [, secondId] = [...cluster.jobs.keys()];
+    const snapshot = await take({ jobId: secondId });
+    assert.equal(snapshot.jobId, secondId);
+    assert.equal(snapshot.restCalls.jobs_overview, undefined);
+  });
+
+  it('names the jobs it found when none is RUNNING', async () => {
+    const { cluster, take } = setUp({ jobs: [typicalJob({ name: 'a' }), typicalJob({ name: 'b' })] });
+    const [first, second] = [...cluster.jobs.keys()];
+    cluster.setJobState('FINISHED', first);
+    cluster.setJobState('FAILED', second);
+    await assert.rejects(take(), (err: unknown) => {
+      assert.ok(err instanceof NoRunningJobError);
+      assert.deepEqual(
+        err.jobs.map((job) => `${job.name} ${job.state}`),
+        ['a FINISHED', 'b FAILED'],
+      );
+      assert.match(err.message, /no RUNNING job .* found .*"a" FINISHED, .*"b" FAILED/);
+      return true;
+    });
+    const empty = setUp({ jobs: [] });
+    await assert.rejects(empty.take(), /found no jobs/);
+  });
+
+  it('refuses to guess between several RUNNING jobs', async () => {
+    const { take } = setUp({ jobs: [typicalJob({ name: 'a' }), typicalJob({ name: 'b' })] });
+    await assert.rejects(take(), MultipleRunningJobsError);
+  });
+
+  it('rediscovers when the job vanished (404) or finished', async () => {
+    const { cluster, state, take } = setUp({ jobs: [typicalJob({ name: 'first' })] });
+    await take();
+    cluster.jobs.clear();
+    await assert.rejects(take(), FlinkJobNotFoundError);
+    assert.equal(state.discoveredJobId, null);
+    const next = cluster.addJob(typicalJob({ name: 'second' }));
+    assert.equal((await take()).jobId, next);
+    cluster.setJobState('FINISHED');
+    assert.equal((await take()).state, 'FINISHED');
+    assert.equal(state.discoveredJobId, null, 'a FINISHED job is never coming back');
+  });
+
+  it('reads no source metrics while the job is not RUNNING', async () => {
+    const { cluster, take } = setUp({ jobs: [typicalJob({ sources: 2 })] });
+    await take();
+    cluster.setJobState('RESTARTING');
+    const snapshot = await take();
+    assert.equal(snapshot.state, 'RESTARTING');
+    assert.deepEqual(snapshot.restCalls, { job_details: 1 });
+  });
+
+  it('reports pendingRecords as unknown until every subtask has it', async () => {
+    const { cluster, take } = setUp({
+      jobs: [typicalJob({ sources: 1, parallelism: 2, pendingRecordsPerSubtask: null })],
+    });
+    const options = { metricNamesRefreshTicks: 3 };
+    await take({ options });
+    clock.advance(15_000);
+    let snapshot = await take({ options });
+    assert.equal(snapshot.vertices[0]?.source?.pendingRecords, null, 'not registered: unknown, not 0');
+    assert.ok((snapshot.vertices[0].source.recordsIn ?? 0) > 0, 'numRecordsIn is there all along');
+    cluster.setSource(0, { pendingRecordsPerSubtask: 50, pendingRegisteredSubtasks: 1 });
+    for (let tick = 0; tick < 2; tick += 1) snapshot = await take({ options });
+    assert.equal(snapshot.restCalls.subtask_metrics, 1, 're-listed after metricNamesRefreshTicks');
+    snapshot = await take({ options });
+    assert.equal(snapshot.vertices[0]?.source?.pendingRecords, null, 'one subtask of two: still unknown');
+    cluster.setSource(0, { pendingRegisteredSubtasks: 2 });
+    snapshot = await take({ options });
+    assert.equal(snapshot.vertices[0]?.source?.pendingRecords, 100);
+  });
+
+  it('uses the aggregated endpoint when the per-subtask query would be too long', async () => {
+    const { cluster, take } = setUp({ jobs: [typicalJob({ sources: 1, parallelism: 4 })] });
+    const options = { maxMetricQueryLength: 50 };
+    await take({ options });
+    let snapshot = await take({ options });
+    assert.deepEqual(snapshot.restCalls, { job_details: 1, subtask_metrics: 1 });
+    assert.equal(snapshot.vertices[0]?.source?.pendingRecords, 400);
+    cluster.setSource(0, { pendingRegisteredSubtasks: 3 });
+    snapshot = await take({ options });
+    assert.equal(snapshot.vertices[0]?.source?.pendingRecords, null, 'sum / avg = 3 subtasks of 4: unknown');
+  });
+
+  it('asks the subtask gauges only where counters are missing, and not again when Flink has none', async () => {
+    const { cluster, take } = setUp({
+      jobs: [{ ...typicalJob({ vertices: 3, sources: 1 }), counters: 'nan-string' }],
+    });
+    let snapshot = await take();
+    assert.equal(snapshot.restCalls.subtask_metrics, 1 + 3, 'one listing and one gauge query per vertex');
+    assert.ok(snapshot.vertices.every((vertex) => vertex.counters.busyTimeMs === null));
+    assert.ok(
+      snapshot.vertices.every((vertex) => vertex.gauges === null),
+      'busyTimeMsPerSecond is NaN too',
+    );
+    snapshot = await take();
+    assert.deepEqual(snapshot.restCalls, { job_details: 1, vertex_metrics: 1 }, 'back within budget');
+
+    cluster.setCounters('missing');
+    cluster.restartJob();
+    snapshot = await take();
+    assert.ok(snapshot.vertices.every((vertex) => vertex.gauges?.busyTimeMsPerSecond !== null));
+    assert.equal(snapshot.vertices[1]?.gauges?.busyTimeMsPerSecond, 500);
+    assert.equal(snapshot.vertices[1].gauges.backPressuredTimeMsPerSecond, 0);
+  });
+
+  it('turns bare NaN counters into null', async () => {
+    const { take } = setUp({ jobs: [{ ...typicalJob({ vertices: 2 }), counters: 'nan-bare' }] });
+    const snapshot = await take();
+    assert.equal(snapshot.vertices[0]?.counters.busyTimeMs, null);
+    assert.ok((snapshot.vertices[0].counters.idleTimeMs ?? 0) > 0);
+  });
+
+  it('reads task slots once, when asked, and again after a restart', async () => {
+    const { cluster, take } = setUp({ jobs: [typicalJob({})], taskManagers: 3, slotsPerTaskManager: 4 });
+    assert.equal((await take()).taskSlots, null);
+    let snapshot = await take({ wantTaskSlots: true });
+    assert.equal(snapshot.taskSlots, 4);
+    assert.equal(snapshot.restCalls.taskmanagers, 1);
+    snapshot = await take({ wantTaskSlots: true });
+    assert.equal(snapshot.restCalls.taskmanagers, undefined);
+    cluster.slotsPerTaskManager = 8;
+    cluster.restartJob();
+    snapshot = await take({ wantTaskSlots: true });
+    assert.equal(snapshot.taskSlots, 8);
+  });
+
+  it('forgets the source metric names when the job restarts with another parallelism', async () => {
+    const { cluster, take } = setUp({ jobs: [typicalJob({ sources: 1, parallelism: 2 })] });
+    await take();
+    assert.equal((await take()).vertices[0]?.source?.pendingRecords, 200);
+    clock.advance(1000);
+    cluster.restartJob({ parallelism: 3 });
+    const restarted = await take();
+    assert.notEqual(restarted.runningSinceMs, null);
+    assert.equal(restarted.restCalls.subtask_metrics, 1, 'listed again');
+    assert.equal((await take()).vertices[0]?.source?.pendingRecords, 300);
+  });
+
+  it('keeps the snapshot when a source metric call fails', async () => {
+    const { cluster, take } = setUp({ jobs: [typicalJob({ sources: 1 })] });
+    await take();
+    cluster.misbehave('server-error', { match: /\/metrics/ });
+    const snapshot = await take();
+    assert.equal(snapshot.state, 'RUNNING');
+    assert.equal(snapshot.vertices[0]?.source?.pendingRecords, null);
+  });
+
+  it('fails with a typed error when the job details cannot be read', async () => {
+    const { cluster, take } = setUp({ jobs: [typicalJob({})] });
+    await take();
+    cluster.misbehave('reset');
+    await assert.rejects(take(), FlinkUnreachableError);
+  });
+
+  it('finds sources by name when the plan is missing', async () => {
+    const { take } = setUp({ jobs: [typicalJob({ vertices: 3 })] });
+    const snapshot = await take();
+    assert.deepEqual(
+      snapshot.vertices.map((vertex) => vertex.isSource),
+      [true, false, false],
+    );
+  });
+});
+
+describe('planSourceMetrics', () => {
+  const names = [
+    'numRecordsIn',
+    'busyTimeMsPerSecond',
+    'Source__Kafka.pendingRecords',
+    'Source__Kafka.numRecordsIn',
+    'Map.numRecordsIn',
+  ];
+  it('finds the source operator and picks per-subtask reads when the query is short', () => {
+    assert.deepEqual(planSourceMetrics(names, 2, 1, 3000), {
+      parallelism: 2,
+      listedAtTick: 1,
+      pendingNames: ['Source__Kafka.pendingRecords'],
+      recordsInName: 'Source__Kafka.numRecordsIn',
+      mode: 'per-subtask',
+    });
+  });
+  it('falls back to the aggregated endpoint for a long query', () => {
+    assert.equal(planSourceMetrics(names, 500, 1, 3000).mode, 'aggregated');
+  });
+  it('takes an operator named Source when there is no pendingRecords', () => {
+    const plan = planSourceMetrics(['Source__Legacy.numRecordsIn', 'numRecordsIn'], 1, 1, 3000);
+    assert.deepEqual(
+      [plan.pendingNames, plan.recordsInName, plan.mode],
+      [[], 'Source__Legacy.numRecordsIn', 'per-subtask'],
+    );
+    assert.equal(planSourceMetrics(['numRecordsIn'], 1, 1, 3000).mode, 'none');
+  });
+});
+
+describe('slotsPerTaskManager', () => {
+  it('is the most common slot count, the smaller on a tie, null without TaskManagers', () => {
+    assert.equal(slotsPerTaskManager([2, 2, 4]), 2);
+    assert.equal(slotsPerTaskManager([4, 2]), 2);
+    assert.equal(slotsPerTaskManager([]), null);
+    assert.equal(slotsPerTaskManager([0]), null);
+  });
+});
