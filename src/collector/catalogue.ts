@@ -1,0 +1,56 @@
+/**
+ * The metric catalogue: every metric Slotscaler computes from Flink, declared once with its unit and
+ * meaning (DESIGN.md "External metrics served"). Expression metrics (`slotscaler.dev/metric.<name>`)
+ * refer to these by their `variable` name: the metric name without the `flink_` prefix; they are
+ * compiled by `compileExpressionMetric` in ./expression-metric.ts.
+ */
+import type { FlinkMetricName } from '../domain/metrics.js';
+
+export interface CatalogueEntry {
+  readonly name: FlinkMetricName;
+  /** The name an expression metric uses for it. */
+  readonly variable: string;
+  readonly unit: string;
+  readonly meaning: string;
+}
+
+export const METRIC_CATALOGUE = [
+  {
+    name: 'flink_busy_ratio',
+    variable: 'busy_ratio',
+    unit: 'ratio 0..1',
+    meaning: 'max over job vertices of the mean busy fraction of their subtasks',
+  },
+  {
+    name: 'flink_backpressure_ratio',
+    variable: 'backpressure_ratio',
+    unit: 'ratio 0..1',
+    meaning: 'max over job vertices of the mean back-pressured fraction of their subtasks',
+  },
+  {
+    name: 'flink_source_pending_records',
+    variable: 'source_pending_records',
+    unit: 'records',
+    meaning: 'sum of pendingRecords over all source subtasks (lag in records)',
+  },
+  {
+    name: 'flink_source_lag_seconds',
+    variable: 'source_lag_seconds',
+    unit: 'seconds',
+    meaning: 'pending records / current source consumption rate: time to drain the lag',
+  },
+  {
+    name: 'flink_records_in_per_second',
+    variable: 'records_in_per_second',
+    unit: 'records/s',
+    meaning: 'records per second read by the sources',
+  },
+] as const satisfies readonly CatalogueEntry[];
+
+/** The catalogue's metric names, in catalogue order. */
+export const FLINK_METRIC_NAMES: readonly FlinkMetricName[] = METRIC_CATALOGUE.map((entry) => entry.name);
+
+/** The catalogue entry of a name, if it is one. */
+export function catalogueEntry(name: string): CatalogueEntry | undefined {
+  return METRIC_CATALOGUE.find((entry) => entry.name === name);
+}

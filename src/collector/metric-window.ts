@@ -1,0 +1,503 @@
+/**
+ * The per-target window of snapshots, and the job-level metrics computed from it. Pure: the time is
+ * always an argument; nothing here reads a clock, logs or does I/O.
+ *
+ * Averages come from the differences of Flink's cumulative counters between the oldest and the
+ * newest sample of the window, so one call per tick gives every vertex's average over the whole
+ * window (the same source the Apache Flink autoscaler uses: `ScalingMetricEvaluator` divides the
+ * difference of `ACCUMULATED_BUSY_TIME` by the time between its samples).
+ *
+ * A value is never invented: a missing counter, a restart, a stale target or an unknown
+ * `pendingRecords` make the metric unavailable, with a reason.
+ */
+import type { JobSnapshot, VertexSnapshot } from '../domain/flink.js';
+import type { FlinkMetricName, MetricReading, UnavailableReason } from '../domain/metrics.js';
+import type { SampleDropReason } from '../observability/metrics.js';
+
+/** Window tuning, per target. */
+export interface MetricWindowOptions {
+  /** The span the averages cover. */
+  readonly windowSeconds: number;
+  /** After a restart (RUNNING timestamp moved, counters went back, job changed), no metric for this long. */
+  readonly restartHoldoffSeconds: number;
+  /** A target whose last good sample is older than this has no metrics at all. */
+  readonly maxSampleAgeSeconds: number;
+  /** Samples kept at most (memory bound); the oldest go first. */
+  readonly maxSamples: number;
+}
+
+export const DEFAULT_METRIC_WINDOW_OPTIONS: MetricWindowOptions = Object.freeze({
+  windowSeconds: 60,
+  restartHoldoffSeconds: 60,
+  maxSampleAgeSeconds: 60,
+  maxSamples: 64,
+});
+
+/** A vertex's averages over the window; `null` where they cannot be known. */
+export interface VertexWindowStats {
+  readonly id: string;
+  readonly name: string;
+  readonly parallelism: number;
+  readonly isSource: boolean;
+  /** Mean fraction of time the subtasks were busy, 0..1. */
+  readonly busyRatio: number | null;
+  /** Mean fraction of time the subtasks were back-pressured, 0..1. */
+  readonly backPressureRatio: number | null;
+  /** Sources: `pendingRecords` summed over subtasks (latest known). */
+  readonly pendingRecords: number | null;
+  /** Sources: records read per second over the window. */
+  readonly recordsInPerSecond: number | null;
+}
+
+/** What a window says about its target at a given time. */
+export interface WindowReadings {
+  readonly jobId: string | null;
+  readonly jobName: string | null;
+  readonly state: string | null;
+  readonly maxParallelism: number | null;
+  readonly taskSlots: number | null;
+  /** Samples the averages span, and the span in seconds. */
+  readonly sampleCount: number;
+  readonly spanSeconds: number;
+  /** Our clock at the last good sample. */
+  readonly lastSampleAtMs: number | null;
+  readonly metrics: Readonly<Record<FlinkMetricName, MetricReading>>;
+  readonly vertices: readonly VertexWindowStats[];
+}
+
+/** What `add` did with a snapshot. */
+export interface AddResult {
+  /** A restart was detected and the window dropped. */
+  readonly restart: boolean;
+  /** Samples removed before their time, by reason (for `slotscaler_collector_samples_dropped_total`). */
+  readonly dropped: Readonly<Partial<Record<SampleDropReason, number>>>;
+}
+
+/** A failure to take a snapshot, as the window remembers it. */
+export interface SampleFailure {
+  readonly atMs: number;
+  readonly code: string;
+  readonly message: string;
+}
+
+/** Failures that mean "there is no job to read", as opposed to "could not read it". */
+const NO_JOB_CODES: readonly string[] = [
+  'FLINK_NO_RUNNING_JOB',
+  'FLINK_JOB_NOT_FOUND',
+  'FLINK_MULTIPLE_RUNNING_JOBS',
+];
+
+const METRIC_NAMES: readonly FlinkMetricName[] = [
+  'flink_busy_ratio',
+  'flink_backpressure_ratio',
+  'flink_source_pending_records',
+  'flink_source_lag_seconds',
+  'flink_records_in_per_second',
+];
+
+function allUnavailable(reason: UnavailableReason, detail?: string): Record<FlinkMetricName, MetricReading> {
+  const reading: MetricReading =
+    detail === undefined ? { unavailable: reason } : { unavailable: reason, detail };
+  const metrics = {} as Record<FlinkMetricName, MetricReading>;
+  for (const name of METRIC_NAMES) metrics[name] = reading;
+  return metrics;
+}
+
+/** The samples of one target's job, and what they say. */
+export class MetricWindow {
+  readonly options: MetricWindowOptions;
+  private samples: JobSnapshot[] = [];
+  /** The last good snapshot, kept even when it is not a sample (job not running). */
+  private latest: JobSnapshot | null = null;
+  private lastFailure: SampleFailure | null = null;
+  /** Our clock when a restart without a new RUNNING timestamp was seen (counters went back). */
+  private restartSeenAtMs: number | null = null;
+
+  constructor(options: Partial<MetricWindowOptions> = {}) {
+    this.options = Object.freeze({ ...DEFAULT_METRIC_WINDOW_OPTIONS, ...options });
+  }
+
+  /** Samples held now. */
+  get size(): number {
+    return this.samples.length;
+  }
+
+  /** Adds one snapshot (taken at `snapshot.takenAtMs`). */
+  add(snapshot: JobSnapshot): AddResult {
+    const dropped: Partial<Record<SampleDropReason, number>> = {};
+    const drop = (reason: SampleDropReason, count: number): void => {
+      if (count > 0) dropped[reason] = (dropped[reason] ?? 0) + count;
+    };
+    const previous = this.latest;
+    if (previous !== null && snapshot.takenAtMs <= previous.takenAtMs) {
+      drop('out_of_order', 1);
+      return { restart: false, dropped };
+    }
+    if (!isWellFormed(snapshot)) {
+      drop('invalid', 1);
+      return { restart: false, dropped };
+    }
+    this.latest = snapshot;
+    this.lastFailure = null;
+
+    if (snapshot.state !== 'RUNNING') {
+      drop('job_not_running', this.samples.length);
+      this.samples = [];
+      return { restart: false, dropped };
+    }
+
+    const last = this.samples.at(-1);
+    let restart = false;
+    if (
+      previous !== null &&
+      (previous.jobId !== snapshot.jobId || previous.runningSinceMs !== snapshot.runningSinceMs)
+    ) {
+      // A new job, or the same job RUNNING again since a new time: the holdoff runs from that
+      // timestamp (see `isRestarting`).
+      restart = true;
+    } else if (last !== undefined && countersWentBack(last, snapshot)) {
+      // Tasks restarted (region failover) under the same RUNNING timestamp: hold off from now.
+      restart = true;
+      this.restartSeenAtMs = snapshot.takenAtMs;
+    }
+    if (restart) {
+      drop('restart', this.samples.length);
+      this.samples = [];
+    }
+    this.samples.push(snapshot);
+    this.trim(snapshot.takenAtMs, drop);
+    return { restart, dropped };
+  }
+
+  /** Remembers that a snapshot could not be taken. */
+  recordFailure(failure: SampleFailure): void {
+    this.lastFailure = failure;
+  }
+
+  /** The metrics as of `nowMs` (our clock). */
+  readings(nowMs: number): WindowReadings {
+    const latest = this.latest;
+    const base = {
+      jobId: latest?.jobId ?? null,
+      jobName: latest?.jobName ?? null,
+      state: latest?.state ?? null,
+      maxParallelism: latest?.maxParallelism ?? null,
+      taskSlots: latest?.taskSlots ?? null,
+      lastSampleAtMs: latest?.takenAtMs ?? null,
+    };
+    const unavailable = (reason: UnavailableReason, detail?: string): WindowReadings => ({
+      ...base,
+      sampleCount: 0,
+      spanSeconds: 0,
+      metrics: allUnavailable(reason, detail),
+      vertices: [],
+    });
+
+    const failure = this.lastFailure;
+    if (failure !== null && NO_JOB_CODES.includes(failure.code))
+      return unavailable('job-not-running', failure.message);
+    if (latest === null) return unavailable(failure === null ? 'no-data' : 'stale', failure?.message);
+    if (nowMs - latest.takenAtMs > this.options.maxSampleAgeSeconds * 1000) {
+      return unavailable('stale', failure?.message);
+    }
+    if (latest.state !== 'RUNNING') return unavailable('job-not-running', `job state ${latest.state}`);
+    if (this.isRestarting(latest)) return unavailable('restarting');
+
+    const samples = this.windowSamples(nowMs);
+    const first = samples[0];
+    const newest = samples.at(-1);
+    if (first === undefined || newest === undefined || samples.length < 2) {
+      return { ...unavailable('not-enough-samples'), sampleCount: samples.length };
+    }
+    const vertices = newest.vertices.map((vertex) => vertexStats(samples, vertex));
+    return {
+      ...base,
+      sampleCount: samples.length,
+      spanSeconds: (newest.takenAtMs - first.takenAtMs) / 1000,
+      metrics: jobMetrics(vertices),
+      vertices,
+    };
+  }
+
+  /** Restarting while the job's RUNNING timestamp, or a counter reset we saw, is younger than the holdoff. */
+  private isRestarting(latest: JobSnapshot): boolean {
+    const holdoffMs = this.options.restartHoldoffSeconds * 1000;
+    if (latest.runningSinceMs !== null && latest.jobManagerNowMs - latest.runningSinceMs < holdoffMs)
+      return true;
+    return this.restartSeenAtMs !== null && latest.takenAtMs - this.restartSeenAtMs < holdoffMs;
+  }
+
+  /** The samples the averages use: from the newest one at or before the window's start (or the oldest) to the newest. */
+  private windowSamples(nowMs: number): readonly JobSnapshot[] {
+    const startMs = nowMs - this.options.windowSeconds * 1000;
+    let from = 0;
+    for (let index = 0; index < this.samples.length; index += 1) {
+      const sample = this.samples[index];
+      if (sample !== undefined && sample.takenAtMs <= startMs) from = index;
+    }
+    return this.samples.slice(from);
+  }
+
+  /** Keeps one sample at or before the window's start and everything after it, at most `maxSamples`. */
+  private trim(nowMs: number, drop: (reason: SampleDropReason, count: number) => void): void {
+    const startMs = nowMs - this.options.windowSeconds * 1000;
+    let keepFrom = 0;
+    for (let index = 0; index < this.samples.length; index += 1) {
+      const sample = this.samples[index];
+      if (sample !== undefined && sample.takenAtMs <= startMs) keepFrom = index;
+    }
+    if (keepFrom > 0) this.samples.splice(0, keepFrom);
+    const excess = this.samples.length - this.options.maxSamples;
+    if (excess > 0) {
+      drop('capacity', excess);
+      this.samples.splice(0, excess);
+    }
+  }
+}
+
+/** Every number in the snapshot finite: a last guard, the parsers already make sure of it. */
+function isWellFormed(snapshot: JobSnapshot): boolean {
+  const ok = (value: number | null): boolean => value === null || Number.isFinite(value);
+  if (!Number.isFinite(snapshot.takenAtMs) || !Number.isFinite(snapshot.jobManagerNowMs)) return false;
+  return snapshot.vertices.every(
+    (vertex) =>
+      Number.isFinite(vertex.parallelism) &&
+      vertex.parallelism > 0 &&
+      ok(vertex.counters.busyTimeMs) &&
+      ok(vertex.counters.backPressuredTimeMs) &&
+      ok(vertex.counters.idleTimeMs) &&
+      ok(vertex.counters.recordsRead) &&
+      ok(vertex.counters.recordsWritten) &&
+      ok(vertex.source?.pendingRecords ?? null) &&
+      ok(vertex.source?.recordsIn ?? null) &&
+      ok(vertex.gauges?.busyTimeMsPerSecond ?? null) &&
+      ok(vertex.gauges?.backPressuredTimeMsPerSecond ?? null),
+  );
+}
+
+/** busy + idle + back-pressured: the time since each subtask started, summed (Flink: busy = total − idle − back-pressured). */
+function totalTimeMs(vertex: VertexSnapshot): number | null {
+  const { busyTimeMs, idleTimeMs, backPressuredTimeMs } = vertex.counters;
+  if (busyTimeMs === null || idleTimeMs === null || backPressuredTimeMs === null) return null;
+  return busyTimeMs + idleTimeMs + backPressuredTimeMs;
+}
+
+/**
+ * A restart under the same RUNNING timestamp shows as counters going back: a different vertex set or
+ * parallelism, fewer records, or less total task time. (Busy time alone may dip a little when an idle
+ * period is booked late, so it is judged through the total, which only grows within one run.)
+ */
+export function countersWentBack(older: JobSnapshot, newer: JobSnapshot): boolean {
+  if (older.vertices.length !== newer.vertices.length) return true;
+  const olderById = new Map(older.vertices.map((vertex) => [vertex.id, vertex]));
+  for (const vertex of newer.vertices) {
+    const before = olderById.get(vertex.id);
+    if (before === undefined || before.parallelism !== vertex.parallelism) return true;
+    const decreased = (a: number | null, b: number | null): boolean => a !== null && b !== null && b < a;
+    if (decreased(before.counters.recordsRead, vertex.counters.recordsRead)) return true;
+    if (decreased(before.counters.recordsWritten, vertex.counters.recordsWritten)) return true;
+    if (decreased(before.source?.recordsIn ?? null, vertex.source?.recordsIn ?? null)) return true;
+    if (decreased(totalTimeMs(before), totalTimeMs(vertex))) return true;
+  }
+  return false;
+}
+
+/** The oldest and newest samples where `pick` gives a value for the vertex, if they are two different samples. */
+function span<T>(
+  samples: readonly JobSnapshot[],
+  vertexId: string,
+  pick: (vertex: VertexSnapshot) => T | null,
+): { first: { sample: JobSnapshot; value: T }; last: { sample: JobSnapshot; value: T } } | null {
+  let first: { sample: JobSnapshot; value: T } | null = null;
+  let last: { sample: JobSnapshot; value: T } | null = null;
+  for (const sample of samples) {
+    const vertex = sample.vertices.find((candidate) => candidate.id === vertexId);
+    const value = vertex === undefined ? null : pick(vertex);
+    if (value === null) continue;
+    first ??= { sample, value };
+    last = { sample, value };
+  }
+  if (first === null || last === null || first.sample === last.sample) return null;
+  return { first, last };
+}
+
+function clampRatio(value: number): number {
+  return Math.min(1, Math.max(0, value));
+}
+
+interface TimeCounters {
+  readonly busy: number;
+  readonly idle: number;
+  readonly backPressured: number;
+}
+
+/**
+ * A vertex's averages over the window.
+ *
+ * busyRatio = Δaccumulated-busy-time / Δ(busy + idle + back-pressured time). The denominator is
+ * Δt × parallelism as the TaskManagers measured it, which keeps the ratio right even though the
+ * JobManager serves metrics from a cache refreshed every `metrics.fetcher.update-interval` (10 s):
+ * Δt between our requests would be off by up to that much. Where idle or back-pressured time is
+ * missing: Δaccumulated-busy-time / (Δt_ms × parallelism), with Δt from the JobManager's `now`; where
+ * the counters are missing altogether: the mean of the `busyTimeMsPerSecond` gauges / 1000.
+ * Back-pressure likewise.
+ */
+export function vertexStats(samples: readonly JobSnapshot[], vertex: VertexSnapshot): VertexWindowStats {
+  const times = span(samples, vertex.id, (v): TimeCounters | null => {
+    const { busyTimeMs, idleTimeMs, backPressuredTimeMs } = v.counters;
+    return busyTimeMs === null || idleTimeMs === null || backPressuredTimeMs === null
+      ? null
+      : { busy: busyTimeMs, idle: idleTimeMs, backPressured: backPressuredTimeMs };
+  });
+  let busyRatio: number | null = null;
+  let backPressureRatio: number | null = null;
+  if (times !== null) {
+    const busy = Math.max(0, times.last.value.busy - times.first.value.busy);
+    const idle = Math.max(0, times.last.value.idle - times.first.value.idle);
+    const backPressured = Math.max(0, times.last.value.backPressured - times.first.value.backPressured);
+    const total = busy + idle + backPressured;
+    if (total > 0) {
+      busyRatio = clampRatio(busy / total);
+      backPressureRatio = clampRatio(backPressured / total);
+    }
+  }
+  busyRatio ??=
+    ratioOverWallClock(samples, vertex, (v) => v.counters.busyTimeMs) ??
+    gaugeMean(samples, vertex.id, 'busy');
+  backPressureRatio ??=
+    ratioOverWallClock(samples, vertex, (v) => v.counters.backPressuredTimeMs) ??
+    gaugeMean(samples, vertex.id, 'bp');
+
+  let pendingRecords: number | null = null;
+  let recordsInPerSecond: number | null = null;
+  if (vertex.isSource) {
+    for (const sample of samples) {
+      const value = sample.vertices.find((v) => v.id === vertex.id)?.source?.pendingRecords ?? null;
+      if (value !== null) pendingRecords = value;
+    }
+    recordsInPerSecond =
+      counterRate(samples, vertex, (v) => v.source?.recordsIn ?? null) ??
+      counterRate(samples, vertex, (v) =>
+        v.counters.recordsWrittenComplete ? v.counters.recordsWritten : null,
+      );
+  }
+  return {
+    id: vertex.id,
+    name: vertex.name,
+    parallelism: vertex.parallelism,
+    isSource: vertex.isSource,
+    busyRatio,
+    backPressureRatio,
+    pendingRecords,
+    recordsInPerSecond,
+  };
+}
+
+/** Δcounter / (Δt_ms × parallelism), Δt from the JobManager's clock. */
+function ratioOverWallClock(
+  samples: readonly JobSnapshot[],
+  vertex: VertexSnapshot,
+  pick: (vertex: VertexSnapshot) => number | null,
+): number | null {
+  const ends = span(samples, vertex.id, pick);
+  if (ends === null) return null;
+  const elapsedMs = ends.last.sample.jobManagerNowMs - ends.first.sample.jobManagerNowMs;
+  if (elapsedMs <= 0) return null;
+  return clampRatio(Math.max(0, ends.last.value - ends.first.value) / (elapsedMs * vertex.parallelism));
+}
+
+function gaugeMean(samples: readonly JobSnapshot[], vertexId: string, which: 'busy' | 'bp'): number | null {
+  let sum = 0;
+  let count = 0;
+  for (const sample of samples) {
+    const gauges = sample.vertices.find((v) => v.id === vertexId)?.gauges ?? null;
+    const value =
+      gauges === null
+        ? null
+        : which === 'busy'
+          ? gauges.busyTimeMsPerSecond
+          : gauges.backPressuredTimeMsPerSecond;
+    if (value === null) continue;
+    sum += value;
+    count += 1;
+  }
+  return count === 0 ? null : clampRatio(sum / count / 1000);
+}
+
+/**
+ * Δcounter per second. The time is the subtasks' own (Δ total task time / parallelism) when the time
+ * counters are known at the same two samples, so the JobManager's metric cache cannot skew it; else
+ * the JobManager's clock.
+ */
+function counterRate(
+  samples: readonly JobSnapshot[],
+  vertex: VertexSnapshot,
+  pick: (vertex: VertexSnapshot) => number | null,
+): number | null {
+  const ends = span(samples, vertex.id, pick);
+  if (ends === null) return null;
+  const delta = ends.last.value - ends.first.value;
+  if (delta < 0) return null;
+  const firstVertex = ends.first.sample.vertices.find((v) => v.id === vertex.id);
+  const lastVertex = ends.last.sample.vertices.find((v) => v.id === vertex.id);
+  const firstTotal = firstVertex === undefined ? null : totalTimeMs(firstVertex);
+  const lastTotal = lastVertex === undefined ? null : totalTimeMs(lastVertex);
+  let elapsedMs = ends.last.sample.jobManagerNowMs - ends.first.sample.jobManagerNowMs;
+  if (firstTotal !== null && lastTotal !== null && lastTotal > firstTotal) {
+    elapsedMs = (lastTotal - firstTotal) / vertex.parallelism;
+  }
+  if (elapsedMs <= 0) return null;
+  return (delta / elapsedMs) * 1000;
+}
+
+/**
+ * The job-level metrics of DESIGN.md's catalogue from the vertices' window averages:
+ * - `flink_busy_ratio`, `flink_backpressure_ratio`: max over vertices (those whose value is known);
+ * - `flink_source_pending_records`: sum over sources, unknown if any source's is;
+ * - `flink_records_in_per_second`: sum over sources of records read per second;
+ * - `flink_source_lag_seconds`: pending / records in per second (0 when nothing is pending).
+ */
+export function jobMetrics(vertices: readonly VertexWindowStats[]): Record<FlinkMetricName, MetricReading> {
+  const maxOf = (values: readonly (number | null)[]): MetricReading => {
+    const known = values.filter((value): value is number => value !== null);
+    return known.length === 0 ? { unavailable: 'counters-missing' } : { value: Math.max(...known) };
+  };
+  const sources = vertices.filter((vertex) => vertex.isSource);
+
+  let pending: MetricReading;
+  let rate: MetricReading;
+  let lag: MetricReading;
+  if (sources.length === 0) {
+    pending = rate = lag = { unavailable: 'no-source' };
+  } else {
+    const unknownPending = sources.filter((source) => source.pendingRecords === null);
+    pending =
+      unknownPending.length > 0
+        ? {
+            unavailable: 'unknown-lag',
+            detail: `no pendingRecords from ${unknownPending.map((s) => s.name).join(', ')}`,
+          }
+        : { value: sources.reduce((sum, source) => sum + (source.pendingRecords ?? 0), 0) };
+    const unknownRate = sources.filter((source) => source.recordsInPerSecond === null);
+    rate =
+      unknownRate.length > 0
+        ? {
+            unavailable: 'counters-missing',
+            detail: `no record counts from ${unknownRate.map((s) => s.name).join(', ')}`,
+          }
+        : { value: sources.reduce((sum, source) => sum + (source.recordsInPerSecond ?? 0), 0) };
+    if (!('value' in pending)) lag = pending;
+    else if (pending.value === 0) lag = { value: 0 };
+    else if (!('value' in rate)) lag = { unavailable: 'unknown-lag', detail: 'no consumption rate' };
+    else if (rate.value <= 0)
+      lag = { unavailable: 'zero-rate', detail: `${pending.value} records pending, none read` };
+    else lag = { value: pending.value / rate.value };
+  }
+  return {
+    flink_busy_ratio: maxOf(vertices.map((vertex) => vertex.busyRatio)),
+    flink_backpressure_ratio: maxOf(vertices.map((vertex) => vertex.backPressureRatio)),
+    flink_source_pending_records: pending,
+    flink_source_lag_seconds: lag,
+    flink_records_in_per_second: rate,
+  };
+}

@@ -1,0 +1,401 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+
+import { countersWentBack, jobMetrics, MetricWindow } from '../../../src/collector/metric-window.js';
+import type { WindowReadings } from '../../../src/collector/metric-window.js';
+import type { MetricReading } from '../../../src/domain/metrics.js';
+import { MAP, SINK, SOURCE, snapshotAt, T0 } from './synthetic-job.js';
+import type { SyntheticVertex } from './synthetic-job.js';
+
+const JOB = [SOURCE, MAP, SINK];
+
+function value(reading: MetricReading | undefined): number {
+  assert.ok(reading !== undefined && 'value' in reading, `expected a value, got ${JSON.stringify(reading)}`);
+  return reading.value;
+}
+
+function reason(reading: MetricReading | undefined): string {
+  assert.ok(
+    reading !== undefined && 'unavailable' in reading,
+    `expected unavailable, got ${JSON.stringify(reading)}`,
+  );
+  return reading.unavailable;
+}
+
+function allReasons(readings: WindowReadings): string[] {
+  return [...new Set(Object.values(readings.metrics).map(reason))];
+}
+
+/** Adds a sample every `stepMs` from `fromMs` to `toMs` (inclusive). */
+function fill(
+  window: MetricWindow,
+  fromMs: number,
+  toMs: number,
+  vertices: readonly SyntheticVertex[] = JOB,
+  options: Parameters<typeof snapshotAt>[2] = {},
+  stepMs = 15_000,
+): void {
+  for (let at = fromMs; at <= toMs; at += stepMs) window.add(snapshotAt(at, vertices, options));
+}
+
+describe('MetricWindow: the catalogue metrics of a steady job', () => {
+  const window = new MetricWindow();
+  fill(window, T0, T0 + 60_000);
+  const readings = window.readings(T0 + 60_000);
+
+  it('averages over the window from counter differences', () => {
+    assert.equal(readings.sampleCount, 5);
+    assert.equal(readings.spanSeconds, 60);
+    assert.ok(
+      Math.abs(value(readings.metrics.flink_busy_ratio) - 0.95) < 1e-9,
+      'the map, the busiest vertex',
+    );
+    assert.ok(Math.abs(value(readings.metrics.flink_backpressure_ratio) - 0.8) < 1e-9, 'the source');
+  });
+
+  it('sums pendingRecords over sources and divides by their read rate for the lag', () => {
+    assert.equal(value(readings.metrics.flink_source_pending_records), 5000);
+    assert.ok(Math.abs(value(readings.metrics.flink_records_in_per_second) - 1000) < 1e-6);
+    assert.ok(Math.abs(value(readings.metrics.flink_source_lag_seconds) - 5) < 1e-6);
+  });
+
+  it('keeps the per-vertex averages', () => {
+    assert.deepEqual(
+      readings.vertices.map((vertex) => [
+        vertex.id,
+        vertex.busyRatio?.toFixed(2),
+        vertex.backPressureRatio?.toFixed(2),
+      ]),
+      [
+        ['source', '0.10', '0.80'],
+        ['map', '0.95', '0.00'],
+        ['sink', '0.30', '0.00'],
+      ],
+    );
+    assert.equal(readings.jobId, 'job-1');
+    assert.equal(readings.taskSlots, 2);
+  });
+});
+
+describe('MetricWindow: not enough to say', () => {
+  it('has no data before the first sample', () => {
+    assert.deepEqual(allReasons(new MetricWindow().readings(T0)), ['no-data']);
+  });
+
+  it('needs two samples', () => {
+    const window = new MetricWindow();
+    window.add(snapshotAt(T0, JOB));
+    const readings = window.readings(T0);
+    assert.deepEqual(allReasons(readings), ['not-enough-samples']);
+    assert.equal(readings.sampleCount, 1);
+  });
+
+  it('has no metrics once the last good sample is older than the maximum age', () => {
+    const window = new MetricWindow({ maxSampleAgeSeconds: 45 });
+    fill(window, T0, T0 + 60_000);
+    assert.equal(typeof value(window.readings(T0 + 105_000).metrics.flink_busy_ratio), 'number');
+    assert.deepEqual(allReasons(window.readings(T0 + 105_001)), ['stale']);
+  });
+
+  it('serves the window through a passing network failure, then goes stale', () => {
+    const window = new MetricWindow({ maxSampleAgeSeconds: 60 });
+    fill(window, T0, T0 + 60_000);
+    window.recordFailure({ atMs: T0 + 75_000, code: 'FLINK_TIMEOUT', message: 'no answer within 5000 ms' });
+    assert.ok(value(window.readings(T0 + 75_000).metrics.flink_busy_ratio) > 0.9);
+    const stale = window.readings(T0 + 130_000);
+    assert.deepEqual(allReasons(stale), ['stale']);
+    assert.equal((stale.metrics.flink_busy_ratio as { detail?: string }).detail, 'no answer within 5000 ms');
+  });
+
+  it('has no metrics when there is no job to read', () => {
+    const window = new MetricWindow();
+    fill(window, T0, T0 + 60_000);
+    window.recordFailure({ atMs: T0 + 61_000, code: 'FLINK_NO_RUNNING_JOB', message: 'no RUNNING job' });
+    assert.deepEqual(allReasons(window.readings(T0 + 61_000)), ['job-not-running']);
+    window.add(snapshotAt(T0 + 75_000, JOB));
+    assert.ok(
+      value(window.readings(T0 + 75_000).metrics.flink_busy_ratio) > 0.9,
+      'back with the next good sample',
+    );
+  });
+
+  it('drops the window while the job is not RUNNING', () => {
+    const window = new MetricWindow();
+    fill(window, T0, T0 + 60_000);
+    const added = window.add(snapshotAt(T0 + 75_000, JOB, { state: 'RESTARTING' }));
+    assert.deepEqual(added.dropped, { job_not_running: 5 });
+    assert.equal(window.size, 0);
+    const readings = window.readings(T0 + 75_000);
+    assert.deepEqual(allReasons(readings), ['job-not-running']);
+    assert.equal(readings.state, 'RESTARTING');
+    for (const state of ['FAILED', 'FINISHED', 'CANCELED']) {
+      window.add(snapshotAt(T0 + 90_000 + state.length, JOB, { state }));
+      assert.deepEqual(allReasons(window.readings(T0 + 91_000)), ['job-not-running']);
+    }
+  });
+});
+
+describe('MetricWindow: restarts', () => {
+  it('withholds metrics while the job has been RUNNING for less than the holdoff', () => {
+    const window = new MetricWindow({ restartHoldoffSeconds: 60 });
+    const runningSinceMs = T0 - 30_000;
+    fill(window, T0, T0 + 15_000, JOB, { runningSinceMs });
+    assert.deepEqual(allReasons(window.readings(T0 + 15_000)), ['restarting']);
+    fill(window, T0 + 30_000, T0 + 30_000, JOB, { runningSinceMs });
+    assert.equal(value(window.readings(T0 + 30_000).metrics.flink_source_pending_records), 5000);
+  });
+
+  it('drops the window when the RUNNING timestamp moves, and holds off from it', () => {
+    const window = new MetricWindow({ restartHoldoffSeconds: 60 });
+    fill(window, T0, T0 + 60_000);
+    const restartedAt = T0 + 70_000;
+    const added = window.add(snapshotAt(T0 + 75_000, JOB, { runningSinceMs: restartedAt }));
+    assert.equal(added.restart, true);
+    assert.deepEqual(added.dropped, { restart: 5 });
+    assert.equal(window.size, 1);
+    fill(window, T0 + 90_000, T0 + 120_000, JOB, { runningSinceMs: restartedAt });
+    assert.deepEqual(allReasons(window.readings(T0 + 120_000)), ['restarting']);
+    fill(window, T0 + 135_000, T0 + 135_000, JOB, { runningSinceMs: restartedAt });
+    const after = window.readings(T0 + 135_000);
+    assert.ok(Math.abs(value(after.metrics.flink_busy_ratio) - 0.95) < 1e-9);
+    assert.equal(after.sampleCount, 5, 'only samples of the new run');
+  });
+
+  it('sees counters going back under the same RUNNING timestamp as a restart', () => {
+    const window = new MetricWindow({ restartHoldoffSeconds: 60 });
+    fill(window, T0, T0 + 60_000);
+    // Tasks restarted (region failover) at T0 + 70 s: counters start from zero again.
+    const reset = snapshotAt(T0 + 75_000, JOB, {
+      counters: (vertex, original) => ({
+        ...original,
+        busyTimeMs: 5_000 * vertex.parallelism * vertex.busyRatio,
+        backPressuredTimeMs: 5_000 * vertex.parallelism * vertex.backPressureRatio,
+        idleTimeMs: 5_000 * vertex.parallelism * (1 - vertex.busyRatio - vertex.backPressureRatio),
+        recordsWritten: 5 * vertex.recordsPerSecond,
+      }),
+    });
+    const added = window.add(reset);
+    assert.equal(added.restart, true);
+    assert.deepEqual(allReasons(window.readings(T0 + 75_000)), ['restarting']);
+    assert.deepEqual(allReasons(window.readings(T0 + 134_999)), ['restarting']);
+  });
+
+  it('sees a new parallelism or a new job as a restart', () => {
+    const first = snapshotAt(T0, JOB);
+    assert.equal(countersWentBack(first, snapshotAt(T0 + 15_000, JOB)), false);
+    assert.equal(
+      countersWentBack(first, snapshotAt(T0 + 15_000, [SOURCE, { ...MAP, parallelism: 8 }, SINK])),
+      true,
+    );
+    assert.equal(countersWentBack(first, snapshotAt(T0 + 15_000, [SOURCE, MAP])), true);
+    assert.equal(
+      countersWentBack(first, snapshotAt(T0 + 15_000, [SOURCE, { ...MAP, id: 'other' }, SINK])),
+      true,
+    );
+    const window = new MetricWindow();
+    fill(window, T0, T0 + 30_000);
+    assert.equal(window.add(snapshotAt(T0 + 45_000, JOB, { jobId: 'job-2' })).restart, true);
+  });
+
+  it('does not take a small dip in busy time for a restart', () => {
+    const older = snapshotAt(T0, JOB);
+    const newer = snapshotAt(T0 + 15_000, JOB, {
+      counters: (vertex, original) => ({
+        ...original,
+        // An idle period booked late: busy dips, the total still grows.
+        busyTimeMs: (older.vertices.find((v) => v.id === vertex.id)?.counters.busyTimeMs ?? 0) - 100,
+        idleTimeMs: (original.idleTimeMs ?? 0) + 100_000,
+      }),
+    });
+    assert.equal(countersWentBack(older, newer), false);
+  });
+});
+
+describe('MetricWindow: the formulas', () => {
+  it('stays right when the JobManager serves counters from a 10 s cache', () => {
+    const window = new MetricWindow();
+    for (let at = T0; at <= T0 + 60_000; at += 15_000) {
+      window.add(snapshotAt(at, JOB, { countersAtMs: Math.floor(at / 10_000) * 10_000 - 7_000 }));
+    }
+    const readings = window.readings(T0 + 60_000);
+    assert.ok(Math.abs(value(readings.metrics.flink_busy_ratio) - 0.95) < 1e-9);
+    assert.ok(
+      Math.abs(value(readings.metrics.flink_records_in_per_second) - 1000) < 1,
+      'rate over the TaskManagers time',
+    );
+  });
+
+  it('uses Δbusy / (Δt × parallelism) where idle time is missing', () => {
+    const window = new MetricWindow();
+    fill(window, T0, T0 + 60_000, JOB, {
+      counters: (_vertex, counters) => ({ ...counters, idleTimeMs: null }),
+    });
+    assert.ok(Math.abs(value(window.readings(T0 + 60_000).metrics.flink_busy_ratio) - 0.95) < 1e-9);
+  });
+
+  it('skips vertices without busy time, and says so when none has it', () => {
+    const window = new MetricWindow();
+    fill(window, T0, T0 + 60_000, JOB, {
+      counters: (vertex, counters) => (vertex.id === 'map' ? { ...counters, busyTimeMs: null } : counters),
+    });
+    const readings = window.readings(T0 + 60_000);
+    assert.ok(
+      Math.abs(value(readings.metrics.flink_busy_ratio) - 0.3) < 1e-9,
+      'the sink, as the map is unknown',
+    );
+    assert.equal(readings.vertices[1]?.busyRatio, null);
+
+    const none = new MetricWindow();
+    fill(none, T0, T0 + 60_000, JOB, {
+      counters: (_vertex, counters) => ({ ...counters, busyTimeMs: null, backPressuredTimeMs: null }),
+    });
+    assert.equal(reason(none.readings(T0 + 60_000).metrics.flink_busy_ratio), 'counters-missing');
+  });
+
+  it('averages the subtask gauges where counters are missing altogether', () => {
+    const window = new MetricWindow();
+    const gauges = [400, 600, 500];
+    gauges.forEach((busy, index) => {
+      const snapshot = snapshotAt(T0 + index * 15_000, [MAP], {
+        counters: (_vertex, counters) => ({ ...counters, busyTimeMs: null, backPressuredTimeMs: null }),
+      });
+      window.add({
+        ...snapshot,
+        vertices: snapshot.vertices.map((vertex) => ({
+          ...vertex,
+          gauges: { busyTimeMsPerSecond: busy, backPressuredTimeMsPerSecond: 100, idleTimeMsPerSecond: null },
+        })),
+      });
+    });
+    const readings = window.readings(T0 + 30_000);
+    assert.ok(Math.abs(value(readings.metrics.flink_busy_ratio) - 0.5) < 1e-9);
+    assert.ok(Math.abs(value(readings.metrics.flink_backpressure_ratio) - 0.1) < 1e-9);
+  });
+
+  it('reports an unknown pendingRecords as unknown lag, never as zero', () => {
+    const window = new MetricWindow();
+    fill(window, T0, T0 + 60_000, [{ ...SOURCE, pendingRecords: null }, { ...SOURCE, id: 'source-2' }, MAP]);
+    const readings = window.readings(T0 + 60_000);
+    assert.equal(reason(readings.metrics.flink_source_pending_records), 'unknown-lag');
+    assert.equal(reason(readings.metrics.flink_source_lag_seconds), 'unknown-lag');
+    assert.ok(value(readings.metrics.flink_records_in_per_second) > 0);
+    assert.ok(value(readings.metrics.flink_busy_ratio) > 0);
+  });
+
+  it('uses the latest known pendingRecords in the window', () => {
+    const window = new MetricWindow();
+    fill(window, T0, T0 + 45_000);
+    window.add(snapshotAt(T0 + 60_000, [{ ...SOURCE, pendingRecords: null }, MAP, SINK]));
+    assert.equal(value(window.readings(T0 + 60_000).metrics.flink_source_pending_records), 5000);
+  });
+
+  it('gives a lag of 0 when nothing is pending, and none when nothing is read', () => {
+    const idle = new MetricWindow();
+    fill(idle, T0, T0 + 60_000, [{ ...SOURCE, pendingRecords: 0, recordsPerSecond: 0 }]);
+    assert.equal(value(idle.readings(T0 + 60_000).metrics.flink_source_lag_seconds), 0);
+    const stuck = new MetricWindow();
+    fill(stuck, T0, T0 + 60_000, [{ ...SOURCE, recordsPerSecond: 0 }]);
+    assert.equal(reason(stuck.readings(T0 + 60_000).metrics.flink_source_lag_seconds), 'zero-rate');
+  });
+
+  it("falls back to the source vertex's written records when the operator's are unknown", () => {
+    const window = new MetricWindow();
+    for (let at = T0; at <= T0 + 60_000; at += 15_000) {
+      const snapshot = snapshotAt(at, JOB);
+      window.add({
+        ...snapshot,
+        vertices: snapshot.vertices.map((vertex) =>
+          vertex.source === null ? vertex : { ...vertex, source: { ...vertex.source, recordsIn: null } },
+        ),
+      });
+    }
+    assert.ok(
+      Math.abs(value(window.readings(T0 + 60_000).metrics.flink_records_in_per_second) - 1000) < 1e-6,
+    );
+  });
+
+  it('says when the job has no source', () => {
+    const window = new MetricWindow();
+    fill(window, T0, T0 + 30_000, [MAP, SINK]);
+    const readings = window.readings(T0 + 30_000);
+    assert.equal(reason(readings.metrics.flink_source_pending_records), 'no-source');
+    assert.equal(reason(readings.metrics.flink_source_lag_seconds), 'no-source');
+  });
+
+  it('computes the job metrics from vertex stats alone', () => {
+    const metrics = jobMetrics([
+      {
+        id: 'a',
+        name: 'a',
+        parallelism: 1,
+        isSource: true,
+        busyRatio: 0.2,
+        backPressureRatio: 0.7,
+        pendingRecords: 600,
+        recordsInPerSecond: 100,
+      },
+      {
+        id: 'b',
+        name: 'b',
+        parallelism: 1,
+        isSource: true,
+        busyRatio: 0.1,
+        backPressureRatio: 0.6,
+        pendingRecords: 0,
+        recordsInPerSecond: 200,
+      },
+      {
+        id: 'c',
+        name: 'c',
+        parallelism: 1,
+        isSource: false,
+        busyRatio: 0.9,
+        backPressureRatio: null,
+        pendingRecords: null,
+        recordsInPerSecond: null,
+      },
+    ]);
+    assert.equal(value(metrics.flink_busy_ratio), 0.9);
+    assert.equal(value(metrics.flink_backpressure_ratio), 0.7);
+    assert.equal(value(metrics.flink_source_pending_records), 600);
+    assert.equal(value(metrics.flink_records_in_per_second), 300);
+    assert.equal(value(metrics.flink_source_lag_seconds), 2);
+  });
+});
+
+describe('MetricWindow: memory and hygiene', () => {
+  it('keeps only what the window needs', () => {
+    const window = new MetricWindow({ windowSeconds: 60 });
+    fill(window, T0, T0 + 3_600_000);
+    assert.ok(window.size <= 6, `holds ${window.size} samples`);
+    assert.equal(window.readings(T0 + 3_600_000).spanSeconds, 60);
+  });
+
+  it('caps the samples it holds', () => {
+    const window = new MetricWindow({ windowSeconds: 3600, maxSamples: 4 });
+    const dropped: number[] = [];
+    for (let at = T0; at < T0 + 10_000; at += 1000)
+      dropped.push(window.add(snapshotAt(at, JOB)).dropped.capacity ?? 0);
+    assert.equal(window.size, 4);
+    assert.equal(
+      dropped.reduce((sum, count) => sum + count, 0),
+      6,
+    );
+  });
+
+  it('ignores a snapshot older than the last one', () => {
+    const window = new MetricWindow();
+    window.add(snapshotAt(T0 + 15_000, JOB));
+    assert.deepEqual(window.add(snapshotAt(T0, JOB)).dropped, { out_of_order: 1 });
+    assert.equal(window.size, 1);
+  });
+
+  it('refuses a snapshot carrying a non-finite number', () => {
+    const window = new MetricWindow();
+    const added = window.add(
+      snapshotAt(T0, JOB, { counters: (_vertex, counters) => ({ ...counters, busyTimeMs: Number.NaN }) }),
+    );
+    assert.deepEqual(added.dropped, { invalid: 1 });
+    assert.equal(window.size, 0);
+  });
+});
