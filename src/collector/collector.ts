@@ -1,0 +1,376 @@
+/**
+ * The polling loop: every interval, one snapshot per target, concurrently (the shared REST client
+ * limit bounds the requests), each pushed into its target's `MetricWindow` as soon as it is taken.
+ *
+ * The loop never throws and never overlaps: a tick still running when the next is due makes that
+ * tick skipped (and counted); a target that fails is recorded with its error while the others go
+ * on; a target slower than the per-target deadline is given up on for this tick, and skipped while
+ * its snapshot is still in flight.
+ */
+import type { JobSnapshot } from '../domain/flink.js';
+import type { Clock, FlinkClient } from '../domain/ports.js';
+import { FlinkTimeoutError, isSlotscalerError } from '../errors.js';
+import { SnapshotState, takeSnapshot } from '../flink/snapshot.js';
+import type { SnapshotOptions } from '../flink/snapshot.js';
+import { silentLogger } from '../observability/logger.js';
+import type { Logger } from '../observability/logger.js';
+import type { CollectorObserver, CollectorTargetState, SampleDropReason } from '../observability/metrics.js';
+import { MetricWindow } from './metric-window.js';
+import type { MetricWindowOptions, WindowReadings } from './metric-window.js';
+
+/** One scale target as the collector sees it. */
+export interface CollectorTarget {
+  /** Stable key of the target, e.g. `flinkdeployment/namespace/name`. */
+  readonly id: string;
+  /** The JobManager's REST base URL. */
+  readonly jobManagerUrl: string;
+  /** The job to read; when absent, the one RUNNING job is discovered. */
+  readonly jobId?: string | undefined;
+  /** Per-target window options over the collector's defaults. */
+  readonly window?: Partial<MetricWindowOptions> | undefined;
+  /** Read slots per TaskManager (when the target does not set its task slots). */
+  readonly wantTaskSlots?: boolean | undefined;
+  /** Bound to the target's child logger, e.g. `{namespace, name, kind}`. */
+  readonly logBindings?: Readonly<Record<string, unknown>> | undefined;
+}
+
+/** Collector tuning. */
+export interface CollectorOptions {
+  /** Time between ticks. */
+  readonly intervalMs: number;
+  /** A target's snapshot not done within this is given up for the tick (its requests time out on their own). */
+  readonly targetDeadlineMs: number;
+}
+
+export const DEFAULT_COLLECTOR_OPTIONS: CollectorOptions = Object.freeze({
+  intervalMs: 15_000,
+  targetDeadlineMs: 12_000,
+});
+
+export interface CollectorDependencies {
+  /** The client of one JobManager; all of them should share one `FlinkHttpPool`. */
+  readonly clientFor: (jobManagerUrl: string) => FlinkClient;
+  readonly clock: Clock;
+  readonly logger?: Logger;
+  readonly observer?: CollectorObserver;
+  readonly windowDefaults?: Partial<MetricWindowOptions>;
+  readonly snapshotOptions?: Partial<SnapshotOptions>;
+}
+
+/** What the collector knows about one target's polling. */
+export interface TargetStatus {
+  readonly id: string;
+  readonly state: CollectorTargetState;
+  readonly jobId: string | null;
+  readonly lastSuccessAtMs: number | null;
+  readonly lastError: { readonly code: string; readonly message: string; readonly atMs: number } | null;
+  readonly consecutiveFailures: number;
+  /** REST calls of the last successful snapshot. */
+  readonly lastRestCalls: number;
+}
+
+export interface TickResult {
+  readonly skipped: boolean;
+  readonly durationMs: number;
+  readonly targets: number;
+  readonly succeeded: number;
+  readonly failed: number;
+  /** Targets not polled because their previous snapshot was still in flight. */
+  readonly busy: number;
+  /** REST calls of this tick's successful snapshots. */
+  readonly restCalls: number;
+}
+
+interface TargetEntry {
+  readonly target: CollectorTarget;
+  readonly client: FlinkClient;
+  readonly window: MetricWindow;
+  readonly snapshotState: SnapshotState;
+  readonly logger: Logger;
+  inFlight: boolean;
+  status: TargetStatus;
+}
+
+function errorCode(err: unknown): string {
+  return isSlotscalerError(err) ? err.code : 'INTERNAL';
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function sameTarget(a: CollectorTarget, b: CollectorTarget): boolean {
+  return (
+    a.jobManagerUrl === b.jobManagerUrl &&
+    a.jobId === b.jobId &&
+    a.wantTaskSlots === b.wantTaskSlots &&
+    JSON.stringify(a.window ?? {}) === JSON.stringify(b.window ?? {})
+  );
+}
+
+export class Collector {
+  readonly options: CollectorOptions;
+  private readonly entries = new Map<string, TargetEntry>();
+  private readonly logger: Logger;
+  private running: Promise<TickResult> | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private ticks = 0;
+  private skippedTicks = 0;
+  private lastTickDurationMs: number | null = null;
+
+  constructor(
+    private readonly dependencies: CollectorDependencies,
+    options: Partial<CollectorOptions> = {},
+  ) {
+    this.options = Object.freeze({ ...DEFAULT_COLLECTOR_OPTIONS, ...options });
+    this.logger = dependencies.logger ?? silentLogger;
+  }
+
+  /**
+   * Sets the targets to poll. New ones start empty; removed ones are forgotten; a target whose URL,
+   * job id or window changed starts over.
+   */
+  setTargets(targets: readonly CollectorTarget[]): void {
+    const wanted = new Map(targets.map((target) => [target.id, target]));
+    for (const id of this.entries.keys()) if (!wanted.has(id)) this.entries.delete(id);
+    for (const target of wanted.values()) {
+      const existing = this.entries.get(target.id);
+      if (existing !== undefined && sameTarget(existing.target, target)) continue;
+      this.entries.set(target.id, {
+        target,
+        client: this.dependencies.clientFor(target.jobManagerUrl),
+        window: new MetricWindow({ ...this.dependencies.windowDefaults, ...target.window }),
+        snapshotState: new SnapshotState(),
+        logger: this.logger.child({ target: target.id, ...target.logBindings }),
+        inFlight: false,
+        status: {
+          id: target.id,
+          state: 'pending',
+          jobId: target.jobId ?? null,
+          lastSuccessAtMs: null,
+          lastError: null,
+          consecutiveFailures: 0,
+          lastRestCalls: 0,
+        },
+      });
+    }
+    this.publishTargetCounts();
+  }
+
+  /** Ticks now and then every `intervalMs` until `stop()`. */
+  start(): void {
+    if (this.timer !== null) return;
+    void this.tick();
+    this.timer = setInterval(() => void this.tick(), this.options.intervalMs);
+    this.timer.unref();
+  }
+
+  /** Stops ticking and waits for the tick in progress. */
+  async stop(): Promise<void> {
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+    if (this.running !== null) await this.running;
+  }
+
+  /** One tick over all targets; resolves `{skipped: true}` at once if the previous tick still runs. Never rejects. */
+  tick(): Promise<TickResult> {
+    if (this.running !== null) {
+      this.skippedTicks += 1;
+      this.dependencies.observer?.observeTickSkipped();
+      this.logger.warn(
+        { skippedTicks: this.skippedTicks },
+        'collector tick skipped: the previous one is still running',
+      );
+      return Promise.resolve({
+        skipped: true,
+        durationMs: 0,
+        targets: 0,
+        succeeded: 0,
+        failed: 0,
+        busy: 0,
+        restCalls: 0,
+      });
+    }
+    const running = this.runTick().finally(() => {
+      this.running = null;
+    });
+    this.running = running;
+    return running;
+  }
+
+  /** The target's metrics as of `nowMs` (default: now); `undefined` for an unknown target. */
+  readings(targetId: string, nowMs: number = this.dependencies.clock.nowMs()): WindowReadings | undefined {
+    return this.entries.get(targetId)?.window.readings(nowMs);
+  }
+
+  status(targetId: string): TargetStatus | undefined {
+    return this.entries.get(targetId)?.status;
+  }
+
+  statuses(): readonly TargetStatus[] {
+    return [...this.entries.values()].map((entry) => entry.status);
+  }
+
+  stats(): {
+    readonly ticks: number;
+    readonly skippedTicks: number;
+    readonly lastTickDurationMs: number | null;
+  } {
+    return {
+      ticks: this.ticks,
+      skippedTicks: this.skippedTicks,
+      lastTickDurationMs: this.lastTickDurationMs,
+    };
+  }
+
+  private async runTick(): Promise<TickResult> {
+    const { clock, observer } = this.dependencies;
+    const started = performance.now();
+    const entries = [...this.entries.values()];
+    let succeeded = 0;
+    let failed = 0;
+    let busy = 0;
+    let restCalls = 0;
+
+    const polled: TargetEntry[] = [];
+    const polls: Promise<void>[] = [];
+    for (const entry of entries) {
+      if (entry.inFlight) {
+        busy += 1;
+        continue;
+      }
+      polled.push(entry);
+      polls.push(
+        this.poll(entry).then((outcome) => {
+          if (outcome === null) return;
+          if (outcome.ok) {
+            succeeded += 1;
+            restCalls += outcome.restCalls;
+          } else {
+            failed += 1;
+          }
+        }),
+      );
+    }
+    let deadline: NodeJS.Timeout | undefined;
+    const deadlinePassed = new Promise<void>((resolve) => {
+      deadline = setTimeout(resolve, this.options.targetDeadlineMs);
+    });
+    await Promise.race([Promise.all(polls), deadlinePassed]);
+    clearTimeout(deadline);
+
+    // Snapshots past the deadline fail this tick; a late one is still taken into its window when it
+    // comes, and the target is skipped by the ticks that start meanwhile.
+    for (const entry of polled) {
+      if (!entry.inFlight || this.entries.get(entry.target.id) !== entry) continue;
+      failed += 1;
+      this.recordFailure(
+        entry,
+        new FlinkTimeoutError(entry.target.jobManagerUrl, this.options.targetDeadlineMs),
+        clock.nowMs(),
+      );
+    }
+    const tickResult = { succeeded, failed };
+
+    const durationMs = performance.now() - started;
+    this.ticks += 1;
+    this.lastTickDurationMs = durationMs;
+    observer?.observeTickDuration(durationMs / 1000);
+    this.publishTargetCounts();
+    const result: TickResult = {
+      skipped: false,
+      durationMs,
+      targets: entries.length,
+      ...tickResult,
+      busy,
+      restCalls,
+    };
+    this.logger.debug({ ...result }, 'collector tick done');
+    return result;
+  }
+
+  /** One target's snapshot; `null` when the result came too late to matter (target removed or replaced). */
+  private async poll(entry: TargetEntry): Promise<{ ok: true; restCalls: number } | { ok: false } | null> {
+    entry.inFlight = true;
+    let snapshot: JobSnapshot;
+    try {
+      snapshot = await takeSnapshot(entry.client, {
+        jobId: entry.target.jobId,
+        wantTaskSlots: entry.target.wantTaskSlots ?? false,
+        state: entry.snapshotState,
+        clock: this.dependencies.clock,
+        ...(this.dependencies.snapshotOptions === undefined
+          ? {}
+          : { options: this.dependencies.snapshotOptions }),
+      });
+    } catch (err) {
+      entry.inFlight = false;
+      if (this.entries.get(entry.target.id) !== entry) return null;
+      this.recordFailure(entry, err, this.dependencies.clock.nowMs());
+      return { ok: false };
+    }
+    entry.inFlight = false;
+    if (this.entries.get(entry.target.id) !== entry) return null;
+    try {
+      this.accept(entry, snapshot);
+    } catch (err) {
+      // A bug of ours must not stop the loop: record it like a failed snapshot.
+      this.recordFailure(entry, err, this.dependencies.clock.nowMs());
+      return { ok: false };
+    }
+    return { ok: true, restCalls: Object.values(snapshot.restCalls).reduce((sum, calls) => sum + calls, 0) };
+  }
+
+  private accept(entry: TargetEntry, snapshot: JobSnapshot): void {
+    const added = entry.window.add(snapshot);
+    for (const [reason, count] of Object.entries(added.dropped) as [SampleDropReason, number][]) {
+      this.dependencies.observer?.observeSamplesDropped(reason, count);
+    }
+    const restCalls = Object.values(snapshot.restCalls).reduce((sum, calls) => sum + calls, 0);
+    if (added.restart) {
+      entry.logger.info(
+        { jobId: snapshot.jobId, runningSinceMs: snapshot.runningSinceMs },
+        'job restart detected; window dropped',
+      );
+    }
+    if (entry.status.state === 'failing') {
+      entry.logger.info(
+        { jobId: snapshot.jobId, failures: entry.status.consecutiveFailures },
+        'target readable again',
+      );
+    }
+    entry.logger.debug({ jobId: snapshot.jobId, state: snapshot.state, restCalls }, 'snapshot taken');
+    entry.status = {
+      ...entry.status,
+      state: 'ok',
+      jobId: snapshot.jobId,
+      lastSuccessAtMs: snapshot.takenAtMs,
+      consecutiveFailures: 0,
+      lastRestCalls: restCalls,
+    };
+  }
+
+  private recordFailure(entry: TargetEntry, err: unknown, atMs: number): void {
+    const code = errorCode(err);
+    const message = errorMessage(err);
+    entry.window.recordFailure({ atMs, code, message });
+    const previous = entry.status.lastError;
+    if (entry.status.state !== 'failing' || previous?.code !== code) {
+      entry.logger.warn({ err, code }, 'target skipped: cannot read its Flink job');
+    } else {
+      entry.logger.debug({ code, failures: entry.status.consecutiveFailures + 1 }, 'target still failing');
+    }
+    entry.status = {
+      ...entry.status,
+      state: 'failing',
+      lastError: { code, message, atMs },
+      consecutiveFailures: entry.status.consecutiveFailures + 1,
+    };
+  }
+
+  private publishTargetCounts(): void {
+    const counts: Record<CollectorTargetState, number> = { ok: 0, failing: 0, pending: 0 };
+    for (const entry of this.entries.values()) counts[entry.status.state] += 1;
+    this.dependencies.observer?.setTargetCounts(counts);
+  }
+}

@@ -1,0 +1,221 @@
+import assert from 'node:assert/strict';
+import { after, afterEach, before, describe, it } from 'node:test';
+
+import { Registry } from 'prom-client';
+
+import { Collector } from '../../../src/collector/collector.js';
+import type { CollectorTarget } from '../../../src/collector/collector.js';
+import { FlinkHttpPool } from '../../../src/flink/rest-client.js';
+import type { Logger } from '../../../src/observability/logger.js';
+import { createCollectorMetrics } from '../../../src/observability/metrics.js';
+import { FakeClock } from '../../fakes/fake-clock.js';
+import { FakeJobManagerServer, typicalJob } from '../../fakes/fake-jobmanager.js';
+import type { FakeCluster } from '../../fakes/fake-jobmanager.js';
+
+interface LogLine {
+  readonly level: string;
+  readonly bindings: Record<string, unknown>;
+  readonly obj: Record<string, unknown>;
+  readonly msg: string;
+}
+
+function recordingLogger(lines: LogLine[], bindings: Record<string, unknown> = {}): Logger {
+  const log =
+    (level: string) =>
+    (obj: Record<string, unknown>, msg: string): void => {
+      lines.push({ level, bindings, obj, msg });
+    };
+  return {
+    debug: log('debug'),
+    info: log('info'),
+    warn: log('warn'),
+    error: log('error'),
+    child: (more) => recordingLogger(lines, { ...bindings, ...more }),
+  };
+}
+
+describe('Collector', () => {
+  const clock = new FakeClock();
+  let server: FakeJobManagerServer;
+  let healthy: FakeCluster[];
+  let broken: FakeCluster;
+  let pool: FlinkHttpPool;
+  let registry: Registry;
+  let lines: LogLine[];
+
+  before(async () => {
+    server = await FakeJobManagerServer.start({ clock });
+    healthy = [0, 1].map((index) =>
+      server.addCluster({
+        name: `ok-${index}`,
+        jobs: [typicalJob({ vertices: 4, sources: 1, busyRatio: 0.8 })],
+      }),
+    );
+    broken = server.addCluster({ name: 'broken', jobs: [typicalJob({})] });
+  });
+  after(async () => {
+    await server.close();
+  });
+  afterEach(() => {
+    pool.close();
+    broken.behave();
+    for (const cluster of healthy) cluster.behave();
+  });
+
+  function collector(
+    options: { requestTimeoutMs?: number; targetDeadlineMs?: number; intervalMs?: number } = {},
+  ): Collector {
+    registry = new Registry();
+    lines = [];
+    const metrics = createCollectorMetrics(registry);
+    pool = new FlinkHttpPool(
+      { requestTimeoutMs: options.requestTimeoutMs ?? 1000, maxRetries: 0 },
+      { observer: metrics },
+    );
+    return new Collector(
+      { clientFor: (url) => pool.clientFor(url), clock, observer: metrics, logger: recordingLogger(lines) },
+      { targetDeadlineMs: options.targetDeadlineMs ?? 5000, intervalMs: options.intervalMs ?? 15_000 },
+    );
+  }
+
+  function targets(): CollectorTarget[] {
+    return [
+      ...healthy.map((cluster, index) => ({
+        id: `ns/ok-${index}`,
+        jobManagerUrl: cluster.url,
+        logBindings: { namespace: 'ns', name: `ok-${index}` },
+      })),
+      { id: 'ns/broken', jobManagerUrl: broken.url, logBindings: { namespace: 'ns', name: 'broken' } },
+    ];
+  }
+
+  it('polls every target, records the failing one and carries on with the others', async () => {
+    const subject = collector();
+    subject.setTargets(targets());
+    broken.misbehave('html');
+    const first = await subject.tick();
+    assert.deepEqual([first.skipped, first.targets, first.succeeded, first.failed], [false, 3, 2, 1]);
+    clock.advance(15_000);
+    const second = await subject.tick();
+    assert.equal(second.restCalls, 2 * (1 + 1), 'steady state: 1 + sources per target');
+
+    const readings = subject.readings('ns/ok-0');
+    assert.ok(readings !== undefined);
+    assert.ok(
+      'value' in readings.metrics.flink_busy_ratio &&
+        Math.abs(readings.metrics.flink_busy_ratio.value - 0.8) < 1e-9,
+    );
+    assert.deepEqual(readings.metrics.flink_source_pending_records, { value: 200 });
+
+    const status = subject.status('ns/broken');
+    assert.equal(status?.state, 'failing');
+    assert.equal(status.lastError?.code, 'FLINK_BAD_RESPONSE');
+    assert.equal(status.consecutiveFailures, 2);
+    const brokenReadings = subject.readings('ns/broken');
+    assert.ok(brokenReadings !== undefined && 'unavailable' in brokenReadings.metrics.flink_busy_ratio);
+    assert.equal(subject.status('ns/ok-1')?.state, 'ok');
+    assert.equal(subject.status('ns/ok-1')?.lastRestCalls, 2);
+
+    const warnings = lines.filter((line) => line.level === 'warn');
+    assert.equal(warnings.length, 1, 'warned once, not on every tick');
+    assert.deepEqual(warnings[0]?.bindings, { target: 'ns/broken', namespace: 'ns', name: 'broken' });
+    assert.equal(warnings[0].obj['code'], 'FLINK_BAD_RESPONSE');
+    assert.ok(warnings[0].obj['err'] instanceof Error);
+
+    const text = await registry.metrics();
+    assert.match(text, /slotscaler_flink_requests_total\{endpoint="job_details",outcome="ok"\} 4/);
+    assert.match(
+      text,
+      /slotscaler_flink_requests_total\{endpoint="jobs_overview",outcome="bad_response"\} 2/,
+    );
+    assert.match(text, /slotscaler_collector_targets\{state="ok"\} 2/);
+    assert.match(text, /slotscaler_collector_targets\{state="failing"\} 1/);
+    assert.match(text, /slotscaler_collector_tick_duration_seconds_count 2/);
+  });
+
+  it('detects a restart, drops the window and counts the dropped samples', async () => {
+    const subject = collector();
+    subject.setTargets(targets().slice(0, 1));
+    for (let tick = 0; tick < 3; tick += 1) {
+      await subject.tick();
+      clock.advance(15_000);
+    }
+    healthy[0]?.restartJob();
+    clock.advance(1000);
+    await subject.tick();
+    const readings = subject.readings('ns/ok-0');
+    assert.deepEqual(readings?.metrics.flink_busy_ratio, { unavailable: 'restarting' });
+    assert.match(
+      await registry.metrics(),
+      /slotscaler_collector_samples_dropped_total\{reason="restart"\} 3/,
+    );
+    assert.ok(lines.some((line) => line.level === 'info' && /restart detected/.test(line.msg)));
+  });
+
+  it('never overlaps ticks: a tick due while one runs is skipped and counted', async () => {
+    const subject = collector({ requestTimeoutMs: 300 });
+    subject.setTargets(targets());
+    broken.misbehave('hang');
+    const running = subject.tick();
+    const skipped = await subject.tick();
+    assert.equal(skipped.skipped, true);
+    const done = await running;
+    assert.equal(done.skipped, false);
+    assert.equal(done.failed, 1);
+    assert.equal(subject.status('ns/broken')?.lastError?.code, 'FLINK_TIMEOUT');
+    assert.deepEqual(
+      { ticks: subject.stats().ticks, skipped: subject.stats().skippedTicks },
+      { ticks: 1, skipped: 1 },
+    );
+    assert.match(await registry.metrics(), /slotscaler_collector_ticks_skipped_total 1/);
+  });
+
+  it('gives up on a target past the deadline, and skips it while its snapshot is in flight', async () => {
+    const subject = collector({ requestTimeoutMs: 1500, targetDeadlineMs: 200 });
+    subject.setTargets(targets());
+    broken.misbehave('hang');
+    const started = Date.now();
+    const first = await subject.tick();
+    assert.ok(Date.now() - started < 1000, 'the tick ends at the deadline');
+    assert.deepEqual([first.succeeded, first.failed], [2, 1]);
+    assert.equal(subject.status('ns/broken')?.lastError?.code, 'FLINK_TIMEOUT');
+    const second = await subject.tick();
+    assert.equal(second.busy, 1);
+    await subject.stop();
+  });
+
+  it('forgets removed targets and starts over when a target changes', async () => {
+    const subject = collector();
+    subject.setTargets(targets());
+    await subject.tick();
+    subject.setTargets(targets().slice(0, 1));
+    assert.equal(subject.readings('ns/ok-1'), undefined);
+    assert.equal(subject.statuses().length, 1);
+    const before = subject.status('ns/ok-0');
+    subject.setTargets(targets().slice(0, 1));
+    assert.equal(subject.status('ns/ok-0'), before, 'unchanged target kept');
+    subject.setTargets([{ id: 'ns/ok-0', jobManagerUrl: healthy[1]?.url ?? '' }]);
+    assert.equal(subject.status('ns/ok-0')?.state, 'pending');
+  });
+
+  it('ticks on its interval until stopped', async () => {
+    const subject = collector({ intervalMs: 30 });
+    subject.setTargets(targets().slice(0, 2));
+    subject.start();
+    subject.start();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await subject.stop();
+    const { ticks } = subject.stats();
+    assert.ok(ticks >= 2, `${ticks} ticks`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(subject.stats().ticks, ticks, 'no tick after stop');
+  });
+
+  it('records a bad URL as a failing target', async () => {
+    const subject = collector();
+    subject.setTargets([{ id: 'ns/bad', jobManagerUrl: 'jobmanager:8081' }]);
+    const result = await subject.tick();
+    assert.equal(result.failed, 1);
+    assert.equal(subject.status('ns/bad')?.lastError?.code, 'FLINK_UNREACHABLE');
+  });
+});
