@@ -1,0 +1,139 @@
+package dev.slotscaler.workload;
+
+import java.util.concurrent.atomic.AtomicLongArray;
+
+/**
+ * The external queue the job reads, and the knobs a test turns. One per JVM: the MiniCluster runs
+ * its tasks in this JVM, so the source readers and the map read this static state directly.
+ *
+ * <p>The queue has {@code partitions} partitions, like a Kafka topic. Records are offered at
+ * {@code recordsPerSecond} in total, round-robin over the partitions: global record {@code n} goes
+ * to partition {@code n % partitions}, so every partition is offered {@code recordsPerSecond /
+ * partitions}. Source subtask {@code i} of {@code p} reads the partitions {@code k} with {@code k %
+ * p == i}, so it is offered {@code recordsPerSecond / p} when {@code p} divides the partition count
+ * (the default 840 is divisible by 1..8, 10, 12, 14, 15...). How much each partition has emitted
+ * lives here and not in the reader, so the backlog survives a rescale or a failover the way a
+ * broker's backlog would: records offered while the job restarts are still pending afterwards.
+ *
+ * <p>The offered count is an integral of the rate over time, started when the first reader starts.
+ */
+public final class OfferedLoad {
+
+    private static final Object LOCK = new Object();
+
+    private static int partitions = 840;
+    private static AtomicLongArray emittedPerPartition = new AtomicLongArray(partitions);
+
+    private static double recordsPerSecond;
+    private static double offeredAtBase;
+    private static long baseNanos;
+    private static boolean clockStarted;
+
+    private static volatile long costNanosPerRecord;
+
+    private OfferedLoad() {}
+
+    /** Sets the initial knobs; call before the job starts. */
+    public static void configure(int partitionCount, double rate, long costNanos) {
+        if (partitionCount < 1) {
+            throw new IllegalArgumentException("partitions must be >= 1");
+        }
+        synchronized (LOCK) {
+            partitions = partitionCount;
+            emittedPerPartition = new AtomicLongArray(partitionCount);
+            recordsPerSecond = checkRate(rate);
+            offeredAtBase = 0;
+            clockStarted = false;
+        }
+        setCostNanos(costNanos);
+    }
+
+    /** Starts offering records (idempotent). Called by every source reader when it starts. */
+    public static void startClock() {
+        synchronized (LOCK) {
+            if (!clockStarted) {
+                clockStarted = true;
+                baseNanos = System.nanoTime();
+                offeredAtBase = 0;
+            }
+        }
+    }
+
+    public static int partitions() {
+        synchronized (LOCK) {
+            return partitions;
+        }
+    }
+
+    public static double recordsPerSecond() {
+        synchronized (LOCK) {
+            return recordsPerSecond;
+        }
+    }
+
+    /** Changes the offered rate from now on; what was offered so far stays offered. */
+    public static void setRecordsPerSecond(double rate) {
+        double checked = checkRate(rate);
+        synchronized (LOCK) {
+            if (clockStarted) {
+                long now = System.nanoTime();
+                offeredAtBase = offeredAt(now);
+                baseNanos = now;
+            }
+            recordsPerSecond = checked;
+        }
+    }
+
+    /** Records offered so far, over all partitions. */
+    public static long offeredRecords() {
+        synchronized (LOCK) {
+            return clockStarted ? (long) Math.floor(offeredAt(System.nanoTime())) : 0L;
+        }
+    }
+
+    private static double offeredAt(long nowNanos) {
+        return offeredAtBase + recordsPerSecond * (nowNanos - baseNanos) / 1e9;
+    }
+
+    /**
+     * Records offered to partition {@code k} of {@code partitionCount} when {@code offered} were
+     * offered in total: the count of {@code n < offered} with {@code n % partitionCount == k}.
+     */
+    public static long offeredInPartition(long offered, int k, int partitionCount) {
+        return offered > k ? (offered - 1 - k) / partitionCount + 1 : 0L;
+    }
+
+    static AtomicLongArray emitted() {
+        synchronized (LOCK) {
+            return emittedPerPartition;
+        }
+    }
+
+    /** Records emitted so far, over all partitions. */
+    public static long emittedRecords() {
+        AtomicLongArray emitted = emitted();
+        long sum = 0;
+        for (int k = 0; k < emitted.length(); k++) {
+            sum += emitted.get(k);
+        }
+        return sum;
+    }
+
+    public static long costNanos() {
+        return costNanosPerRecord;
+    }
+
+    public static void setCostNanos(long costNanos) {
+        if (costNanos < 0) {
+            throw new IllegalArgumentException("cost must be >= 0");
+        }
+        costNanosPerRecord = costNanos;
+    }
+
+    private static double checkRate(double rate) {
+        if (!(rate >= 0) || Double.isInfinite(rate)) {
+            throw new IllegalArgumentException("recordsPerSecond must be a finite number >= 0");
+        }
+        return rate;
+    }
+}

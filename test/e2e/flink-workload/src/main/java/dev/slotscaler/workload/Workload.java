@@ -1,0 +1,341 @@
+package dev.slotscaler.workload;
+
+import org.apache.flink.api.common.JobID;
+import org.apache.flink.api.common.eventtime.WatermarkStrategy;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.runtime.jobgraph.JobGraph;
+import org.apache.flink.runtime.minicluster.MiniCluster;
+import org.apache.flink.runtime.minicluster.MiniClusterConfiguration;
+import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.JsonNode;
+import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.ObjectMapper;
+import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.node.ArrayNode;
+import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.node.ObjectNode;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.flink.streaming.api.functions.sink.v2.DiscardingSink;
+import org.apache.flink.streaming.api.graph.StreamGraph;
+
+import java.io.IOException;
+import java.net.URI;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Starts a Flink MiniCluster with its REST API on 127.0.0.1, runs the workload job on it and
+ * serves the control endpoint ({@link ControlServer}). Prints one line
+ * {@code SLOTSCALER_WORKLOAD_READY {json}} on stdout when the job runs; everything else goes to
+ * stderr.
+ *
+ * <p>The job: {@link OfferedLoadSource} -> rebalance -> {@link CostlyMap} -> discarding sink. The
+ * rebalance keeps the source and the map in separate vertices (and exercises the network between
+ * TaskManagers); the sink is chained to the map.
+ */
+public final class Workload {
+
+    static final String READY_MARKER = "SLOTSCALER_WORKLOAD_READY";
+    static final String JOB_NAME = "slotscaler-workload";
+    static final String SOURCE_NAME = "offered-load";
+    static final String MAP_NAME = "costly-map";
+
+    private static final long READY_TIMEOUT_MS = 120_000;
+
+    private final Options options;
+    private final ObjectMapper json = new ObjectMapper();
+    private final List<Integer> liveTaskManagers = new ArrayList<>();
+    private int nextTaskManagerIndex;
+    private MiniCluster miniCluster;
+    private FlinkRest rest;
+    private URI restUri;
+    private JobID jobId;
+
+    private Workload(Options options) {
+        this.options = options;
+    }
+
+    public static void main(String[] args) {
+        Options options;
+        try {
+            options = Options.parse(args);
+        } catch (IllegalArgumentException e) {
+            System.err.println(e.getMessage());
+            System.exit(2);
+            return;
+        }
+        try {
+            new Workload(options).run();
+        } catch (Throwable t) {
+            System.err.println("slotscaler workload failed: " + t);
+            t.printStackTrace();
+            System.exit(1);
+        }
+    }
+
+    private void run() throws Exception {
+        long startedNanos = System.nanoTime();
+        OfferedLoad.configure(
+                options.partitions,
+                options.recordsPerSecond,
+                Math.round(options.costMicros * 1000));
+
+        Configuration configuration = flinkConfiguration();
+        miniCluster =
+                new LoopbackMiniCluster(
+                        new MiniClusterConfiguration.Builder()
+                                .setConfiguration(configuration)
+                                .setNumTaskManagers(options.taskManagers)
+                                .setNumSlotsPerTaskManager(options.slotsPerTaskManager)
+                                .build());
+        Runtime.getRuntime().addShutdownHook(new Thread(this::closeQuietly, "workload-shutdown"));
+        miniCluster.start();
+        for (int i = 0; i < options.taskManagers; i++) {
+            liveTaskManagers.add(nextTaskManagerIndex++);
+        }
+        restUri = miniCluster.getRestAddress().get(30, TimeUnit.SECONDS);
+        rest = new FlinkRest("http://127.0.0.1:" + restUri.getPort());
+
+        JobGraph jobGraph = jobGraph(configuration);
+        jobId = miniCluster.submitJob(jobGraph).get(60, TimeUnit.SECONDS).getJobID();
+        awaitRunning();
+
+        ControlServer control = new ControlServer(this, options.controlPort);
+        control.start();
+        if (options.exitOnStdinEof) {
+            watchStdin();
+        }
+
+        ObjectNode ready = json.createObjectNode();
+        ready.put("restUrl", restUrl());
+        ready.put("controlUrl", "http://127.0.0.1:" + control.port());
+        ready.put("jobId", jobId.toHexString());
+        ready.put("restPort", restUri.getPort());
+        ready.put("controlPort", control.port());
+        ready.put("startupMillis", TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - startedNanos));
+        System.out.println(READY_MARKER + " " + json.writeValueAsString(ready));
+        System.out.flush();
+
+        new CountDownLatch(1).await();
+    }
+
+    /**
+     * The MiniCluster's settings. Defaults suit tests (fast heartbeats, metrics refreshed every
+     * second, rescale without the 30 s cooldown); {@code --conf key=value} overrides any of them.
+     */
+    private Configuration flinkConfiguration() {
+        Configuration configuration = new Configuration();
+        Map<String, String> defaults =
+                Map.ofEntries(
+                        Map.entry("rest.bind-address", "127.0.0.1"),
+                        Map.entry("rest.address", "127.0.0.1"),
+                        Map.entry("rest.bind-port", Integer.toString(options.restPort)),
+                        Map.entry("jobmanager.bind-host", "127.0.0.1"),
+                        Map.entry("taskmanager.bind-host", "127.0.0.1"),
+                        Map.entry("taskmanager.host", "127.0.0.1"),
+                        Map.entry("jobmanager.scheduler", "adaptive"),
+                        // Rescale as soon as asked (default: 30 s after the last rescale).
+                        Map.entry("jobmanager.adaptive-scheduler.scaling-interval.min", "1 s"),
+                        // Wait this long for more slots when enough but not all are there (default 10 s).
+                        Map.entry("jobmanager.adaptive-scheduler.resource-stabilization-timeout", "1 s"),
+                        Map.entry("metrics.fetcher.update-interval", "1000 ms"),
+                        Map.entry("heartbeat.interval", "1000"),
+                        Map.entry("heartbeat.timeout", "5000"),
+                        Map.entry("restart-strategy.type", "fixed-delay"),
+                        Map.entry("restart-strategy.fixed-delay.attempts", Integer.toString(Integer.MAX_VALUE)),
+                        Map.entry("restart-strategy.fixed-delay.delay", "1 s"),
+                        // Small network buffers: backpressure reaches the source after a few thousand
+                        // records in flight instead of tens of thousands.
+                        Map.entry("taskmanager.memory.segment-size", "4kb"),
+                        Map.entry("taskmanager.memory.network.min", "16mb"),
+                        Map.entry("taskmanager.memory.network.max", "16mb"),
+                        Map.entry("taskmanager.memory.managed.size", "16mb"),
+                        Map.entry("pipeline.max-parallelism", Integer.toString(options.maxParallelism)),
+                        Map.entry("parallelism.default", Integer.toString(options.parallelism)));
+        defaults.forEach(configuration::setString);
+        options.flinkConf.forEach(configuration::setString);
+        return configuration;
+    }
+
+    private JobGraph jobGraph(Configuration configuration) {
+        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(configuration);
+        env.setParallelism(options.parallelism);
+        env.setMaxParallelism(options.maxParallelism);
+        env.fromSource(new OfferedLoadSource(), WatermarkStrategy.noWatermarks(), SOURCE_NAME)
+                .uid(SOURCE_NAME)
+                .rebalance()
+                .map(new CostlyMap())
+                .name(MAP_NAME)
+                .uid(MAP_NAME)
+                .sinkTo(new DiscardingSink<>())
+                .name("discard")
+                .uid("discard");
+        StreamGraph streamGraph = env.getStreamGraph();
+        streamGraph.setJobName(JOB_NAME);
+        return streamGraph.getJobGraph();
+    }
+
+    /** Waits until the job and every vertex are RUNNING, as the REST API reports them. */
+    private void awaitRunning() throws Exception {
+        long deadline = System.currentTimeMillis() + READY_TIMEOUT_MS;
+        String last = "";
+        while (System.currentTimeMillis() < deadline) {
+            try {
+                JsonNode job = rest.get("/jobs/" + jobId);
+                last = job.path("state").asText();
+                boolean allRunning = "RUNNING".equals(last) && job.path("vertices").size() > 0;
+                for (JsonNode vertex : job.path("vertices")) {
+                    allRunning &= "RUNNING".equals(vertex.path("status").asText());
+                }
+                if (allRunning) {
+                    return;
+                }
+            } catch (IOException e) {
+                last = e.getMessage();
+            }
+            Thread.sleep(100);
+        }
+        throw new IllegalStateException("job " + jobId + " not RUNNING after " + READY_TIMEOUT_MS + " ms: " + last);
+    }
+
+    /** Exits when the parent closes our standard input, so a killed test leaves no JVM behind. */
+    private static void watchStdin() {
+        Thread watcher =
+                new Thread(
+                        () -> {
+                            try {
+                                while (System.in.read() >= 0) {
+                                    // discard
+                                }
+                            } catch (IOException e) {
+                                // treat like end of input
+                            }
+                            System.err.println("slotscaler workload: standard input closed, exiting");
+                            System.exit(0);
+                        },
+                        "stdin-watchdog");
+        watcher.setDaemon(true);
+        watcher.start();
+    }
+
+    private void closeQuietly() {
+        MiniCluster cluster = miniCluster;
+        if (cluster == null) {
+            return;
+        }
+        try {
+            cluster.closeAsync().get(10, TimeUnit.SECONDS);
+        } catch (Exception e) {
+            System.err.println("slotscaler workload: MiniCluster did not close cleanly: " + e);
+        }
+    }
+
+    String restUrl() {
+        return "http://127.0.0.1:" + restUri.getPort();
+    }
+
+    // ---------------------------------------------------------------- knobs (ControlServer)
+
+    /** Starts or stops TaskManagers until {@code count} run; stops the newest first. */
+    synchronized void setTaskManagers(int count) throws Exception {
+        while (liveTaskManagers.size() < count) {
+            miniCluster.startTaskManager();
+            liveTaskManagers.add(nextTaskManagerIndex++);
+        }
+        while (liveTaskManagers.size() > count) {
+            int index = liveTaskManagers.remove(liveTaskManagers.size() - 1);
+            miniCluster.terminateTaskManager(index).get(30, TimeUnit.SECONDS);
+        }
+    }
+
+    synchronized int taskManagers() {
+        return liveTaskManagers.size();
+    }
+
+    /**
+     * Rescales the running job in place: sets every vertex's parallelism to [1, parallelism]
+     * through {@code PUT /jobs/{jid}/resource-requirements}, as the Flink Kubernetes operator does
+     * with the adaptive scheduler. The scheduler restarts the job at the new parallelism once the
+     * slots are there (it uses fewer if fewer are free, since the lower bound is 1).
+     */
+    ObjectNode rescale(int parallelism) throws Exception {
+        if (parallelism < 1 || parallelism > options.maxParallelism) {
+            throw new IllegalArgumentException(
+                    "parallelism must be within [1, " + options.maxParallelism + "], got " + parallelism);
+        }
+        String path = "/jobs/" + jobId + "/resource-requirements";
+        JsonNode previous = rest.get(path);
+        ObjectNode requirements = json.createObjectNode();
+        Iterator<String> vertexIds = previous.fieldNames();
+        while (vertexIds.hasNext()) {
+            ObjectNode bounds = requirements.putObject(vertexIds.next()).putObject("parallelism");
+            bounds.put("lowerBound", 1);
+            bounds.put("upperBound", parallelism);
+        }
+        rest.put(path, requirements);
+        ObjectNode report = json.createObjectNode();
+        report.put("method", "PUT " + path);
+        report.put("parallelism", parallelism);
+        report.set("previous", previous);
+        report.set("requested", requirements);
+        return report;
+    }
+
+    /** Everything a test may want to know in one object; REST failures land in restError. */
+    ObjectNode state() {
+        ObjectNode state = json.createObjectNode();
+        state.put("recordsPerSecond", OfferedLoad.recordsPerSecond());
+        state.put("costMicros", OfferedLoad.costNanos() / 1000.0);
+        state.put("partitions", OfferedLoad.partitions());
+        long offered = OfferedLoad.offeredRecords();
+        long emitted = OfferedLoad.emittedRecords();
+        state.put("offeredRecords", offered);
+        state.put("emittedRecords", emitted);
+        state.put("pendingRecords", Math.max(0, offered - emitted));
+        state.put("taskManagers", taskManagers());
+        state.put("slotsPerTaskManager", options.slotsPerTaskManager);
+        state.put("jobId", jobId.toHexString());
+        state.put("maxParallelism", options.maxParallelism);
+        state.put("restPort", restUri.getPort());
+        state.put("restUrl", restUrl());
+        try {
+            JsonNode job = rest.get("/jobs/" + jobId);
+            state.put("jobState", job.path("state").asText());
+            int parallelism = 0;
+            ArrayNode vertices = state.putArray("vertices");
+            for (JsonNode vertex : job.path("vertices")) {
+                ObjectNode v = vertices.addObject();
+                v.put("id", vertex.path("id").asText());
+                v.put("name", vertex.path("name").asText());
+                v.put("parallelism", vertex.path("parallelism").asInt());
+                v.put("status", vertex.path("status").asText());
+                parallelism = Math.max(parallelism, vertex.path("parallelism").asInt());
+            }
+            state.put("parallelism", parallelism);
+            JsonNode overview = rest.get("/overview");
+            state.put("taskManagersRegistered", overview.path("taskmanagers").asInt());
+            state.put("slotsTotal", overview.path("slots-total").asInt());
+            state.put("slotsAvailable", overview.path("slots-available").asInt());
+        } catch (Exception e) {
+            state.put("restError", e.toString());
+        }
+        return state;
+    }
+
+    /**
+     * MiniCluster talks between TaskManagers in memory only when it starts with exactly one
+     * TaskManager, and then TaskManagers added later cannot exchange data with it. Always use the
+     * network stack (on loopback), so any number can be added at run time.
+     */
+    @SuppressWarnings("try") // MiniCluster.close() declares InterruptedException; not ours to change
+    private static final class LoopbackMiniCluster extends MiniCluster {
+        LoopbackMiniCluster(MiniClusterConfiguration configuration) {
+            super(configuration);
+        }
+
+        @Override
+        protected boolean useLocalCommunication() {
+            return false;
+        }
+    }
+}
