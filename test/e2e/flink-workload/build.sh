@@ -4,7 +4,8 @@
 #   ${SLOTSCALER_CACHE_DIR:-<repo>/.cache}/flink-workload/classpath.txt    dependency jars
 #   ${SLOTSCALER_CACHE_DIR:-<repo>/.cache}/m2                              Maven's local repository
 # Idempotent: skips Maven when pom.xml, the sources and this script hash as last time and the
-# outputs are all there. Safe to run concurrently (flock). Needs java 17+ and mvn on PATH.
+# outputs are all there. Safe to run concurrently (flock). Installs a JDK 17 and Maven from Debian
+# (apt-get, as root) when java or mvn is missing.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -17,8 +18,20 @@ now() { date +%s.%N; }
 took() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f s", b - a }'; }
 log() { echo "flink-workload build: $*" >&2; }
 
-for tool in java mvn flock sha256sum; do
-  command -v "$tool" >/dev/null || { log "'$tool' not found on PATH (needs a JDK 17+ and Maven 3.8+)"; exit 1; }
+# A fresh Debian machine has neither: install them (as the control plane's build.sh does for etcd).
+if ! command -v java >/dev/null 2>&1 || ! command -v mvn >/dev/null 2>&1; then
+  if [[ "$(id -u)" != 0 ]] || ! command -v apt-get >/dev/null 2>&1; then
+    log "java or mvn not found on PATH; install a JDK 17+ and Maven 3.8+ and retry"
+    exit 1
+  fi
+  log "java or mvn missing: installing Debian's openjdk-17-jdk-headless and maven"
+  t_apt="$(now)"
+  apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openjdk-17-jdk-headless maven >&2
+  log "apt-get install in $(took "$t_apt")"
+fi
+for tool in flock sha256sum; do
+  command -v "$tool" >/dev/null || { log "'$tool' not found on PATH"; exit 1; }
 done
 
 mkdir -p "$out" "$m2"
