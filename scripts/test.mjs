@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm test`: build, typecheck, lint, then every test under test/ with coverage, and the coverage
+// `npm test`: build, typecheck, lint, build the end-to-end components, then every test under test/ with coverage, and the coverage
 // floor of the pure core. `--only unit|integration|e2e` narrows the tests; `--no-lint` skips
 // typecheck and lint (for a quick loop); extra arguments are passed to `node --test`.
 import { spawnSync } from 'node:child_process';
@@ -45,6 +45,15 @@ if (!noLint) {
   run('typecheck', 'npx', ['tsc', '-p', 'tsconfig.json', '--noEmit']);
   run('lint', 'npx', ['eslint', '.']);
   run('format', 'npx', ['prettier', '--check', '.']);
+}
+
+if (suites.includes('e2e') && testFiles('e2e').length > 0) {
+  // The real components the end-to-end tests run: built once, cached under .cache/ (see README "Testing").
+  run('e2e set-up: kube-apiserver, kube-controller-manager, etcd', 'bash', [
+    'test/e2e/control-plane/build.sh',
+  ]);
+  run('e2e set-up: Flink workload (Maven)', 'bash', ['test/e2e/flink-workload/build.sh']);
+  run('e2e set-up: kubectl and helm', 'bash', ['scripts/kube-tools.sh']);
 }
 
 const files = suites.flatMap(testFiles);

@@ -127,6 +127,17 @@ export async function startOperatorStandIn(options: OperatorStandInOptions): Pro
                 { type: 'Ready', status: ready ? 'True' : 'False', lastTransitionTime: now },
                 { type: 'ContainersReady', status: ready ? 'True' : 'False', lastTransitionTime: now },
               ],
+              containerStatuses: [
+                {
+                  name: 'flink-main-container',
+                  image: 'flink:1.20',
+                  imageID: '',
+                  ready,
+                  restartCount: 0,
+                  started: true,
+                  state: { running: { startedAt: now } },
+                },
+              ],
             },
           },
           'application/merge-patch+json',
