@@ -6,6 +6,7 @@
  * Add new errors here, with a new code in `ErrorCode`; never reuse or rename a code.
  */
 import type { ConfigIssue } from './config/annotations.js';
+import type { UnavailableReason } from './domain/metrics.js';
 
 /** Every code an error of ours can carry. */
 export type ErrorCode =
@@ -17,7 +18,14 @@ export type ErrorCode =
   | 'FLINK_JOB_NOT_FOUND'
   | 'FLINK_NO_RUNNING_JOB'
   | 'FLINK_MULTIPLE_RUNNING_JOBS'
-  | 'EXPRESSION_INVALID';
+  | 'EXPRESSION_INVALID'
+  | 'METRIC_UNKNOWN'
+  | 'METRIC_TARGET_NOT_FOUND'
+  | 'METRIC_UNAVAILABLE'
+  | 'AUTH_CONFIG_INVALID'
+  | 'TLS_CERTIFICATE_INVALID'
+  | 'KUBE_API_FAILED'
+  | 'UPSTREAM_METRICS_UNAVAILABLE';
 
 /** The base of all our errors: `err instanceof SlotscalerError` tells ours from everything else. */
 export abstract class SlotscalerError extends Error {
@@ -173,5 +181,105 @@ export class ExpressionError extends SlotscalerError {
     options?: { cause?: unknown },
   ) {
     super(`metric "${metricName}": ${detail}`, options);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// External metrics API (issue 5)
+// ---------------------------------------------------------------------------------------------
+
+/** A metric name Slotscaler does not serve. The API answers 404 NotFound. */
+export class UnknownMetricError extends SlotscalerError {
+  readonly code: ErrorCode = 'METRIC_UNKNOWN';
+  constructor(readonly metricName: string) {
+    super(`the server could not find the metric ${metricName}`);
+  }
+}
+
+/** No target in the namespace matches the label selector. The API answers 404 NotFound. */
+export class MetricTargetNotFoundError extends SlotscalerError {
+  readonly code: ErrorCode = 'METRIC_TARGET_NOT_FOUND';
+  constructor(
+    readonly namespace: string,
+    readonly metricName: string,
+    /** The selector as the caller wrote it (`""` for none). */
+    readonly selector: string,
+  ) {
+    super(
+      `no scale target in namespace ${namespace} matches ${selector === '' ? 'an empty selector' : `the selector "${selector}"`} for metric ${metricName}`,
+    );
+  }
+}
+
+/**
+ * A known target has no value for the metric right now: stale samples, a job restarting, an unknown
+ * source lag... `reason` is the stable code, `detail` a human sentence. The API answers 404 NotFound
+ * with a message that names the target and says why (see src/metrics-api/status.ts for why 404).
+ */
+export class MetricUnavailableError extends SlotscalerError {
+  readonly code: ErrorCode = 'METRIC_UNAVAILABLE';
+  constructor(
+    readonly namespace: string,
+    readonly metricName: string,
+    /** The target's name (its `target` metric label). */
+    readonly target: string,
+    readonly reason: UnavailableReason,
+    readonly detail?: string,
+  ) {
+    super(
+      `metric ${metricName} of target ${namespace}/${target} is unavailable (${reason})${detail === undefined ? '' : `: ${detail}`}`,
+    );
+  }
+}
+
+/**
+ * The ConfigMap kube-system/extension-apiserver-authentication has a value that cannot be used: a
+ * list that is not a JSON array of strings, a CA bundle without a certificate. The previous good
+ * settings stay in force.
+ */
+export class AuthenticationConfigError extends SlotscalerError {
+  readonly code: ErrorCode = 'AUTH_CONFIG_INVALID';
+  constructor(
+    readonly key: string,
+    detail: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`extension-apiserver-authentication: ${key}: ${detail}`, options);
+  }
+}
+
+/** A serving or client certificate (or its key) cannot be read or used. */
+export class TlsCertificateError extends SlotscalerError {
+  readonly code: ErrorCode = 'TLS_CERTIFICATE_INVALID';
+  constructor(
+    readonly source: string,
+    detail: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`certificate ${source}: ${detail}`, options);
+  }
+}
+
+/** A call to the Kubernetes API failed (TokenReview, SubjectAccessReview, APIService...). */
+export class KubeApiError extends SlotscalerError {
+  readonly code: ErrorCode = 'KUBE_API_FAILED';
+  constructor(
+    readonly operation: string,
+    detail: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`Kubernetes API: ${operation} failed: ${detail}`, options);
+  }
+}
+
+/** The upstream external metrics server could not be reached or did not answer in time. */
+export class UpstreamMetricsError extends SlotscalerError {
+  readonly code: ErrorCode = 'UPSTREAM_METRICS_UNAVAILABLE';
+  constructor(
+    readonly url: string,
+    detail: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`upstream external metrics server ${url}: ${detail}`, options);
   }
 }

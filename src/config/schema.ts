@@ -134,6 +134,9 @@ function optionalField<T extends z.ZodType<unknown, Raw>>(
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const FIELD_PATH = /^(\.[A-Za-z_][A-Za-z0-9_-]*)+$/;
+const FILE_PATH = /^[^\0]+$/;
+const HOST = /^[A-Za-z0-9]([-A-Za-z0-9.:]*[A-Za-z0-9])?$/;
+const API_SERVICE_NAME = /^v[0-9][a-z0-9]*\.[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 
 /** Options of one scale target: annotations `slotscaler.dev/<kebab-key>`, defaulting to the global config. */
 export const targetFields = {
@@ -364,6 +367,98 @@ export const globalFields = {
     form: 'trace | debug | info | warn | error',
     default: 'info',
     description: 'Log level: debug logs every tick, info every decision, warn every skipped target.',
+  }),
+  metricsApiPort: field(forms.integer(1, 65_535), {
+    scope: 'global',
+    form: 'integer',
+    default: '6443',
+    description:
+      'HTTPS port of the external metrics API (external.metrics.k8s.io/v1beta1) the aggregator calls.',
+  }),
+  metricsPort: field(forms.integer(1, 65_535), {
+    scope: 'global',
+    form: 'integer',
+    default: '9090',
+    description: "Plain-HTTP port of Slotscaler's own Prometheus metrics (/metrics).",
+  }),
+  tlsCertFile: optionalField(forms.text(FILE_PATH, 'a file path'), {
+    scope: 'global',
+    form: 'file path',
+    example: '/etc/slotscaler/tls/tls.crt',
+    description:
+      'Serving certificate (PEM) of the metrics API, with tls-key-file; read again when it changes. Unset: a self-signed certificate is generated at start.',
+  }),
+  tlsKeyFile: optionalField(forms.text(FILE_PATH, 'a file path'), {
+    scope: 'global',
+    form: 'file path',
+    example: '/etc/slotscaler/tls/tls.key',
+    description: 'Private key (PEM) of tls-cert-file.',
+  }),
+  tlsSelfSignedHosts: field(forms.list(HOST, 'a DNS name or IP address'), {
+    scope: 'global',
+    form: 'list of hosts',
+    default: 'localhost',
+    example: 'slotscaler.slotscaler.svc,localhost',
+    description:
+      "Names of the self-signed certificate (without tls-cert-file); include the APIService Service's NAME.NAMESPACE.svc.",
+  }),
+  writeApiServiceCaBundle: field(forms.boolean(), {
+    scope: 'global',
+    form: 'boolean',
+    default: 'false',
+    description:
+      "With a self-signed certificate, the leader writes its CA into the APIService's caBundle (one replica only: each generates its own CA).",
+  }),
+  apiServiceName: field(
+    forms.text(API_SERVICE_NAME, 'an APIService name such as v1beta1.external.metrics.k8s.io'),
+    {
+      scope: 'global',
+      form: 'name',
+      default: 'v1beta1.external.metrics.k8s.io',
+      description: 'The APIService that routes external.metrics.k8s.io to Slotscaler.',
+    },
+  ),
+  authenticationDisabled: field(forms.boolean(), {
+    scope: 'global',
+    form: 'boolean',
+    default: 'false',
+    description:
+      'Serve the metrics API without authentication or authorization: local development only; a warning is logged at every start.',
+  }),
+  upstreamExternalMetrics: optionalField(forms.url(), {
+    scope: 'global',
+    form: 'URL',
+    example: 'https://keda-operator-metrics-apiserver.keda:443',
+    description:
+      'Another external metrics server (KEDA, prometheus-adapter): reads of metric names Slotscaler does not serve are forwarded there after authorization, and discovery lists both.',
+  }),
+  upstreamCaFile: optionalField(forms.text(FILE_PATH, 'a file path'), {
+    scope: 'global',
+    form: 'file path',
+    description: "CA bundle (PEM) of the upstream's serving certificate; unset: the system roots.",
+  }),
+  upstreamTokenFile: optionalField(forms.text(FILE_PATH, 'a file path'), {
+    scope: 'global',
+    form: 'file path',
+    example: '/var/run/secrets/kubernetes.io/serviceaccount/token',
+    description: 'Bearer token Slotscaler presents to the upstream; read again every minute.',
+  }),
+  upstreamClientCertFile: optionalField(forms.text(FILE_PATH, 'a file path'), {
+    scope: 'global',
+    form: 'file path',
+    description:
+      'Client certificate (PEM) Slotscaler presents to the upstream, with upstream-client-key-file.',
+  }),
+  upstreamClientKeyFile: optionalField(forms.text(FILE_PATH, 'a file path'), {
+    scope: 'global',
+    form: 'file path',
+    description: 'Private key (PEM) of upstream-client-cert-file.',
+  }),
+  upstreamTimeout: field(forms.duration(0.1, 60), {
+    scope: 'global',
+    form: 'duration',
+    default: '5s',
+    description: 'Timeout of one read forwarded to the upstream.',
   }),
 };
 

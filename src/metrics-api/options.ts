@@ -1,0 +1,110 @@
+/**
+ * The metrics API's settings from the global config, with the checks that span several fields
+ * (a certificate needs its key, upstream credentials need an upstream). The composition root adds
+ * the provider, the Kubernetes clients, the logger and the registry.
+ */
+import type { ConfigIssue } from '../config/annotations.js';
+import { formatIssue } from '../config/annotations.js';
+import type { GlobalConfig } from '../config/schema.js';
+import { ConfigError } from '../errors.js';
+import type { ServingCertificateOptions } from './tls/serving.js';
+import type { UpstreamOptions } from './upstream.js';
+
+export interface MetricsApiSettings {
+  readonly port: number;
+  readonly metricsPort: number;
+  readonly tls: ServingCertificateOptions;
+  readonly authenticationDisabled: boolean;
+  readonly upstream: UpstreamOptions | undefined;
+  readonly apiServiceName: string;
+  /** Write the self-signed CA into the APIService (leader only); false with certificate files. */
+  readonly writeApiServiceCaBundle: boolean;
+}
+
+type Fields = Pick<
+  GlobalConfig,
+  | 'metricsApiPort'
+  | 'metricsPort'
+  | 'tlsCertFile'
+  | 'tlsKeyFile'
+  | 'tlsSelfSignedHosts'
+  | 'writeApiServiceCaBundle'
+  | 'apiServiceName'
+  | 'authenticationDisabled'
+  | 'upstreamExternalMetrics'
+  | 'upstreamCaFile'
+  | 'upstreamTokenFile'
+  | 'upstreamClientCertFile'
+  | 'upstreamClientKeyFile'
+  | 'upstreamTimeout'
+>;
+
+/** Throws a ConfigError listing every inconsistency. */
+export function metricsApiSettingsFromConfig(config: Fields): MetricsApiSettings {
+  const issues: ConfigIssue[] = [];
+  const pair = (a: string, aValue: string | undefined, b: string, bValue: string | undefined): void => {
+    if ((aValue === undefined) !== (bValue === undefined)) {
+      const [given, missing] = aValue === undefined ? [b, a] : [a, b];
+      issues.push({ key: `--${given}`, value: undefined, message: `needs --${missing} too` });
+    }
+  };
+  pair('tls-cert-file', config.tlsCertFile, 'tls-key-file', config.tlsKeyFile);
+  pair(
+    'upstream-client-cert-file',
+    config.upstreamClientCertFile,
+    'upstream-client-key-file',
+    config.upstreamClientKeyFile,
+  );
+  if (config.upstreamExternalMetrics === undefined) {
+    for (const [key, value] of [
+      ['upstream-ca-file', config.upstreamCaFile],
+      ['upstream-token-file', config.upstreamTokenFile],
+      ['upstream-client-cert-file', config.upstreamClientCertFile],
+    ] as const) {
+      if (value !== undefined) {
+        issues.push({ key: `--${key}`, value: undefined, message: 'needs --upstream-external-metrics' });
+      }
+    }
+  }
+  if (config.writeApiServiceCaBundle && config.tlsCertFile !== undefined) {
+    issues.push({
+      key: '--write-api-service-ca-bundle',
+      value: undefined,
+      message: 'only applies to a self-signed certificate (without --tls-cert-file)',
+    });
+  }
+  if (issues.length > 0) {
+    throw new ConfigError(
+      `invalid configuration:\n${issues.map((issue) => `  ${formatIssue(issue)}`).join('\n')}`,
+      issues,
+    );
+  }
+  const tls: ServingCertificateOptions =
+    config.tlsCertFile !== undefined && config.tlsKeyFile !== undefined
+      ? { kind: 'files', certFile: config.tlsCertFile, keyFile: config.tlsKeyFile }
+      : { kind: 'self-signed', hosts: config.tlsSelfSignedHosts };
+  const upstream: UpstreamOptions | undefined =
+    config.upstreamExternalMetrics === undefined
+      ? undefined
+      : {
+          url: config.upstreamExternalMetrics,
+          timeoutMs: config.upstreamTimeout * 1000,
+          ...(config.upstreamCaFile === undefined ? {} : { caFile: config.upstreamCaFile }),
+          ...(config.upstreamTokenFile === undefined ? {} : { tokenFile: config.upstreamTokenFile }),
+          ...(config.upstreamClientCertFile === undefined
+            ? {}
+            : { clientCertFile: config.upstreamClientCertFile }),
+          ...(config.upstreamClientKeyFile === undefined
+            ? {}
+            : { clientKeyFile: config.upstreamClientKeyFile }),
+        };
+  return {
+    port: config.metricsApiPort,
+    metricsPort: config.metricsPort,
+    tls,
+    authenticationDisabled: config.authenticationDisabled,
+    upstream,
+    apiServiceName: config.apiServiceName,
+    writeApiServiceCaBundle: config.writeApiServiceCaBundle,
+  };
+}
