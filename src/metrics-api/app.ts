@@ -1,0 +1,421 @@
+/**
+ * The express app of the external metrics API: health, authentication, authorization, discovery,
+ * metric reads (ours from the MetricsProvider, others forwarded upstream) and Status errors. The
+ * order of the checks is the generic API server's (k8s.io/apiserver pkg/server/config.go
+ * `DefaultBuildHandlerChain`): health paths answer without credentials, then authentication (401),
+ * then authorization (403), then the handler (400, 404, 500).
+ *
+ * `/openapi/v2` and `/openapi/v3` answer 404 to every authenticated caller: kube-aggregator's OpenAPI
+ * downloaders take a 404 as "this APIService publishes no spec" and skip it
+ * (kube-aggregator pkg/controllers/openapi/aggregator/downloader.go `Download`, openapiv3/aggregator
+ * downloader.go `OpenAPIV3Root`), while any other answer would have to be a valid document. The
+ * external metrics API's types are fixed upstream; kubectl does not need our spec to read them.
+ */
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+import express from 'express';
+import type { Express, NextFunction, Request, Response } from 'express';
+
+import type { Clock, ExternalMetricValue, MetricsProvider } from '../domain/ports.js';
+import {
+  MetricTargetNotFoundError,
+  MetricUnavailableError,
+  UnknownMetricError,
+  UpstreamMetricsError,
+} from '../errors.js';
+import type { Logger } from '../observability/logger.js';
+import type { AuthenticationResult, RequestAuthenticator } from './auth/authenticator.js';
+import type { CachingAuthorizer } from './auth/authorizer.js';
+import type { AccessAttributes, UserInfo } from './auth/ports.js';
+import {
+  GROUP,
+  VERSION,
+  apiGroupDocument,
+  apiGroupList,
+  apiResourceList,
+  externalMetricValueList,
+} from './discovery.js';
+import { LabelSelectorError, formatLabelSelector, parseLabelSelector } from './label-selector.js';
+import type { MetricsApiObserver } from './metrics.js';
+import { routeOf } from './paths.js';
+import type { Route } from './paths.js';
+import {
+  badRequest,
+  forbiddenPath,
+  forbiddenResource,
+  internalError,
+  methodNotAllowed,
+  notFound,
+  pathNotFound,
+  serviceUnavailable,
+  unauthorized,
+} from './status.js';
+import type { Status } from './status.js';
+import type { UpstreamClient } from './upstream.js';
+
+/** Whether the process can serve: caches synced and at least one collection done. */
+export type Readiness = { readonly ready: true } | { readonly ready: false; readonly reason: string };
+
+export interface MetricsApiAppDependencies {
+  readonly provider: MetricsProvider;
+  /** Undefined when authentication is disabled (local development). */
+  readonly authentication:
+    { readonly authenticator: RequestAuthenticator; readonly authorizer: CachingAuthorizer } | undefined;
+  readonly upstream: UpstreamClient | undefined;
+  readonly readiness: () => Readiness;
+  readonly observer: MetricsApiObserver;
+  readonly clock: Clock;
+  readonly logger: Logger;
+}
+
+const ANONYMOUS: UserInfo = { name: 'system:anonymous', groups: ['system:unauthenticated'], extra: {} };
+
+interface RequestState {
+  readonly requestId: string;
+  readonly route: Route;
+  readonly startedNs: bigint;
+  /** The `metric` label of our request metrics. */
+  metricLabel: string;
+  user: UserInfo;
+}
+
+function stateOf(response: Response): RequestState {
+  return response.locals as unknown as RequestState;
+}
+
+function sendJson(response: ServerResponse, code: number, body: object | string): void {
+  const text = typeof body === 'string' ? body : JSON.stringify(body);
+  response.statusCode = code;
+  response.setHeader('Content-Type', 'application/json');
+  response.setHeader('Cache-Control', 'no-cache, private');
+  response.end(text);
+}
+
+function sendStatus(response: ServerResponse, status: Status): void {
+  response.setHeader('X-Content-Type-Options', 'nosniff');
+  sendJson(response, status.code, status);
+}
+
+function sendText(response: ServerResponse, code: number, text: string): void {
+  response.statusCode = code;
+  response.setHeader('Content-Type', 'text/plain; charset=utf-8');
+  response.setHeader('Cache-Control', 'no-cache, private');
+  response.setHeader('X-Content-Type-Options', 'nosniff');
+  response.end(text);
+}
+
+/** The first `labelSelector` query parameter (Go's `url.Values.Get`), or the empty selector. */
+function labelSelectorOf(request: IncomingMessage): string {
+  const url = request.url ?? '';
+  const query = url.indexOf('?');
+  if (query < 0) return '';
+  return new URLSearchParams(url.slice(query + 1)).get('labelSelector') ?? '';
+}
+
+function pathOf(request: IncomingMessage): string {
+  const url = request.url ?? '/';
+  const query = url.indexOf('?');
+  return query < 0 ? url : url.slice(0, query);
+}
+
+/**
+ * The message of a 404 for a known target without a value, with why it is a 404 and not a 500
+ * (src/metrics-api/status.ts).
+ */
+function unavailableMessage(err: MetricUnavailableError): string {
+  return `${err.message}; answered NotFound: the target exists but has no current value, which is not a server failure (the HPA treats it like any metric it cannot read and does not scale down on it)`;
+}
+
+export function createMetricsApiApp(deps: MetricsApiAppDependencies): Express {
+  const { provider, upstream, observer, logger } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+
+  // Request id, route and the metrics of every request.
+  app.use((request: Request, response: Response, next: NextFunction) => {
+    const header = request.headers['audit-id'];
+    const state: RequestState = {
+      requestId: typeof header === 'string' && header !== '' ? header : randomUUID(),
+      route: routeOf(pathOf(request)),
+      startedNs: process.hrtime.bigint(),
+      metricLabel: '_other',
+      user: ANONYMOUS,
+    };
+    Object.assign(response.locals, state);
+    response.setHeader('Audit-Id', state.requestId);
+    response.on('finish', () => {
+      const current = stateOf(response);
+      const seconds = Number(process.hrtime.bigint() - current.startedNs) / 1e9;
+      observer.observeRequest(current.metricLabel, response.statusCode, seconds);
+    });
+    next();
+  });
+
+  // Health: no credentials (the generic API server's AlwaysAllowPaths).
+  app.use((request: Request, response: Response, next: NextFunction) => {
+    const { route } = stateOf(response);
+    if (route.kind !== 'health') {
+      next();
+      return;
+    }
+    stateOf(response).metricLabel = '_health';
+    if (request.method !== 'GET' && request.method !== 'HEAD') {
+      sendStatus(response, methodNotAllowed());
+      return;
+    }
+    if (route.check !== 'readyz') {
+      sendText(response, 200, 'ok');
+      return;
+    }
+    const readiness = readinessOf(deps);
+    if (readiness.ready) sendText(response, 200, 'ok');
+    else sendText(response, 500, `[-]${readiness.reason}\nreadyz check failed\n`);
+  });
+
+  // Authentication.
+  app.use((request: Request, response: Response, next: NextFunction) => {
+    const state = stateOf(response);
+    state.metricLabel = metricLabelOf(state.route, provider, upstream);
+    if (deps.authentication === undefined) {
+      next();
+      return;
+    }
+    deps.authentication.authenticator.authenticate(request).then(
+      (result: AuthenticationResult) => {
+        if (!result.ok) {
+          observer.observeAuthFailure(result.reason);
+          logger.debug(
+            { requestId: state.requestId, reason: result.reason, detail: result.detail },
+            'request not authenticated',
+          );
+          sendStatus(response, unauthorized());
+          return;
+        }
+        state.user = result.user;
+        next();
+      },
+      (err: unknown) => next(err),
+    );
+  });
+
+  // Method check, authorization and the handlers.
+  app.use((request: Request, response: Response, next: NextFunction) => {
+    const state = stateOf(response);
+    const { route } = state;
+    if (route.kind === 'unknown' || route.kind === 'openapi' || route.kind === 'health') {
+      sendStatus(response, pathNotFound());
+      return;
+    }
+    if (request.method !== 'GET' && request.method !== 'HEAD') {
+      sendStatus(response, methodNotAllowed());
+      return;
+    }
+    const attributes: AccessAttributes =
+      route.kind === 'metric'
+        ? {
+            kind: 'resource',
+            verb: 'list',
+            group: GROUP,
+            version: VERSION,
+            resource: route.metricName,
+            namespace: route.namespace,
+          }
+        : { kind: 'nonResource', verb: 'get', path: pathOf(request) };
+    authorize(deps, state.user, attributes).then(
+      (decision) => {
+        if (!decision.allowed) {
+          logger.debug(
+            { requestId: state.requestId, user: state.user.name, attributes },
+            'request forbidden',
+          );
+          sendStatus(
+            response,
+            route.kind === 'metric'
+              ? forbiddenResource({
+                  user: state.user.name,
+                  verb: 'list',
+                  resource: route.metricName,
+                  namespace: route.namespace,
+                  reason: decision.reason,
+                })
+              : forbiddenPath({
+                  user: state.user.name,
+                  verb: 'get',
+                  path: pathOf(request),
+                  reason: decision.reason,
+                }),
+          );
+          return;
+        }
+        handle(deps, request, response, state).catch(next);
+      },
+      (err: unknown) => next(err),
+    );
+  });
+
+  // Anything thrown: 500, the details in the log only.
+  app.use((err: unknown, _request: Request, response: Response, next: NextFunction) => {
+    if (response.headersSent) {
+      next(err);
+      return;
+    }
+    const state = stateOf(response);
+    logger.error({ err, requestId: state.requestId }, 'external metrics API request failed');
+    sendStatus(response, internalError(state.requestId));
+  });
+
+  return app;
+}
+
+function readinessOf(deps: MetricsApiAppDependencies): Readiness {
+  if (deps.authentication !== undefined && !deps.authentication.authenticator.hasConfig()) {
+    return { ready: false, reason: 'extension-apiserver-authentication not read yet' };
+  }
+  return deps.readiness();
+}
+
+function authorize(
+  deps: MetricsApiAppDependencies,
+  user: UserInfo,
+  attributes: AccessAttributes,
+): Promise<{ readonly allowed: boolean; readonly reason: string }> {
+  if (deps.authentication === undefined) return Promise.resolve({ allowed: true, reason: '' });
+  try {
+    return Promise.resolve(deps.authentication.authorizer.authorize(user, attributes));
+  } catch (err) {
+    return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+  }
+}
+
+function owns(provider: MetricsProvider, metricName: string): boolean {
+  return provider.listMetrics().some((metric) => metric.name === metricName);
+}
+
+/** A served or upstream-listed metric name as itself, anything else as one bucket (bounded labels). */
+function metricLabelOf(
+  route: Route,
+  provider: MetricsProvider,
+  upstream: UpstreamClient | undefined,
+): string {
+  switch (route.kind) {
+    case 'metric':
+      if (owns(provider, route.metricName)) return route.metricName;
+      return upstream === undefined ? '_unknown' : '_upstream';
+    case 'apis':
+    case 'group':
+    case 'version':
+      return '_discovery';
+    case 'health':
+      return '_health';
+    case 'openapi':
+    case 'unknown':
+      return '_other';
+  }
+}
+
+async function handle(
+  deps: MetricsApiAppDependencies,
+  request: IncomingMessage,
+  response: ServerResponse,
+  state: RequestState,
+): Promise<void> {
+  const { route } = state;
+  switch (route.kind) {
+    case 'apis':
+      sendJson(response, 200, apiGroupList());
+      return;
+    case 'group':
+      sendJson(response, 200, apiGroupDocument());
+      return;
+    case 'version': {
+      const ours = deps.provider.listMetrics().map((metric) => metric.name);
+      const theirs = deps.upstream === undefined ? [] : await deps.upstream.metricNames();
+      sendJson(response, 200, apiResourceList([...ours, ...theirs]));
+      return;
+    }
+    case 'metric':
+      await readMetric(deps, request, response, state, route);
+      return;
+    case 'openapi':
+    case 'health':
+    case 'unknown':
+      sendStatus(response, pathNotFound());
+      return;
+  }
+}
+
+async function readMetric(
+  deps: MetricsApiAppDependencies,
+  request: IncomingMessage,
+  response: ServerResponse,
+  state: RequestState,
+  route: Extract<Route, { kind: 'metric' }>,
+): Promise<void> {
+  const { provider, upstream, logger } = deps;
+  const { namespace, metricName } = route;
+  if (!owns(provider, metricName)) {
+    if (upstream !== undefined) {
+      await forward(deps, request, response, state);
+      return;
+    }
+    sendStatus(response, notFound(new UnknownMetricError(metricName).message, metricName));
+    return;
+  }
+  const selectorText = labelSelectorOf(request);
+  let selector;
+  try {
+    selector = parseLabelSelector(selectorText);
+  } catch (err) {
+    if (!(err instanceof LabelSelectorError)) throw err;
+    sendStatus(response, badRequest(`unable to parse labelSelector "${selectorText}": ${err.message}`));
+    return;
+  }
+  let items: readonly ExternalMetricValue[];
+  try {
+    items = await provider.getMetric(namespace, metricName, selector);
+  } catch (err) {
+    if (err instanceof MetricUnavailableError) {
+      logger.debug({ requestId: state.requestId, err }, 'metric unavailable');
+      sendStatus(response, notFound(unavailableMessage(err), metricName));
+      return;
+    }
+    if (err instanceof MetricTargetNotFoundError || err instanceof UnknownMetricError) {
+      sendStatus(response, notFound(err.message, metricName));
+      return;
+    }
+    throw err;
+  }
+  if (items.length === 0) {
+    const empty = new MetricTargetNotFoundError(namespace, metricName, formatLabelSelector(selector));
+    sendStatus(response, notFound(empty.message, metricName));
+    return;
+  }
+  sendJson(response, 200, externalMetricValueList(items));
+}
+
+async function forward(
+  deps: MetricsApiAppDependencies,
+  request: IncomingMessage,
+  response: ServerResponse,
+  state: RequestState,
+): Promise<void> {
+  const upstream = deps.upstream;
+  if (upstream === undefined) return;
+  try {
+    const answer = await upstream.forward(request.url ?? '/', state.requestId);
+    deps.observer.observeUpstreamForward(answer.status);
+    response.statusCode = answer.status;
+    if (answer.contentType !== undefined) response.setHeader('Content-Type', answer.contentType);
+    response.end(answer.body);
+  } catch (err) {
+    if (!(err instanceof UpstreamMetricsError)) throw err;
+    deps.observer.observeUpstreamForward('error');
+    deps.logger.warn({ err, requestId: state.requestId }, 'upstream external metrics server unavailable');
+    sendStatus(
+      response,
+      serviceUnavailable('the upstream external metrics server is unavailable; see the Slotscaler log'),
+    );
+  }
+}

@@ -1,0 +1,206 @@
+/**
+ * `startMetricsApiServer`: the external metrics API on node:https, with its serving certificate,
+ * client-certificate trust from extension-apiserver-authentication, token and access reviews, the
+ * optional upstream, and its Prometheus metrics. Everything it talks to comes in through its
+ * options, so a test starts it on port 0 with fakes.
+ */
+import { createServer } from 'node:https';
+import type { Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { SecureContextOptions } from 'node:tls';
+
+import type { Registry } from 'prom-client';
+
+import type { Clock, MetricsProvider } from '../domain/ports.js';
+import type { Logger } from '../observability/logger.js';
+import { silentLogger } from '../observability/logger.js';
+import { createMetricsApiApp } from './app.js';
+import type { Readiness } from './app.js';
+import { RequestAuthenticator } from './auth/authenticator.js';
+import { CachingAuthorizer } from './auth/authorizer.js';
+import { parseAuthenticationConfig } from './auth/config.js';
+import type { AuthenticationConfig } from './auth/config.js';
+import type {
+  AuthenticationConfigData,
+  AuthenticationConfigSource,
+  SubjectAccessReviewer,
+  TokenReviewer,
+} from './auth/ports.js';
+import { createMetricsApiMetrics, noopMetricsApiObserver } from './metrics.js';
+import { ServingCertificate } from './tls/serving.js';
+import type { ServingCertificateOptions } from './tls/serving.js';
+import { UpstreamClient } from './upstream.js';
+import type { UpstreamOptions } from './upstream.js';
+
+export type { Readiness } from './app.js';
+
+/** Authentication and authorization, or (local development only) neither. */
+export type MetricsApiAuthOptions =
+  | { readonly disabled: true }
+  | {
+      readonly disabled?: false;
+      /** The ConfigMap kube-system/extension-apiserver-authentication, as it changes. */
+      readonly configSource: AuthenticationConfigSource;
+      /** Bearer tokens; without it only client certificates are accepted. */
+      readonly tokenReviewer?: TokenReviewer;
+      readonly subjectAccessReviewer: SubjectAccessReviewer;
+      /** TTL of the TokenReview and SubjectAccessReview caches. Default 10 s. */
+      readonly cacheTtlMs?: number;
+    };
+
+export interface MetricsApiServerOptions {
+  /** Where metric values come from. */
+  readonly provider: MetricsProvider;
+  readonly tls: ServingCertificateOptions;
+  readonly auth: MetricsApiAuthOptions;
+  /** Where reads of metric names we do not own go (`--upstream-external-metrics`). */
+  readonly upstream?: UpstreamOptions;
+  /** Default 6443; 0 picks a free port (tests). */
+  readonly port?: number;
+  /** Default: every address. */
+  readonly host?: string;
+  /** `/readyz`: caches synced and at least one collection done. Default: always ready. */
+  readonly readiness?: () => Readiness;
+  /** Our request metrics are registered here; none without it. */
+  readonly registry?: Registry;
+  readonly logger?: Logger;
+  readonly clock?: Clock;
+}
+
+export interface MetricsApiServer {
+  /** The port it listens on. */
+  readonly port: number;
+  /** The CA of a self-signed serving certificate (for the APIService's caBundle); else undefined. */
+  readonly caPem: string | undefined;
+  /** Reads the certificate files again now (they are also watched). */
+  reloadCertificate(): Promise<void>;
+  /** Stops listening, closes every connection and stops the watchers. */
+  close(): Promise<void>;
+}
+
+const systemClock: Clock = { nowMs: () => Date.now() };
+
+function clientCaPems(config: AuthenticationConfig | undefined): string | undefined {
+  if (config === undefined) return undefined;
+  const pems = [config.clientCaPem, config.requestHeader?.caPem ?? ''].filter((pem) => pem.trim() !== '');
+  return pems.length === 0 ? undefined : pems.join('\n');
+}
+
+/** Starts the server; resolves once it listens. Throws a TlsCertificateError for unusable cert files. */
+export async function startMetricsApiServer(options: MetricsApiServerOptions): Promise<MetricsApiServer> {
+  const logger = (options.logger ?? silentLogger).child({ component: 'metrics-api' });
+  const clock = options.clock ?? systemClock;
+  const serving = await ServingCertificate.create(options.tls, logger);
+  const upstream =
+    options.upstream === undefined ? undefined : await UpstreamClient.create(options.upstream, clock, logger);
+
+  let authConfig: AuthenticationConfig | undefined;
+  let authentication: { authenticator: RequestAuthenticator; authorizer: CachingAuthorizer } | undefined;
+  let unsubscribe: (() => void) | undefined;
+  const auth = options.auth;
+  if (auth.disabled === true) {
+    logger.warn(
+      {},
+      'authentication and authorization are DISABLED: anyone who reaches this port reads every metric; for local development only',
+    );
+  } else {
+    authentication = {
+      authenticator: new RequestAuthenticator({
+        tokenReviewer: auth.tokenReviewer,
+        clock,
+        logger,
+        ...(auth.cacheTtlMs === undefined ? {} : { tokenCacheTtlMs: auth.cacheTtlMs }),
+      }),
+      authorizer: new CachingAuthorizer(auth.subjectAccessReviewer, clock, auth.cacheTtlMs),
+    };
+  }
+
+  const secureContext = (): SecureContextOptions => {
+    const { certPem, keyPem } = serving.current();
+    const ca = clientCaPems(authConfig);
+    // `ca` only names the acceptable issuers in the CertificateRequest; each authenticator verifies
+    // the chain against its own CA (auth/x509.ts), so any certificate is accepted at the handshake.
+    return { cert: certPem, key: keyPem, ...(ca === undefined ? {} : { ca }) };
+  };
+
+  const server: Server = createServer(
+    { ...secureContext(), requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' },
+    createMetricsApiApp({
+      provider: options.provider,
+      authentication,
+      upstream,
+      readiness: options.readiness ?? (() => ({ ready: true })),
+      observer:
+        options.registry === undefined ? noopMetricsApiObserver : createMetricsApiMetrics(options.registry),
+      clock,
+      logger,
+    }),
+  );
+  // Longer than the aggregator's idle connections are kept, so they are closed by the client.
+  server.keepAliveTimeout = 120_000;
+  server.headersTimeout = 125_000;
+
+  const applySecureContext = (): void => {
+    try {
+      server.setSecureContext(secureContext());
+    } catch (err) {
+      logger.error({ err }, 'cannot apply the new TLS settings; keeping the current ones');
+    }
+  };
+  const stopCertificateListener = serving.onChange(applySecureContext);
+
+  if (authentication !== undefined && auth.disabled !== true) {
+    const { authenticator } = authentication;
+    const apply = (data: AuthenticationConfigData): void => {
+      try {
+        authConfig = parseAuthenticationConfig(data);
+      } catch (err) {
+        logger.error(
+          { err },
+          'extension-apiserver-authentication has an invalid value; keeping the last good settings',
+        );
+        if (authConfig !== undefined) return;
+        authConfig = { clientCa: [], clientCaPem: '' };
+      }
+      authenticator.setConfig(authConfig);
+      logger.info(
+        {
+          clientCa: authConfig.clientCa.length > 0,
+          requestHeaderCa: authConfig.requestHeader !== undefined,
+          allowedNames: authConfig.requestHeader?.allowedNames ?? [],
+        },
+        'client authentication settings loaded from extension-apiserver-authentication',
+      );
+      applySecureContext();
+    };
+    unsubscribe = auth.configSource.onChange(apply);
+    const initial = auth.configSource.current();
+    if (initial !== undefined) apply(initial);
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 6443, options.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  logger.info({ port, upstream: upstream?.url }, 'external metrics API listening');
+
+  return {
+    port,
+    caPem: serving.caPem,
+    reloadCertificate: () => serving.reload(),
+    close: async () => {
+      unsubscribe?.();
+      stopCertificateListener();
+      serving.close();
+      upstream?.close();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    },
+  };
+}
