@@ -1,11 +1,12 @@
 /**
- * The polling loop: every interval, one snapshot per target, concurrently (the shared REST client
- * limit bounds the requests), each pushed into its target's `MetricWindow` as soon as it is taken.
+ * The polling loop: every interval, one snapshot per target, `maxConcurrentTargets` at a time (the
+ * shared REST client limit bounds the requests), each pushed into its target's `MetricWindow` as
+ * soon as it is taken.
  *
- * The loop never throws and never overlaps: a tick still running when the next is due makes that
- * tick skipped (and counted); a target that fails is recorded with its error while the others go
- * on; a target slower than the per-target deadline is given up on for this tick, and skipped while
- * its snapshot is still in flight.
+ * The loop never throws and never overlaps: a tick still running when the next is due is skipped
+ * (and counted); a target that fails is recorded with its error while the others go on; a target
+ * slower than the per-target deadline fails this tick, and later ticks skip it while its snapshot
+ * is still in flight.
  */
 import type { JobSnapshot } from '../domain/flink.js';
 import type { Clock, FlinkClient } from '../domain/ports.js';
@@ -40,11 +41,14 @@ export interface CollectorOptions {
   readonly intervalMs: number;
   /** A target's snapshot not done within this is given up for the tick (its requests time out on their own). */
   readonly targetDeadlineMs: number;
+  /** Targets whose snapshots are taken at once (the REST limit of the shared pool bounds the requests). */
+  readonly maxConcurrentTargets: number;
 }
 
 export const DEFAULT_COLLECTOR_OPTIONS: CollectorOptions = Object.freeze({
   intervalMs: 15_000,
   targetDeadlineMs: 12_000,
+  maxConcurrentTargets: 64,
 });
 
 export interface CollectorDependencies {
@@ -80,6 +84,8 @@ export interface TickResult {
   /** REST calls of this tick's successful snapshots. */
   readonly restCalls: number;
 }
+
+type PollOutcome = { readonly ok: true; readonly restCalls: number } | { readonly ok: false } | null;
 
 interface TargetEntry {
   readonly target: CollectorTarget;
@@ -224,7 +230,7 @@ export class Collector {
   }
 
   private async runTick(): Promise<TickResult> {
-    const { clock, observer } = this.dependencies;
+    const { observer } = this.dependencies;
     const started = performance.now();
     const entries = [...this.entries.values()];
     let succeeded = 0;
@@ -232,45 +238,29 @@ export class Collector {
     let busy = 0;
     let restCalls = 0;
 
-    const polled: TargetEntry[] = [];
-    const polls: Promise<void>[] = [];
+    // A few snapshots at a time rather than all at once: each one's garbage dies young, and the
+    // REST limit is shared fairly.
+    const queue: TargetEntry[] = [];
     for (const entry of entries) {
-      if (entry.inFlight) {
-        busy += 1;
-        continue;
+      if (entry.inFlight) busy += 1;
+      else queue.push(entry);
+    }
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      for (let entry = queue[next++]; entry !== undefined; entry = queue[next++]) {
+        const outcome = await this.pollWithDeadline(entry);
+        if (outcome === null) continue;
+        if (outcome.ok) {
+          succeeded += 1;
+          restCalls += outcome.restCalls;
+        } else {
+          failed += 1;
+        }
       }
-      polled.push(entry);
-      polls.push(
-        this.poll(entry).then((outcome) => {
-          if (outcome === null) return;
-          if (outcome.ok) {
-            succeeded += 1;
-            restCalls += outcome.restCalls;
-          } else {
-            failed += 1;
-          }
-        }),
-      );
-    }
-    let deadline: NodeJS.Timeout | undefined;
-    const deadlinePassed = new Promise<void>((resolve) => {
-      deadline = setTimeout(resolve, this.options.targetDeadlineMs);
-    });
-    await Promise.race([Promise.all(polls), deadlinePassed]);
-    clearTimeout(deadline);
-
-    // Snapshots past the deadline fail this tick; a late one is still taken into its window when it
-    // comes, and the target is skipped by the ticks that start meanwhile.
-    for (const entry of polled) {
-      if (!entry.inFlight || this.entries.get(entry.target.id) !== entry) continue;
-      failed += 1;
-      this.recordFailure(
-        entry,
-        new FlinkTimeoutError(entry.target.jobManagerUrl, this.options.targetDeadlineMs),
-        clock.nowMs(),
-      );
-    }
-    const tickResult = { succeeded, failed };
+    };
+    await Promise.all(
+      Array.from({ length: Math.min(this.options.maxConcurrentTargets, queue.length) }, worker),
+    );
 
     const durationMs = performance.now() - started;
     this.ticks += 1;
@@ -281,7 +271,8 @@ export class Collector {
       skipped: false,
       durationMs,
       targets: entries.length,
-      ...tickResult,
+      succeeded,
+      failed,
       busy,
       restCalls,
     };
@@ -289,8 +280,32 @@ export class Collector {
     return result;
   }
 
+  /**
+   * `poll`, given up after `targetDeadlineMs`: the target fails this tick with a timeout, its
+   * snapshot goes on (its requests time out on their own) and is still taken when it comes; ticks
+   * that start meanwhile skip the target.
+   */
+  private async pollWithDeadline(entry: TargetEntry): Promise<PollOutcome> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => {
+      timer = setTimeout(() => {
+        resolve('late');
+      }, this.options.targetDeadlineMs);
+    });
+    const outcome = await Promise.race([this.poll(entry), late]);
+    clearTimeout(timer);
+    if (outcome !== 'late') return outcome;
+    if (this.entries.get(entry.target.id) !== entry) return null;
+    this.recordFailure(
+      entry,
+      new FlinkTimeoutError(entry.target.jobManagerUrl, this.options.targetDeadlineMs),
+      this.dependencies.clock.nowMs(),
+    );
+    return { ok: false };
+  }
+
   /** One target's snapshot; `null` when the result came too late to matter (target removed or replaced). */
-  private async poll(entry: TargetEntry): Promise<{ ok: true; restCalls: number } | { ok: false } | null> {
+  private async poll(entry: TargetEntry): Promise<PollOutcome> {
     entry.inFlight = true;
     let snapshot: JobSnapshot;
     try {

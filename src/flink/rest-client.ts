@@ -363,9 +363,17 @@ export class FlinkRestClient implements FlinkClient {
     };
   }
 
-  private send(url: string): Promise<AxiosResponse<unknown>> {
-    const { requestTimeoutMs } = this.pool.options;
-    return this.pool.http.get<unknown>(url, { signal: AbortSignal.timeout(requestTimeoutMs) });
+  private async send(url: string): Promise<AxiosResponse<unknown>> {
+    // axios' own timeout is a socket idle timeout; this one bounds the whole attempt.
+    const controller = new AbortController();
+    const timer = setTimeout(() => {
+      controller.abort();
+    }, this.pool.options.requestTimeoutMs);
+    try {
+      return await this.pool.http.get<unknown>(url, { signal: controller.signal });
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   private networkFailure(url: string, err: unknown): AttemptFailure {
