@@ -47,6 +47,8 @@ export interface VertexWindowStats {
   readonly pendingRecords: number | null;
   /** Sources: records read per second over the window. */
   readonly recordsInPerSecond: number | null;
+  /** Flink reported busy or back-pressured time for the vertex (even if it did not change). */
+  readonly timeCountersReported: boolean;
 }
 
 /** What a window says about its target at a given time. */
@@ -361,12 +363,16 @@ export function vertexStats(samples: readonly JobSnapshot[], vertex: VertexSnaps
       backPressureRatio = clampRatio(backPressured / total);
     }
   }
-  busyRatio ??=
-    ratioOverWallClock(samples, vertex, (v) => v.counters.busyTimeMs) ??
-    gaugeMean(samples, vertex.id, 'busy');
-  backPressureRatio ??=
-    ratioOverWallClock(samples, vertex, (v) => v.counters.backPressuredTimeMs) ??
-    gaugeMean(samples, vertex.id, 'bp');
+  if (times === null) {
+    // Only when the time counters are incomplete: unchanged ones (Δ total = 0) mean the JobManager's
+    // metric cache did not refresh within the window, and say nothing.
+    busyRatio =
+      ratioOverWallClock(samples, vertex, (v) => v.counters.busyTimeMs) ??
+      gaugeMean(samples, vertex.id, 'busy');
+    backPressureRatio =
+      ratioOverWallClock(samples, vertex, (v) => v.counters.backPressuredTimeMs) ??
+      gaugeMean(samples, vertex.id, 'bp');
+  }
 
   let pendingRecords: number | null = null;
   let recordsInPerSecond: number | null = null;
@@ -390,6 +396,7 @@ export function vertexStats(samples: readonly JobSnapshot[], vertex: VertexSnaps
     backPressureRatio,
     pendingRecords,
     recordsInPerSecond,
+    timeCountersReported: vertex.counters.busyTimeMs !== null || vertex.counters.backPressuredTimeMs !== null,
   };
 }
 
@@ -403,7 +410,17 @@ function ratioOverWallClock(
   if (ends === null) return null;
   const elapsedMs = ends.last.sample.jobManagerNowMs - ends.first.sample.jobManagerNowMs;
   if (elapsedMs <= 0) return null;
-  return clampRatio(Math.max(0, ends.last.value - ends.first.value) / (elapsedMs * vertex.parallelism));
+  const delta = ends.last.value - ends.first.value;
+  if (delta === 0 && !recordsMoved(ends.first.sample, ends.last.sample, vertex.id)) return null;
+  return clampRatio(Math.max(0, delta) / (elapsedMs * vertex.parallelism));
+}
+
+/** Whether the vertex's record counts changed between two samples (if not, the metric cache may not have either). */
+function recordsMoved(first: JobSnapshot, last: JobSnapshot, vertexId: string): boolean {
+  const before = first.vertices.find((v) => v.id === vertexId)?.counters;
+  const after = last.vertices.find((v) => v.id === vertexId)?.counters;
+  if (before === undefined || after === undefined) return false;
+  return before.recordsRead !== after.recordsRead || before.recordsWritten !== after.recordsWritten;
 }
 
 function gaugeMean(samples: readonly JobSnapshot[], vertexId: string, which: 'busy' | 'bp'): number | null {
@@ -443,7 +460,9 @@ function counterRate(
   const firstTotal = firstVertex === undefined ? null : totalTimeMs(firstVertex);
   const lastTotal = lastVertex === undefined ? null : totalTimeMs(lastVertex);
   let elapsedMs = ends.last.sample.jobManagerNowMs - ends.first.sample.jobManagerNowMs;
-  if (firstTotal !== null && lastTotal !== null && lastTotal > firstTotal) {
+  if (firstTotal !== null && lastTotal !== null) {
+    // Unchanged task time: the metric cache did not refresh in between, the counts say nothing.
+    if (lastTotal <= firstTotal) return null;
     elapsedMs = (lastTotal - firstTotal) / vertex.parallelism;
   }
   if (elapsedMs <= 0) return null;
@@ -458,9 +477,14 @@ function counterRate(
  * - `flink_source_lag_seconds`: pending / records in per second (0 when nothing is pending).
  */
 export function jobMetrics(vertices: readonly VertexWindowStats[]): Record<FlinkMetricName, MetricReading> {
+  // No value while the counters are reported: they did not move within the window (the JobManager
+  // refreshes REST metrics every metrics.fetcher.update-interval, 10 s by default).
+  const missing: MetricReading = vertices.some((vertex) => vertex.timeCountersReported)
+    ? { unavailable: 'not-enough-samples', detail: 'the counters did not change within the window' }
+    : { unavailable: 'counters-missing' };
   const maxOf = (values: readonly (number | null)[]): MetricReading => {
     const known = values.filter((value): value is number => value !== null);
-    return known.length === 0 ? { unavailable: 'counters-missing' } : { value: Math.max(...known) };
+    return known.length === 0 ? missing : { value: Math.max(...known) };
   };
   const sources = vertices.filter((vertex) => vertex.isSource);
 

@@ -252,6 +252,17 @@ describe('MetricWindow: the formulas', () => {
     assert.equal(reason(none.readings(T0 + 60_000).metrics.flink_busy_ratio), 'counters-missing');
   });
 
+  it('says the window is too short when the counters did not move (the JobManager metric cache)', () => {
+    const window = new MetricWindow({ windowSeconds: 5 });
+    for (const at of [T0, T0 + 2_000, T0 + 4_000])
+      window.add(snapshotAt(at, JOB, { countersAtMs: T0 - 1_000 }));
+    const readings = window.readings(T0 + 4_000);
+    assert.deepEqual(readings.metrics.flink_busy_ratio, {
+      unavailable: 'not-enough-samples',
+      detail: 'the counters did not change within the window',
+    });
+  });
+
   it('averages the subtask gauges where counters are missing altogether', () => {
     const window = new MetricWindow();
     const gauges = [400, 600, 500];
@@ -333,6 +344,7 @@ describe('MetricWindow: the formulas', () => {
         backPressureRatio: 0.7,
         pendingRecords: 600,
         recordsInPerSecond: 100,
+        timeCountersReported: true,
       },
       {
         id: 'b',
@@ -343,6 +355,7 @@ describe('MetricWindow: the formulas', () => {
         backPressureRatio: 0.6,
         pendingRecords: 0,
         recordsInPerSecond: 200,
+        timeCountersReported: true,
       },
       {
         id: 'c',
@@ -353,6 +366,7 @@ describe('MetricWindow: the formulas', () => {
         backPressureRatio: null,
         pendingRecords: null,
         recordsInPerSecond: null,
+        timeCountersReported: true,
       },
     ]);
     assert.equal(value(metrics.flink_busy_ratio), 0.9);
