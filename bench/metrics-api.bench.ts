@@ -1,0 +1,328 @@
+/**
+ * External metrics API benchmark (a figure, not a test): metric reads over TLS with keep-alive
+ * connections, as the HPA controller makes them through the aggregator (front-proxy client
+ * certificate, X-Remote-User, a SubjectAccessReview answered by a fake and cached), 1,000 targets
+ * cached in a fake provider, 64 concurrent clients each asking for a random target.
+ *
+ *   node --import tsx bench/metrics-api.bench.ts [--targets 1000] [--clients 64] [--seconds 10]
+ *     [--rate 2000] [--load child|in-process]
+ *
+ * Two phases: `max` (every client sends its next request when the last one is answered: the
+ * throughput ceiling) and `rate` (requests scheduled at --rate per second over the clients; latency
+ * is measured from the scheduled time, so a server that falls behind is charged for the queue).
+ * `--load child` (default) runs the clients in another process, so the CPU figure is the server's
+ * own (on 2 cores the two processes still share the machine); `in-process` runs them in this one.
+ * Prints a table and writes bench-results-metrics-api.json.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import https from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+import { startMetricsApiServer } from '../src/metrics-api/server.js';
+import { createCertificateAuthority, issueCertificate } from '../src/metrics-api/tls/certificates.js';
+import { FakeAuthenticationConfigSource, FakeSubjectAccessReviewer } from '../test/fakes/auth.js';
+import { FakeMetricsProvider } from '../test/fakes/metrics-provider.js';
+
+function flag(name: string, fallback: string): string {
+  const index = process.argv.indexOf(`--${name}`);
+  return index >= 0 ? (process.argv[index + 1] ?? fallback) : fallback;
+}
+
+interface LoadOptions {
+  readonly port: number;
+  readonly caFile: string;
+  readonly certFile: string;
+  readonly keyFile: string;
+  readonly targets: number;
+  readonly clients: number;
+  readonly seconds: number;
+  readonly rate: number;
+}
+
+interface PhaseResult {
+  readonly phase: 'max' | 'rate';
+  readonly requests: number;
+  readonly errors: number;
+  readonly seconds: number;
+  readonly requestsPerSecond: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly maxMs: number;
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
+}
+
+/** The clients: runs both phases, calling `onPhase` at each boundary (for the server's CPU clock). */
+async function runLoad(
+  options: LoadOptions,
+  onPhase: (event: 'start' | 'end', phase: PhaseResult['phase']) => void,
+): Promise<PhaseResult[]> {
+  const agent = new https.Agent({
+    keepAlive: true,
+    maxSockets: options.clients,
+    ca: readFileSync(options.caFile),
+    cert: readFileSync(options.certFile),
+    key: readFileSync(options.keyFile),
+    servername: 'localhost',
+    noDelay: true,
+  });
+  const headers = { 'X-Remote-User': 'system:serviceaccount:kube-system:horizontal-pod-autoscaler' };
+  const get = (target: number): Promise<number> =>
+    new Promise((resolve, reject) => {
+      const request = https.request(
+        {
+          host: '127.0.0.1',
+          port: options.port,
+          path: `/apis/external.metrics.k8s.io/v1beta1/namespaces/flink/flink_busy_ratio?labelSelector=target%3Dtarget-${target}`,
+          agent,
+          headers,
+        },
+        (response) => {
+          response.resume();
+          response.on('end', () => resolve(response.statusCode ?? 0));
+          response.on('error', reject);
+        },
+      );
+      request.on('error', reject);
+      request.end();
+    });
+  const randomTarget = () => Math.floor(Math.random() * options.targets);
+
+  // Warm up: open every connection, fill the review cache, let V8 optimize.
+  const warmUntil = Date.now() + 2000;
+  await Promise.all(
+    Array.from({ length: options.clients }, async () => {
+      while (Date.now() < warmUntil) await get(randomTarget());
+    }),
+  );
+
+  const results: PhaseResult[] = [];
+  for (const phase of ['max', 'rate'] as const) {
+    const latencies: number[] = [];
+    let errors = 0;
+    onPhase('start', phase);
+    const started = performance.now();
+    const end = started + options.seconds * 1000;
+    const intervalMs = 1000 / options.rate;
+    await Promise.all(
+      Array.from({ length: options.clients }, async (_, client) => {
+        for (let k = 0; ; k++) {
+          let from: number;
+          if (phase === 'rate') {
+            const scheduled = started + (k * options.clients + client) * intervalMs;
+            if (scheduled >= end) return;
+            const wait = scheduled - performance.now();
+            if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+            from = scheduled;
+          } else {
+            from = performance.now();
+            if (from >= end) return;
+          }
+          const code = await get(randomTarget()).catch(() => 0);
+          if (code !== 200) errors++;
+          latencies.push(performance.now() - from);
+        }
+      }),
+    );
+    const seconds = (performance.now() - started) / 1000;
+    onPhase('end', phase);
+    latencies.sort((a, b) => a - b);
+    results.push({
+      phase,
+      requests: latencies.length,
+      errors,
+      seconds,
+      requestsPerSecond: latencies.length / seconds,
+      p50Ms: percentile(latencies, 50),
+      p99Ms: percentile(latencies, 99),
+      maxMs: latencies.at(-1) ?? 0,
+    });
+  }
+  agent.destroy();
+  return results;
+}
+
+if (process.argv.includes('--load-child')) {
+  // The client process: options as JSON in argv, phase boundaries and results as lines on stdout.
+  const options = JSON.parse(flag('load-child', '{}')) as LoadOptions;
+  const results = await runLoad(options, (event, phase) => console.log(JSON.stringify({ event, phase })));
+  console.log(JSON.stringify({ results }));
+  process.exit(0);
+}
+
+const targets = Number(flag('targets', '1000'));
+const clients = Number(flag('clients', '64'));
+const seconds = Number(flag('seconds', '10'));
+const rate = Number(flag('rate', '2000'));
+const loadMode = flag('load', 'child');
+
+// The PKI: a serving certificate and the aggregator's front-proxy client certificate.
+const directory = mkdtempSync(join(tmpdir(), 'slotscaler-bench-'));
+const servingCa = await createCertificateAuthority({ commonName: 'bench-serving-ca' });
+const frontProxyCa = await createCertificateAuthority({ commonName: 'bench-front-proxy-ca' });
+const serving = await issueCertificate(servingCa, {
+  commonName: 'localhost',
+  usage: 'server',
+  hosts: ['localhost'],
+});
+const frontProxy = await issueCertificate(frontProxyCa, {
+  commonName: 'front-proxy-client',
+  usage: 'client',
+});
+const files = {
+  caFile: join(directory, 'ca.crt'),
+  certFile: join(directory, 'client.crt'),
+  keyFile: join(directory, 'client.key'),
+  servingCert: join(directory, 'tls.crt'),
+  servingKey: join(directory, 'tls.key'),
+};
+writeFileSync(files.caFile, servingCa.certPem);
+writeFileSync(files.certFile, frontProxy.certPem);
+writeFileSync(files.keyFile, frontProxy.keyPem);
+writeFileSync(files.servingCert, serving.certPem);
+writeFileSync(files.servingKey, serving.keyPem);
+
+const provider = new FakeMetricsProvider(['flink_busy_ratio', 'flink_source_lag_seconds']);
+for (let i = 0; i < targets; i++) {
+  provider.addTarget({
+    namespace: 'flink',
+    name: `target-${i}`,
+    labels: { target: `target-${i}`, kind: 'flinkdeployment', job_id: i.toString(16).padStart(32, '0') },
+    readings: {
+      flink_busy_ratio: { valueMilli: 100 + (i % 900) },
+      flink_source_lag_seconds: { valueMilli: i },
+    },
+  });
+}
+const server = await startMetricsApiServer({
+  provider,
+  tls: { kind: 'files', certFile: files.servingCert, keyFile: files.servingKey },
+  auth: {
+    configSource: new FakeAuthenticationConfigSource({
+      'requestheader-client-ca-file': frontProxyCa.certPem,
+      'requestheader-allowed-names': '["front-proxy-client"]',
+      'requestheader-username-headers': '["X-Remote-User"]',
+      'requestheader-group-headers': '["X-Remote-Group"]',
+      'requestheader-extra-headers-prefix': '["X-Remote-Extra-"]',
+    }),
+    subjectAccessReviewer: new FakeSubjectAccessReviewer(() => true),
+  },
+  port: 0,
+  host: '127.0.0.1',
+});
+
+const loadOptions: LoadOptions = {
+  port: server.port,
+  caFile: files.caFile,
+  certFile: files.certFile,
+  keyFile: files.keyFile,
+  targets,
+  clients,
+  seconds,
+  rate,
+};
+const cpuAtStart = new Map<string, NodeJS.CpuUsage>();
+const serverCpuMs = new Map<string, number>();
+const onPhase = (event: 'start' | 'end', phase: string): void => {
+  if (event === 'start') cpuAtStart.set(phase, process.cpuUsage());
+  else {
+    const used = process.cpuUsage(cpuAtStart.get(phase));
+    serverCpuMs.set(phase, (used.user + used.system) / 1000);
+  }
+};
+
+let results: PhaseResult[];
+if (loadMode === 'in-process') {
+  results = await runLoad(loadOptions, onPhase);
+} else {
+  const child = spawn(
+    process.execPath,
+    [...process.execArgv, fileURLToPath(import.meta.url), '--load-child', JSON.stringify(loadOptions)],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  results = await new Promise<PhaseResult[]>((resolve, reject) => {
+    let final: PhaseResult[] | undefined;
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      const message = JSON.parse(line) as {
+        event?: 'start' | 'end';
+        phase?: string;
+        results?: PhaseResult[];
+      };
+      if (message.event !== undefined && message.phase !== undefined) onPhase(message.event, message.phase);
+      if (message.results !== undefined) final = message.results;
+    });
+    child.on('error', reject);
+    child.on('exit', (code) =>
+      final === undefined ? reject(new Error(`load process exited with ${code}`)) : resolve(final),
+    );
+  });
+}
+await server.close();
+
+const rows = results.map((result) => {
+  const cpuMs = serverCpuMs.get(result.phase) ?? 0;
+  return {
+    ...result,
+    serverCpuMsPer1000Requests: result.requests === 0 ? 0 : (cpuMs / result.requests) * 1000,
+    serverCpuCores: cpuMs / 1000 / result.seconds,
+  };
+});
+const report = {
+  benchmark: 'metrics-api',
+  node: process.version,
+  cpus: (await import('node:os')).cpus().length,
+  load: loadMode,
+  targets,
+  clients,
+  seconds,
+  rate,
+  phases: rows,
+  goal: { p99MsBelow: 10, atRequestsPerSecond: 2000 },
+  goalMet: rows.some((row) => row.phase === 'rate' && row.p99Ms < 10 && row.requestsPerSecond >= rate * 0.98),
+};
+writeFileSync('bench-results-metrics-api.json', `${JSON.stringify(report, null, 2)}\n`);
+
+const pad = (text: string, width: number) => text.padStart(width);
+console.log(
+  `metrics API: ${targets} targets, ${clients} keep-alive TLS clients (${loadMode} load), ${seconds} s per phase, node ${process.version}`,
+);
+console.log(
+  [
+    'phase',
+    'requests',
+    'errors',
+    'req/s',
+    'p50 ms',
+    'p99 ms',
+    'max ms',
+    'server CPU ms/1000 req',
+    'server cores',
+  ]
+    .map((title, i) => pad(title, i === 0 ? 6 : 12))
+    .join(' '),
+);
+for (const row of rows) {
+  console.log(
+    [
+      pad(row.phase === 'rate' ? `${rate}/s` : 'max', 6),
+      pad(String(row.requests), 12),
+      pad(String(row.errors), 12),
+      pad(row.requestsPerSecond.toFixed(0), 12),
+      pad(row.p50Ms.toFixed(2), 12),
+      pad(row.p99Ms.toFixed(2), 12),
+      pad(row.maxMs.toFixed(2), 12),
+      pad(row.serverCpuMsPer1000Requests.toFixed(1), 12),
+      pad(row.serverCpuCores.toFixed(2), 12),
+    ].join(' '),
+  );
+}
+console.log(
+  `goal (p99 < 10 ms at ${rate} req/s): ${report.goalMet ? 'met' : 'NOT met'}; written to bench-results-metrics-api.json`,
+);
