@@ -277,7 +277,11 @@ function isWellFormed(snapshot: JobSnapshot): boolean {
   );
 }
 
-/** busy + idle + back-pressured: the time since each subtask started, summed (Flink: busy = total − idle − back-pressured). */
+/**
+ * busy + idle + back-pressured: the time since each subtask started, summed over subtasks. Flink
+ * derives busy time as the rest (`TaskIOMetricGroup.getAccumulatedBusyTime`: time since the task
+ * started − accumulated idle − accumulated back-pressured), so the sum only grows within one run.
+ */
 function totalTimeMs(vertex: VertexSnapshot): number | null {
   const { busyTimeMs, idleTimeMs, backPressuredTimeMs } = vertex.counters;
   if (busyTimeMs === null || idleTimeMs === null || backPressuredTimeMs === null) return null;

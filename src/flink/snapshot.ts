@@ -307,6 +307,7 @@ async function readSource(
       ...metricPlan.pendingNames,
       ...(metricPlan.recordsInName === null ? [] : [metricPlan.recordsInName]),
     ];
+    // Flink leaves out ids it does not have (`AbstractMetricsHandler.getRequestedMetrics`).
     const values = new Map<string, number | null>();
     for (const metric of await flink.getVertexMetrics(
       job,
@@ -335,7 +336,8 @@ async function readSource(
 
 /**
  * The aggregated endpoint answers nothing when one asked-for name exists on no subtask, and sums over
- * the subtasks that have it; `sum / avg` tells how many did, so a partial sum is reported as unknown.
+ * the subtasks that have it (flink-runtime `AbstractAggregatingMetricsHandler.getAggregatedMetricValues`);
+ * `sum / avg` tells how many did, so a partial sum is reported as unknown.
  */
 async function readSourceAggregated(
   client: FlinkClient,

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 
+import { pino } from 'pino';
 import { Registry } from 'prom-client';
 
 import { Collector } from '../../../src/collector/collector.js';
@@ -209,6 +210,25 @@ describe('Collector', () => {
     assert.ok(ticks >= 2, `${ticks} ticks`);
     await new Promise((resolve) => setTimeout(resolve, 100));
     assert.equal(subject.stats().ticks, ticks, 'no tick after stop');
+  });
+
+  it('logs through pino: JSON, a child per target, the error under err', async () => {
+    const output: string[] = [];
+    const logger = pino({ level: 'debug' }, { write: (line: string) => output.push(line) });
+    pool = new FlinkHttpPool({ maxRetries: 0 });
+    const subject = new Collector({ clientFor: (url) => pool.clientFor(url), clock, logger });
+    subject.setTargets([
+      { id: 'ns/bad', jobManagerUrl: 'jobmanager:8081', logBindings: { namespace: 'ns' } },
+    ]);
+    await subject.tick();
+    const warn = output
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .find((line) => line['level'] === 40);
+    assert.equal(warn?.['target'], 'ns/bad');
+    assert.equal(warn['namespace'], 'ns');
+    assert.equal(warn['code'], 'FLINK_UNREACHABLE');
+    assert.equal((warn['err'] as { type?: string } | undefined)?.type, 'FlinkUnreachableError');
+    assert.equal(warn['msg'], 'target skipped: cannot read its Flink job');
   });
 
   it('records a bad URL as a failing target', async () => {
