@@ -5,6 +5,8 @@ import { text } from 'node:stream/consumers';
 
 import { Command, CommanderError } from 'commander';
 
+import { runCollect } from './cli/collect-command.js';
+import type { CollectCommandOptions } from './cli/collect-command.js';
 import { runDecide } from './cli/decide-command.js';
 
 /** Runs the command line and resolves to the process exit code. */
@@ -35,6 +37,30 @@ export async function main(argv: readonly string[]): Promise<number> {
         },
         options,
       );
+    });
+
+  program
+    .command('collect')
+    .description(
+      "Sample a job's JobManager for one window and print what the autoscaler would see, with the REST calls made",
+    )
+    .requiredOption('--jobmanager <url>', 'JobManager REST URL, e.g. http://my-job-rest.flink:8081')
+    .option('--job <id>', 'the job to read (default: the one RUNNING job)')
+    .option('--window <duration>', 'how long to sample', '30s')
+    .option('--interval <duration>', 'time between samples', '5s')
+    .option('--json', 'print JSON instead of a table', false)
+    .action(async (options: CollectCommandOptions) => {
+      exitCode = await runCollect(options, {
+        write: (text) => {
+          process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+        },
+        writeError: (line) => {
+          process.stderr.write(`${line}\n`);
+        },
+        progress: (line) => {
+          if (process.stderr.isTTY) process.stderr.write(`${line}\n`);
+        },
+      });
     });
 
   try {
