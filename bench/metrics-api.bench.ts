@@ -120,7 +120,8 @@ async function runLoad(
             if (scheduled >= end) return;
             const wait = scheduled - performance.now();
             if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-            from = scheduled;
+            // Late: charged from the scheduled time. Early (a timer may fire up to 1 ms early): from now.
+            from = Math.min(performance.now(), scheduled);
           } else {
             from = performance.now();
             if (from >= end) return;
