@@ -25,7 +25,8 @@ export type ErrorCode =
   | 'AUTH_CONFIG_INVALID'
   | 'TLS_CERTIFICATE_INVALID'
   | 'KUBE_API_FAILED'
-  | 'UPSTREAM_METRICS_UNAVAILABLE';
+  | 'UPSTREAM_METRICS_UNAVAILABLE'
+  | 'KUBE_UNREACHABLE';
 
 /** The base of all our errors: `err instanceof SlotscalerError` tells ours from everything else. */
 export abstract class SlotscalerError extends Error {
@@ -281,5 +282,21 @@ export class UpstreamMetricsError extends SlotscalerError {
     options?: { cause?: unknown },
   ) {
     super(`upstream external metrics server ${url}: ${detail}`, options);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The scaler in the cluster (issue 8)
+// ---------------------------------------------------------------------------------------------
+
+/** The Kubernetes API server could not be reached, or did not answer within the timeout. */
+export class KubeUnreachableError extends SlotscalerError {
+  readonly code: ErrorCode = 'KUBE_UNREACHABLE';
+  constructor(
+    readonly server: string,
+    detail: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`Kubernetes API server ${server}: ${detail}`, options);
   }
 }

@@ -133,6 +133,7 @@ function optionalField<T extends z.ZodType<unknown, Raw>>(
 }
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const RESOURCE = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?\/v[a-z0-9]+\/[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const FIELD_PATH = /^(\.[A-Za-z_][A-Za-z0-9_-]*)+$/;
 const FILE_PATH = /^[^\0]+$/;
 const HOST = /^[A-Za-z0-9]([-A-Za-z0-9.:]*[A-Za-z0-9])?$/;
@@ -349,6 +350,39 @@ export const globalFields = {
     form: 'duration',
     default: '15s',
     description: 'How long a leader holds the Lease without renewing it.',
+  }),
+  leaseNamespace: optionalField(forms.text(DNS_LABEL, 'a namespace name'), {
+    scope: 'global',
+    form: 'namespace',
+    description:
+      'Namespace of the leader-election Lease; by default the namespace Slotscaler runs in ($POD_NAMESPACE), else default.',
+  }),
+  kinds: field(forms.list(RESOURCE, 'group/version/plural'), {
+    scope: 'global',
+    form: 'list of group/version/plural',
+    default: '',
+    example: 'example.com/v1/flinkjobs',
+    description:
+      'Further custom resources to scale, besides FlinkDeployment, FlinkApplication and Deployment; their TaskManagers at slotscaler.dev/replicas-path or the scale subresource, their parallelism at slotscaler.dev/parallelism-path.',
+  }),
+  statusAnnotation: field(forms.boolean(), {
+    scope: 'global',
+    form: 'boolean',
+    default: 'true',
+    description:
+      'Record the last decision and the stabilization and scale-event histories in the slotscaler.dev/status annotation of each target (read back at start).',
+  }),
+  warningEventInterval: field(forms.duration(0, 86_400), {
+    scope: 'global',
+    form: 'duration',
+    default: '5m',
+    description: 'Least time between two Events of the same reason on the same target (Rescaled is never held back).',
+  }),
+  kubeRequestTimeout: field(forms.duration(0.1, 120), {
+    scope: 'global',
+    form: 'duration',
+    default: '10s',
+    description: 'Timeout of one Kubernetes API request (watches excepted).',
   }),
   flinkRequestTimeout: field(forms.duration(0.1, 120), {
     scope: 'global',

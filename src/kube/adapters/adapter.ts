@@ -1,0 +1,105 @@
+/**
+ * One scale target kind behind one interface (KEDA's "one scaler per file"): where its TaskManager
+ * count, readiness, task slots and JobManager live, when its operator is busy, and how a change is
+ * written. Adapters are pure: they read an object and return plans; the writer does the I/O.
+ * Every kind is registered in ./index.ts.
+ */
+import type { TargetConfig } from '../../config/schema.js';
+import type { KubeObject, ResourceRef } from '../objects.js';
+
+/** What the scaler reads from one target object. */
+export interface TargetView {
+  /** The JobManager REST URL. */
+  readonly jobManagerUrl: string;
+  /** The job to read, when the object names it (else the collector finds the one RUNNING job). */
+  readonly jobId: string | undefined;
+  /** Task slots per TaskManager from the spec or the annotation; null: read them from Flink. */
+  readonly taskSlots: number | null;
+  /** TaskManagers asked for now (`scale.spec.replicas`). */
+  readonly currentReplicas: number;
+  /** TaskManagers ready. */
+  readonly readyReplicas: number;
+  /** TaskManagers the operator reports (`scale.status.replicas`). */
+  readonly statusReplicas: number;
+  /** The job's parallelism as the spec says, when it says. */
+  readonly currentParallelism: number | null;
+  /** Why the operator is busy (an upgrade, savepoint or rollback in progress), or null when it is not. */
+  readonly busy: string | null;
+  /** A rescale restarts the job from empty state (FlinkDeployment `upgradeMode: stateless`). */
+  readonly stateless: boolean;
+}
+
+/** The object cannot be scaled as it is; `key` names the annotation or field at fault. */
+export interface TargetProblem {
+  readonly problem: string;
+  readonly key: string;
+}
+
+/** One request of a write. `guard`: the request carries the resourceVersion the decision was made on. */
+export interface WriteStep {
+  readonly method: 'PATCH';
+  readonly path: string;
+  readonly body: Record<string, unknown>;
+  readonly contentType: 'application/merge-patch+json';
+  /** What the step sets, for logs and Events. */
+  readonly what: string;
+}
+
+/** A change to write: TaskManagers and parallelism, and the status annotation to record with it. */
+export interface TargetChange {
+  readonly replicas: number;
+  readonly parallelism: number;
+  /** The `slotscaler.dev/status` annotation value, or undefined to leave it. */
+  readonly statusAnnotation: string | undefined;
+}
+
+/** Extra facts about a custom kind, from its CRD (the scale subresource's paths). */
+export interface CrdFacts {
+  readonly specReplicasPath: string | null;
+  readonly statusReplicasPath: string | null;
+}
+
+export interface TargetAdapter {
+  readonly resource: ResourceRef;
+  /** The CRD (`plural.group`) whose presence gates the watch; null for built-in kinds. */
+  readonly crd: string | null;
+  /** Reads the object; a problem when it cannot be scaled (e.g. no JobManager URL). */
+  describe(object: KubeObject, config: TargetConfig, crd: CrdFacts | null): TargetView | TargetProblem;
+  /**
+   * The requests that write `change`, in order. The first carries `metadata.resourceVersion` of
+   * `object` (the decision's), so a concurrent change fails it with 409 and nothing is written.
+   */
+  planWrite(
+    object: KubeObject,
+    change: TargetChange,
+    config: TargetConfig,
+    crd: CrdFacts | null,
+  ): readonly WriteStep[];
+  /** A patch of the status annotation alone (at shutdown; with a scale when the scale cannot carry it). */
+  planStatusWrite(object: KubeObject, statusAnnotation: string): WriteStep;
+}
+
+export function isProblem(view: TargetView | TargetProblem): view is TargetProblem {
+  return 'problem' in view;
+}
+
+export const STATUS_ANNOTATION = 'slotscaler.dev/status';
+
+/** The metadata part of a guarded patch: the resourceVersion precondition and the status annotation. */
+export function guardedMetadata(
+  object: KubeObject,
+  statusAnnotation: string | undefined,
+): Record<string, unknown> {
+  const metadata: Record<string, unknown> = {};
+  if (object.metadata.resourceVersion !== undefined)
+    metadata['resourceVersion'] = object.metadata.resourceVersion;
+  if (statusAnnotation !== undefined) metadata['annotations'] = { [STATUS_ANNOTATION]: statusAnnotation };
+  return metadata;
+}
+
+/** Task slots from the config (annotation), else from a spec value that may be a string, else null. */
+export function slotsFrom(config: TargetConfig, specValue: unknown): number | null {
+  if (config.taskSlots !== undefined) return config.taskSlots;
+  const number = typeof specValue === 'string' ? Number(specValue.trim()) : specValue;
+  return typeof number === 'number' && Number.isInteger(number) && number > 0 ? number : null;
+}

@@ -1,0 +1,118 @@
+/**
+ * Any other custom resource named in the config (`--kinds group/version/plural`): TaskManagers at
+ * `slotscaler.dev/replicas-path` or, without it, through the scale subresource (its paths read from
+ * the CRD); parallelism at `slotscaler.dev/parallelism-path`, written first, then `/scale`. When both
+ * paths are fields of the object, one guarded merge patch writes both.
+ */
+import type { TargetConfig } from '../../config/schema.js';
+import { integerAt, mergePatches, objectPath, patchAt } from '../objects.js';
+import type { KubeObject, ResourceRef } from '../objects.js';
+import { guardedMetadata, STATUS_ANNOTATION } from './adapter.js';
+import type {
+  CrdFacts,
+  TargetAdapter,
+  TargetChange,
+  TargetProblem,
+  TargetView,
+  WriteStep,
+} from './adapter.js';
+
+/** An adapter for one configured kind. */
+export function customResourceAdapter(resource: ResourceRef): TargetAdapter {
+  const statusWrite = (object: KubeObject, statusAnnotation: string): WriteStep => {
+    const { name, namespace = 'default' } = object.metadata;
+    return {
+      method: 'PATCH',
+      path: objectPath(resource, namespace, name),
+      contentType: 'application/merge-patch+json',
+      body: { metadata: { annotations: { [STATUS_ANNOTATION]: statusAnnotation } } },
+      what: STATUS_ANNOTATION,
+    };
+  };
+  return {
+    resource,
+    crd: `${resource.plural}.${resource.group}`,
+
+    describe(object: KubeObject, config: TargetConfig, crd: CrdFacts | null): TargetView | TargetProblem {
+      if (config.jobmanagerUrl === undefined) {
+        return {
+          key: 'slotscaler.dev/jobmanager-url',
+          problem: `a ${resource.kind} needs slotscaler.dev/jobmanager-url`,
+        };
+      }
+      const replicasPath = config.replicasPath ?? crd?.specReplicasPath ?? null;
+      if (replicasPath === null) {
+        return {
+          key: 'slotscaler.dev/replicas-path',
+          problem: `${resource.kind} has no scale subresource: set slotscaler.dev/replicas-path`,
+        };
+      }
+      const currentReplicas = integerAt(object, replicasPath) ?? 1;
+      const statusPath = crd?.statusReplicasPath ?? null;
+      const statusReplicas =
+        (statusPath === null ? undefined : integerAt(object, statusPath)) ?? currentReplicas;
+      return {
+        jobManagerUrl: config.jobmanagerUrl,
+        jobId: config.jobId,
+        taskSlots: config.taskSlots ?? null,
+        currentReplicas,
+        readyReplicas: statusReplicas,
+        statusReplicas,
+        currentParallelism:
+          config.parallelismPath === undefined ? null : (integerAt(object, config.parallelismPath) ?? null),
+        busy: null,
+        stateless: false,
+      };
+    },
+
+    planWrite(object: KubeObject, change: TargetChange, config: TargetConfig): readonly WriteStep[] {
+      const { name, namespace = 'default' } = object.metadata;
+      const path = objectPath(resource, namespace, name);
+      const metadata = { metadata: guardedMetadata(object, change.statusAnnotation) };
+      if (config.replicasPath !== undefined) {
+        return [
+          {
+            method: 'PATCH',
+            path,
+            contentType: 'application/merge-patch+json',
+            body: mergePatches(
+              metadata,
+              patchAt(config.replicasPath, change.replicas),
+              config.parallelismPath === undefined ? {} : patchAt(config.parallelismPath, change.parallelism),
+            ),
+            what: `${config.replicasPath}=${change.replicas}${config.parallelismPath === undefined ? '' : `, ${config.parallelismPath}=${change.parallelism}`}`,
+          },
+        ];
+      }
+      const steps: WriteStep[] = [];
+      if (config.parallelismPath !== undefined) {
+        steps.push({
+          method: 'PATCH',
+          path,
+          contentType: 'application/merge-patch+json',
+          body: mergePatches(metadata, patchAt(config.parallelismPath, change.parallelism)),
+          what: `${config.parallelismPath}=${change.parallelism}`,
+        });
+      }
+      steps.push({
+        method: 'PATCH',
+        path: `${path}/scale`,
+        contentType: 'application/merge-patch+json',
+        // Only the first request is guarded: after it the resourceVersion has moved on.
+        body:
+          steps.length === 0
+            ? mergePatches(
+                { metadata: guardedMetadata(object, undefined) },
+                { spec: { replicas: change.replicas } },
+              )
+            : { spec: { replicas: change.replicas } },
+        what: `scale.spec.replicas=${change.replicas}`,
+      });
+      if (steps.length === 1 && change.statusAnnotation !== undefined)
+        steps.push(statusWrite(object, change.statusAnnotation));
+      return steps;
+    },
+
+    planStatusWrite: statusWrite,
+  };
+}

@@ -1,0 +1,72 @@
+/**
+ * apps/v1 Deployment of TaskManagers (Flink reactive mode: the job's parallelism follows the
+ * TaskManagers by itself). The write is the Deployment's `/scale`, guarded by the resourceVersion;
+ * the status annotation follows in its own patch. The JobManager URL must be given
+ * (`slotscaler.dev/jobmanager-url`): nothing in a Deployment names it.
+ */
+import type { TargetConfig } from '../../config/schema.js';
+import { integerAt, objectPath } from '../objects.js';
+import type { KubeObject, ResourceRef } from '../objects.js';
+import { guardedMetadata, STATUS_ANNOTATION } from './adapter.js';
+import type { TargetAdapter, TargetChange, TargetProblem, TargetView, WriteStep } from './adapter.js';
+
+const resource: ResourceRef = { group: 'apps', version: 'v1', plural: 'deployments', kind: 'Deployment' };
+
+export const deploymentAdapter: TargetAdapter = {
+  resource,
+  crd: null,
+
+  describe(object: KubeObject, config: TargetConfig): TargetView | TargetProblem {
+    if (config.jobmanagerUrl === undefined) {
+      return {
+        key: 'slotscaler.dev/jobmanager-url',
+        problem: 'a Deployment does not name its JobManager: set slotscaler.dev/jobmanager-url',
+      };
+    }
+    const currentReplicas = integerAt(object, '.spec.replicas') ?? 1;
+    const generation = object.metadata.generation;
+    const observed = integerAt(object, '.status.observedGeneration');
+    const busy =
+      generation !== undefined && observed !== undefined && observed < generation
+        ? `the Deployment controller has not observed generation ${generation} yet`
+        : null;
+    return {
+      jobManagerUrl: config.jobmanagerUrl,
+      jobId: config.jobId,
+      taskSlots: config.taskSlots ?? null,
+      currentReplicas,
+      readyReplicas: integerAt(object, '.status.readyReplicas') ?? 0,
+      statusReplicas: integerAt(object, '.status.replicas') ?? currentReplicas,
+      currentParallelism: null,
+      busy,
+      stateless: false,
+    };
+  },
+
+  planWrite(object: KubeObject, change: TargetChange): readonly WriteStep[] {
+    const { name, namespace = 'default' } = object.metadata;
+    const steps: WriteStep[] = [
+      {
+        method: 'PATCH',
+        path: `${objectPath(resource, namespace, name)}/scale`,
+        contentType: 'application/merge-patch+json',
+        body: { metadata: guardedMetadata(object, undefined), spec: { replicas: change.replicas } },
+        what: `scale.spec.replicas=${change.replicas}`,
+      },
+    ];
+    if (change.statusAnnotation !== undefined)
+      steps.push(this.planStatusWrite(object, change.statusAnnotation));
+    return steps;
+  },
+
+  planStatusWrite(object: KubeObject, statusAnnotation: string): WriteStep {
+    const { name, namespace = 'default' } = object.metadata;
+    return {
+      method: 'PATCH',
+      path: objectPath(resource, namespace, name),
+      contentType: 'application/merge-patch+json',
+      body: { metadata: { annotations: { [STATUS_ANNOTATION]: statusAnnotation } } },
+      what: STATUS_ANNOTATION,
+    };
+  },
+};

@@ -1,0 +1,111 @@
+/**
+ * FlinkDeployment (flink.apache.org/v1beta1, the Apache Flink Kubernetes Operator). TaskManagers:
+ * `spec.taskManager.replicas`; parallelism: `spec.job.parallelism`; both written in one merge patch
+ * guarded by the resourceVersion, because in native mode each spec change is a full upgrade (one
+ * restart per write). Slots: `flinkConfiguration["taskmanager.numberOfTaskSlots"]` (default 1).
+ */
+import type { TargetConfig } from '../../config/schema.js';
+import { integerAt, objectPath, stringAt, valueAt } from '../objects.js';
+import type { KubeObject, ResourceRef } from '../objects.js';
+import { guardedMetadata, slotsFrom, STATUS_ANNOTATION } from './adapter.js';
+import type { TargetAdapter, TargetChange, TargetProblem, TargetView, WriteStep } from './adapter.js';
+
+const resource: ResourceRef = {
+  group: 'flink.apache.org',
+  version: 'v1beta1',
+  plural: 'flinkdeployments',
+  kind: 'FlinkDeployment',
+};
+
+/** Lifecycle states in which the operator is done and the job may be touched. */
+const SETTLED_STATES: readonly string[] = ['STABLE', 'DEPLOYED'];
+
+/** Why the operator is busy with this FlinkDeployment, or null. */
+export function flinkDeploymentBusy(object: KubeObject): string | null {
+  const generation = object.metadata.generation;
+  const observed = integerAt(object, '.status.observedGeneration');
+  if (generation !== undefined && observed !== undefined && observed < generation) {
+    return `the operator has not reconciled generation ${generation} yet (observed ${observed})`;
+  }
+  const lifecycle = stringAt(object, '.status.lifecycleState');
+  if (lifecycle !== undefined && !SETTLED_STATES.includes(lifecycle)) return `lifecycleState is ${lifecycle}`;
+  const reconciliation = stringAt(object, '.status.reconciliationStatus.state');
+  if (reconciliation === 'UPGRADING' || reconciliation === 'ROLLING_BACK') {
+    return `reconciliationStatus.state is ${reconciliation}`;
+  }
+  const jobState = stringAt(object, '.status.jobStatus.state');
+  if (jobState !== undefined && jobState !== 'RUNNING') return `jobStatus.state is ${jobState}`;
+  const trigger =
+    stringAt(object, '.status.jobStatus.savepointInfo.triggerId') ??
+    stringAt(object, '.status.jobStatus.upgradeSavepointPath.triggerId');
+  if (trigger !== undefined && trigger !== '') return 'a savepoint is in progress';
+  return null;
+}
+
+export const flinkDeploymentAdapter: TargetAdapter = {
+  resource,
+  crd: 'flinkdeployments.flink.apache.org',
+
+  describe(object: KubeObject, config: TargetConfig): TargetView | TargetProblem {
+    const { name, namespace = 'default' } = object.metadata;
+    const taskSlots =
+      slotsFrom(config, flinkConfigurationValue(object, 'taskmanager.numberOfTaskSlots')) ?? 1;
+    const specReplicas = integerAt(object, '.spec.taskManager.replicas');
+    const specParallelism = integerAt(object, '.spec.job.parallelism');
+    const currentReplicas =
+      specReplicas ?? (specParallelism === undefined ? 1 : Math.ceil(specParallelism / taskSlots));
+    const statusReplicas = integerAt(object, '.status.taskManager.replicas') ?? currentReplicas;
+    const busy = flinkDeploymentBusy(object);
+    return {
+      jobManagerUrl: config.jobmanagerUrl ?? `http://${name}-rest.${namespace}:8081`,
+      jobId: config.jobId ?? nonEmpty(stringAt(object, '.status.jobStatus.jobId')),
+      taskSlots,
+      currentReplicas,
+      // Ready TaskManagers: what the operator reports once it has settled; none while it is busy.
+      readyReplicas: busy === null ? Math.min(statusReplicas, currentReplicas) : 0,
+      statusReplicas,
+      currentParallelism: specParallelism ?? null,
+      busy,
+      stateless: stringAt(object, '.spec.job.upgradeMode') === 'stateless',
+    };
+  },
+
+  planWrite(object: KubeObject, change: TargetChange): readonly WriteStep[] {
+    const { name, namespace = 'default' } = object.metadata;
+    return [
+      {
+        method: 'PATCH',
+        path: objectPath(resource, namespace, name),
+        contentType: 'application/merge-patch+json',
+        body: {
+          metadata: guardedMetadata(object, change.statusAnnotation),
+          spec: { taskManager: { replicas: change.replicas }, job: { parallelism: change.parallelism } },
+        },
+        what: `spec.taskManager.replicas=${change.replicas}, spec.job.parallelism=${change.parallelism}`,
+      },
+    ];
+  },
+
+  planStatusWrite(object: KubeObject, statusAnnotation: string): WriteStep {
+    const { name, namespace = 'default' } = object.metadata;
+    return {
+      method: 'PATCH',
+      path: objectPath(resource, namespace, name),
+      contentType: 'application/merge-patch+json',
+      body: { metadata: { annotations: { [STATUS_ANNOTATION]: statusAnnotation } } },
+      what: STATUS_ANNOTATION,
+    };
+  },
+};
+
+/** A `spec.flinkConfiguration` value (its keys contain dots, so not through `valueAt`). */
+export function flinkConfigurationValue(object: KubeObject, key: string): unknown {
+  const configuration = valueAt(object, '.spec.flinkConfiguration');
+  return typeof configuration === 'object' && configuration !== null
+    ? (configuration as Record<string, unknown>)[key]
+    : undefined;
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value === '' || /^0+$/.test(value) ? undefined : value;
+}

@@ -1,0 +1,285 @@
+/**
+ * Leader election on a coordination.k8s.io/v1 Lease, with client-go's semantics
+ * (k8s.io/client-go/tools/leaderelection): a holder renews the Lease; a candidate takes it over once
+ * it has seen no change to the Lease for `leaseDurationSeconds` (its own clock: the holder's
+ * timestamps are not trusted across clocks). Every write is guarded by the resourceVersion, so two
+ * candidates cannot both win.
+ *
+ * Unlike client-go, candidates do not poll the Lease with GETs: they watch it (one watch stream),
+ * and only the holder writes (a renewal every `renewIntervalMs`). A holder that has not renewed for
+ * `renewDeadlineMs` considers itself no longer leader before anyone else may take over.
+ */
+import type { Clock } from '../domain/ports.js';
+import type { Logger } from '../observability/logger.js';
+import { Informer } from './informer.js';
+import type { KubeClient } from './kube-client.js';
+import { statusMessage } from './kube-client.js';
+import { microTime } from './events.js';
+import type { KubeObject } from './objects.js';
+
+/** Whether this replica may write now. Real: `LeaseElector`; `alwaysLeader` when election is off. */
+export interface LeaderState {
+  isLeader(): boolean;
+}
+
+export const alwaysLeader: LeaderState = { isLeader: () => true };
+
+export interface LeaseElectorOptions {
+  readonly client: KubeClient;
+  readonly namespace: string;
+  readonly name: string;
+  readonly identity: string;
+  readonly leaseDurationMs: number;
+  /** Default leaseDuration / 3. */
+  readonly renewIntervalMs?: number;
+  /** Default leaseDuration × 2/3. */
+  readonly renewDeadlineMs?: number;
+  /** How often the local state is checked (no API call unless acquiring or renewing). Default 500 ms. */
+  readonly checkIntervalMs?: number;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** Called (and awaited) once leadership is won, before `isLeader()` answers true. */
+  readonly onStartedLeading?: () => Promise<void> | void;
+  readonly onStoppedLeading?: () => void;
+}
+
+interface LeaseSpec {
+  holderIdentity?: string;
+  leaseDurationSeconds?: number;
+  acquireTime?: string;
+  renewTime?: string;
+  leaseTransitions?: number;
+}
+
+export class LeaseElector implements LeaderState {
+  private readonly informer: Informer;
+  private readonly path: string;
+  private timer: NodeJS.Timeout | null = null;
+  private busy = false;
+  private leader = false;
+  private lastRenewMs = 0;
+  /** The Lease record as last seen, and when (our clock) it last changed. */
+  private observed: { key: string; atMs: number } | null = null;
+  private stopped = false;
+  /** Transitions won by this replica, for tests. */
+  wins = 0;
+
+  constructor(private readonly options: LeaseElectorOptions) {
+    const collection = `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(options.namespace)}/leases`;
+    this.path = `${collection}/${encodeURIComponent(options.name)}`;
+    this.informer = new Informer(options.client, {
+      path: collection,
+      fieldSelector: `metadata.name=${options.name}`,
+      logger: options.logger,
+      onEvent: () => {
+        this.observe();
+      },
+    });
+  }
+
+  get identity(): string {
+    return this.options.identity;
+  }
+
+  isLeader(): boolean {
+    if (!this.leader) return false;
+    return this.options.clock.nowMs() - this.lastRenewMs < this.renewDeadlineMs();
+  }
+
+  /** The holder named by the Lease as last seen. */
+  holder(): string | undefined {
+    return this.spec()?.holderIdentity;
+  }
+
+  async start(): Promise<void> {
+    this.informer.start();
+    await this.informer.waitForSync();
+    this.observe();
+    this.timer = setInterval(() => void this.check(), this.options.checkIntervalMs ?? 500);
+    this.timer.unref();
+    await this.check();
+  }
+
+  /** Stops; a leader releases the Lease so another replica takes over at once. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+    while (this.busy) await new Promise((resolve) => setTimeout(resolve, 20));
+    if (this.leader) {
+      this.setLeader(false);
+      const lease = this.current();
+      if (lease !== undefined && this.spec()?.holderIdentity === this.options.identity) {
+        // client-go's ReleaseOnCancel: an empty holder and a 1 s duration.
+        await this.put(lease, {
+          holderIdentity: '',
+          leaseDurationSeconds: 1,
+          renewTime: microTime(this.options.clock.nowMs()),
+        }).catch(() => undefined);
+      }
+    }
+    await this.informer.stop();
+  }
+
+  private renewIntervalMs(): number {
+    return this.options.renewIntervalMs ?? Math.floor(this.options.leaseDurationMs / 3);
+  }
+
+  private renewDeadlineMs(): number {
+    return this.options.renewDeadlineMs ?? Math.floor((this.options.leaseDurationMs * 2) / 3);
+  }
+
+  private current(): KubeObject | undefined {
+    return this.informer.get(this.options.namespace, this.options.name);
+  }
+
+  private spec(): LeaseSpec | undefined {
+    return this.current()?.spec as LeaseSpec | undefined;
+  }
+
+  private observe(): void {
+    const spec = this.spec();
+    const key = JSON.stringify([
+      spec?.holderIdentity,
+      spec?.renewTime,
+      spec?.leaseTransitions,
+      spec?.leaseDurationSeconds,
+    ]);
+    if (this.observed?.key !== key) this.observed = { key, atMs: this.options.clock.nowMs() };
+  }
+
+  private setLeader(leader: boolean): void {
+    if (this.leader === leader) return;
+    this.leader = leader;
+    if (leader) {
+      this.wins += 1;
+      this.options.logger.info(
+        { identity: this.options.identity, lease: this.options.name },
+        'became leader',
+      );
+    } else {
+      this.options.logger.info(
+        { identity: this.options.identity, lease: this.options.name },
+        'no longer leader',
+      );
+      this.options.onStoppedLeading?.();
+    }
+  }
+
+  /** One look at the Lease: renew it, take it over, or wait. Never throws, never overlaps. */
+  private async check(): Promise<void> {
+    if (this.busy || this.stopped) return;
+    this.busy = true;
+    try {
+      await this.checkOnce();
+    } catch (err) {
+      this.options.logger.warn({ err, lease: this.options.name }, 'leader election step failed');
+    } finally {
+      this.busy = false;
+    }
+    if (this.leader && !this.isLeader()) this.setLeader(false);
+  }
+
+  private async checkOnce(): Promise<void> {
+    const now = this.options.clock.nowMs();
+    const lease = this.current();
+    const spec = this.spec();
+    const me = this.options.identity;
+    if (lease === undefined) {
+      if (!this.informer.hasSynced) return;
+      await this.create(now);
+      return;
+    }
+    const holder = spec?.holderIdentity ?? '';
+    if (holder === me) {
+      if (!this.leader) {
+        // We hold it (say, from before a restart): carry on as leader after the usual checks.
+        if (await this.renew(lease, now)) await this.becomeLeader(now);
+        return;
+      }
+      if (now - this.lastRenewMs >= this.renewIntervalMs()) await this.renew(lease, now);
+      return;
+    }
+    if (this.leader) this.setLeader(false);
+    const durationMs = (spec?.leaseDurationSeconds ?? Math.ceil(this.options.leaseDurationMs / 1000)) * 1000;
+    const expired = holder === '' || (this.observed !== null && now - this.observed.atMs >= durationMs);
+    if (!expired) return;
+    const taken = await this.put(lease, {
+      holderIdentity: me,
+      leaseDurationSeconds: Math.ceil(this.options.leaseDurationMs / 1000),
+      acquireTime: microTime(now),
+      renewTime: microTime(now),
+      leaseTransitions: (spec?.leaseTransitions ?? 0) + 1,
+    });
+    if (taken) {
+      this.lastRenewMs = now;
+      await this.becomeLeader(now);
+    }
+  }
+
+  private async becomeLeader(now: number): Promise<void> {
+    this.lastRenewMs = now;
+    await this.options.onStartedLeading?.();
+    if (!this.stopped) this.setLeader(true);
+  }
+
+  private async renew(lease: KubeObject, now: number): Promise<boolean> {
+    const ok = await this.put(lease, { ...(lease.spec as LeaseSpec), renewTime: microTime(now) });
+    if (ok) this.lastRenewMs = now;
+    return ok;
+  }
+
+  private async create(now: number): Promise<void> {
+    const answer = await this.options.client.request({
+      method: 'POST',
+      path: `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(this.options.namespace)}/leases`,
+      body: {
+        apiVersion: 'coordination.k8s.io/v1',
+        kind: 'Lease',
+        metadata: { name: this.options.name, namespace: this.options.namespace },
+        spec: {
+          holderIdentity: this.options.identity,
+          leaseDurationSeconds: Math.ceil(this.options.leaseDurationMs / 1000),
+          acquireTime: microTime(now),
+          renewTime: microTime(now),
+          leaseTransitions: 0,
+        },
+      },
+    });
+    if (answer.status === 201 || answer.status === 200) {
+      this.adopt(answer.body);
+      await this.becomeLeader(now);
+    } else if (answer.status !== 409) {
+      this.options.logger.warn(
+        { status: answer.status, message: statusMessage(answer.body) },
+        'cannot create the Lease',
+      );
+    }
+  }
+
+  /** An update guarded by the resourceVersion we saw; false when someone else got there first. */
+  private async put(lease: KubeObject, spec: LeaseSpec): Promise<boolean> {
+    const answer = await this.options.client.request({
+      method: 'PUT',
+      path: this.path,
+      body: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: lease.metadata, spec },
+    });
+    if (answer.status === 200) {
+      this.adopt(answer.body);
+      return true;
+    }
+    if (answer.status !== 409) {
+      this.options.logger.warn(
+        { status: answer.status, message: statusMessage(answer.body) },
+        'cannot update the Lease',
+      );
+    }
+    return false;
+  }
+
+  /** Our own write's answer is the newest Lease: use it before the watch brings it. */
+  private adopt(body: unknown): void {
+    this.informer.inject(body);
+    this.observe();
+  }
+}

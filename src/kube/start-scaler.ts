@@ -1,0 +1,284 @@
+/**
+ * The scaler in the cluster, composed in one place: the Kubernetes client, the target registry
+ * (informers), the collector over the targets' JobManagers, leader election, the writer with its
+ * token bucket, Events, and the ticker that runs collect -> decide -> write every tick interval.
+ * `slotscaler serve` calls `startScaler` and serves the metrics API next to it.
+ */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+
+import { KubeConfig } from '@kubernetes/client-node';
+
+import { Collector } from '../collector/collector.js';
+import type { CollectorTarget } from '../collector/collector.js';
+import { systemClock } from '../collector/clock.js';
+import type { LoadedConfig } from '../config/load.js';
+import type { MetricReading } from '../domain/metrics.js';
+import type { Clock } from '../domain/ports.js';
+import { FlinkHttpPool } from '../flink/rest-client.js';
+import { silentLogger } from '../observability/logger.js';
+import type { Logger } from '../observability/logger.js';
+import { isProblem } from './adapters/adapter.js';
+import { adaptersFor } from './adapters/index.js';
+import { KubeEventRecorder } from './events.js';
+import { HttpKubeClient } from './kube-client.js';
+import type { KubeClient } from './kube-client.js';
+import { alwaysLeader, LeaseElector } from './leader-election.js';
+import type { LeaderState } from './leader-election.js';
+import type { ResourceRef } from './objects.js';
+import { ScalingLoop } from './scaling-loop.js';
+import type { RecommendationSource } from './scaling-loop.js';
+import { TargetRegistry } from './target-registry.js';
+import { TokenBucket } from './token-bucket.js';
+import { KubeScaleTargetWriter } from './writer.js';
+
+export interface StartScalerOptions {
+  /** The loaded global config (`loadConfig`). */
+  readonly loaded: LoadedConfig;
+  /** A kubeconfig file; by default the standard search (in-cluster service account, $KUBECONFIG, ~/.kube/config). */
+  readonly kubeconfigPath?: string;
+  /** Or a KubeConfig already loaded. */
+  readonly kubeConfig?: KubeConfig;
+  readonly logger?: Logger;
+  /** This replica's name in the Lease and in Events; default $POD_NAME, else hostname + random suffix. */
+  readonly identity?: string;
+  readonly clock?: Clock;
+  /** Shared with `slotscaler collect` and the metrics API, if the caller has one. */
+  readonly flinkPool?: FlinkHttpPool;
+  /** Overrides of the Kubernetes client (tests). */
+  readonly kubeClient?: KubeClient;
+}
+
+/** One target as the metrics API serves it: its labels and every metric's reading now. */
+export interface ServedTarget {
+  readonly id: string;
+  /** Lower-case kind, the `kind` metric label. */
+  readonly kind: string;
+  readonly namespace: string;
+  readonly name: string;
+  readonly jobId: string | null;
+  readonly windowSeconds: number;
+  /** When the readings were taken (the last sample), epoch ms; null without a sample. */
+  readonly timestampMs: number | null;
+  /** The catalogue metrics, the target's expression metrics and `flink_recommended_taskmanagers`. */
+  readonly metrics: Readonly<Record<string, MetricReading>>;
+}
+
+export interface Scaler {
+  /** Stops ticking, writes the status annotations (leader), releases the Lease, stops the watches. */
+  stop(): Promise<void>;
+  /** One tick now (collect, then decide), awaited; skipped when one is running. */
+  tickNow(): Promise<void>;
+  readonly identity: string;
+  readonly registry: TargetRegistry;
+  readonly collector: Collector;
+  readonly loop: ScalingLoop;
+  readonly leader: LeaderState;
+  /** `flink_recommended_taskmanagers` per target id. */
+  readonly recommendations: RecommendationSource;
+  /** The targets and their metrics, for the external metrics API's provider. */
+  servedTargets(namespace?: string): readonly ServedTarget[];
+  readonly events: KubeEventRecorder;
+  readonly writer: KubeScaleTargetWriter;
+  readonly client: KubeClient;
+}
+
+function defaultIdentity(): string {
+  return process.env['POD_NAME'] ?? `${hostname()}-${randomBytes(3).toString('hex')}`;
+}
+
+/** `group/version/plural` from the config into a resource reference. */
+export function parseKind(text: string): ResourceRef {
+  const [group = '', version = '', plural = ''] = text.split('/');
+  return { group, version, plural, kind: '' };
+}
+
+export async function startScaler(options: StartScalerOptions): Promise<Scaler> {
+  const { config, targetDefaults, describeKey } = options.loaded;
+  const logger = options.logger ?? silentLogger;
+  const clock = options.clock ?? systemClock;
+  const identity = options.identity ?? defaultIdentity();
+  let kubeConfig = options.kubeConfig;
+  if (kubeConfig === undefined && options.kubeClient === undefined) {
+    kubeConfig = new KubeConfig();
+    if (options.kubeconfigPath === undefined) kubeConfig.loadFromDefault();
+    else kubeConfig.loadFromFile(options.kubeconfigPath);
+  }
+  const httpClient =
+    options.kubeClient === undefined && kubeConfig !== undefined
+      ? new HttpKubeClient(kubeConfig, { requestTimeoutMs: config.kubeRequestTimeout * 1000 })
+      : undefined;
+  const client: KubeClient = options.kubeClient ?? (httpClient as KubeClient);
+
+  const tickMs = config.tickInterval * 1000;
+  const ownPool = options.flinkPool === undefined;
+  const pool =
+    options.flinkPool ??
+    new FlinkHttpPool({
+      requestTimeoutMs: config.flinkRequestTimeout * 1000,
+      maxConcurrentRequests: config.flinkConcurrency,
+    });
+  const collector = new Collector(
+    { clientFor: (url) => pool.clientFor(url), clock, logger: logger.child({ component: 'collector' }) },
+    { intervalMs: tickMs, targetDeadlineMs: Math.max(1000, Math.min(12_000, tickMs * 0.8)) },
+  );
+
+  const registry: TargetRegistry = new TargetRegistry({
+    client,
+    adapters: adaptersFor(config.kinds.map(parseKind)),
+    namespaces: config.namespaces,
+    targetDefaults,
+    describeDefaultKey: describeKey,
+    logger: logger.child({ component: 'targets' }),
+    onChange: () => {
+      publishTargets();
+    },
+  });
+  const targetRegistry = registry;
+  function publishTargets(): void {
+    const targets: CollectorTarget[] = [];
+    for (const target of registry.list()) {
+      if (!target.parsed.ok || target.view === null || isProblem(target.view)) continue;
+      const { config: targetConfig } = target.parsed;
+      targets.push({
+        id: target.id,
+        jobManagerUrl: target.view.jobManagerUrl,
+        jobId: target.view.jobId,
+        window: {
+          windowSeconds: targetConfig.metricsWindow,
+          restartHoldoffSeconds: targetConfig.metricsHoldAfterRestart,
+          maxSampleAgeSeconds: targetConfig.metricsMaxAge,
+        },
+        wantTaskSlots: target.view.taskSlots === null,
+        logBindings: { namespace: target.ref.namespace, name: target.ref.name, kind: target.ref.kind },
+      });
+    }
+    collector.setTargets(targets);
+  }
+
+  const bucket = new TokenBucket(config.writeQps, config.writeBurst, clock);
+  const writer = new KubeScaleTargetWriter(client, bucket, clock);
+  const events = new KubeEventRecorder({
+    client,
+    bucket,
+    clock,
+    logger: logger.child({ component: 'events' }),
+    identity,
+    warningIntervalMs: config.warningEventInterval * 1000,
+  });
+
+  let elector: LeaseElector | undefined;
+  const leader: LeaderState = config.leaderElect
+    ? (elector = new LeaseElector({
+        client,
+        namespace: config.leaseNamespace ?? process.env['POD_NAMESPACE'] ?? 'default',
+        name: config.leaseName,
+        identity,
+        leaseDurationMs: config.leaseDuration * 1000,
+        clock,
+        logger: logger.child({ component: 'leader-election' }),
+        onStartedLeading: () => {
+          scalingLoop.reloadHistories();
+        },
+      }))
+    : alwaysLeader;
+  const scalingLoop: ScalingLoop = new ScalingLoop(
+    { targets: targetRegistry, metrics: collector, writer, events, leader, clock, logger },
+    { dryRun: config.dryRun, statusAnnotation: config.statusAnnotation },
+  );
+
+  await targetRegistry.start();
+  publishTargets();
+  await elector?.start();
+
+  let running: Promise<void> | null = null;
+  let stopped = false;
+  const tick = (): Promise<void> => {
+    if (running !== null || stopped) return running ?? Promise.resolve();
+    running = (async () => {
+      try {
+        await collector.tick();
+        await scalingLoop.runOnce();
+      } catch (err) {
+        logger.error({ err }, 'tick failed');
+      }
+    })().finally(() => {
+      running = null;
+    });
+    return running;
+  };
+  const timer = setInterval(() => void tick(), tickMs);
+  void tick();
+  logger.info(
+    {
+      identity,
+      tickIntervalSeconds: config.tickInterval,
+      dryRun: config.dryRun,
+      kinds: targetRegistry.watchedKinds(),
+    },
+    'scaler started',
+  );
+
+  return {
+    identity,
+    registry: targetRegistry,
+    collector,
+    loop: scalingLoop,
+    leader,
+    recommendations: scalingLoop,
+    events,
+    writer,
+    client,
+    tickNow: async () => {
+      while (running !== null) await running;
+      await tick();
+    },
+    servedTargets(namespace?: string): readonly ServedTarget[] {
+      const nowMs = clock.nowMs();
+      return targetRegistry
+        .list()
+        .filter(
+          (target) => target.parsed.ok && (namespace === undefined || target.ref.namespace === namespace),
+        )
+        .map((target) => {
+          const readings = collector.readings(target.id, nowMs);
+          const metrics: Record<string, MetricReading> = { ...(readings?.metrics ?? {}) };
+          if (target.parsed.ok && readings !== undefined) {
+            for (const expression of target.parsed.expressions)
+              metrics[expression.name] = expression.evaluate(readings.metrics);
+          }
+          const recommendation = scalingLoop.recommendation(target.id);
+          metrics['flink_recommended_taskmanagers'] =
+            recommendation === undefined ? { unavailable: 'no-data' } : { value: recommendation.replicas };
+          return {
+            id: target.id,
+            kind: target.ref.kind.toLowerCase(),
+            namespace: target.ref.namespace,
+            name: target.ref.name,
+            jobId: readings?.jobId ?? null,
+            windowSeconds: target.parsed.ok ? target.parsed.config.metricsWindow : 60,
+            timestampMs: readings?.lastSampleAtMs ?? null,
+            metrics,
+          };
+        });
+    },
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      clearInterval(timer);
+      while (running !== null) await running;
+      await collector.stop();
+      try {
+        await scalingLoop.flushStatus();
+      } catch (err) {
+        logger.warn({ err }, 'cannot write the status annotations at shutdown');
+      }
+      await Promise.race([events.flush(), new Promise((resolve) => setTimeout(resolve, 5_000).unref())]);
+      await elector?.stop();
+      await targetRegistry.stop();
+      if (ownPool) pool.close();
+      httpClient?.close();
+      logger.info({ identity }, 'scaler stopped');
+    },
+  };
+}

@@ -1,0 +1,112 @@
+// Shared by the scaler end-to-end tests: config, annotations, and reads of what the API server holds.
+import { resolveConfig } from '../../src/config/load.js';
+import type { LoadedConfig } from '../../src/config/load.js';
+import { startScaler } from '../../src/kube/start-scaler.js';
+import type { Scaler } from '../../src/kube/start-scaler.js';
+import type { Logger } from '../../src/observability/logger.js';
+import type { ControlPlane } from './harness/control-plane.js';
+import { expectOk } from './harness/kube.js';
+import type { KubeObject } from './harness/kube.js';
+
+/** Fast settings: a 1 s tick, short windows (annotations shorten them further per target). */
+export function fastConfig(flags: Readonly<Record<string, unknown>> = {}): LoadedConfig {
+  return resolveConfig({
+    flags: {
+      tickInterval: '1s',
+      leaderElect: 'false',
+      leaseDuration: '6s',
+      warningEventInterval: '30s',
+      ...flags,
+    },
+  });
+}
+
+/** Annotations of a quickly scaled target. */
+export function fastAnnotations(
+  jobManagerUrl: string,
+  extra: Readonly<Record<string, string>> = {},
+): Record<string, string> {
+  return {
+    'slotscaler.dev/enabled': 'true',
+    'slotscaler.dev/jobmanager-url': jobManagerUrl,
+    'slotscaler.dev/metrics': 'flink_busy_ratio=0.6',
+    'slotscaler.dev/max-taskmanagers': '4',
+    'slotscaler.dev/metrics-window': '6s',
+    'slotscaler.dev/metrics-hold-after-restart': '10s',
+    'slotscaler.dev/metrics-max-age': '15s',
+    'slotscaler.dev/cooldown-after-rescale': '8s',
+    'slotscaler.dev/scale-down-stabilization': '15s',
+    ...extra,
+  };
+}
+
+/** A logger that prints warnings and errors (and everything with SLOTSCALER_E2E_LOG=1) as `#` lines. */
+export function testLogger(prefix = ''): Logger {
+  const verbose = process.env['SLOTSCALER_E2E_LOG'] === '1';
+  const make = (bindings: Record<string, unknown>): Logger => {
+    const write =
+      (level: string, always: boolean) =>
+      (obj: Record<string, unknown>, msg: string): void => {
+        if (!always && !verbose) return;
+        console.log(
+          `# ${prefix}${level} ${msg} ${JSON.stringify({ ...bindings, ...obj }, (_k, v: unknown) => (v instanceof Error ? v.message : v))}`,
+        );
+      };
+    return {
+      debug: write('debug', false),
+      info: write('info', false),
+      warn: write('warn', true),
+      error: write('error', true),
+      child: (more) => make({ ...bindings, ...more }),
+    };
+  };
+  return make({});
+}
+
+export async function startTestScaler(
+  cp: ControlPlane,
+  loaded: LoadedConfig,
+  identity = 'scaler-a',
+): Promise<Scaler> {
+  return startScaler({
+    loaded,
+    kubeconfigPath: cp.kubeconfigPath,
+    identity,
+    logger: testLogger(`${identity} `),
+  });
+}
+
+export async function patchAnnotations(
+  cp: ControlPlane,
+  path: string,
+  annotations: Readonly<Record<string, string | null>>,
+): Promise<void> {
+  expectOk(await cp.request('PATCH', path, { metadata: { annotations } }), `annotate ${path}`);
+}
+
+export interface CoreEvent {
+  readonly reason: string;
+  readonly type: string;
+  readonly message: string;
+  readonly involvedObject: { readonly name: string; readonly kind: string };
+}
+
+/** Events about one object, as `kubectl describe` finds them (core/v1 view). */
+export async function eventsFor(cp: ControlPlane, namespace: string, name: string): Promise<CoreEvent[]> {
+  const answer = expectOk(
+    await cp.request(
+      'GET',
+      `/api/v1/namespaces/${namespace}/events?fieldSelector=${encodeURIComponent(`involvedObject.name=${name}`)}`,
+    ),
+    'list events',
+  );
+  return (answer.body as { items: CoreEvent[] }).items;
+}
+
+export function specOf(object: KubeObject): {
+  replicas: number | undefined;
+  parallelism: number | undefined;
+} {
+  const spec = object.spec as { taskManager?: { replicas?: number }; job?: { parallelism?: number } };
+  return { replicas: spec.taskManager?.replicas, parallelism: spec.job?.parallelism };
+}
