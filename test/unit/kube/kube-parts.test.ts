@@ -1,0 +1,274 @@
+// The small parts of src/kube: token bucket, Event rate limiting, status annotation, adapters, write classification.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+
+import { parseTargetAnnotations } from '../../../src/config/annotations.js';
+import { isProblem } from '../../../src/kube/adapters/adapter.js';
+import { customResourceAdapter } from '../../../src/kube/adapters/custom-resource.js';
+import { deploymentAdapter } from '../../../src/kube/adapters/deployment.js';
+import { flinkApplicationAdapter } from '../../../src/kube/adapters/flink-application.js';
+import { flinkDeploymentAdapter, flinkDeploymentBusy } from '../../../src/kube/adapters/flink-deployment.js';
+import { EventRateLimiter, eventName, microTime } from '../../../src/kube/events.js';
+import { retryAfterMs } from '../../../src/kube/kube-client.js';
+import type { KubeObject } from '../../../src/kube/objects.js';
+import { decodeStatus, encodeStatus, MAX_STATUS_ENTRIES } from '../../../src/kube/status-annotation.js';
+import { TokenBucket } from '../../../src/kube/token-bucket.js';
+import { classify } from '../../../src/kube/writer.js';
+import { FakeClock } from '../../fakes/fake-clock.js';
+
+function configOf(annotations: Record<string, string> = {}) {
+  const result = parseTargetAnnotations({ 'slotscaler.dev/enabled': 'true', ...annotations });
+  assert.ok(result.ok);
+  return result.config;
+}
+
+describe('TokenBucket', () => {
+  it('allows a burst, then qps per second', async () => {
+    const clock = new FakeClock();
+    const slept: number[] = [];
+    const bucket = new TokenBucket(5, 10, clock, (ms) => {
+      slept.push(ms);
+      clock.advance(ms);
+      return Promise.resolve();
+    });
+    for (let i = 0; i < 10; i++) assert.ok(bucket.tryTake());
+    assert.equal(bucket.tryTake(), false);
+    assert.equal(bucket.waitMs(), 200);
+    await bucket.take();
+    assert.deepEqual(slept, [200]);
+    clock.advance(10_000);
+    for (let i = 0; i < 10; i++) assert.ok(bucket.tryTake(), 'refilled up to the burst, not beyond');
+    assert.equal(bucket.tryTake(), false);
+  });
+});
+
+describe('EventRateLimiter', () => {
+  it('sends one per (target, reason) per interval and counts those held back', () => {
+    const limiter = new EventRateLimiter(60_000);
+    assert.equal(limiter.admit('a/MetricsUnavailable', 0), 0);
+    assert.equal(limiter.admit('a/MetricsUnavailable', 1_000), null);
+    assert.equal(limiter.admit('a/MetricsUnavailable', 2_000), null);
+    assert.equal(limiter.admit('b/MetricsUnavailable', 2_000), 0, 'another target is not held back');
+    assert.equal(limiter.admit('a/InvalidAnnotation', 2_000), 0, 'another reason is not held back');
+    assert.equal(limiter.admit('a/MetricsUnavailable', 60_000), 2);
+  });
+
+  it('names Events as client-go does and writes MicroTime', () => {
+    assert.match(eventName('job', 1_767_225_600_000), /^job\.[0-9a-f]+$/);
+    assert.equal(microTime(Date.UTC(2026, 0, 1, 0, 0, 0, 123)), '2026-01-01T00:00:00.123000Z');
+  });
+});
+
+describe('status annotation', () => {
+  it('round-trips, bounded', () => {
+    const status = {
+      lastDecision: {
+        atMs: 5,
+        fromReplicas: 1,
+        toReplicas: 2,
+        fromParallelism: 2,
+        toParallelism: 4,
+        reason: 'ScaleUpLimit',
+        outcome: 'scaled',
+        metrics: [{ name: 'flink_busy_ratio', value: 0.93, target: 0.7, type: 'Value' as const }],
+      },
+      lastRescaleAtMs: 5,
+      recommendations: Array.from({ length: 300 }, (_, i) => ({ replicas: i % 7, timestampMs: i })),
+      scaleEvents: [{ replicaChange: -1, timestampMs: 3 }],
+    };
+    const decoded = decodeStatus(encodeStatus(status));
+    assert.ok(decoded !== null);
+    assert.deepEqual(decoded.lastDecision, status.lastDecision);
+    assert.equal(decoded.recommendations.length, MAX_STATUS_ENTRIES);
+    assert.deepEqual(decoded.recommendations.at(-1), { replicas: 299 % 7, timestampMs: 299 });
+    assert.deepEqual(decoded.scaleEvents, status.scaleEvents);
+    assert.ok(encodeStatus(status).length < 4096);
+  });
+
+  it('ignores what is not ours', () => {
+    assert.equal(decodeStatus(undefined), null);
+    assert.equal(decodeStatus('not json'), null);
+    assert.equal(decodeStatus('{"v":2}'), null);
+  });
+});
+
+describe('adapters', () => {
+  const fd: KubeObject = {
+    metadata: { name: 'job', namespace: 'ns', resourceVersion: '7', generation: 3 },
+    spec: {
+      flinkConfiguration: { 'taskmanager.numberOfTaskSlots': '4' },
+      taskManager: { replicas: 2 },
+      job: { parallelism: 8, upgradeMode: 'savepoint' },
+    },
+    status: {
+      lifecycleState: 'STABLE',
+      observedGeneration: 3,
+      taskManager: { replicas: 2 },
+      jobStatus: { state: 'RUNNING' },
+    },
+  };
+
+  it('FlinkDeployment: the default JobManager URL, slots from flinkConfiguration, busy states', () => {
+    const view = flinkDeploymentAdapter.describe(fd, configOf(), null);
+    assert.ok(!isProblem(view));
+    assert.equal(view.jobManagerUrl, 'http://job-rest.ns:8081');
+    assert.equal(view.taskSlots, 4);
+    assert.equal(view.currentReplicas, 2);
+    assert.equal(view.busy, null);
+    const withUrl = flinkDeploymentAdapter.describe(
+      fd,
+      configOf({ 'slotscaler.dev/jobmanager-url': 'http://jm:8081', 'slotscaler.dev/task-slots': '3' }),
+      null,
+    );
+    assert.ok(!isProblem(withUrl));
+    assert.equal(withUrl.jobManagerUrl, 'http://jm:8081');
+    assert.equal(withUrl.taskSlots, 3);
+    const status = fd.status as Record<string, unknown>;
+    assert.match(
+      flinkDeploymentBusy({ ...fd, status: { ...status, lifecycleState: 'UPGRADING' } }) ?? '',
+      /UPGRADING/,
+    );
+    assert.match(
+      flinkDeploymentBusy({ ...fd, status: { ...status, observedGeneration: 2 } }) ?? '',
+      /generation 3/,
+    );
+    assert.match(
+      flinkDeploymentBusy({
+        ...fd,
+        status: { ...status, jobStatus: { state: 'RUNNING', savepointInfo: { triggerId: 'x' } } },
+      }) ?? '',
+      /savepoint/,
+    );
+  });
+
+  it('FlinkDeployment: one guarded merge patch of both fields', () => {
+    const steps = flinkDeploymentAdapter.planWrite(
+      fd,
+      { replicas: 3, parallelism: 12, statusAnnotation: 's' },
+      configOf(),
+      null,
+    );
+    assert.deepEqual(
+      steps.map((step) => [step.path, step.body]),
+      [
+        [
+          '/apis/flink.apache.org/v1beta1/namespaces/ns/flinkdeployments/job',
+          {
+            metadata: { resourceVersion: '7', annotations: { 'slotscaler.dev/status': 's' } },
+            spec: { taskManager: { replicas: 3 }, job: { parallelism: 12 } },
+          },
+        ],
+      ],
+    );
+  });
+
+  it('FlinkApplication: spec.parallelism', () => {
+    const app: KubeObject = {
+      metadata: { name: 'app', namespace: 'ns', resourceVersion: '1' },
+      spec: { parallelism: 6, taskManagerConfig: { taskSlots: 3 } },
+      status: { phase: 'Running' },
+    };
+    const view = flinkApplicationAdapter.describe(app, configOf(), null);
+    assert.ok(!isProblem(view));
+    assert.equal(view.currentReplicas, 2);
+    const steps = flinkApplicationAdapter.planWrite(
+      app,
+      { replicas: 3, parallelism: 9, statusAnnotation: undefined },
+      configOf(),
+      null,
+    );
+    assert.deepEqual(steps[0]?.body, { metadata: { resourceVersion: '1' }, spec: { parallelism: 9 } });
+  });
+
+  it('Deployment: /scale, and a JobManager URL is required', () => {
+    const deployment: KubeObject = {
+      metadata: { name: 'tm', namespace: 'ns', resourceVersion: '9' },
+      spec: { replicas: 2 },
+      status: { replicas: 2, readyReplicas: 1 },
+    };
+    assert.ok(isProblem(deploymentAdapter.describe(deployment, configOf(), null)));
+    const config = configOf({ 'slotscaler.dev/jobmanager-url': 'http://jm:8081' });
+    const view = deploymentAdapter.describe(deployment, config, null);
+    assert.ok(!isProblem(view));
+    assert.equal(view.readyReplicas, 1);
+    const steps = deploymentAdapter.planWrite(
+      deployment,
+      { replicas: 3, parallelism: 3, statusAnnotation: 's' },
+      config,
+      null,
+    );
+    assert.deepEqual(
+      steps.map((step) => step.path),
+      ['/apis/apps/v1/namespaces/ns/deployments/tm/scale', '/apis/apps/v1/namespaces/ns/deployments/tm'],
+    );
+    assert.deepEqual(steps[0]?.body, { metadata: { resourceVersion: '9' }, spec: { replicas: 3 } });
+  });
+
+  it('other kinds: parallelism path first, then /scale; one patch when both are paths', () => {
+    const adapter = customResourceAdapter({
+      group: 'example.com',
+      version: 'v1',
+      plural: 'flinkjobs',
+      kind: 'FlinkJob',
+    });
+    const object: KubeObject = {
+      metadata: { name: 'j', namespace: 'ns', resourceVersion: '3' },
+      spec: { tms: 2, p: 4 },
+    };
+    const viaScale = configOf({
+      'slotscaler.dev/jobmanager-url': 'http://jm:8081',
+      'slotscaler.dev/parallelism-path': '.spec.p',
+    });
+    const crd = { specReplicasPath: '.spec.tms', statusReplicasPath: null };
+    const view = adapter.describe(object, viaScale, crd);
+    assert.ok(!isProblem(view));
+    assert.equal(view.currentReplicas, 2);
+    assert.deepEqual(
+      adapter
+        .planWrite(object, { replicas: 3, parallelism: 6, statusAnnotation: undefined }, viaScale, crd)
+        .map((s) => [s.path, s.body]),
+      [
+        [
+          '/apis/example.com/v1/namespaces/ns/flinkjobs/j',
+          { metadata: { resourceVersion: '3' }, spec: { p: 6 } },
+        ],
+        ['/apis/example.com/v1/namespaces/ns/flinkjobs/j/scale', { spec: { replicas: 3 } }],
+      ],
+    );
+    const bothPaths = configOf({
+      'slotscaler.dev/jobmanager-url': 'http://jm:8081',
+      'slotscaler.dev/parallelism-path': '.spec.p',
+      'slotscaler.dev/replicas-path': '.spec.tms',
+    });
+    assert.deepEqual(
+      adapter
+        .planWrite(object, { replicas: 3, parallelism: 6, statusAnnotation: undefined }, bothPaths, null)
+        .map((s) => s.body),
+      [{ metadata: { resourceVersion: '3' }, spec: { tms: 3, p: 6 } }],
+    );
+    assert.ok(
+      isProblem(
+        adapter.describe(object, configOf({ 'slotscaler.dev/jobmanager-url': 'http://jm:8081' }), null),
+      ),
+    );
+  });
+});
+
+describe('write outcomes', () => {
+  it('classifies the answers', () => {
+    assert.equal(classify(200, undefined, '', 0), null);
+    assert.equal(classify(409, undefined, 'conflict', 0)?.kind, 'conflict');
+    assert.equal(classify(404, undefined, '', 0)?.kind, 'gone');
+    assert.deepEqual(classify(429, '7', 'slow', 0), {
+      ok: false,
+      kind: 'throttled',
+      status: 429,
+      retryAfterMs: 7000,
+      message: 'slow',
+    });
+    assert.equal(classify(503, undefined, '', 0)?.kind, 'throttled');
+    assert.equal(classify(422, undefined, '', 0)?.kind, 'refused');
+    assert.equal(retryAfterMs('Thu, 01 Jan 2026 00:00:10 GMT', Date.UTC(2026, 0, 1)), 10_000);
+    assert.equal(retryAfterMs('soon', 0), null);
+  });
+});
