@@ -103,7 +103,9 @@ const sampler = setInterval(() => {
 }, 20);
 
 const fleet = fleetMode === 'in-process' ? await startFleet(options) : await childFleet();
-const pool = new FlinkHttpPool({ maxConcurrentRequests: concurrency });
+// A few servers stand in for a thousand JobManagers: let each keep as many idle connections as
+// the thousand would together, or the benchmark measures reconnecting.
+const pool = new FlinkHttpPool({ maxConcurrentRequests: concurrency, maxIdleSocketsPerHost: concurrency });
 const collector = new Collector({ clientFor: (url) => pool.clientFor(url), clock });
 collector.setTargets(fleet.urls.map((url, index) => ({ id: `bench/target-${index}`, jobManagerUrl: url })));
 

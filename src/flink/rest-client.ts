@@ -75,7 +75,7 @@ export const DEFAULT_FLINK_HTTP_OPTIONS: FlinkHttpOptions = Object.freeze({
   retryInitialDelayMs: 200,
   retryMaxDelayMs: 2_000,
   maxConcurrentRequests: 32,
-  maxIdleSocketsPerHost: 2,
+  maxIdleSocketsPerHost: 4,
   maxResponseBytes: 16 * 1024 * 1024,
 });
 
