@@ -5,7 +5,7 @@
  * with `setSecureContext`, which serves it on new connections and leaves open ones alone, like
  * k8s.io/apiserver's `DynamicCertKeyPairContent` (fsnotify plus a periodic re-read).
  */
-import { createHash } from 'node:crypto';
+import { X509Certificate, createHash, createPrivateKey } from 'node:crypto';
 import { watch } from 'node:fs';
 import type { FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -43,12 +43,17 @@ async function readPair(certFile: string, keyFile: string): Promise<CertificateA
   } catch (err) {
     throw new TlsCertificateError(certFile, `cannot read ${certFile} or ${keyFile}`, { cause: err });
   }
+  // A file caught half-written reads as empty or cut short: createSecureContext alone accepts an
+  // empty certificate, so the pair is checked here (parses, and the key is the certificate's).
+  let matches: boolean;
   try {
+    matches = new X509Certificate(certPem).checkPrivateKey(createPrivateKey(keyPem));
     createSecureContext({ cert: certPem, key: keyPem });
   } catch (err) {
     const detail = err instanceof Error ? err.message : String(err);
     throw new TlsCertificateError(certFile, `unusable certificate or key (${detail})`, { cause: err });
   }
+  if (!matches) throw new TlsCertificateError(certFile, `the key in ${keyFile} is not the certificate's`);
   return { certPem, keyPem };
 }
 

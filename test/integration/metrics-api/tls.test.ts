@@ -79,6 +79,13 @@ describe('serving certificate from files', () => {
     await writeFile(api.certFile, other.certPem); // the key stays the old one: a mismatch
     await api.server.reloadCertificate();
     assert.equal((await request(pki, api.port, '/healthz')).serverFingerprint, current);
+    // A certificate file caught empty (truncated mid-write) is not "no certificate".
+    await writeFile(api.certFile, '');
+    await api.server.reloadCertificate();
+    assert.equal((await request(pki, api.port, '/healthz')).serverFingerprint, current);
+    await writeFile(api.certFile, other.certPem.slice(0, 200));
+    await api.server.reloadCertificate();
+    assert.equal((await request(pki, api.port, '/healthz')).serverFingerprint, current);
     assert.ok(
       api.logger.entries.some(
         (entry) => entry.level === 'error' && /keeping the current one/.test(entry.msg),
