@@ -25,7 +25,7 @@ import {
   UpstreamMetricsError,
 } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
-import type { AuthenticationResult, RequestAuthenticator } from './auth/authenticator.js';
+import type { RequestAuthenticator } from './auth/authenticator.js';
 import type { CachingAuthorizer } from './auth/authorizer.js';
 import type { AccessAttributes, UserInfo } from './auth/ports.js';
 import {
@@ -128,133 +128,14 @@ function unavailableMessage(err: MetricUnavailableError): string {
 }
 
 export function createMetricsApiApp(deps: MetricsApiAppDependencies): Express {
-  const { provider, upstream, observer, logger } = deps;
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-
-  // Request id, route and the metrics of every request.
+  // One handler for every path: the order of the checks is spelled out in `serve`, and a request
+  // costs one router layer.
   app.use((request: Request, response: Response, next: NextFunction) => {
-    const header = request.headers['audit-id'];
-    const state: RequestState = {
-      requestId: typeof header === 'string' && header !== '' ? header : randomUUID(),
-      route: routeOf(pathOf(request)),
-      startedNs: process.hrtime.bigint(),
-      metricLabel: '_other',
-      user: ANONYMOUS,
-    };
-    Object.assign(response.locals, state);
-    response.setHeader('Audit-Id', state.requestId);
-    response.on('finish', () => {
-      const current = stateOf(response);
-      const seconds = Number(process.hrtime.bigint() - current.startedNs) / 1e9;
-      observer.observeRequest(current.metricLabel, response.statusCode, seconds);
-    });
-    next();
+    serve(deps, request, response).catch(next);
   });
-
-  // Health: no credentials (the generic API server's AlwaysAllowPaths).
-  app.use((request: Request, response: Response, next: NextFunction) => {
-    const { route } = stateOf(response);
-    if (route.kind !== 'health') {
-      next();
-      return;
-    }
-    stateOf(response).metricLabel = '_health';
-    if (request.method !== 'GET' && request.method !== 'HEAD') {
-      sendStatus(response, methodNotAllowed());
-      return;
-    }
-    if (route.check !== 'readyz') {
-      sendText(response, 200, 'ok');
-      return;
-    }
-    const readiness = readinessOf(deps);
-    if (readiness.ready) sendText(response, 200, 'ok');
-    else sendText(response, 500, `[-]${readiness.reason}\nreadyz check failed\n`);
-  });
-
-  // Authentication.
-  app.use((request: Request, response: Response, next: NextFunction) => {
-    const state = stateOf(response);
-    state.metricLabel = metricLabelOf(state.route, provider, upstream);
-    if (deps.authentication === undefined) {
-      next();
-      return;
-    }
-    deps.authentication.authenticator.authenticate(request).then(
-      (result: AuthenticationResult) => {
-        if (!result.ok) {
-          observer.observeAuthFailure(result.reason);
-          logger.debug(
-            { requestId: state.requestId, reason: result.reason, detail: result.detail },
-            'request not authenticated',
-          );
-          sendStatus(response, unauthorized());
-          return;
-        }
-        state.user = result.user;
-        next();
-      },
-      (err: unknown) => next(err),
-    );
-  });
-
-  // Method check, authorization and the handlers.
-  app.use((request: Request, response: Response, next: NextFunction) => {
-    const state = stateOf(response);
-    const { route } = state;
-    if (route.kind === 'unknown' || route.kind === 'openapi' || route.kind === 'health') {
-      sendStatus(response, pathNotFound());
-      return;
-    }
-    if (request.method !== 'GET' && request.method !== 'HEAD') {
-      sendStatus(response, methodNotAllowed());
-      return;
-    }
-    const attributes: AccessAttributes =
-      route.kind === 'metric'
-        ? {
-            kind: 'resource',
-            verb: 'list',
-            group: GROUP,
-            version: VERSION,
-            resource: route.metricName,
-            namespace: route.namespace,
-          }
-        : { kind: 'nonResource', verb: 'get', path: pathOf(request) };
-    authorize(deps, state.user, attributes).then(
-      (decision) => {
-        if (!decision.allowed) {
-          logger.debug(
-            { requestId: state.requestId, user: state.user.name, attributes },
-            'request forbidden',
-          );
-          sendStatus(
-            response,
-            route.kind === 'metric'
-              ? forbiddenResource({
-                  user: state.user.name,
-                  verb: 'list',
-                  resource: route.metricName,
-                  namespace: route.namespace,
-                  reason: decision.reason,
-                })
-              : forbiddenPath({
-                  user: state.user.name,
-                  verb: 'get',
-                  path: pathOf(request),
-                  reason: decision.reason,
-                }),
-          );
-          return;
-        }
-        handle(deps, request, response, state).catch(next);
-      },
-      (err: unknown) => next(err),
-    );
-  });
-
   // Anything thrown: 500, the details in the log only.
   app.use((err: unknown, _request: Request, response: Response, next: NextFunction) => {
     if (response.headersSent) {
@@ -262,11 +143,123 @@ export function createMetricsApiApp(deps: MetricsApiAppDependencies): Express {
       return;
     }
     const state = stateOf(response);
-    logger.error({ err, requestId: state.requestId }, 'external metrics API request failed');
+    deps.logger.error({ err, requestId: state.requestId }, 'external metrics API request failed');
     sendStatus(response, internalError(state.requestId));
   });
-
   return app;
+}
+
+async function serve(deps: MetricsApiAppDependencies, request: Request, response: Response): Promise<void> {
+  const { provider, upstream, observer, logger } = deps;
+  const header = request.headers['audit-id'];
+  const route = routeOf(pathOf(request));
+  const state: RequestState = {
+    requestId: typeof header === 'string' && header !== '' ? header : randomUUID(),
+    route,
+    startedNs: process.hrtime.bigint(),
+    metricLabel: metricLabelOf(route, provider, upstream),
+    user: ANONYMOUS,
+  };
+  Object.assign(response.locals, state);
+  response.setHeader('Audit-Id', state.requestId);
+  response.on('finish', () => {
+    const seconds = Number(process.hrtime.bigint() - state.startedNs) / 1e9;
+    observer.observeRequest(state.metricLabel, response.statusCode, seconds);
+  });
+  const readOnly = request.method === 'GET' || request.method === 'HEAD';
+
+  // Health: no credentials (the generic API server's AlwaysAllowPaths).
+  if (route.kind === 'health') {
+    if (!readOnly) {
+      sendStatus(response, methodNotAllowed());
+      return;
+    }
+    const readiness = route.check === 'readyz' ? readinessOf(deps) : ({ ready: true } as const);
+    if (readiness.ready) sendText(response, 200, 'ok');
+    else sendText(response, 500, `[-]${readiness.reason}\nreadyz check failed\n`);
+    return;
+  }
+
+  // Authentication.
+  if (deps.authentication !== undefined) {
+    const result = await deps.authentication.authenticator.authenticate(request);
+    if (!result.ok) {
+      observer.observeAuthFailure(result.reason);
+      logger.debug(
+        { requestId: state.requestId, reason: result.reason, detail: result.detail },
+        'request not authenticated',
+      );
+      sendStatus(response, unauthorized());
+      return;
+    }
+    state.user = result.user;
+  }
+
+  // Paths we do not serve (including /openapi/*), then methods.
+  if (route.kind === 'unknown' || route.kind === 'openapi') {
+    sendStatus(response, pathNotFound());
+    return;
+  }
+  if (!readOnly) {
+    sendStatus(response, methodNotAllowed());
+    return;
+  }
+
+  // Authorization.
+  const attributes: AccessAttributes =
+    route.kind === 'metric'
+      ? {
+          kind: 'resource',
+          verb: 'list',
+          group: GROUP,
+          version: VERSION,
+          resource: route.metricName,
+          namespace: route.namespace,
+        }
+      : { kind: 'nonResource', verb: 'get', path: pathOf(request) };
+  const decision =
+    deps.authentication === undefined
+      ? { allowed: true, reason: '' }
+      : await deps.authentication.authorizer.authorize(state.user, attributes);
+  if (!decision.allowed) {
+    logger.debug({ requestId: state.requestId, user: state.user.name, attributes }, 'request forbidden');
+    sendStatus(
+      response,
+      route.kind === 'metric'
+        ? forbiddenResource({
+            user: state.user.name,
+            verb: 'list',
+            resource: route.metricName,
+            namespace: route.namespace,
+            reason: decision.reason,
+          })
+        : forbiddenPath({
+            user: state.user.name,
+            verb: 'get',
+            path: pathOf(request),
+            reason: decision.reason,
+          }),
+    );
+    return;
+  }
+
+  switch (route.kind) {
+    case 'apis':
+      sendJson(response, 200, apiGroupList());
+      return;
+    case 'group':
+      sendJson(response, 200, apiGroupDocument());
+      return;
+    case 'version': {
+      const ours = provider.listMetrics().map((metric) => metric.name);
+      const theirs = upstream === undefined ? [] : await upstream.metricNames();
+      sendJson(response, 200, apiResourceList([...ours, ...theirs]));
+      return;
+    }
+    case 'metric':
+      await readMetric(deps, request, response, state, route);
+      return;
+  }
 }
 
 function readinessOf(deps: MetricsApiAppDependencies): Readiness {
@@ -274,19 +267,6 @@ function readinessOf(deps: MetricsApiAppDependencies): Readiness {
     return { ready: false, reason: 'extension-apiserver-authentication not read yet' };
   }
   return deps.readiness();
-}
-
-function authorize(
-  deps: MetricsApiAppDependencies,
-  user: UserInfo,
-  attributes: AccessAttributes,
-): Promise<{ readonly allowed: boolean; readonly reason: string }> {
-  if (deps.authentication === undefined) return Promise.resolve({ allowed: true, reason: '' });
-  try {
-    return Promise.resolve(deps.authentication.authorizer.authorize(user, attributes));
-  } catch (err) {
-    return Promise.reject(err instanceof Error ? err : new Error(String(err)));
-  }
 }
 
 function owns(provider: MetricsProvider, metricName: string): boolean {
@@ -312,37 +292,6 @@ function metricLabelOf(
     case 'openapi':
     case 'unknown':
       return '_other';
-  }
-}
-
-async function handle(
-  deps: MetricsApiAppDependencies,
-  request: IncomingMessage,
-  response: ServerResponse,
-  state: RequestState,
-): Promise<void> {
-  const { route } = state;
-  switch (route.kind) {
-    case 'apis':
-      sendJson(response, 200, apiGroupList());
-      return;
-    case 'group':
-      sendJson(response, 200, apiGroupDocument());
-      return;
-    case 'version': {
-      const ours = deps.provider.listMetrics().map((metric) => metric.name);
-      const theirs = deps.upstream === undefined ? [] : await deps.upstream.metricNames();
-      sendJson(response, 200, apiResourceList([...ours, ...theirs]));
-      return;
-    }
-    case 'metric':
-      await readMetric(deps, request, response, state, route);
-      return;
-    case 'openapi':
-    case 'health':
-    case 'unknown':
-      sendStatus(response, pathNotFound());
-      return;
   }
 }
 

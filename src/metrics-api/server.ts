@@ -136,6 +136,7 @@ export async function startMetricsApiServer(options: MetricsApiServerOptions): P
       logger,
     }),
   );
+  server.on('tlsClientError', (err) => logger.debug({ err }, 'TLS handshake failed'));
   // Longer than the aggregator's idle connections are kept, so they are closed by the client.
   server.keepAliveTimeout = 120_000;
   server.headersTimeout = 125_000;

@@ -25,6 +25,8 @@ export interface FakeTarget {
 export class FakeMetricsProvider implements MetricsProvider {
   private metricNames: string[];
   private readonly targets = new Map<string, FakeTarget[]>();
+  /** namespace -> `target` label value -> targets: what a `target=<name>` selector reads. */
+  private readonly byTargetLabel = new Map<string, Map<string, FakeTarget[]>>();
   /** When set, the next getMetric calls fail with it (a backend failure). */
   failWith: Error | undefined;
   /** Every getMetric call, for assertions. */
@@ -42,10 +44,27 @@ export class FakeMetricsProvider implements MetricsProvider {
     const list = this.targets.get(target.namespace) ?? [];
     list.push(target);
     this.targets.set(target.namespace, list);
+    const name = (target.labels ?? { target: target.name })['target'];
+    if (name !== undefined) {
+      const index = this.byTargetLabel.get(target.namespace) ?? new Map<string, FakeTarget[]>();
+      index.set(name, [...(index.get(name) ?? []), target]);
+      this.byTargetLabel.set(target.namespace, index);
+    }
   }
 
   clearTargets(): void {
     this.targets.clear();
+    this.byTargetLabel.clear();
+  }
+
+  /** The targets a selector can match: by index for `target=<name>`, else the whole namespace. */
+  private candidates(namespace: string, selector: readonly Requirement[]): readonly FakeTarget[] {
+    const byName = selector.find(
+      (requirement) =>
+        requirement.key === 'target' && (requirement.operator === '=' || requirement.operator === '=='),
+    );
+    if (byName === undefined) return this.targets.get(namespace) ?? [];
+    return this.byTargetLabel.get(namespace)?.get(byName.values[0] ?? '') ?? [];
   }
 
   listMetrics(): readonly ExternalMetricInfo[] {
@@ -61,7 +80,7 @@ export class FakeMetricsProvider implements MetricsProvider {
     if (this.failWith !== undefined) return Promise.reject(this.failWith);
     if (!this.metricNames.includes(metricName)) return Promise.reject(new UnknownMetricError(metricName));
     const items: ExternalMetricValue[] = [];
-    for (const target of this.targets.get(namespace) ?? []) {
+    for (const target of this.candidates(namespace, selector)) {
       const labels = target.labels ?? { target: target.name };
       if (!matchesSelector(selector, labels)) continue;
       const reading = target.readings[metricName];
