@@ -142,6 +142,9 @@ interface TargetMemory {
   loggerJobId: string | null;
 }
 
+/** Reasons a metric is unavailable that pass by themselves: logged, not reported as Events. */
+const TRANSIENT_REASONS: readonly string[] = ['no-data', 'not-enough-samples', 'restarting'];
+
 const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A metric value as people read it: 4 significant digits. */
@@ -368,14 +371,12 @@ export class ScalingLoop implements RecommendationSource {
           memory.logger.warn({ why }, 'no metric available; not scaling');
         },
       );
-      // Right after our own rescale the job is expected to be restarting: no alarm for that.
-      const restarting = metrics.every(
-        ({ reading }) =>
-          'unavailable' in reading &&
-          (reading.unavailable === 'restarting' || reading.unavailable === 'job-not-running'),
+      // A new target filling its window, or a job restarting (after our own rescale, say), is
+      // expected: no alarm for those, only for what persists (stale, no job, missing counters...).
+      const transient = metrics.every(
+        ({ reading }) => 'unavailable' in reading && TRANSIENT_REASONS.includes(reading.unavailable),
       );
-      const ours = memory.lastRescaleAtMs !== null && nowMs - memory.lastRescaleAtMs < 5 * 60_000;
-      if (!(restarting && ours) && view.busy === null) {
+      if (!transient && view.busy === null) {
         events.emit(
           target.ref,
           'Warning',

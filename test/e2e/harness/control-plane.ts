@@ -103,6 +103,11 @@ export interface ControlPlane {
   logsTail(lines?: number): Promise<string>;
   /** Sends one request to the API server as the admin user; a JSON body is serialised. */
   request(method: string, path: string, body?: unknown, contentType?: string): Promise<ApiResponse>;
+  /**
+   * Stops kube-apiserver (SIGTERM) and starts it again on the same port with the same flags and
+   * etcd; resolves once it is ready. Clients see their watches end and connections refused meanwhile.
+   */
+  restartApiServer(): Promise<void>;
   /** Stops every process (SIGTERM, then SIGKILL after stopTimeoutMs). Safe to call more than once. */
   stop(): Promise<void>;
 }
@@ -216,7 +221,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
 
     progress('starting kube-apiserver');
     step = 'kube-apiserver';
-    const apiserver = supervise('kube-apiserver', join(binDir, 'kube-apiserver'), logs['kube-apiserver'], [
+    const apiserverArgs = [
       `--etcd-servers=${etcdUrl}`,
       '--bind-address=127.0.0.1',
       '--advertise-address=127.0.0.1',
@@ -244,7 +249,13 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       `--proxy-client-cert-file=${pki.frontProxyClient.cert}`,
       `--proxy-client-key-file=${pki.frontProxyClient.key}`,
       ...extraArgs('kube-apiserver'),
-    ]);
+    ];
+    let apiserver = supervise(
+      'kube-apiserver',
+      join(binDir, 'kube-apiserver'),
+      logs['kube-apiserver'],
+      apiserverArgs,
+    );
     started.push(apiserver);
     await waitReady(
       apiserver,
@@ -314,6 +325,23 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       logs,
       logsTail: (lines = defaults.logTailLines) => logsTail(logs, lines),
       request,
+      async restartApiServer() {
+        const index = started.indexOf(apiserver);
+        await stopProcess(apiserver, stopTimeoutMs);
+        apiserver = supervise(
+          'kube-apiserver',
+          join(binDir, 'kube-apiserver'),
+          logs['kube-apiserver'],
+          apiserverArgs,
+        );
+        started[index] = apiserver;
+        const restarted = apiserver;
+        await waitReady(
+          restarted,
+          startTimeoutMs,
+          async () => (await request('GET', '/readyz')).statusCode === 200,
+        );
+      },
       stop: () => (stopping ??= stopAll()),
     };
   } catch (error) {
