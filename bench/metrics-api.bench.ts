@@ -17,8 +17,9 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
@@ -231,11 +232,20 @@ const loadOptions: LoadOptions = {
 };
 const cpuAtStart = new Map<string, NodeJS.CpuUsage>();
 const serverCpuMs = new Map<string, number>();
+// How late the server's event loop runs: queueing inside the server (its own work, or the CPU
+// taken by other processes), as opposed to latency added by the clients.
+const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+loopDelay.enable();
+const serverLoopDelayP99Ms = new Map<string, number>();
+const loadAverageAtStart = loadavg()[0] ?? 0;
 const onPhase = (event: 'start' | 'end', phase: string): void => {
-  if (event === 'start') cpuAtStart.set(phase, process.cpuUsage());
-  else {
+  if (event === 'start') {
+    cpuAtStart.set(phase, process.cpuUsage());
+    loopDelay.reset();
+  } else {
     const used = process.cpuUsage(cpuAtStart.get(phase));
     serverCpuMs.set(phase, (used.user + used.system) / 1000);
+    serverLoopDelayP99Ms.set(phase, loopDelay.percentile(99) / 1e6);
   }
 };
 
@@ -273,12 +283,15 @@ const rows = results.map((result) => {
     ...result,
     serverCpuMsPer1000Requests: result.requests === 0 ? 0 : (cpuMs / result.requests) * 1000,
     serverCpuCores: cpuMs / 1000 / result.seconds,
+    serverEventLoopDelayP99Ms: serverLoopDelayP99Ms.get(result.phase) ?? 0,
   };
 });
 const report = {
   benchmark: 'metrics-api',
   node: process.version,
-  cpus: (await import('node:os')).cpus().length,
+  cpus: cpus().length,
+  // Other processes on the machine skew the latencies: the 1-minute load average before and after.
+  loadAverage: { start: loadAverageAtStart, end: loadavg()[0] ?? 0 },
   load: loadMode,
   targets,
   clients,
@@ -305,6 +318,7 @@ console.log(
     'max ms',
     'server CPU ms/1000 req',
     'server cores',
+    'loop p99 ms',
   ]
     .map((title, i) => pad(title, i === 0 ? 6 : 12))
     .join(' '),
@@ -321,9 +335,13 @@ for (const row of rows) {
       pad(row.maxMs.toFixed(2), 12),
       pad(row.serverCpuMsPer1000Requests.toFixed(1), 12),
       pad(row.serverCpuCores.toFixed(2), 12),
+      pad(row.serverEventLoopDelayP99Ms.toFixed(2), 12),
     ].join(' '),
   );
 }
+console.log(
+  `load average ${report.loadAverage.start.toFixed(2)} -> ${report.loadAverage.end.toFixed(2)} on ${report.cpus} CPUs`,
+);
 console.log(
   `goal (p99 < 10 ms at ${rate} req/s): ${report.goalMet ? 'met' : 'NOT met'}; written to bench-results-metrics-api.json`,
 );
