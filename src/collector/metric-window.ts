@@ -303,6 +303,7 @@ export function countersWentBack(older: JobSnapshot, newer: JobSnapshot): boolea
     if (decreased(before.counters.recordsRead, vertex.counters.recordsRead)) return true;
     if (decreased(before.counters.recordsWritten, vertex.counters.recordsWritten)) return true;
     if (decreased(before.source?.recordsIn ?? null, vertex.source?.recordsIn ?? null)) return true;
+    if (decreased(before.source?.recordsOut ?? null, vertex.source?.recordsOut ?? null)) return true;
     if (decreased(totalTimeMs(before), totalTimeMs(vertex))) return true;
   }
   return false;
@@ -385,11 +386,19 @@ export function vertexStats(samples: readonly JobSnapshot[], vertex: VertexSnaps
       const value = sample.vertices.find((v) => v.id === vertex.id)?.source?.pendingRecords ?? null;
       if (value !== null) pendingRecords = value;
     }
+    // Records the source read: its operator's numRecordsIn, or its numRecordsOut where a reader
+    // never counts numRecordsIn (it stays 0 while records flow); the larger of the two witnesses.
+    // Without either, the vertex's write-records.
+    const operatorRates = [
+      counterRate(samples, vertex, (v) => v.source?.recordsIn ?? null),
+      counterRate(samples, vertex, (v) => v.source?.recordsOut ?? null),
+    ].filter((rate): rate is number => rate !== null);
     recordsInPerSecond =
-      counterRate(samples, vertex, (v) => v.source?.recordsIn ?? null) ??
-      counterRate(samples, vertex, (v) =>
-        v.counters.recordsWrittenComplete ? v.counters.recordsWritten : null,
-      );
+      operatorRates.length > 0
+        ? Math.max(...operatorRates)
+        : counterRate(samples, vertex, (v) =>
+            v.counters.recordsWrittenComplete ? v.counters.recordsWritten : null,
+          );
   }
   return {
     id: vertex.id,

@@ -154,6 +154,12 @@ export interface SourceReadings {
   readonly pendingRecords: number | null;
   /** Sum over subtasks of the source operator's cumulative `numRecordsIn` (records read); `null` when not reported by every subtask. */
   readonly recordsIn: number | null;
+  /**
+   * Sum over subtasks of the source operator's cumulative `numRecordsOut`: for a source, the records
+   * it read and passed on. Some readers never count `numRecordsIn` (it stays 0), so this is the
+   * other witness of consumption; `null` when not reported by every subtask.
+   */
+  readonly recordsOut: number | null;
 }
 
 /** One vertex in a snapshot. */

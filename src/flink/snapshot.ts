@@ -50,6 +50,8 @@ interface SourceMetricPlan {
   readonly pendingNames: readonly string[];
   /** The source operator's `numRecordsIn` name, if listed. */
   readonly recordsInName: string | null;
+  /** The source operator's `numRecordsOut` name, if listed. */
+  readonly recordsOutName: string | null;
   /** `per-subtask`: exact, through the vertex metrics endpoint; `aggregated`: sums, when the query would be too long. */
   readonly mode: 'per-subtask' | 'aggregated' | 'none';
 }
@@ -164,7 +166,11 @@ export async function takeSnapshot(client: FlinkClient, request: TakeSnapshotReq
   };
 }
 
-const UNKNOWN_SOURCE: SourceReadings = Object.freeze({ pendingRecords: null, recordsIn: null });
+const UNKNOWN_SOURCE: SourceReadings = Object.freeze({
+  pendingRecords: null,
+  recordsIn: null,
+  recordsOut: null,
+});
 
 async function discoverJob(
   client: FlinkClient,
@@ -238,7 +244,11 @@ export function planSourceMetrics(
     operatorsWithRecordsIn.find((operator) => /^Source/.test(operator)) ??
     null;
   const recordsInName = sourceOperator === null ? null : `${sourceOperator}.numRecordsIn`;
-  const perSubtaskNames = [...pendingNames, ...(recordsInName === null ? [] : [recordsInName])];
+  const recordsOutName =
+    sourceOperator !== null && names.includes(`${sourceOperator}.numRecordsOut`)
+      ? `${sourceOperator}.numRecordsOut`
+      : null;
+  const perSubtaskNames = [...pendingNames, ...counterNames({ recordsInName, recordsOutName })];
   let mode: SourceMetricPlan['mode'] = 'none';
   if (perSubtaskNames.length > 0) {
     const queryLength = perSubtaskIds(perSubtaskNames, parallelism).reduce(
@@ -247,7 +257,12 @@ export function planSourceMetrics(
     );
     mode = queryLength <= maxQueryLength ? 'per-subtask' : 'aggregated';
   }
-  return { parallelism, listedAtTick: tick, pendingNames, recordsInName, mode };
+  return { parallelism, listedAtTick: tick, pendingNames, recordsInName, recordsOutName, mode };
+}
+
+/** The source operator's record counters the plan reads. */
+function counterNames(plan: Pick<SourceMetricPlan, 'recordsInName' | 'recordsOutName'>): string[] {
+  return [plan.recordsInName, plan.recordsOutName].filter((name): name is string => name !== null);
 }
 
 function perSubtaskIds(names: readonly string[], parallelism: number): string[] {
@@ -303,10 +318,7 @@ async function readSource(
     job: string,
     metricPlan: SourceMetricPlan,
   ): Promise<SourceReadings> {
-    const names = [
-      ...metricPlan.pendingNames,
-      ...(metricPlan.recordsInName === null ? [] : [metricPlan.recordsInName]),
-    ];
+    const names = [...metricPlan.pendingNames, ...counterNames(metricPlan)];
     // Flink leaves out ids it does not have (`AbstractMetricsHandler.getRequestedMetrics`).
     const values = new Map<string, number | null>();
     for (const metric of await flink.getVertexMetrics(
@@ -330,6 +342,7 @@ async function readSource(
     return {
       pendingRecords: sumOver(metricPlan.pendingNames),
       recordsIn: sumOver(metricPlan.recordsInName === null ? [] : [metricPlan.recordsInName]),
+      recordsOut: sumOver(metricPlan.recordsOutName === null ? [] : [metricPlan.recordsOutName]),
     };
   }
 }
@@ -345,7 +358,7 @@ async function readSourceAggregated(
   vertexId: string,
   plan: SourceMetricPlan,
 ): Promise<SourceReadings> {
-  const names = [...plan.pendingNames, ...(plan.recordsInName === null ? [] : [plan.recordsInName])];
+  const names = [...plan.pendingNames, ...counterNames(plan)];
   const byName = new Map(
     (await client.getAggregatedSubtaskMetrics(jobId, vertexId, names, ['sum', 'avg'])).map((metric) => [
       metric.id,
@@ -366,6 +379,7 @@ async function readSourceAggregated(
   return {
     pendingRecords: total(plan.pendingNames),
     recordsIn: total(plan.recordsInName === null ? [] : [plan.recordsInName]),
+    recordsOut: total(plan.recordsOutName === null ? [] : [plan.recordsOutName]),
   };
 }
 

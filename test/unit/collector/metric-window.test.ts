@@ -316,13 +316,38 @@ describe('MetricWindow: the formulas', () => {
       window.add({
         ...snapshot,
         vertices: snapshot.vertices.map((vertex) =>
-          vertex.source === null ? vertex : { ...vertex, source: { ...vertex.source, recordsIn: null } },
+          vertex.source === null
+            ? vertex
+            : { ...vertex, source: { ...vertex.source, recordsIn: null, recordsOut: null } },
         ),
       });
     }
     assert.ok(
       Math.abs(value(window.readings(T0 + 60_000).metrics.flink_records_in_per_second) - 1000) < 1e-6,
     );
+  });
+
+  it("reads consumption from the source operator's records out when its records in stay 0", () => {
+    // Seen on a real MiniCluster: a reader that never counts numRecordsIn while records flow.
+    const window = new MetricWindow();
+    for (let at = T0; at <= T0 + 60_000; at += 15_000) {
+      const snapshot = snapshotAt(at, JOB);
+      window.add({
+        ...snapshot,
+        vertices: snapshot.vertices.map((vertex) =>
+          vertex.source === null
+            ? vertex
+            : {
+                ...vertex,
+                source: { ...vertex.source, recordsIn: 0 },
+                counters: { ...vertex.counters, recordsWrittenComplete: false },
+              },
+        ),
+      });
+    }
+    const readings = window.readings(T0 + 60_000);
+    assert.ok(Math.abs(value(readings.metrics.flink_records_in_per_second) - 1000) < 1e-6);
+    assert.ok(value(readings.metrics.flink_source_lag_seconds) > 0);
   });
 
   it('says when the job has no source', () => {

@@ -69,6 +69,7 @@ export function snapshotAt(
             ? {
                 pendingRecords: vertex.pendingRecords === undefined ? 0 : vertex.pendingRecords,
                 recordsIn: records,
+                recordsOut: records,
               }
             : null,
       };

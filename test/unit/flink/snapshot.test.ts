@@ -262,6 +262,7 @@ describe('planSourceMetrics', () => {
     'busyTimeMsPerSecond',
     'Source__Kafka.pendingRecords',
     'Source__Kafka.numRecordsIn',
+    'Source__Kafka.numRecordsOut',
     'Map.numRecordsIn',
   ];
   it('finds the source operator and picks per-subtask reads when the query is short', () => {
@@ -270,6 +271,7 @@ describe('planSourceMetrics', () => {
       listedAtTick: 1,
       pendingNames: ['Source__Kafka.pendingRecords'],
       recordsInName: 'Source__Kafka.numRecordsIn',
+      recordsOutName: 'Source__Kafka.numRecordsOut',
       mode: 'per-subtask',
     });
   });
