@@ -1,0 +1,194 @@
+// Issue 4 against a real Flink: the collector's metrics from a MiniCluster whose load we steer.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+
+import { systemClock } from '../../src/collector/clock.js';
+import { Collector } from '../../src/collector/collector.js';
+import type { FlinkMetricName, MetricReading } from '../../src/domain/metrics.js';
+import { FlinkHttpPool, FlinkRestClient } from '../../src/flink/rest-client.js';
+import { startFlinkWorkload } from './harness/flink.js';
+import type { FlinkWorkload } from './harness/flink.js';
+import { waitFor } from './harness/kube.js';
+
+const TARGET = 'flinkdeployment/e2e/steerable-job';
+/** One map subtask handles about 980 records/s at 1000 µs per record: 2 subtasks about 1,960. */
+const COST_MICROS = 1000;
+const OVERLOAD = 8000;
+const LOW = 150;
+const HOLD_SECONDS = 12;
+
+function value(reading: MetricReading | undefined): number | undefined {
+  return reading !== undefined && 'value' in reading ? reading.value : undefined;
+}
+
+describe('Flink metrics from a real MiniCluster', { timeout: 600_000 }, () => {
+  let flink: FlinkWorkload;
+  let pool: FlinkHttpPool;
+  let collector: Collector;
+  let startedMs: number;
+
+  const reading = (name: FlinkMetricName): MetricReading | undefined =>
+    collector.readings(TARGET)?.metrics[name];
+
+  before(async () => {
+    flink = await startFlinkWorkload({
+      taskManagers: 1,
+      slotsPerTaskManager: 2,
+      recordsPerSecond: OVERLOAD,
+      costMicros: COST_MICROS,
+    });
+    pool = new FlinkHttpPool();
+    collector = new Collector(
+      {
+        clientFor: (url) => new FlinkRestClient(url, pool),
+        clock: systemClock,
+        windowDefaults: { windowSeconds: 10, restartHoldoffSeconds: HOLD_SECONDS, maxSampleAgeSeconds: 15 },
+      },
+      { intervalMs: 1000, targetDeadlineMs: 900 },
+    );
+    collector.setTargets([{ id: TARGET, jobManagerUrl: flink.restUrl }]);
+    collector.start();
+    startedMs = Date.now();
+  });
+
+  after(async () => {
+    await collector.stop();
+    pool.close();
+    await flink.stop();
+  });
+
+  it('overloaded: busy ≥ 0.9 and backpressure ≥ 0.5 within 30 s, pending records grow, lag positive and finite', async () => {
+    const overloaded = await waitFor(
+      'flink_busy_ratio ≥ 0.9 and flink_backpressure_ratio ≥ 0.5',
+      () => {
+        const busy = value(reading('flink_busy_ratio'));
+        const backpressure = value(reading('flink_backpressure_ratio'));
+        return Promise.resolve(
+          busy !== undefined && backpressure !== undefined && busy >= 0.9 && backpressure >= 0.5
+            ? { busy, backpressure }
+            : undefined,
+        );
+      },
+      { timeoutMs: 30_000, intervalMs: 500 },
+    );
+    console.log(
+      `# overloaded after ${((Date.now() - startedMs) / 1000).toFixed(1)} s: ${JSON.stringify(overloaded)}`,
+    );
+
+    const firstPending = value(reading('flink_source_pending_records'));
+    assert.ok(
+      firstPending !== undefined,
+      `pending records: ${JSON.stringify(reading('flink_source_pending_records'))}`,
+    );
+    await waitFor(
+      'pending records to grow',
+      () =>
+        Promise.resolve(
+          (value(reading('flink_source_pending_records')) ?? 0) > firstPending + 1000 ? true : undefined,
+        ),
+      { timeoutMs: 15_000 },
+    );
+    const lag = value(reading('flink_source_lag_seconds'));
+    assert.ok(
+      lag !== undefined && lag > 0 && Number.isFinite(lag),
+      `lag: ${JSON.stringify(reading('flink_source_lag_seconds'))}`,
+    );
+    const recordsIn = value(reading('flink_records_in_per_second'));
+    // The sources read what the map can take: about 2 × 980 records/s, far below the offered 8,000.
+    assert.ok(
+      recordsIn !== undefined && recordsIn > 1000 && recordsIn < 3000,
+      `records in: ${String(recordsIn)}`,
+    );
+  });
+
+  it('at a low rate both ratios fall to 0.2 or less', async () => {
+    // The backlog drains first (at full speed, still busy); then the ratios fall.
+    await flink.setRate(LOW);
+    const low = await waitFor(
+      'flink_busy_ratio ≤ 0.2 and flink_backpressure_ratio ≤ 0.2',
+      () => {
+        const busy = value(reading('flink_busy_ratio'));
+        const backpressure = value(reading('flink_backpressure_ratio'));
+        return Promise.resolve(
+          busy !== undefined && backpressure !== undefined && busy <= 0.2 && backpressure <= 0.2
+            ? { busy, backpressure }
+            : undefined,
+        );
+      },
+      { timeoutMs: 120_000, intervalMs: 500 },
+    );
+    console.log(`# low load: ${JSON.stringify(low)}`);
+  });
+
+  it('`slotscaler collect` prints the same values as the collector', async () => {
+    const bin = fileURLToPath(new URL('../../bin/slotscaler.js', import.meta.url));
+    const child = spawn(process.execPath, [
+      bin,
+      'collect',
+      '--jobmanager',
+      flink.restUrl,
+      '--window',
+      '8s',
+      '--interval',
+      '1s',
+      '--json',
+    ]);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+    assert.equal(code, 0, stderr);
+    const report = JSON.parse(stdout) as {
+      jobId: string;
+      metrics: { name: string; reading: { value?: number; unavailable?: string } }[];
+      restCalls: { perSample: number[] };
+    };
+    assert.equal(report.jobId, flink.jobId);
+    for (const name of ['flink_busy_ratio', 'flink_backpressure_ratio'] as const) {
+      const printedReading = report.metrics.find((metric) => metric.name === name)?.reading;
+      const printed = printedReading?.value;
+      const collected = value(reading(name));
+      assert.ok(
+        printed !== undefined && collected !== undefined,
+        `${name}: ${JSON.stringify(printedReading)}`,
+      );
+      assert.ok(
+        Math.abs(printed - collected) <= 0.1,
+        `${name}: collect printed ${printed}, the collector has ${collected}`,
+      );
+    }
+    // Steady state: one GET /jobs/{jid} plus one metrics call per source vertex (the job has one source).
+    assert.ok(
+      report.restCalls.perSample.slice(1).every((calls) => calls <= 2),
+      JSON.stringify(report.restCalls),
+    );
+  });
+
+  it('detects the restart of a rescale and withholds metrics for the hold time', async () => {
+    await flink.setTaskManagers(2);
+    await flink.rescale(4);
+    const withheld = await waitFor(
+      'the restart to be detected',
+      () => {
+        const busy = reading('flink_busy_ratio');
+        return Promise.resolve(
+          busy !== undefined && 'unavailable' in busy && busy.unavailable === 'restarting'
+            ? Date.now()
+            : undefined,
+        );
+      },
+      { timeoutMs: 60_000, intervalMs: 200 },
+    );
+    const back = await waitFor(
+      'metrics after the hold',
+      () => Promise.resolve(value(reading('flink_busy_ratio')) !== undefined ? Date.now() : undefined),
+      { timeoutMs: 60_000, intervalMs: 200 },
+    );
+    const heldSeconds = (back - withheld) / 1000;
+    console.log(`# metrics withheld for ${heldSeconds.toFixed(1)} s after the restart was seen`);
+    assert.ok(heldSeconds >= HOLD_SECONDS - 6, `held only ${heldSeconds} s`);
+  });
+});
