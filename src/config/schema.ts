@@ -376,7 +376,8 @@ export const globalFields = {
     scope: 'global',
     form: 'duration',
     default: '5m',
-    description: 'Least time between two Events of the same reason on the same target (Rescaled is never held back).',
+    description:
+      'Least time between two Events of the same reason on the same target (Rescaled is never held back).',
   }),
   kubeRequestTimeout: field(forms.duration(0.1, 120), {
     scope: 'global',
