@@ -168,6 +168,7 @@ export class Informer {
             continue;
           }
         }
+        if (isAborted(signal)) return;
         const watchStartedMs = Date.now();
         const end = await this.watchOnce(signal);
         if (end === 'closed' && Date.now() - watchStartedMs < 1000 && !isAborted(signal)) {

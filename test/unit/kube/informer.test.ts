@@ -1,0 +1,153 @@
+// The informer over a scripted KubeClient: one LIST, watches resumed from the last resourceVersion,
+// a new LIST only after 410 Gone, and `missing` for a resource that is not served.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+
+import { Informer } from '../../../src/kube/informer.js';
+import type { InformerEventType } from '../../../src/kube/informer.js';
+import type {
+  KubeClient,
+  KubeRequest,
+  KubeResponse,
+  WatchEnd,
+  WatchEvent,
+} from '../../../src/kube/kube-client.js';
+
+type WatchScript = (query: Readonly<Record<string, string>>, emit: (event: WatchEvent) => void) => WatchEnd;
+
+class ScriptedClient implements KubeClient {
+  lists: string[] = [];
+  watches: Record<string, string>[] = [];
+  listAnswers: KubeResponse[] = [];
+  watchScripts: WatchScript[] = [];
+
+  request(request: KubeRequest): Promise<KubeResponse> {
+    this.lists.push(request.path);
+    return Promise.resolve(this.listAnswers.shift() ?? { status: 500, headers: {}, body: {} });
+  }
+
+  async watch(
+    _path: string,
+    query: Readonly<Record<string, string>>,
+    onEvent: (event: WatchEvent) => void,
+    options: { readonly signal: AbortSignal },
+  ): Promise<WatchEnd> {
+    this.watches.push({ ...query });
+    const script = this.watchScripts.shift();
+    if (script !== undefined) return script(query, onEvent);
+    // No more script: hang until stopped.
+    if (options.signal.aborted) return { kind: 'closed' };
+    await new Promise<void>((resolve) =>
+      options.signal.addEventListener('abort', () => resolve(), { once: true }),
+    );
+    return { kind: 'closed' };
+  }
+}
+
+const object = (name: string, resourceVersion: string) => ({
+  metadata: { name, namespace: 'ns', resourceVersion },
+});
+const list = (resourceVersion: string, ...items: unknown[]): KubeResponse => ({
+  status: 200,
+  headers: {},
+  body: { metadata: { resourceVersion }, items },
+});
+
+function informerOf(
+  client: KubeClient,
+  seen: [InformerEventType, string][],
+  onMissing?: () => void,
+): Informer {
+  return new Informer(client, {
+    path: '/apis/x/v1/things',
+    onEvent: (type, o) => seen.push([type, `${o.metadata.name}@${o.metadata.resourceVersion ?? ''}`]),
+    ...(onMissing === undefined ? {} : { onMissing }),
+    sleep: () => Promise.resolve(),
+    watchTimeoutSeconds: () => 300,
+  });
+}
+
+/** Lets the informer's loop run until `done` holds. */
+async function until(done: () => boolean): Promise<void> {
+  for (let i = 0; i < 1000 && !done(); i++) await new Promise((resolve) => setImmediate(resolve));
+  assert.ok(done(), 'condition not reached');
+}
+
+describe('Informer', () => {
+  it('lists once, then resumes each ended watch from the last resourceVersion (bookmarks included)', async () => {
+    const client = new ScriptedClient();
+    client.listAnswers.push(list('10', object('a', '5')));
+    client.watchScripts.push((_q, emit) => {
+      emit({ type: 'ADDED', object: object('b', '11') });
+      emit({ type: 'BOOKMARK', object: { metadata: { name: '', resourceVersion: '15' } } });
+      return { kind: 'closed' };
+    });
+    client.watchScripts.push((_q, emit) => {
+      emit({ type: 'MODIFIED', object: object('a', '16') });
+      emit({ type: 'DELETED', object: object('b', '17') });
+      return { kind: 'closed' };
+    });
+    const seen: [InformerEventType, string][] = [];
+    const informer = informerOf(client, seen);
+    informer.start();
+    await informer.waitForSync();
+    await until(() => client.watches.length === 3);
+    await informer.stop();
+    assert.equal(client.lists.length, 1, 'no LIST after the first');
+    assert.deepEqual(
+      client.watches.map((q) => q['resourceVersion']),
+      ['10', '15', '17'],
+    );
+    assert.equal(client.watches[0]?.['allowWatchBookmarks'], 'true');
+    assert.deepEqual(seen, [
+      ['added', 'a@5'],
+      ['added', 'b@11'],
+      ['updated', 'a@16'],
+      ['deleted', 'b@17'],
+    ]);
+    assert.deepEqual(
+      informer.list().map((o) => o.metadata.name),
+      ['a'],
+    );
+  });
+
+  it('lists again after 410 Gone, reporting what vanished meanwhile', async () => {
+    const client = new ScriptedClient();
+    client.listAnswers.push(list('10', object('a', '5'), object('b', '6')), list('30', object('a', '25')));
+    client.watchScripts.push(() => ({ kind: 'http', status: 410, body: {} }));
+    const seen: [InformerEventType, string][] = [];
+    const informer = informerOf(client, seen);
+    informer.start();
+    await until(() => client.watches.length === 2);
+    await informer.stop();
+    assert.equal(client.lists.length, 2);
+    assert.equal(client.watches[1]?.['resourceVersion'], '30');
+    assert.deepEqual(seen, [
+      ['added', 'a@5'],
+      ['added', 'b@6'],
+      ['updated', 'a@25'],
+      ['deleted', 'b@6'],
+    ]);
+  });
+
+  it('reports a resource that is not served and stops', async () => {
+    const client = new ScriptedClient();
+    client.listAnswers.push({ status: 404, headers: {}, body: {} });
+    let missing = 0;
+    const informer = informerOf(client, [], () => (missing += 1));
+    informer.start();
+    await until(() => missing === 1);
+    await until(() => !informer.running);
+    assert.equal(client.watches.length, 0);
+  });
+
+  it('retries a failed LIST with back-off', async () => {
+    const client = new ScriptedClient();
+    client.listAnswers.push({ status: 500, headers: {}, body: {} }, list('3'));
+    const informer = informerOf(client, []);
+    informer.start();
+    await informer.waitForSync();
+    await informer.stop();
+    assert.equal(client.lists.length, 2);
+  });
+});
