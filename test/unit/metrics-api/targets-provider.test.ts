@@ -1,0 +1,102 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+
+import { parseLabelSelector } from '../../../src/metrics-api/label-selector.js';
+import { TargetsMetricsProvider } from '../../../src/metrics-api/targets-provider.js';
+import type { ServedTargetView } from '../../../src/metrics-api/targets-provider.js';
+
+const NOW = Date.parse('2026-01-01T00:00:00Z');
+
+function target(name: string, metrics: ServedTargetView['metrics'], namespace = 'flink'): ServedTargetView {
+  return {
+    kind: 'FlinkDeployment',
+    namespace,
+    name,
+    jobId: `${name}-job`,
+    windowSeconds: 60,
+    timestampMs: NOW - 5000,
+    metrics,
+  };
+}
+
+const targets: ServedTargetView[] = [
+  target('orders', { flink_busy_ratio: { value: 0.9304 }, pressure: { value: 1.5 } }),
+  target('payments', {
+    flink_busy_ratio: { value: 0.2 },
+    flink_source_lag_seconds: { unavailable: 'unknown-lag', detail: 'x' },
+  }),
+  target('orders', { flink_busy_ratio: { value: 0.5 } }, 'other'),
+];
+
+const provider = new TargetsMetricsProvider(
+  {
+    servedTargets: (namespace) => targets.filter((t) => namespace === undefined || t.namespace === namespace),
+  },
+  () => NOW,
+);
+
+describe('TargetsMetricsProvider', () => {
+  it('lists the catalogue, the recommendation and the expression metrics targets define', () => {
+    const names = provider.listMetrics().map((metric) => metric.name);
+    for (const name of [
+      'flink_busy_ratio',
+      'flink_backpressure_ratio',
+      'flink_source_lag_seconds',
+      'flink_recommended_taskmanagers',
+      'pressure',
+    ]) {
+      assert.ok(names.includes(name), name);
+    }
+  });
+
+  it("answers one target's value in milli-units with its labels, window and time", async () => {
+    const items = await provider.getMetric('flink', 'flink_busy_ratio', parseLabelSelector('target=orders'));
+    assert.deepEqual(items, [
+      {
+        metricName: 'flink_busy_ratio',
+        metricLabels: { target: 'orders', kind: 'flinkdeployment', job_id: 'orders-job' },
+        timestampMs: NOW - 5000,
+        windowSeconds: 60,
+        valueMilli: 930,
+      },
+    ]);
+  });
+
+  it('matches the full selector grammar and stays in the namespace', async () => {
+    const items = await provider.getMetric(
+      'flink',
+      'flink_busy_ratio',
+      parseLabelSelector('kind=flinkdeployment,target notin (x)'),
+    );
+    assert.deepEqual(items.map((item) => item.metricLabels['target']).sort(), ['orders', 'payments']);
+  });
+
+  it('refuses a metric it does not serve', async () => {
+    await assert.rejects(provider.getMetric('flink', 'cpu', []), { code: 'METRIC_UNKNOWN' });
+  });
+
+  it('says when no target matches', async () => {
+    await assert.rejects(provider.getMetric('flink', 'flink_busy_ratio', parseLabelSelector('target=nope')), {
+      code: 'METRIC_TARGET_NOT_FOUND',
+      message: /matches the selector "target=nope"/,
+    });
+    await assert.rejects(provider.getMetric('empty', 'flink_busy_ratio', []), {
+      code: 'METRIC_TARGET_NOT_FOUND',
+    });
+  });
+
+  it('fails the whole read when a matching target has no value, with the reason', async () => {
+    await assert.rejects(
+      provider.getMetric('flink', 'flink_source_lag_seconds', parseLabelSelector('target=payments')),
+      {
+        code: 'METRIC_UNAVAILABLE',
+        message: /payments is unavailable \(unknown-lag\)/,
+      },
+    );
+    // pressure is an expression metric of orders only; a selector that also matches payments fails.
+    await assert.rejects(provider.getMetric('flink', 'pressure', []), {
+      code: 'METRIC_UNAVAILABLE',
+      message: /no-data/,
+    });
+  });
+});
