@@ -8,6 +8,12 @@ import { Command, CommanderError } from 'commander';
 import { runCollect } from './cli/collect-command.js';
 import type { CollectCommandOptions } from './cli/collect-command.js';
 import { runDecide } from './cli/decide-command.js';
+import { startServe } from './app/serve.js';
+import { loadConfig } from './config/load.js';
+import { kebabCase } from './config/keys.js';
+import { describeFields } from './config/schema.js';
+import { isSlotscalerError } from './errors.js';
+import { createLogger } from './observability/pino-logger.js';
 
 /** Runs the command line and resolves to the process exit code. */
 export async function main(argv: readonly string[]): Promise<number> {
@@ -62,6 +68,47 @@ export async function main(argv: readonly string[]): Promise<number> {
         },
       });
     });
+
+  const serve = program
+    .command('serve')
+    .description(
+      'The in-cluster process: watch targets, collect Flink metrics, serve the external metrics API, decide, write (leader only)',
+    )
+    .option('--config <file>', 'config file (YAML or JSON) with any of the settings below')
+    .option('--kubeconfig <file>', 'kubeconfig (default: in-cluster, $KUBECONFIG or ~/.kube/config)');
+  // One flag per setting of the config schema: per-target settings act as every target's defaults.
+  for (const { key, meta } of describeFields()) {
+    const flag =
+      meta.form === 'boolean'
+        ? `--${kebabCase(key)} [bool]`
+        : `--${kebabCase(key)} <${meta.form.includes('|') ? 'value' : meta.form.replace(/ /g, '-')}>`;
+    serve.option(
+      flag,
+      `${meta.description}${meta.default === undefined ? '' : ` (default ${meta.default === '' ? '""' : meta.default})`}`,
+    );
+  }
+  serve.action(async (flags: Record<string, unknown> & { config?: string; kubeconfig?: string }) => {
+    const { config: configPath, kubeconfig, ...settings } = flags;
+    let loaded;
+    try {
+      loaded = await loadConfig({ path: configPath, env: process.env, flags: settings });
+    } catch (err) {
+      if (!isSlotscalerError(err)) throw err;
+      process.stderr.write(`slotscaler serve: ${err.message}\n`);
+      exitCode = 2;
+      return;
+    }
+    const logger = createLogger(loaded.config.logLevel);
+    const serving = await startServe({ loaded, kubeconfigPath: kubeconfig, logger });
+    await new Promise<void>((resolve) => {
+      const stop = (signal: string): void => {
+        logger.info({ signal }, 'stopping');
+        void serving.stop().then(resolve);
+      };
+      process.once('SIGTERM', () => stop('SIGTERM'));
+      process.once('SIGINT', () => stop('SIGINT'));
+    });
+  });
 
   try {
     await program.parseAsync([...argv], { from: 'user' });

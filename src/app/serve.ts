@@ -1,0 +1,146 @@
+/**
+ * `slotscaler serve`, composed: the scaler (watch, collect, decide, write), the external metrics
+ * API over its targets, and our own Prometheus metrics. Every replica collects and serves; only
+ * the leader writes (targets, and the APIService's caBundle of a self-signed certificate).
+ */
+import { ApiregistrationV1Api, KubeConfig } from '@kubernetes/client-node';
+import { Registry, collectDefaultMetrics } from 'prom-client';
+
+import type { LoadedConfig } from '../config/load.js';
+import { startScaler } from '../kube/start-scaler.js';
+import type { Scaler } from '../kube/start-scaler.js';
+import {
+  KubernetesAuthenticationConfigSource,
+  KubernetesSubjectAccessReviewer,
+  KubernetesTokenReviewer,
+} from '../metrics-api/auth/kubernetes.js';
+import { metricsApiSettingsFromConfig } from '../metrics-api/options.js';
+import { startMetricsApiServer } from '../metrics-api/server.js';
+import type { MetricsApiAuthOptions, MetricsApiServer } from '../metrics-api/server.js';
+import { TargetsMetricsProvider } from '../metrics-api/targets-provider.js';
+import { writeApiServiceCaBundle } from '../metrics-api/tls/api-service.js';
+import type { Logger } from '../observability/logger.js';
+import { startMetricsHttpServer } from '../observability/metrics-server.js';
+import type { MetricsHttpServer } from '../observability/metrics-server.js';
+
+export interface ServeOptions {
+  readonly loaded: LoadedConfig;
+  /** A kubeconfig file; by default in-cluster, $KUBECONFIG or ~/.kube/config. */
+  readonly kubeconfigPath?: string | undefined;
+  readonly logger: Logger;
+  /** Listen address of both servers; default every address. */
+  readonly host?: string;
+  /** Overrides the configured ports (tests use 0). */
+  readonly metricsApiPort?: number;
+  readonly metricsPort?: number;
+  readonly identity?: string;
+}
+
+export interface Serving {
+  readonly scaler: Scaler;
+  readonly metricsApi: MetricsApiServer;
+  readonly metricsHttp: MetricsHttpServer;
+  stop(): Promise<void>;
+}
+
+/** How often the leader checks that the APIService trusts this replica's self-signed CA. */
+const CA_BUNDLE_CHECK_MS = 30_000;
+
+export async function startServe(options: ServeOptions): Promise<Serving> {
+  const { loaded, logger } = options;
+  const settings = metricsApiSettingsFromConfig(loaded.config);
+  const kubeConfig = new KubeConfig();
+  if (options.kubeconfigPath === undefined) kubeConfig.loadFromDefault();
+  else kubeConfig.loadFromFile(options.kubeconfigPath);
+
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'slotscaler_process_' });
+
+  const scaler = await startScaler({
+    loaded,
+    kubeConfig,
+    logger,
+    ...(options.identity === undefined ? {} : { identity: options.identity }),
+  });
+  const stops: (() => Promise<void>)[] = [() => scaler.stop()];
+  const stopAll = async (): Promise<void> => {
+    for (const stop of stops.reverse())
+      await stop().catch((err: unknown) => logger.error({ err }, 'stop failed'));
+  };
+
+  try {
+    let auth: MetricsApiAuthOptions;
+    if (settings.authenticationDisabled) {
+      auth = { disabled: true };
+    } else {
+      const configSource = new KubernetesAuthenticationConfigSource(
+        kubeConfig,
+        logger.child({ component: 'authn-config' }),
+      );
+      await configSource.start();
+      stops.push(() => configSource.stop());
+      auth = {
+        configSource,
+        tokenReviewer: new KubernetesTokenReviewer(kubeConfig),
+        subjectAccessReviewer: new KubernetesSubjectAccessReviewer(kubeConfig),
+      };
+    }
+    const metricsApi = await startMetricsApiServer({
+      provider: new TargetsMetricsProvider(scaler, () => Date.now()),
+      tls: settings.tls,
+      auth,
+      ...(settings.upstream === undefined ? {} : { upstream: settings.upstream }),
+      port: options.metricsApiPort ?? settings.port,
+      ...(options.host === undefined ? {} : { host: options.host }),
+      readiness: () =>
+        scaler.collector.stats().ticks > 0
+          ? { ready: true }
+          : { ready: false, reason: 'no collection has completed yet' },
+      registry,
+      logger: logger.child({ component: 'metrics-api' }),
+    });
+    stops.push(() => metricsApi.close());
+
+    const metricsHttp = await startMetricsHttpServer({
+      registry,
+      port: options.metricsPort ?? settings.metricsPort,
+      ...(options.host === undefined ? {} : { host: options.host }),
+      logger,
+    });
+    stops.push(() => metricsHttp.close());
+
+    const caPem = metricsApi.caPem;
+    if (settings.writeApiServiceCaBundle && caPem !== undefined) {
+      const apiServices = kubeConfig.makeApiClient(ApiregistrationV1Api);
+      const writeCa = async (): Promise<void> => {
+        if (!scaler.leader.isLeader()) return;
+        try {
+          const result = await writeApiServiceCaBundle(apiServices, settings.apiServiceName, caPem);
+          if (result === 'patched')
+            logger.info({ apiService: settings.apiServiceName }, 'wrote our CA into the APIService');
+        } catch (err) {
+          logger.warn(
+            { err, apiService: settings.apiServiceName },
+            'cannot write our CA into the APIService',
+          );
+        }
+      };
+      await writeCa();
+      const timer = setInterval(() => void writeCa(), CA_BUNDLE_CHECK_MS);
+      timer.unref();
+      stops.push(() => {
+        clearInterval(timer);
+        return Promise.resolve();
+      });
+    }
+
+    logger.info(
+      { metricsApiPort: metricsApi.port, metricsPort: metricsHttp.port, identity: scaler.identity },
+      'slotscaler is serving',
+    );
+    return { scaler, metricsApi, metricsHttp, stop: stopAll };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}

@@ -1,0 +1,253 @@
+// Issue 5 end to end: Slotscaler's external metrics API behind the real kube-aggregator, read by
+// kubectl and by a real HPA (the kube-controller-manager's HPA controller) that scales a
+// FlinkDeployment on flink_busy_ratio.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+
+import { startServe } from '../../src/app/serve.js';
+import type { Serving } from '../../src/app/serve.js';
+import { startEnvironment } from './harness/environment.js';
+import type { Environment } from './harness/environment.js';
+import { applyYaml, expectOk, waitFor } from './harness/kube.js';
+import { fastConfig, patchAnnotations, testLogger } from './scaler-helpers.js';
+
+const repo = fileURLToPath(new URL('../..', import.meta.url));
+const kubectl = join(process.env['SLOTSCALER_CACHE_DIR'] ?? join(repo, '.cache'), 'bin', 'kubectl');
+const TARGET_MILLI = 700;
+/** 2 slots × about 980 records/s per slot at 1000 µs per record: one TaskManager takes about 1,960/s. */
+const COST_MICROS = 1000;
+
+interface HpaStatus {
+  readonly currentReplicas?: number;
+  readonly desiredReplicas?: number;
+  readonly currentMetrics?: { readonly external?: { readonly current?: { readonly value?: string } } }[];
+  readonly conditions?: {
+    readonly type: string;
+    readonly status: string;
+    readonly reason: string;
+    readonly message: string;
+  }[];
+}
+
+function milli(quantity: string): number {
+  return quantity.endsWith('m') ? Number(quantity.slice(0, -1)) : Number(quantity) * 1000;
+}
+
+describe('external metrics API through the real aggregator, used by a real HPA', { timeout: 900_000 }, () => {
+  let env: Environment;
+  let serving: Serving;
+  let path: string;
+  const hpaPath = () => `/apis/autoscaling/v2/namespaces/${env.namespace}/horizontalpodautoscalers/busy`;
+  const hpaStatus = async (): Promise<HpaStatus> =>
+    ((await env.controlPlane.request('GET', hpaPath())).body as { status?: HpaStatus }).status ?? {};
+
+  before(async () => {
+    env = await startEnvironment({
+      flink: { taskManagers: 1, slotsPerTaskManager: 2, recordsPerSecond: 300, costMicros: COST_MICROS },
+      controlPlane: { hpaSyncPeriodSeconds: 5 },
+    });
+    path = `/apis/flink.apache.org/v1beta1/namespaces/${env.namespace}/flinkdeployments/${env.flinkDeploymentName}`;
+    await patchAnnotations(env.controlPlane, path, {
+      'slotscaler.dev/enabled': 'true',
+      'slotscaler.dev/mode': 'metrics-only',
+      'slotscaler.dev/jobmanager-url': env.flink?.restUrl ?? '',
+      'slotscaler.dev/metrics-window': '10s',
+      'slotscaler.dev/metrics-hold-after-restart': '10s',
+      'slotscaler.dev/metrics-max-age': '20s',
+    });
+    serving = await startServe({
+      loaded: fastConfig({
+        tickInterval: '2s',
+        writeApiServiceCaBundle: 'true',
+        tlsSelfSignedHosts: 'slotscaler.default.svc,localhost,127.0.0.1',
+      }),
+      kubeconfigPath: env.kubeconfigPath,
+      logger: testLogger('serve '),
+      host: '127.0.0.1',
+      metricsApiPort: 0,
+      metricsPort: 0,
+    });
+  });
+
+  after(async () => {
+    await serving.stop();
+    await env.stop();
+  });
+
+  it('registers as the external metrics APIService and becomes Available', async () => {
+    await applyYaml(
+      env.controlPlane,
+      `apiVersion: v1
+kind: Service
+metadata: { name: slotscaler, namespace: default }
+spec:
+  type: ExternalName
+  externalName: 127.0.0.1
+  ports: [{ name: https, port: ${serving.metricsApi.port} }]
+---
+apiVersion: apiregistration.k8s.io/v1
+kind: APIService
+metadata: { name: v1beta1.external.metrics.k8s.io }
+spec:
+  group: external.metrics.k8s.io
+  version: v1beta1
+  groupPriorityMinimum: 100
+  versionPriority: 100
+  service: { name: slotscaler, namespace: default, port: ${serving.metricsApi.port} }
+  insecureSkipTLSVerify: true
+`,
+    );
+    // The leader writes its self-signed CA into the APIService (and so turns the skip off).
+    const apiService = await waitFor(
+      'the APIService to trust our CA and be Available',
+      async () => {
+        const object = expectOk(
+          await env.controlPlane.request(
+            'GET',
+            '/apis/apiregistration.k8s.io/v1/apiservices/v1beta1.external.metrics.k8s.io',
+          ),
+          'get APIService',
+        ).body as {
+          spec: { caBundle?: string; insecureSkipTLSVerify?: boolean };
+          status?: { conditions?: { type: string; status: string; message?: string }[] };
+        };
+        const available = object.status?.conditions?.find((c) => c.type === 'Available');
+        return object.spec.caBundle !== undefined && available?.status === 'True' ? object : undefined;
+      },
+      { timeoutMs: 60_000 },
+    );
+    assert.notEqual(apiService.spec.insecureSkipTLSVerify, true);
+  });
+
+  it("answers kubectl get --raw with the MiniCluster job's busy ratio", async () => {
+    const raw = `/apis/external.metrics.k8s.io/v1beta1/namespaces/${env.namespace}/flink_busy_ratio?labelSelector=target%3D${env.flinkDeploymentName}`;
+    const list = await waitFor(
+      'a value for flink_busy_ratio',
+      async () => {
+        // Asynchronously: this process also serves the API that kubectl's request reaches.
+        const { stdout } = await promisify(execFile)(
+          kubectl,
+          ['--kubeconfig', env.kubeconfigPath, 'get', '--raw', raw],
+          {
+            encoding: 'utf8',
+            timeout: 20_000,
+          },
+        );
+        return JSON.parse(stdout) as {
+          kind: string;
+          items: { value: string; metricLabels: Record<string, string> }[];
+        };
+      },
+      { timeoutMs: 60_000, intervalMs: 1000 },
+    );
+    assert.equal(list.kind, 'ExternalMetricValueList');
+    assert.equal(list.items.length, 1);
+    const [item] = list.items;
+    assert.ok(item);
+    assert.deepEqual(item.metricLabels, {
+      target: env.flinkDeploymentName,
+      kind: 'flinkdeployment',
+      job_id: env.flink?.jobId,
+    });
+    const served = milli(item.value) / 1000;
+    const collected = serving.scaler.collector.readings(
+      serving.scaler.servedTargets(env.namespace)[0]?.id ?? '',
+    )?.metrics.flink_busy_ratio;
+    assert.ok(collected !== undefined && 'value' in collected);
+    assert.ok(Math.abs(served - collected.value) < 0.1, `served ${served}, collected ${collected.value}`);
+    // 300 records/s against about 1,960/s of capacity.
+    assert.ok(served < 0.4, `busy ratio at low load: ${served}`);
+  });
+
+  it('a real HPA scales the FlinkDeployment up when the load exceeds capacity, as its formula says, and down after the window', async () => {
+    await applyYaml(
+      env.controlPlane,
+      `apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: { name: busy, namespace: ${env.namespace} }
+spec:
+  scaleTargetRef: { apiVersion: flink.apache.org/v1beta1, kind: FlinkDeployment, name: ${env.flinkDeploymentName} }
+  minReplicas: 1
+  maxReplicas: 2
+  metrics:
+    - type: External
+      external:
+        metric:
+          name: flink_busy_ratio
+          selector: { matchLabels: { target: ${env.flinkDeploymentName} } }
+        target: { type: Value, value: ${TARGET_MILLI}m }
+  behavior:
+    scaleDown: { stabilizationWindowSeconds: 30 }
+`,
+    );
+    await waitFor(
+      'the HPA to read the metric (ScalingActive=True) at 1 replica',
+      async () => {
+        const status = await hpaStatus();
+        return status.conditions?.some((c) => c.type === 'ScalingActive' && c.status === 'True') === true &&
+          status.desiredReplicas === 1
+          ? true
+          : undefined;
+      },
+      { timeoutMs: 90_000, intervalMs: 1000 },
+    );
+
+    // 3,000 records/s: one TaskManager (about 1,960/s) is saturated, two (about 3,920/s) are not.
+    await env.flink?.setRate(3000);
+    const scaled = await waitFor(
+      'the HPA to scale up',
+      async () => {
+        const status = await hpaStatus();
+        return (status.desiredReplicas ?? 1) > 1 ? status : undefined;
+      },
+      { timeoutMs: 120_000, intervalMs: 500 },
+    );
+    // The formula for the value the HPA read: ceil(usage / target × ready pods), ready pods = 1.
+    const usage = milli(scaled.currentMetrics?.[0]?.external?.current?.value ?? '0');
+    const expected = Math.min(2, Math.ceil((usage / TARGET_MILLI) * 1));
+    console.log(
+      `# HPA read ${usage}m at 1 replica and asked for ${scaled.desiredReplicas} (formula: ${expected})`,
+    );
+    assert.equal(scaled.desiredReplicas, expected);
+    assert.equal(expected, 2, 'a saturated job (busy ≈ 1) against 0.7 asks for 2');
+
+    // The stand-in operator applies the new scale; the job runs on 2 TaskManagers at parallelism 4.
+    await waitFor(
+      'the FlinkDeployment to run 2 TaskManagers',
+      async () => {
+        const object = await env.getFlinkDeployment();
+        const status = object.status as { taskManager?: { replicas?: number }; lifecycleState?: string };
+        return status.taskManager?.replicas === 2 && status.lifecycleState === 'STABLE' ? true : undefined;
+      },
+      { timeoutMs: 120_000 },
+    );
+    // (A plain HPA would go on scaling while the job drains the backlog it built up, busy ≈ 1 though
+    // the load is below capacity: maxReplicas 2 keeps this test about the API, not about that.)
+    // Load falls: the HPA waits out its 30 s scale-down window, then goes back to 1.
+    await env.flink?.setRate(100);
+    const loweredAt = Date.now();
+    await waitFor(
+      'the HPA to scale back down to 1',
+      async () => ((await hpaStatus()).desiredReplicas === 1 ? true : undefined),
+      { timeoutMs: 180_000, intervalMs: 1000 },
+    );
+    await waitFor(
+      'the FlinkDeployment to run 1 TaskManager again',
+      async () => {
+        const status = (await env.getFlinkDeployment()).status as {
+          taskManager?: { replicas?: number };
+          lifecycleState?: string;
+        };
+        return status.taskManager?.replicas === 1 && status.lifecycleState === 'STABLE' ? true : undefined;
+      },
+      { timeoutMs: 120_000 },
+    );
+    const seconds = (Date.now() - loweredAt) / 1000;
+    console.log(`# scaled down ${seconds.toFixed(0)} s after the load fell`);
+    assert.ok(seconds >= 30, `scaled down after ${seconds} s, inside the 30 s window`);
+  });
+});
