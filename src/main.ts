@@ -8,6 +8,10 @@ import { Command, CommanderError } from 'commander';
 import { runCollect } from './cli/collect-command.js';
 import type { CollectCommandOptions } from './cli/collect-command.js';
 import { runDecide } from './cli/decide-command.js';
+import { explainTarget } from './cli/explain.js';
+import { HttpKubeClient } from './kube/kube-client.js';
+import { KubeConfig } from '@kubernetes/client-node';
+
 import { startServe } from './app/serve.js';
 import { loadConfig } from './config/load.js';
 import { kebabCase } from './config/keys.js';
@@ -69,6 +73,37 @@ export async function main(argv: readonly string[]): Promise<number> {
       });
     });
 
+  program
+    .command('explain')
+    .description(
+      'The decision history of one target: its last decision, recommendations, scale events and Events',
+    )
+    .argument('<namespace/name>', 'the target')
+    .option('--kind <kind>', 'flinkdeployment, flinkapplication or deployment (default: each in turn)')
+    .option('--kubeconfig <file>', 'kubeconfig (default: $KUBECONFIG or ~/.kube/config)')
+    .action(async (reference: string, options: { kind?: string; kubeconfig?: string }) => {
+      const kubeConfig = new KubeConfig();
+      if (options.kubeconfig === undefined) kubeConfig.loadFromDefault();
+      else kubeConfig.loadFromFile(options.kubeconfig);
+      const client = new HttpKubeClient(kubeConfig);
+      try {
+        exitCode = await explainTarget(
+          client,
+          reference,
+          (line) => {
+            process.stdout.write(`${line}\n`);
+          },
+          options.kind === undefined ? {} : { kind: options.kind },
+        );
+      } catch (err) {
+        if (!isSlotscalerError(err)) throw err;
+        process.stderr.write(`slotscaler explain: ${err.message}\n`);
+        exitCode = 1;
+      } finally {
+        client.close();
+      }
+    });
+
   const serve = program
     .command('serve')
     .description(
@@ -115,6 +150,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     return exitCode;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
-    throw err;
+    // One line for people; the stack only when asked for (a bug report).
+    const message = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`slotscaler: ${message.split('\n')[0] ?? message}\n`);
+    if ((process.env['SLOTSCALER_DEBUG'] ?? '') !== '' && err instanceof Error)
+      process.stderr.write(`${err.stack ?? ''}\n`);
+    return 1;
   }
 }
