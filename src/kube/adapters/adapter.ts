@@ -5,6 +5,7 @@
  * Every kind is registered in ./index.ts.
  */
 import type { TargetConfig } from '../../config/schema.js';
+import { objectPath } from '../objects.js';
 import type { KubeObject, ResourceRef } from '../objects.js';
 
 /** What the scaler reads from one target object. */
@@ -95,6 +96,22 @@ export function guardedMetadata(
     metadata['resourceVersion'] = object.metadata.resourceVersion;
   if (statusAnnotation !== undefined) metadata['annotations'] = { [STATUS_ANNOTATION]: statusAnnotation };
   return metadata;
+}
+
+/** The write of the status annotation alone: one merge patch of the object's metadata (every kind). */
+export function statusAnnotationWrite(
+  resource: ResourceRef,
+  object: KubeObject,
+  statusAnnotation: string,
+): WriteStep {
+  const { name, namespace = 'default' } = object.metadata;
+  return {
+    method: 'PATCH',
+    path: objectPath(resource, namespace, name),
+    contentType: 'application/merge-patch+json',
+    body: { metadata: { annotations: { [STATUS_ANNOTATION]: statusAnnotation } } },
+    what: STATUS_ANNOTATION,
+  };
 }
 
 /** Task slots from the config (annotation), else from a spec value that may be a string, else null. */

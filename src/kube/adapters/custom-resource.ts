@@ -7,7 +7,7 @@
 import type { TargetConfig } from '../../config/schema.js';
 import { integerAt, mergePatches, objectPath, patchAt } from '../objects.js';
 import type { KubeObject, ResourceRef } from '../objects.js';
-import { guardedMetadata, STATUS_ANNOTATION } from './adapter.js';
+import { guardedMetadata, statusAnnotationWrite } from './adapter.js';
 import type {
   CrdFacts,
   TargetAdapter,
@@ -19,16 +19,8 @@ import type {
 
 /** An adapter for one configured kind. */
 export function customResourceAdapter(resource: ResourceRef): TargetAdapter {
-  const statusWrite = (object: KubeObject, statusAnnotation: string): WriteStep => {
-    const { name, namespace = 'default' } = object.metadata;
-    return {
-      method: 'PATCH',
-      path: objectPath(resource, namespace, name),
-      contentType: 'application/merge-patch+json',
-      body: { metadata: { annotations: { [STATUS_ANNOTATION]: statusAnnotation } } },
-      what: STATUS_ANNOTATION,
-    };
-  };
+  const statusWrite = (object: KubeObject, statusAnnotation: string): WriteStep =>
+    statusAnnotationWrite(resource, object, statusAnnotation);
   return {
     resource,
     crd: `${resource.plural}.${resource.group}`,

@@ -7,7 +7,7 @@
 import type { TargetConfig } from '../../config/schema.js';
 import { integerAt, objectPath } from '../objects.js';
 import type { KubeObject, ResourceRef } from '../objects.js';
-import { guardedMetadata, STATUS_ANNOTATION } from './adapter.js';
+import { guardedMetadata, statusAnnotationWrite } from './adapter.js';
 import type { TargetAdapter, TargetChange, TargetProblem, TargetView, WriteStep } from './adapter.js';
 
 const resource: ResourceRef = { group: 'apps', version: 'v1', plural: 'deployments', kind: 'Deployment' };
@@ -60,13 +60,6 @@ export const deploymentAdapter: TargetAdapter = {
   },
 
   planStatusWrite(object: KubeObject, statusAnnotation: string): WriteStep {
-    const { name, namespace = 'default' } = object.metadata;
-    return {
-      method: 'PATCH',
-      path: objectPath(resource, namespace, name),
-      contentType: 'application/merge-patch+json',
-      body: { metadata: { annotations: { [STATUS_ANNOTATION]: statusAnnotation } } },
-      what: STATUS_ANNOTATION,
-    };
+    return statusAnnotationWrite(resource, object, statusAnnotation);
   },
 };

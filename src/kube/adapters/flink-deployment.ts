@@ -7,7 +7,7 @@
 import type { TargetConfig } from '../../config/schema.js';
 import { integerAt, objectPath, stringAt, valueAt } from '../objects.js';
 import type { KubeObject, ResourceRef } from '../objects.js';
-import { guardedMetadata, slotsFrom, STATUS_ANNOTATION } from './adapter.js';
+import { guardedMetadata, slotsFrom, statusAnnotationWrite } from './adapter.js';
 import type { TargetAdapter, TargetChange, TargetProblem, TargetView, WriteStep } from './adapter.js';
 
 const resource: ResourceRef = {
@@ -87,14 +87,7 @@ export const flinkDeploymentAdapter: TargetAdapter = {
   },
 
   planStatusWrite(object: KubeObject, statusAnnotation: string): WriteStep {
-    const { name, namespace = 'default' } = object.metadata;
-    return {
-      method: 'PATCH',
-      path: objectPath(resource, namespace, name),
-      contentType: 'application/merge-patch+json',
-      body: { metadata: { annotations: { [STATUS_ANNOTATION]: statusAnnotation } } },
-      what: STATUS_ANNOTATION,
-    };
+    return statusAnnotationWrite(resource, object, statusAnnotation);
   },
 };
 
