@@ -10,19 +10,22 @@
  */
 import type {
   Decision,
-  DecisionInput,
   MetricObservation,
   TimestampedRecommendation,
   TimestampedScaleEvent,
 } from '../domain/decision.js';
-import type { MetricReading } from '../domain/metrics.js';
 import { isAvailable } from '../domain/metrics.js';
 import type { Clock } from '../domain/ports.js';
 import type { WindowReadings } from '../collector/metric-window.js';
-import { catalogueEntry } from '../collector/catalogue.js';
 import { formatIssue } from '../config/annotations.js';
 import type { TargetConfig } from '../config/schema.js';
 import { decide } from '../scaler/decide.js';
+import {
+  observeMetrics,
+  postRescaleHold,
+  readingOf,
+  targetDecisionInput,
+} from '../scaler/target-decision.js';
 import type { Logger } from '../observability/logger.js';
 import { isProblem, STATUS_ANNOTATION } from './adapters/adapter.js';
 import type { TargetView } from './adapters/adapter.js';
@@ -397,13 +400,8 @@ export class ScalingLoop implements RecommendationSource {
       });
       return 'no-metrics';
     }
-    const observations: MetricObservation[] = metrics.map(({ spec, reading }) => ({
-      name: spec.name,
-      type: spec.type,
-      usageMilli: isAvailable(reading) ? Math.round(reading.value * 1000) : null,
-      targetMilli: spec.targetMilli,
-    }));
-    const input = decisionInput(
+    const observations: MetricObservation[] = observeMetrics(metrics);
+    const input = targetDecisionInput(
       config,
       view,
       observations,
@@ -632,25 +630,15 @@ export class ScalingLoop implements RecommendationSource {
     if (this.options.dryRun) return { kind: 'recommend', why: 'dry-run' };
     if (!this.deps.leader.isLeader()) return { kind: 'not-leader', why: 'not the leader' };
     if (view.busy !== null) return { kind: 'busy', why: `the operator is busy: ${view.busy}` };
-    const since = memory.lastRescaleAtMs;
-    if (since !== null) {
-      // After a rescale: the job must be RUNNING again, with every sample of the window taken after it...
-      const oldestSampleMs =
-        readings?.lastSampleAtMs === null || readings === undefined
-          ? null
-          : readings.lastSampleAtMs - readings.spanSeconds * 1000;
-      if (readings?.state !== 'RUNNING' || oldestSampleMs === null || oldestSampleMs <= since) {
-        return {
-          kind: 'post-rescale',
-          why: 'the job is not RUNNING with fresh metrics since the last rescale',
-        };
-      }
-      // ...and no scale-up within the cooldown: catch-up after a restart is not new load.
-      const cooldownMs = config.cooldownAfterRescale * 1000;
-      if (decision.desiredReplicas > view.currentReplicas && nowMs - since < cooldownMs) {
-        return { kind: 'post-rescale', why: `cooldown after rescale (${config.cooldownAfterRescale}s)` };
-      }
-    }
+    const postRescale = postRescaleHold({
+      lastRescaleAtMs: memory.lastRescaleAtMs,
+      readings,
+      currentReplicas: view.currentReplicas,
+      desiredReplicas: decision.desiredReplicas,
+      cooldownAfterRescaleSeconds: config.cooldownAfterRescale,
+      nowMs,
+    });
+    if (postRescale !== null) return { kind: 'post-rescale', why: postRescale };
     if (view.stateless && !config.allowStatelessRescale) {
       return { kind: 'stateless', why: 'upgradeMode stateless' };
     }
@@ -658,58 +646,6 @@ export class ScalingLoop implements RecommendationSource {
       return { kind: 'backoff', why: `backing off after a failed write (${target.id})` };
     return null;
   }
-}
-
-/** A target's metric reading: a catalogue metric from the window, or an expression metric over them. */
-function readingOf(
-  name: string,
-  readings: WindowReadings | undefined,
-  expressions: readonly { readonly name: string; evaluate(r: WindowReadings['metrics']): MetricReading }[],
-): MetricReading {
-  if (readings === undefined) return { unavailable: 'no-data' };
-  const entry = catalogueEntry(name);
-  if (entry !== undefined) return readings.metrics[entry.name];
-  const expression = expressions.find((candidate) => candidate.name === name);
-  return expression === undefined
-    ? { unavailable: 'no-data', detail: 'unknown metric' }
-    : expression.evaluate(readings.metrics);
-}
-
-function decisionInput(
-  config: TargetConfig,
-  view: TargetView,
-  metrics: readonly MetricObservation[],
-  memory: TargetMemory,
-  taskSlots: number,
-  jobMaxParallelism: number | null,
-  nowMs: number,
-): DecisionInput {
-  return {
-    nowMs,
-    currentReplicas: view.currentReplicas,
-    readyReplicas: view.readyReplicas,
-    statusReplicas: view.statusReplicas,
-    minReplicas: config.minTaskmanagers,
-    maxReplicas: config.maxTaskmanagers,
-    metrics,
-    tolerance: config.tolerance,
-    behavior: {
-      scaleUp: {
-        stabilizationWindowSeconds: config.scaleUpStabilization,
-        selectPolicy: config.scaleUpSelectPolicy ?? config.selectPolicy,
-        policies: config.scaleUpPolicies,
-      },
-      scaleDown: {
-        stabilizationWindowSeconds: config.scaleDownStabilization,
-        selectPolicy: config.scaleDownSelectPolicy ?? config.selectPolicy,
-        policies: config.scaleDownPolicies,
-      },
-    },
-    recommendations: memory.recommendations,
-    scaleEvents: memory.scaleEvents,
-    taskSlots,
-    maxParallelism: config.maxParallelism ?? jobMaxParallelism,
-  };
 }
 
 /** `TaskManagers 1 → 2, parallelism 2 → 4: flink_busy_ratio 0.93 (target 0.7); reason ScaleUpLimit`. */
