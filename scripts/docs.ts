@@ -1,14 +1,25 @@
-// `npm run docs`: regenerates the parts of the README that come from code.
+// `npm run docs`: regenerates what comes from code: the README's config reference, the chart's
+// values.schema.json and the plain manifests rendered from the chart.
 import { readFile, writeFile } from 'node:fs/promises';
 
 import { replaceReference } from '../src/config/reference.js';
+import { VALUES_SCHEMA_PATH, renderValuesSchema } from './chart-schema.js';
+import { MANIFESTS_PATH, renderManifests } from './manifests.js';
 
-const readme = new URL('../README.md', import.meta.url);
-const before = await readFile(readme, 'utf8');
-const after = replaceReference(before);
-if (after === before) {
-  console.log('README.md is up to date');
-} else {
-  await writeFile(readme, after);
-  console.log('README.md: config reference regenerated');
+const root = new URL('..', import.meta.url);
+
+async function update(path: string, render: (before: string) => string | Promise<string>): Promise<void> {
+  const file = new URL(path, root);
+  const before = await readFile(file, 'utf8').catch(() => '');
+  const after = await render(before);
+  if (after === before) {
+    console.log(`${path} is up to date`);
+  } else {
+    await writeFile(file, after);
+    console.log(`${path}: regenerated`);
+  }
 }
+
+await update('README.md', replaceReference);
+await update(VALUES_SCHEMA_PATH, () => renderValuesSchema());
+await update(MANIFESTS_PATH, () => renderManifests());
