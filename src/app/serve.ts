@@ -60,6 +60,7 @@ export async function startServe(options: ServeOptions): Promise<Serving> {
     loaded,
     kubeConfig,
     logger,
+    metricsRegistry: registry,
     ...(options.identity === undefined ? {} : { identity: options.identity }),
   });
   const stops: (() => Promise<void>)[] = [() => scaler.stop()];

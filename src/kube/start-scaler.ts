@@ -4,6 +4,8 @@
  * token bucket, Events, and the ticker that runs collect -> decide -> write every tick interval.
  * `slotscaler serve` calls `startScaler` and serves the metrics API next to it.
  */
+import type { Registry } from 'prom-client';
+
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 
@@ -17,6 +19,7 @@ import type { MetricReading } from '../domain/metrics.js';
 import type { Clock } from '../domain/ports.js';
 import { FlinkHttpPool } from '../flink/rest-client.js';
 import { silentLogger } from '../observability/logger.js';
+import { createCollectorMetrics } from '../observability/metrics.js';
 import type { Logger } from '../observability/logger.js';
 import { isProblem } from './adapters/adapter.js';
 import { adaptersFor } from './adapters/index.js';
@@ -45,6 +48,8 @@ export interface StartScalerOptions {
   readonly clock?: Clock;
   /** Shared with `slotscaler collect` and the metrics API, if the caller has one. */
   readonly flinkPool?: FlinkHttpPool;
+  /** Where the collector's Prometheus metrics (Flink requests, ticks, dropped samples, targets) go. */
+  readonly metricsRegistry?: Registry;
   /** Overrides of the Kubernetes client (tests). */
   readonly kubeClient?: KubeClient;
 }
@@ -112,14 +117,24 @@ export async function startScaler(options: StartScalerOptions): Promise<Scaler> 
 
   const tickMs = config.tickInterval * 1000;
   const ownPool = options.flinkPool === undefined;
+  const observer =
+    options.metricsRegistry === undefined ? undefined : createCollectorMetrics(options.metricsRegistry);
   const pool =
     options.flinkPool ??
-    new FlinkHttpPool({
-      requestTimeoutMs: config.flinkRequestTimeout * 1000,
-      maxConcurrentRequests: config.flinkConcurrency,
-    });
+    new FlinkHttpPool(
+      {
+        requestTimeoutMs: config.flinkRequestTimeout * 1000,
+        maxConcurrentRequests: config.flinkConcurrency,
+      },
+      observer === undefined ? {} : { observer },
+    );
   const collector = new Collector(
-    { clientFor: (url) => pool.clientFor(url), clock, logger: logger.child({ component: 'collector' }) },
+    {
+      clientFor: (url) => pool.clientFor(url),
+      clock,
+      logger: logger.child({ component: 'collector' }),
+      ...(observer === undefined ? {} : { observer }),
+    },
     { intervalMs: tickMs, targetDeadlineMs: Math.max(1000, Math.min(12_000, tickMs * 0.8)) },
   );
 

@@ -250,4 +250,15 @@ spec:
     console.log(`# scaled down ${seconds.toFixed(0)} s after the load fell`);
     assert.ok(seconds >= 30, `scaled down after ${seconds} s, inside the 30 s window`);
   });
+
+  it("exposes the collector's and the metrics API's own Prometheus metrics", async () => {
+    const text = await (await fetch(`http://127.0.0.1:${serving.metricsHttp.port}/metrics`)).text();
+    const sample = (pattern: RegExp): number => Number(pattern.exec(text)?.[1] ?? Number.NaN);
+    assert.ok(
+      sample(/^slotscaler_flink_requests_total\{endpoint="job_details",outcome="ok"\} (\d+)/m) > 0,
+      text.slice(0, 2000),
+    );
+    assert.ok(sample(/^slotscaler_collector_tick_duration_seconds_count (\d+)/m) > 0);
+    assert.match(text, /^slotscaler_metrics_api_requests_total\{.*code="200".*\} \d+/m);
+  });
 });
