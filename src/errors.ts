@@ -26,7 +26,8 @@ export type ErrorCode =
   | 'TLS_CERTIFICATE_INVALID'
   | 'KUBE_API_FAILED'
   | 'UPSTREAM_METRICS_UNAVAILABLE'
-  | 'KUBE_UNREACHABLE';
+  | 'KUBE_UNREACHABLE'
+  | 'SIMULATE_INPUT_INVALID';
 
 /** The base of all our errors: `err instanceof SlotscalerError` tells ours from everything else. */
 export abstract class SlotscalerError extends Error {
@@ -298,5 +299,21 @@ export class KubeUnreachableError extends SlotscalerError {
     options?: { cause?: unknown },
   ) {
     super(`Kubernetes API server ${server}: ${detail}`, options);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// slotscaler simulate (issue 7)
+// ---------------------------------------------------------------------------------------------
+
+/** A trace, annotations file or option of `slotscaler simulate` is invalid; `source` names the file (and line). */
+export class SimulateInputError extends SlotscalerError {
+  readonly code: ErrorCode = 'SIMULATE_INPUT_INVALID';
+  constructor(
+    readonly source: string,
+    detail: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${source}: ${detail}`, options);
   }
 }

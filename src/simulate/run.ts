@@ -1,0 +1,373 @@
+/**
+ * Replays a trace through the job model, the real metric window and the real decision core, as the
+ * scaler would run them against the job: every tick the job's snapshot goes into a `MetricWindow`
+ * (with the target's window options), the target's metrics are read from it (catalogue or expression
+ * metrics), mapped to a `DecisionInput` by the scaler's own `targetDecisionInput`, decided by
+ * `decide`, and held after a rescale by the scaler's own `postRescaleHold`. A change that is not
+ * held is "written": the model restarts with the new TaskManagers and parallelism.
+ *
+ * The baseline `hpa-cpu` is the plain HPA on the TaskManagers (the "HPA on TaskManagers" setup,
+ * Flink reactive mode): CPU utilization is read as the busy ratio over the last 30 s (what
+ * metrics-server gives), with no hold after a restart and the HPA's default behavior, every 15 s.
+ *
+ * Pure: the time is simulated.
+ */
+import { FLINK_METRIC_NAMES } from '../collector/catalogue.js';
+import { compileExpressionMetric } from '../collector/expression-metric.js';
+import { MetricWindow } from '../collector/metric-window.js';
+import type { MetricWindowOptions, WindowReadings } from '../collector/metric-window.js';
+import { formatIssue, parseTargetAnnotations } from '../config/annotations.js';
+import { resolveConfig } from '../config/load.js';
+import type { TargetConfig } from '../config/schema.js';
+import type { TimestampedRecommendation, TimestampedScaleEvent } from '../domain/decision.js';
+import { isAvailable } from '../domain/metrics.js';
+import type { MetricReading } from '../domain/metrics.js';
+import { SimulateInputError } from '../errors.js';
+import { decide } from '../scaler/decide.js';
+import type { EvaluableMetric } from '../scaler/target-decision.js';
+import {
+  observeMetrics,
+  postRescaleHold,
+  readingOf,
+  targetDecisionInput,
+} from '../scaler/target-decision.js';
+import { JobModel } from './job-model.js';
+import type { JobModelOptions } from './job-model.js';
+import { rateAt } from './traces.js';
+import type { Trace } from './traces.js';
+
+/** A policy that decides the TaskManagers of the simulated job. */
+export type Policy =
+  | {
+      readonly kind: 'slotscaler';
+      /** Shown in tables and charts. */
+      readonly label: string;
+      readonly config: TargetConfig;
+      readonly expressions: readonly EvaluableMetric[];
+    }
+  | {
+      readonly kind: 'hpa-cpu';
+      readonly label: string;
+      /** Target CPU utilization (here: the busy ratio), 0..1. */
+      readonly targetUtilization: number;
+      /** The HPA's bounds and behavior; only `minTaskmanagers`, `maxTaskmanagers`, `tolerance` and the behavior fields are read. */
+      readonly config: TargetConfig;
+    };
+
+export interface SimulationOptions {
+  readonly trace: Trace;
+  readonly policy: Policy;
+  /** Seconds between two ticks of the scaler (the config's tick-interval). */
+  readonly tickIntervalSeconds: number;
+  /** Lag above this many seconds counts as "over the lag objective". */
+  readonly lagObjectiveSeconds: number;
+  readonly model?: Partial<JobModelOptions>;
+}
+
+/** The job and what the scaler saw, at one tick. */
+export interface TimelinePoint {
+  readonly seconds: number;
+  readonly inputRecordsPerSecond: number;
+  readonly capacityRecordsPerSecond: number;
+  readonly taskManagers: number;
+  readonly parallelism: number;
+  readonly restarting: boolean;
+  readonly backlogRecords: number;
+  /** Age of the oldest pending record (the model's truth). */
+  readonly lagSeconds: number;
+  /** The window's metrics (null: unavailable). */
+  readonly busyRatio: number | null;
+  readonly backpressureRatio: number | null;
+}
+
+/** A change the policy wanted: written (`scaled`) or held, and why. */
+export interface SimulatedDecision {
+  readonly seconds: number;
+  readonly fromTaskManagers: number;
+  readonly toTaskManagers: number;
+  readonly parallelism: number;
+  readonly reason: string;
+  /** `scaled`, or `held: <why>`. */
+  readonly outcome: string;
+  /** The metrics the decision was made on, as people read them. */
+  readonly metrics: string;
+}
+
+export interface SimulationSummary {
+  readonly durationSeconds: number;
+  readonly rescales: number;
+  readonly scaleUps: number;
+  readonly scaleDowns: number;
+  /** Seconds the job was down restarting. */
+  readonly restartDowntimeSeconds: number;
+  /** Seconds the age of the oldest pending record was above the objective. */
+  readonly secondsOverLagObjective: number;
+  readonly lagObjectiveSeconds: number;
+  readonly peakLagSeconds: number;
+  readonly taskManagerHours: number;
+  readonly peakTaskManagers: number;
+  readonly finalTaskManagers: number;
+  readonly recordsIn: number;
+  readonly recordsProcessed: number;
+  readonly finalBacklogRecords: number;
+}
+
+export interface SimulationResult {
+  readonly policy: string;
+  readonly policyKind: Policy['kind'];
+  readonly trace: string;
+  readonly tickIntervalSeconds: number;
+  readonly timeline: readonly TimelinePoint[];
+  readonly decisions: readonly SimulatedDecision[];
+  readonly summary: SimulationSummary;
+}
+
+/** The HPA's sync period (`--horizontal-pod-autoscaler-sync-period`, default 15 s). */
+export const HPA_SYNC_PERIOD_SECONDS = 15;
+/** metrics-server's CPU window for the baseline. */
+const HPA_CPU_WINDOW_SECONDS = 30;
+
+const FORMAT = (value: number): string =>
+  Number.isInteger(value) ? String(value) : String(Number(value.toPrecision(4)));
+
+/** The defaults of `slotscaler serve`: the global config with nothing set. */
+export function defaultScalerConfig(): { tickIntervalSeconds: number; target: TargetConfig } {
+  const { config } = resolveConfig({});
+  const result = parseTargetAnnotations({});
+  if (!result.ok) throw new Error('the default target config does not parse');
+  return { tickIntervalSeconds: config.tickInterval, target: result.config };
+}
+
+/**
+ * Slotscaler with a target's `slotscaler.dev/*` annotations, parsed as the scaler parses them
+ * (same schema, defaults, known metrics and expression check). Throws `SimulateInputError` listing
+ * every problem.
+ */
+export function slotscalerPolicy(
+  annotations: Readonly<Record<string, string>>,
+  label = 'slotscaler',
+  source = 'annotations',
+): Policy {
+  const result = parseTargetAnnotations(annotations, {
+    knownMetrics: FLINK_METRIC_NAMES,
+    checkExpression: (name, expression) => {
+      compileExpressionMetric(name, expression);
+    },
+  });
+  if (!result.ok) throw new SimulateInputError(source, result.issues.map(formatIssue).join('; '));
+  return {
+    kind: 'slotscaler',
+    label,
+    config: result.config,
+    expressions: Object.entries(result.expressions).map(([name, expression]) =>
+      compileExpressionMetric(name, expression),
+    ),
+  };
+}
+
+/**
+ * The plain HPA on CPU utilization with its default behavior, bounded like `bounds` (so both
+ * policies have the same room).
+ */
+export function hpaCpuPolicy(bounds: TargetConfig, targetUtilization = 0.7): Policy {
+  const defaults = defaultScalerConfig().target;
+  return {
+    kind: 'hpa-cpu',
+    label: 'hpa-cpu',
+    targetUtilization,
+    config: { ...defaults, minTaskmanagers: bounds.minTaskmanagers, maxTaskmanagers: bounds.maxTaskmanagers },
+  };
+}
+
+function windowOptions(policy: Policy): Partial<MetricWindowOptions> {
+  if (policy.kind === 'hpa-cpu') {
+    return {
+      windowSeconds: HPA_CPU_WINDOW_SECONDS,
+      restartHoldoffSeconds: 0,
+      maxSampleAgeSeconds: 2 * HPA_SYNC_PERIOD_SECONDS,
+    };
+  }
+  return {
+    windowSeconds: policy.config.metricsWindow,
+    restartHoldoffSeconds: policy.config.metricsHoldAfterRestart,
+    maxSampleAgeSeconds: policy.config.metricsMaxAge,
+  };
+}
+
+function value(reading: MetricReading): number | null {
+  return isAvailable(reading) ? reading.value : null;
+}
+
+/** Runs one policy over one trace. */
+export function simulate(options: SimulationOptions): SimulationResult {
+  const { trace, policy, lagObjectiveSeconds } = options;
+  const tickSeconds = policy.kind === 'hpa-cpu' ? HPA_SYNC_PERIOD_SECONDS : options.tickIntervalSeconds;
+  if (!(tickSeconds > 0)) throw new SimulateInputError('tick interval', 'must be > 0 seconds');
+  const { config } = policy;
+  const requested = options.model?.initialTaskManagers ?? 2;
+  const initialTaskManagers = Math.min(
+    Math.max(requested, config.minTaskmanagers, 1),
+    config.maxTaskmanagers,
+  );
+  const model = new JobModel({ ...options.model, initialTaskManagers });
+  const startMs = model.options.startMs;
+  const window = new MetricWindow(windowOptions(policy));
+  const rate = (seconds: number): number => rateAt(trace, seconds);
+
+  let recommendations: readonly TimestampedRecommendation[] | null = null;
+  let scaleEvents: readonly TimestampedScaleEvent[] = [];
+  let lastRescaleAtMs: number | null = null;
+  const timeline: TimelinePoint[] = [];
+  const decisions: SimulatedDecision[] = [];
+  let secondsOverLag = 0;
+  let peakLag = 0;
+  let downtimeSeconds = 0;
+  let taskManagerSeconds = 0;
+  let peakTaskManagers = model.state().taskManagers;
+  let scaleUps = 0;
+  let scaleDowns = 0;
+  let readings: WindowReadings | undefined;
+
+  const record = (seconds: number): void => {
+    const state = model.state();
+    timeline.push({
+      seconds,
+      inputRecordsPerSecond: rate(seconds),
+      capacityRecordsPerSecond: state.capacityRecordsPerSecond,
+      taskManagers: state.taskManagers,
+      parallelism: state.parallelism,
+      restarting: state.restarting,
+      backlogRecords: state.backlogRecords,
+      lagSeconds: state.lagSeconds,
+      busyRatio: readings === undefined ? null : value(readings.metrics.flink_busy_ratio),
+      backpressureRatio: readings === undefined ? null : value(readings.metrics.flink_backpressure_ratio),
+    });
+  };
+  record(0);
+
+  const duration = Math.ceil(trace.durationSeconds);
+  for (let second = 1; second <= duration; second += 1) {
+    const before = model.state();
+    model.advance(startMs + second * 1000, rate);
+    const state = model.state();
+    taskManagerSeconds += before.taskManagers;
+    if (before.restarting) downtimeSeconds += 1;
+    if (state.lagSeconds > lagObjectiveSeconds) secondsOverLag += 1;
+    peakLag = Math.max(peakLag, state.lagSeconds);
+    if (second % tickSeconds !== 0) continue;
+
+    // One tick: the snapshot into the window, the metrics out of it, the decision.
+    const nowMs = startMs + second * 1000;
+    window.add(model.snapshot());
+    readings = window.readings(nowMs);
+    const current = state.taskManagers;
+    const specs =
+      policy.kind === 'slotscaler'
+        ? policy.config.metrics
+        : [
+            {
+              name: 'flink_busy_ratio',
+              type: 'Value' as const,
+              targetMilli: Math.round(policy.targetUtilization * 1000),
+            },
+          ];
+    const metrics = specs.map((spec) => ({
+      spec,
+      reading: readingOf(spec.name, readings, policy.kind === 'slotscaler' ? policy.expressions : []),
+    }));
+    if (policy.kind === 'slotscaler' && policy.config.mode === 'metrics-only') {
+      record(second);
+      continue;
+    }
+    if (metrics.every(({ reading }) => !isAvailable(reading))) {
+      record(second);
+      continue;
+    }
+    const input = targetDecisionInput(
+      config,
+      { currentReplicas: current, readyReplicas: current, statusReplicas: current },
+      observeMetrics(metrics),
+      { recommendations, scaleEvents },
+      config.taskSlots ?? readings.taskSlots ?? model.options.taskSlots,
+      readings.maxParallelism,
+      nowMs,
+    );
+    const decision = decide(input);
+    recommendations = decision.recommendations;
+    if (decision.desiredReplicas !== current) {
+      let hold: string | null = null;
+      if (policy.kind === 'slotscaler') {
+        hold =
+          policy.config.mode === 'recommend'
+            ? 'mode recommend'
+            : postRescaleHold({
+                lastRescaleAtMs,
+                readings,
+                currentReplicas: current,
+                desiredReplicas: decision.desiredReplicas,
+                cooldownAfterRescaleSeconds: policy.config.cooldownAfterRescale,
+                nowMs,
+              });
+      }
+      const described = metrics
+        .map(({ spec, reading }) => {
+          const name = policy.kind === 'hpa-cpu' ? 'cpu (busy ratio)' : spec.name;
+          const shown = isAvailable(reading) ? FORMAT(reading.value) : 'unavailable';
+          return `${name} ${shown} (target ${FORMAT(spec.targetMilli / 1000)})`;
+        })
+        .join(', ');
+      const entry: SimulatedDecision = {
+        seconds: second,
+        fromTaskManagers: current,
+        toTaskManagers: decision.desiredReplicas,
+        parallelism: decision.parallelism,
+        reason: decision.reason,
+        outcome: hold === null ? 'scaled' : `held: ${hold}`,
+        metrics: described,
+      };
+      const previous = decisions.at(-1);
+      const repeatedHold =
+        hold !== null &&
+        previous !== undefined &&
+        previous.outcome === entry.outcome &&
+        previous.toTaskManagers === entry.toTaskManagers;
+      if (!repeatedHold) decisions.push(entry);
+      if (hold === null) {
+        model.rescale(decision.desiredReplicas, decision.parallelism);
+        scaleEvents = decision.scaleEvents;
+        lastRescaleAtMs = nowMs;
+        if (decision.desiredReplicas > current) scaleUps += 1;
+        else scaleDowns += 1;
+        peakTaskManagers = Math.max(peakTaskManagers, decision.desiredReplicas);
+      }
+    }
+    record(second);
+  }
+  if (timeline.at(-1)?.seconds !== duration) record(duration);
+
+  const end = model.state();
+  return {
+    policy: policy.label,
+    policyKind: policy.kind,
+    trace: trace.name,
+    tickIntervalSeconds: tickSeconds,
+    timeline,
+    decisions,
+    summary: {
+      durationSeconds: duration,
+      rescales: scaleUps + scaleDowns,
+      scaleUps,
+      scaleDowns,
+      restartDowntimeSeconds: downtimeSeconds,
+      secondsOverLagObjective: secondsOverLag,
+      lagObjectiveSeconds,
+      peakLagSeconds: peakLag,
+      taskManagerHours: taskManagerSeconds / 3600,
+      peakTaskManagers,
+      finalTaskManagers: end.taskManagers,
+      recordsIn: end.inputRecordsTotal,
+      recordsProcessed: end.processedRecordsTotal,
+      finalBacklogRecords: end.backlogRecords,
+    },
+  };
+}

@@ -1,0 +1,117 @@
+/**
+ * `simulate` on the built-in traces: figures of Slotscaler and of the HPA baseline are printed as
+ * test diagnostics (run with --test-reporter=spec to see them); only Slotscaler's are asserted.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { TestContext } from 'node:test';
+
+import { builtinTrace, rateAt } from '../../../src/simulate/traces.js';
+import type { BuiltinTraceName } from '../../../src/simulate/traces.js';
+import { defaultScalerConfig, hpaCpuPolicy, simulate, slotscalerPolicy } from '../../../src/simulate/run.js';
+import type { Policy, SimulationResult } from '../../../src/simulate/run.js';
+
+const DEFAULTS = defaultScalerConfig();
+
+/**
+ * The config proposed in the issue 7 report: hold the metrics 5 min after a restart (the catch-up
+ * after a 60 s restart lasts longer than the default 60 s hold), and scale on the demand including
+ * the backlog to drain within 15 s, not on the busy ratio alone (which cannot exceed 1).
+ */
+const PROPOSED: Readonly<Record<string, string>> = {
+  'slotscaler.dev/metrics-hold-after-restart': '5m',
+  'slotscaler.dev/metrics': 'demand=0.7',
+  'slotscaler.dev/metric.demand': 'busy_ratio * (1 + source_lag_seconds / 15)',
+};
+
+function run(name: BuiltinTraceName, policy: Policy): SimulationResult {
+  return simulate({
+    trace: builtinTrace(name),
+    policy,
+    tickIntervalSeconds: DEFAULTS.tickIntervalSeconds,
+    lagObjectiveSeconds: 60,
+  });
+}
+
+function figures(result: SimulationResult): string {
+  const s = result.summary;
+  return `${result.trace} ${result.policy}: rescales ${s.rescales} (up ${s.scaleUps}, down ${s.scaleDowns}), downtime ${s.restartDowntimeSeconds} s, over lag objective ${s.secondsOverLagObjective} s, peak lag ${s.peakLagSeconds.toFixed(0)} s, TM-hours ${s.taskManagerHours.toFixed(2)}, peak TMs ${s.peakTaskManagers}`;
+}
+
+/** Direction changes of the rescales (an up after a down, or a down after an up). */
+function reversals(result: SimulationResult): number {
+  const directions = result.decisions
+    .filter((decision) => decision.outcome === 'scaled')
+    .map((decision) => Math.sign(decision.toTaskManagers - decision.fromTaskManagers));
+  return directions.filter((direction, index) => index > 0 && direction !== directions[index - 1]).length;
+}
+
+function report(t: TestContext, ...results: SimulationResult[]): void {
+  for (const result of results) t.diagnostic(figures(result));
+}
+
+describe('simulate on the built-in traces', () => {
+  it('step: the proposed config reaches enough capacity in one rescale (no staircase)', (t) => {
+    const ours = run('step', slotscalerPolicy(PROPOSED, 'slotscaler (proposed)'));
+    report(t, ours, run('step', hpaCpuPolicy(DEFAULTS.target)));
+    const scaled = ours.decisions.filter((decision) => decision.outcome === 'scaled');
+    const first = scaled[0];
+    assert.ok(first !== undefined);
+    const capacity = first.parallelism * 1000;
+    assert.ok(capacity >= rateAt(builtinTrace('step'), first.seconds), `${capacity} records/s`);
+    assert.equal(ours.summary.scaleUps, 1, figures(ours));
+    assert.equal(reversals(ours), 0);
+  });
+
+  it(
+    'step: Slotscaler defaults reach enough capacity in one rescale (they staircase: see the issue 7 report)',
+    { todo: 'busy ratio saturates at 1 and the 60 s hold ends before the catch-up' },
+    (t) => {
+      const ours = run('step', slotscalerPolicy({}, 'slotscaler (defaults)'));
+      report(t, ours);
+      assert.equal(ours.summary.scaleUps, 1, figures(ours));
+    },
+  );
+
+  it('flat-with-noise: never oscillates, with the defaults and with the proposed config', (t) => {
+    const hpa = run('flat-with-noise', hpaCpuPolicy(DEFAULTS.target));
+    for (const policy of [slotscalerPolicy({}, 'slotscaler (defaults)'), slotscalerPolicy(PROPOSED)]) {
+      const ours = run('flat-with-noise', policy);
+      report(t, ours);
+      assert.equal(reversals(ours), 0, figures(ours));
+      assert.ok(ours.summary.rescales <= 1, figures(ours));
+    }
+    report(t, hpa);
+  });
+
+  it('every built-in trace: both policies run; figures side by side', (t) => {
+    for (const name of ['ramp', 'daily-sine', 'spike'] as const) {
+      const defaults = run(name, slotscalerPolicy({}, 'slotscaler (defaults)'));
+      const proposed = run(name, slotscalerPolicy(PROPOSED, 'slotscaler (proposed)'));
+      const hpa = run(name, hpaCpuPolicy(DEFAULTS.target));
+      report(t, defaults, proposed, hpa);
+      for (const result of [defaults, proposed, hpa]) {
+        const s = result.summary;
+        assert.ok(s.taskManagerHours > 0);
+        // Conservation over the whole run.
+        assert.ok(Math.abs(s.recordsIn - s.recordsProcessed - s.finalBacklogRecords) < 1e-6 * s.recordsIn);
+        // Each rescale costs the model's 60 s restart (the last one may be cut by the trace's end).
+        assert.ok(s.restartDowntimeSeconds <= 60 * s.rescales, figures(result));
+        assert.ok(s.restartDowntimeSeconds >= 60 * (s.rescales - 1), figures(result));
+      }
+      assert.ok(proposed.summary.rescales <= defaults.summary.rescales);
+    }
+  });
+
+  it('runs the annotations as the scaler parses them, and rejects bad ones with every problem', () => {
+    assert.throws(
+      () => slotscalerPolicy({ 'slotscaler.dev/max-taskmanagers': 'ten', 'slotscaler.dev/tolerence': '1' }),
+      /max-taskmanagers.*ten.*tolerence|tolerence.*max-taskmanagers/,
+    );
+    const recommend = run('step', slotscalerPolicy({ 'slotscaler.dev/mode': 'recommend' }));
+    assert.equal(recommend.summary.rescales, 0);
+    assert.ok(recommend.decisions.some((decision) => decision.outcome === 'held: mode recommend'));
+    const capped = run('step', slotscalerPolicy({ 'slotscaler.dev/max-taskmanagers': '3' }));
+    assert.ok(capped.summary.peakTaskManagers <= 3);
+  });
+});
