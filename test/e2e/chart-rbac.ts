@@ -1,0 +1,140 @@
+/**
+ * What Slotscaler asks of the Kubernetes API, kept next to the chart test that checks the chart's RBAC
+ * against it. Each need names the code that makes the call (`evidence`: a file and a string found in
+ * it), and the test also scans the code for every API path and request method, so a new call without
+ * a need here fails the test.
+ */
+
+export interface ApiNeed {
+  readonly group: string;
+  readonly resource: string;
+  readonly verbs: readonly string[];
+  /** Namespaced needs are granted by a Role in the lease namespace; the rest by the ClusterRole. */
+  readonly scope: 'cluster' | 'lease-namespace';
+  /** Only when this setting is true. */
+  readonly when?: 'writeApiServiceCaBundle';
+  readonly evidence: readonly (readonly [file: string, text: string])[];
+}
+
+/** Informers LIST then WATCH (src/kube/informer.ts); writes are merge PATCHes, creations POST, updates PUT. */
+export const CODE_NEEDS: readonly ApiNeed[] = [
+  {
+    group: 'apiextensions.k8s.io',
+    resource: 'customresourcedefinitions',
+    verbs: ['list', 'watch'],
+    scope: 'cluster',
+    evidence: [['src/kube/target-registry.ts', "'/apis/apiextensions.k8s.io/v1/customresourcedefinitions'"]],
+  },
+  {
+    group: 'flink.apache.org',
+    resource: 'flinkdeployments',
+    verbs: ['list', 'watch', 'patch'],
+    scope: 'cluster',
+    evidence: [
+      ['src/kube/adapters/flink-deployment.ts', "plural: 'flinkdeployments'"],
+      ['src/kube/adapters/flink-deployment.ts', "method: 'PATCH'"],
+    ],
+  },
+  {
+    group: 'flink.k8s.io',
+    resource: 'flinkapplications',
+    verbs: ['list', 'watch', 'patch'],
+    scope: 'cluster',
+    evidence: [
+      ['src/kube/adapters/flink-application.ts', "plural: 'flinkapplications'"],
+      ['src/kube/adapters/flink-application.ts', "method: 'PATCH'"],
+    ],
+  },
+  {
+    group: 'apps',
+    resource: 'deployments',
+    verbs: ['list', 'watch', 'patch'],
+    scope: 'cluster',
+    evidence: [
+      ['src/kube/adapters/deployment.ts', "plural: 'deployments'"],
+      ['src/kube/adapters/deployment.ts', 'planStatusWrite'],
+    ],
+  },
+  {
+    group: 'apps',
+    resource: 'deployments/scale',
+    verbs: ['patch'],
+    scope: 'cluster',
+    evidence: [['src/kube/adapters/deployment.ts', '/scale`']],
+  },
+  {
+    group: 'events.k8s.io',
+    resource: 'events',
+    verbs: ['create'],
+    scope: 'cluster',
+    evidence: [
+      ['src/kube/events.ts', '/apis/events.k8s.io/v1/namespaces/'],
+      ['src/kube/events.ts', "method: 'POST'"],
+    ],
+  },
+  {
+    group: 'coordination.k8s.io',
+    resource: 'leases',
+    verbs: ['create', 'list', 'watch', 'update'],
+    scope: 'lease-namespace',
+    evidence: [
+      ['src/kube/leader-election.ts', 'new Informer('],
+      ['src/kube/leader-election.ts', "method: 'POST'"],
+      ['src/kube/leader-election.ts', "method: 'PUT'"],
+    ],
+  },
+  {
+    group: 'apiregistration.k8s.io',
+    resource: 'apiservices',
+    verbs: ['get', 'patch'],
+    scope: 'cluster',
+    when: 'writeApiServiceCaBundle',
+    evidence: [
+      ['src/metrics-api/tls/api-service.ts', 'readAPIService({ name })'],
+      ['src/metrics-api/tls/api-service.ts', 'patchAPIService('],
+    ],
+  },
+];
+
+/**
+ * Calls covered by the standard roles the chart binds (system:auth-delegator,
+ * kube-system/extension-apiserver-authentication-reader), with the code that makes them.
+ */
+export const DELEGATED_NEEDS: readonly ApiNeed[] = [
+  {
+    group: 'authentication.k8s.io',
+    resource: 'tokenreviews',
+    verbs: ['create'],
+    scope: 'cluster',
+    evidence: [['src/metrics-api/auth/kubernetes.ts', 'createTokenReview(']],
+  },
+  {
+    group: 'authorization.k8s.io',
+    resource: 'subjectaccessreviews',
+    verbs: ['create'],
+    scope: 'cluster',
+    evidence: [['src/metrics-api/auth/kubernetes.ts', 'createSubjectAccessReview(']],
+  },
+  {
+    group: '',
+    resource: 'configmaps',
+    verbs: ['list', 'watch'],
+    scope: 'cluster',
+    evidence: [['src/metrics-api/auth/kubernetes.ts', 'listNamespacedConfigMap(']],
+  },
+];
+
+/**
+ * The API groups the code's request paths name (`/apis/<group>/...`, `/api/v1/...` as ""), and the
+ * groups of the typed clients it makes, so a call to a group no need covers fails the test.
+ */
+export const PATH_PATTERN = /['`]\/(apis\/([a-z0-9.-]+)|api\/v1)\//g;
+export const CLIENT_PATTERN = /makeApiClient\((\w+)\)/g;
+export const CLIENT_GROUPS: Readonly<Record<string, string>> = {
+  ApiregistrationV1Api: 'apiregistration.k8s.io',
+  CoreV1Api: '',
+  AuthenticationV1Api: 'authentication.k8s.io',
+  AuthorizationV1Api: 'authorization.k8s.io',
+};
+/** Groups in paths that are not calls to the Kubernetes API: the group Slotscaler serves. */
+export const SERVED_GROUPS: readonly string[] = ['external.metrics.k8s.io'];

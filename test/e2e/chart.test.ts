@@ -1,0 +1,722 @@
+// The Helm chart: lint, render with default and other values, RBAC against what the code calls, the
+// plain manifests current; then installed into a real API server (every object validated there), and
+// Slotscaler run locally as the chart's ServiceAccount (RBAC enforced) doing its whole job.
+import assert from 'node:assert/strict';
+import { execFile, execFileSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { after, before, describe, it } from 'node:test';
+
+import { parseAllDocuments, parse as parseYaml } from 'yaml';
+
+import { startServe } from '../../src/app/serve.js';
+import type { Serving } from '../../src/app/serve.js';
+import { resolveConfig } from '../../src/config/load.js';
+import { MANIFESTS_PATH, kubeToolsBin, renderManifests } from '../../scripts/manifests.js';
+import { FakeJobManagerServer, typicalJob } from '../fakes/fake-jobmanager.js';
+import {
+  CLIENT_GROUPS,
+  CLIENT_PATTERN,
+  CODE_NEEDS,
+  DELEGATED_NEEDS,
+  PATH_PATTERN,
+  SERVED_GROUPS,
+} from './chart-rbac.js';
+import type { ApiNeed } from './chart-rbac.js';
+import { flinkDeploymentYaml, startEnvironment } from './harness/environment.js';
+import type { Environment } from './harness/environment.js';
+import { applyYaml, expectOk, waitFor } from './harness/kube.js';
+import { testLogger } from './scaler-helpers.js';
+
+const repo = fileURLToPath(new URL('../..', import.meta.url));
+const chart = join(repo, 'charts/slotscaler');
+const bin = kubeToolsBin();
+const helm = join(bin, 'helm');
+const kubectl = join(bin, 'kubectl');
+const RELEASE = 'slotscaler';
+const NAMESPACE = 'slotscaler';
+
+interface Manifest {
+  readonly apiVersion: string;
+  readonly kind: string;
+  readonly metadata: {
+    readonly name: string;
+    readonly namespace?: string;
+    readonly annotations?: Record<string, string>;
+  };
+  readonly [field: string]: unknown;
+}
+
+interface Rule {
+  readonly apiGroups: readonly string[];
+  readonly resources: readonly string[];
+  readonly verbs: readonly string[];
+  readonly resourceNames?: readonly string[];
+}
+
+interface DeploymentSpec {
+  readonly replicas: number;
+  readonly template: {
+    readonly spec: {
+      readonly serviceAccountName: string;
+      readonly securityContext: Record<string, unknown>;
+      readonly topologySpreadConstraints?: readonly { topologyKey: string }[];
+      readonly volumes: readonly { name: string; secret?: { secretName: string }; emptyDir?: object }[];
+      readonly containers: readonly {
+        readonly args: readonly string[];
+        readonly env: readonly { name: string; valueFrom?: { fieldRef?: { fieldPath: string } } }[];
+        readonly ports: readonly { name: string; containerPort: number }[];
+        readonly livenessProbe: { httpGet: { path: string; port: string; scheme: string } };
+        readonly readinessProbe: { httpGet: { path: string; port: string; scheme: string } };
+        readonly resources: { requests?: object; limits?: object };
+        readonly securityContext: {
+          readonly allowPrivilegeEscalation: boolean;
+          readonly readOnlyRootFilesystem: boolean;
+          readonly runAsNonRoot: boolean;
+          readonly capabilities: { drop: readonly string[] };
+        };
+        readonly volumeMounts: readonly { name: string; mountPath: string }[];
+      }[];
+    };
+  };
+}
+
+function run(command: string, args: readonly string[]): string {
+  return execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** `helm template` with `--set` values; the objects it renders. */
+function render(set: readonly string[] = [], namespace = NAMESPACE): Manifest[] {
+  const text = run(helm, [
+    'template',
+    RELEASE,
+    chart,
+    '--namespace',
+    namespace,
+    ...set.flatMap((value) => ['--set', value]),
+  ]);
+  return parseAllDocuments(text)
+    .map((document) => document.toJS() as Manifest | null)
+    .filter((object): object is Manifest => object !== null);
+}
+
+function one(objects: readonly Manifest[], kind: string, name?: string): Manifest {
+  const found = objects.filter((o) => o.kind === kind && (name === undefined || o.metadata.name === name));
+  assert.equal(found.length, 1, `one ${kind}${name === undefined ? '' : ` ${name}`}: ${found.length}`);
+  const [object] = found;
+  assert.ok(object);
+  return object;
+}
+
+function deploymentOf(objects: readonly Manifest[]): DeploymentSpec {
+  return one(objects, 'Deployment').spec as DeploymentSpec;
+}
+
+function configOf(objects: readonly Manifest[]): Record<string, unknown> {
+  const data = one(objects, 'ConfigMap').data as { 'config.yaml': string };
+  return parseYaml(data['config.yaml']) as Record<string, unknown>;
+}
+
+/** `group resource verb` for every grant the chart gives the ServiceAccount, from its own roles. */
+function grantsOf(objects: readonly Manifest[]): Set<string> {
+  const grants = new Set<string>();
+  const roleNames = new Set(
+    objects
+      .filter((o) => o.kind === 'ClusterRoleBinding' || o.kind === 'RoleBinding')
+      .filter((o) =>
+        (o['subjects'] as { name: string; namespace: string }[]).some(
+          (s) => s.name === RELEASE && s.namespace === NAMESPACE,
+        ),
+      )
+      .map((o) => `${(o['roleRef'] as { kind: string }).kind}/${(o['roleRef'] as { name: string }).name}`),
+  );
+  for (const role of objects.filter((o) => o.kind === 'ClusterRole' || o.kind === 'Role')) {
+    if (!roleNames.has(`${role.kind}/${role.metadata.name}`)) continue;
+    for (const rule of role['rules'] as Rule[]) {
+      for (const group of rule.apiGroups)
+        for (const resource of rule.resources)
+          for (const verb of rule.verbs) grants.add(`${role.kind}:${group} ${resource} ${verb}`);
+    }
+  }
+  return grants;
+}
+
+function needsAsGrants(needs: readonly ApiNeed[]): Set<string> {
+  const grants = new Set<string>();
+  for (const need of needs) {
+    const kind = need.scope === 'cluster' ? 'ClusterRole' : 'Role';
+    for (const verb of need.verbs) grants.add(`${kind}:${need.group} ${need.resource} ${verb}`);
+  }
+  return grants;
+}
+
+async function sourceFiles(dir: string): Promise<string[]> {
+  const entries = await readdir(join(repo, dir), { recursive: true });
+  return entries
+    .map(String)
+    .filter((file) => file.endsWith('.ts'))
+    .map((file) => join(dir, file));
+}
+
+/** Source text without comment lines (doc comments name example paths). */
+async function codeOf(file: string): Promise<string> {
+  const text = await readFile(join(repo, file), 'utf8');
+  return text
+    .split('\n')
+    .filter((line) => !/^\s*(\/\/|\*|\/\*\*)/.test(line))
+    .join('\n');
+}
+
+describe('Helm chart, rendered', () => {
+  it('passes helm lint with default and with non-default values', () => {
+    run(helm, ['lint', '--strict', chart]);
+    run(helm, [
+      'lint',
+      '--strict',
+      chart,
+      '--set',
+      'tls.source=certManager,serviceMonitor.enabled=true,upstream.url=https://keda.keda:443,upstream.caSecret=keda-ca',
+      '--set',
+      'config.kinds=example.com/v1/flinkjobs,config.writeApiServiceCaBundle=true,replicaCount=3',
+    ]);
+  });
+
+  it('renders every object with the defaults: 2 replicas, hardened, probed, spread, with its certificate', () => {
+    const objects = render();
+    const kinds = objects.map((o) => o.kind).sort();
+    assert.deepEqual(kinds, [
+      'APIService',
+      'ClusterRole',
+      'ClusterRole',
+      'ClusterRoleBinding',
+      'ClusterRoleBinding',
+      'ClusterRoleBinding',
+      'ConfigMap',
+      'Deployment',
+      'PodDisruptionBudget',
+      'Role',
+      'RoleBinding',
+      'RoleBinding',
+      'Secret',
+      'Service',
+      'ServiceAccount',
+    ]);
+    const deployment = deploymentOf(objects);
+    assert.equal(deployment.replicas, 2);
+    const pod = deployment.template.spec;
+    const [container] = pod.containers;
+    assert.ok(container);
+    assert.equal(pod.serviceAccountName, RELEASE);
+    assert.equal(pod.securityContext['runAsNonRoot'], true);
+    assert.deepEqual(container.securityContext, {
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      runAsNonRoot: true,
+      capabilities: { drop: ['ALL'] },
+    });
+    assert.deepEqual(container.livenessProbe.httpGet, { path: '/livez', port: 'https', scheme: 'HTTPS' });
+    assert.deepEqual(container.readinessProbe.httpGet, { path: '/readyz', port: 'https', scheme: 'HTTPS' });
+    assert.ok(container.resources.requests && container.resources.limits);
+    assert.deepEqual(
+      container.ports.map((p) => [p.name, p.containerPort]),
+      [
+        ['https', 6443],
+        ['metrics', 9090],
+      ],
+    );
+    assert.deepEqual(
+      container.env.map((e) => [e.name, e.valueFrom?.fieldRef?.fieldPath]),
+      [
+        ['POD_NAME', 'metadata.name'],
+        ['POD_NAMESPACE', 'metadata.namespace'],
+      ],
+    );
+    assert.deepEqual(container.args, [
+      '--config=/etc/slotscaler/config/config.yaml',
+      `--tls-self-signed-hosts=${RELEASE},${RELEASE}.${NAMESPACE},${RELEASE}.${NAMESPACE}.svc,${RELEASE}.${NAMESPACE}.svc.cluster.local`,
+    ]);
+    assert.deepEqual(
+      pod.topologySpreadConstraints?.map((c) => c.topologyKey),
+      ['kubernetes.io/hostname', 'topology.kubernetes.io/zone'],
+    );
+    // Read-only root filesystem: /tmp is the only writable place.
+    assert.deepEqual(container.volumeMounts.map((m) => m.mountPath).sort(), [
+      '/etc/slotscaler/config',
+      '/etc/slotscaler/tls',
+      '/tmp',
+    ]);
+
+    // The config file is valid for Slotscaler itself, with leader election on and the mounted certificate.
+    const { config } = resolveConfig({ file: { path: 'config.yaml', content: configOf(objects) } });
+    assert.equal(config.leaderElect, true);
+    assert.equal(config.leaseNamespace, NAMESPACE);
+    assert.equal(config.tlsCertFile, '/etc/slotscaler/tls/tls.crt');
+    assert.equal(config.metricsApiPort, 6443);
+
+    // The APIService trusts the CA that signed the serving certificate, whose names are the Service's.
+    const secret = one(objects, 'Secret').data as Record<string, string>;
+    const apiService = one(objects, 'APIService');
+    const spec = apiService['spec'] as {
+      caBundle: string;
+      service: { name: string; namespace: string; port: number };
+      insecureSkipTLSVerify?: boolean;
+    };
+    assert.equal(apiService.metadata.name, 'v1beta1.external.metrics.k8s.io');
+    assert.equal(spec.caBundle, secret['ca.crt']);
+    assert.equal(spec.insecureSkipTLSVerify, undefined);
+    assert.deepEqual(spec.service, { name: RELEASE, namespace: NAMESPACE, port: 443 });
+    const ca = new X509Certificate(Buffer.from(spec.caBundle, 'base64'));
+    const serving = new X509Certificate(Buffer.from(secret['tls.crt'] ?? '', 'base64'));
+    assert.ok(serving.verify(ca.publicKey), 'the serving certificate is signed by the caBundle');
+    assert.ok(serving.checkHost(`${RELEASE}.${NAMESPACE}.svc`), serving.subjectAltName);
+    const service = one(objects, 'Service')['spec'] as { ports: { name: string; port: number }[] };
+    assert.deepEqual(
+      service.ports.map((p) => [p.name, p.port]),
+      [
+        ['https', 443],
+        ['metrics', 9090],
+      ],
+    );
+    assert.deepEqual(
+      (one(objects, 'PodDisruptionBudget')['spec'] as { maxUnavailable: number }).maxUnavailable,
+      1,
+    );
+  });
+
+  it('renders non-default values: cert-manager, skip-verify, upstream, more kinds, ServiceMonitor, ports', () => {
+    const certManager = render(['tls.source=certManager']);
+    assert.equal(certManager.filter((o) => o.kind === 'Secret').length, 0, 'cert-manager writes the Secret');
+    assert.equal(one(certManager, 'Certificate').metadata.name, RELEASE);
+    one(certManager, 'Issuer');
+    assert.equal(
+      one(certManager, 'APIService').metadata.annotations?.['cert-manager.io/inject-ca-from'],
+      `${NAMESPACE}/${RELEASE}`,
+    );
+    const ownIssuer = render([
+      'tls.source=certManager',
+      'tls.certManager.issuerRef.kind=ClusterIssuer',
+      'tls.certManager.issuerRef.name=ca',
+    ]);
+    assert.equal(ownIssuer.filter((o) => o.kind === 'Issuer').length, 0);
+
+    const insecure = one(render(['apiService.insecureSkipTLSVerify=true']), 'APIService')['spec'] as Record<
+      string,
+      unknown
+    >;
+    assert.equal(insecure['insecureSkipTLSVerify'], true);
+    assert.equal(insecure['caBundle'], undefined);
+
+    const upstream = render(['upstream.url=https://keda.keda:443', 'upstream.caSecret=keda-ca']);
+    assert.deepEqual(
+      Object.fromEntries(Object.entries(configOf(upstream)).filter(([key]) => key.startsWith('upstream'))),
+      {
+        upstreamExternalMetrics: 'https://keda.keda:443',
+        upstreamCaFile: '/etc/slotscaler/upstream/ca.crt',
+        upstreamTokenFile: '/var/run/secrets/kubernetes.io/serviceaccount/token',
+      },
+    );
+    assert.ok(deploymentOf(upstream).template.spec.volumes.some((v) => v.secret?.secretName === 'keda-ca'));
+
+    const more = render([
+      'config.kinds=example.com/v1/flinkjobs',
+      'config.writeApiServiceCaBundle=true',
+      'config.metricsApiPort=8443',
+      'config.tlsSelfSignedHosts=a.b.svc',
+      'serviceMonitor.enabled=true',
+      'replicaCount=3',
+      'rbac.hpaExternalMetricsReader=false',
+      'podDisruptionBudget.enabled=false',
+    ]);
+    const grants = grantsOf(more);
+    for (const grant of [
+      'ClusterRole:example.com flinkjobs list',
+      'ClusterRole:example.com flinkjobs watch',
+      'ClusterRole:example.com flinkjobs patch',
+      'ClusterRole:example.com flinkjobs/scale patch',
+      'ClusterRole:apiregistration.k8s.io apiservices get',
+      'ClusterRole:apiregistration.k8s.io apiservices patch',
+    ])
+      assert.ok(grants.has(grant), grant);
+    const moreDeployment = deploymentOf(more);
+    assert.equal(moreDeployment.replicas, 3);
+    const [moreContainer] = moreDeployment.template.spec.containers;
+    assert.ok(moreContainer);
+    assert.equal(moreContainer.ports[0]?.containerPort, 8443);
+    assert.deepEqual(moreContainer.args, ['--config=/etc/slotscaler/config/config.yaml']);
+    one(more, 'ServiceMonitor');
+    assert.equal(more.filter((o) => o.kind === 'PodDisruptionBudget').length, 0);
+    assert.equal(more.filter((o) => o.metadata.name.endsWith(':external-metrics-reader')).length, 0);
+  });
+
+  it('refuses wrong values at render time (values.schema.json from the config schema)', () => {
+    for (const [set, expected] of [
+      ['config.tickInterval=fast', /tickInterval/],
+      ['config.minTaskmanagers=-1', /minTaskmanagers/],
+      ['config.mode=always', /mode/],
+      ['config.tickIntervall=15s', /tickIntervall/],
+      ['tls.source=openssl', /tls.source/],
+      ['apiService.groupPriorityMinimum=0', /groupPriorityMinimum/],
+    ] as const) {
+      assert.throws(
+        () => render([set]),
+        (err: Error & { stderr?: string }) => expected.test(err.stderr ?? ''),
+        set,
+      );
+    }
+  });
+
+  it('grants the ServiceAccount exactly what the code calls, no more and no less', async () => {
+    // Every need is backed by the code that makes the call.
+    for (const need of [...CODE_NEEDS, ...DELEGATED_NEEDS]) {
+      for (const [file, text] of need.evidence) {
+        assert.ok(
+          (await readFile(join(repo, file), 'utf8')).includes(text),
+          `${need.resource}: ${file} has ${text}`,
+        );
+      }
+    }
+    // Every API group the code calls is one a need covers.
+    const covered = new Set([...CODE_NEEDS, ...DELEGATED_NEEDS].map((need) => need.group));
+    const files = [
+      ...(await sourceFiles('src/kube')),
+      ...(await sourceFiles('src/metrics-api')),
+      ...(await sourceFiles('src/app')),
+    ];
+    for (const file of files) {
+      const code = await codeOf(file);
+      for (const match of code.matchAll(PATH_PATTERN)) {
+        const group = match[2] ?? '';
+        if (SERVED_GROUPS.includes(group)) continue;
+        assert.ok(covered.has(group), `${file} calls ${match[0]}: no need covers group "${group}"`);
+      }
+      for (const match of code.matchAll(CLIENT_PATTERN)) {
+        const group = CLIENT_GROUPS[match[1] ?? ''];
+        assert.ok(group !== undefined && covered.has(group), `${file} makes a ${match[1]} client`);
+      }
+    }
+
+    // The chart's own roles grant exactly the needs (the APIService write only when configured).
+    const defaults = render();
+    assert.deepEqual(
+      [...grantsOf(defaults)].sort(),
+      [...needsAsGrants(CODE_NEEDS.filter((need) => need.when === undefined))].sort(),
+    );
+    assert.deepEqual(
+      [...grantsOf(render(['config.writeApiServiceCaBundle=true']))].sort(),
+      [...needsAsGrants(CODE_NEEDS)].sort(),
+    );
+    // And the standard roles cover the delegated needs.
+    const bindings = defaults
+      .filter((o) => o.kind.endsWith('Binding'))
+      .map((o) => o['roleRef'] as { name: string });
+    assert.ok(bindings.some((ref) => ref.name === 'system:auth-delegator'));
+    const reader = one(defaults, 'RoleBinding', `${RELEASE}:extension-apiserver-authentication-reader`);
+    assert.equal(reader.metadata.namespace, 'kube-system');
+  });
+
+  it('the plain manifests are the chart rendered by npm run docs', async () => {
+    const committed = await readFile(join(repo, MANIFESTS_PATH), 'utf8');
+    assert.equal(committed, renderManifests(helm), `${MANIFESTS_PATH} is stale: run npm run docs`);
+  });
+});
+
+describe('Helm chart, installed into a real API server', { timeout: 600_000 }, () => {
+  let env: Environment;
+  let jobManagers: FakeJobManagerServer;
+  let dir: string;
+  let serving: Serving | undefined;
+  const kube = (...args: string[]): string => run(kubectl, ['--kubeconfig', env.kubeconfigPath, ...args]);
+
+  before(async () => {
+    [env, jobManagers] = await Promise.all([
+      startEnvironment({ flink: false, namespace: 'flink', log: (message) => console.log(`# ${message}`) }),
+      FakeJobManagerServer.start(),
+    ]);
+    dir = await mkdtemp(join(tmpdir(), 'slotscaler-chart-'));
+  });
+
+  after(async () => {
+    await serving?.stop();
+    await jobManagers.close();
+    await env.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('helm install creates every object (server-side validation) and the APIService', () => {
+    run(helm, [
+      'install',
+      RELEASE,
+      chart,
+      '--kubeconfig',
+      env.kubeconfigPath,
+      '--namespace',
+      NAMESPACE,
+      '--create-namespace',
+      '--wait=false',
+    ]);
+    const apiService = JSON.parse(
+      kube('get', 'apiservice', 'v1beta1.external.metrics.k8s.io', '-o', 'json'),
+    ) as {
+      spec: { caBundle?: string; service: { name: string } };
+    };
+    assert.equal(apiService.spec.service.name, RELEASE);
+    assert.ok(apiService.spec.caBundle);
+    for (const object of [
+      'deployment/slotscaler',
+      'service/slotscaler',
+      'secret/slotscaler-tls',
+      'configmap/slotscaler',
+      'serviceaccount/slotscaler',
+      'poddisruptionbudget/slotscaler',
+      'role/slotscaler',
+      'rolebinding/slotscaler',
+    ])
+      kube('get', '-n', NAMESPACE, object);
+    kube('get', '-n', 'kube-system', 'rolebinding/slotscaler:extension-apiserver-authentication-reader');
+    kube(
+      'get',
+      'clusterrole/slotscaler',
+      'clusterrolebinding/slotscaler',
+      'clusterrolebinding/slotscaler:system:auth-delegator',
+    );
+    // A second render against the installed release keeps the generated certificate (lookup).
+    run(helm, ['upgrade', RELEASE, chart, '--kubeconfig', env.kubeconfigPath, '--namespace', NAMESPACE]);
+    const after = JSON.parse(kube('get', 'apiservice', 'v1beta1.external.metrics.k8s.io', '-o', 'json')) as {
+      spec: { caBundle?: string };
+    };
+    assert.equal(after.spec.caBundle, apiService.spec.caBundle);
+  });
+
+  it("the API server's authorizer gives the ServiceAccount each need, and not more", async () => {
+    // SubjectAccessReviews for the ServiceAccount, answered by the API server's RBAC authorizer.
+    const can = async (
+      verb: string,
+      group: string,
+      resource: string,
+      namespace: string,
+      name?: string,
+    ): Promise<boolean> => {
+      const [plural = '', subresource] = resource.split('/');
+      const review = expectOk(
+        await env.controlPlane.request('POST', '/apis/authorization.k8s.io/v1/subjectaccessreviews', {
+          apiVersion: 'authorization.k8s.io/v1',
+          kind: 'SubjectAccessReview',
+          spec: {
+            user: `system:serviceaccount:${NAMESPACE}:${RELEASE}`,
+            groups: ['system:serviceaccounts', `system:serviceaccounts:${NAMESPACE}`, 'system:authenticated'],
+            resourceAttributes: {
+              verb,
+              group,
+              resource: plural,
+              ...(subresource === undefined ? {} : { subresource }),
+              namespace,
+              ...(name === undefined ? {} : { name }),
+            },
+          },
+        }),
+        'SubjectAccessReview',
+      ).body as { status: { allowed: boolean } };
+      return review.status.allowed;
+    };
+    for (const need of [...CODE_NEEDS.filter((n) => n.when === undefined), ...DELEGATED_NEEDS]) {
+      const namespace =
+        need.resource === 'configmaps' ? 'kube-system' : need.scope === 'cluster' ? 'flink' : NAMESPACE;
+      for (const verb of need.verbs) {
+        const name =
+          need.resource === 'configmaps'
+            ? 'extension-apiserver-authentication'
+            : need.resource === 'leases' && verb !== 'create'
+              ? 'slotscaler'
+              : undefined;
+        assert.ok(
+          await can(verb, need.group, need.resource, namespace, name),
+          `${verb} ${need.resource} in ${namespace}`,
+        );
+      }
+    }
+    assert.equal(await can('get', '', 'secrets', 'flink'), false);
+    assert.equal(await can('list', '', 'configmaps', 'kube-system'), false);
+    assert.equal(await can('delete', 'flink.apache.org', 'flinkdeployments', 'flink'), false);
+    assert.equal(await can('patch', 'flink.apache.org', 'flinkdeployments/status', 'flink'), false);
+    assert.equal(await can('update', 'coordination.k8s.io', 'leases', NAMESPACE, 'another'), false);
+    assert.equal(await can('create', 'coordination.k8s.io', 'leases', 'flink'), false);
+    assert.equal(
+      await can('patch', 'apiregistration.k8s.io', 'apiservices', '', 'v1beta1.external.metrics.k8s.io'),
+      false,
+    );
+  });
+
+  it('run as the ServiceAccount (RBAC enforced), Slotscaler watches, scales, records and serves; the APIService becomes Available', async () => {
+    // The chart's ServiceAccount token, from the TokenRequest API.
+    const tokenRequest = expectOk(
+      await env.controlPlane.request(
+        'POST',
+        `/api/v1/namespaces/${NAMESPACE}/serviceaccounts/${RELEASE}/token`,
+        {
+          apiVersion: 'authentication.k8s.io/v1',
+          kind: 'TokenRequest',
+          spec: { expirationSeconds: 3600 },
+        },
+      ),
+      'token request',
+    ).body as { status: { token: string } };
+    const kubeconfig = join(dir, 'kubeconfig');
+    await writeFile(
+      kubeconfig,
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [
+          {
+            name: 'c',
+            cluster: {
+              server: env.controlPlane.server,
+              'certificate-authority': env.controlPlane.caCertPath,
+            },
+          },
+        ],
+        users: [{ name: 'sa', user: { token: tokenRequest.status.token } }],
+        contexts: [{ name: 'sa', context: { cluster: 'c', user: 'sa' } }],
+        'current-context': 'sa',
+      }),
+    );
+
+    // The chart's config file and certificate, as the pod would mount them.
+    const configMap = JSON.parse(kube('get', '-n', NAMESPACE, 'configmap', RELEASE, '-o', 'json')) as {
+      data: { 'config.yaml': string };
+    };
+    const secret = JSON.parse(kube('get', '-n', NAMESPACE, 'secret', `${RELEASE}-tls`, '-o', 'json')) as {
+      data: Record<string, string>;
+    };
+    await writeFile(join(dir, 'tls.crt'), Buffer.from(secret.data['tls.crt'] ?? '', 'base64'));
+    await writeFile(join(dir, 'tls.key'), Buffer.from(secret.data['tls.key'] ?? '', 'base64'));
+    const content = parseYaml(configMap.data['config.yaml']) as Record<string, unknown>;
+    const loaded = resolveConfig({
+      file: {
+        path: 'config.yaml',
+        content: {
+          ...content,
+          tlsCertFile: join(dir, 'tls.crt'),
+          tlsKeyFile: join(dir, 'tls.key'),
+          tickInterval: '1s',
+        },
+      },
+    });
+
+    // A target that is busy: 0.9 against 0.6 asks for more TaskManagers.
+    const cluster = jobManagers.addCluster({
+      name: 'busy',
+      taskManagers: 1,
+      slotsPerTaskManager: 2,
+      jobs: [typicalJob({ name: 'busy', busyRatio: 0.9, parallelism: 2 })],
+    });
+    await applyYaml(
+      env.controlPlane,
+      flinkDeploymentYaml({
+        name: 'busy',
+        taskManagers: 1,
+        slotsPerTaskManager: 2,
+        annotations: {
+          'slotscaler.dev/enabled': 'true',
+          'slotscaler.dev/jobmanager-url': cluster.url,
+          'slotscaler.dev/metrics': 'flink_busy_ratio=0.6',
+          'slotscaler.dev/max-taskmanagers': '2',
+          'slotscaler.dev/metrics-window': '3s',
+          'slotscaler.dev/metrics-hold-after-restart': '0s',
+        },
+      }),
+      'flink',
+    );
+
+    serving = await startServe({
+      loaded,
+      kubeconfigPath: kubeconfig,
+      logger: testLogger('serve '),
+      host: '127.0.0.1',
+      metricsApiPort: 0,
+      metricsPort: 0,
+      identity: 'chart-test',
+    });
+    const port = serving.metricsApi.port;
+
+    // Point the chart's Service at this process (no kubelet runs the chart's pods here).
+    kube('delete', '-n', NAMESPACE, 'service', RELEASE);
+    await applyYaml(
+      env.controlPlane,
+      `apiVersion: v1
+kind: Service
+metadata: { name: ${RELEASE}, namespace: ${NAMESPACE} }
+spec:
+  type: ExternalName
+  externalName: localhost
+  ports: [{ name: https, port: ${port} }]
+`,
+    );
+    kube(
+      'patch',
+      'apiservice',
+      'v1beta1.external.metrics.k8s.io',
+      '--type=merge',
+      '-p',
+      JSON.stringify({ spec: { service: { port } } }),
+    );
+
+    await waitFor(
+      'the chart APIService to be Available with its own CA',
+      async () => {
+        const object = expectOk(
+          await env.controlPlane.request(
+            'GET',
+            '/apis/apiregistration.k8s.io/v1/apiservices/v1beta1.external.metrics.k8s.io',
+          ),
+          'get APIService',
+        ).body as { status?: { conditions?: { type: string; status: string }[] } };
+        return object.status?.conditions?.some((c) => c.type === 'Available' && c.status === 'True') === true
+          ? true
+          : undefined;
+      },
+      { timeoutMs: 60_000 },
+    );
+
+    // Leader (Lease create/update), the target scaled (patch), an Event recorded (create).
+    await waitFor(
+      'the FlinkDeployment scaled to 2 TaskManagers by the ServiceAccount',
+      async () => {
+        const object = await env.getFlinkDeployment('busy');
+        const spec = object['spec'] as { taskManager: { replicas: number } };
+        return spec.taskManager.replicas === 2 ? true : undefined;
+      },
+      { timeoutMs: 60_000 },
+    );
+    const lease = JSON.parse(kube('get', '-n', NAMESPACE, 'lease', 'slotscaler', '-o', 'json')) as {
+      spec: { holderIdentity: string };
+    };
+    assert.equal(lease.spec.holderIdentity, 'chart-test');
+    const events = JSON.parse(kube('get', '-n', 'flink', 'events.events.k8s.io', '-o', 'json')) as {
+      items: { reason: string; regarding: { name: string } }[];
+    };
+    assert.ok(
+      events.items.some((e) => e.regarding.name === 'busy'),
+      JSON.stringify(events.items.map((e) => e.reason)),
+    );
+
+    // The metric, read through the aggregator as a user would.
+    const { stdout } = await promisify(execFile)(
+      kubectl,
+      [
+        '--kubeconfig',
+        env.kubeconfigPath,
+        'get',
+        '--raw',
+        '/apis/external.metrics.k8s.io/v1beta1/namespaces/flink/flink_busy_ratio?labelSelector=target%3Dbusy',
+      ],
+      { encoding: 'utf8', timeout: 20_000 },
+    );
+    const list = JSON.parse(stdout) as { items: { metricLabels: Record<string, string> }[] };
+    assert.equal(list.items[0]?.metricLabels['target'], 'busy');
+  });
+});
