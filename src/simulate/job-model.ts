@@ -289,3 +289,13 @@ export class JobModel {
     };
   }
 }
+
+/** What the model leaves out (the doc comment above), for the report. */
+export const MODEL_LIMITATIONS: readonly string[] = [
+  'One bottleneck vertex and linear scaling: no data skew, hot keys, key-group or partition alignment, or coordination overhead.',
+  'Constant capacity per slot: no GC pauses, checkpoint alignment, state growth, or warm-up after a restart.',
+  'A rescale is a fixed downtime: no savepoint whose duration grows with state, no failed restarts, no slow pod scheduling.',
+  'Exact REST metrics at every tick (no JobManager metric-fetcher cache) and pendingRecords known from the start.',
+  'The source never runs out of partitions and reads whatever is pending at once.',
+  'The TaskManager count changes at the moment of the write and every pod is ready at once.',
+];
