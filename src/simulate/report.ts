@@ -45,8 +45,8 @@ interface ChartSpec {
 }
 
 const WIDTH = 960;
-const HEIGHT = 260;
-const MARGIN = { left: 70, right: 20, top: 30, bottom: 40 };
+const HEIGHT = 280;
+const MARGIN = { left: 70, right: 20, top: 46, bottom: 40 };
 const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b'];
 /** Most points drawn per series; more are thinned (steps keep every change). */
 const MAX_POINTS = 1500;
@@ -170,11 +170,11 @@ export function lineChart(spec: ChartSpec): string {
     }
   }
   // Legend.
-  let legendX = MARGIN.left + 260;
+  let legendX = MARGIN.left;
   for (const series of spec.series) {
     parts.push(
-      `<line x1="${legendX}" x2="${legendX + 18}" y1="14" y2="14" stroke="${series.color}" stroke-width="3"${series.dashed === true ? ' stroke-dasharray="5 3"' : ''}/>`,
-      `<text x="${legendX + 22}" y="18" class="legend">${escapeHtml(series.label)}</text>`,
+      `<line x1="${legendX}" x2="${legendX + 18}" y1="32" y2="32" stroke="${series.color}" stroke-width="3"${series.dashed === true ? ' stroke-dasharray="5 3"' : ''}/>`,
+      `<text x="${legendX + 22}" y="36" class="legend">${escapeHtml(series.label)}</text>`,
     );
     legendX += 30 + series.label.length * 6.5;
   }
