@@ -12,7 +12,7 @@ export interface ApiNeed {
   /** Namespaced needs are granted by a Role in the lease namespace; the rest by the ClusterRole. */
   readonly scope: 'cluster' | 'lease-namespace';
   /** Only when this setting is true. */
-  readonly when?: 'writeApiServiceCaBundle';
+  readonly when?: 'writeApiServiceCaBundle' | 'upstreamExternalMetrics';
   readonly evidence: readonly (readonly [file: string, text: string])[];
 }
 
@@ -92,6 +92,19 @@ export const CODE_NEEDS: readonly ApiNeed[] = [
     evidence: [
       ['src/metrics-api/tls/api-service.ts', 'readAPIService({ name })'],
       ['src/metrics-api/tls/api-service.ts', 'patchAPIService('],
+    ],
+  },
+  {
+    // The upstream authorizes the caller it sees, Slotscaler's ServiceAccount, as the aggregator's
+    // callers are authorized: a SubjectAccessReview for `list` (and `get`) on the metric.
+    group: 'external.metrics.k8s.io',
+    resource: '*',
+    verbs: ['get', 'list'],
+    scope: 'cluster',
+    when: 'upstreamExternalMetrics',
+    evidence: [
+      ['src/metrics-api/upstream.ts', 'Slotscaler calls it as itself'],
+      ['src/metrics-api/upstream.ts', "method: 'GET'"],
     ],
   },
 ];

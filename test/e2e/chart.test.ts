@@ -407,6 +407,12 @@ describe('Helm chart, rendered', () => {
     );
     assert.deepEqual(
       [...grantsOf(render(['config.writeApiServiceCaBundle=true']))].sort(),
+      [...needsAsGrants(CODE_NEEDS.filter((need) => need.when !== 'upstreamExternalMetrics'))].sort(),
+    );
+    assert.deepEqual(
+      [
+        ...grantsOf(render(['config.writeApiServiceCaBundle=true', 'upstream.url=https://keda.keda:443'])),
+      ].sort(),
       [...needsAsGrants(CODE_NEEDS)].sort(),
     );
     // And the standard roles cover the delegated needs.
