@@ -155,6 +155,12 @@ export function slotscalerPolicy(
     },
   });
   if (!result.ok) throw new SimulateInputError(source, result.issues.map(formatIssue).join('; '));
+  if (result.config.minTaskmanagers < 1) {
+    throw new SimulateInputError(
+      source,
+      'slotscaler.dev/min-taskmanagers: the job model cannot scale to zero; set 1 or more to simulate',
+    );
+  }
   return {
     kind: 'slotscaler',
     label,

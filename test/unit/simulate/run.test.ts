@@ -108,6 +108,7 @@ describe('simulate on the built-in traces', () => {
       () => slotscalerPolicy({ 'slotscaler.dev/max-taskmanagers': 'ten', 'slotscaler.dev/tolerence': '1' }),
       /max-taskmanagers.*ten.*tolerence|tolerence.*max-taskmanagers/,
     );
+    assert.throws(() => slotscalerPolicy({ 'slotscaler.dev/min-taskmanagers': '0' }), /cannot scale to zero/);
     const recommend = run('step', slotscalerPolicy({ 'slotscaler.dev/mode': 'recommend' }));
     assert.equal(recommend.summary.rescales, 0);
     assert.ok(recommend.decisions.some((decision) => decision.outcome === 'held: mode recommend'));
