@@ -1,10 +1,11 @@
-// `npm run docs`: regenerates what comes from code: the README's config reference, the chart's
+// `npm run docs`: regenerates what comes from code: the README's config and metric references, the chart's
 // values.schema.json and the plain manifests rendered from the chart.
 import { readFile, writeFile } from 'node:fs/promises';
 
 import { replaceReference } from '../src/config/reference.js';
 import { VALUES_SCHEMA_PATH, renderValuesSchema } from './chart-schema.js';
 import { MANIFESTS_PATH, renderManifests } from './manifests.js';
+import { replaceMetricsReference } from './metrics-reference.js';
 
 const root = new URL('..', import.meta.url);
 
@@ -20,6 +21,6 @@ async function update(path: string, render: (before: string) => string | Promise
   }
 }
 
-await update('README.md', replaceReference);
+await update('README.md', (readme) => replaceMetricsReference(replaceReference(readme)));
 await update(VALUES_SCHEMA_PATH, () => renderValuesSchema());
 await update(MANIFESTS_PATH, () => renderManifests());

@@ -171,6 +171,17 @@ async function codeOf(file: string): Promise<string> {
     .join('\n');
 }
 
+/** The shell lines of the first `sh` block after a README heading. */
+async function readmeCommands(heading: string): Promise<string[]> {
+  const readme = await readFile(join(repo, 'README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf(heading));
+  const block = /```sh\n([\s\S]*?)```/.exec(section)?.[1] ?? '';
+  return block
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !line.startsWith('#'));
+}
+
 describe('Helm chart, rendered', () => {
   it('passes helm lint with default and with non-default values', () => {
     run(helm, ['lint', '--strict', chart]);
@@ -452,18 +463,17 @@ describe('Helm chart, installed into a real API server', { timeout: 600_000 }, (
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('helm install creates every object (server-side validation) and the APIService', () => {
-    run(helm, [
-      'install',
-      RELEASE,
-      chart,
-      '--kubeconfig',
-      env.kubeconfigPath,
-      '--namespace',
-      NAMESPACE,
-      '--create-namespace',
-      '--wait=false',
-    ]);
+  it("the README's helm install creates every object (server-side validation) and the APIService", async () => {
+    // The commands of the README's "With Helm" block, as a user runs them.
+    const commands = await readmeCommands('### With Helm');
+    assert.ok(commands[0]?.startsWith('helm install slotscaler ./charts/slotscaler --namespace slotscaler'));
+    for (const command of commands) {
+      execFileSync('bash', ['-c', command], {
+        cwd: repo,
+        env: { ...process.env, PATH: `${bin}:${process.env['PATH'] ?? ''}`, KUBECONFIG: env.kubeconfigPath },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+    }
     const apiService = JSON.parse(
       kube('get', 'apiservice', 'v1beta1.external.metrics.k8s.io', '-o', 'json'),
     ) as {
