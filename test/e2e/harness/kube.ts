@@ -42,6 +42,8 @@ const RESOURCES: Record<string, { plural: string; namespaced: boolean }> = {
   CustomResourceDefinition: { plural: 'customresourcedefinitions', namespaced: false },
   APIService: { plural: 'apiservices', namespaced: false },
   FlinkDeployment: { plural: 'flinkdeployments', namespaced: true },
+  FlinkApplication: { plural: 'flinkapplications', namespaced: true },
+  StreamJob: { plural: 'streamjobs', namespaced: true },
   ClusterRole: { plural: 'clusterroles', namespaced: false },
   ClusterRoleBinding: { plural: 'clusterrolebindings', namespaced: false },
   Role: { plural: 'roles', namespaced: true },
