@@ -60,7 +60,8 @@ export const DEFAULT_JOB_MODEL_OPTIONS: JobModelOptions = Object.freeze({
   restartDowntimeSeconds: 60,
   maxParallelism: 128,
   sourceBusyFraction: 0.1,
-  startMs: Date.UTC(2026, 0, 1),
+  /** 2026-01-01T00:00:00Z. */
+  startMs: 1_767_225_600_000,
 });
 
 /** The job as it is at one moment: the truth the report plots beside what the metrics say. */
