@@ -10,6 +10,8 @@ import { readFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 
 import type { Scaler } from '../../src/kube/start-scaler.js';
+import { parseLabelSelector } from '../../src/metrics-api/label-selector.js';
+import { TargetsMetricsProvider } from '../../src/metrics-api/targets-provider.js';
 import { FakeJobManagerServer, typicalJob } from '../fakes/fake-jobmanager.js';
 import type { FakeCluster } from '../fakes/fake-jobmanager.js';
 import { startEnvironment } from './harness/environment.js';
@@ -215,5 +217,17 @@ describe('scaler: other kinds on a real API server', { timeout: 300_000 }, () =>
       spec: { replicas: number };
     };
     assert.equal(scale.spec.replicas, 2);
+
+    // The scaler's own recommendation is served on the external metrics API.
+    const provider = new TargetsMetricsProvider(scaler, () => Date.now());
+    const items = await provider.getMetric(
+      env.namespace,
+      'flink_recommended_taskmanagers',
+      parseLabelSelector('target=stream-job'),
+    );
+    assert.deepEqual(
+      items.map((item) => [item.metricLabels, item.valueMilli]),
+      [[{ target: 'stream-job', kind: 'streamjob', job_id: items[0]?.metricLabels['job_id'] ?? '' }, 2000]],
+    );
   });
 });
