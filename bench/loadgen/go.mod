@@ -1,0 +1,3 @@
+module slotscaler.dev/bench/loadgen
+
+go 1.22
