@@ -507,6 +507,49 @@ describe('Helm chart, installed into a real API server', { timeout: 600_000 }, (
     assert.equal(after.spec.caBundle, apiService.spec.caBundle);
   });
 
+  it('the API server accepts the objects of non-default values and of the plain manifests (dry run)', () => {
+    const dryRun = (yaml: string): string[] => {
+      const output = execFileSync(
+        kubectl,
+        ['--kubeconfig', env.kubeconfigPath, 'apply', '--dry-run=server', '-f', '-'],
+        { input: yaml, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] },
+      );
+      return output.trim().split('\n');
+    };
+    kube('create', 'namespace', 'other');
+    const other = run(helm, [
+      'template',
+      'other',
+      chart,
+      '--namespace',
+      'other',
+      '--set',
+      'upstream.url=https://keda.keda:443,upstream.caSecret=keda-ca,tls.validityDays=30',
+      '--set',
+      'config.kinds=example.com/v1/flinkjobs,config.writeApiServiceCaBundle=true,config.namespaces=flink',
+      '--set',
+      'replicaCount=3,topologySpread.whenUnsatisfiable=DoNotSchedule',
+    ]);
+    const otherLines = dryRun(other);
+    assert.equal(otherLines.length, render().length, otherLines.join('\n'));
+    // The manifests but cert-manager's objects (its CRDs are not installed here).
+    const manifests = renderManifests(helm);
+    const objects = parseAllDocuments(manifests)
+      .map((document) => document.toJS() as Manifest | null)
+      .filter((object): object is Manifest => object !== null);
+    const plain = objects.filter((o) => o.apiVersion !== 'cert-manager.io/v1');
+    assert.deepEqual(
+      objects
+        .filter((o) => o.apiVersion === 'cert-manager.io/v1')
+        .map((o) => o.kind)
+        .sort(),
+      ['Certificate', 'Issuer'],
+    );
+    const lines = dryRun(JSON.stringify({ apiVersion: 'v1', kind: 'List', items: plain }));
+    assert.equal(lines.length, plain.length, lines.join('\n'));
+    for (const line of [...otherLines, ...lines]) assert.match(line, /\((server dry run)\)$/);
+  });
+
   it("the API server's authorizer gives the ServiceAccount each need, and not more", async () => {
     // SubjectAccessReviews for the ServiceAccount, answered by the API server's RBAC authorizer.
     const can = async (
