@@ -371,6 +371,7 @@ describe('Helm chart, rendered', () => {
       ['config.tickIntervall=15s', /tickIntervall/],
       ['tls.source=openssl', /tls.source/],
       ['apiService.groupPriorityMinimum=0', /groupPriorityMinimum/],
+      ['config.leaderElect=false', /leaderElect=false with more than one replica/],
     ] as const) {
       assert.throws(
         () => render([set]),
