@@ -9,6 +9,9 @@ import { runCollect } from './cli/collect-command.js';
 import type { CollectCommandOptions } from './cli/collect-command.js';
 import { runDecide } from './cli/decide-command.js';
 import { explainTarget } from './cli/explain.js';
+import { runSimulate } from './cli/simulate-command.js';
+import type { SimulateCommandOptions } from './cli/simulate-command.js';
+import { BUILTIN_TRACES } from './simulate/traces.js';
 import { HttpKubeClient } from './kube/kube-client.js';
 import { KubeConfig } from '@kubernetes/client-node';
 
@@ -69,6 +72,38 @@ export async function main(argv: readonly string[]): Promise<number> {
         },
         progress: (line) => {
           if (process.stderr.isTTY) process.stderr.write(`${line}\n`);
+        },
+      });
+    });
+
+  program
+    .command('simulate')
+    .description(
+      'Replay a load trace through a Flink job model and the real decision code: figures, and an HTML report with charts',
+    )
+    .requiredOption(
+      '--trace <file|builtin:name>',
+      `a CSV of seconds,records_per_second, or builtin:${Object.keys(BUILTIN_TRACES).join('|')}`,
+    )
+    .option(
+      '--annotations <file>',
+      'YAML or JSON: slotscaler.dev/* annotations, or a Kubernetes object carrying them',
+    )
+    .option('--report <file>', 'write a self-contained HTML report with charts')
+    .option('--json', 'print JSON instead of a table', false)
+    .option('--compare', "also run Slotscaler's defaults and the plain HPA on CPU, side by side", false)
+    .option('--lag-objective <duration>', 'lag above this counts as over the objective', '60s')
+    .option('--tick-interval <duration>', "the scaler's tick interval (default: the config's, 15s)")
+    .option('--capacity-per-slot <records/s>', 'records per second one task slot processes', '1000')
+    .option('--initial-taskmanagers <n>', 'TaskManagers at the start', '2')
+    .option('--restart-downtime <duration>', 'how long each rescale stops the job', '60s')
+    .action((options: SimulateCommandOptions) => {
+      exitCode = runSimulate(options, {
+        write: (text) => {
+          process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+        },
+        writeError: (line) => {
+          process.stderr.write(`${line}\n`);
         },
       });
     });
