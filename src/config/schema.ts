@@ -287,9 +287,9 @@ export const targetFields = {
   metricsHoldAfterRestart: field(forms.duration(0, 3600), {
     scope: 'target',
     form: 'duration',
-    default: '60s',
+    default: '5m',
     description:
-      'No metrics for this long after the job (re)starts: catch-up backpressure after a rescale is not load.',
+      'No metrics for this long after the job (re)starts: catching up on the backlog a restart built is not new load (`slotscaler simulate`: with 60s the step trace took 12 rescales, with 5m 5).',
   }),
   metricsMaxAge: field(forms.duration(1, 3600), {
     scope: 'target',
