@@ -17,10 +17,12 @@ import { RECOMMENDED_TASKMANAGERS } from '../../src/metrics-api/targets-provider
 import { kubeToolsBin } from '../../scripts/manifests.js';
 import { startEnvironment } from './harness/environment.js';
 import type { Environment } from './harness/environment.js';
+import { applyYaml, waitFor } from './harness/kube.js';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
 const examples = join(repo, 'examples');
-const kubectl = join(kubeToolsBin(), 'kubectl');
+const bin = kubeToolsBin();
+const kubectl = join(bin, 'kubectl');
 const NAMESPACE = 'examples';
 /** Names an HPA may read besides expression metrics: the catalogue and Slotscaler's recommendation. */
 const SERVED = [...KNOWN_METRICS, RECOMMENDED_TASKMANAGERS];
@@ -45,7 +47,7 @@ async function exampleObjects(): Promise<{ file: string; object: ExampleObject }
   return objects;
 }
 
-describe('examples/', { timeout: 300_000 }, () => {
+describe('examples/ and the README install without Helm', { timeout: 300_000 }, () => {
   let env: Environment;
 
   before(async () => {
@@ -92,5 +94,84 @@ describe('examples/', { timeout: 300_000 }, () => {
         assert.ok(SERVED.includes(name) || expressionMetrics.includes(name), `${file}: ${name}`);
       }
     }
+  });
+  it("the README's plain-manifest install creates every object (cert-manager's kinds stubbed)", async () => {
+    // Stand-ins for cert-manager's two CRDs: only so the API server stores the objects.
+    for (const [plural, kind] of [
+      ['certificates', 'Certificate'],
+      ['issuers', 'Issuer'],
+    ] as const) {
+      await applyYaml(
+        env.controlPlane,
+        `apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: { name: ${plural}.cert-manager.io }
+spec:
+  group: cert-manager.io
+  scope: Namespaced
+  names: { kind: ${kind}, plural: ${plural}, singular: ${kind.toLowerCase()}, listKind: ${kind}List }
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema: { openAPIV3Schema: { type: object, x-kubernetes-preserve-unknown-fields: true } }
+`,
+      );
+      await waitFor(`the ${plural} resource to be served`, async () =>
+        (await env.controlPlane.request('GET', `/apis/cert-manager.io/v1/${plural}`)).statusCode === 200
+          ? true
+          : undefined,
+      );
+    }
+    const readme = await readFile(join(repo, 'README.md'), 'utf8');
+    const block = /```sh\n([\s\S]*?)```/.exec(readme.slice(readme.indexOf('### Without Helm')))?.[1] ?? '';
+    const commands = block.split('\n').filter((line) => line.trim() !== '');
+    assert.deepEqual(commands, [
+      'kubectl create namespace slotscaler',
+      'kubectl apply -f manifests/slotscaler.yaml',
+    ]);
+    for (const command of commands) {
+      execFileSync('bash', ['-c', command], {
+        cwd: repo,
+        env: { ...process.env, PATH: `${bin}:${process.env['PATH'] ?? ''}`, KUBECONFIG: env.kubeconfigPath },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+    }
+    const apiService = JSON.parse(
+      execFileSync(
+        kubectl,
+        [
+          '--kubeconfig',
+          env.kubeconfigPath,
+          'get',
+          'apiservice',
+          'v1beta1.external.metrics.k8s.io',
+          '-o',
+          'json',
+        ],
+        {
+          encoding: 'utf8',
+        },
+      ),
+    ) as { metadata: { annotations?: Record<string, string> }; spec: { service: { name: string } } };
+    assert.equal(apiService.spec.service.name, 'slotscaler');
+    assert.equal(
+      apiService.metadata.annotations?.['cert-manager.io/inject-ca-from'],
+      'slotscaler/slotscaler',
+    );
+    execFileSync(
+      kubectl,
+      [
+        '--kubeconfig',
+        env.kubeconfigPath,
+        'get',
+        '-n',
+        'slotscaler',
+        'deployment/slotscaler',
+        'certificate/slotscaler',
+        'issuer/slotscaler-selfsigned',
+      ],
+      { encoding: 'utf8' },
+    );
   });
 });
