@@ -1,0 +1,286 @@
+// `npm run demo`: Slotscaler's main job on a laptop. Brings up the real local environment (a
+// kube-apiserver with the HPA controller, a Flink MiniCluster, the stand-in operator), starts
+// `slotscaler serve` against it, drives a load ramp up and down on the job, shows what the scaler
+// sees and does while it happens, writes demo-report.html from the real run, and stops everything.
+//   npm run demo                      the full ramp (about 8 minutes after the first build)
+//   npm run demo -- --quick           a shorter ramp (the test runs this)
+//   npm run demo -- --report FILE     where to write the report (default demo-report.html)
+import { writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+
+import { startServe } from '../src/app/serve.js';
+import type { Serving } from '../src/app/serve.js';
+import { resolveConfig } from '../src/config/load.js';
+import type { MetricReading } from '../src/domain/metrics.js';
+import { decodeStatus } from '../src/kube/status-annotation.js';
+import type { RecordedDecision } from '../src/kube/status-annotation.js';
+import type { Logger } from '../src/observability/logger.js';
+import { renderReport } from '../src/simulate/report.js';
+import type { SimulatedDecision, SimulationResult, TimelinePoint } from '../src/simulate/run.js';
+import { startEnvironment } from '../test/e2e/harness/environment.js';
+import type { Environment } from '../test/e2e/harness/environment.js';
+import { expectOk } from '../test/e2e/harness/kube.js';
+
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const reportIndex = args.indexOf('--report');
+const reportPath = resolve(
+  reportIndex >= 0 ? (args[reportIndex + 1] ?? 'demo-report.html') : 'demo-report.html',
+);
+
+/** The workload: 2 slots per TaskManager, 1000 µs per record: one slot takes about 980 records/s. */
+const SLOTS = 2;
+const COST_MICROS = 1000;
+const RECORDS_PER_SLOT = 980;
+const LOW_RATE = 800;
+const HIGH_RATE = quick ? 3000 : 4500;
+const TARGET = 0.7;
+
+/** The demo's tuning, on the target as annotations: short windows so a laptop sees it in minutes. */
+const ANNOTATIONS = {
+  'slotscaler.dev/enabled': 'true',
+  'slotscaler.dev/metrics': `flink_busy_ratio=${TARGET}`,
+  'slotscaler.dev/max-taskmanagers': '4',
+  'slotscaler.dev/metrics-window': '15s',
+  'slotscaler.dev/metrics-hold-after-restart': '20s',
+  'slotscaler.dev/metrics-max-age': '30s',
+  'slotscaler.dev/cooldown-after-rescale': '15s',
+  'slotscaler.dev/scale-down-stabilization': quick ? '30s' : '60s',
+};
+
+const tty = process.stdout.isTTY;
+const say = (line: string): void => {
+  console.log(line);
+};
+
+/** Slotscaler's own logs go to the demo log file's worth of lines only when they matter. */
+function demoLogger(): Logger {
+  const make = (bindings: Record<string, unknown>): Logger => {
+    const write =
+      (level: string) =>
+      (obj: Record<string, unknown>, msg: string): void => {
+        console.log(
+          `  [slotscaler ${level}] ${msg} ${JSON.stringify({ ...bindings, ...obj }, (_k, v: unknown) => (v instanceof Error ? v.message : v))}`,
+        );
+      };
+    return {
+      debug: () => undefined,
+      info: () => undefined,
+      warn: write('warn'),
+      error: write('error'),
+      child: (more) => make({ ...bindings, ...more }),
+    };
+  };
+  return make({});
+}
+
+function value(reading: MetricReading | undefined): number | null {
+  return reading !== undefined && 'value' in reading ? reading.value : null;
+}
+
+function format(n: number | null, digits = 2): string {
+  return n === null ? '-' : n.toFixed(digits);
+}
+
+interface Phase {
+  readonly name: string;
+  readonly rate: number;
+  /** Ends when this holds (checked every sample), or after maxSeconds. */
+  readonly until: (taskManagers: number, sample: TimelinePoint) => boolean;
+  readonly minSeconds: number;
+  readonly maxSeconds: number;
+}
+
+async function main(): Promise<number> {
+  const started = Date.now();
+  say(
+    'Slotscaler demo: a real kube-apiserver + HPA controller, a Flink 1.20 MiniCluster, and slotscaler serve.',
+  );
+  say(
+    'The first run builds kube-apiserver from Go modules and the Flink job with Maven: 5 to 10 minutes. Later runs: seconds.\n',
+  );
+
+  let env: Environment | undefined;
+  let serving: Serving | undefined;
+  try {
+    env = await startEnvironment({
+      flink: {
+        taskManagers: 1,
+        slotsPerTaskManager: SLOTS,
+        recordsPerSecond: LOW_RATE,
+        costMicros: COST_MICROS,
+      },
+      log: (message) => {
+        say(`  ${message}`);
+      },
+    });
+    const flink = env.flink;
+    if (flink === undefined) throw new Error('the environment has no MiniCluster');
+    const path = `/apis/flink.apache.org/v1beta1/namespaces/${env.namespace}/flinkdeployments/${env.flinkDeploymentName}`;
+    expectOk(
+      await env.controlPlane.request('PATCH', path, {
+        metadata: { annotations: { ...ANNOTATIONS, 'slotscaler.dev/jobmanager-url': flink.restUrl } },
+      }),
+      'annotate the FlinkDeployment',
+    );
+    say(`\nAnnotated FlinkDeployment ${env.namespace}/${env.flinkDeploymentName}:`);
+    for (const [key, annotation] of Object.entries(ANNOTATIONS)) say(`  ${key}: ${annotation}`);
+
+    serving = await startServe({
+      loaded: resolveConfig({
+        flags: { tickInterval: '3s', leaderElect: 'false', tlsSelfSignedHosts: 'localhost,127.0.0.1' },
+      }),
+      kubeconfigPath: env.kubeconfigPath,
+      logger: demoLogger(),
+      host: '127.0.0.1',
+      metricsApiPort: 0,
+      metricsPort: 0,
+    });
+    say(
+      `\nslotscaler serve is running (external metrics API on https://127.0.0.1:${serving.metricsApi.port}).`,
+    );
+    say(
+      `One TaskManager takes about ${SLOTS * RECORDS_PER_SLOT} records/s; the target busy ratio is ${TARGET}.\n`,
+    );
+
+    const targetId = `flinkdeployment/${env.namespace}/${env.flinkDeploymentName}`;
+    const timeline: TimelinePoint[] = [];
+    /** Slotscaler's decisions as it recorded them in the target's status annotation, by time. */
+    const recorded = new Map<number, RecordedDecision>();
+    const phases: Phase[] = [
+      { name: 'low load', rate: LOW_RATE, until: () => false, minSeconds: 0, maxSeconds: quick ? 20 : 40 },
+      {
+        name: 'load above capacity',
+        rate: HIGH_RATE,
+        until: (taskManagers, sample) =>
+          taskManagers > 1 && !sample.restarting && (sample.busyRatio ?? 1) < 0.9,
+        minSeconds: 30,
+        maxSeconds: quick ? 180 : 300,
+      },
+      {
+        name: 'load falls',
+        rate: LOW_RATE,
+        until: (taskManagers) => taskManagers === 1,
+        minSeconds: 10,
+        maxSeconds: quick ? 180 : 300,
+      },
+    ];
+
+    say(' time  phase                 offered  capacity  TMs  par  busy  backpr  lag s  last decision');
+    for (const phase of phases) {
+      await flink.setRate(phase.rate);
+      const phaseStart = Date.now();
+      for (;;) {
+        await new Promise((done) => setTimeout(done, 2000));
+        const object = await env.getFlinkDeployment();
+        const status = object.status as
+          { lifecycleState?: string; taskManager?: { replicas?: number } } | undefined;
+        const spec = object.spec as { taskManager?: { replicas?: number }; job?: { parallelism?: number } };
+        const taskManagers = spec.taskManager?.replicas ?? 1;
+        const last = decodeStatus(object.metadata.annotations?.['slotscaler.dev/status'])?.lastDecision;
+        if (last?.outcome === 'scaled') recorded.set(last.atMs, last);
+        const served = serving.scaler.servedTargets(env.namespace).find((target) => target.id === targetId);
+        const state = await flink.state();
+        const seconds = (Date.now() - started) / 1000;
+        const sample: TimelinePoint = {
+          seconds,
+          inputRecordsPerSecond: phase.rate,
+          capacityRecordsPerSecond:
+            (status?.taskManager?.replicas ?? taskManagers) * SLOTS * RECORDS_PER_SLOT,
+          taskManagers,
+          parallelism: spec.job?.parallelism ?? taskManagers * SLOTS,
+          restarting: status?.lifecycleState !== 'STABLE' || state.jobState !== 'RUNNING',
+          backlogRecords: state.pendingRecords,
+          lagSeconds: value(served?.metrics['flink_source_lag_seconds']) ?? 0,
+          busyRatio: value(served?.metrics['flink_busy_ratio']),
+          backpressureRatio: value(served?.metrics['flink_backpressure_ratio']),
+        };
+        timeline.push(sample);
+        const recommendation = serving.scaler.recommendations.recommendation(targetId);
+        const line = `${seconds.toFixed(0).padStart(5)}  ${phase.name.padEnd(20)} ${String(phase.rate).padStart(8)} ${String(sample.capacityRecordsPerSecond).padStart(9)} ${String(taskManagers).padStart(4)} ${String(sample.parallelism).padStart(4)} ${format(sample.busyRatio).padStart(5)} ${format(sample.backpressureRatio).padStart(7)} ${format(sample.lagSeconds, 0).padStart(6)}  ${recommendation === undefined ? '-' : `${recommendation.replicas} TMs, ${recommendation.reason}`}${sample.restarting ? ' (restarting)' : ''}`;
+        say(tty ? `\u001b[2K${line}` : line);
+        const elapsed = (Date.now() - phaseStart) / 1000;
+        if ((elapsed >= phase.minSeconds && phase.until(taskManagers, sample)) || elapsed >= phase.maxSeconds)
+          break;
+      }
+    }
+
+    const applied = env.operator.appliedFor(env.flinkDeploymentName);
+    const decisions: SimulatedDecision[] = [...recorded.values()]
+      .sort((a, b) => a.atMs - b.atMs)
+      .map((decision) => ({
+        seconds: (decision.atMs - started) / 1000,
+        fromTaskManagers: decision.fromReplicas,
+        toTaskManagers: decision.toReplicas,
+        parallelism: decision.toParallelism,
+        reason: decision.reason,
+        outcome: decision.outcome,
+        metrics: decision.metrics
+          .map(
+            (metric) =>
+              `${metric.name} ${metric.value === null ? 'unavailable' : format(metric.value)} (target ${metric.target})`,
+          )
+          .join(', '),
+      }));
+    const ups = decisions.filter((d) => d.toTaskManagers > d.fromTaskManagers).length;
+    const downs = decisions.length - ups;
+    const duration = timeline.at(-1)?.seconds ?? 0;
+    const result: SimulationResult = {
+      policy: 'slotscaler (real run)',
+      policyKind: 'slotscaler',
+      trace: 'demo ramp',
+      tickIntervalSeconds: 3,
+      timeline,
+      decisions,
+      summary: {
+        durationSeconds: duration,
+        rescales: decisions.length,
+        scaleUps: ups,
+        scaleDowns: downs,
+        restartDowntimeSeconds: timeline.filter((p) => p.restarting).length * 2,
+        secondsOverLagObjective: timeline.filter((p) => p.lagSeconds > 60).length * 2,
+        lagObjectiveSeconds: 60,
+        peakLagSeconds: Math.max(0, ...timeline.map((p) => p.lagSeconds)),
+        taskManagerHours: timeline.reduce((sum, p) => sum + (p.taskManagers * 2) / 3600, 0),
+        peakTaskManagers: Math.max(1, ...timeline.map((p) => p.taskManagers)),
+        finalTaskManagers: timeline.at(-1)?.taskManagers ?? 1,
+        recordsIn: 0,
+        recordsProcessed: 0,
+        finalBacklogRecords: timeline.at(-1)?.backlogRecords ?? 0,
+      },
+    };
+    await writeFile(
+      reportPath,
+      renderReport([result], {
+        title: 'Slotscaler demo: a real run',
+        settings: [
+          [
+            'environment',
+            'kube-apiserver + HPA controller (real), Flink 1.20 MiniCluster (real), stand-in operator',
+          ],
+          [
+            'job',
+            `${SLOTS} slots per TaskManager, ${COST_MICROS} µs per record (about ${RECORDS_PER_SLOT} records/s per slot)`,
+          ],
+          ['load', `${LOW_RATE} → ${HIGH_RATE} → ${LOW_RATE} records/s`],
+          ...Object.entries(ANNOTATIONS),
+        ],
+        limitations: [
+          'Capacity is the nominal records/s of the TaskManagers the operator reports, not a measurement.',
+          'The lag is the collector’s flink_source_lag_seconds (pending records / consumption rate).',
+        ],
+      }),
+    );
+    say(
+      `\n${ups} scale-up(s), ${downs} scale-down(s) decided; the operator applied ${applied.length} spec change(s): one restart per decision.`,
+    );
+    say(`Report: ${reportPath}`);
+    say(`Done in ${((Date.now() - started) / 1000).toFixed(0)} s; stopping everything.`);
+    return ups >= 1 && downs >= 1 && applied.length === decisions.length ? 0 : 1;
+  } finally {
+    await serving?.stop();
+    await env?.stop();
+  }
+}
+
+process.exitCode = await main();
