@@ -5,7 +5,7 @@
 //   npm run bench -- --all        also the API-server load of the scaler (real control plane, 6 min)
 //   npm run bench -- collector    only the named ones
 import { spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -32,5 +32,102 @@ for (const name of benches) {
     `== bench ${name}: ${result.status === 0 ? 'done' : 'FAILED'} in ${((Date.now() - started) / 1000).toFixed(0)} s`,
   );
   if (result.status !== 0) failed++;
+}
+// One table of the headline figures of every benchmark that ran, and all of them in one JSON.
+const read = (name) => {
+  const file = new URL(`../bench-results-${name}.json`, import.meta.url);
+  return benches.includes(name) && existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : undefined;
+};
+const rows = [];
+const collector = read('collector');
+if (collector) {
+  const s = collector.steadyState;
+  rows.push([
+    'collector',
+    `tick, ${collector.targets} targets × ${collector.vertices} vertices`,
+    `${s.tickSecondsMean.toFixed(2)} s mean, ${s.tickSecondsMax.toFixed(2)} s max`,
+    'under 5 s',
+  ]);
+  rows.push([
+    'collector',
+    'REST calls per target per tick',
+    `${s.restCallsPerTargetPerTick} (max ${s.maxRestCallsOfOneTarget})`,
+    `at most ${s.budget} (1 + sources)`,
+  ]);
+  rows.push([
+    'collector',
+    'CPU per tick, peak RSS',
+    `${s.cpuSecondsPerTickMean.toFixed(2)} s, ${collector.peakRssMegabytes.toFixed(0)} MB`,
+    'under 200 MB',
+  ]);
+}
+const api = read('metrics-api');
+if (api) {
+  for (const phase of api.phases) {
+    rows.push([
+      'metrics-api',
+      phase.phase === 'rate' ? `${api.rate} req/s over TLS, ${api.clients} clients` : 'most req/s',
+      `${phase.requestsPerSecond.toFixed(0)} req/s, p50 ${phase.p50Ms.toFixed(2)} ms, p99 ${phase.p99Ms.toFixed(2)} ms`,
+      phase.phase === 'rate' ? 'p99 under 10 ms' : '',
+    ]);
+  }
+  const rate = api.phases.find((phase) => phase.phase === 'rate');
+  if (rate)
+    rows.push([
+      'metrics-api',
+      'server CPU per 1,000 requests',
+      `${rate.serverCpuMsPer1000Requests.toFixed(0)} ms`,
+      '',
+    ]);
+}
+const decide = read('decide');
+if (decide) {
+  for (const entry of decide.decisionCore)
+    rows.push([
+      'decide',
+      entry.name,
+      `${Math.round(entry.perSecond).toLocaleString('en')} /s (${entry.microsecondsEach.toFixed(1)} µs)`,
+      '',
+    ]);
+  const step = decide.simulate.find(
+    (entry) => entry.trace === 'builtin:step' && entry.policy === 'slotscaler',
+  );
+  if (step)
+    rows.push([
+      'simulate',
+      'simulated seconds per second (step)',
+      Math.round(step.simulatedSecondsPerSecond).toLocaleString('en'),
+      '',
+    ]);
+}
+const load = read('api-load');
+if (load) {
+  const t = load.perTargetPerHour;
+  rows.push([
+    'api-load',
+    `per target per hour, ${load.targets} targets, steady state`,
+    `${t.reads} reads, ${t.targetWrites} target writes, ${t.eventWrites} Events`,
+    'no reads beyond watches; writes only for decisions',
+  ]);
+  rows.push([
+    'api-load',
+    'per process per hour',
+    `${load.perHour.leaseWrites} Lease writes, ${load.perHour.watchStarts} watch restarts`,
+    '',
+  ]);
+}
+if (rows.length > 0) {
+  const headers = ['bench', 'figure', 'measured', 'goal'];
+  const widths = headers.map((header, i) =>
+    Math.max(header.length, ...rows.map((row) => String(row[i]).length)),
+  );
+  const line = (cells) => cells.map((cell, i) => String(cell).padEnd(widths[i])).join('  ');
+  console.log(`\n== summary\n${line(headers)}`);
+  for (const row of rows) console.log(line(row));
+  writeFileSync(
+    new URL('../bench-results.json', import.meta.url),
+    `${JSON.stringify({ date: new Date().toISOString(), node: process.version, summary: rows.map(([bench, figure, measured, goal]) => ({ bench, figure, measured, goal })), collector, metricsApi: api, decide, apiLoad: load }, null, 2)}\n`,
+  );
+  console.log('written to bench-results.json');
 }
 process.exit(failed === 0 ? 0 : 1);
