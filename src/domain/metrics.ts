@@ -43,3 +43,22 @@ export type MetricReading =
 export function isAvailable(reading: MetricReading): reading is { readonly value: number } {
   return 'value' in reading;
 }
+
+/**
+ * One scale target as the external metrics API serves it: its identity and every metric's reading
+ * now. The scaler produces these (src/kube/start-scaler.ts); the MetricsProvider reads them.
+ */
+export interface ServedTarget {
+  /** `<lowercase kind>/<namespace>/<name>`. */
+  readonly id: string;
+  /** The kind, the `kind` metric label (lower-cased there). */
+  readonly kind: string;
+  readonly namespace: string;
+  readonly name: string;
+  readonly jobId: string | null;
+  readonly windowSeconds: number;
+  /** When the readings were taken (the last sample), epoch ms; null without a sample. */
+  readonly timestampMs: number | null;
+  /** The catalogue metrics, the target's expression metrics and `flink_recommended_taskmanagers`. */
+  readonly metrics: Readonly<Record<string, MetricReading>>;
+}

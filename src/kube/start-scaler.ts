@@ -4,18 +4,17 @@
  * token bucket, Events, and the ticker that runs collect -> decide -> write every tick interval.
  * `slotscaler serve` calls `startScaler` and serves the metrics API next to it.
  */
-import type { Registry } from 'prom-client';
-
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 
 import { KubeConfig } from '@kubernetes/client-node';
+import type { Registry } from 'prom-client';
 
 import { Collector } from '../collector/collector.js';
 import type { CollectorTarget } from '../collector/collector.js';
 import { systemClock } from '../collector/clock.js';
 import type { LoadedConfig } from '../config/load.js';
-import type { MetricReading } from '../domain/metrics.js';
+import type { MetricReading, ServedTarget } from '../domain/metrics.js';
 import type { Clock } from '../domain/ports.js';
 import { FlinkHttpPool } from '../flink/rest-client.js';
 import { silentLogger } from '../observability/logger.js';
@@ -54,20 +53,7 @@ export interface StartScalerOptions {
   readonly kubeClient?: KubeClient;
 }
 
-/** One target as the metrics API serves it: its labels and every metric's reading now. */
-export interface ServedTarget {
-  readonly id: string;
-  /** Lower-case kind, the `kind` metric label. */
-  readonly kind: string;
-  readonly namespace: string;
-  readonly name: string;
-  readonly jobId: string | null;
-  readonly windowSeconds: number;
-  /** When the readings were taken (the last sample), epoch ms; null without a sample. */
-  readonly timestampMs: number | null;
-  /** The catalogue metrics, the target's expression metrics and `flink_recommended_taskmanagers`. */
-  readonly metrics: Readonly<Record<string, MetricReading>>;
-}
+export type { ServedTarget } from '../domain/metrics.js';
 
 export interface Scaler {
   /** Stops ticking, writes the status annotations (leader), releases the Lease, stops the watches. */

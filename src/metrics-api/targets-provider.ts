@@ -4,7 +4,7 @@
  * gives: `{target: <name>, kind: <lowercase kind>, job_id: <jid>}`.
  */
 import { FLINK_METRIC_NAMES } from '../collector/catalogue.js';
-import type { MetricReading } from '../domain/metrics.js';
+import type { ServedTarget } from '../domain/metrics.js';
 import type { ExternalMetricInfo, ExternalMetricValue, MetricsProvider } from '../domain/ports.js';
 import { MetricTargetNotFoundError, MetricUnavailableError, UnknownMetricError } from '../errors.js';
 import { formatLabelSelector, matchesSelector } from './label-selector.js';
@@ -13,25 +13,12 @@ import type { Requirement } from './label-selector.js';
 /** Slotscaler's own stabilized recommendation, served next to Flink's metrics. */
 export const RECOMMENDED_TASKMANAGERS = 'flink_recommended_taskmanagers';
 
-/** One target as served: its identity and every metric's reading now. */
-export interface ServedTargetView {
-  readonly kind: string;
-  readonly namespace: string;
-  readonly name: string;
-  readonly jobId: string | null;
-  readonly windowSeconds: number;
-  /** When the readings were taken, epoch ms; null without a sample. */
-  readonly timestampMs: number | null;
-  /** Built-in, expression and recommendation metrics, by name. */
-  readonly metrics: Readonly<Record<string, MetricReading>>;
-}
-
 export interface ServedTargetSource {
-  servedTargets(namespace?: string): readonly ServedTargetView[];
+  servedTargets(namespace?: string): readonly ServedTarget[];
 }
 
 /** The labels of a target's items, which HPA selectors match. */
-export function metricLabels(target: ServedTargetView): Record<string, string> {
+export function metricLabels(target: ServedTarget): Record<string, string> {
   return { target: target.name, kind: target.kind.toLowerCase(), job_id: target.jobId ?? '' };
 }
 

@@ -3,12 +3,13 @@ import { describe, it } from 'node:test';
 
 import { parseLabelSelector } from '../../../src/metrics-api/label-selector.js';
 import { TargetsMetricsProvider } from '../../../src/metrics-api/targets-provider.js';
-import type { ServedTargetView } from '../../../src/metrics-api/targets-provider.js';
+import type { ServedTarget } from '../../../src/domain/metrics.js';
 
 const NOW = Date.parse('2026-01-01T00:00:00Z');
 
-function target(name: string, metrics: ServedTargetView['metrics'], namespace = 'flink'): ServedTargetView {
+function target(name: string, metrics: ServedTarget['metrics'], namespace = 'flink'): ServedTarget {
   return {
+    id: `flinkdeployment/${namespace}/${name}`,
     kind: 'FlinkDeployment',
     namespace,
     name,
@@ -19,7 +20,7 @@ function target(name: string, metrics: ServedTargetView['metrics'], namespace = 
   };
 }
 
-const targets: ServedTargetView[] = [
+const targets: ServedTarget[] = [
   target('orders', { flink_busy_ratio: { value: 0.9304 }, pressure: { value: 1.5 } }),
   target('payments', {
     flink_busy_ratio: { value: 0.2 },
