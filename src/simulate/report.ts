@@ -16,6 +16,8 @@ export interface ReportContext {
   readonly settings: readonly (readonly [string, string])[];
   /** What the model leaves out, one item each. */
   readonly limitations: readonly string[];
+  /** The sentence under the title; by default it says the run is simulated. */
+  readonly introduction?: string;
 }
 
 interface Series {
@@ -392,7 +394,7 @@ export function renderReport(results: readonly SimulationResult[], context: Repo
 </head>
 <body>
 <h1>${escapeHtml(context.title)}</h1>
-<p class="note">Trace ${escapeHtml(main.trace)}, ${formatSeconds(duration)} of simulated time; the decisions are made by Slotscaler's own metric window and decision code. Hover a vertical line for the reason of a rescale (red: up, green: down).</p>
+<p class="note">${escapeHtml(context.introduction ?? `Trace ${main.trace}, ${formatSeconds(duration)} of simulated time; the decisions are made by Slotscaler's own metric window and decision code.`)} Hover a vertical line for the reason of a rescale (red: up, green: down).</p>
 <h2>Summary</h2>
 ${table(rows, true)}
 ${charts.join('\n')}
