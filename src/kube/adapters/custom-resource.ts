@@ -19,6 +19,8 @@ import type {
 
 /** An adapter for one configured kind. */
 export function customResourceAdapter(resource: ResourceRef): TargetAdapter {
+  // A kind from the config is known by its plural until its CRD is read: name it either way.
+  const kindName = resource.kind === '' ? `${resource.plural}.${resource.group}` : resource.kind;
   const statusWrite = (object: KubeObject, statusAnnotation: string): WriteStep =>
     statusAnnotationWrite(resource, object, statusAnnotation);
   return {
@@ -29,14 +31,14 @@ export function customResourceAdapter(resource: ResourceRef): TargetAdapter {
       if (config.jobmanagerUrl === undefined) {
         return {
           key: 'slotscaler.dev/jobmanager-url',
-          problem: `a ${resource.kind} needs slotscaler.dev/jobmanager-url`,
+          problem: `a ${kindName} needs slotscaler.dev/jobmanager-url`,
         };
       }
       const replicasPath = config.replicasPath ?? crd?.specReplicasPath ?? null;
       if (replicasPath === null) {
         return {
           key: 'slotscaler.dev/replicas-path',
-          problem: `${resource.kind} has no scale subresource: set slotscaler.dev/replicas-path`,
+          problem: `${kindName} has no scale subresource: set slotscaler.dev/replicas-path`,
         };
       }
       const currentReplicas = integerAt(object, replicasPath) ?? 1;
