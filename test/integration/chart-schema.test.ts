@@ -53,12 +53,13 @@ describe('chart values.schema.json', () => {
     for (const { key, meta } of describeFields()) {
       if (meta.default === undefined) continue;
       const schema = properties[key];
-      if (schema?.type === 'boolean') assert.ok(['true', 'false'].includes(meta.default), key);
-      if (schema?.type === 'integer' || schema?.type === 'number') {
+      assert.ok(schema !== undefined, `${key} is missing from values.schema.json`);
+      if (schema.type === 'boolean') assert.ok(['true', 'false'].includes(meta.default), key);
+      if (schema.type === 'integer' || schema.type === 'number') {
         const value = Number(meta.default);
         assert.ok(value >= (schema.minimum ?? -Infinity) && value <= (schema.maximum ?? Infinity), key);
       }
-      if (schema?.enum !== undefined) assert.ok(schema.enum.includes(meta.default), key);
+      if (schema.enum !== undefined) assert.ok(schema.enum.includes(meta.default), key);
     }
   });
 });
