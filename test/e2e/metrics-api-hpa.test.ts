@@ -208,7 +208,9 @@ spec:
     );
     // The formula for the value the HPA read: ceil(usage / target × ready pods), ready pods = 1.
     const usage = milli(scaled.currentMetrics?.[0]?.external?.current?.value ?? '0');
-    const expected = Math.min(2, Math.ceil((usage / TARGET_MILLI) * 1));
+    // Not capped: the busy ratio is at most 1000m, so ceil(usage / 700m) is at most 2 = maxReplicas.
+    assert.ok(usage > TARGET_MILLI * 1.1 && usage <= 1000, `usage ${usage}m`);
+    const expected = Math.ceil((usage / TARGET_MILLI) * 1);
     console.log(
       `# HPA read ${usage}m at 1 replica and asked for ${scaled.desiredReplicas} (formula: ${expected})`,
     );
@@ -235,6 +237,13 @@ spec:
       async () => ((await hpaStatus()).desiredReplicas === 1 ? true : undefined),
       { timeoutMs: 180_000, intervalMs: 1000 },
     );
+    // At 2 replicas the formula for the value it read now gives 1: ceil(usage / 700m × 2).
+    const down = await hpaStatus();
+    const usageDown = milli(down.currentMetrics?.[0]?.external?.current?.value ?? '0');
+    console.log(
+      `# HPA read ${usageDown}m at ${down.currentReplicas} replicas and asked for ${down.desiredReplicas}`,
+    );
+    assert.equal(Math.ceil((usageDown / TARGET_MILLI) * (down.currentReplicas ?? 0)), down.desiredReplicas);
     await waitFor(
       'the FlinkDeployment to run 1 TaskManager again',
       async () => {
