@@ -45,6 +45,13 @@ export const METRIC_CATALOGUE = [
     unit: 'records/s',
     meaning: 'records per second read by the sources',
   },
+  {
+    name: 'flink_demand_ratio',
+    variable: 'demand_ratio',
+    unit: 'ratio ≥ 0 (may exceed 1)',
+    meaning:
+      'load offered to the job over its capacity (records read / busy ratio): the busy ratio while the job keeps up; past 1 when a backlog grows (arrival = records read + backlog growth); while one drains, what the input needs plus draining it within catch-up-duration, at most the busy ratio; the busy ratio where pendingRecords is unknown',
+  },
 ] as const satisfies readonly CatalogueEntry[];
 
 /** The catalogue's metric names, in catalogue order. */

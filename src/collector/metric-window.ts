@@ -24,6 +24,8 @@ export interface MetricWindowOptions {
   readonly maxSampleAgeSeconds: number;
   /** Samples kept at most (memory bound); the oldest go first. */
   readonly maxSamples: number;
+  /** The demand ratio counts a backlog as load to drain within this long (see `demandRatio`). */
+  readonly catchUpSeconds: number;
 }
 
 export const DEFAULT_METRIC_WINDOW_OPTIONS: MetricWindowOptions = Object.freeze({
@@ -31,6 +33,7 @@ export const DEFAULT_METRIC_WINDOW_OPTIONS: MetricWindowOptions = Object.freeze(
   restartHoldoffSeconds: 60,
   maxSampleAgeSeconds: 60,
   maxSamples: 64,
+  catchUpSeconds: 300,
 });
 
 /** A vertex's averages over the window; `null` where they cannot be known. */
@@ -47,6 +50,15 @@ export interface VertexWindowStats {
   readonly pendingRecords: number | null;
   /** Sources: records read per second over the window. */
   readonly recordsInPerSecond: number | null;
+  /**
+   * Sources: records added to `pendingRecords` per record read over the window (negative while a
+   * backlog drains). A ratio of two readings of the same REST call, so no clock is involved.
+   */
+  readonly backlogGrowthPerRecord: number | null;
+  /** Sources: the same over the newest interval in which the source's readings changed. */
+  readonly newestBacklogGrowthPerRecord: number | null;
+  /** The busy ratio over the newest interval in which the vertex's time counters changed. */
+  readonly newestBusyRatio: number | null;
   /** Flink reported busy or back-pressured time for the vertex (even if it did not change). */
   readonly timeCountersReported: boolean;
 }
@@ -95,6 +107,7 @@ const METRIC_NAMES: readonly FlinkMetricName[] = [
   'flink_source_pending_records',
   'flink_source_lag_seconds',
   'flink_records_in_per_second',
+  'flink_demand_ratio',
 ];
 
 function allUnavailable(reason: UnavailableReason, detail?: string): Record<FlinkMetricName, MetricReading> {
@@ -216,7 +229,7 @@ export class MetricWindow {
       ...base,
       sampleCount: samples.length,
       spanSeconds: (newest.takenAtMs - first.takenAtMs) / 1000,
-      metrics: jobMetrics(vertices),
+      metrics: jobMetrics(vertices, this.options.catchUpSeconds),
       vertices,
     };
   }
@@ -350,24 +363,9 @@ interface TimeCounters {
  * Back-pressure likewise.
  */
 export function vertexStats(samples: readonly JobSnapshot[], vertex: VertexSnapshot): VertexWindowStats {
-  const times = span(samples, vertex.id, (v): TimeCounters | null => {
-    const { busyTimeMs, idleTimeMs, backPressuredTimeMs } = v.counters;
-    return busyTimeMs === null || idleTimeMs === null || backPressuredTimeMs === null
-      ? null
-      : { busy: busyTimeMs, idle: idleTimeMs, backPressured: backPressuredTimeMs };
-  });
-  let busyRatio: number | null = null;
-  let backPressureRatio: number | null = null;
-  if (times !== null) {
-    const busy = Math.max(0, times.last.value.busy - times.first.value.busy);
-    const idle = Math.max(0, times.last.value.idle - times.first.value.idle);
-    const backPressured = Math.max(0, times.last.value.backPressured - times.first.value.backPressured);
-    const total = busy + idle + backPressured;
-    if (total > 0) {
-      busyRatio = clampRatio(busy / total);
-      backPressureRatio = clampRatio(backPressured / total);
-    }
-  }
+  const times = timeRatios(samples, vertex);
+  let busyRatio = times?.busyRatio ?? null;
+  let backPressureRatio = times?.backPressureRatio ?? null;
   if (times === null) {
     // Only when the time counters are incomplete: unchanged ones (Δ total = 0) mean the JobManager's
     // metric cache did not refresh within the window, and say nothing.
@@ -381,25 +379,29 @@ export function vertexStats(samples: readonly JobSnapshot[], vertex: VertexSnaps
 
   let pendingRecords: number | null = null;
   let recordsInPerSecond: number | null = null;
+  let backlogGrowthPerRecord: number | null = null;
+  let newestBacklogGrowthPerRecord: number | null = null;
   if (vertex.isSource) {
     for (const sample of samples) {
       const value = sample.vertices.find((v) => v.id === vertex.id)?.source?.pendingRecords ?? null;
       if (value !== null) pendingRecords = value;
     }
-    // Records the source read: its operator's numRecordsIn, or its numRecordsOut where a reader
-    // never counts numRecordsIn (it stays 0 while records flow); the larger of the two witnesses.
-    // Without either, the vertex's write-records.
-    const operatorRates = [
-      counterRate(samples, vertex, (v) => v.source?.recordsIn ?? null),
-      counterRate(samples, vertex, (v) => v.source?.recordsOut ?? null),
-    ].filter((rate): rate is number => rate !== null);
-    recordsInPerSecond =
-      operatorRates.length > 0
-        ? Math.max(...operatorRates)
-        : counterRate(samples, vertex, (v) =>
-            v.counters.recordsWrittenComplete ? v.counters.recordsWritten : null,
-          );
+    recordsInPerSecond = consumptionRate(samples, vertex);
+    const readings = samples
+      .map((sample) => sourceCounts(sample, vertex.id))
+      .filter((counts): counts is SourceCounts => counts !== null);
+    const oldest = readings[0];
+    const newest = readings.at(-1);
+    if (oldest !== undefined && newest !== undefined) {
+      backlogGrowthPerRecord = growthPerRecord(oldest, newest);
+      const before = readings.findLast(
+        (counts) => counts.pending !== newest.pending || counts.consumed !== newest.consumed,
+      );
+      if (before !== undefined) newestBacklogGrowthPerRecord = growthPerRecord(before, newest);
+    }
   }
+  const newestTimes = newestInterval(samples, vertex);
+  const newestBusyRatio = newestTimes === null ? null : (timeRatios(newestTimes, vertex)?.busyRatio ?? null);
   return {
     id: vertex.id,
     name: vertex.name,
@@ -409,8 +411,70 @@ export function vertexStats(samples: readonly JobSnapshot[], vertex: VertexSnaps
     backPressureRatio,
     pendingRecords,
     recordsInPerSecond,
+    backlogGrowthPerRecord,
+    newestBacklogGrowthPerRecord,
+    newestBusyRatio,
     timeCountersReported: vertex.counters.busyTimeMs !== null || vertex.counters.backPressuredTimeMs !== null,
   };
+}
+
+/** Busy and back-pressured fractions from the time counters' differences over the samples. */
+function timeRatios(
+  samples: readonly JobSnapshot[],
+  vertex: VertexSnapshot,
+): { readonly busyRatio: number; readonly backPressureRatio: number } | null {
+  const times = span(samples, vertex.id, (v): TimeCounters | null => {
+    const { busyTimeMs, idleTimeMs, backPressuredTimeMs } = v.counters;
+    return busyTimeMs === null || idleTimeMs === null || backPressuredTimeMs === null
+      ? null
+      : { busy: busyTimeMs, idle: idleTimeMs, backPressured: backPressuredTimeMs };
+  });
+  if (times === null) return null;
+  const busy = Math.max(0, times.last.value.busy - times.first.value.busy);
+  const idle = Math.max(0, times.last.value.idle - times.first.value.idle);
+  const backPressured = Math.max(0, times.last.value.backPressured - times.first.value.backPressured);
+  const total = busy + idle + backPressured;
+  if (total <= 0) return null;
+  return { busyRatio: clampRatio(busy / total), backPressureRatio: clampRatio(backPressured / total) };
+}
+
+/** A source's backlog and records read so far, as one REST call reported them. */
+interface SourceCounts {
+  readonly pending: number;
+  /** The source operator's numRecordsIn and numRecordsOut, and the vertex's write-records. */
+  readonly recordsIn: number | null;
+  readonly recordsOut: number | null;
+  readonly written: number | null;
+  /** For telling readings apart: the largest of the three. */
+  readonly consumed: number;
+}
+
+function sourceCounts(sample: JobSnapshot, vertexId: string): SourceCounts | null {
+  const vertex = sample.vertices.find((v) => v.id === vertexId);
+  const pending = vertex?.source?.pendingRecords ?? null;
+  if (vertex === undefined || pending === null) return null;
+  const recordsIn = vertex.source?.recordsIn ?? null;
+  const recordsOut = vertex.source?.recordsOut ?? null;
+  const written = vertex.counters.recordsWrittenComplete ? vertex.counters.recordsWritten : null;
+  const consumed = Math.max(recordsIn ?? 0, recordsOut ?? 0, written ?? 0);
+  return { pending, recordsIn, recordsOut, written, consumed };
+}
+
+/**
+ * Δpending / Δrecords read between two readings: records read from the source operator's counters
+ * (the larger Δ of numRecordsIn and numRecordsOut, which come with pendingRecords in one REST call),
+ * else the vertex's write-records. Null when nothing was read in between.
+ */
+function growthPerRecord(older: SourceCounts, newer: SourceCounts): number | null {
+  const delta = (a: number | null, b: number | null): number | null =>
+    a === null || b === null ? null : b - a;
+  const operator = [
+    delta(older.recordsIn, newer.recordsIn),
+    delta(older.recordsOut, newer.recordsOut),
+  ].filter((value): value is number => value !== null);
+  const read = operator.length > 0 ? Math.max(...operator) : delta(older.written, newer.written);
+  if (read === null || read <= 0) return null;
+  return (newer.pending - older.pending) / read;
 }
 
 /** Δcounter / (Δt_ms × parallelism), Δt from the JobManager's clock. */
@@ -455,11 +519,48 @@ function gaugeMean(samples: readonly JobSnapshot[], vertexId: string, which: 'bu
 }
 
 /**
- * Δcounter per second. The time is the subtasks' own (Δ total task time / parallelism) when the time
- * counters are known at the same two samples, so the JobManager's metric cache cannot skew it; else
- * the JobManager's clock.
+ * Records the source read per second: its operator's numRecordsIn, or its numRecordsOut where a
+ * reader never counts numRecordsIn (it stays 0 while records flow); the larger of the two witnesses.
+ * Without either, the vertex's write-records.
  */
-function counterRate(
+function consumptionRate(samples: readonly JobSnapshot[], vertex: VertexSnapshot): number | null {
+  const operatorRates = [
+    rate(samples, vertex, (v) => v.source?.recordsIn ?? null),
+    rate(samples, vertex, (v) => v.source?.recordsOut ?? null),
+  ].filter((value): value is number => value !== null);
+  return operatorRates.length > 0
+    ? Math.max(...operatorRates)
+    : rate(samples, vertex, (v) => (v.counters.recordsWrittenComplete ? v.counters.recordsWritten : null));
+}
+
+/**
+ * The newest interval of the window for a vertex: the newest sample and the newest earlier one the
+ * JobManager's metric cache had refreshed since (its total task time differs; without time counters,
+ * the sample before). Null with fewer than two such samples.
+ */
+function newestInterval(
+  samples: readonly JobSnapshot[],
+  vertex: VertexSnapshot,
+): readonly JobSnapshot[] | null {
+  const newest = samples.at(-1);
+  const newestVertex = newest?.vertices.find((v) => v.id === vertex.id);
+  if (newest === undefined || newestVertex === undefined) return null;
+  const newestTotal = totalTimeMs(newestVertex);
+  for (let index = samples.length - 2; index >= 0; index -= 1) {
+    const earlier = samples[index];
+    const earlierVertex = earlier?.vertices.find((v) => v.id === vertex.id);
+    if (earlier === undefined || earlierVertex === undefined) return null;
+    if (newestTotal === null || totalTimeMs(earlierVertex) !== newestTotal) return [earlier, newest];
+  }
+  return null;
+}
+
+/**
+ * Δcounter per second between the oldest and newest samples that have it. The time is the subtasks'
+ * own (Δ total task time / parallelism) when the time counters are known at the same two samples, so
+ * the JobManager's metric cache cannot skew it; else the JobManager's clock.
+ */
+function rate(
   samples: readonly JobSnapshot[],
   vertex: VertexSnapshot,
   pick: (vertex: VertexSnapshot) => number | null,
@@ -487,9 +588,13 @@ function counterRate(
  * - `flink_busy_ratio`, `flink_backpressure_ratio`: max over vertices (those whose value is known);
  * - `flink_source_pending_records`: sum over sources, unknown if any source's is;
  * - `flink_records_in_per_second`: sum over sources of records read per second;
- * - `flink_source_lag_seconds`: pending / records in per second (0 when nothing is pending).
+ * - `flink_source_lag_seconds`: pending / records in per second (0 when nothing is pending);
+ * - `flink_demand_ratio`: see `demandRatio`.
  */
-export function jobMetrics(vertices: readonly VertexWindowStats[]): Record<FlinkMetricName, MetricReading> {
+export function jobMetrics(
+  vertices: readonly VertexWindowStats[],
+  catchUpSeconds = DEFAULT_METRIC_WINDOW_OPTIONS.catchUpSeconds,
+): Record<FlinkMetricName, MetricReading> {
   // No value while the counters are reported: they did not move within the window (the JobManager
   // refreshes REST metrics every metrics.fetcher.update-interval, 10 s by default).
   const missing: MetricReading = vertices.some((vertex) => vertex.timeCountersReported)
@@ -530,11 +635,86 @@ export function jobMetrics(vertices: readonly VertexWindowStats[]): Record<Flink
       lag = { unavailable: 'zero-rate', detail: `${pending.value} records pending, none read` };
     else lag = { value: pending.value / rate.value };
   }
+  const busy = maxOf(vertices.map((vertex) => vertex.busyRatio));
   return {
-    flink_busy_ratio: maxOf(vertices.map((vertex) => vertex.busyRatio)),
+    flink_busy_ratio: busy,
     flink_backpressure_ratio: maxOf(vertices.map((vertex) => vertex.backPressureRatio)),
     flink_source_pending_records: pending,
     flink_source_lag_seconds: lag,
     flink_records_in_per_second: rate,
+    flink_demand_ratio: demandRatio(
+      busy,
+      maxOf(vertices.map((vertex) => vertex.newestBusyRatio)),
+      sources,
+      catchUpSeconds,
+    ),
   };
+}
+
+/** A backlog that grows by less than this per record read is jitter, not a job falling behind. */
+export const FALLING_BEHIND_GROWTH_PER_RECORD = 0.05;
+
+/**
+ * The load offered to the job over its capacity. Unlike the busy ratio it does not stop at 1 when
+ * the job falls behind: a job at busy 1 that reads 1000 records/s while its backlog grows by 2000
+ * more has a demand of 3, so one ceil-ratio step sizes it for the whole load (no staircase). And it
+ * does not count catching up on a backlog as load, beyond draining it within `catchUpSeconds`.
+ *
+ * What arrives is what was read plus what piled up (conservation), so arrival / capacity is
+ * busy × (1 + Δpending / Δread): the backlog's growth per record read, both from one REST call (the
+ * source's metrics), so neither a clock nor the JobManager's metric cache refresh can skew it. Then
+ *
+ *     need   = busy × (1 + growth per record)             over the window; or over the newest
+ *              interval, with that interval's busy ratio, where the backlog grows there by at least
+ *              FALLING_BEHIND_GROWTH_PER_RECORD (a step shows at the first tick after it)
+ *     drain  = need + busy × backlog / (catchUpSeconds × records read per second)
+ *     demand = max(need, min(busy, drain))
+ *
+ * The capacity this assumes (records read / busy) holds while the bottleneck vertex's load grows
+ * with the records the sources read, as the Apache Flink autoscaler's "true processing rate" does.
+ * A job that keeps up has no growth: its demand is its busy ratio, with the window's smoothing.
+ * While a backlog drains, the demand is what the input needs plus what draining the backlog within
+ * `catchUpSeconds` needs, but never above the busy ratio: catching up alone does not scale up, nor
+ * down below the pace that drains it. Where the backlog cannot be known (a source without
+ * `pendingRecords`), nothing was read, or nothing was busy, the demand is the busy ratio.
+ */
+export function demandRatio(
+  busy: MetricReading,
+  newestBusy: MetricReading,
+  sources: readonly VertexWindowStats[],
+  catchUpSeconds: number,
+): MetricReading {
+  if (!('value' in busy) || sources.length === 0) return busy;
+  let read = 0;
+  let arriving = 0;
+  let newestArriving = 0;
+  let fallingBehind = false;
+  let backlog = 0;
+  for (const source of sources) {
+    const { recordsInPerSecond, backlogGrowthPerRecord, newestBacklogGrowthPerRecord, pendingRecords } =
+      source;
+    if (recordsInPerSecond === null || backlogGrowthPerRecord === null || pendingRecords === null)
+      return busy;
+    read += recordsInPerSecond;
+    // Arrival in units of the records read per second over the window.
+    arriving += recordsInPerSecond * Math.max(0, 1 + backlogGrowthPerRecord);
+    if (
+      newestBacklogGrowthPerRecord !== null &&
+      newestBacklogGrowthPerRecord >= FALLING_BEHIND_GROWTH_PER_RECORD
+    ) {
+      fallingBehind = true;
+      newestArriving += recordsInPerSecond * (1 + newestBacklogGrowthPerRecord);
+    } else {
+      newestArriving += recordsInPerSecond * Math.max(0, 1 + backlogGrowthPerRecord);
+    }
+    backlog += pendingRecords;
+  }
+  if (read <= 0 || busy.value <= 0) return busy;
+  let need = (busy.value * arriving) / read;
+  if (fallingBehind) {
+    const newestBusyValue = 'value' in newestBusy ? newestBusy.value : busy.value;
+    need = Math.max(need, (newestBusyValue * newestArriving) / read);
+  }
+  const drain = need + (busy.value * backlog) / (catchUpSeconds * read);
+  return { value: Math.max(need, Math.min(busy.value, drain)) };
 }

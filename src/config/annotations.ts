@@ -6,7 +6,7 @@ import type { z } from 'zod';
 import { ANNOTATION_PREFIX, camelCase, closest, kebabCase } from './keys.js';
 import { TargetConfigSchema, globalFields, targetFields } from './schema.js';
 import type { TargetConfig, TargetFieldKey } from './schema.js';
-import { METRIC_NAME } from './values.js';
+import { formatMetricTargets, METRIC_NAME } from './values.js';
 
 /** One problem with one value: where it was written, the value, and what was expected. */
 export interface ConfigIssue {
@@ -145,7 +145,8 @@ export function parseTargetAnnotations(
         const suggestion = closest(target.name, [...known]);
         issues.push({
           key: describeKey('metrics'),
-          value: String(raw['metrics']),
+          value:
+            typeof raw['metrics'] === 'string' ? raw['metrics'] : formatMetricTargets(parsed.data.metrics),
           message: `unknown metric ${target.name}${suggestion === undefined ? '' : `; did you mean ${suggestion}?`}`,
         });
       }

@@ -9,7 +9,8 @@ export type FlinkMetricName =
   | 'flink_backpressure_ratio'
   | 'flink_source_pending_records'
   | 'flink_source_lag_seconds'
-  | 'flink_records_in_per_second';
+  | 'flink_records_in_per_second'
+  | 'flink_demand_ratio';
 
 /** Why a metric has no value. Stable strings: they show in `slotscaler collect`, logs and Events. */
 export type UnavailableReason =

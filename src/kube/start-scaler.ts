@@ -149,6 +149,7 @@ export async function startScaler(options: StartScalerOptions): Promise<Scaler> 
           windowSeconds: targetConfig.metricsWindow,
           restartHoldoffSeconds: targetConfig.metricsHoldAfterRestart,
           maxSampleAgeSeconds: targetConfig.metricsMaxAge,
+          catchUpSeconds: targetConfig.catchUpDuration,
         },
         wantTaskSlots: target.view.taskSlots === null,
         logBindings: { namespace: target.ref.namespace, name: target.ref.name, kind: target.ref.kind },

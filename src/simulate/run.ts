@@ -197,6 +197,7 @@ function windowOptions(policy: Policy): Partial<MetricWindowOptions> {
     windowSeconds: policy.config.metricsWindow,
     restartHoldoffSeconds: policy.config.metricsHoldAfterRestart,
     maxSampleAgeSeconds: policy.config.metricsMaxAge,
+    catchUpSeconds: policy.config.catchUpDuration,
   };
 }
 

@@ -103,6 +103,29 @@ describe('Flink metrics from a real MiniCluster', { timeout: 600_000 }, () => {
     );
   });
 
+  it('overloaded: the demand ratio is the offered load over the capacity, where the busy ratio stops at 1', async () => {
+    // The truth: 8,000 records/s offered to 2 map subtasks of about 980 records/s each, about 4.1.
+    // The window (10 s) is full of overload by now, so busy and records read are the capacity's.
+    const truth = OVERLOAD / (2 * (1_000_000 / COST_MICROS) * 0.98);
+    // Five readings a second apart (the JobManager refreshes its metrics every 10 s): the median
+    // within 25 % of the truth, each within 50 %.
+    const readings: number[] = [];
+    for (let index = 0; index < 5; index += 1) {
+      const observed = value(reading('flink_demand_ratio'));
+      assert.ok(observed !== undefined, `demand: ${JSON.stringify(reading('flink_demand_ratio'))}`);
+      readings.push(observed);
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+    const median = [...readings].sort((a, b) => a - b)[2] ?? Number.NaN;
+    const busy = value(reading('flink_busy_ratio'));
+    console.log(
+      `# demand ${readings.map((r) => r.toFixed(2)).join(', ')} (truth ${truth.toFixed(2)}), busy ${String(busy)}`,
+    );
+    assert.ok(Math.abs(median / truth - 1) <= 0.25, `median ${median}, truth ${truth}`);
+    for (const observed of readings) assert.ok(Math.abs(observed / truth - 1) <= 0.5, `${observed}`);
+    assert.ok(busy !== undefined && busy <= 1);
+  });
+
   it('at a low rate both ratios fall to 0.2 or less', async () => {
     // The backlog drains first (at full speed, still busy); then the ratios fall.
     await flink.setRate(LOW);
@@ -120,6 +143,16 @@ describe('Flink metrics from a real MiniCluster', { timeout: 600_000 }, () => {
       { timeoutMs: 120_000, intervalMs: 500 },
     );
     console.log(`# low load: ${JSON.stringify(low)}`);
+    // Keeping up, nothing grows: the demand is the busy ratio (within the collector's ticks).
+    const demand = await waitFor(
+      'flink_demand_ratio ≤ 0.2',
+      () => {
+        const observed = value(reading('flink_demand_ratio'));
+        return Promise.resolve(observed !== undefined && observed <= 0.2 ? observed : undefined);
+      },
+      { timeoutMs: 15_000, intervalMs: 500 },
+    );
+    console.log(`# low load demand: ${demand}`);
   });
 
   it('`slotscaler collect` prints the same values as the collector', async () => {

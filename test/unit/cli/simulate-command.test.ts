@@ -36,7 +36,10 @@ describe('slotscaler simulate', () => {
     assert.equal(code, 0, err);
     assert.match(out, /^policy\s+rescales\s+up\s+down/);
     assert.match(out, /slotscaler: \d+ rescales/);
-    assert.match(out, /2 → 3 TaskManagers \(parallelism 6\), DesiredWithinRange: flink_busy_ratio/);
+    assert.match(
+      out,
+      /615 s {2}2 → 5 TaskManagers \(parallelism 10\), DesiredWithinRange: flink_demand_ratio 1.75 \(target 0.7\)/,
+    );
   });
 
   it('--compare --json --report: every policy, JSON on stdout, a self-contained report', () => {

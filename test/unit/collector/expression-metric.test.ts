@@ -11,6 +11,7 @@ const READINGS: Record<FlinkMetricName, MetricReading> = {
   flink_source_pending_records: { value: 12_000 },
   flink_source_lag_seconds: { value: 90 },
   flink_records_in_per_second: { unavailable: 'stale' },
+  flink_demand_ratio: { value: 1.3 },
 };
 
 function evaluate(source: string, readings = READINGS): MetricReading {

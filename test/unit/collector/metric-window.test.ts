@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import { countersWentBack, jobMetrics, MetricWindow } from '../../../src/collector/metric-window.js';
+import {
+  countersWentBack,
+  demandRatio,
+  jobMetrics,
+  MetricWindow,
+} from '../../../src/collector/metric-window.js';
+import type { MetricWindowOptions, VertexWindowStats } from '../../../src/collector/metric-window.js';
 import type { WindowReadings } from '../../../src/collector/metric-window.js';
 import type { MetricReading } from '../../../src/domain/metrics.js';
 import { MAP, SINK, SOURCE, snapshotAt, T0 } from './synthetic-job.js';
@@ -369,6 +375,9 @@ describe('MetricWindow: the formulas', () => {
         backPressureRatio: 0.7,
         pendingRecords: 600,
         recordsInPerSecond: 100,
+        backlogGrowthPerRecord: 0,
+        newestBacklogGrowthPerRecord: null,
+        newestBusyRatio: null,
         timeCountersReported: true,
       },
       {
@@ -380,6 +389,9 @@ describe('MetricWindow: the formulas', () => {
         backPressureRatio: 0.6,
         pendingRecords: 0,
         recordsInPerSecond: 200,
+        backlogGrowthPerRecord: 0,
+        newestBacklogGrowthPerRecord: null,
+        newestBusyRatio: null,
         timeCountersReported: true,
       },
       {
@@ -391,6 +403,9 @@ describe('MetricWindow: the formulas', () => {
         backPressureRatio: null,
         pendingRecords: null,
         recordsInPerSecond: null,
+        backlogGrowthPerRecord: null,
+        newestBacklogGrowthPerRecord: null,
+        newestBusyRatio: null,
         timeCountersReported: true,
       },
     ]);
@@ -399,6 +414,165 @@ describe('MetricWindow: the formulas', () => {
     assert.equal(value(metrics.flink_source_pending_records), 600);
     assert.equal(value(metrics.flink_records_in_per_second), 300);
     assert.equal(value(metrics.flink_source_lag_seconds), 2);
+    assert.equal(value(metrics.flink_demand_ratio), 0.9, 'no backlog grows: the busy ratio');
+  });
+});
+
+describe('MetricWindow: the demand ratio', () => {
+  /** A source that reads 1000 records/s, its backlog as a function of the counters' time. */
+  const source = (pendingRecordsAt: (atMs: number) => number | null): SyntheticVertex => ({
+    ...SOURCE,
+    busyRatio: 0.1,
+    backPressureRatio: 0,
+    pendingRecordsAt,
+  });
+  const saturatedMap: SyntheticVertex = { ...MAP, busyRatio: 1 };
+  const demandOf = (
+    vertices: readonly SyntheticVertex[],
+    options: Partial<MetricWindowOptions> = {},
+  ): number => {
+    const window = new MetricWindow(options);
+    fill(window, T0, T0 + 60_000, vertices);
+    return value(window.readings(T0 + 60_000).metrics.flink_demand_ratio);
+  };
+  const near = (actual: number, expected: number): void => {
+    assert.ok(Math.abs(actual - expected) < 1e-9, `${actual}, expected ${expected}`);
+  };
+
+  it('is the busy ratio while the job keeps up (the backlog does not grow)', () => {
+    const window = new MetricWindow();
+    fill(window, T0, T0 + 60_000);
+    const metrics = window.readings(T0 + 60_000).metrics;
+    // The synthetic job's steady 5000 pending records, drained within 5 min, would need 17 records/s
+    // more than the 1000 it reads: catching up never goes above the busy ratio.
+    assert.equal(value(metrics.flink_demand_ratio), value(metrics.flink_busy_ratio));
+  });
+
+  it('goes past 1 when the job falls behind: arrival over capacity', () => {
+    // Busy 1 reading 1000 records/s: capacity 1000; 2000 records/s more pile up: arrival 3000.
+    near(demandOf([source((at) => 2 * (at - T0)), saturatedMap, SINK]), 3);
+  });
+
+  it('sees a step at the first tick after it: the arrival of the newest interval, where the backlog grows', () => {
+    // The backlog starts to grow 15 s before the end of the window, at 3000 records/s. Over the
+    // window only 750 records/s piled up; over the newest interval 3000: arrival 4000, capacity
+    // 1000 / 0.95 (the map, busy 0.95).
+    near(demandOf([source((at) => Math.max(0, 3 * (at - (T0 + 45_000)))), MAP, SINK]), 4 * 0.95);
+  });
+
+  it('takes the newest interval the JobManager refreshed its metrics in', () => {
+    // The last sample repeats the previous one's counters (the metric cache did not refresh): the
+    // growth comes from the two samples before it, not from an empty interval.
+    const window = new MetricWindow();
+    const vertices = [source((at) => Math.max(0, 3 * (at - (T0 + 30_000)))), MAP, SINK];
+    fill(window, T0, T0 + 45_000, vertices);
+    window.add(snapshotAt(T0 + 60_000, vertices, { countersAtMs: T0 + 45_000 }));
+    near(value(window.readings(T0 + 60_000).metrics.flink_demand_ratio), 4 * 0.95);
+  });
+
+  it('while a backlog drains: what the input needs plus draining it within catch-up-duration, at most the busy ratio', () => {
+    // Busy 1 reading 1000 records/s while the backlog falls by 400 records/s: 600 arrive.
+    const draining = (backlogAtEnd: number): SyntheticVertex =>
+      source((at) => backlogAtEnd + 0.4 * (T0 + 60_000 - at));
+    // A small backlog: 6000 records over 300 s adds 20 records/s: (600 + 20) / 1000.
+    near(demandOf([draining(6000), saturatedMap, SINK]), 0.62);
+    // A catch-up-duration of 60 s: (600 + 100) / 1000.
+    near(demandOf([draining(6000), saturatedMap, SINK], { catchUpSeconds: 60 }), 0.7);
+    // A large one: draining it within 5 min needs more than the job has; the busy ratio, not more.
+    near(demandOf([draining(600_000), saturatedMap, SINK]), 1);
+  });
+
+  it('is the busy ratio where the backlog cannot be known, or there is no source', () => {
+    const window = new MetricWindow();
+    fill(window, T0, T0 + 60_000, [source(() => null), saturatedMap, SINK]);
+    const metrics = window.readings(T0 + 60_000).metrics;
+    assert.equal(reason(metrics.flink_source_pending_records), 'unknown-lag');
+    assert.equal(value(metrics.flink_demand_ratio), 1);
+    near(demandOf([MAP, SINK]), 0.95);
+  });
+
+  it('is unavailable exactly when the busy ratio is, for the same reason', () => {
+    const window = new MetricWindow();
+    window.add(snapshotAt(T0, JOB));
+    const metrics = window.readings(T0);
+    assert.deepEqual(metrics.metrics.flink_demand_ratio, metrics.metrics.flink_busy_ratio);
+    assert.equal(reason(metrics.metrics.flink_demand_ratio), 'not-enough-samples');
+  });
+
+  it('sums the sources: each one’s arrival, against the records all of them read', () => {
+    const stats = (
+      id: string,
+      read: number | null,
+      growth: number | null,
+      newestGrowth: number | null = null,
+      pendingRecords: number | null = 0,
+    ): VertexWindowStats => ({
+      id,
+      name: id,
+      parallelism: 1,
+      isSource: true,
+      busyRatio: 0.1,
+      backPressureRatio: 0,
+      pendingRecords,
+      recordsInPerSecond: read,
+      backlogGrowthPerRecord: growth,
+      newestBacklogGrowthPerRecord: newestGrowth,
+      newestBusyRatio: null,
+      timeCountersReported: true,
+    });
+    const busy = { value: 0.8 };
+    const newestBusy = { value: 1 };
+    const demand = (
+      sources: readonly VertexWindowStats[],
+      newest: MetricReading = newestBusy,
+    ): MetricReading => demandRatio(busy, newest, sources, 300);
+    // Read 1000 + 1000 at busy 0.8. Arrival over the window: a 1000 × 1.5, b 1000 × 0.6 (draining).
+    const a = stats('a', 1000, 0.5);
+    const b = stats('b', 1000, -0.4);
+    near(value(demand([a, b])), (0.8 * 2100) / 2000);
+    // a falls behind in the newest interval (1.5 more per record read): that interval's busy ratio
+    // (1) and arrival (a 1000 × 2.5, b 1000 × 0.6).
+    const aBehind = stats('a', 1000, 0.5, 1.5);
+    near(value(demand([aBehind, b])), (1 * 3100) / 2000);
+    // Without the newest busy ratio, the window's.
+    near(value(demand([aBehind, b], { unavailable: 'not-enough-samples' })), (0.8 * 3100) / 2000);
+    // Jitter below 5 % per record read is not falling behind.
+    near(value(demand([stats('c', 1000, 0, 0.049)])), 0.8);
+    // Where anything is unknown, or nothing was read or busy: the busy ratio.
+    assert.deepEqual(demand([a, stats('d', null, 0)]), busy);
+    assert.deepEqual(demand([a, stats('d', 1000, null)]), busy);
+    assert.deepEqual(demand([stats('d', 1000, 0, null, null)]), busy);
+    assert.deepEqual(demand([stats('d', 0, 0.5)]), busy);
+    assert.deepEqual(demandRatio({ value: 0 }, newestBusy, [a], 300), { value: 0 });
+    assert.deepEqual(demandRatio({ unavailable: 'stale' }, newestBusy, [a], 300), { unavailable: 'stale' });
+    assert.deepEqual(demand([]), busy);
+  });
+
+  it('is not skewed when the source’s metrics and the job’s time counters come from different metric refreshes', () => {
+    // A job that keeps up (busy 0.95), with a few records of jitter in its backlog at the end. The
+    // JobManager refreshed its metric cache between the two REST calls of the sample before: its
+    // source counts are one refresh (10 s) behind its time counters. Per second of task time, the
+    // newest interval would read twice the records (25 s of them in 15 s); per record read, the
+    // jitter is 3 records in 25,000.
+    const window = new MetricWindow();
+    const vertices = [source((at) => (at >= T0 + 60_000 ? 3 : 0)), MAP, SINK];
+    for (let at = T0; at <= T0 + 60_000; at += 15_000) {
+      const snapshot = snapshotAt(at, vertices);
+      const behind = snapshotAt(at - 10_000, vertices);
+      window.add(
+        at === T0 + 45_000
+          ? {
+              ...snapshot,
+              vertices: snapshot.vertices.map((vertex, i) => ({
+                ...vertex,
+                source: behind.vertices[i]?.source ?? null,
+              })),
+            }
+          : snapshot,
+      );
+    }
+    const demand = value(window.readings(T0 + 60_000).metrics.flink_demand_ratio);
+    assert.ok(Math.abs(demand - 0.95) < 1e-3, `${demand}`);
   });
 });
 

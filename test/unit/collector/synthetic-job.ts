@@ -12,6 +12,8 @@ export interface SyntheticVertex {
   readonly isSource?: boolean;
   /** Pending records of the whole vertex; `null` = unknown. */
   readonly pendingRecords?: number | null;
+  /** Pending records as of the counters' time (overrides `pendingRecords`). */
+  readonly pendingRecordsAt?: (countersAtMs: number) => number | null;
 }
 
 export const T0 = Date.UTC(2026, 0, 1);
@@ -67,7 +69,12 @@ export function snapshotAt(
         source:
           vertex.isSource === true
             ? {
-                pendingRecords: vertex.pendingRecords === undefined ? 0 : vertex.pendingRecords,
+                pendingRecords:
+                  vertex.pendingRecordsAt !== undefined
+                    ? vertex.pendingRecordsAt(countersAt)
+                    : vertex.pendingRecords === undefined
+                      ? 0
+                      : vertex.pendingRecords,
                 recordsIn: records,
                 recordsOut: records,
               }

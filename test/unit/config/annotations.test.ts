@@ -5,7 +5,12 @@ import { formatIssue, parseTargetAnnotations } from '../../../src/config/annotat
 import type { AnnotationResult, ConfigIssue } from '../../../src/config/annotations.js';
 import { describeFields } from '../../../src/config/schema.js';
 
-const KNOWN = ['flink_busy_ratio', 'flink_backpressure_ratio', 'flink_source_lag_seconds'];
+const KNOWN = [
+  'flink_busy_ratio',
+  'flink_backpressure_ratio',
+  'flink_source_lag_seconds',
+  'flink_demand_ratio',
+];
 
 function issuesOf(result: AnnotationResult): readonly ConfigIssue[] {
   if (result.ok) assert.fail('expected the annotations to be refused');
@@ -22,7 +27,7 @@ describe('target annotations', () => {
     const config = configOf(parseTargetAnnotations({ 'slotscaler.dev/enabled': 'true' }));
     assert.equal(config.enabled, true);
     assert.equal(config.mode, 'scale');
-    assert.deepEqual(config.metrics, [{ name: 'flink_busy_ratio', type: 'Value', targetMilli: 700 }]);
+    assert.deepEqual(config.metrics, [{ name: 'flink_demand_ratio', type: 'Value', targetMilli: 700 }]);
     assert.equal(config.minTaskmanagers, 1);
     assert.equal(config.maxTaskmanagers, 10);
     assert.deepEqual(config.tolerance, { scaleUp: 0.1, scaleDown: 0.1 });
@@ -139,6 +144,7 @@ describe('target annotations', () => {
     ['metrics-window', '0s', /from 1s to 1h/],
     ['metrics-hold-after-restart', 'soon', /expected a duration/],
     ['metrics-max-age', '2h', /from 1s to 1h/],
+    ['catch-up-duration', '0s', /from 1s to 24h/],
   ];
   for (const [key, value, message] of badValues) {
     it(`refuses ${key}=${JSON.stringify(value)}`, () => {
@@ -226,6 +232,13 @@ describe('target annotations', () => {
       'slotscaler.dev/metric.Bad-Name: "1": the metric name must be lowercase letters, digits and _',
       'slotscaler.dev/metric.broken: "1 +": unexpected end of expression',
       'slotscaler.dev/metric.flink_busy_ratio: "2": flink_busy_ratio is a built-in metric and cannot be redefined',
+    ]);
+  });
+
+  it('names the default metrics, not "undefined", when the default names a metric the caller does not know', () => {
+    const issues = issuesOf(parseTargetAnnotations({}, { knownMetrics: ['flink_busy_ratio'] }));
+    assert.deepEqual(issues.map(formatIssue), [
+      'slotscaler.dev/metrics: "flink_demand_ratio=700m": unknown metric flink_demand_ratio',
     ]);
   });
 

@@ -121,6 +121,7 @@ class FakeMetrics implements MetricsSource {
       flink_source_pending_records: unavailable,
       flink_source_lag_seconds: unavailable,
       flink_records_in_per_second: unavailable,
+      flink_demand_ratio: busy,
     };
     return {
       jobId: 'a'.repeat(32),

@@ -24,6 +24,7 @@ const metrics: WindowReadings['metrics'] = {
   flink_source_pending_records: { value: 1200 },
   flink_source_lag_seconds: { unavailable: 'zero-rate' },
   flink_records_in_per_second: { value: 40 },
+  flink_demand_ratio: { value: 0.9 },
 };
 
 const readings: WindowReadings = {

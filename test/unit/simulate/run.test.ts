@@ -13,16 +13,8 @@ import type { Policy, SimulationResult } from '../../../src/simulate/run.js';
 
 const DEFAULTS = defaultScalerConfig();
 
-/**
- * The config proposed in the issue 7 report: hold the metrics 5 min after a restart (the catch-up
- * after a 60 s restart lasts longer than the default 60 s hold), and scale on the demand including
- * the backlog to drain within 15 s, not on the busy ratio alone (which cannot exceed 1).
- */
-const PROPOSED: Readonly<Record<string, string>> = {
-  'slotscaler.dev/metrics-hold-after-restart': '5m',
-  'slotscaler.dev/metrics': 'demand=0.7',
-  'slotscaler.dev/metric.demand': 'busy_ratio * (1 + source_lag_seconds / 15)',
-};
+/** The busy ratio alone, the default before the demand ratio: it stops at 1, so it under-sizes a step. */
+const BUSY_ONLY: Readonly<Record<string, string>> = { 'slotscaler.dev/metrics': 'flink_busy_ratio=0.7' };
 
 function run(name: BuiltinTraceName, policy: Policy): SimulationResult {
   return simulate({
@@ -51,9 +43,10 @@ function report(t: TestContext, ...results: SimulationResult[]): void {
 }
 
 describe('simulate on the built-in traces', () => {
-  it('step: the proposed config reaches enough capacity in one rescale (no staircase)', (t) => {
-    const ours = run('step', slotscalerPolicy(PROPOSED, 'slotscaler (proposed)'));
-    report(t, ours, run('step', hpaCpuPolicy(DEFAULTS.target)));
+  it('step: Slotscaler defaults reach enough capacity in one rescale (no staircase)', (t) => {
+    const ours = run('step', slotscalerPolicy({}, 'slotscaler (defaults)'));
+    report(t, ours, run('step', slotscalerPolicy(BUSY_ONLY, 'slotscaler (busy ratio only)')));
+    report(t, run('step', hpaCpuPolicy(DEFAULTS.target)));
     const scaled = ours.decisions.filter((decision) => decision.outcome === 'scaled');
     const first = scaled[0];
     assert.ok(first !== undefined);
@@ -61,23 +54,15 @@ describe('simulate on the built-in traces', () => {
     assert.ok(capacity >= rateAt(builtinTrace('step'), first.seconds), `${capacity} records/s`);
     assert.equal(ours.summary.scaleUps, 1, figures(ours));
     assert.equal(reversals(ours), 0);
+    assert.ok(ours.summary.secondsOverLagObjective <= 60, figures(ours));
   });
 
-  it(
-    'step: Slotscaler defaults reach enough capacity in one rescale (they staircase: see the issue 7 report)',
-    {
-      todo: 'the busy ratio saturates at 1 and under-sizes the first step (3 scale-ups with the 5m hold): needs an input-rate metric',
-    },
-    (t) => {
-      const ours = run('step', slotscalerPolicy({}, 'slotscaler (defaults)'));
-      report(t, ours);
-      assert.equal(ours.summary.scaleUps, 1, figures(ours));
-    },
-  );
-
-  it('flat-with-noise: never oscillates, with the defaults and with the proposed config', (t) => {
+  it('flat-with-noise: never oscillates, with the defaults and with the busy ratio only', (t) => {
     const hpa = run('flat-with-noise', hpaCpuPolicy(DEFAULTS.target));
-    for (const policy of [slotscalerPolicy({}, 'slotscaler (defaults)'), slotscalerPolicy(PROPOSED)]) {
+    for (const policy of [
+      slotscalerPolicy({}, 'slotscaler (defaults)'),
+      slotscalerPolicy(BUSY_ONLY, 'slotscaler (busy ratio only)'),
+    ]) {
       const ours = run('flat-with-noise', policy);
       report(t, ours);
       assert.equal(reversals(ours), 0, figures(ours));
@@ -89,10 +74,10 @@ describe('simulate on the built-in traces', () => {
   it('every built-in trace: both policies run; figures side by side', (t) => {
     for (const name of ['ramp', 'daily-sine', 'spike'] as const) {
       const defaults = run(name, slotscalerPolicy({}, 'slotscaler (defaults)'));
-      const proposed = run(name, slotscalerPolicy(PROPOSED, 'slotscaler (proposed)'));
+      const busyOnly = run(name, slotscalerPolicy(BUSY_ONLY, 'slotscaler (busy ratio only)'));
       const hpa = run(name, hpaCpuPolicy(DEFAULTS.target));
-      report(t, defaults, proposed, hpa);
-      for (const result of [defaults, proposed, hpa]) {
+      report(t, defaults, busyOnly, hpa);
+      for (const result of [defaults, busyOnly, hpa]) {
         const s = result.summary;
         assert.ok(s.taskManagerHours > 0);
         // Conservation over the whole run.
@@ -101,7 +86,12 @@ describe('simulate on the built-in traces', () => {
         assert.ok(s.restartDowntimeSeconds <= 60 * s.rescales, figures(result));
         assert.ok(s.restartDowntimeSeconds >= 60 * (s.rescales - 1), figures(result));
       }
-      assert.ok(proposed.summary.rescales <= defaults.summary.rescales);
+      // The demand ratio is the busy ratio until a backlog grows: never more rescales, never more lag.
+      assert.ok(defaults.summary.rescales <= busyOnly.summary.rescales, figures(defaults));
+      assert.ok(
+        defaults.summary.secondsOverLagObjective <= busyOnly.summary.secondsOverLagObjective,
+        figures(defaults),
+      );
     }
   });
 
