@@ -36,10 +36,12 @@ const LOW_RATE = 800;
 const HIGH_RATE = quick ? 3000 : 4500;
 const TARGET = 0.7;
 
-/** The demo's tuning, on the target as annotations: short windows so a laptop sees it in minutes. */
+/**
+ * The demo's tuning, on the target as annotations: short windows so a laptop sees it in minutes.
+ * The metrics are the default, flink_demand_ratio=0.7.
+ */
 const ANNOTATIONS = {
   'slotscaler.dev/enabled': 'true',
-  'slotscaler.dev/metrics': `flink_busy_ratio=${TARGET}`,
   'slotscaler.dev/max-taskmanagers': '4',
   'slotscaler.dev/metrics-window': '15s',
   'slotscaler.dev/metrics-hold-after-restart': '20s',
@@ -140,7 +142,7 @@ async function main(): Promise<number> {
       `\nslotscaler serve is running (external metrics API on https://127.0.0.1:${serving.metricsApi.port}).`,
     );
     say(
-      `One TaskManager takes about ${SLOTS * RECORDS_PER_SLOT} records/s; the target busy ratio is ${TARGET}.\n`,
+      `One TaskManager takes about ${SLOTS * RECORDS_PER_SLOT} records/s; Slotscaler keeps the demand ratio (offered load / capacity) near ${TARGET}.\n`,
     );
 
     const targetId = `flinkdeployment/${env.namespace}/${env.flinkDeploymentName}`;
@@ -168,7 +170,9 @@ async function main(): Promise<number> {
       },
     ];
 
-    say(' time  phase                 offered  capacity  TMs  par  busy  backpr  lag s  last decision');
+    say(
+      ' time  phase                 offered  capacity  TMs  par  busy  demand  backpr  lag s  last decision',
+    );
     for (const phase of phases) {
       await flink.setRate(phase.rate);
       const phaseStart = Date.now();
@@ -198,8 +202,9 @@ async function main(): Promise<number> {
           backpressureRatio: value(served?.metrics['flink_backpressure_ratio']),
         };
         timeline.push(sample);
+        const demand = value(served?.metrics['flink_demand_ratio']);
         const recommendation = serving.scaler.recommendations.recommendation(targetId);
-        const line = `${seconds.toFixed(0).padStart(5)}  ${phase.name.padEnd(20)} ${String(phase.rate).padStart(8)} ${String(sample.capacityRecordsPerSecond).padStart(9)} ${String(taskManagers).padStart(4)} ${String(sample.parallelism).padStart(4)} ${format(sample.busyRatio).padStart(5)} ${format(sample.backpressureRatio).padStart(7)} ${format(sample.lagSeconds, 0).padStart(6)}  ${recommendation === undefined ? '-' : `${recommendation.replicas} TMs, ${recommendation.reason}`}${sample.restarting ? ' (restarting)' : ''}`;
+        const line = `${seconds.toFixed(0).padStart(5)}  ${phase.name.padEnd(20)} ${String(phase.rate).padStart(8)} ${String(sample.capacityRecordsPerSecond).padStart(9)} ${String(taskManagers).padStart(4)} ${String(sample.parallelism).padStart(4)} ${format(sample.busyRatio).padStart(5)} ${format(demand).padStart(7)} ${format(sample.backpressureRatio).padStart(7)} ${format(sample.lagSeconds, 0).padStart(6)}  ${recommendation === undefined ? '-' : `${recommendation.replicas} TMs, ${recommendation.reason}`}${sample.restarting ? ' (restarting)' : ''}`;
         say(tty ? `\u001b[2K${line}` : line);
         const elapsed = (Date.now() - phaseStart) / 1000;
         if ((elapsed >= phase.minSeconds && phase.until(taskManagers, sample)) || elapsed >= phase.maxSeconds)
