@@ -200,11 +200,11 @@ async function main(): Promise<number> {
           lagSeconds: value(served?.metrics['flink_source_lag_seconds']) ?? 0,
           busyRatio: value(served?.metrics['flink_busy_ratio']),
           backpressureRatio: value(served?.metrics['flink_backpressure_ratio']),
+          demandRatio: value(served?.metrics['flink_demand_ratio']),
         };
         timeline.push(sample);
-        const demand = value(served?.metrics['flink_demand_ratio']);
         const recommendation = serving.scaler.recommendations.recommendation(targetId);
-        const line = `${seconds.toFixed(0).padStart(5)}  ${phase.name.padEnd(20)} ${String(phase.rate).padStart(8)} ${String(sample.capacityRecordsPerSecond).padStart(9)} ${String(taskManagers).padStart(4)} ${String(sample.parallelism).padStart(4)} ${format(sample.busyRatio).padStart(5)} ${format(demand).padStart(7)} ${format(sample.backpressureRatio).padStart(7)} ${format(sample.lagSeconds, 0).padStart(6)}  ${recommendation === undefined ? '-' : `${recommendation.replicas} TMs, ${recommendation.reason}`}${sample.restarting ? ' (restarting)' : ''}`;
+        const line = `${seconds.toFixed(0).padStart(5)}  ${phase.name.padEnd(20)} ${String(phase.rate).padStart(8)} ${String(sample.capacityRecordsPerSecond).padStart(9)} ${String(taskManagers).padStart(4)} ${String(sample.parallelism).padStart(4)} ${format(sample.busyRatio).padStart(5)} ${format(sample.demandRatio).padStart(7)} ${format(sample.backpressureRatio).padStart(7)} ${format(sample.lagSeconds, 0).padStart(6)}  ${recommendation === undefined ? '-' : `${recommendation.replicas} TMs, ${recommendation.reason}`}${sample.restarting ? ' (restarting)' : ''}`;
         say(tty ? `\u001b[2K${line}` : line);
         const elapsed = (Date.now() - phaseStart) / 1000;
         if ((elapsed >= phase.minSeconds && phase.until(taskManagers, sample)) || elapsed >= phase.maxSeconds)

@@ -310,12 +310,19 @@ export function renderReport(results: readonly SimulationResult[], context: Repo
       markers,
     }),
     lineChart({
-      title: `Busy and back-pressure ratios as the metric window reads them (${main.policy})`,
+      title: `Busy, demand and back-pressure ratios as the metric window reads them (${main.policy})`,
       yLabel: 'ratio',
       durationSeconds: duration,
-      yMax: 1,
+      // The demand ratio goes past 1 when the job falls behind; the busy ratio never does.
+      ...(main.timeline.some((p) => (p.demandRatio ?? 0) > 1) ? {} : { yMax: 1 }),
       series: [
         { label: 'busy', color: PALETTE[0] ?? '#000', points: column(main.timeline, (p) => p.busyRatio) },
+        {
+          label: 'demand',
+          color: PALETTE[2] ?? '#000',
+          points: column(main.timeline, (p) => p.demandRatio),
+          dashed: true,
+        },
         {
           label: 'back-pressure',
           color: PALETTE[1] ?? '#000',

@@ -78,6 +78,8 @@ export interface TimelinePoint {
   /** The window's metrics (null: unavailable). */
   readonly busyRatio: number | null;
   readonly backpressureRatio: number | null;
+  /** The window's flink_demand_ratio (null: unavailable); above 1 when the job falls behind. */
+  readonly demandRatio: number | null;
 }
 
 /** A change the policy wanted: written (`scaled`) or held, and why. */
@@ -248,6 +250,7 @@ export function simulate(options: SimulationOptions): SimulationResult {
       lagSeconds: state.lagSeconds,
       busyRatio: readings === undefined ? null : value(readings.metrics.flink_busy_ratio),
       backpressureRatio: readings === undefined ? null : value(readings.metrics.flink_backpressure_ratio),
+      demandRatio: readings === undefined ? null : value(readings.metrics.flink_demand_ratio),
     });
   };
   record(0);

@@ -6,6 +6,28 @@ import { simulate, slotscalerPolicy } from '../../../src/simulate/run.js';
 import { builtinTrace } from '../../../src/simulate/traces.js';
 
 describe('simulate report', () => {
+  it('charts the demand ratio past 1 where the job fell behind (the busy ratio stops at 1)', () => {
+    const result = simulate({
+      trace: builtinTrace('step'),
+      policy: slotscalerPolicy({}),
+      tickIntervalSeconds: 15,
+      lagObjectiveSeconds: 60,
+    });
+    const peak = Math.max(...result.timeline.map((point) => point.demandRatio ?? 0));
+    assert.ok(peak > 1.5, `peak demand ${peak}`);
+    assert.ok(result.timeline.every((point) => (point.busyRatio ?? 0) <= 1));
+    const html = renderReport([result], { title: 'step', settings: [], limitations: [] });
+    const ratios = html.slice(html.indexOf('Busy, demand and back-pressure ratios'));
+    assert.match(ratios, /<text[^>]*>demand<\/text>/);
+    // The y axis (its tick labels are anchored at their end) reaches past the peak demand.
+    const chart = ratios.slice(0, ratios.indexOf('</svg>'));
+    const ticks = [...chart.matchAll(/class="tick" text-anchor="end"[^>]*>([\d.]+)<\/text>/g)].map((m) =>
+      Number(m[1]),
+    );
+    assert.ok(ticks.length >= 3);
+    assert.ok(Math.max(...ticks) >= peak, `y ticks ${ticks.join(', ')}`);
+  });
+
   it('escapes text, breaks lines at unavailable values and draws steps', () => {
     assert.equal(escapeHtml(`<a href="x">'&'</a>`), '&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;');
     const svg = lineChart({
@@ -62,6 +84,15 @@ describe('simulate report', () => {
     assert.match(html, /v &lt;b&gt;/);
     assert.match(html, /none &amp; all/);
     assert.doesNotMatch(html, /NaN|undefined|Infinity/);
+    // A job that keeps up: the ratios chart stays on 0..1.
+    assert.match(html, /Busy, demand and back-pressure ratios/);
+    const flat = html.slice(html.indexOf('Busy, demand and back-pressure ratios'));
+    const flatTicks = [
+      ...flat
+        .slice(0, flat.indexOf('</svg>'))
+        .matchAll(/class="tick" text-anchor="end"[^>]*>([\d.]+)<\/text>/g),
+    ].map((m) => Number(m[1]));
+    assert.equal(Math.max(...flatTicks), 1);
     assert.throws(
       () => renderReport([], { title: '', settings: [], limitations: [] }),
       /at least one result/,
