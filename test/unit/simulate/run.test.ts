@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { TestContext } from 'node:test';
 
-import { builtinTrace, rateAt } from '../../../src/simulate/traces.js';
+import { builtinTrace, parseTraceCsv, rateAt } from '../../../src/simulate/traces.js';
 import type { BuiltinTraceName } from '../../../src/simulate/traces.js';
 import { defaultScalerConfig, hpaCpuPolicy, simulate, slotscalerPolicy } from '../../../src/simulate/run.js';
 import type { Policy, SimulationResult } from '../../../src/simulate/run.js';
@@ -93,6 +93,48 @@ describe('simulate on the built-in traces', () => {
         figures(defaults),
       );
     }
+  });
+
+  it('catching up is not new load: steps with a slow restart, and a spike that leaves a large backlog', (t) => {
+    const runOn = (
+      csv: string,
+      annotations: Record<string, string>,
+      label: string,
+      restartDowntimeSeconds = 60,
+    ) =>
+      simulate({
+        trace: parseTraceCsv(csv, 'test.csv'),
+        policy: slotscalerPolicy({ ...annotations, 'slotscaler.dev/max-taskmanagers': '20' }, label),
+        tickIntervalSeconds: DEFAULTS.tickIntervalSeconds,
+        lagObjectiveSeconds: 60,
+        model: { restartDowntimeSeconds },
+      });
+    // A 120 s restart builds a backlog that takes longer than the hold after restart to drain.
+    // Read as load, the catch-up scaled the job up and down for the rest of the trace (the busy
+    // ratio, and a demand that never went below it, did: 8 rescales on the 7000 step).
+    for (const to of [4500, 6000, 7000]) {
+      const ours = runOn(`0,2400\n600,2400\n600,${to}\n3600,${to}\n`, {}, 'slotscaler (defaults)', 120);
+      t.diagnostic(`step to ${to}, 120 s restart: ${figures(ours)}`);
+      assert.equal(ours.summary.scaleUps, 1, figures(ours));
+      assert.equal(ours.summary.scaleDowns, 0, figures(ours));
+    }
+    // 20,000 records/s for 5 min, then 500: a backlog of millions when the input falls. The input
+    // alone would shrink the job at once; draining within catch-up-duration keeps what drains it.
+    const spike = '0,2500\n1200,2500\n1200,20000\n1500,20000\n1500,500\n5400,500\n';
+    const ours = runOn(spike, {}, 'slotscaler (defaults)');
+    const busyOnly = runOn(spike, BUSY_ONLY, 'slotscaler (busy ratio only)');
+    const inputOnly = runOn(
+      spike,
+      { 'slotscaler.dev/catch-up-duration': '24h' },
+      'slotscaler (catch-up 24h)',
+    );
+    report(t, ours, busyOnly, inputOnly);
+    assert.ok(ours.summary.secondsOverLagObjective < busyOnly.summary.secondsOverLagObjective, figures(ours));
+    assert.ok(
+      ours.summary.secondsOverLagObjective < inputOnly.summary.secondsOverLagObjective,
+      figures(ours),
+    );
+    assert.ok(ours.summary.rescales <= busyOnly.summary.rescales, figures(ours));
   });
 
   it('runs the annotations as the scaler parses them, and rejects bad ones with every problem', () => {
