@@ -144,8 +144,12 @@ export function watch(
   });
   const url = new URL(path, cp.server);
   url.searchParams.set('watch', '1');
-  url.searchParams.set('allowWatchBookmarks', 'true');
-  if (resourceVersion !== '') url.searchParams.set('resourceVersion', resourceVersion);
+  if (resourceVersion !== '') {
+    url.searchParams.set('resourceVersion', resourceVersion);
+    // Only with a resourceVersion: without one, this apiserver answers bookmarks with one ERROR
+    // event ("the required storage feature RequestWatchProgress is disabled").
+    url.searchParams.set('allowWatchBookmarks', 'true');
+  }
   let stopped = false;
   const req = httpsRequest(url, { agent, headers: { Accept: 'application/json' } });
   const done = new Promise<void>((resolve) => {
