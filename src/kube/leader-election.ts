@@ -43,7 +43,8 @@ export interface LeaseElectorOptions {
   readonly onStoppedLeading?: () => void;
 }
 
-interface LeaseSpec {
+/** The spec of a coordination.k8s.io/v1 Lease. */
+export interface LeaseSpec {
   holderIdentity?: string;
   leaseDurationSeconds?: number;
   acquireTime?: string;

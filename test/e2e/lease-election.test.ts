@@ -16,6 +16,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { systemClock } from '../../src/collector/clock.js';
 import { HttpKubeClient } from '../../src/kube/kube-client.js';
 import { LeaseElector } from '../../src/kube/leader-election.js';
+import type { LeaseSpec } from '../../src/kube/leader-election.js';
 import { startControlPlane } from './harness/control-plane.js';
 import type { ControlPlane } from './harness/control-plane.js';
 import { expectOk, waitFor, watch } from './harness/kube.js';
@@ -29,14 +30,6 @@ const namespace = 'default';
 /** Short, so the test is quick; the same for every candidate. Renewals every 2 s (duration / 3). */
 const leaseDurationMs = 6_000;
 const renewIntervalMs = leaseDurationMs / 3;
-
-interface LeaseSpec {
-  holderIdentity?: string;
-  leaseDurationSeconds?: number;
-  acquireTime?: string;
-  renewTime?: string;
-  leaseTransitions?: number;
-}
 
 /** One version of the Lease as the test's own watch saw it, and when (test clock). */
 interface Seen {

@@ -3,27 +3,39 @@ import { describe, it } from 'node:test';
 
 import { escapeHtml, lineChart, renderReport } from '../../../src/simulate/report.js';
 import { simulate, slotscalerPolicy } from '../../../src/simulate/run.js';
+import type { SimulationResult } from '../../../src/simulate/run.js';
 import { builtinTrace } from '../../../src/simulate/traces.js';
+import type { BuiltinTraceName } from '../../../src/simulate/traces.js';
+
+function withDefaults(trace: BuiltinTraceName): SimulationResult {
+  return simulate({
+    trace: builtinTrace(trace),
+    policy: slotscalerPolicy({}),
+    tickIntervalSeconds: 15,
+    lagObjectiveSeconds: 60,
+  });
+}
+
+/** The values of a chart's y-axis ticks (their labels are anchored at their end). */
+function yTicks(html: string, title: string): number[] {
+  const from = html.slice(html.indexOf(title));
+  const chart = from.slice(0, from.indexOf('</svg>'));
+  return [...chart.matchAll(/class="tick" text-anchor="end"[^>]*>([\d.]+)<\/text>/g)].map((m) =>
+    Number(m[1]),
+  );
+}
 
 describe('simulate report', () => {
   it('charts the demand ratio past 1 where the job fell behind (the busy ratio stops at 1)', () => {
-    const result = simulate({
-      trace: builtinTrace('step'),
-      policy: slotscalerPolicy({}),
-      tickIntervalSeconds: 15,
-      lagObjectiveSeconds: 60,
-    });
+    const result = withDefaults('step');
     const peak = Math.max(...result.timeline.map((point) => point.demandRatio ?? 0));
     assert.ok(peak > 1.5, `peak demand ${peak}`);
     assert.ok(result.timeline.every((point) => (point.busyRatio ?? 0) <= 1));
     const html = renderReport([result], { title: 'step', settings: [], limitations: [] });
     const ratios = html.slice(html.indexOf('Busy, demand and back-pressure ratios'));
     assert.match(ratios, /<text[^>]*>demand<\/text>/);
-    // The y axis (its tick labels are anchored at their end) reaches past the peak demand.
-    const chart = ratios.slice(0, ratios.indexOf('</svg>'));
-    const ticks = [...chart.matchAll(/class="tick" text-anchor="end"[^>]*>([\d.]+)<\/text>/g)].map((m) =>
-      Number(m[1]),
-    );
+    // The y axis reaches past the peak demand.
+    const ticks = yTicks(html, 'Busy, demand and back-pressure ratios');
     assert.ok(ticks.length >= 3);
     assert.ok(Math.max(...ticks) >= peak, `y ticks ${ticks.join(', ')}`);
   });
@@ -68,12 +80,7 @@ describe('simulate report', () => {
   });
 
   it('renders one policy without compare charts, and lists no decisions when none were wanted', () => {
-    const result = simulate({
-      trace: builtinTrace('flat-with-noise'),
-      policy: slotscalerPolicy({}),
-      tickIntervalSeconds: 15,
-      lagObjectiveSeconds: 60,
-    });
+    const result = withDefaults('flat-with-noise');
     const html = renderReport([result], {
       title: 'flat',
       settings: [['k', 'v <b>']],
@@ -86,12 +93,7 @@ describe('simulate report', () => {
     assert.doesNotMatch(html, /NaN|undefined|Infinity/);
     // A job that keeps up: the ratios chart stays on 0..1.
     assert.match(html, /Busy, demand and back-pressure ratios/);
-    const flat = html.slice(html.indexOf('Busy, demand and back-pressure ratios'));
-    const flatTicks = [
-      ...flat
-        .slice(0, flat.indexOf('</svg>'))
-        .matchAll(/class="tick" text-anchor="end"[^>]*>([\d.]+)<\/text>/g),
-    ].map((m) => Number(m[1]));
+    const flatTicks = yTicks(html, 'Busy, demand and back-pressure ratios');
     assert.equal(Math.max(...flatTicks), 1);
     assert.throws(
       () => renderReport([], { title: '', settings: [], limitations: [] }),
