@@ -57,6 +57,12 @@ export interface VertexWindowStats {
   readonly backlogGrowthPerRecord: number | null;
   /** Sources: the same over the newest interval in which the source's readings changed. */
   readonly newestBacklogGrowthPerRecord: number | null;
+  /**
+   * Sources: records that arrived (read + added to the backlog) per second over that newest interval,
+   * over the records read per second in the window, both timed by the subtasks' clock read with the
+   * source's metrics (`SourceReadings.taskTimeMs`). Null where that clock was not read.
+   */
+  readonly newestArrivalOverRead: number | null;
   /** The busy ratio over the newest interval in which the vertex's time counters changed. */
   readonly newestBusyRatio: number | null;
   /** Flink reported busy or back-pressured time for the vertex (even if it did not change). */
@@ -381,6 +387,7 @@ export function vertexStats(samples: readonly JobSnapshot[], vertex: VertexSnaps
   let recordsInPerSecond: number | null = null;
   let backlogGrowthPerRecord: number | null = null;
   let newestBacklogGrowthPerRecord: number | null = null;
+  let newestArrivalOverRead: number | null = null;
   if (vertex.isSource) {
     for (const sample of samples) {
       const value = sample.vertices.find((v) => v.id === vertex.id)?.source?.pendingRecords ?? null;
@@ -397,7 +404,12 @@ export function vertexStats(samples: readonly JobSnapshot[], vertex: VertexSnaps
       const before = readings.findLast(
         (counts) => counts.pending !== newest.pending || counts.consumed !== newest.consumed,
       );
-      if (before !== undefined) newestBacklogGrowthPerRecord = growthPerRecord(before, newest);
+      if (before !== undefined) {
+        newestBacklogGrowthPerRecord = growthPerRecord(before, newest);
+        const arrival = perSecondOfTaskTime(before, newest, vertex.parallelism, 'arrived');
+        const read = perSecondOfTaskTime(oldest, newest, vertex.parallelism, 'read');
+        if (arrival !== null && read !== null && read > 0) newestArrivalOverRead = arrival / read;
+      }
     }
   }
   const newestTimes = newestInterval(samples, vertex);
@@ -413,6 +425,7 @@ export function vertexStats(samples: readonly JobSnapshot[], vertex: VertexSnaps
     recordsInPerSecond,
     backlogGrowthPerRecord,
     newestBacklogGrowthPerRecord,
+    newestArrivalOverRead,
     newestBusyRatio,
     timeCountersReported: vertex.counters.busyTimeMs !== null || vertex.counters.backPressuredTimeMs !== null,
   };
@@ -447,6 +460,8 @@ interface SourceCounts {
   readonly written: number | null;
   /** For telling readings apart: the largest of the three. */
   readonly consumed: number;
+  /** The subtasks' clock read with them (see `SourceReadings.taskTimeMs`). */
+  readonly taskTimeMs: number | null;
 }
 
 function sourceCounts(sample: JobSnapshot, vertexId: string): SourceCounts | null {
@@ -457,7 +472,7 @@ function sourceCounts(sample: JobSnapshot, vertexId: string): SourceCounts | nul
   const recordsOut = vertex.source?.recordsOut ?? null;
   const written = vertex.counters.recordsWrittenComplete ? vertex.counters.recordsWritten : null;
   const consumed = Math.max(recordsIn ?? 0, recordsOut ?? 0, written ?? 0);
-  return { pending, recordsIn, recordsOut, written, consumed };
+  return { pending, recordsIn, recordsOut, written, consumed, taskTimeMs: vertex.source?.taskTimeMs ?? null };
 }
 
 /**
@@ -466,15 +481,40 @@ function sourceCounts(sample: JobSnapshot, vertexId: string): SourceCounts | nul
  * else the vertex's write-records. Null when nothing was read in between.
  */
 function growthPerRecord(older: SourceCounts, newer: SourceCounts): number | null {
+  const read = recordsRead(older, newer);
+  if (read === null || read <= 0) return null;
+  return (newer.pending - older.pending) / read;
+}
+
+/** Records read between two readings (see `growthPerRecord`). */
+function recordsRead(older: SourceCounts, newer: SourceCounts): number | null {
   const delta = (a: number | null, b: number | null): number | null =>
     a === null || b === null ? null : b - a;
   const operator = [
     delta(older.recordsIn, newer.recordsIn),
     delta(older.recordsOut, newer.recordsOut),
   ].filter((value): value is number => value !== null);
-  const read = operator.length > 0 ? Math.max(...operator) : delta(older.written, newer.written);
-  if (read === null || read <= 0) return null;
-  return (newer.pending - older.pending) / read;
+  return operator.length > 0 ? Math.max(...operator) : delta(older.written, newer.written);
+}
+
+/**
+ * Records read, or arrived (read + added to the backlog), per second between two readings, timed by
+ * the subtasks' clock read in the same calls: Δ accumulated task time / parallelism. What arrived is
+ * exact by conservation even when the job read less in that interval (a GC pause, a noisy
+ * neighbour): the backlog grew by what it did not read.
+ */
+function perSecondOfTaskTime(
+  older: SourceCounts,
+  newer: SourceCounts,
+  parallelism: number,
+  what: 'read' | 'arrived',
+): number | null {
+  if (older.taskTimeMs === null || newer.taskTimeMs === null) return null;
+  const elapsedMs = (newer.taskTimeMs - older.taskTimeMs) / parallelism;
+  const read = recordsRead(older, newer);
+  if (elapsedMs <= 0 || read === null || read < 0) return null;
+  const records = what === 'read' ? read : read + newer.pending - older.pending;
+  return (Math.max(0, records) / elapsedMs) * 1000;
 }
 
 /** Δcounter / (Δt_ms × parallelism), Δt from the JobManager's clock. */
@@ -660,13 +700,16 @@ export const FALLING_BEHIND_GROWTH_PER_RECORD = 0.05;
  * more has a demand of 3, so one ceil-ratio step sizes it for the whole load (no staircase). And it
  * does not count catching up on a backlog as load, beyond draining it within `catchUpSeconds`.
  *
- * What arrives is what was read plus what piled up (conservation), so arrival / capacity is
- * busy × (1 + Δpending / Δread): the backlog's growth per record read, both from one REST call (the
- * source's metrics), so neither a clock nor the JobManager's metric cache refresh can skew it. Then
+ * What arrives is what was read plus what piled up (conservation), so over the window
+ * arrival / capacity is busy × (1 + Δpending / Δread): the backlog's growth per record read, both
+ * from one REST call (the source's metrics), so no clock is involved. Then
  *
- *     need   = busy × (1 + growth per record)             over the window; or over the newest
- *              interval, with that interval's busy ratio, where the backlog grows there by at least
- *              FALLING_BEHIND_GROWTH_PER_RECORD (a step shows at the first tick after it)
+ *     need   = busy × (1 + growth per record)              over the window; or, where a source's
+ *              backlog grows by FALLING_BEHIND_GROWTH_PER_RECORD per record read or more in the
+ *              newest interval (a step shows at the first tick after it), arrival over that
+ *              interval / capacity, arrival timed by the subtasks' clock read in the same call
+ *              (`SourceReadings.taskTimeMs`), which stays exact when the job read less in that
+ *              interval; without that clock, busy × (1 + growth per record) of that interval
  *     drain  = need + busy × backlog / (catchUpSeconds × records read per second)
  *     demand = max(need, min(busy, drain))
  *
@@ -687,9 +730,13 @@ export function demandRatio(
   if (!('value' in busy) || sources.length === 0) return busy;
   let read = 0;
   let arriving = 0;
-  let newestArriving = 0;
-  let fallingBehind = false;
   let backlog = 0;
+  // The newest interval, where a source falls behind: timed by the subtasks' clock (exact even if
+  // the job read less then), else per record read with that interval's busy ratio.
+  let fallingBehind = false;
+  let timed = true;
+  let newestArriving = 0;
+  let newestArrivingPerRecord = 0;
   for (const source of sources) {
     const { recordsInPerSecond, backlogGrowthPerRecord, newestBacklogGrowthPerRecord, pendingRecords } =
       source;
@@ -697,23 +744,29 @@ export function demandRatio(
       return busy;
     read += recordsInPerSecond;
     // Arrival in units of the records read per second over the window.
-    arriving += recordsInPerSecond * Math.max(0, 1 + backlogGrowthPerRecord);
+    const windowArriving = recordsInPerSecond * Math.max(0, 1 + backlogGrowthPerRecord);
+    arriving += windowArriving;
+    backlog += pendingRecords;
     if (
       newestBacklogGrowthPerRecord !== null &&
       newestBacklogGrowthPerRecord >= FALLING_BEHIND_GROWTH_PER_RECORD
     ) {
       fallingBehind = true;
-      newestArriving += recordsInPerSecond * (1 + newestBacklogGrowthPerRecord);
+      if (source.newestArrivalOverRead === null) timed = false;
+      newestArriving += recordsInPerSecond * (source.newestArrivalOverRead ?? 0);
+      newestArrivingPerRecord += recordsInPerSecond * (1 + newestBacklogGrowthPerRecord);
     } else {
-      newestArriving += recordsInPerSecond * Math.max(0, 1 + backlogGrowthPerRecord);
+      newestArriving += windowArriving;
+      newestArrivingPerRecord += windowArriving;
     }
-    backlog += pendingRecords;
   }
   if (read <= 0 || busy.value <= 0) return busy;
   let need = (busy.value * arriving) / read;
   if (fallingBehind) {
-    const newestBusyValue = 'value' in newestBusy ? newestBusy.value : busy.value;
-    need = Math.max(need, (newestBusyValue * newestArriving) / read);
+    const newestNeed = timed
+      ? (busy.value * newestArriving) / read
+      : (('value' in newestBusy ? newestBusy.value : busy.value) * newestArrivingPerRecord) / read;
+    need = Math.max(need, newestNeed);
   }
   const drain = need + (busy.value * backlog) / (catchUpSeconds * read);
   return { value: Math.max(need, Math.min(busy.value, drain)) };

@@ -160,6 +160,13 @@ export interface SourceReadings {
    * other witness of consumption; `null` when not reported by every subtask.
    */
   readonly recordsOut: number | null;
+  /**
+   * Sum over subtasks of `accumulateBusyTimeMs + accumulateIdleTimeMs + accumulateBackPressuredTimeMs`
+   * read in the same call: the subtasks' own clock for the readings above (the job details' time
+   * counters may come from another refresh of the JobManager's metric cache). Absent or `null` when
+   * not read.
+   */
+  readonly taskTimeMs?: number | null;
 }
 
 /** One vertex in a snapshot. */

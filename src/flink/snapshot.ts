@@ -5,7 +5,8 @@
  * - `GET /jobs/{jid}` (one call): state, RUNNING timestamp, plan, and the cumulative busy,
  *   back-pressured and idle times and record counts of every vertex (`IOMetricsInfo`).
  * - per source vertex (one call each): either the values of its source metrics (`pendingRecords`,
- *   the source operator's `numRecordsIn`) or, when their names are not known yet, the listing of its
+ *   the source operator's `numRecordsIn` and `numRecordsOut`, and the task's accumulated busy, idle
+ *   and back-pressured times as their clock) or, when their names are not known yet, the listing of its
  *   metric names. Names are cached per vertex until the job restarts.
  *
  * Outside steady state: job discovery (`GET /jobs/overview`, until a job id is known), slots per
@@ -52,6 +53,8 @@ interface SourceMetricPlan {
   readonly recordsInName: string | null;
   /** The source operator's `numRecordsOut` name, if listed. */
   readonly recordsOutName: string | null;
+  /** The task's accumulated time metrics, read with the others as their clock; empty when not all are listed. */
+  readonly taskTimeNames: readonly string[];
   /** `per-subtask`: exact, through the vertex metrics endpoint; `aggregated`: sums, when the query would be too long. */
   readonly mode: 'per-subtask' | 'aggregated' | 'none';
 }
@@ -221,6 +224,13 @@ export function slotsPerTaskManager(slots: readonly number[]): number | null {
   return best;
 }
 
+/** The task-level accumulated times (Flink 1.13+); their sum over subtasks is the subtasks' clock. */
+const TASK_TIME_NAMES: readonly string[] = [
+  'accumulateBusyTimeMs',
+  'accumulateIdleTimeMs',
+  'accumulateBackPressuredTimeMs',
+];
+
 /** Splits `Source__Kafka.pendingRecords` into its operator and metric; `null` for task-level names. */
 function operatorOf(name: string, metric: string): string | null {
   return name.endsWith(`.${metric}`) ? name.slice(0, -(metric.length + 1)) : null;
@@ -248,7 +258,13 @@ export function planSourceMetrics(
     sourceOperator !== null && names.includes(`${sourceOperator}.numRecordsOut`)
       ? `${sourceOperator}.numRecordsOut`
       : null;
-  const perSubtaskNames = [...pendingNames, ...counterNames({ recordsInName, recordsOutName })];
+  const taskTimeNames =
+    pendingNames.length > 0 && TASK_TIME_NAMES.every((name) => names.includes(name)) ? TASK_TIME_NAMES : [];
+  const perSubtaskNames = [
+    ...pendingNames,
+    ...counterNames({ recordsInName, recordsOutName }),
+    ...taskTimeNames,
+  ];
   let mode: SourceMetricPlan['mode'] = 'none';
   if (perSubtaskNames.length > 0) {
     const queryLength = perSubtaskIds(perSubtaskNames, parallelism).reduce(
@@ -257,7 +273,15 @@ export function planSourceMetrics(
     );
     mode = queryLength <= maxQueryLength ? 'per-subtask' : 'aggregated';
   }
-  return { parallelism, listedAtTick: tick, pendingNames, recordsInName, recordsOutName, mode };
+  return {
+    parallelism,
+    listedAtTick: tick,
+    pendingNames,
+    recordsInName,
+    recordsOutName,
+    taskTimeNames,
+    mode,
+  };
 }
 
 /** The source operator's record counters the plan reads. */
@@ -318,7 +342,7 @@ async function readSource(
     job: string,
     metricPlan: SourceMetricPlan,
   ): Promise<SourceReadings> {
-    const names = [...metricPlan.pendingNames, ...counterNames(metricPlan)];
+    const names = [...metricPlan.pendingNames, ...counterNames(metricPlan), ...metricPlan.taskTimeNames];
     // Flink leaves out ids it does not have (`AbstractMetricsHandler.getRequestedMetrics`).
     const values = new Map<string, number | null>();
     for (const metric of await flink.getVertexMetrics(
@@ -343,6 +367,7 @@ async function readSource(
       pendingRecords: sumOver(metricPlan.pendingNames),
       recordsIn: sumOver(metricPlan.recordsInName === null ? [] : [metricPlan.recordsInName]),
       recordsOut: sumOver(metricPlan.recordsOutName === null ? [] : [metricPlan.recordsOutName]),
+      taskTimeMs: sumOver(metricPlan.taskTimeNames),
     };
   }
 }
@@ -358,7 +383,7 @@ async function readSourceAggregated(
   vertexId: string,
   plan: SourceMetricPlan,
 ): Promise<SourceReadings> {
-  const names = [...plan.pendingNames, ...counterNames(plan)];
+  const names = [...plan.pendingNames, ...counterNames(plan), ...plan.taskTimeNames];
   const byName = new Map(
     (await client.getAggregatedSubtaskMetrics(jobId, vertexId, names, ['sum', 'avg'])).map((metric) => [
       metric.id,
@@ -380,6 +405,7 @@ async function readSourceAggregated(
     pendingRecords: total(plan.pendingNames),
     recordsIn: total(plan.recordsInName === null ? [] : [plan.recordsInName]),
     recordsOut: total(plan.recordsOutName === null ? [] : [plan.recordsOutName]),
+    taskTimeMs: total(plan.taskTimeNames),
   };
 }
 

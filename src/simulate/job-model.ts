@@ -270,7 +270,12 @@ export class JobModel {
       },
       gauges: null,
       source: isSource
-        ? { pendingRecords: Math.round(this.backlog), recordsIn: records, recordsOut: records }
+        ? {
+            pendingRecords: Math.round(this.backlog),
+            recordsIn: records,
+            recordsOut: records,
+            taskTimeMs: counters.busyMs + counters.idleMs + counters.backPressuredMs,
+          }
         : null,
     });
     return {

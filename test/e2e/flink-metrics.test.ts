@@ -107,8 +107,8 @@ describe('Flink metrics from a real MiniCluster', { timeout: 600_000 }, () => {
     // The truth: 8,000 records/s offered to 2 map subtasks of about 980 records/s each, about 4.1.
     // The window (10 s) is full of overload by now, so busy and records read are the capacity's.
     const truth = OVERLOAD / (2 * (1_000_000 / COST_MICROS) * 0.98);
-    // Five readings a second apart (the JobManager refreshes its metrics every 10 s): the median
-    // within 25 % of the truth, each within 50 %.
+    // Five readings a second apart (spanning refreshes of the JobManager's metric cache): the median
+    // within 25 % of the truth, each within 35 % (the subtasks read less on a busy machine, and that is measured).
     const readings: number[] = [];
     for (let index = 0; index < 5; index += 1) {
       const observed = value(reading('flink_demand_ratio'));
@@ -122,7 +122,7 @@ describe('Flink metrics from a real MiniCluster', { timeout: 600_000 }, () => {
       `# demand ${readings.map((r) => r.toFixed(2)).join(', ')} (truth ${truth.toFixed(2)}), busy ${String(busy)}`,
     );
     assert.ok(Math.abs(median / truth - 1) <= 0.25, `median ${median}, truth ${truth}`);
-    for (const observed of readings) assert.ok(Math.abs(observed / truth - 1) <= 0.5, `${observed}`);
+    for (const observed of readings) assert.ok(Math.abs(observed / truth - 1) <= 0.35, `${observed}`);
     assert.ok(busy !== undefined && busy <= 1);
   });
 

@@ -482,6 +482,10 @@ export class FakeCluster {
       'idleTimeMsPerSecond',
       Array.from({ length: parallelism }, () => (1 - busyRatio - backPressureRatio) * 1000),
     );
+    // The task's accumulated times (Flink 1.13+), from the same counters as the job details'.
+    metrics.set('accumulateBusyTimeMs', perSubtask(Math.round(counters.busy)));
+    metrics.set('accumulateIdleTimeMs', perSubtask(Math.round(counters.idle)));
+    metrics.set('accumulateBackPressuredTimeMs', perSubtask(Math.round(counters.backPressured)));
     metrics.set('numRecordsOut', perSubtask(counters.records));
     metrics.set('numRecordsOutPerSecond', perSubtask(recordsPerSecond));
     metrics.set('numRecordsIn', perSubtask(vertex.source === null ? counters.records : 0));

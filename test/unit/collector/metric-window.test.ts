@@ -377,6 +377,7 @@ describe('MetricWindow: the formulas', () => {
         recordsInPerSecond: 100,
         backlogGrowthPerRecord: 0,
         newestBacklogGrowthPerRecord: null,
+        newestArrivalOverRead: null,
         newestBusyRatio: null,
         timeCountersReported: true,
       },
@@ -391,6 +392,7 @@ describe('MetricWindow: the formulas', () => {
         recordsInPerSecond: 200,
         backlogGrowthPerRecord: 0,
         newestBacklogGrowthPerRecord: null,
+        newestArrivalOverRead: null,
         newestBusyRatio: null,
         timeCountersReported: true,
       },
@@ -405,6 +407,7 @@ describe('MetricWindow: the formulas', () => {
         recordsInPerSecond: null,
         backlogGrowthPerRecord: null,
         newestBacklogGrowthPerRecord: null,
+        newestArrivalOverRead: null,
         newestBusyRatio: null,
         timeCountersReported: true,
       },
@@ -482,6 +485,40 @@ describe('MetricWindow: the demand ratio', () => {
     near(demandOf([draining(600_000), saturatedMap, SINK]), 1);
   });
 
+  it('is not fooled by an interval in which the job read less: what arrived is exact by conservation', () => {
+    // 3000 records/s offered to a job reading 1000 at busy 1, but in the last 15 s it read only 500/s
+    // (a GC pause, a noisy neighbour), and the backlog grew by the rest.
+    const offered = 3;
+    const vertices = [source((at) => (offered - 1) * (at - T0)), saturatedMap, SINK];
+    const build = (withClock: boolean): number => {
+      const window = new MetricWindow();
+      for (let at = T0; at <= T0 + 60_000; at += 15_000) {
+        const snapshot = snapshotAt(at, vertices);
+        const sourceVertex = snapshot.vertices[0];
+        assert.ok(sourceVertex?.source);
+        const readNow = sourceVertex.source.recordsIn ?? 0;
+        // The last sample: 7,500 fewer records read, 7,500 more pending.
+        const dip = at === T0 + 60_000 ? 7500 : 0;
+        const readings = {
+          ...sourceVertex.source,
+          recordsIn: readNow - dip,
+          recordsOut: readNow - dip,
+          pendingRecords: (sourceVertex.source.pendingRecords ?? 0) + dip,
+          ...(withClock ? {} : { taskTimeMs: null }),
+        };
+        window.add({
+          ...snapshot,
+          vertices: [{ ...sourceVertex, source: readings }, ...snapshot.vertices.slice(1)],
+        });
+      }
+      return value(window.readings(T0 + 60_000).metrics.flink_demand_ratio);
+    };
+    // The window read 52,500 records in 60 s at busy 1: capacity 875 records/s; 3000 arrive.
+    near(build(true), 3000 / 875);
+    // Without the subtasks' clock, per record read over that interval alone: 1 + 37,500 / 7,500.
+    near(build(false), 6);
+  });
+
   it('is the busy ratio where the backlog cannot be known, or there is no source', () => {
     const window = new MetricWindow();
     fill(window, T0, T0 + 60_000, [source(() => null), saturatedMap, SINK]);
@@ -517,6 +554,7 @@ describe('MetricWindow: the demand ratio', () => {
       recordsInPerSecond: read,
       backlogGrowthPerRecord: growth,
       newestBacklogGrowthPerRecord: newestGrowth,
+      newestArrivalOverRead: null,
       newestBusyRatio: null,
       timeCountersReported: true,
     });

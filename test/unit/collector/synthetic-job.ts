@@ -77,6 +77,13 @@ export function snapshotAt(
                       : vertex.pendingRecords,
                 recordsIn: records,
                 recordsOut: records,
+                // The subtasks' clock, read with the source's metrics (from the same counters).
+                taskTimeMs:
+                  counters.busyTimeMs === null ||
+                  counters.idleTimeMs === null ||
+                  counters.backPressuredTimeMs === null
+                    ? null
+                    : counters.busyTimeMs + counters.idleTimeMs + counters.backPressuredTimeMs,
               }
             : null,
       };

@@ -272,8 +272,19 @@ describe('planSourceMetrics', () => {
       pendingNames: ['Source__Kafka.pendingRecords'],
       recordsInName: 'Source__Kafka.numRecordsIn',
       recordsOutName: 'Source__Kafka.numRecordsOut',
+      taskTimeNames: [],
       mode: 'per-subtask',
     });
+  });
+  it('reads the task’s accumulated times with the source metrics when all three are listed', () => {
+    const times = ['accumulateBusyTimeMs', 'accumulateIdleTimeMs', 'accumulateBackPressuredTimeMs'];
+    assert.deepEqual(planSourceMetrics([...names, ...times], 2, 1, 3000).taskTimeNames, times);
+    assert.deepEqual(planSourceMetrics([...names, ...times.slice(1)], 2, 1, 3000).taskTimeNames, []);
+    // Only as the clock of a backlog: without pendingRecords they are not read.
+    assert.deepEqual(
+      planSourceMetrics(['Source__Legacy.numRecordsIn', ...times], 1, 1, 3000).taskTimeNames,
+      [],
+    );
   });
   it('falls back to the aggregated endpoint for a long query', () => {
     assert.equal(planSourceMetrics(names, 500, 1, 3000).mode, 'aggregated');
