@@ -16,6 +16,7 @@ import { decodeStatus } from '../src/kube/status-annotation.js';
 import type { RecordedDecision } from '../src/kube/status-annotation.js';
 import type { Logger } from '../src/observability/logger.js';
 import { renderReport } from '../src/simulate/report.js';
+import { defaultScalerConfig } from '../src/simulate/run.js';
 import type { SimulatedDecision, SimulationResult, TimelinePoint } from '../src/simulate/run.js';
 import { startEnvironment } from '../test/e2e/harness/environment.js';
 import type { Environment } from '../test/e2e/harness/environment.js';
@@ -34,11 +35,10 @@ const COST_MICROS = 1000;
 const RECORDS_PER_SLOT = 980;
 const LOW_RATE = 800;
 const HIGH_RATE = quick ? 3000 : 4500;
-const TARGET = 0.7;
 
 /**
  * The demo's tuning, on the target as annotations: short windows so a laptop sees it in minutes.
- * The metrics are the default, flink_demand_ratio=0.7.
+ * The metrics are the default ones.
  */
 const ANNOTATIONS = {
   'slotscaler.dev/enabled': 'true',
@@ -142,7 +142,9 @@ async function main(): Promise<number> {
       `\nslotscaler serve is running (external metrics API on https://127.0.0.1:${serving.metricsApi.port}).`,
     );
     say(
-      `One TaskManager takes about ${SLOTS * RECORDS_PER_SLOT} records/s; Slotscaler keeps the demand ratio (offered load / capacity) near ${TARGET}.\n`,
+      `One TaskManager takes about ${SLOTS * RECORDS_PER_SLOT} records/s; Slotscaler scales on its default metrics, ${defaultScalerConfig()
+        .target.metrics.map((metric) => `${metric.name}=${metric.targetMilli / 1000}`)
+        .join(', ')}.\n`,
     );
 
     const targetId = `flinkdeployment/${env.namespace}/${env.flinkDeploymentName}`;

@@ -57,6 +57,15 @@ const FUNCTIONS: Readonly<Record<string, { readonly min: number; readonly max: n
   log: { min: 1, max: 2 },
 };
 
+const RELATIONS: ReadonlySet<string> = new Set([
+  'smaller',
+  'larger',
+  'smallerEq',
+  'largerEq',
+  'equal',
+  'unequal',
+]);
+
 const OPERATORS: ReadonlySet<string> = new Set([
   'add',
   'subtract',
@@ -66,24 +75,10 @@ const OPERATORS: ReadonlySet<string> = new Set([
   'pow',
   'unaryMinus',
   'unaryPlus',
-  'smaller',
-  'larger',
-  'smallerEq',
-  'largerEq',
-  'equal',
-  'unequal',
+  ...RELATIONS,
   'and',
   'or',
   'not',
-]);
-
-const RELATIONS: ReadonlySet<string> = new Set([
-  'smaller',
-  'larger',
-  'smallerEq',
-  'largerEq',
-  'equal',
-  'unequal',
 ]);
 
 /** Variable name → catalogue metric name. */

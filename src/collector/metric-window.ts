@@ -389,17 +389,15 @@ export function vertexStats(samples: readonly JobSnapshot[], vertex: VertexSnaps
   let newestBacklogGrowthPerRecord: number | null = null;
   let newestArrivalOverRead: number | null = null;
   if (vertex.isSource) {
-    for (const sample of samples) {
-      const value = sample.vertices.find((v) => v.id === vertex.id)?.source?.pendingRecords ?? null;
-      if (value !== null) pendingRecords = value;
-    }
     recordsInPerSecond = consumptionRate(samples, vertex);
+    // The samples whose source reported pendingRecords; the latest known is the backlog.
     const readings = samples
       .map((sample) => sourceCounts(sample, vertex.id))
       .filter((counts): counts is SourceCounts => counts !== null);
     const oldest = readings[0];
     const newest = readings.at(-1);
     if (oldest !== undefined && newest !== undefined) {
+      pendingRecords = newest.pending;
       backlogGrowthPerRecord = growthPerRecord(oldest, newest);
       const before = readings.findLast(
         (counts) => counts.pending !== newest.pending || counts.consumed !== newest.consumed,

@@ -32,7 +32,7 @@ export const CODE_NEEDS: readonly ApiNeed[] = [
     scope: 'cluster',
     evidence: [
       ['src/kube/adapters/flink-deployment.ts', "plural: 'flinkdeployments'"],
-      ['src/kube/adapters/flink-deployment.ts', "method: 'PATCH'"],
+      ['src/kube/adapters/flink-deployment.ts', 'guardedObjectPatch('],
     ],
   },
   {
@@ -42,7 +42,7 @@ export const CODE_NEEDS: readonly ApiNeed[] = [
     scope: 'cluster',
     evidence: [
       ['src/kube/adapters/flink-application.ts', "plural: 'flinkapplications'"],
-      ['src/kube/adapters/flink-application.ts', "method: 'PATCH'"],
+      ['src/kube/adapters/flink-application.ts', 'guardedObjectPatch('],
     ],
   },
   {

@@ -13,6 +13,7 @@ import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
+import { JOB_STATES } from '../../src/domain/flink.js';
 import type { Clock } from '../../src/domain/ports.js';
 
 /** One source operator of a source vertex. */
@@ -358,19 +359,7 @@ export class FakeCluster {
     const metricsAt = this.metricsTimeMs();
     const running = job.state === 'RUNNING';
     const timestamps: Record<string, number> = {};
-    for (const state of [
-      'INITIALIZING',
-      'CREATED',
-      'RUNNING',
-      'FAILING',
-      'FAILED',
-      'CANCELLING',
-      'CANCELED',
-      'FINISHED',
-      'RESTARTING',
-      'SUSPENDED',
-      'RECONCILING',
-    ]) {
+    for (const state of JOB_STATES) {
       timestamps[state] = 0;
     }
     timestamps['INITIALIZING'] = job.createdMs;

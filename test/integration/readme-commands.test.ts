@@ -7,6 +7,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 
+import { defaultScalerConfig, hpaCpuPolicy, simulate, slotscalerPolicy } from '../../src/simulate/run.js';
+import type { Policy, SimulationSummary } from '../../src/simulate/run.js';
+import { builtinTrace } from '../../src/simulate/traces.js';
+import type { BuiltinTraceName } from '../../src/simulate/traces.js';
+
 const repo = fileURLToPath(new URL('../..', import.meta.url));
 const readme = readFileSync(join(repo, 'README.md'), 'utf8');
 const bin = join(repo, 'bin', 'slotscaler.js');
@@ -48,5 +53,77 @@ describe("the README's commands", () => {
     assert.match(printed, /^hpa-cpu\s+\d+/m);
     assert.ok(existsSync(join(dir, 'report.html')));
     assert.match(readFileSync(join(dir, 'report.html'), 'utf8'), /<svg/);
+  });
+});
+
+describe("the README's simulate figures", () => {
+  const run = (trace: BuiltinTraceName, policy: Policy): SimulationSummary =>
+    simulate({
+      trace: builtinTrace(trace),
+      policy,
+      tickIntervalSeconds: DEFAULTS.tickIntervalSeconds,
+      lagObjectiveSeconds: 60,
+    }).summary;
+  const TRACES: Readonly<Record<string, BuiltinTraceName>> = {
+    step: 'step',
+    ramp: 'ramp',
+    'daily sine': 'daily-sine',
+    spike: 'spike',
+    'flat with noise': 'flat-with-noise',
+  };
+  const DEFAULTS = defaultScalerConfig();
+
+  it('the table of Slotscaler defaults against the plain HPA is what simulate gives now', () => {
+    const rows = [...section('See it before you trust it').matchAll(/^\| ([a-z ]+) \| (.+) \|$/gm)].filter(
+      (row) => (row[1] ?? '').trim() in TRACES,
+    );
+    assert.equal(rows.length, Object.keys(TRACES).length, 'one row per built-in trace');
+    for (const row of rows) {
+      const name = TRACES[(row[1] ?? '').trim()];
+      assert.ok(name !== undefined);
+      const ours = run(name, slotscalerPolicy({}));
+      const hpa = run(name, hpaCpuPolicy(DEFAULTS.target));
+      const pair = (a: number, b: number, digits = 0): string =>
+        `${a.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })} vs ${b.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })}`;
+      const cells = (row[2] ?? '').split('|').map((cell) => cell.trim());
+      assert.deepEqual(
+        cells,
+        [
+          pair(ours.rescales, hpa.rescales),
+          pair(ours.secondsOverLagObjective, hpa.secondsOverLagObjective),
+          pair(ours.taskManagerHours, hpa.taskManagerHours, 2),
+        ],
+        name,
+      );
+    }
+  });
+
+  it('the busy ratio alone: the rescales the README and the metrics setting quote', () => {
+    const busyOnly = slotscalerPolicy({ 'slotscaler.dev/metrics': 'flink_busy_ratio=0.7' });
+    const step = run('step', busyOnly);
+    const spike = run('spike', busyOnly);
+    const text = section('See it before you trust it');
+    assert.match(
+      text,
+      new RegExp(
+        `takes ${step.rescales} rescales\\s+on the step \\(${step.scaleUps} scale-ups[^)]*\\) and ${spike.rescales} on the spike`,
+      ),
+    );
+    const defaults = run('step', slotscalerPolicy({}));
+    assert.match(
+      section('Configuration'),
+      new RegExp(
+        `step trace: ${defaults.scaleUps} scale-up, where flink_busy_ratio=0.7 takes ${step.scaleUps}\\)`,
+      ),
+    );
+  });
+
+  it('the hold after restart: the rescales its description quotes', () => {
+    const held = (hold: string): number =>
+      run('step', slotscalerPolicy({ 'slotscaler.dev/metrics-hold-after-restart': hold })).rescales;
+    assert.match(
+      section('Configuration'),
+      new RegExp(`default metrics: with 60s ${held('60s')} rescales, with 5m ${held('5m')}\\)`),
+    );
   });
 });

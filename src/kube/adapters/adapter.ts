@@ -5,7 +5,7 @@
  * Every kind is registered in ./index.ts.
  */
 import type { TargetConfig } from '../../config/schema.js';
-import { objectPath } from '../objects.js';
+import { mergePatches, objectPath } from '../objects.js';
 import type { KubeObject, ResourceRef } from '../objects.js';
 
 /** What the scaler reads from one target object. */
@@ -96,6 +96,27 @@ export function guardedMetadata(
     metadata['resourceVersion'] = object.metadata.resourceVersion;
   if (statusAnnotation !== undefined) metadata['annotations'] = { [STATUS_ANNOTATION]: statusAnnotation };
   return metadata;
+}
+
+/**
+ * One merge patch of the object itself, guarded by its resourceVersion and carrying the status
+ * annotation when there is one: `fields` are the spec fields to write, `what` says which for logs.
+ */
+export function guardedObjectPatch(
+  resource: ResourceRef,
+  object: KubeObject,
+  statusAnnotation: string | undefined,
+  fields: Record<string, unknown>,
+  what: string,
+): WriteStep {
+  const { name, namespace = 'default' } = object.metadata;
+  return {
+    method: 'PATCH',
+    path: objectPath(resource, namespace, name),
+    contentType: 'application/merge-patch+json',
+    body: mergePatches({ metadata: guardedMetadata(object, statusAnnotation) }, fields),
+    what,
+  };
 }
 
 /** The write of the status annotation alone: one merge patch of the object's metadata (every kind). */

@@ -7,7 +7,7 @@
 import type { TargetConfig } from '../../config/schema.js';
 import { integerAt, mergePatches, objectPath, patchAt } from '../objects.js';
 import type { KubeObject, ResourceRef } from '../objects.js';
-import { guardedMetadata, statusAnnotationWrite } from './adapter.js';
+import { guardedMetadata, guardedObjectPatch, statusAnnotationWrite } from './adapter.js';
 import type {
   CrdFacts,
   TargetAdapter,
@@ -62,31 +62,31 @@ export function customResourceAdapter(resource: ResourceRef): TargetAdapter {
     planWrite(object: KubeObject, change: TargetChange, config: TargetConfig): readonly WriteStep[] {
       const { name, namespace = 'default' } = object.metadata;
       const path = objectPath(resource, namespace, name);
-      const metadata = { metadata: guardedMetadata(object, change.statusAnnotation) };
       if (config.replicasPath !== undefined) {
         return [
-          {
-            method: 'PATCH',
-            path,
-            contentType: 'application/merge-patch+json',
-            body: mergePatches(
-              metadata,
+          guardedObjectPatch(
+            resource,
+            object,
+            change.statusAnnotation,
+            mergePatches(
               patchAt(config.replicasPath, change.replicas),
               config.parallelismPath === undefined ? {} : patchAt(config.parallelismPath, change.parallelism),
             ),
-            what: `${config.replicasPath}=${change.replicas}${config.parallelismPath === undefined ? '' : `, ${config.parallelismPath}=${change.parallelism}`}`,
-          },
+            `${config.replicasPath}=${change.replicas}${config.parallelismPath === undefined ? '' : `, ${config.parallelismPath}=${change.parallelism}`}`,
+          ),
         ];
       }
       const steps: WriteStep[] = [];
       if (config.parallelismPath !== undefined) {
-        steps.push({
-          method: 'PATCH',
-          path,
-          contentType: 'application/merge-patch+json',
-          body: mergePatches(metadata, patchAt(config.parallelismPath, change.parallelism)),
-          what: `${config.parallelismPath}=${change.parallelism}`,
-        });
+        steps.push(
+          guardedObjectPatch(
+            resource,
+            object,
+            change.statusAnnotation,
+            patchAt(config.parallelismPath, change.parallelism),
+            `${config.parallelismPath}=${change.parallelism}`,
+          ),
+        );
       }
       steps.push({
         method: 'PATCH',

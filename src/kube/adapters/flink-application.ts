@@ -4,9 +4,9 @@
  * `spec.parallelism` (guarded by the resourceVersion) is the whole write.
  */
 import type { TargetConfig } from '../../config/schema.js';
-import { integerAt, objectPath, stringAt, valueAt } from '../objects.js';
+import { integerAt, stringAt, valueAt } from '../objects.js';
 import type { KubeObject, ResourceRef } from '../objects.js';
-import { guardedMetadata, slotsFrom, statusAnnotationWrite } from './adapter.js';
+import { guardedObjectPatch, slotsFrom, statusAnnotationWrite } from './adapter.js';
 import type { TargetAdapter, TargetChange, TargetProblem, TargetView, WriteStep } from './adapter.js';
 
 const resource: ResourceRef = {
@@ -48,18 +48,14 @@ export const flinkApplicationAdapter: TargetAdapter = {
   },
 
   planWrite(object: KubeObject, change: TargetChange): readonly WriteStep[] {
-    const { name, namespace = 'default' } = object.metadata;
     return [
-      {
-        method: 'PATCH',
-        path: objectPath(resource, namespace, name),
-        contentType: 'application/merge-patch+json',
-        body: {
-          metadata: guardedMetadata(object, change.statusAnnotation),
-          spec: { parallelism: change.parallelism },
-        },
-        what: `spec.parallelism=${change.parallelism}`,
-      },
+      guardedObjectPatch(
+        resource,
+        object,
+        change.statusAnnotation,
+        { spec: { parallelism: change.parallelism } },
+        `spec.parallelism=${change.parallelism}`,
+      ),
     ];
   },
 

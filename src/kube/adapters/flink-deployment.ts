@@ -5,9 +5,9 @@
  * restart per write). Slots: `flinkConfiguration["taskmanager.numberOfTaskSlots"]` (default 1).
  */
 import type { TargetConfig } from '../../config/schema.js';
-import { integerAt, objectPath, stringAt, valueAt } from '../objects.js';
+import { integerAt, stringAt, valueAt } from '../objects.js';
 import type { KubeObject, ResourceRef } from '../objects.js';
-import { guardedMetadata, slotsFrom, statusAnnotationWrite } from './adapter.js';
+import { guardedObjectPatch, slotsFrom, statusAnnotationWrite } from './adapter.js';
 import type { TargetAdapter, TargetChange, TargetProblem, TargetView, WriteStep } from './adapter.js';
 
 const resource: ResourceRef = {
@@ -71,18 +71,14 @@ export const flinkDeploymentAdapter: TargetAdapter = {
   },
 
   planWrite(object: KubeObject, change: TargetChange): readonly WriteStep[] {
-    const { name, namespace = 'default' } = object.metadata;
     return [
-      {
-        method: 'PATCH',
-        path: objectPath(resource, namespace, name),
-        contentType: 'application/merge-patch+json',
-        body: {
-          metadata: guardedMetadata(object, change.statusAnnotation),
-          spec: { taskManager: { replicas: change.replicas }, job: { parallelism: change.parallelism } },
-        },
-        what: `spec.taskManager.replicas=${change.replicas}, spec.job.parallelism=${change.parallelism}`,
-      },
+      guardedObjectPatch(
+        resource,
+        object,
+        change.statusAnnotation,
+        { spec: { taskManager: { replicas: change.replicas }, job: { parallelism: change.parallelism } } },
+        `spec.taskManager.replicas=${change.replicas}, spec.job.parallelism=${change.parallelism}`,
+      ),
     ];
   },
 

@@ -9,6 +9,7 @@ import {
 } from '../../../src/collector/metric-window.js';
 import type { MetricWindowOptions, VertexWindowStats } from '../../../src/collector/metric-window.js';
 import type { WindowReadings } from '../../../src/collector/metric-window.js';
+import type { VertexSnapshot } from '../../../src/domain/flink.js';
 import type { MetricReading } from '../../../src/domain/metrics.js';
 import { MAP, SINK, SOURCE, snapshotAt, T0 } from './synthetic-job.js';
 import type { SyntheticVertex } from './synthetic-job.js';
@@ -42,6 +43,21 @@ function fill(
   stepMs = 15_000,
 ): void {
   for (let at = fromMs; at <= toMs; at += stepMs) window.add(snapshotAt(at, vertices, options));
+}
+
+/** A sample every 15 s over the default 60 s window, each source vertex rewritten by `rewrite`. */
+function fillRewritingSources(
+  window: MetricWindow,
+  vertices: readonly SyntheticVertex[],
+  rewrite: (source: VertexSnapshot, atMs: number) => VertexSnapshot,
+): void {
+  for (let at = T0; at <= T0 + 60_000; at += 15_000) {
+    const snapshot = snapshotAt(at, vertices);
+    window.add({
+      ...snapshot,
+      vertices: snapshot.vertices.map((vertex) => (vertex.source === null ? vertex : rewrite(vertex, at))),
+    });
+  }
 }
 
 describe('MetricWindow: the catalogue metrics of a steady job', () => {
@@ -317,17 +333,11 @@ describe('MetricWindow: the formulas', () => {
 
   it("falls back to the source vertex's written records when the operator's are unknown", () => {
     const window = new MetricWindow();
-    for (let at = T0; at <= T0 + 60_000; at += 15_000) {
-      const snapshot = snapshotAt(at, JOB);
-      window.add({
-        ...snapshot,
-        vertices: snapshot.vertices.map((vertex) =>
-          vertex.source === null
-            ? vertex
-            : { ...vertex, source: { ...vertex.source, recordsIn: null, recordsOut: null } },
-        ),
-      });
-    }
+    fillRewritingSources(window, JOB, (vertex) =>
+      vertex.source === null
+        ? vertex
+        : { ...vertex, source: { ...vertex.source, recordsIn: null, recordsOut: null } },
+    );
     assert.ok(
       Math.abs(value(window.readings(T0 + 60_000).metrics.flink_records_in_per_second) - 1000) < 1e-6,
     );
@@ -336,21 +346,15 @@ describe('MetricWindow: the formulas', () => {
   it("reads consumption from the source operator's records out when its records in stay 0", () => {
     // Seen on a real MiniCluster: a reader that never counts numRecordsIn while records flow.
     const window = new MetricWindow();
-    for (let at = T0; at <= T0 + 60_000; at += 15_000) {
-      const snapshot = snapshotAt(at, JOB);
-      window.add({
-        ...snapshot,
-        vertices: snapshot.vertices.map((vertex) =>
-          vertex.source === null
-            ? vertex
-            : {
-                ...vertex,
-                source: { ...vertex.source, recordsIn: 0 },
-                counters: { ...vertex.counters, recordsWrittenComplete: false },
-              },
-        ),
-      });
-    }
+    fillRewritingSources(window, JOB, (vertex) =>
+      vertex.source === null
+        ? vertex
+        : {
+            ...vertex,
+            source: { ...vertex.source, recordsIn: 0 },
+            counters: { ...vertex.counters, recordsWrittenComplete: false },
+          },
+    );
     const readings = window.readings(T0 + 60_000);
     assert.ok(Math.abs(value(readings.metrics.flink_records_in_per_second) - 1000) < 1e-6);
     assert.ok(value(readings.metrics.flink_source_lag_seconds) > 0);
@@ -492,25 +496,20 @@ describe('MetricWindow: the demand ratio', () => {
     const vertices = [source((at) => (offered - 1) * (at - T0)), saturatedMap, SINK];
     const build = (withClock: boolean): number => {
       const window = new MetricWindow();
-      for (let at = T0; at <= T0 + 60_000; at += 15_000) {
-        const snapshot = snapshotAt(at, vertices);
-        const sourceVertex = snapshot.vertices[0];
-        assert.ok(sourceVertex?.source);
-        const readNow = sourceVertex.source.recordsIn ?? 0;
+      fillRewritingSources(window, vertices, (vertex, at) => {
+        assert.ok(vertex.source);
+        const readNow = vertex.source.recordsIn ?? 0;
         // The last sample: 7,500 fewer records read, 7,500 more pending.
         const dip = at === T0 + 60_000 ? 7500 : 0;
         const readings = {
-          ...sourceVertex.source,
+          ...vertex.source,
           recordsIn: readNow - dip,
           recordsOut: readNow - dip,
-          pendingRecords: (sourceVertex.source.pendingRecords ?? 0) + dip,
+          pendingRecords: (vertex.source.pendingRecords ?? 0) + dip,
           ...(withClock ? {} : { taskTimeMs: null }),
         };
-        window.add({
-          ...snapshot,
-          vertices: [{ ...sourceVertex, source: readings }, ...snapshot.vertices.slice(1)],
-        });
-      }
+        return { ...vertex, source: readings };
+      });
       return value(window.readings(T0 + 60_000).metrics.flink_demand_ratio);
     };
     // The window read 52,500 records in 60 s at busy 1: capacity 875 records/s; 3000 arrive.
@@ -594,21 +593,15 @@ describe('MetricWindow: the demand ratio', () => {
     // jitter is 3 records in 25,000.
     const window = new MetricWindow();
     const vertices = [source((at) => (at >= T0 + 60_000 ? 3 : 0)), MAP, SINK];
-    for (let at = T0; at <= T0 + 60_000; at += 15_000) {
-      const snapshot = snapshotAt(at, vertices);
-      const behind = snapshotAt(at - 10_000, vertices);
-      window.add(
-        at === T0 + 45_000
-          ? {
-              ...snapshot,
-              vertices: snapshot.vertices.map((vertex, i) => ({
-                ...vertex,
-                source: behind.vertices[i]?.source ?? null,
-              })),
-            }
-          : snapshot,
-      );
-    }
+    fillRewritingSources(window, vertices, (vertex, at) =>
+      at === T0 + 45_000
+        ? {
+            ...vertex,
+            source:
+              snapshotAt(at - 10_000, vertices).vertices.find((v) => v.id === vertex.id)?.source ?? null,
+          }
+        : vertex,
+    );
     const demand = value(window.readings(T0 + 60_000).metrics.flink_demand_ratio);
     assert.ok(Math.abs(demand - 0.95) < 1e-3, `${demand}`);
   });
