@@ -34,7 +34,11 @@ export interface SnapshotOptions {
    * refuses request lines over 4096 bytes, so beyond this the aggregated endpoint is used instead.
    */
   readonly maxMetricQueryLength: number;
-  /** While a source shows no `pendingRecords` (registered lazily), re-list its metric names every this many ticks. */
+  /**
+   * While a source shows no `pendingRecords` (its reader registers the gauge when it starts, and the
+   * JobManager's metric cache shows it up to `metrics.fetcher.update-interval` later), its metric names
+   * are listed again after 1, 2, 4, ... ticks, at most this many apart.
+   */
   readonly metricNamesRefreshTicks: number;
 }
 
@@ -69,12 +73,15 @@ export class SnapshotState {
   /** @internal */ runningSinceMs: number | null = null;
   /** @internal */ taskSlots: number | null = null;
   /** @internal */ readonly sourcePlans = new Map<string, SourceMetricPlan>();
+  /** @internal Listings in a row (per source vertex) that showed no `pendingRecords`. */
+  readonly listingsWithoutPending = new Map<string, number>();
   /** @internal */ readonly noGauges = new Set<string>();
 
   /** @internal */
   forgetRun(): void {
     this.taskSlots = null;
     this.sourcePlans.clear();
+    this.listingsWithoutPending.clear();
     this.noGauges.clear();
   }
 }
@@ -284,6 +291,16 @@ export function planSourceMetrics(
   };
 }
 
+/**
+ * Ticks between listings of a source's metric names while they show no `pendingRecords`: 1, 2, 4, ...
+ * after the first, second, third empty listing, never more than `cap`. A job's first minute finds a
+ * lazily registered gauge within a tick or two of the JobManager showing it; a source that has none
+ * costs one listing every `cap` ticks.
+ */
+export function relistAfterTicks(listingsWithoutPending: number, cap: number): number {
+  return Math.max(1, Math.min(cap, 2 ** Math.max(0, listingsWithoutPending - 1)));
+}
+
 /** The source operator's record counters the plan reads. */
 function counterNames(plan: Pick<SourceMetricPlan, 'recordsInName' | 'recordsOutName'>): string[] {
   return [plan.recordsInName, plan.recordsOutName].filter((name): name is string => name !== null);
@@ -309,15 +326,19 @@ async function readSource(
   const relist =
     plan === undefined ||
     plan.parallelism !== vertex.parallelism ||
-    (plan.pendingNames.length === 0 && state.tick - plan.listedAtTick >= options.metricNamesRefreshTicks);
+    (plan.pendingNames.length === 0 &&
+      state.tick - plan.listedAtTick >=
+        relistAfterTicks(state.listingsWithoutPending.get(vertex.id) ?? 0, options.metricNamesRefreshTicks));
   try {
     if (relist) {
       // This tick's call for this source goes to the listing; values come from the next tick on.
       count('subtask_metrics');
       const names = await client.listSubtaskMetricNames(jobId, vertex.id);
-      state.sourcePlans.set(
+      const listed = planSourceMetrics(names, vertex.parallelism, state.tick, options.maxMetricQueryLength);
+      state.sourcePlans.set(vertex.id, listed);
+      state.listingsWithoutPending.set(
         vertex.id,
-        planSourceMetrics(names, vertex.parallelism, state.tick, options.maxMetricQueryLength),
+        listed.pendingNames.length > 0 ? 0 : (state.listingsWithoutPending.get(vertex.id) ?? 0) + 1,
       );
       return UNKNOWN_SOURCE;
     }

@@ -18,6 +18,7 @@ const COST_MICROS = 1000;
 const OVERLOAD = 8000;
 const LOW = 150;
 const HOLD_SECONDS = 12;
+const WINDOW_SECONDS = 10;
 
 function value(reading: MetricReading | undefined): number | undefined {
   return reading !== undefined && 'value' in reading ? reading.value : undefined;
@@ -28,6 +29,8 @@ describe('Flink metrics from a real MiniCluster', { timeout: 600_000 }, () => {
   let pool: FlinkHttpPool;
   let collector: Collector;
   let startedMs: number;
+  /** When the collector first had pendingRecords: the demand ratio needs a window of them. */
+  let pendingSinceMs: number | undefined;
 
   const reading = (name: FlinkMetricName): MetricReading | undefined =>
     collector.readings(TARGET)?.metrics[name];
@@ -44,7 +47,11 @@ describe('Flink metrics from a real MiniCluster', { timeout: 600_000 }, () => {
       {
         clientFor: (url) => new FlinkRestClient(url, pool),
         clock: systemClock,
-        windowDefaults: { windowSeconds: 10, restartHoldoffSeconds: HOLD_SECONDS, maxSampleAgeSeconds: 15 },
+        windowDefaults: {
+          windowSeconds: WINDOW_SECONDS,
+          restartHoldoffSeconds: HOLD_SECONDS,
+          maxSampleAgeSeconds: 15,
+        },
       },
       { intervalMs: 1000, targetDeadlineMs: 900 },
     );
@@ -77,11 +84,19 @@ describe('Flink metrics from a real MiniCluster', { timeout: 600_000 }, () => {
       `# overloaded after ${((Date.now() - startedMs) / 1000).toFixed(1)} s: ${JSON.stringify(overloaded)}`,
     );
 
-    const firstPending = value(reading('flink_source_pending_records'));
-    assert.ok(
-      firstPending !== undefined,
-      `pending records: ${JSON.stringify(reading('flink_source_pending_records'))}`,
-    );
+    // The reader registers pendingRecords when it starts; the JobManager shows it after its next metric
+    // fetch (every second here, 10 s by default), and the collector lists the names again 1, 2, 4, ... ticks apart.
+    const firstPending = await waitFor(
+      'flink_source_pending_records',
+      () => Promise.resolve(value(reading('flink_source_pending_records'))),
+      { timeoutMs: 45_000, intervalMs: 250 },
+    ).catch((err: unknown) => {
+      throw new Error(
+        `pending records: ${JSON.stringify(reading('flink_source_pending_records'))} (${String(err)})`,
+      );
+    });
+    pendingSinceMs = Date.now();
+    console.log(`# pending records after ${((pendingSinceMs - startedMs) / 1000).toFixed(1)} s`);
     await waitFor(
       'pending records to grow',
       () =>
@@ -105,7 +120,11 @@ describe('Flink metrics from a real MiniCluster', { timeout: 600_000 }, () => {
 
   it('overloaded: the demand ratio is the offered load over the capacity, where the busy ratio stops at 1', async () => {
     // The truth: 8,000 records/s offered to 2 map subtasks of about 980 records/s each, about 4.1.
-    // The window (10 s) is full of overload by now, so busy and records read are the capacity's.
+    // Once the window (10 s) is full of overload and of pendingRecords, busy and records read are the
+    // capacity's and the backlog's growth is the excess.
+    assert.ok(pendingSinceMs !== undefined, 'the test before found pendingRecords');
+    const windowFullMs = pendingSinceMs + WINDOW_SECONDS * 1000 + 2000;
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, windowFullMs - Date.now())));
     const truth = OVERLOAD / (2 * (1_000_000 / COST_MICROS) * 0.98);
     // Five readings a second apart (spanning refreshes of the JobManager's metric cache): the median
     // within 25 % of the truth, each within 35 % (the subtasks read less on a busy machine, and that is measured).

@@ -148,19 +148,46 @@ describe('takeSnapshot', () => {
       jobs: [typicalJob({ sources: 1, parallelism: 2, pendingRecordsPerSubtask: null })],
     });
     const options = { metricNamesRefreshTicks: 3 };
-    await take({ options });
+    await take({ options }); // tick 1 lists: nothing yet
     clock.advance(15_000);
-    let snapshot = await take({ options });
+    let snapshot = await take({ options }); // tick 2 lists again (1 tick after the first empty listing)
+    assert.equal(snapshot.restCalls.subtask_metrics, 1);
+    snapshot = await take({ options }); // tick 3 reads
     assert.equal(snapshot.vertices[0]?.source?.pendingRecords, null, 'not registered: unknown, not 0');
     assert.ok((snapshot.vertices[0].source.recordsIn ?? 0) > 0, 'numRecordsIn is there all along');
     cluster.setSource(0, { pendingRecordsPerSubtask: 50, pendingRegisteredSubtasks: 1 });
-    for (let tick = 0; tick < 2; tick += 1) snapshot = await take({ options });
-    assert.equal(snapshot.restCalls.subtask_metrics, 1, 're-listed after metricNamesRefreshTicks');
+    snapshot = await take({ options }); // tick 4 lists (2 ticks after the second)
+    assert.equal(snapshot.restCalls.subtask_metrics, 1, 're-listed while pendingRecords is missing');
     snapshot = await take({ options });
     assert.equal(snapshot.vertices[0]?.source?.pendingRecords, null, 'one subtask of two: still unknown');
     cluster.setSource(0, { pendingRegisteredSubtasks: 2 });
     snapshot = await take({ options });
     assert.equal(snapshot.vertices[0]?.source?.pendingRecords, 100);
+  });
+
+  it('lists a source without pendingRecords again after 1, 2, 4, ... ticks, at most metricNamesRefreshTicks apart', async () => {
+    const { cluster, take } = setUp({
+      jobs: [typicalJob({ sources: 1, parallelism: 2, pendingRecordsPerSubtask: null })],
+    });
+    const options = { metricNamesRefreshTicks: 10 };
+    const listedAt: number[] = [];
+    for (let tick = 1; tick <= 40; tick += 1) {
+      const snapshot = await take({ options });
+      if ((snapshot.restCalls.subtask_metrics ?? 0) > 0) listedAt.push(tick);
+      clock.advance(15_000);
+    }
+    assert.deepEqual(listedAt, [1, 2, 4, 8, 16, 26, 36]);
+    // Once it shows, it is read every tick and not listed again.
+    cluster.setSource(0, { pendingRecordsPerSubtask: 50, pendingRegisteredSubtasks: 2 });
+    let found: number | null = null;
+    for (let tick = 41; tick <= 60; tick += 1) {
+      const snapshot = await take({ options });
+      if ((snapshot.restCalls.subtask_metrics ?? 0) > 0) listedAt.push(tick);
+      if (found === null && snapshot.vertices[0]?.source?.pendingRecords === 100) found = tick;
+      clock.advance(15_000);
+    }
+    assert.deepEqual(listedAt.slice(7), [46]);
+    assert.equal(found, 47);
   });
 
   it('uses the aggregated endpoint when the per-subtask query would be too long', async () => {
