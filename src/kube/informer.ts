@@ -42,6 +42,19 @@ function keyOf(object: KubeObject): string {
   return `${object.metadata.namespace ?? ''}/${object.metadata.name}`;
 }
 
+const DECIMAL = /^[1-9][0-9]*$/;
+
+/**
+ * Whether `candidate` is an older version of the object than `cached`. resourceVersions are opaque
+ * in general; etcd's are decimal revisions, and for those the API server itself compares them (the
+ * watch cache, and apimachinery's `CompareResourceVersion`). Anything else is never called older.
+ */
+export function isOlderVersion(candidate: KubeObject, cached: KubeObject): boolean {
+  const older = candidate.metadata.resourceVersion ?? '';
+  const newer = cached.metadata.resourceVersion ?? '';
+  return DECIMAL.test(older) && DECIMAL.test(newer) && BigInt(older) < BigInt(newer);
+}
+
 /** `setTimeout` as a promise that resolves early when `signal` aborts. */
 export function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
@@ -124,12 +137,14 @@ export class Informer {
 
   /**
    * Puts an object this process just wrote (the answer of its own write) into the cache ahead of
-   * the watch, which will bring the same object again.
+   * the watch, which will bring the same object again. A watch event older than it, delivered
+   * after it, does not put the older version back (see `isOlderVersion`).
    */
   inject(value: unknown): void {
     if (!isKubeObject(value)) return;
     const key = keyOf(value);
     const existing = this.store.get(key);
+    if (existing !== undefined && isOlderVersion(value, existing)) return;
     this.store.set(key, value);
     this.options.onEvent(existing === undefined ? 'added' : 'updated', value);
   }
@@ -310,6 +325,13 @@ export class Informer {
       return 'ok';
     }
     const existing = this.store.get(key);
+    // Our own write's answer, injected ahead of the watch, is as new as this event or newer: keep it.
+    if (
+      existing !== undefined &&
+      (isOlderVersion(object, existing) ||
+        (version !== undefined && version !== '' && version === existing.metadata.resourceVersion))
+    )
+      return 'ok';
     this.store.set(key, object);
     this.options.onEvent(existing === undefined ? 'added' : 'updated', object);
     return 'ok';

@@ -130,6 +130,39 @@ describe('Informer', () => {
     ]);
   });
 
+  it('keeps an injected write over older watch events, and reports its echo once', async () => {
+    const client = new ScriptedClient();
+    client.listAnswers.push(
+      list('10', object('a', '5'), { metadata: { name: 'o', namespace: 'ns', resourceVersion: 'x2' } }),
+    );
+    let emit: ((event: WatchEvent) => void) | undefined;
+    client.watchScripts.push((_q, onEvent) => {
+      emit = onEvent;
+      return { kind: 'closed' };
+    });
+    const seen: [InformerEventType, string][] = [];
+    const informer = informerOf(client, seen);
+    informer.start();
+    await until(() => emit !== undefined);
+    informer.inject(object('a', '20')); // the answer of this process's own write
+    emit?.({ type: 'MODIFIED', object: object('a', '16') }); // someone's earlier write, delivered late
+    assert.equal(informer.get('ns', 'a')?.metadata.resourceVersion, '20');
+    emit?.({ type: 'MODIFIED', object: object('a', '20') }); // the watch brings our write
+    emit?.({ type: 'MODIFIED', object: object('a', '21') });
+    informer.inject(object('a', '18')); // an answer that lost the race: not put back either
+    // Versions that are not etcd revisions are not compared: the newest event wins.
+    emit?.({ type: 'MODIFIED', object: { metadata: { name: 'o', namespace: 'ns', resourceVersion: 'x1' } } });
+    await informer.stop();
+    assert.deepEqual(seen, [
+      ['added', 'a@5'],
+      ['added', 'o@x2'],
+      ['updated', 'a@20'],
+      ['updated', 'a@21'],
+      ['updated', 'o@x1'],
+    ]);
+    assert.equal(informer.get('ns', 'a')?.metadata.resourceVersion, '21');
+  });
+
   it('reports a resource that is not served and stops', async () => {
     const client = new ScriptedClient();
     client.listAnswers.push({ status: 404, headers: {}, body: {} });
