@@ -93,10 +93,7 @@ export async function startServe(options: ServeOptions): Promise<Serving> {
       ...(settings.upstream === undefined ? {} : { upstream: settings.upstream }),
       port: options.metricsApiPort ?? settings.port,
       ...(options.host === undefined ? {} : { host: options.host }),
-      readiness: () =>
-        scaler.collector.stats().ticks > 0
-          ? { ready: true }
-          : { ready: false, reason: 'no collection has completed yet' },
+      readiness: () => scaler.collector.readiness(),
       registry,
       logger: logger.child({ component: 'metrics-api' }),
     });

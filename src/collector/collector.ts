@@ -9,7 +9,7 @@
  * is still in flight.
  */
 import type { JobSnapshot } from '../domain/flink.js';
-import type { Clock, FlinkClient } from '../domain/ports.js';
+import type { Clock, FlinkClient, Readiness } from '../domain/ports.js';
 import { FlinkTimeoutError, isSlotscalerError } from '../errors.js';
 import { SnapshotState, takeSnapshot } from '../flink/snapshot.js';
 import type { SnapshotOptions } from '../flink/snapshot.js';
@@ -114,6 +114,41 @@ function sameTarget(a: CollectorTarget, b: CollectorTarget): boolean {
   );
 }
 
+export interface CollectorStats {
+  readonly ticks: number;
+  readonly skippedTicks: number;
+  readonly lastTickDurationMs: number | null;
+  /** When the newest completed tick ended (the collector's clock). */
+  readonly lastTickEndedAtMs: number | null;
+}
+
+/** Ticks that may go missing before a replica stops calling itself ready. */
+const MISSED_TICKS_BEFORE_UNREADY = 3;
+
+/**
+ * Ready once a tick has completed, and for as long as one keeps completing: a replica whose loop has
+ * not finished a tick for 3 of its periods (a period is the interval, or the newest tick's duration
+ * when ticks run longer and skip) plus one target deadline stops being ready. Its Service then sends
+ * the HPAs' reads to a replica that is collecting, or, with none, the APIService is unavailable and
+ * every HPA holds its replicas, rather than act on readings nobody refreshes. A failing target does
+ * not count: its tick still completes, and it is reported on its own.
+ */
+export function collectionReadiness(
+  stats: CollectorStats,
+  options: Pick<CollectorOptions, 'intervalMs' | 'targetDeadlineMs'>,
+  nowMs: number,
+): Readiness {
+  if (stats.lastTickEndedAtMs === null) return { ready: false, reason: 'no collection has completed yet' };
+  const periodMs = Math.max(options.intervalMs, stats.lastTickDurationMs ?? 0);
+  const allowedMs = MISSED_TICKS_BEFORE_UNREADY * periodMs + options.targetDeadlineMs;
+  const sinceMs = nowMs - stats.lastTickEndedAtMs;
+  if (sinceMs <= allowedMs) return { ready: true };
+  return {
+    ready: false,
+    reason: `no collection has completed for ${(sinceMs / 1000).toFixed(0)} s (one every ${(periodMs / 1000).toFixed(0)} s expected)`,
+  };
+}
+
 export class Collector {
   readonly options: CollectorOptions;
   private readonly entries = new Map<string, TargetEntry>();
@@ -123,6 +158,7 @@ export class Collector {
   private ticks = 0;
   private skippedTicks = 0;
   private lastTickDurationMs: number | null = null;
+  private lastTickEndedAtMs: number | null = null;
 
   constructor(
     private readonly dependencies: CollectorDependencies,
@@ -217,16 +253,18 @@ export class Collector {
     return [...this.entries.values()].map((entry) => entry.status);
   }
 
-  stats(): {
-    readonly ticks: number;
-    readonly skippedTicks: number;
-    readonly lastTickDurationMs: number | null;
-  } {
+  stats(): CollectorStats {
     return {
       ticks: this.ticks,
       skippedTicks: this.skippedTicks,
       lastTickDurationMs: this.lastTickDurationMs,
+      lastTickEndedAtMs: this.lastTickEndedAtMs,
     };
+  }
+
+  /** Whether this replica's readings are being kept fresh; see `collectionReadiness`. */
+  readiness(nowMs: number = this.dependencies.clock.nowMs()): Readiness {
+    return collectionReadiness(this.stats(), this.options, nowMs);
   }
 
   private async runTick(): Promise<TickResult> {
@@ -265,6 +303,7 @@ export class Collector {
     const durationMs = performance.now() - started;
     this.ticks += 1;
     this.lastTickDurationMs = durationMs;
+    this.lastTickEndedAtMs = this.dependencies.clock.nowMs();
     observer?.observeTickDuration(durationMs / 1000);
     this.publishTargetCounts();
     const result: TickResult = {

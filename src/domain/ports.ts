@@ -126,3 +126,6 @@ export interface MetricsProvider {
     selector: readonly Requirement[],
   ): Promise<readonly ExternalMetricValue[]>;
 }
+
+/** Whether a part is fit to serve (`/readyz`), and why not. */
+export type Readiness = { readonly ready: true } | { readonly ready: false; readonly reason: string };

@@ -17,7 +17,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import express from 'express';
 import type { Express, NextFunction, Request, Response } from 'express';
 
-import type { Clock, ExternalMetricValue, MetricsProvider } from '../domain/ports.js';
+import type { Clock, ExternalMetricValue, MetricsProvider, Readiness } from '../domain/ports.js';
 import {
   MetricTargetNotFoundError,
   MetricUnavailableError,
@@ -54,8 +54,7 @@ import {
 import type { Status } from './status.js';
 import type { UpstreamClient } from './upstream.js';
 
-/** Whether the process can serve: caches synced and at least one collection done. */
-export type Readiness = { readonly ready: true } | { readonly ready: false; readonly reason: string };
+export type { Readiness } from '../domain/ports.js';
 
 export interface MetricsApiAppDependencies {
   readonly provider: MetricsProvider;

@@ -4,7 +4,7 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 
-import { Collector } from '../../../src/collector/collector.js';
+import { Collector, collectionReadiness } from '../../../src/collector/collector.js';
 import type { CollectorTarget } from '../../../src/collector/collector.js';
 import { FlinkHttpPool } from '../../../src/flink/rest-client.js';
 import type { Logger } from '../../../src/observability/logger.js';
@@ -199,6 +199,25 @@ describe('Collector', () => {
     assert.equal(subject.status('ns/ok-0')?.state, 'pending');
   });
 
+  it('is ready once a tick completes (failing targets included) and stops being ready when ticks stop', async () => {
+    const subject = collector({ intervalMs: 15_000, targetDeadlineMs: 12_000, requestTimeoutMs: 300 });
+    subject.setTargets(targets());
+    assert.deepEqual(subject.readiness(), { ready: false, reason: 'no collection has completed yet' });
+    broken.misbehave('hang');
+    const tick = await subject.tick();
+    assert.equal(tick.failed, 1);
+    assert.deepEqual(subject.readiness(), { ready: true }, 'one failing target is its own report');
+    clock.advance(3 * 15_000 + 12_000);
+    assert.deepEqual(subject.readiness(), { ready: true });
+    clock.advance(1000);
+    assert.deepEqual(subject.readiness(), {
+      ready: false,
+      reason: 'no collection has completed for 58 s (one every 15 s expected)',
+    });
+    await subject.tick();
+    assert.deepEqual(subject.readiness(), { ready: true }, 'ready again with the next tick');
+  });
+
   it('ticks on its interval until stopped', async () => {
     const subject = collector({ intervalMs: 30 });
     subject.setTargets(targets().slice(0, 2));
@@ -237,5 +256,24 @@ describe('Collector', () => {
     const result = await subject.tick();
     assert.equal(result.failed, 1);
     assert.equal(subject.status('ns/bad')?.lastError?.code, 'FLINK_UNREACHABLE');
+  });
+});
+
+describe('collectionReadiness', () => {
+  const options = { intervalMs: 15_000, targetDeadlineMs: 12_000 };
+  const stats = (lastTickEndedAtMs: number | null, lastTickDurationMs: number | null = 100) => ({
+    ticks: lastTickEndedAtMs === null ? 0 : 1,
+    skippedTicks: 0,
+    lastTickDurationMs,
+    lastTickEndedAtMs,
+  });
+  it('allows 3 periods plus one deadline between completed ticks', () => {
+    assert.equal(collectionReadiness(stats(0), options, 57_000).ready, true);
+    assert.equal(collectionReadiness(stats(0), options, 57_001).ready, false);
+  });
+  it('takes the tick’s own duration as its period when ticks run longer than the interval', () => {
+    // 2,000 targets at 64 at a time, say: a tick of 90 s, and ticks due meanwhile skipped.
+    assert.equal(collectionReadiness(stats(0, 90_000), options, 3 * 90_000 + 12_000).ready, true);
+    assert.equal(collectionReadiness(stats(0, 90_000), options, 3 * 90_000 + 12_001).ready, false);
   });
 });
