@@ -109,14 +109,12 @@ export function guardedObjectPatch(
   fields: Record<string, unknown>,
   what: string,
 ): WriteStep {
-  const { name, namespace = 'default' } = object.metadata;
-  return {
-    method: 'PATCH',
-    path: objectPath(resource, namespace, name),
-    contentType: 'application/merge-patch+json',
-    body: mergePatches({ metadata: guardedMetadata(object, statusAnnotation) }, fields),
+  return objectMergePatch(
+    resource,
+    object,
+    mergePatches({ metadata: guardedMetadata(object, statusAnnotation) }, fields),
     what,
-  };
+  );
 }
 
 /** The write of the status annotation alone: one merge patch of the object's metadata (every kind). */
@@ -125,13 +123,27 @@ export function statusAnnotationWrite(
   object: KubeObject,
   statusAnnotation: string,
 ): WriteStep {
+  return objectMergePatch(
+    resource,
+    object,
+    { metadata: { annotations: { [STATUS_ANNOTATION]: statusAnnotation } } },
+    STATUS_ANNOTATION,
+  );
+}
+
+function objectMergePatch(
+  resource: ResourceRef,
+  object: KubeObject,
+  body: Record<string, unknown>,
+  what: string,
+): WriteStep {
   const { name, namespace = 'default' } = object.metadata;
   return {
     method: 'PATCH',
     path: objectPath(resource, namespace, name),
     contentType: 'application/merge-patch+json',
-    body: { metadata: { annotations: { [STATUS_ANNOTATION]: statusAnnotation } } },
-    what: STATUS_ANNOTATION,
+    body,
+    what,
   };
 }
 
