@@ -111,11 +111,12 @@ export class LeaseElector implements LeaderState {
       this.setLeader(false);
       const lease = this.current();
       if (lease !== undefined && this.spec()?.holderIdentity === this.options.identity) {
-        // client-go's ReleaseOnCancel: an empty holder and a 1 s duration.
+        // client-go's ReleaseOnCancel: an empty holder and a 1 s duration, the transitions kept.
         await this.put(lease, {
           holderIdentity: '',
           leaseDurationSeconds: 1,
           renewTime: microTime(this.options.clock.nowMs()),
+          leaseTransitions: this.spec()?.leaseTransitions ?? 0,
         }).catch(() => undefined);
       }
     }
