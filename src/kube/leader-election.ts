@@ -107,18 +107,18 @@ export class LeaseElector implements LeaderState {
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
     while (this.busy) await new Promise((resolve) => setTimeout(resolve, 20));
-    if (this.leader) {
-      this.setLeader(false);
-      const lease = this.current();
-      if (lease !== undefined && this.spec()?.holderIdentity === this.options.identity) {
-        // client-go's ReleaseOnCancel: an empty holder and a 1 s duration, the transitions kept.
-        await this.put(lease, {
-          holderIdentity: '',
-          leaseDurationSeconds: 1,
-          renewTime: microTime(this.options.clock.nowMs()),
-          leaseTransitions: this.spec()?.leaseTransitions ?? 0,
-        }).catch(() => undefined);
-      }
+    if (this.leader) this.setLeader(false);
+    // Released whenever it names us: also when a take-over won just as we were stopping, which
+    // never made us leader here but would leave the others waiting a whole lease duration.
+    const lease = this.current();
+    if (lease !== undefined && this.spec()?.holderIdentity === this.options.identity) {
+      // client-go's ReleaseOnCancel: an empty holder and a 1 s duration, the transitions kept.
+      await this.put(lease, {
+        holderIdentity: '',
+        leaseDurationSeconds: 1,
+        renewTime: microTime(this.options.clock.nowMs()),
+        leaseTransitions: this.spec()?.leaseTransitions ?? 0,
+      }).catch(() => undefined);
     }
     await this.informer.stop();
   }

@@ -525,6 +525,22 @@ describe('LeaseElector', () => {
     assert.equal(me.stopped(), 1);
   });
 
+  it('a stop that comes while a take-over is being won still releases the Lease', async (t) => {
+    const { server, candidate, stopAll } = harness(t);
+    server.writeAsOther({ holderIdentity: '', leaseDurationSeconds: 1, leaseTransitions: 2 });
+    let stopping: Promise<void> | undefined;
+    // The stop arrives while onStartedLeading runs: the elector never leads, but the Lease names it.
+    const me = candidate('me', (elector) => {
+      stopping = elector.stop();
+    });
+    await me.elector.start();
+    await stopping;
+    assert.equal(me.elector.isLeader(), false);
+    assert.equal(server.spec()?.holderIdentity, '', 'released, so another candidate takes it at once');
+    assert.equal(server.spec()?.leaseTransitions, 3);
+    await stopAll();
+  });
+
   it('hands over on a graceful stop: the follower takes the released Lease at its next check', async (t) => {
     const { server, candidate, round, stopAll } = harness(t);
     server.writeAsOther({ holderIdentity: '', leaseDurationSeconds: 1, leaseTransitions: 2 });
