@@ -9,8 +9,11 @@ export interface ApiNeed {
   readonly group: string;
   readonly resource: string;
   readonly verbs: readonly string[];
-  /** Namespaced needs are granted by a Role in the lease namespace; the rest by the ClusterRole. */
-  readonly scope: 'cluster' | 'lease-namespace';
+  /**
+   * `cluster`: the ClusterRole, bound cluster-wide. `targets`: the `:targets` ClusterRole, bound
+   * cluster-wide, or in each of `config.namespaces` when set. `lease-namespace`: a Role there.
+   */
+  readonly scope: 'cluster' | 'targets' | 'lease-namespace';
   /** Only when this setting is true. */
   readonly when?: 'writeApiServiceCaBundle' | 'upstreamExternalMetrics';
   readonly evidence: readonly (readonly [file: string, text: string])[];
@@ -29,7 +32,7 @@ export const CODE_NEEDS: readonly ApiNeed[] = [
     group: 'flink.apache.org',
     resource: 'flinkdeployments',
     verbs: ['list', 'watch', 'patch'],
-    scope: 'cluster',
+    scope: 'targets',
     evidence: [
       ['src/kube/adapters/flink-deployment.ts', "plural: 'flinkdeployments'"],
       ['src/kube/adapters/flink-deployment.ts', 'guardedObjectPatch('],
@@ -39,7 +42,7 @@ export const CODE_NEEDS: readonly ApiNeed[] = [
     group: 'flink.k8s.io',
     resource: 'flinkapplications',
     verbs: ['list', 'watch', 'patch'],
-    scope: 'cluster',
+    scope: 'targets',
     evidence: [
       ['src/kube/adapters/flink-application.ts', "plural: 'flinkapplications'"],
       ['src/kube/adapters/flink-application.ts', 'guardedObjectPatch('],
@@ -49,7 +52,7 @@ export const CODE_NEEDS: readonly ApiNeed[] = [
     group: 'apps',
     resource: 'deployments',
     verbs: ['list', 'watch', 'patch'],
-    scope: 'cluster',
+    scope: 'targets',
     evidence: [
       ['src/kube/adapters/deployment.ts', "plural: 'deployments'"],
       ['src/kube/adapters/deployment.ts', 'planStatusWrite'],
@@ -59,14 +62,14 @@ export const CODE_NEEDS: readonly ApiNeed[] = [
     group: 'apps',
     resource: 'deployments/scale',
     verbs: ['patch'],
-    scope: 'cluster',
+    scope: 'targets',
     evidence: [['src/kube/adapters/deployment.ts', '/scale`']],
   },
   {
     group: 'events.k8s.io',
     resource: 'events',
     verbs: ['create'],
-    scope: 'cluster',
+    scope: 'targets',
     evidence: [
       ['src/kube/events.ts', '/apis/events.k8s.io/v1/namespaces/'],
       ['src/kube/events.ts', "method: 'POST'"],

@@ -16,6 +16,7 @@ import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { startServe } from '../../src/app/serve.js';
 import type { Serving } from '../../src/app/serve.js';
 import { resolveConfig } from '../../src/config/load.js';
+import type { LoadedConfig } from '../../src/config/load.js';
 import { MANIFESTS_PATH, kubeToolsBin, renderManifests } from '../../scripts/manifests.js';
 import { FakeJobManagerServer, typicalJob } from '../fakes/fake-jobmanager.js';
 import {
@@ -145,10 +146,29 @@ function grantsOf(objects: readonly Manifest[]): Set<string> {
   return grants;
 }
 
+/**
+ * Where each role of the ServiceAccount is bound: `*` for a ClusterRoleBinding, else the
+ * RoleBinding's namespace, as `scope role-kind/role-name`.
+ */
+function bindingsOf(objects: readonly Manifest[]): string[] {
+  return objects
+    .filter((o) => o.kind === 'ClusterRoleBinding' || o.kind === 'RoleBinding')
+    .filter((o) =>
+      (o['subjects'] as { name: string; namespace: string }[]).some(
+        (s) => s.name === RELEASE && s.namespace === NAMESPACE,
+      ),
+    )
+    .map((o) => {
+      const ref = o['roleRef'] as { kind: string; name: string };
+      return `${o.kind === 'ClusterRoleBinding' ? '*' : (o.metadata.namespace ?? '')} ${ref.kind}/${ref.name}`;
+    })
+    .sort();
+}
+
 function needsAsGrants(needs: readonly ApiNeed[]): Set<string> {
   const grants = new Set<string>();
   for (const need of needs) {
-    const kind = need.scope === 'cluster' ? 'ClusterRole' : 'Role';
+    const kind = need.scope === 'lease-namespace' ? 'Role' : 'ClusterRole';
     for (const verb of need.verbs) grants.add(`${kind}:${need.group} ${need.resource} ${verb}`);
   }
   return grants;
@@ -203,6 +223,8 @@ describe('Helm chart, rendered', () => {
       'APIService',
       'ClusterRole',
       'ClusterRole',
+      'ClusterRole',
+      'ClusterRoleBinding',
       'ClusterRoleBinding',
       'ClusterRoleBinding',
       'ClusterRoleBinding',
@@ -363,6 +385,44 @@ describe('Helm chart, rendered', () => {
     assert.equal(more.filter((o) => o.metadata.name.endsWith(':external-metrics-reader')).length, 0);
   });
 
+  it('binds the target rules in the namespaces of config.namespaces only, the rest as before', () => {
+    const everywhere = bindingsOf(render());
+    assert.ok(everywhere.includes(`* ClusterRole/${RELEASE}:targets`), everywhere.join('\n'));
+    const targetRules = one(render(), 'ClusterRole', `${RELEASE}:targets`)['rules'] as Rule[];
+    const targetGrants = new Set(
+      targetRules.flatMap((rule) =>
+        rule.apiGroups.flatMap((group) =>
+          rule.resources.flatMap((resource) => rule.verbs.map((verb) => `${group} ${resource} ${verb}`)),
+        ),
+      ),
+    );
+    assert.deepEqual(
+      [...targetGrants].sort(),
+      CODE_NEEDS.filter((need) => need.scope === 'targets')
+        .flatMap((need) => need.verbs.map((verb) => `${need.group} ${need.resource} ${verb}`))
+        .sort(),
+    );
+    for (const set of [['config.namespaces=flink\\,team-b'], ['config.namespaces={flink,team-b}']]) {
+      const narrowed = render(set);
+      assert.deepEqual(
+        bindingsOf(narrowed),
+        [
+          `* ClusterRole/${RELEASE}`,
+          '* ClusterRole/system:auth-delegator',
+          `flink ClusterRole/${RELEASE}:targets`,
+          `kube-system Role/extension-apiserver-authentication-reader`,
+          `${NAMESPACE} Role/${RELEASE}`,
+          `team-b ClusterRole/${RELEASE}:targets`,
+        ].sort(),
+        set.join(' '),
+      );
+      assert.deepEqual(
+        configOf(narrowed)['namespaces'],
+        set[0]?.includes('{') ? ['flink', 'team-b'] : 'flink,team-b',
+      );
+    }
+  });
+
   it('refuses wrong values at render time (values.schema.json from the config schema)', () => {
     for (const [set, expected] of [
       ['config.tickInterval=fast', /tickInterval/],
@@ -464,6 +524,100 @@ describe('Helm chart, installed into a real API server', { timeout: 600_000 }, (
     await rm(dir, { recursive: true, force: true });
   });
 
+  /** A SubjectAccessReview for the chart's ServiceAccount, answered by the API server's RBAC authorizer. */
+  const can = async (
+    verb: string,
+    group: string,
+    resource: string,
+    namespace: string,
+    name?: string,
+  ): Promise<boolean> => {
+    const [plural = '', subresource] = resource.split('/');
+    const review = expectOk(
+      await env.controlPlane.request('POST', '/apis/authorization.k8s.io/v1/subjectaccessreviews', {
+        apiVersion: 'authorization.k8s.io/v1',
+        kind: 'SubjectAccessReview',
+        spec: {
+          user: `system:serviceaccount:${NAMESPACE}:${RELEASE}`,
+          groups: ['system:serviceaccounts', `system:serviceaccounts:${NAMESPACE}`, 'system:authenticated'],
+          resourceAttributes: {
+            verb,
+            group,
+            resource: plural,
+            ...(subresource === undefined ? {} : { subresource }),
+            namespace,
+            ...(name === undefined ? {} : { name }),
+          },
+        },
+      }),
+      'SubjectAccessReview',
+    ).body as { status: { allowed: boolean } };
+    return review.status.allowed;
+  };
+
+  /**
+   * What a pod of the chart gets: a kubeconfig with the ServiceAccount's token (RBAC enforced), and
+   * the config of the chart's ConfigMap with its certificate (ticks of 1 s for the test).
+   */
+  const asServiceAccount = async (): Promise<{ kubeconfig: string; loaded: LoadedConfig }> => {
+    // The chart's ServiceAccount token, from the TokenRequest API.
+    const tokenRequest = expectOk(
+      await env.controlPlane.request(
+        'POST',
+        `/api/v1/namespaces/${NAMESPACE}/serviceaccounts/${RELEASE}/token`,
+        {
+          apiVersion: 'authentication.k8s.io/v1',
+          kind: 'TokenRequest',
+          spec: { expirationSeconds: 3600 },
+        },
+      ),
+      'token request',
+    ).body as { status: { token: string } };
+    const kubeconfig = join(dir, 'kubeconfig');
+    await writeFile(
+      kubeconfig,
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [
+          {
+            name: 'c',
+            cluster: {
+              server: env.controlPlane.server,
+              'certificate-authority': env.controlPlane.caCertPath,
+            },
+          },
+        ],
+        users: [{ name: 'sa', user: { token: tokenRequest.status.token } }],
+        contexts: [{ name: 'sa', context: { cluster: 'c', user: 'sa' } }],
+        'current-context': 'sa',
+      }),
+    );
+
+    // The chart's config file and certificate, as the pod would mount them.
+    const configMap = JSON.parse(kube('get', '-n', NAMESPACE, 'configmap', RELEASE, '-o', 'json')) as {
+      data: { 'config.yaml': string };
+    };
+    const secret = JSON.parse(kube('get', '-n', NAMESPACE, 'secret', `${RELEASE}-tls`, '-o', 'json')) as {
+      data: Record<string, string>;
+    };
+    await writeFile(join(dir, 'tls.crt'), Buffer.from(secret.data['tls.crt'] ?? '', 'base64'));
+    await writeFile(join(dir, 'tls.key'), Buffer.from(secret.data['tls.key'] ?? '', 'base64'));
+    const content = parseYaml(configMap.data['config.yaml']) as Record<string, unknown>;
+    const loaded = resolveConfig({
+      file: {
+        path: 'config.yaml',
+        content: {
+          ...content,
+          tlsCertFile: join(dir, 'tls.crt'),
+          tlsKeyFile: join(dir, 'tls.key'),
+          tickInterval: '1s',
+        },
+      },
+    });
+    return { kubeconfig, loaded };
+  };
+
   it("the README's helm install creates every object (server-side validation) and the APIService", async () => {
     // The commands of the README's "With Helm" block, as a user runs them.
     const commands = await readmeCommands('### With Helm');
@@ -552,39 +706,13 @@ describe('Helm chart, installed into a real API server', { timeout: 600_000 }, (
   });
 
   it("the API server's authorizer gives the ServiceAccount each need, and not more", async () => {
-    // SubjectAccessReviews for the ServiceAccount, answered by the API server's RBAC authorizer.
-    const can = async (
-      verb: string,
-      group: string,
-      resource: string,
-      namespace: string,
-      name?: string,
-    ): Promise<boolean> => {
-      const [plural = '', subresource] = resource.split('/');
-      const review = expectOk(
-        await env.controlPlane.request('POST', '/apis/authorization.k8s.io/v1/subjectaccessreviews', {
-          apiVersion: 'authorization.k8s.io/v1',
-          kind: 'SubjectAccessReview',
-          spec: {
-            user: `system:serviceaccount:${NAMESPACE}:${RELEASE}`,
-            groups: ['system:serviceaccounts', `system:serviceaccounts:${NAMESPACE}`, 'system:authenticated'],
-            resourceAttributes: {
-              verb,
-              group,
-              resource: plural,
-              ...(subresource === undefined ? {} : { subresource }),
-              namespace,
-              ...(name === undefined ? {} : { name }),
-            },
-          },
-        }),
-        'SubjectAccessReview',
-      ).body as { status: { allowed: boolean } };
-      return review.status.allowed;
-    };
     for (const need of [...CODE_NEEDS.filter((n) => n.when === undefined), ...DELEGATED_NEEDS]) {
       const namespace =
-        need.resource === 'configmaps' ? 'kube-system' : need.scope === 'cluster' ? 'flink' : NAMESPACE;
+        need.resource === 'configmaps'
+          ? 'kube-system'
+          : need.scope === 'lease-namespace'
+            ? NAMESPACE
+            : 'flink';
       for (const verb of need.verbs) {
         const name =
           need.resource === 'configmaps'
@@ -611,61 +739,7 @@ describe('Helm chart, installed into a real API server', { timeout: 600_000 }, (
   });
 
   it('run as the ServiceAccount (RBAC enforced), Slotscaler watches, scales, records and serves; the APIService becomes Available', async () => {
-    // The chart's ServiceAccount token, from the TokenRequest API.
-    const tokenRequest = expectOk(
-      await env.controlPlane.request(
-        'POST',
-        `/api/v1/namespaces/${NAMESPACE}/serviceaccounts/${RELEASE}/token`,
-        {
-          apiVersion: 'authentication.k8s.io/v1',
-          kind: 'TokenRequest',
-          spec: { expirationSeconds: 3600 },
-        },
-      ),
-      'token request',
-    ).body as { status: { token: string } };
-    const kubeconfig = join(dir, 'kubeconfig');
-    await writeFile(
-      kubeconfig,
-      JSON.stringify({
-        apiVersion: 'v1',
-        kind: 'Config',
-        clusters: [
-          {
-            name: 'c',
-            cluster: {
-              server: env.controlPlane.server,
-              'certificate-authority': env.controlPlane.caCertPath,
-            },
-          },
-        ],
-        users: [{ name: 'sa', user: { token: tokenRequest.status.token } }],
-        contexts: [{ name: 'sa', context: { cluster: 'c', user: 'sa' } }],
-        'current-context': 'sa',
-      }),
-    );
-
-    // The chart's config file and certificate, as the pod would mount them.
-    const configMap = JSON.parse(kube('get', '-n', NAMESPACE, 'configmap', RELEASE, '-o', 'json')) as {
-      data: { 'config.yaml': string };
-    };
-    const secret = JSON.parse(kube('get', '-n', NAMESPACE, 'secret', `${RELEASE}-tls`, '-o', 'json')) as {
-      data: Record<string, string>;
-    };
-    await writeFile(join(dir, 'tls.crt'), Buffer.from(secret.data['tls.crt'] ?? '', 'base64'));
-    await writeFile(join(dir, 'tls.key'), Buffer.from(secret.data['tls.key'] ?? '', 'base64'));
-    const content = parseYaml(configMap.data['config.yaml']) as Record<string, unknown>;
-    const loaded = resolveConfig({
-      file: {
-        path: 'config.yaml',
-        content: {
-          ...content,
-          tlsCertFile: join(dir, 'tls.crt'),
-          tlsKeyFile: join(dir, 'tls.key'),
-          tickInterval: '1s',
-        },
-      },
-    });
+    const { kubeconfig, loaded } = await asServiceAccount();
 
     // A target that is busy: 0.9 against 0.6 asks for more TaskManagers.
     const cluster = jobManagers.addCluster({
@@ -778,5 +852,114 @@ spec:
     );
     const list = JSON.parse(stdout) as { items: { metricLabels: Record<string, string> }[] };
     assert.equal(list.items[0]?.metricLabels['target'], 'busy');
+  });
+
+  it('config.namespaces narrows what the ServiceAccount may do to targets, and what Slotscaler watches', async () => {
+    await serving?.stop();
+    serving = undefined;
+    kube('create', 'namespace', 'team-b');
+    // The test before pointed the Service at its process; the upgrade puts the chart's back.
+    kube('delete', '-n', NAMESPACE, 'service', RELEASE);
+    run(helm, [
+      'upgrade',
+      RELEASE,
+      chart,
+      '--kubeconfig',
+      env.kubeconfigPath,
+      '--namespace',
+      NAMESPACE,
+      '--reuse-values',
+      '--set',
+      'config.namespaces=flink',
+    ]);
+    // The target rules are bound in flink only (the authorizer sees the new bindings within moments).
+    await waitFor(
+      'the ServiceAccount to lose the target rules outside flink',
+      async () => ((await can('patch', 'flink.apache.org', 'flinkdeployments', 'team-b')) ? undefined : true),
+      { timeoutMs: 30_000 },
+    );
+    for (const [verb, resource] of [
+      ['list', 'flinkdeployments'],
+      ['watch', 'flinkdeployments'],
+      ['patch', 'flinkdeployments'],
+    ] as const) {
+      assert.equal(await can(verb, 'flink.apache.org', resource, 'flink'), true, `${verb} in flink`);
+      assert.equal(await can(verb, 'flink.apache.org', resource, 'team-b'), false, `${verb} in team-b`);
+      assert.equal(await can(verb, 'flink.apache.org', resource, ''), false, `${verb} cluster-wide`);
+    }
+    assert.equal(await can('create', 'events.k8s.io', 'events', 'flink'), true);
+    assert.equal(await can('create', 'events.k8s.io', 'events', 'team-b'), false);
+    assert.equal(await can('list', 'apiextensions.k8s.io', 'customresourcedefinitions', ''), true);
+    assert.equal(
+      await can('update', 'coordination.k8s.io', 'leases', NAMESPACE, 'slotscaler'),
+      true,
+      'leader election untouched',
+    );
+
+    // Run as the ServiceAccount with the upgraded config: busy targets in both namespaces; only the
+    // one in flink is watched (namespaced LIST and WATCH, which the narrowed RBAC allows) and scaled.
+    const { kubeconfig, loaded } = await asServiceAccount();
+    assert.deepEqual(loaded.config.namespaces, ['flink']);
+    const busyTarget = async (name: string, namespace: string): Promise<void> => {
+      const cluster = jobManagers.addCluster({
+        name,
+        taskManagers: 1,
+        slotsPerTaskManager: 2,
+        jobs: [typicalJob({ name, busyRatio: 0.9, parallelism: 2 })],
+      });
+      await applyYaml(
+        env.controlPlane,
+        flinkDeploymentYaml({
+          name,
+          taskManagers: 1,
+          slotsPerTaskManager: 2,
+          annotations: {
+            'slotscaler.dev/enabled': 'true',
+            'slotscaler.dev/jobmanager-url': cluster.url,
+            'slotscaler.dev/metrics': 'flink_busy_ratio=0.6',
+            'slotscaler.dev/max-taskmanagers': '2',
+            'slotscaler.dev/metrics-window': '3s',
+            'slotscaler.dev/metrics-hold-after-restart': '0s',
+          },
+        }),
+        namespace,
+      );
+    };
+    await busyTarget('inside', 'flink');
+    await busyTarget('outside', 'team-b');
+    const lines: string[] = [];
+    serving = await startServe({
+      loaded,
+      kubeconfigPath: kubeconfig,
+      logger: testLogger('serve ', (line) => lines.push(line)),
+      host: '127.0.0.1',
+      metricsApiPort: 0,
+      metricsPort: 0,
+      identity: 'chart-test-namespaces',
+    });
+    await waitFor(
+      'flink/inside scaled to 2 TaskManagers',
+      async () => {
+        const object = await env.getFlinkDeployment('inside');
+        return (object['spec'] as { taskManager: { replicas: number } }).taskManager.replicas === 2
+          ? true
+          : undefined;
+      },
+      { timeoutMs: 60_000 },
+    );
+    const ids = serving.scaler.registry.list().map((target) => target.id);
+    assert.ok(ids.includes('flinkdeployment/flink/inside'), ids.join(', '));
+    assert.ok(!ids.some((id) => id.includes('/team-b/')), ids.join(', '));
+    const outside = JSON.parse(kube('get', '-n', 'team-b', 'flinkdeployment', 'outside', '-o', 'json')) as {
+      spec: { taskManager: { replicas: number } };
+      metadata: { annotations: Record<string, string> };
+    };
+    assert.equal(outside.spec.taskManager.replicas, 1);
+    assert.equal(outside.metadata.annotations['slotscaler.dev/status'], undefined, 'never written');
+    // Nothing was refused: every call the scaler made is within the narrowed grants.
+    assert.deepEqual(
+      lines.filter((line) => /"status":403|forbidden/i.test(line)),
+      [],
+    );
   });
 });

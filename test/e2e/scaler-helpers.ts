@@ -40,17 +40,20 @@ export function fastAnnotations(
   };
 }
 
-/** A logger that prints warnings and errors (and everything with SLOTSCALER_E2E_LOG=1) as `#` lines. */
-export function testLogger(prefix = ''): Logger {
+/**
+ * A logger that prints warnings and errors (and everything with SLOTSCALER_E2E_LOG=1) as `#` lines,
+ * and hands every line of every level to `onLine` when given.
+ */
+export function testLogger(prefix = '', onLine?: (line: string) => void): Logger {
   const verbose = process.env['SLOTSCALER_E2E_LOG'] === '1';
   const make = (bindings: Record<string, unknown>): Logger => {
     const write =
       (level: string, always: boolean) =>
       (obj: Record<string, unknown>, msg: string): void => {
-        if (!always && !verbose) return;
-        console.log(
-          `# ${prefix}${level} ${msg} ${JSON.stringify({ ...bindings, ...obj }, (_k, v: unknown) => (v instanceof Error ? v.message : v))}`,
-        );
+        if (!always && !verbose && onLine === undefined) return;
+        const line = `${level} ${msg} ${JSON.stringify({ ...bindings, ...obj }, (_k, v: unknown) => (v instanceof Error ? v.message : v))}`;
+        onLine?.(line);
+        if (always || verbose) console.log(`# ${prefix}${line}`);
       };
     return {
       debug: write('debug', false),
