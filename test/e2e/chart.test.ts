@@ -31,6 +31,7 @@ import type { ApiNeed } from './chart-rbac.js';
 import { flinkDeploymentYaml, startEnvironment } from './harness/environment.js';
 import type { Environment } from './harness/environment.js';
 import { applyYaml, expectOk, waitFor } from './harness/kube.js';
+import { readmeCommands } from './harness/readme.js';
 import { testLogger } from './scaler-helpers.js';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
@@ -189,17 +190,6 @@ async function codeOf(file: string): Promise<string> {
     .split('\n')
     .filter((line) => !/^\s*(\/\/|\*|\/\*\*)/.test(line))
     .join('\n');
-}
-
-/** The shell lines of the first `sh` block after a README heading. */
-async function readmeCommands(heading: string): Promise<string[]> {
-  const readme = await readFile(join(repo, 'README.md'), 'utf8');
-  const section = readme.slice(readme.indexOf(heading));
-  const block = /```sh\n([\s\S]*?)```/.exec(section)?.[1] ?? '';
-  return block
-    .split('\n')
-    .map((line) => line.trim())
-    .filter((line) => line !== '' && !line.startsWith('#'));
 }
 
 describe('Helm chart, rendered', () => {

@@ -4,15 +4,18 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 
+import { parseAllDocuments } from 'yaml';
+
 import { startServe } from '../../src/app/serve.js';
 import type { Serving } from '../../src/app/serve.js';
-import { startEnvironment } from './harness/environment.js';
+import { flinkDeploymentYaml, startEnvironment } from './harness/environment.js';
 import type { Environment } from './harness/environment.js';
 import { applyYaml, expectOk, waitFor } from './harness/kube.js';
+import { readmeBlock, readmeCommands } from './harness/readme.js';
 import { fastConfig, patchAnnotations, testLogger } from './scaler-helpers.js';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
@@ -49,6 +52,8 @@ describe('external metrics API through the real aggregator, used by a real HPA',
     env = await startEnvironment({
       flink: { taskManagers: 1, slotsPerTaskManager: 2, recordsPerSecond: 300, costMicros: COST_MICROS },
       controlPlane: { hpaSyncPeriodSeconds: 5 },
+      // The README's "A first HPA" names the namespace flink.
+      namespace: 'flink',
     });
     path = `/apis/flink.apache.org/v1beta1/namespaces/${env.namespace}/flinkdeployments/${env.flinkDeploymentName}`;
     await patchAnnotations(env.controlPlane, path, {
@@ -237,13 +242,17 @@ spec:
       async () => ((await hpaStatus()).desiredReplicas === 1 ? true : undefined),
       { timeoutMs: 180_000, intervalMs: 1000 },
     );
-    // At 2 replicas the formula for the value it read now gives 1: ceil(usage / 700m × 2).
+    // At 2 replicas the formula for the value it read now gives 1: ceil(usage / 700m × 2), clamped
+    // to minReplicas (an idle map can read 0m, and ceil gives 0).
     const down = await hpaStatus();
     const usageDown = milli(down.currentMetrics?.[0]?.external?.current?.value ?? '0');
     console.log(
       `# HPA read ${usageDown}m at ${down.currentReplicas} replicas and asked for ${down.desiredReplicas}`,
     );
-    assert.equal(Math.ceil((usageDown / TARGET_MILLI) * (down.currentReplicas ?? 0)), down.desiredReplicas);
+    assert.equal(
+      Math.max(1, Math.ceil((usageDown / TARGET_MILLI) * (down.currentReplicas ?? 0))),
+      down.desiredReplicas,
+    );
     await waitFor(
       'the FlinkDeployment to run 1 TaskManager again',
       async () => {
@@ -269,5 +278,74 @@ spec:
     );
     assert.ok(sample(/^slotscaler_collector_tick_duration_seconds_count (\d+)/m) > 0);
     assert.match(text, /^slotscaler_metrics_api_requests_total\{.*code="200".*\} \d+/m);
+  });
+
+  it('the README\'s "A first HPA", as written: the annotations, the HPA, and the two commands', async () => {
+    const [annotated, hpa] = parseAllDocuments(await readmeBlock('## A first HPA', 'yaml')).map(
+      (document) => document.toJS() as Record<string, unknown>,
+    );
+    const annotations = (annotated?.['metadata'] as { annotations: Record<string, string> }).annotations;
+    assert.equal(annotations['slotscaler.dev/mode'], 'metrics-only');
+    // The FlinkDeployment `clicks` with the README's annotations (its JobManager: the MiniCluster's).
+    await env.applyYaml(
+      flinkDeploymentYaml({
+        name: 'clicks',
+        taskManagers: 1,
+        slotsPerTaskManager: 2,
+        annotations: {
+          ...annotations,
+          'slotscaler.dev/jobmanager-url': env.flink?.restUrl ?? '',
+          'slotscaler.dev/metrics-window': '10s',
+          'slotscaler.dev/metrics-hold-after-restart': '0s',
+        },
+      }),
+    );
+    await env.applyYaml(JSON.stringify(hpa));
+
+    const [getRaw, describeHpa, ...rest] = await readmeCommands('## A first HPA');
+    assert.deepEqual(rest, []);
+    assert.match(getRaw ?? '', /^kubectl get --raw /);
+    assert.match(describeHpa ?? '', /^kubectl describe hpa clicks -n flink$/);
+    // As a user runs them: a shell, kubectl on the PATH, the cluster in KUBECONFIG.
+    const shell = async (command: string): Promise<string> =>
+      (
+        await promisify(execFile)('bash', ['-c', command], {
+          encoding: 'utf8',
+          timeout: 20_000,
+          env: {
+            ...process.env,
+            PATH: `${dirname(kubectl)}:${process.env['PATH'] ?? ''}`,
+            KUBECONFIG: env.kubeconfigPath,
+          },
+        })
+      ).stdout;
+    const item = await waitFor(
+      "an item for clicks from the README's kubectl get --raw",
+      async () => {
+        const list = JSON.parse(await shell(getRaw ?? '')) as {
+          items: { metricLabels: Record<string, string>; value: string }[];
+        };
+        return list.items.find((i) => i.metricLabels['target'] === 'clicks');
+      },
+      { timeoutMs: 60_000, intervalMs: 1000 },
+    );
+    assert.equal(item.metricLabels['kind'], 'flinkdeployment');
+    // The HPA controller reads the same metric: describe shows its value against the 700m target.
+    const described = await waitFor(
+      "the README's kubectl describe hpa to show the metric's value",
+      async () => {
+        const text = await shell(describeHpa ?? '');
+        return /"flink_busy_ratio" \(target value\):\s+\d+m? \/ 700m/.test(text) ? text : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 1000 },
+    );
+    console.log(
+      `# ${
+        described
+          .split('\n')
+          .find((line) => line.includes('flink_busy_ratio'))
+          ?.trim() ?? ''
+      }`,
+    );
   });
 });
