@@ -1,7 +1,8 @@
 // `npm run env:up` / `npm run env:down`: keep one local test environment running for a person to
 // poke at (a real control plane with the HPA controller, a Flink MiniCluster, the stand-in
 // operator), and stop it again. `up` starts a detached process that holds the environment and
-// writes its addresses to .cache/env/state.json; `down` stops that process.
+// writes its addresses to .cache/env/state.json; `down` stops that process. Both are run as the
+// README writes them by test/e2e/env-commands.test.ts.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -22,7 +23,8 @@ interface EnvState {
 
 const repo = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const cache = process.env['SLOTSCALER_CACHE_DIR'] ?? join(repo, '.cache');
-const dir = join(cache, 'env');
+/** Where the running environment's state and log are kept; `SLOTSCALER_ENV_DIR` moves it (tests). */
+const dir = process.env['SLOTSCALER_ENV_DIR'] ?? join(cache, 'env');
 const statePath = join(dir, 'state.json');
 const logPath = join(dir, 'environment.log');
 
