@@ -514,6 +514,33 @@ describe('Helm chart, installed into a real API server', { timeout: 600_000 }, (
     await rm(dir, { recursive: true, force: true });
   });
 
+  /** A FlinkDeployment whose job (on the fake JobManagers) is busy: 0.9 against 0.6 asks for 2 TaskManagers. */
+  const busyTarget = async (name: string, namespace: string): Promise<void> => {
+    const cluster = jobManagers.addCluster({
+      name,
+      taskManagers: 1,
+      slotsPerTaskManager: 2,
+      jobs: [typicalJob({ name, busyRatio: 0.9, parallelism: 2 })],
+    });
+    await applyYaml(
+      env.controlPlane,
+      flinkDeploymentYaml({
+        name,
+        taskManagers: 1,
+        slotsPerTaskManager: 2,
+        annotations: {
+          'slotscaler.dev/enabled': 'true',
+          'slotscaler.dev/jobmanager-url': cluster.url,
+          'slotscaler.dev/metrics': 'flink_busy_ratio=0.6',
+          'slotscaler.dev/max-taskmanagers': '2',
+          'slotscaler.dev/metrics-window': '3s',
+          'slotscaler.dev/metrics-hold-after-restart': '0s',
+        },
+      }),
+      namespace,
+    );
+  };
+
   /** A SubjectAccessReview for the chart's ServiceAccount, answered by the API server's RBAC authorizer. */
   const can = async (
     verb: string,
@@ -732,29 +759,7 @@ describe('Helm chart, installed into a real API server', { timeout: 600_000 }, (
     const { kubeconfig, loaded } = await asServiceAccount();
 
     // A target that is busy: 0.9 against 0.6 asks for more TaskManagers.
-    const cluster = jobManagers.addCluster({
-      name: 'busy',
-      taskManagers: 1,
-      slotsPerTaskManager: 2,
-      jobs: [typicalJob({ name: 'busy', busyRatio: 0.9, parallelism: 2 })],
-    });
-    await applyYaml(
-      env.controlPlane,
-      flinkDeploymentYaml({
-        name: 'busy',
-        taskManagers: 1,
-        slotsPerTaskManager: 2,
-        annotations: {
-          'slotscaler.dev/enabled': 'true',
-          'slotscaler.dev/jobmanager-url': cluster.url,
-          'slotscaler.dev/metrics': 'flink_busy_ratio=0.6',
-          'slotscaler.dev/max-taskmanagers': '2',
-          'slotscaler.dev/metrics-window': '3s',
-          'slotscaler.dev/metrics-hold-after-restart': '0s',
-        },
-      }),
-      'flink',
-    );
+    await busyTarget('busy', 'flink');
 
     serving = await startServe({
       loaded,
@@ -890,31 +895,6 @@ spec:
     // one in flink is watched (namespaced LIST and WATCH, which the narrowed RBAC allows) and scaled.
     const { kubeconfig, loaded } = await asServiceAccount();
     assert.deepEqual(loaded.config.namespaces, ['flink']);
-    const busyTarget = async (name: string, namespace: string): Promise<void> => {
-      const cluster = jobManagers.addCluster({
-        name,
-        taskManagers: 1,
-        slotsPerTaskManager: 2,
-        jobs: [typicalJob({ name, busyRatio: 0.9, parallelism: 2 })],
-      });
-      await applyYaml(
-        env.controlPlane,
-        flinkDeploymentYaml({
-          name,
-          taskManagers: 1,
-          slotsPerTaskManager: 2,
-          annotations: {
-            'slotscaler.dev/enabled': 'true',
-            'slotscaler.dev/jobmanager-url': cluster.url,
-            'slotscaler.dev/metrics': 'flink_busy_ratio=0.6',
-            'slotscaler.dev/max-taskmanagers': '2',
-            'slotscaler.dev/metrics-window': '3s',
-            'slotscaler.dev/metrics-hold-after-restart': '0s',
-          },
-        }),
-        namespace,
-      );
-    };
     await busyTarget('inside', 'flink');
     await busyTarget('outside', 'team-b');
     const lines: string[] = [];
