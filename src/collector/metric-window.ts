@@ -136,6 +136,8 @@ export class MetricWindow {
 
   constructor(options: Partial<MetricWindowOptions> = {}) {
     this.options = Object.freeze({ ...DEFAULT_METRIC_WINDOW_OPTIONS, ...options });
+    if (!(this.options.catchUpSeconds > 0))
+      throw new RangeError(`catchUpSeconds must be positive, got ${this.options.catchUpSeconds}`);
   }
 
   /** Samples held now. */
@@ -291,6 +293,8 @@ function isWellFormed(snapshot: JobSnapshot): boolean {
       ok(vertex.counters.recordsWritten) &&
       ok(vertex.source?.pendingRecords ?? null) &&
       ok(vertex.source?.recordsIn ?? null) &&
+      ok(vertex.source?.recordsOut ?? null) &&
+      ok(vertex.source?.taskTimeMs ?? null) &&
       ok(vertex.gauges?.busyTimeMsPerSecond ?? null) &&
       ok(vertex.gauges?.backPressuredTimeMsPerSecond ?? null),
   );
@@ -476,12 +480,20 @@ function sourceCounts(sample: JobSnapshot, vertexId: string): SourceCounts | nul
 /**
  * Δpending / Δrecords read between two readings: records read from the source operator's counters
  * (the larger Δ of numRecordsIn and numRecordsOut, which come with pendingRecords in one REST call),
- * else the vertex's write-records. Null when nothing was read in between.
+ * else the vertex's write-records.
+ * - An idle source (nothing read, backlog unchanged): 0, it adds no arrival; it must not hide the
+ *   other sources' growth.
+ * - Null, unknown, when nothing was read while the backlog moved, or when the backlog shrank by more
+ *   than was read (-1 per record at most by conservation; beyond it records left the backlog unread:
+ *   retention, compaction, an offset reset), so the demand falls back to the busy ratio rather than
+ *   reading such a loss as no arrival at all.
  */
 function growthPerRecord(older: SourceCounts, newer: SourceCounts): number | null {
   const read = recordsRead(older, newer);
+  const growth = newer.pending - older.pending;
+  if (read === 0 && growth === 0) return 0;
   if (read === null || read <= 0) return null;
-  return (newer.pending - older.pending) / read;
+  return growth / read < -1 ? null : growth / read;
 }
 
 /** Records read between two readings (see `growthPerRecord`). */
@@ -573,8 +585,8 @@ function consumptionRate(samples: readonly JobSnapshot[], vertex: VertexSnapshot
 
 /**
  * The newest interval of the window for a vertex: the newest sample and the newest earlier one the
- * JobManager's metric cache had refreshed since (its total task time differs; without time counters,
- * the sample before). Null with fewer than two such samples.
+ * JobManager's metric cache had refreshed since (its total task time differs). Null without time
+ * counters or with fewer than two such samples.
  */
 function newestInterval(
   samples: readonly JobSnapshot[],
@@ -584,11 +596,12 @@ function newestInterval(
   const newestVertex = newest?.vertices.find((v) => v.id === vertex.id);
   if (newest === undefined || newestVertex === undefined) return null;
   const newestTotal = totalTimeMs(newestVertex);
+  if (newestTotal === null) return null;
   for (let index = samples.length - 2; index >= 0; index -= 1) {
     const earlier = samples[index];
     const earlierVertex = earlier?.vertices.find((v) => v.id === vertex.id);
     if (earlier === undefined || earlierVertex === undefined) return null;
-    if (newestTotal === null || totalTimeMs(earlierVertex) !== newestTotal) return [earlier, newest];
+    if (totalTimeMs(earlierVertex) !== newestTotal) return [earlier, newest];
   }
   return null;
 }
@@ -690,7 +703,7 @@ export function jobMetrics(
 }
 
 /** A backlog that grows by less than this per record read is jitter, not a job falling behind. */
-export const FALLING_BEHIND_GROWTH_PER_RECORD = 0.05;
+const FALLING_BEHIND_GROWTH_PER_RECORD = 0.05;
 
 /**
  * The load offered to the job over its capacity. Unlike the busy ratio it does not stop at 1 when

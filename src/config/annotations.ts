@@ -145,8 +145,7 @@ export function parseTargetAnnotations(
         const suggestion = closest(target.name, [...known]);
         issues.push({
           key: describeKey('metrics'),
-          value:
-            typeof raw['metrics'] === 'string' ? raw['metrics'] : formatMetricTargets(parsed.data.metrics),
+          value: describeRaw(raw['metrics']) ?? formatMetricTargets(parsed.data.metrics),
           message: `unknown metric ${target.name}${suggestion === undefined ? '' : `; did you mean ${suggestion}?`}`,
         });
       }

@@ -163,10 +163,9 @@ export interface SourceReadings {
   /**
    * Sum over subtasks of `accumulateBusyTimeMs + accumulateIdleTimeMs + accumulateBackPressuredTimeMs`
    * read in the same call: the subtasks' own clock for the readings above (the job details' time
-   * counters may come from another refresh of the JobManager's metric cache). Absent or `null` when
-   * not read.
+   * counters may come from another refresh of the JobManager's metric cache). `null` when not read.
    */
-  readonly taskTimeMs?: number | null;
+  readonly taskTimeMs: number | null;
 }
 
 /** One vertex in a snapshot. */

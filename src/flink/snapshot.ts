@@ -180,6 +180,7 @@ const UNKNOWN_SOURCE: SourceReadings = Object.freeze({
   pendingRecords: null,
   recordsIn: null,
   recordsOut: null,
+  taskTimeMs: null,
 });
 
 async function discoverJob(
@@ -231,7 +232,10 @@ export function slotsPerTaskManager(slots: readonly number[]): number | null {
   return best;
 }
 
-/** The task-level accumulated times (Flink 1.13+); their sum over subtasks is the subtasks' clock. */
+/**
+ * The task-level accumulated times, read only where the subtasks list all three (older Flink versions
+ * do not have them); their sum over subtasks is the subtasks' clock.
+ */
 const TASK_TIME_NAMES: readonly string[] = [
   'accumulateBusyTimeMs',
   'accumulateIdleTimeMs',
@@ -297,7 +301,7 @@ export function planSourceMetrics(
  * lazily registered gauge within a tick or two of the JobManager showing it; a source that has none
  * costs one listing every `cap` ticks.
  */
-export function relistAfterTicks(listingsWithoutPending: number, cap: number): number {
+function relistAfterTicks(listingsWithoutPending: number, cap: number): number {
   return Math.max(1, Math.min(cap, 2 ** Math.max(0, listingsWithoutPending - 1)));
 }
 

@@ -471,7 +471,7 @@ export class FakeCluster {
       'idleTimeMsPerSecond',
       Array.from({ length: parallelism }, () => (1 - busyRatio - backPressureRatio) * 1000),
     );
-    // The task's accumulated times (Flink 1.13+), from the same counters as the job details'.
+    // The task's accumulated times, from the same counters as the job details'.
     metrics.set('accumulateBusyTimeMs', perSubtask(Math.round(counters.busy)));
     metrics.set('accumulateIdleTimeMs', perSubtask(Math.round(counters.idle)));
     metrics.set('accumulateBackPressuredTimeMs', perSubtask(Math.round(counters.backPressured)));

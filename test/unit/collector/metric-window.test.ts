@@ -518,6 +518,34 @@ describe('MetricWindow: the demand ratio', () => {
     near(build(false), 6);
   });
 
+  it('an idle source adds no arrival and leaves the others’ growth counted', () => {
+    // A side-input topic that nobody writes to: nothing read, its backlog of 0 unchanged.
+    const idle: SyntheticVertex = {
+      ...SOURCE,
+      id: 'idle-source',
+      busyRatio: 0,
+      backPressureRatio: 0,
+      recordsPerSecond: 0,
+      pendingRecords: 0,
+    };
+    near(demandOf([source((at) => 2 * (at - T0)), idle, saturatedMap, SINK]), 3);
+  });
+
+  it('is the busy ratio when the backlog shrank by more than was read (records left it unread)', () => {
+    // Busy 1, reading 1000 records/s, while the backlog falls by 1500 records/s: retention deleted
+    // what was never read. No arrival can be told from that; not 0, which would scale a saturated
+    // job down.
+    const window = new MetricWindow();
+    fill(window, T0, T0 + 60_000, [source((at) => 200_000 - 1.5 * (at - T0)), saturatedMap, SINK]);
+    const metrics = window.readings(T0 + 60_000).metrics;
+    assert.equal(value(metrics.flink_busy_ratio), 1);
+    assert.equal(value(metrics.flink_demand_ratio), 1);
+  });
+
+  it('refuses a catch-up duration that is not positive', () => {
+    assert.throws(() => new MetricWindow({ catchUpSeconds: 0 }), /catchUpSeconds must be positive/);
+  });
+
   it('is the busy ratio where the backlog cannot be known, or there is no source', () => {
     const window = new MetricWindow();
     fill(window, T0, T0 + 60_000, [source(() => null), saturatedMap, SINK]);
