@@ -110,7 +110,7 @@ const forms = {
         .filter((item) => item !== '');
       const bad = items.find((item) => !pattern.test(item));
       if (bad !== undefined) throw new ValueError(`"${bad}" is not ${expected}`);
-      return items;
+      return [...new Set(items)];
     }),
   policies: () => parsed(parsePolicies),
   metricTargets: () => parsed(parseMetricTargets),

@@ -55,6 +55,12 @@ export function isOlderVersion(candidate: KubeObject, cached: KubeObject): boole
   return DECIMAL.test(older) && DECIMAL.test(newer) && BigInt(older) < BigInt(newer);
 }
 
+/** Older than the cached object (see `isOlderVersion`), or the very same version of it. */
+function notNewer(candidate: KubeObject, cached: KubeObject): boolean {
+  const version = candidate.metadata.resourceVersion ?? '';
+  return isOlderVersion(candidate, cached) || (version !== '' && version === cached.metadata.resourceVersion);
+}
+
 /** `setTimeout` as a promise that resolves early when `signal` aborts. */
 export function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
@@ -144,7 +150,7 @@ export class Informer {
     if (!isKubeObject(value)) return;
     const key = keyOf(value);
     const existing = this.store.get(key);
-    if (existing !== undefined && isOlderVersion(value, existing)) return;
+    if (existing !== undefined && notNewer(value, existing)) return;
     this.store.set(key, value);
     this.options.onEvent(existing === undefined ? 'added' : 'updated', value);
   }
@@ -319,19 +325,16 @@ export class Informer {
     if (version !== undefined && version !== '') this.resourceVersion = version;
     if (event.type === 'BOOKMARK') return 'ok';
     const key = keyOf(object);
+    const existing = this.store.get(key);
     if (event.type === 'DELETED') {
+      // A deletion older than our own re-creation, injected ahead of the watch, does not remove it.
+      if (existing !== undefined && isOlderVersion(object, existing)) return 'ok';
       this.store.delete(key);
       this.options.onEvent('deleted', object);
       return 'ok';
     }
-    const existing = this.store.get(key);
     // Our own write's answer, injected ahead of the watch, is as new as this event or newer: keep it.
-    if (
-      existing !== undefined &&
-      (isOlderVersion(object, existing) ||
-        (version !== undefined && version !== '' && version === existing.metadata.resourceVersion))
-    )
-      return 'ok';
+    if (existing !== undefined && notNewer(object, existing)) return 'ok';
     this.store.set(key, object);
     this.options.onEvent(existing === undefined ? 'added' : 'updated', object);
     return 'ok';

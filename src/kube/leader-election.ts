@@ -95,6 +95,8 @@ export class LeaseElector implements LeaderState {
   async start(): Promise<void> {
     this.informer.start();
     await this.informer.waitForSync();
+    // Stopped while the first LIST was in flight: no checks start after stop().
+    if (this.stopped) return;
     this.observe();
     this.timer = setInterval(() => void this.check(), this.options.checkIntervalMs ?? 500);
     this.timer.unref();

@@ -53,8 +53,6 @@ export interface StartScalerOptions {
   readonly kubeClient?: KubeClient;
 }
 
-export type { ServedTarget } from '../domain/metrics.js';
-
 export interface Scaler {
   /** Stops ticking, writes the status annotations (leader), releases the Lease, stops the watches. */
   stop(): Promise<void>;

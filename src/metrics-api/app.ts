@@ -54,8 +54,6 @@ import {
 import type { Status } from './status.js';
 import type { UpstreamClient } from './upstream.js';
 
-export type { Readiness } from '../domain/ports.js';
-
 export interface MetricsApiAppDependencies {
   readonly provider: MetricsProvider;
   /** Undefined when authentication is disabled (local development). */

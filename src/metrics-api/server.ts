@@ -15,7 +15,7 @@ import type { Clock, MetricsProvider } from '../domain/ports.js';
 import type { Logger } from '../observability/logger.js';
 import { silentLogger } from '../observability/logger.js';
 import { createMetricsApiApp } from './app.js';
-import type { Readiness } from './app.js';
+import type { Readiness } from '../domain/ports.js';
 import { RequestAuthenticator } from './auth/authenticator.js';
 import { CachingAuthorizer } from './auth/authorizer.js';
 import { parseAuthenticationConfig } from './auth/config.js';
@@ -32,7 +32,7 @@ import type { ServingCertificateOptions } from './tls/serving.js';
 import { UpstreamClient } from './upstream.js';
 import type { UpstreamOptions } from './upstream.js';
 
-export type { Readiness } from './app.js';
+export type { Readiness } from '../domain/ports.js';
 
 /** Authentication and authorization, or (local development only) neither. */
 export type MetricsApiAuthOptions =

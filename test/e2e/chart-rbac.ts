@@ -63,7 +63,10 @@ export const CODE_NEEDS: readonly ApiNeed[] = [
     resource: 'deployments/scale',
     verbs: ['patch'],
     scope: 'targets',
-    evidence: [['src/kube/adapters/deployment.ts', '/scale`']],
+    evidence: [
+      ['src/kube/adapters/deployment.ts', 'scaleSubresourcePatch('],
+      ['src/kube/adapters/adapter.ts', '/scale`'],
+    ],
   },
   {
     group: 'events.k8s.io',

@@ -117,6 +117,28 @@ export function guardedObjectPatch(
   );
 }
 
+/**
+ * A merge patch of the scale subresource's `spec.replicas`, guarded by the object's resourceVersion
+ * unless an earlier request of the same plan has already moved it on.
+ */
+export function scaleSubresourcePatch(
+  resource: ResourceRef,
+  object: KubeObject,
+  replicas: number,
+  guarded: boolean,
+): WriteStep {
+  const { name, namespace = 'default' } = object.metadata;
+  return {
+    method: 'PATCH',
+    path: `${objectPath(resource, namespace, name)}/scale`,
+    contentType: 'application/merge-patch+json',
+    body: guarded
+      ? mergePatches({ metadata: guardedMetadata(object, undefined) }, { spec: { replicas } })
+      : { spec: { replicas } },
+    what: `scale.spec.replicas=${replicas}`,
+  };
+}
+
 /** The write of the status annotation alone: one merge patch of the object's metadata (every kind). */
 export function statusAnnotationWrite(
   resource: ResourceRef,

@@ -5,9 +5,9 @@
  * paths are fields of the object, one guarded merge patch writes both.
  */
 import type { TargetConfig } from '../../config/schema.js';
-import { integerAt, mergePatches, objectPath, patchAt } from '../objects.js';
+import { integerAt, mergePatches, patchAt } from '../objects.js';
 import type { KubeObject, ResourceRef } from '../objects.js';
-import { guardedMetadata, guardedObjectPatch, statusAnnotationWrite } from './adapter.js';
+import { guardedObjectPatch, scaleSubresourcePatch, statusAnnotationWrite } from './adapter.js';
 import type {
   CrdFacts,
   TargetAdapter,
@@ -19,7 +19,8 @@ import type {
 
 /** An adapter for one configured kind. */
 export function customResourceAdapter(resource: ResourceRef): TargetAdapter {
-  // A kind from the config is known by its plural until its CRD is read: name it either way.
+  // A kind from the config (`group/version/plural`) carries no Kind name: its messages name it by
+  // plural and group, as kubectl does (`flinkjobs.example.com`).
   const kindName = resource.kind === '' ? `${resource.plural}.${resource.group}` : resource.kind;
   const statusWrite = (object: KubeObject, statusAnnotation: string): WriteStep =>
     statusAnnotationWrite(resource, object, statusAnnotation);
@@ -60,8 +61,6 @@ export function customResourceAdapter(resource: ResourceRef): TargetAdapter {
     },
 
     planWrite(object: KubeObject, change: TargetChange, config: TargetConfig): readonly WriteStep[] {
-      const { name, namespace = 'default' } = object.metadata;
-      const path = objectPath(resource, namespace, name);
       if (config.replicasPath !== undefined) {
         return [
           guardedObjectPatch(
@@ -88,20 +87,8 @@ export function customResourceAdapter(resource: ResourceRef): TargetAdapter {
           ),
         );
       }
-      steps.push({
-        method: 'PATCH',
-        path: `${path}/scale`,
-        contentType: 'application/merge-patch+json',
-        // Only the first request is guarded: after it the resourceVersion has moved on.
-        body:
-          steps.length === 0
-            ? mergePatches(
-                { metadata: guardedMetadata(object, undefined) },
-                { spec: { replicas: change.replicas } },
-              )
-            : { spec: { replicas: change.replicas } },
-        what: `scale.spec.replicas=${change.replicas}`,
-      });
+      // Only the first request is guarded: after it the resourceVersion has moved on.
+      steps.push(scaleSubresourcePatch(resource, object, change.replicas, steps.length === 0));
       if (steps.length === 1 && change.statusAnnotation !== undefined)
         steps.push(statusWrite(object, change.statusAnnotation));
       return steps;

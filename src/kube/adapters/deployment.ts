@@ -5,9 +5,9 @@
  * (`slotscaler.dev/jobmanager-url`): nothing in a Deployment names it.
  */
 import type { TargetConfig } from '../../config/schema.js';
-import { integerAt, objectPath } from '../objects.js';
+import { integerAt } from '../objects.js';
 import type { KubeObject, ResourceRef } from '../objects.js';
-import { guardedMetadata, statusAnnotationWrite } from './adapter.js';
+import { scaleSubresourcePatch, statusAnnotationWrite } from './adapter.js';
 import type { TargetAdapter, TargetChange, TargetProblem, TargetView, WriteStep } from './adapter.js';
 
 const resource: ResourceRef = { group: 'apps', version: 'v1', plural: 'deployments', kind: 'Deployment' };
@@ -44,16 +44,7 @@ export const deploymentAdapter: TargetAdapter = {
   },
 
   planWrite(object: KubeObject, change: TargetChange): readonly WriteStep[] {
-    const { name, namespace = 'default' } = object.metadata;
-    const steps: WriteStep[] = [
-      {
-        method: 'PATCH',
-        path: `${objectPath(resource, namespace, name)}/scale`,
-        contentType: 'application/merge-patch+json',
-        body: { metadata: guardedMetadata(object, undefined), spec: { replicas: change.replicas } },
-        what: `scale.spec.replicas=${change.replicas}`,
-      },
-    ];
+    const steps: WriteStep[] = [scaleSubresourcePatch(resource, object, change.replicas, true)];
     if (change.statusAnnotation !== undefined)
       steps.push(this.planStatusWrite(object, change.statusAnnotation));
     return steps;

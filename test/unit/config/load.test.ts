@@ -38,6 +38,13 @@ describe('global config', () => {
     assert.deepEqual(config.namespaces, ['a', 'b']);
   });
 
+  it('reads a list setting once per item: blanks and repeats dropped (one informer, one RoleBinding each)', () => {
+    for (const namespaces of ['a, ,b,a', ['a', 'b,a', ' ']]) {
+      const { config } = resolveConfig({ file: { path: 'slotscaler.yaml', content: { namespaces } } });
+      assert.deepEqual(config.namespaces, ['a', 'b'], JSON.stringify(namespaces));
+    }
+  });
+
   it('passes target-scope settings to every target as defaults, with their origin', () => {
     const loaded = resolveConfig({ env: { SLOTSCALER_MAX_TASKMANAGERS: '40' } });
     assert.equal(loaded.config.maxTaskmanagers, 40);

@@ -163,6 +163,32 @@ describe('Informer', () => {
     assert.equal(informer.get('ns', 'a')?.metadata.resourceVersion, '21');
   });
 
+  it('reports our write once whichever comes first, its answer or its echo; an older deletion keeps a re-creation', async () => {
+    const client = new ScriptedClient();
+    client.listAnswers.push(list('10', object('a', '5')));
+    let emit: ((event: WatchEvent) => void) | undefined;
+    client.watchScripts.push((_q, onEvent) => {
+      emit = onEvent;
+      return { kind: 'closed' };
+    });
+    const seen: [InformerEventType, string][] = [];
+    const informer = informerOf(client, seen);
+    informer.start();
+    await until(() => emit !== undefined);
+    emit?.({ type: 'MODIFIED', object: object('a', '20') }); // the echo, ahead of the answer
+    informer.inject(object('a', '20')); // the answer of the same write
+    // Deleted at 30 by someone, re-created by us at 31 (our answer first), the deletion delivered late.
+    informer.inject(object('a', '31'));
+    emit?.({ type: 'DELETED', object: object('a', '30') });
+    assert.equal(informer.get('ns', 'a')?.metadata.resourceVersion, '31');
+    await informer.stop();
+    assert.deepEqual(seen, [
+      ['added', 'a@5'],
+      ['updated', 'a@20'],
+      ['updated', 'a@31'],
+    ]);
+  });
+
   it('reports a resource that is not served and stops', async () => {
     const client = new ScriptedClient();
     client.listAnswers.push({ status: 404, headers: {}, body: {} });

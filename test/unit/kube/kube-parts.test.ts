@@ -1,4 +1,5 @@
-// The small parts of src/kube: token bucket, Event rate limiting, status annotation, adapters, write classification.
+// The small parts of src/kube: Event rate limiting, status annotation, adapters. (The token bucket
+// and the classification of write answers are in writer.test.ts.)
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
@@ -9,38 +10,14 @@ import { deploymentAdapter } from '../../../src/kube/adapters/deployment.js';
 import { flinkApplicationAdapter } from '../../../src/kube/adapters/flink-application.js';
 import { flinkDeploymentAdapter, flinkDeploymentBusy } from '../../../src/kube/adapters/flink-deployment.js';
 import { EventRateLimiter, eventName, microTime } from '../../../src/kube/events.js';
-import { retryAfterMs } from '../../../src/kube/kube-client.js';
 import type { KubeObject } from '../../../src/kube/objects.js';
 import { decodeStatus, encodeStatus, MAX_STATUS_ENTRIES } from '../../../src/kube/status-annotation.js';
-import { TokenBucket } from '../../../src/kube/token-bucket.js';
-import { classify } from '../../../src/kube/writer.js';
-import { FakeClock } from '../../fakes/fake-clock.js';
 
 function configOf(annotations: Record<string, string> = {}) {
   const result = parseTargetAnnotations({ 'slotscaler.dev/enabled': 'true', ...annotations });
   assert.ok(result.ok);
   return result.config;
 }
-
-describe('TokenBucket', () => {
-  it('allows a burst, then qps per second', async () => {
-    const clock = new FakeClock();
-    const slept: number[] = [];
-    const bucket = new TokenBucket(5, 10, clock, (ms) => {
-      slept.push(ms);
-      clock.advance(ms);
-      return Promise.resolve();
-    });
-    for (let i = 0; i < 10; i++) assert.ok(bucket.tryTake());
-    assert.equal(bucket.tryTake(), false);
-    assert.equal(bucket.waitMs(), 200);
-    await bucket.take();
-    assert.deepEqual(slept, [200]);
-    clock.advance(10_000);
-    for (let i = 0; i < 10; i++) assert.ok(bucket.tryTake(), 'refilled up to the burst, not beyond');
-    assert.equal(bucket.tryTake(), false);
-  });
-});
 
 describe('EventRateLimiter', () => {
   it('sends one per (target, reason) per interval and counts those held back', () => {
@@ -251,24 +228,5 @@ describe('adapters', () => {
         adapter.describe(object, configOf({ 'slotscaler.dev/jobmanager-url': 'http://jm:8081' }), null),
       ),
     );
-  });
-});
-
-describe('write outcomes', () => {
-  it('classifies the answers', () => {
-    assert.equal(classify(200, undefined, '', 0), null);
-    assert.equal(classify(409, undefined, 'conflict', 0)?.kind, 'conflict');
-    assert.equal(classify(404, undefined, '', 0)?.kind, 'gone');
-    assert.deepEqual(classify(429, '7', 'slow', 0), {
-      ok: false,
-      kind: 'throttled',
-      status: 429,
-      retryAfterMs: 7000,
-      message: 'slow',
-    });
-    assert.equal(classify(503, undefined, '', 0)?.kind, 'throttled');
-    assert.equal(classify(422, undefined, '', 0)?.kind, 'refused');
-    assert.equal(retryAfterMs('Thu, 01 Jan 2026 00:00:10 GMT', Date.UTC(2026, 0, 1)), 10_000);
-    assert.equal(retryAfterMs('soon', 0), null);
   });
 });

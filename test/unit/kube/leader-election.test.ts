@@ -1,6 +1,7 @@
 // LeaseElector over an in-memory Lease API (resourceVersion-guarded writes, a watch) with a fake clock.
 // Rounds are driven by mocking only setInterval: a round is "move the fake clock, fire the elector's
-// check interval once, let its promises settle". No real time passes and nothing is timed.
+// check interval once, let its promises settle". Nothing is timed; the only real waits are stop()'s
+// 20 ms polls while a check is still in flight.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { TestContext } from 'node:test';
@@ -16,6 +17,7 @@ import type {
 import { LeaseElector } from '../../../src/kube/leader-election.js';
 import type { LeaseSpec } from '../../../src/kube/leader-election.js';
 import type { KubeObject } from '../../../src/kube/objects.js';
+import { callbackLogger } from '../../../src/observability/logger.js';
 import type { Logger } from '../../../src/observability/logger.js';
 import { FakeClock } from '../../fakes/fake-clock.js';
 
@@ -151,14 +153,10 @@ class LeaseServer implements KubeClient {
 
 /** A logger that keeps the warnings: a 409 is expected and silent, a 500 is worth a warning. */
 function recordingLogger(warnings: string[]): Logger {
-  const logger: Logger = {
-    debug: () => undefined,
-    info: () => undefined,
-    warn: (_obj, msg) => warnings.push(msg),
-    error: (_obj, msg) => warnings.push(msg),
-    child: () => logger,
-  };
-  return logger;
+  return callbackLogger(
+    (_level, msg) => warnings.push(msg),
+    (level) => level === 'warn' || level === 'error',
+  );
 }
 
 /** Lets every promise chain that waits on no timer run to its end. */

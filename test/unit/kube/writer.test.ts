@@ -1,12 +1,12 @@
 // KubeScaleTargetWriter over a scripted KubeClient, with a token bucket that sleeps on a fake clock:
 // every request of a plan takes a token, the first failed step ends the plan, and each answer is
-// classified for the loop. (kube-parts.test.ts covers the bucket's burst and `classify` for the
-// common statuses; this file covers the writer itself and the edges those tests leave out.)
+// classified for the loop; then `classify` and the TokenBucket on their own.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
 import { KubeUnreachableError } from '../../../src/errors.js';
 import type { WriteStep } from '../../../src/kube/adapters/adapter.js';
+import { retryAfterMs } from '../../../src/kube/kube-client.js';
 import type { KubeClient, KubeRequest, KubeResponse, WatchEnd } from '../../../src/kube/kube-client.js';
 import { TokenBucket } from '../../../src/kube/token-bucket.js';
 import { classify, KubeScaleTargetWriter } from '../../../src/kube/writer.js';
@@ -288,6 +288,23 @@ describe('KubeScaleTargetWriter', () => {
 });
 
 describe('classify', () => {
+  it('classifies the answers', () => {
+    assert.equal(classify(200, undefined, '', 0), null);
+    assert.equal(classify(409, undefined, 'conflict', 0)?.kind, 'conflict');
+    assert.equal(classify(404, undefined, '', 0)?.kind, 'gone');
+    assert.deepEqual(classify(429, '7', 'slow', 0), {
+      ok: false,
+      kind: 'throttled',
+      status: 429,
+      retryAfterMs: 7000,
+      message: 'slow',
+    });
+    assert.equal(classify(503, undefined, '', 0)?.kind, 'throttled');
+    assert.equal(classify(422, undefined, '', 0)?.kind, 'refused');
+    assert.equal(retryAfterMs('Thu, 01 Jan 2026 00:00:10 GMT', Date.UTC(2026, 0, 1)), 10_000);
+    assert.equal(retryAfterMs('soon', 0), null);
+  });
+
   it('every 2xx is success; 1xx and 3xx are refusals', () => {
     for (const status of [200, 201, 202, 204, 299]) assert.equal(classify(status, undefined, '', 0), null);
     for (const status of [100, 300, 304]) {
@@ -332,6 +349,24 @@ describe('classify', () => {
 });
 
 describe('TokenBucket', () => {
+  it('allows a burst, then qps per second', async () => {
+    const clock = new FakeClock();
+    const slept: number[] = [];
+    const bucket = new TokenBucket(5, 10, clock, (ms) => {
+      slept.push(ms);
+      clock.advance(ms);
+      return Promise.resolve();
+    });
+    for (let i = 0; i < 10; i++) assert.ok(bucket.tryTake());
+    assert.equal(bucket.tryTake(), false);
+    assert.equal(bucket.waitMs(), 200);
+    await bucket.take();
+    assert.deepEqual(slept, [200]);
+    clock.advance(10_000);
+    for (let i = 0; i < 10; i++) assert.ok(bucket.tryTake(), 'refilled up to the burst, not beyond');
+    assert.equal(bucket.tryTake(), false);
+  });
+
   it('refuses a rate or burst that could never give a token', () => {
     const clock = new FakeClock();
     assert.throws(() => new TokenBucket(0, 1, clock), RangeError);
