@@ -14,6 +14,7 @@ import { resolveConfig } from '../src/config/load.js';
 import type { MetricReading } from '../src/domain/metrics.js';
 import { decodeStatus } from '../src/kube/status-annotation.js';
 import type { RecordedDecision } from '../src/kube/status-annotation.js';
+import { callbackLogger, logLine } from '../src/observability/logger.js';
 import type { Logger } from '../src/observability/logger.js';
 import { renderReport } from '../src/simulate/report.js';
 import { defaultScalerConfig } from '../src/simulate/run.js';
@@ -50,30 +51,21 @@ const ANNOTATIONS = {
   'slotscaler.dev/scale-down-stabilization': quick ? '30s' : '60s',
 };
 
+/** Slotscaler's tick, and the demo's sampling period (its live view and report). */
+const TICK_SECONDS = 3;
+const SAMPLE_SECONDS = 2;
+
 const tty = process.stdout.isTTY;
 const say = (line: string): void => {
   console.log(line);
 };
 
-/** Slotscaler's own logs go to the demo log file's worth of lines only when they matter. */
+/** Slotscaler's own logs: warnings and errors only, indented under the demo's lines. */
 function demoLogger(): Logger {
-  const make = (bindings: Record<string, unknown>): Logger => {
-    const write =
-      (level: string) =>
-      (obj: Record<string, unknown>, msg: string): void => {
-        console.log(
-          `  [slotscaler ${level}] ${msg} ${JSON.stringify({ ...bindings, ...obj }, (_k, v: unknown) => (v instanceof Error ? v.message : v))}`,
-        );
-      };
-    return {
-      debug: () => undefined,
-      info: () => undefined,
-      warn: write('warn'),
-      error: write('error'),
-      child: (more) => make({ ...bindings, ...more }),
-    };
-  };
-  return make({});
+  return callbackLogger(
+    (level, msg, fields) => console.log(`  [slotscaler ${level}] ${logLine(msg, fields)}`),
+    (level) => level === 'warn' || level === 'error',
+  );
 }
 
 function value(reading: MetricReading | undefined): number | null {
@@ -99,7 +91,7 @@ async function main(): Promise<number> {
     'Slotscaler demo: a real kube-apiserver + HPA controller, a Flink 1.20 MiniCluster, and slotscaler serve.',
   );
   say(
-    'The first run builds kube-apiserver from Go modules and the Flink job with Maven: 5 to 10 minutes. Later runs: seconds.\n',
+    'The first run builds kube-apiserver from Go modules and the Flink job with Maven: 4 to 10 minutes. Later runs: seconds.\n',
   );
 
   let env: Environment | undefined;
@@ -130,7 +122,11 @@ async function main(): Promise<number> {
 
     serving = await startServe({
       loaded: resolveConfig({
-        flags: { tickInterval: '3s', leaderElect: 'false', tlsSelfSignedHosts: 'localhost,127.0.0.1' },
+        flags: {
+          tickInterval: `${TICK_SECONDS}s`,
+          leaderElect: 'false',
+          tlsSelfSignedHosts: 'localhost,127.0.0.1',
+        },
       }),
       kubeconfigPath: env.kubeconfigPath,
       logger: demoLogger(),
@@ -179,7 +175,7 @@ async function main(): Promise<number> {
       await flink.setRate(phase.rate);
       const phaseStart = Date.now();
       for (;;) {
-        await new Promise((done) => setTimeout(done, 2000));
+        await new Promise((done) => setTimeout(done, SAMPLE_SECONDS * 1000));
         const object = await env.getFlinkDeployment();
         const status = object.status as
           { lifecycleState?: string; taskManager?: { replicas?: number } } | undefined;
@@ -234,12 +230,18 @@ async function main(): Promise<number> {
     const ups = decisions.filter((d) => d.toTaskManagers > d.fromTaskManagers).length;
     const downs = decisions.length - ups;
     const duration = timeline.at(-1)?.seconds ?? 0;
+    // Each sample stands for the time until the next (a sample is a wait plus the calls it makes).
+    const spanOf = (index: number): number =>
+      (timeline[index + 1]?.seconds ?? (timeline[index]?.seconds ?? 0) + SAMPLE_SECONDS) -
+      (timeline[index]?.seconds ?? 0);
+    const secondsWhere = (holds: (point: TimelinePoint) => boolean): number =>
+      timeline.reduce((sum, point, index) => sum + (holds(point) ? spanOf(index) : 0), 0);
     const last = await flink.state();
     const result: SimulationResult = {
       policy: 'slotscaler (real run)',
       policyKind: 'slotscaler',
       trace: 'demo ramp',
-      tickIntervalSeconds: 3,
+      tickIntervalSeconds: TICK_SECONDS,
       timeline,
       decisions,
       summary: {
@@ -247,11 +249,11 @@ async function main(): Promise<number> {
         rescales: decisions.length,
         scaleUps: ups,
         scaleDowns: downs,
-        restartDowntimeSeconds: timeline.filter((p) => p.restarting).length * 2,
-        secondsOverLagObjective: timeline.filter((p) => p.lagSeconds > 60).length * 2,
+        restartDowntimeSeconds: secondsWhere((p) => p.restarting),
+        secondsOverLagObjective: secondsWhere((p) => p.lagSeconds > 60),
         lagObjectiveSeconds: 60,
         peakLagSeconds: Math.max(0, ...timeline.map((p) => p.lagSeconds)),
-        taskManagerHours: timeline.reduce((sum, p) => sum + (p.taskManagers * 2) / 3600, 0),
+        taskManagerHours: timeline.reduce((sum, p, i) => sum + (p.taskManagers * spanOf(i)) / 3600, 0),
         peakTaskManagers: Math.max(1, ...timeline.map((p) => p.taskManagers)),
         finalTaskManagers: timeline.at(-1)?.taskManagers ?? 1,
         recordsIn: last.offeredRecords - first.offeredRecords,
@@ -263,7 +265,7 @@ async function main(): Promise<number> {
       reportPath,
       renderReport([result], {
         title: 'Slotscaler demo: a real run',
-        introduction: `A real run of ${duration.toFixed(0)} s: Slotscaler serve against a real kube-apiserver and a Flink MiniCluster, sampled every 2 s.`,
+        introduction: `A real run of ${duration.toFixed(0)} s: Slotscaler serve against a real kube-apiserver and a Flink MiniCluster, sampled every ${SAMPLE_SECONDS} s.`,
         settings: [
           [
             'environment',

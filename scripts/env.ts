@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { startEnvironment } from '../test/e2e/harness/environment.js';
+import { alive } from './process.js';
 
 interface EnvState {
   readonly pid: number;
@@ -31,15 +32,6 @@ const logPath = join(dir, 'environment.log');
 function readState(): EnvState | undefined {
   if (!existsSync(statePath)) return undefined;
   return JSON.parse(readFileSync(statePath, 'utf8')) as EnvState;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function sleep(ms: number): Promise<void> {

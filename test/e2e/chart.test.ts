@@ -31,7 +31,7 @@ import type { ApiNeed } from './chart-rbac.js';
 import { flinkDeploymentYaml, startEnvironment } from './harness/environment.js';
 import type { Environment } from './harness/environment.js';
 import { applyYaml, expectOk, waitFor } from './harness/kube.js';
-import { readmeCommands } from './harness/readme.js';
+import { readmeCommands, runAsUser } from '../support/readme.js';
 import { testLogger } from './scaler-helpers.js';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
@@ -392,7 +392,13 @@ describe('Helm chart, rendered', () => {
         .flatMap((need) => need.verbs.map((verb) => `${need.group} ${need.resource} ${verb}`))
         .sort(),
     );
-    for (const set of [['config.namespaces=flink\\,team-b'], ['config.namespaces={flink,team-b}']]) {
+    // As the scaler reads the setting: a string or a list, split at commas, blanks and repeats dropped.
+    for (const set of [
+      ['config.namespaces=flink\\,team-b'],
+      ['config.namespaces={flink,team-b}'],
+      ['config.namespaces=flink\\, \\,team-b\\,flink'],
+      ['config.namespaces={flink\\,team-b,flink}'],
+    ]) {
       const narrowed = render(set);
       assert.deepEqual(
         bindingsOf(narrowed),
@@ -406,10 +412,12 @@ describe('Helm chart, rendered', () => {
         ].sort(),
         set.join(' '),
       );
-      assert.deepEqual(
-        configOf(narrowed)['namespaces'],
-        set[0]?.includes('{') ? ['flink', 'team-b'] : 'flink,team-b',
-      );
+      if (set[0] === 'config.namespaces={flink,team-b}')
+        assert.deepEqual(configOf(narrowed)['namespaces'], ['flink', 'team-b']);
+      if (set[0] === 'config.namespaces=flink\\,team-b')
+        assert.deepEqual(configOf(narrowed)['namespaces'], 'flink,team-b');
+      const { config } = resolveConfig({ file: { path: 'config.yaml', content: configOf(narrowed) } });
+      assert.deepEqual(config.namespaces, ['flink', 'team-b'], set.join(' '));
     }
   });
 
@@ -637,15 +645,9 @@ describe('Helm chart, installed into a real API server', { timeout: 600_000 }, (
 
   it("the README's helm install creates every object (server-side validation) and the APIService", async () => {
     // The commands of the README's "With Helm" block, as a user runs them.
-    const commands = await readmeCommands('### With Helm');
+    const commands = readmeCommands('### With Helm');
     assert.ok(commands[0]?.startsWith('helm install slotscaler ./charts/slotscaler --namespace slotscaler'));
-    for (const command of commands) {
-      execFileSync('bash', ['-c', command], {
-        cwd: repo,
-        env: { ...process.env, PATH: `${bin}:${process.env['PATH'] ?? ''}`, KUBECONFIG: env.kubeconfigPath },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-    }
+    for (const command of commands) await runAsUser(command, { kubeconfig: env.kubeconfigPath });
     const apiService = JSON.parse(
       kube('get', 'apiservice', 'v1beta1.external.metrics.k8s.io', '-o', 'json'),
     ) as {

@@ -10,18 +10,10 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 
-import { readmeCommands } from './harness/readme.js';
+import { alive } from '../../scripts/process.js';
+import { readmeCommands } from '../support/readme.js';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Whether something accepts TCP connections on host:port. */
 function accepts(host: string, port: number): Promise<boolean> {
@@ -38,12 +30,15 @@ function accepts(host: string, port: number): Promise<boolean> {
 describe('npm run env:up and env:down, as the README has them', { timeout: 600_000 }, () => {
   let dir: string;
   let printed = '';
+  // Not the README helper's runner: that puts kubectl on the PATH, and here only what env:up prints
+  // may do so.
   const shell = async (command: string): Promise<string> =>
     (
       await promisify(execFile)('bash', ['-c', command], {
         cwd: repo,
         encoding: 'utf8',
-        timeout: 300_000,
+        // env:up waits for the environment (cached builds: seconds; the first build: minutes).
+        timeout: 600_000,
         // A state directory of its own, so a person's running environment is left alone.
         env: { ...process.env, SLOTSCALER_ENV_DIR: dir },
       })
@@ -58,11 +53,8 @@ describe('npm run env:up and env:down, as the README has them', { timeout: 600_0
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('the README names exactly the two commands', async () => {
-    assert.deepEqual(
-      (await readmeCommands('Keep an environment up')).map((line) => line.replace(/\s+#.*$/, '')),
-      ['npm run env:up', 'npm run env:down'],
-    );
+  it('the README names exactly the two commands', () => {
+    assert.deepEqual(readmeCommands('## Testing'), ['npm run env:up', 'npm run env:down']);
   });
 
   it('env:up starts the environment and prints commands that work as printed', async () => {
@@ -82,7 +74,11 @@ describe('npm run env:up and env:down, as the README has them', { timeout: 600_0
       commands.map((command) => shell([...exports, command].join('\n'))),
     );
     assert.match(flinkDeployments, /^steerable-job\s/m);
-    assert.equal((JSON.parse(version) as { gitVersion: string }).gitVersion, 'v1.35.4');
+    // The kube-apiserver built from test/e2e/control-plane's Go module.
+    const goMod = await readFile(join(repo, 'test/e2e/control-plane/go.mod'), 'utf8');
+    const built = /^\s*k8s\.io\/kubernetes (v\d+\.\d+\.\d+)\b/m.exec(goMod)?.[1];
+    assert.ok(built !== undefined);
+    assert.equal((JSON.parse(version) as { gitVersion: string }).gitVersion, built);
 
     // The load knobs: set the offered rate, read it back.
     const knobs = /Load knobs:\s+(curl -XPOST \S+ -d '[^']+')\s*\n\s+(curl \S+)/.exec(printed);

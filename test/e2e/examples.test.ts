@@ -15,6 +15,7 @@ import { parseTargetAnnotations } from '../../src/config/annotations.js';
 import { KNOWN_METRICS } from '../../src/kube/target-registry.js';
 import { RECOMMENDED_TASKMANAGERS } from '../../src/metrics-api/targets-provider.js';
 import { kubeToolsBin } from '../../scripts/manifests.js';
+import { readmeCommands, runAsUser } from '../support/readme.js';
 import { startEnvironment } from './harness/environment.js';
 import type { Environment } from './harness/environment.js';
 import { applyYaml, waitFor } from './harness/kube.js';
@@ -123,20 +124,12 @@ spec:
           : undefined,
       );
     }
-    const readme = await readFile(join(repo, 'README.md'), 'utf8');
-    const block = /```sh\n([\s\S]*?)```/.exec(readme.slice(readme.indexOf('### Without Helm')))?.[1] ?? '';
-    const commands = block.split('\n').filter((line) => line.trim() !== '');
+    const commands = readmeCommands('### Without Helm');
     assert.deepEqual(commands, [
       'kubectl create namespace slotscaler',
       'kubectl apply -f manifests/slotscaler.yaml',
     ]);
-    for (const command of commands) {
-      execFileSync('bash', ['-c', command], {
-        cwd: repo,
-        env: { ...process.env, PATH: `${bin}:${process.env['PATH'] ?? ''}`, KUBECONFIG: env.kubeconfigPath },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-    }
+    for (const command of commands) await runAsUser(command, { kubeconfig: env.kubeconfigPath });
     const apiService = JSON.parse(
       execFileSync(
         kubectl,

@@ -142,7 +142,9 @@ describe('Flink metrics from a real MiniCluster', { timeout: 600_000 }, () => {
     );
     assert.ok(Math.abs(median / truth - 1) <= 0.25, `median ${median}, truth ${truth}`);
     for (const observed of readings) assert.ok(Math.abs(observed / truth - 1) <= 0.35, `${observed}`);
-    assert.ok(busy !== undefined && busy <= 1);
+    // Saturated, the busy ratio says so and no more (it stops at 1); the demand says how far past.
+    assert.ok(busy !== undefined && busy >= 0.9 && busy <= 1, `busy ${String(busy)}`);
+    assert.ok(median > 2 * busy, `median demand ${median}, busy ${busy}`);
   });
 
   it('at a low rate both ratios fall to 0.2 or less', async () => {
@@ -172,6 +174,13 @@ describe('Flink metrics from a real MiniCluster', { timeout: 600_000 }, () => {
       { timeoutMs: 15_000, intervalMs: 500 },
     );
     console.log(`# low load demand: ${demand}`);
+    // Read at the same moment (one collector tick), the two agree.
+    const same = collector.readings(TARGET)?.metrics;
+    const [busyNow, demandNow] = [value(same?.flink_busy_ratio), value(same?.flink_demand_ratio)];
+    assert.ok(
+      busyNow !== undefined && demandNow !== undefined && Math.abs(demandNow - busyNow) <= 0.05,
+      `busy ${String(busyNow)}, demand ${String(demandNow)}`,
+    );
   });
 
   it('`slotscaler collect` prints the same values as the collector', async () => {

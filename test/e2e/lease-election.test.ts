@@ -305,6 +305,9 @@ describe('leader election on the real API server', () => {
     }
     console.log(`# ${samples} samples over ${sampleMs} ms: ${both} with two leaders, ${none} with none`);
     assert.equal(both, 0, 'both candidates reported isLeader() at the same instant');
+    // start() resolves after the first check, so one of them leads from the first sample on, and its
+    // renewals (every leaseDuration / 3) never let leadership lapse.
+    assert.equal(none, 0, 'a sample with no leader');
 
     const spec = await getLease(leaseName);
     const winner = [one, two].find((c) => c.elector.identity === spec.holderIdentity);

@@ -4,22 +4,21 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import { parseAllDocuments } from 'yaml';
 
+import { kubeToolsBin } from '../../scripts/manifests.js';
 import { startServe } from '../../src/app/serve.js';
 import type { Serving } from '../../src/app/serve.js';
 import { flinkDeploymentYaml, startEnvironment } from './harness/environment.js';
 import type { Environment } from './harness/environment.js';
 import { applyYaml, expectOk, waitFor } from './harness/kube.js';
-import { readmeBlock, readmeCommands } from './harness/readme.js';
+import { readmeBlock, readmeCommands, runAsUser } from '../support/readme.js';
 import { fastConfig, patchAnnotations, testLogger } from './scaler-helpers.js';
 
-const repo = fileURLToPath(new URL('../..', import.meta.url));
-const kubectl = join(process.env['SLOTSCALER_CACHE_DIR'] ?? join(repo, '.cache'), 'bin', 'kubectl');
+const kubectl = join(kubeToolsBin(), 'kubectl');
 const TARGET_MILLI = 700;
 /** 2 slots × about 980 records/s per slot at 1000 µs per record: one TaskManager takes about 1,960/s. */
 const COST_MICROS = 1000;
@@ -281,7 +280,7 @@ spec:
   });
 
   it('the README\'s "A first HPA", as written: the annotations, the HPA, and the two commands', async () => {
-    const [annotated, hpa] = parseAllDocuments(await readmeBlock('## A first HPA', 'yaml')).map(
+    const [annotated, hpa] = parseAllDocuments(readmeBlock('## A first HPA', 'yaml')).map(
       (document) => document.toJS() as Record<string, unknown>,
     );
     const annotations = (annotated?.['metadata'] as { annotations: Record<string, string> }).annotations;
@@ -302,23 +301,13 @@ spec:
     );
     await env.applyYaml(JSON.stringify(hpa));
 
-    const [getRaw, describeHpa, ...rest] = await readmeCommands('## A first HPA');
+    const [getRaw, describeHpa, ...rest] = readmeCommands('## A first HPA');
     assert.deepEqual(rest, []);
     assert.match(getRaw ?? '', /^kubectl get --raw /);
     assert.match(describeHpa ?? '', /^kubectl describe hpa clicks -n flink$/);
     // As a user runs them: a shell, kubectl on the PATH, the cluster in KUBECONFIG.
-    const shell = async (command: string): Promise<string> =>
-      (
-        await promisify(execFile)('bash', ['-c', command], {
-          encoding: 'utf8',
-          timeout: 20_000,
-          env: {
-            ...process.env,
-            PATH: `${dirname(kubectl)}:${process.env['PATH'] ?? ''}`,
-            KUBECONFIG: env.kubeconfigPath,
-          },
-        })
-      ).stdout;
+    const shell = (command: string): Promise<string> =>
+      runAsUser(command, { kubeconfig: env.kubeconfigPath, timeoutMs: 20_000 });
     const item = await waitFor(
       "an item for clicks from the README's kubectl get --raw",
       async () => {
@@ -330,12 +319,18 @@ spec:
       { timeoutMs: 60_000, intervalMs: 1000 },
     );
     assert.equal(item.metricLabels['kind'], 'flinkdeployment');
-    // The HPA controller reads the same metric: describe shows its value against the 700m target.
+    // The HPA controller reads the same metric: describe shows its value against the README's target.
+    const { metric, target } = (
+      hpa?.['spec'] as {
+        metrics: { external: { metric: { name: string }; target: { value: string } } }[];
+      }
+    ).metrics[0]?.external ?? { metric: { name: '?' }, target: { value: '?' } };
     const described = await waitFor(
       "the README's kubectl describe hpa to show the metric's value",
       async () => {
         const text = await shell(describeHpa ?? '');
-        return /"flink_busy_ratio" \(target value\):\s+\d+m? \/ 700m/.test(text) ? text : undefined;
+        const shown = new RegExp(`"${metric.name}" \\(target value\\):\\s+\\d+m? / ${target.value}`);
+        return shown.test(text) ? text : undefined;
       },
       { timeoutMs: 60_000, intervalMs: 1000 },
     );
@@ -343,7 +338,7 @@ spec:
       `# ${
         described
           .split('\n')
-          .find((line) => line.includes('flink_busy_ratio'))
+          .find((line) => line.includes(metric.name))
           ?.trim() ?? ''
       }`,
     );

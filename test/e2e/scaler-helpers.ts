@@ -3,7 +3,8 @@ import { resolveConfig } from '../../src/config/load.js';
 import type { LoadedConfig } from '../../src/config/load.js';
 import { startScaler } from '../../src/kube/start-scaler.js';
 import type { Scaler } from '../../src/kube/start-scaler.js';
-import type { Logger } from '../../src/observability/logger.js';
+import { callbackLogger, logLine } from '../../src/observability/logger.js';
+import type { LogLevel, Logger } from '../../src/observability/logger.js';
 import type { ControlPlane } from './harness/control-plane.js';
 import { expectOk } from './harness/kube.js';
 import type { KubeObject } from './harness/kube.js';
@@ -46,24 +47,15 @@ export function fastAnnotations(
  */
 export function testLogger(prefix = '', onLine?: (line: string) => void): Logger {
   const verbose = process.env['SLOTSCALER_E2E_LOG'] === '1';
-  const make = (bindings: Record<string, unknown>): Logger => {
-    const write =
-      (level: string, always: boolean) =>
-      (obj: Record<string, unknown>, msg: string): void => {
-        if (!always && !verbose && onLine === undefined) return;
-        const line = `${level} ${msg} ${JSON.stringify({ ...bindings, ...obj }, (_k, v: unknown) => (v instanceof Error ? v.message : v))}`;
-        onLine?.(line);
-        if (always || verbose) console.log(`# ${prefix}${line}`);
-      };
-    return {
-      debug: write('debug', false),
-      info: write('info', false),
-      warn: write('warn', true),
-      error: write('error', true),
-      child: (more) => make({ ...bindings, ...more }),
-    };
-  };
-  return make({});
+  const printed = (level: LogLevel): boolean => verbose || level === 'warn' || level === 'error';
+  return callbackLogger(
+    (level, msg, fields) => {
+      const line = logLine(msg, fields);
+      onLine?.(`${level} ${line}`);
+      if (printed(level)) console.log(`# ${prefix}${level} ${line}`);
+    },
+    (level) => onLine !== undefined || printed(level),
+  );
 }
 
 export async function startTestScaler(

@@ -11,18 +11,30 @@ import { defaultScalerConfig, hpaCpuPolicy, simulate, slotscalerPolicy } from '.
 import type { Policy, SimulationSummary } from '../../src/simulate/run.js';
 import { builtinTrace } from '../../src/simulate/traces.js';
 import type { BuiltinTraceName } from '../../src/simulate/traces.js';
+import { readmeSection } from '../support/readme.js';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
-const readme = readFileSync(join(repo, 'README.md'), 'utf8');
 const bin = join(repo, 'bin', 'slotscaler.js');
 
-/** The text of a README section, from its `## ` heading to the next. */
+const README_HEADINGS = readFileSync(join(repo, 'README.md'), 'utf8')
+  .split('\n')
+  .filter((line) => line.startsWith('## '));
+
+/** The text of a README section (`## ` heading), subsections included. */
 function section(heading: string): string {
-  const start = readme.indexOf(`## ${heading}`);
-  assert.ok(start >= 0, `README has no section "${heading}"`);
-  const end = readme.indexOf('\n## ', start + 3);
-  return readme.slice(start, end < 0 ? undefined : end);
+  const start = README_HEADINGS.find((line) => line.startsWith(`## ${heading}`));
+  assert.ok(start !== undefined, `README has no section "${heading}"`);
+  return readmeSection(start);
 }
+
+const DEFAULTS = defaultScalerConfig();
+const run = (trace: BuiltinTraceName, policy: Policy): SimulationSummary =>
+  simulate({
+    trace: builtinTrace(trace),
+    policy,
+    tickIntervalSeconds: DEFAULTS.tickIntervalSeconds,
+    lagObjectiveSeconds: 60,
+  }).summary;
 
 describe("the README's commands", () => {
   it('decide: the input of its example gives the output it shows', () => {
@@ -51,19 +63,17 @@ describe("the README's commands", () => {
     });
     assert.match(printed, /^slotscaler\s+\d+/m);
     assert.match(printed, /^hpa-cpu\s+\d+/m);
+    // The rescales column: what simulate gives for each policy on that trace.
+    const rescales = (policy: string): number =>
+      Number(new RegExp(`^${policy}\\s+(\\d+)`, 'm').exec(printed)?.[1]);
+    assert.equal(rescales('slotscaler'), run('step', slotscalerPolicy({})).rescales);
+    assert.equal(rescales('hpa-cpu'), run('step', hpaCpuPolicy(DEFAULTS.target)).rescales);
     assert.ok(existsSync(join(dir, 'report.html')));
     assert.match(readFileSync(join(dir, 'report.html'), 'utf8'), /<svg/);
   });
 });
 
 describe("the README's simulate figures", () => {
-  const run = (trace: BuiltinTraceName, policy: Policy): SimulationSummary =>
-    simulate({
-      trace: builtinTrace(trace),
-      policy,
-      tickIntervalSeconds: DEFAULTS.tickIntervalSeconds,
-      lagObjectiveSeconds: 60,
-    }).summary;
   const TRACES: Readonly<Record<string, BuiltinTraceName>> = {
     step: 'step',
     ramp: 'ramp',
@@ -71,8 +81,6 @@ describe("the README's simulate figures", () => {
     spike: 'spike',
     'flat with noise': 'flat-with-noise',
   };
-  const DEFAULTS = defaultScalerConfig();
-
   it('the table of Slotscaler defaults against the plain HPA is what simulate gives now', () => {
     const rows = [...section('See it before you trust it').matchAll(/^\| ([a-z ]+) \| (.+) \|$/gm)].filter(
       (row) => (row[1] ?? '').trim() in TRACES,
@@ -109,6 +117,10 @@ describe("the README's simulate figures", () => {
         `takes ${step.rescales} rescales\\s+on the step \\(${step.scaleUps} scale-ups[^)]*\\) and ${spike.rescales} on the spike`,
       ),
     );
+    // "the other traces are the same": ramp, daily sine and flat with noise rescale as often either way.
+    assert.match(text, /the other traces are the same/);
+    for (const trace of ['ramp', 'daily-sine', 'flat-with-noise'] as const)
+      assert.equal(run(trace, busyOnly).rescales, run(trace, slotscalerPolicy({})).rescales, trace);
     const defaults = run('step', slotscalerPolicy({}));
     assert.match(
       section('Configuration'),

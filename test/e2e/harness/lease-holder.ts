@@ -1,16 +1,16 @@
 // One leader-election candidate in its own process, so a test can crash it (SIGKILL: the Lease is
-// not released) or stop it (SIGTERM: a graceful stop that releases it).
+// not released, as when a node dies).
 //
 //   node --import tsx test/e2e/harness/lease-holder.ts <kubeconfig> <namespace> <lease> <identity> <leaseDurationMs>
 //
-// Prints `leading <iso time>` when it wins the Lease and `stopped-leading <iso time>` if it loses it;
-// warnings go to stderr. Keeps renewing until killed.
+// Prints `leading <iso time>` when it wins the Lease; warnings go to stderr. Keeps renewing until
+// killed. (A graceful stop is tested in-process, in lease-election.test.ts.)
 import { KubeConfig } from '@kubernetes/client-node';
 
 import { systemClock } from '../../../src/collector/clock.js';
 import { HttpKubeClient } from '../../../src/kube/kube-client.js';
 import { LeaseElector } from '../../../src/kube/leader-election.js';
-import type { Logger } from '../../../src/observability/logger.js';
+import { callbackLogger, logLine } from '../../../src/observability/logger.js';
 
 const [kubeconfigPath, namespace, name, identity, durationArg] = process.argv.slice(2);
 if (
@@ -29,23 +29,11 @@ if (!Number.isInteger(leaseDurationMs) || leaseDurationMs < 1000) {
   process.exit(2);
 }
 
-function stderrLogger(bindings: Record<string, unknown>): Logger {
-  const write =
-    (level: string) =>
-    (obj: Record<string, unknown>, msg: string): void => {
-      const fields = JSON.stringify({ ...bindings, ...obj }, (_k, v: unknown) =>
-        v instanceof Error ? v.message : v,
-      );
-      process.stderr.write(`${identity} ${level} ${msg} ${fields}\n`);
-    };
-  return {
-    debug: () => undefined,
-    info: () => undefined,
-    warn: write('warn'),
-    error: write('error'),
-    child: (more) => stderrLogger({ ...bindings, ...more }),
-  };
-}
+/** Warnings and errors on stderr, each line led by this candidate's identity. */
+const stderrLogger = callbackLogger(
+  (level, msg, fields) => process.stderr.write(`${identity} ${level} ${logLine(msg, fields)}\n`),
+  (level) => level === 'warn' || level === 'error',
+);
 
 const kubeConfig = new KubeConfig();
 kubeConfig.loadFromFile(kubeconfigPath);
@@ -57,25 +45,11 @@ const elector = new LeaseElector({
   identity,
   leaseDurationMs,
   clock: systemClock,
-  logger: stderrLogger({}),
+  logger: stderrLogger,
   onStartedLeading: () => {
     process.stdout.write(`leading ${new Date().toISOString()}\n`);
   },
-  onStoppedLeading: () => {
-    process.stdout.write(`stopped-leading ${new Date().toISOString()}\n`);
-  },
 });
-
-let stopping = false;
-async function shutdown(): Promise<void> {
-  if (stopping) return;
-  stopping = true;
-  await elector.stop();
-  client.close();
-  process.exit(0);
-}
-process.on('SIGTERM', () => void shutdown());
-process.on('SIGINT', () => void shutdown());
 
 await elector.start();
 // The elector's timer is unref'd: keep the process alive until it is killed.
