@@ -73,6 +73,26 @@ async function until(done: () => boolean): Promise<void> {
   assert.ok(done(), 'condition not reached');
 }
 
+/** An informer synced from `listed`, and `emit` to deliver events on the watch it then opened. */
+async function watching(listed: KubeResponse): Promise<{
+  readonly informer: Informer;
+  readonly emit: (event: WatchEvent) => void;
+  readonly seen: [InformerEventType, string][];
+}> {
+  const client = new ScriptedClient();
+  client.listAnswers.push(listed);
+  let onWatchEvent: ((event: WatchEvent) => void) | undefined;
+  client.watchScripts.push((_q, onEvent) => {
+    onWatchEvent = onEvent;
+    return { kind: 'closed' };
+  });
+  const seen: [InformerEventType, string][] = [];
+  const informer = informerOf(client, seen);
+  informer.start();
+  await until(() => onWatchEvent !== undefined);
+  return { informer, seen, emit: (event) => onWatchEvent?.(event) };
+}
+
 describe('Informer', () => {
   it('lists once, then resumes each ended watch from the last resourceVersion (bookmarks included)', async () => {
     const client = new ScriptedClient();
@@ -131,27 +151,17 @@ describe('Informer', () => {
   });
 
   it('keeps an injected write over older watch events, and reports its echo once', async () => {
-    const client = new ScriptedClient();
-    client.listAnswers.push(
+    const { informer, emit, seen } = await watching(
       list('10', object('a', '5'), { metadata: { name: 'o', namespace: 'ns', resourceVersion: 'x2' } }),
     );
-    let emit: ((event: WatchEvent) => void) | undefined;
-    client.watchScripts.push((_q, onEvent) => {
-      emit = onEvent;
-      return { kind: 'closed' };
-    });
-    const seen: [InformerEventType, string][] = [];
-    const informer = informerOf(client, seen);
-    informer.start();
-    await until(() => emit !== undefined);
     informer.inject(object('a', '20')); // the answer of this process's own write
-    emit?.({ type: 'MODIFIED', object: object('a', '16') }); // someone's earlier write, delivered late
+    emit({ type: 'MODIFIED', object: object('a', '16') }); // someone's earlier write, delivered late
     assert.equal(informer.get('ns', 'a')?.metadata.resourceVersion, '20');
-    emit?.({ type: 'MODIFIED', object: object('a', '20') }); // the watch brings our write
-    emit?.({ type: 'MODIFIED', object: object('a', '21') });
+    emit({ type: 'MODIFIED', object: object('a', '20') }); // the watch brings our write
+    emit({ type: 'MODIFIED', object: object('a', '21') });
     informer.inject(object('a', '18')); // an answer that lost the race: not put back either
     // Versions that are not etcd revisions are not compared: the newest event wins.
-    emit?.({ type: 'MODIFIED', object: { metadata: { name: 'o', namespace: 'ns', resourceVersion: 'x1' } } });
+    emit({ type: 'MODIFIED', object: { metadata: { name: 'o', namespace: 'ns', resourceVersion: 'x1' } } });
     await informer.stop();
     assert.deepEqual(seen, [
       ['added', 'a@5'],
@@ -164,22 +174,12 @@ describe('Informer', () => {
   });
 
   it('reports our write once whichever comes first, its answer or its echo; an older deletion keeps a re-creation', async () => {
-    const client = new ScriptedClient();
-    client.listAnswers.push(list('10', object('a', '5')));
-    let emit: ((event: WatchEvent) => void) | undefined;
-    client.watchScripts.push((_q, onEvent) => {
-      emit = onEvent;
-      return { kind: 'closed' };
-    });
-    const seen: [InformerEventType, string][] = [];
-    const informer = informerOf(client, seen);
-    informer.start();
-    await until(() => emit !== undefined);
-    emit?.({ type: 'MODIFIED', object: object('a', '20') }); // the echo, ahead of the answer
+    const { informer, emit, seen } = await watching(list('10', object('a', '5')));
+    emit({ type: 'MODIFIED', object: object('a', '20') }); // the echo, ahead of the answer
     informer.inject(object('a', '20')); // the answer of the same write
     // Deleted at 30 by someone, re-created by us at 31 (our answer first), the deletion delivered late.
     informer.inject(object('a', '31'));
-    emit?.({ type: 'DELETED', object: object('a', '30') });
+    emit({ type: 'DELETED', object: object('a', '30') });
     assert.equal(informer.get('ns', 'a')?.metadata.resourceVersion, '31');
     await informer.stop();
     assert.deepEqual(seen, [
