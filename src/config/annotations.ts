@@ -6,7 +6,7 @@ import type { z } from 'zod';
 import { ANNOTATION_PREFIX, camelCase, closest, kebabCase } from './keys.js';
 import { TargetConfigSchema, globalFields, targetFields } from './schema.js';
 import type { TargetConfig, TargetFieldKey } from './schema.js';
-import { formatMetricTargets, METRIC_NAME } from './values.js';
+import { formatMetricTargets, METRIC_NAME, parseBoolean, ValueError } from './values.js';
 
 /** One problem with one value: where it was written, the value, and what was expected. */
 export interface ConfigIssue {
@@ -45,6 +45,25 @@ export type AnnotationResult =
       readonly expressions: Readonly<Record<string, string>>;
     }
   | { readonly ok: false; readonly issues: readonly ConfigIssue[] };
+
+/** The annotation that opts an object in. */
+export const ENABLED_ANNOTATION = `${ANNOTATION_PREFIX}enabled`;
+
+/**
+ * What `slotscaler.dev/enabled` says of an object: `in` for true, `out` when it is absent or
+ * false, `invalid` for any other value. An invalid object is a target all the same, so its parse
+ * reports the value (an Event on the object) instead of leaving it silently unmanaged.
+ */
+export function optInOf(annotations: Readonly<Record<string, string>>): 'in' | 'out' | 'invalid' {
+  const value = annotations[ENABLED_ANNOTATION];
+  if (value === undefined) return 'out';
+  try {
+    return parseBoolean(value) ? 'in' : 'out';
+  } catch (err) {
+    if (!(err instanceof ValueError)) throw err;
+    return 'invalid';
+  }
+}
 
 /** Annotations under our prefix that Slotscaler writes itself and users must not set. */
 const RESERVED = new Set(['status']);

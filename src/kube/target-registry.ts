@@ -2,11 +2,12 @@
  * The scale targets: one informer per kind (and per namespace when namespaces are configured),
  * started for a custom kind only while its CRD is installed (a watch on the CRD, so a kind whose
  * CRD appears later is picked up, and one that is removed is let go). Only objects annotated
- * `slotscaler.dev/enabled: "true"` are targets. Each target's config is its annotations parsed
+ * `slotscaler.dev/enabled: "true"` are targets, and those whose value is neither true nor false (so
+ * that value is reported, not silently ignored). Each target's config is its annotations parsed
  * through the one schema over the global defaults; an invalid one is kept with its issues, so the
  * loop can report it and skip that target alone.
  */
-import { parseTargetAnnotations } from '../config/annotations.js';
+import { optInOf, parseTargetAnnotations } from '../config/annotations.js';
 import type { ConfigIssue, RawTargetValues } from '../config/annotations.js';
 import type { TargetConfig, TargetFieldKey } from '../config/schema.js';
 import { compileExpressionMetric } from '../collector/expression-metric.js';
@@ -243,10 +244,7 @@ export class TargetRegistry implements TargetSource {
     const namespace = object.metadata.namespace ?? '';
     const id = targetId(state.adapter, namespace, object.metadata.name);
     const annotations = object.metadata.annotations ?? {};
-    if (
-      annotations[ENABLED_ANNOTATION]?.trim().toLowerCase() !== 'true' ||
-      object.metadata.deletionTimestamp !== undefined
-    ) {
+    if (optInOf(annotations) === 'out' || object.metadata.deletionTimestamp !== undefined) {
       if (this.targets.delete(id)) {
         this.parseCache.delete(id);
         this.scheduleChange();

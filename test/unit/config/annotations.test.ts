@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import { formatIssue, parseTargetAnnotations } from '../../../src/config/annotations.js';
+import { formatIssue, optInOf, parseTargetAnnotations } from '../../../src/config/annotations.js';
 import type { AnnotationResult, ConfigIssue } from '../../../src/config/annotations.js';
 import { describeFields } from '../../../src/config/schema.js';
 
@@ -137,6 +137,10 @@ describe('target annotations', () => {
     ['max-parallelism', '40000', /from 1 to 32768/],
     ['jobmanager-url', 'job-rest:8081', /http:\/\/ or https:\/\/ URL/],
     ['jobmanager-url', 'not a url', /http:\/\/ or https:\/\/ URL/],
+    ['jobmanager-url', 'http://job-rest:8081/?token=x', /without a query \(\?\) or fragment/],
+    ['jobmanager-url', 'http://job-rest:8081/#top', /without a query \(\?\) or fragment/],
+    ['jobmanager-url', 'http://job-rest:8081?', /without a query \(\?\) or fragment/],
+    ['jobmanager-url', 'http://admin:secret@job-rest:8081', /without credentials/],
     ['job-id', 'abc', /32 hex digits/],
     ['replicas-path', 'spec.replicas', /field path/],
     ['parallelism-path', '.spec..x', /field path/],
@@ -167,6 +171,25 @@ describe('target annotations', () => {
       [],
     );
   });
+
+  it('opts in with enabled=true; absent or false leaves the object alone', () => {
+    assert.equal(optInOf({ 'slotscaler.dev/enabled': 'true' }), 'in');
+    assert.equal(optInOf({ 'slotscaler.dev/enabled': ' True ' }), 'in');
+    assert.equal(optInOf({}), 'out');
+    assert.equal(optInOf({ 'other.io/enabled': 'true' }), 'out');
+    assert.equal(optInOf({ 'slotscaler.dev/enabled': 'false' }), 'out');
+    assert.equal(optInOf({ 'slotscaler.dev/enabled': 'FALSE' }), 'out');
+  });
+
+  for (const value of ['yes', '1', 'on', '', 'enabled', 'truee', '\u{1F600}']) {
+    it(`keeps enabled=${JSON.stringify(value)} as a target whose parse names the key, the value and what is expected`, () => {
+      const annotations = { 'slotscaler.dev/enabled': value };
+      assert.equal(optInOf(annotations), 'invalid');
+      assert.deepEqual(issuesOf(parseTargetAnnotations(annotations)).map(formatIssue), [
+        `slotscaler.dev/enabled: ${JSON.stringify(value)}: expected true or false`,
+      ]);
+    });
+  }
 
   it('refuses min-taskmanagers above max-taskmanagers', () => {
     const issues = issuesOf(
