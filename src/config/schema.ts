@@ -100,15 +100,21 @@ const forms = {
       }
       if (url.protocol !== 'http:' && url.protocol !== 'https:')
         throw new ValueError('expected an http:// or https:// URL');
+      // A base URL: request paths are appended to it, so a query or fragment would end up in the
+      // middle of every request; credentials would show in Events and logs.
+      if (text.includes('?') || text.includes('#'))
+        throw new ValueError('expected a base URL without a query (?) or fragment (#)');
+      if (url.username !== '' || url.password !== '')
+        throw new ValueError('expected a URL without credentials (user:password@)');
       return url.toString().replace(/\/$/, '');
     }),
-  list: (pattern: RegExp, expected: string) =>
+  list: (pattern: RegExp, expected: string, known: (item: string) => boolean = () => true) =>
     parsed((text) => {
       const items = text
         .split(',')
         .map((item) => item.trim())
         .filter((item) => item !== '');
-      const bad = items.find((item) => !pattern.test(item));
+      const bad = items.find((item) => !pattern.test(item) || !known(item));
       if (bad !== undefined) throw new ValueError(`"${bad}" is not ${expected}`);
       return [...new Set(items)];
     }),

@@ -7,6 +7,7 @@
  */
 import type { Clock } from '../domain/ports.js';
 import type { Logger } from '../observability/logger.js';
+import { RepeatLimiter } from '../observability/repeat-limiter.js';
 import type { KubeClient } from './kube-client.js';
 import { statusMessage } from './kube-client.js';
 import type { TokenBucket } from './token-bucket.js';
@@ -29,7 +30,10 @@ export type EventReason =
   | 'InvalidAnnotation'
   | 'MetricsUnavailable'
   | 'StatelessUpgradeMode'
-  | 'RescaleRefused';
+  | 'RescaleRefused'
+  | 'RescaleHeld'
+  | 'InvalidStatus'
+  | 'ExpressionNotFinite';
 
 /**
  * Where the scaling loop reports. Real: `KubeEventRecorder`. Fake: test/fakes/fake-events.ts.
@@ -59,7 +63,37 @@ const ACTIONS: Record<EventReason, string> = {
   MetricsUnavailable: 'Collect',
   StatelessUpgradeMode: 'Hold',
   RescaleRefused: 'Scale',
+  RescaleHeld: 'Hold',
+  InvalidStatus: 'Validate',
+  ExpressionNotFinite: 'Collect',
 };
+
+/**
+ * The longest note the API server takes, in bytes: events.k8s.io validation refuses
+ * `len(event.Note) > NoteLengthLimit` (k8s.io/kubernetes pkg/apis/events/validation), and a Go
+ * string's length is its UTF-8 byte count.
+ */
+export const MAX_NOTE_BYTES = 1024;
+
+/**
+ * A note cut to `MAX_NOTE_BYTES` of UTF-8, at a character boundary, ending in `...` when cut: an
+ * annotation value full of non-ASCII characters must not cost its target its Event (a 422).
+ */
+export function truncateNote(note: string, maxBytes = MAX_NOTE_BYTES): string {
+  if (Buffer.byteLength(note, 'utf8') <= maxBytes) return note;
+  const ellipsis = '...';
+  const budget = maxBytes - ellipsis.length;
+  let bytes = 0;
+  let end = 0;
+  // Whole code points only: a surrogate pair is one character of 4 bytes.
+  for (const character of note) {
+    const size = Buffer.byteLength(character, 'utf8');
+    if (bytes + size > budget) break;
+    bytes += size;
+    end += character.length;
+  }
+  return `${note.slice(0, end)}${ellipsis}`;
+}
 
 /** `2026-01-01T00:00:00.000000Z`: a metav1.MicroTime. */
 export function microTime(ms: number): string {
@@ -72,44 +106,16 @@ export function eventName(objectName: string, atMs: number): string {
   return `${objectName.slice(0, 236)}.${nanos.toString(16)}`;
 }
 
-/** Rate limiting of Events per (target, reason); pure apart from the time it is given. */
-export class EventRateLimiter {
-  private readonly last = new Map<string, { atMs: number; suppressed: number }>();
-
-  constructor(private readonly intervalMs: number) {}
-
-  /** null: hold this one back; else the number held back since the last one sent. */
-  admit(key: string, nowMs: number): number | null {
-    const entry = this.last.get(key);
-    if (entry !== undefined && nowMs - entry.atMs < this.intervalMs) {
-      entry.suppressed += 1;
-      return null;
-    }
-    const suppressed = entry?.suppressed ?? 0;
-    this.last.set(key, { atMs: nowMs, suppressed: 0 });
-    if (this.last.size > 10_000) this.prune(nowMs);
-    return suppressed;
-  }
-
-  /** Forgets a target (deleted). */
-  forget(prefix: string): void {
-    for (const key of this.last.keys()) if (key.startsWith(prefix)) this.last.delete(key);
-  }
-
-  private prune(nowMs: number): void {
-    for (const [key, entry] of this.last) if (nowMs - entry.atMs >= this.intervalMs) this.last.delete(key);
-  }
-}
-
 export class KubeEventRecorder implements EventSink {
-  private readonly limiter: EventRateLimiter;
+  /** Warnings per (target, reason). */
+  private readonly limiter: RepeatLimiter;
   private queue: Promise<void> = Promise.resolve();
   private queued = 0;
   /** Events sent, by reason (for tests and the API-load figures). */
   readonly sent = new Map<EventReason, number>();
 
   constructor(private readonly options: KubeEventRecorderOptions) {
-    this.limiter = new EventRateLimiter(options.warningIntervalMs);
+    this.limiter = new RepeatLimiter(options.warningIntervalMs);
   }
 
   emit(target: TargetRef, type: EventType, reason: EventReason, note: string): void {
@@ -170,8 +176,7 @@ export class KubeEventRecorder implements EventSink {
         action: ACTIONS[reason],
         reason,
         type,
-        // The API server refuses notes over 1 kB.
-        note: note.length > 1024 ? `${note.slice(0, 1021)}...` : note,
+        note: truncateNote(note),
         regarding: {
           apiVersion: target.apiVersion,
           kind: target.kind,

@@ -11,6 +11,7 @@
  */
 import type { Clock } from '../domain/ports.js';
 import type { Logger } from '../observability/logger.js';
+import { RepeatLimiter } from '../observability/repeat-limiter.js';
 import { Informer } from './informer.js';
 import type { KubeClient } from './kube-client.js';
 import { statusMessage } from './kube-client.js';
@@ -62,6 +63,9 @@ export class LeaseElector implements LeaderState {
   /** The Lease record as last seen, and when (our clock) it last changed. */
   private observed: { key: string; atMs: number } | null = null;
   private stopped = false;
+  /** Failed steps in a row, and their log lines: one per cause per minute while the API server is away. */
+  private failedSteps = 0;
+  private readonly failureLog = new RepeatLimiter(60_000);
   /** Transitions won by this replica, for tests. */
   wins = 0;
 
@@ -174,10 +178,25 @@ export class LeaseElector implements LeaderState {
   private async check(): Promise<void> {
     if (this.busy || this.stopped) return;
     this.busy = true;
+    const failedBefore = this.failedSteps;
     try {
       await this.checkOnce();
+      // A step that wrote nothing, or whose write went through, ends a run of failures.
+      if (this.failedSteps > 0 && this.failedSteps === failedBefore) {
+        this.options.logger.info(
+          { lease: this.options.name, failedSteps: this.failedSteps },
+          'leader election steps succeed again',
+        );
+        this.failedSteps = 0;
+        this.failureLog.forget();
+      }
     } catch (err) {
-      this.options.logger.warn({ err, lease: this.options.name }, 'leader election step failed');
+      this.failedSteps += 1;
+      this.warnFailure(
+        `step:${err instanceof Error ? err.message : String(err)}`,
+        { err, failedSteps: this.failedSteps },
+        'leader election step failed',
+      );
     } finally {
       this.busy = false;
     }
@@ -254,7 +273,9 @@ export class LeaseElector implements LeaderState {
       this.adopt(answer.body);
       await this.becomeLeader(now);
     } else if (answer.status !== 409) {
-      this.options.logger.warn(
+      this.failedSteps += 1;
+      this.warnFailure(
+        `create:${answer.status}`,
         { status: answer.status, message: statusMessage(answer.body) },
         'cannot create the Lease',
       );
@@ -273,12 +294,21 @@ export class LeaseElector implements LeaderState {
       return true;
     }
     if (answer.status !== 409) {
-      this.options.logger.warn(
+      this.failedSteps += 1;
+      this.warnFailure(
+        `update:${answer.status}`,
         { status: answer.status, message: statusMessage(answer.body) },
         'cannot update the Lease',
       );
     }
     return false;
+  }
+
+  /** A warning for a failure that may last (the API server away): once per cause per minute, with the count held back. */
+  private warnFailure(cause: string, fields: Record<string, unknown>, message: string): void {
+    const heldBack = this.failureLog.admit(cause, this.options.clock.nowMs());
+    if (heldBack === null) return;
+    this.options.logger.warn({ ...fields, lease: this.options.name, heldBack }, message);
   }
 
   /** Our own write's answer is the newest Lease: use it before the watch brings it. */

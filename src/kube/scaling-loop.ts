@@ -18,6 +18,7 @@ import { isAvailable } from '../domain/metrics.js';
 import type { Clock } from '../domain/ports.js';
 import type { WindowReadings } from '../collector/metric-window.js';
 import { formatIssue } from '../config/annotations.js';
+import { ANNOTATION_PREFIX } from '../config/keys.js';
 import type { TargetConfig } from '../config/schema.js';
 import { decide } from '../scaler/decide.js';
 import {
@@ -27,11 +28,12 @@ import {
   targetDecisionInput,
 } from '../scaler/target-decision.js';
 import type { Logger } from '../observability/logger.js';
+import type { ScalingObserver } from '../observability/target-metrics.js';
 import { isProblem, STATUS_ANNOTATION } from './adapters/adapter.js';
 import type { TargetView } from './adapters/adapter.js';
 import type { EventSink } from './events.js';
 import type { LeaderState } from './leader-election.js';
-import { decodeStatus, encodeStatus, mergeRecommendations } from './status-annotation.js';
+import { encodeStatus, mergeRecommendations, readStatus } from './status-annotation.js';
 import type { RecordedDecision, RecordedMetric, TargetStatus } from './status-annotation.js';
 import type { RegisteredTarget, TargetSource } from './target-registry.js';
 import type { ScaleTargetWriter, WriteOutcome } from './writer.js';
@@ -93,6 +95,8 @@ export interface ScalingLoopDependencies {
   readonly logger: Logger;
   /** Waits `ms` (after a 409, for the informer); injectable for tests. */
   readonly sleep?: (ms: number) => Promise<void>;
+  /** Per-target Prometheus metrics (src/observability/target-metrics.ts). */
+  readonly observer?: ScalingObserver | undefined;
 }
 
 /** What the loop did with one target in one pass; the `outcome` of its last decision. */
@@ -141,6 +145,8 @@ interface TargetMemory {
   lastNotice: string | undefined;
   /** The recommendation last recorded in mode recommend. */
   recordedRecommendation: number | undefined;
+  /** Expression metrics whose value was not finite at the last pass. */
+  readonly notFinite: Set<string>;
   logger: Logger;
   loggerJobId: string | null;
 }
@@ -222,6 +228,8 @@ export class ScalingLoop implements RecommendationSource {
           outcome = 'error';
         }
         outcomes.set(target.id, outcome);
+        const reason = this.memories.get(target.id)?.recommendation?.reason;
+        this.deps.observer?.observeOutcome(target, outcome, reason);
       }
     } finally {
       this.running = false;
@@ -273,6 +281,7 @@ export class ScalingLoop implements RecommendationSource {
         recommendation: undefined,
         lastNotice: undefined,
         recordedRecommendation: undefined,
+        notFinite: new Set(),
         logger: this.deps.logger.child({ namespace: target.ref.namespace, name: target.ref.name, jobId }),
         loggerJobId: jobId,
       };
@@ -297,12 +306,52 @@ export class ScalingLoop implements RecommendationSource {
     const text = target.object.metadata.annotations?.[STATUS_ANNOTATION];
     if (!force && text === memory.adoptedStatus) return;
     memory.adoptedStatus = text;
-    const status = decodeStatus(text);
+    const { status, problems } = readStatus(text, this.deps.clock.nowMs());
+    if (problems.length > 0) {
+      memory.logger.warn({ problems }, 'status annotation not taken as it is');
+      this.deps.events.emit(
+        target.ref,
+        'Warning',
+        'InvalidStatus',
+        `${STATUS_ANNOTATION}: ${problems.join('; ')}`,
+      );
+    }
     if (status === null) return;
     memory.scaleEvents = status.scaleEvents;
     memory.lastRescaleAtMs = status.lastRescaleAtMs;
     memory.lastDecision = status.lastDecision ?? memory.lastDecision;
     memory.recommendations = mergeRecommendations(status.recommendations, memory.recommendations ?? []);
+  }
+
+  /**
+   * An expression metric whose value is not a finite number (a division by zero, the square root of
+   * a negative) is not served; its target hears why, whether it scales on it or only serves it.
+   */
+  private reportNonFiniteExpressions(
+    target: RegisteredTarget,
+    memory: TargetMemory,
+    readings: WindowReadings | undefined,
+  ): void {
+    if (!target.parsed.ok || readings === undefined) return;
+    for (const expression of target.parsed.expressions) {
+      const reading = readingOf(expression.name, readings, target.parsed.expressions);
+      const notFinite = 'unavailable' in reading && reading.unavailable === 'not-finite';
+      if (!notFinite) {
+        memory.notFinite.delete(expression.name);
+        continue;
+      }
+      // Said when it becomes non-finite; the Event recorder limits a flapping one.
+      if (memory.notFinite.has(expression.name)) continue;
+      memory.notFinite.add(expression.name);
+      const detail = reading.detail ?? 'is not a finite number';
+      memory.logger.warn({ metric: expression.name, detail }, 'expression metric not finite; not served');
+      this.deps.events.emit(
+        target.ref,
+        'Warning',
+        'ExpressionNotFinite',
+        `${ANNOTATION_PREFIX}metric.${expression.name} "${expression.source}" ${detail}; not served while it is not finite`,
+      );
+    }
   }
 
   /** Logs a steady condition once (until it changes). */
@@ -333,6 +382,7 @@ export class ScalingLoop implements RecommendationSource {
     const readings = this.deps.metrics.readings(target.id, nowMs);
     const memory = this.memoryOf(target, readings?.jobId ?? null);
     if (!leader.isLeader()) this.adopt(memory, target, false);
+    this.reportNonFiniteExpressions(target, memory, readings);
 
     if (config.mode === 'metrics-only') {
       memory.recommendation = undefined;
@@ -447,12 +497,18 @@ export class ScalingLoop implements RecommendationSource {
     // A change is wanted. Is this replica allowed to write it now?
     const hold = this.holdReason(memory, target, view, config, readings, decision, nowMs);
     if (hold !== null) {
+      this.deps.observer?.observeHold(target, hold.kind);
       const recordedHold = { ...recorded, outcome: `held: ${hold.why}` };
       this.notice(memory, `hold:${hold.kind}:${decision.desiredReplicas}`, () => {
         memory.logger.info(
           { from: view.currentReplicas, to: decision.desiredReplicas, hold: hold.why },
           'change held',
         );
+        // A held target says why where its users look; the replicas that do not lead stay quiet
+        // (the leader speaks), and recommend and stateless holds have Events of their own below.
+        if (hold.kind === 'busy' || hold.kind === 'post-rescale' || hold.kind === 'backoff') {
+          events.emit(target.ref, 'Normal', 'RescaleHeld', `${summary}: held: ${hold.why}`);
+        }
       });
       if (hold.kind === 'recommend') {
         memory.lastDecision = { ...recorded, outcome: hold.why };
@@ -497,6 +553,14 @@ export class ScalingLoop implements RecommendationSource {
       target.crd,
     );
     const outcome = await this.deps.writer.write(steps);
+    this.deps.observer?.observeWrite(target, {
+      atMs: nowMs,
+      fromReplicas: view.currentReplicas,
+      toReplicas: decision.desiredReplicas,
+      parallelism: decision.parallelism,
+      steps,
+      outcome,
+    });
     return this.afterWrite(target, memory, outcome, {
       decision,
       scaled,

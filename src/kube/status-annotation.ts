@@ -10,6 +10,17 @@ import type { TimestampedRecommendation, TimestampedScaleEvent } from '../domain
 /** The most entries of each history kept in the annotation. */
 export const MAX_STATUS_ENTRIES = 100;
 
+/**
+ * How far ahead of this replica's clock a timestamp of the annotation may be before it is taken as
+ * now: room for the clocks of two replicas (or of a replica and the one before it) to disagree a
+ * little. Beyond it a timestamp is a hand edit or a broken clock, and trusting it would hold the
+ * target (post-rescale hold, stabilization) until that moment comes.
+ */
+export const STATUS_CLOCK_SKEW_ALLOWANCE_MS = 60_000;
+
+/** The largest TaskManager count a history entry may name (the bound of max-taskmanagers). */
+const MAX_RECORDED_REPLICAS = 10_000;
+
 /** One metric of a decision, as recorded: value and target in the metric's units; value null when unavailable. */
 export interface RecordedMetric {
   readonly name: string;
@@ -62,9 +73,9 @@ const wire = z.object({
     .nullable(),
   rescaledAt: z.number().nullable(),
   /** [replicas, epoch ms] */
-  rec: z.array(z.tuple([z.number().int().min(0), z.number()])),
+  rec: z.array(z.tuple([z.number().int().min(0).max(MAX_RECORDED_REPLICAS), z.number()])),
   /** [replica change, epoch ms] */
-  ev: z.array(z.tuple([z.number().int(), z.number()])),
+  ev: z.array(z.tuple([z.number().int().min(-MAX_RECORDED_REPLICAS).max(MAX_RECORDED_REPLICAS), z.number()])),
 });
 
 function newest<T extends { readonly timestampMs: number }>(entries: readonly T[]): T[] {
@@ -96,16 +107,92 @@ export function encodeStatus(status: TargetStatus): string {
 
 /** The status from an annotation value; null when absent or not ours (a hand-edited value is ignored, not fatal). */
 export function decodeStatus(text: string | undefined): TargetStatus | null {
-  if (text === undefined || text.trim() === '') return null;
+  return readStatus(text).status;
+}
+
+/** An annotation read for use: its status (null when absent or unreadable) and what was wrong with it. */
+export interface StatusReading {
+  readonly status: TargetStatus | null;
+  /** Why the value was ignored or changed; empty when it was taken as it is. */
+  readonly problems: readonly string[];
+}
+
+/**
+ * Reads the annotation. With `nowMs`, timestamps more than `STATUS_CLOCK_SKEW_ALLOWANCE_MS` ahead of
+ * it are taken as `nowMs` (and said in `problems`): a rescale "in 2036" then holds the target for
+ * one cooldown from now, not for ten years, and its stabilization entries stay in their windows.
+ */
+export function readStatus(text: string | undefined, nowMs?: number): StatusReading {
+  if (text === undefined || text.trim() === '') return { status: null, problems: [] };
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch {
-    return null;
+    return { status: null, problems: ['not JSON; its histories are ignored'] };
   }
   const parsed = wire.safeParse(json);
-  if (!parsed.success) return null;
-  const data = parsed.data;
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = issue === undefined || issue.path.length === 0 ? '(root)' : issue.path.join('.');
+    return {
+      status: null,
+      problems: [
+        `not a status this version writes (${where}: ${issue?.message ?? 'wrong shape'}); its histories are ignored`,
+      ],
+    };
+  }
+  const status = statusOf(parsed.data);
+  return nowMs === undefined ? { status, problems: [] } : clampFuture(status, nowMs);
+}
+
+function clampFuture(status: TargetStatus, nowMs: number): StatusReading {
+  const limitMs = nowMs + STATUS_CLOCK_SKEW_ALLOWANCE_MS;
+  const problems: string[] = [];
+  const ahead = (what: string, atMs: number): void => {
+    problems.push(
+      `${what} ${formatTime(atMs)} is ${formatAhead(atMs - nowMs)} ahead of this replica's clock (${formatTime(nowMs)}); taken as now`,
+    );
+  };
+  const clamp = (field: string, atMs: number): number => {
+    if (atMs <= limitMs) return atMs;
+    ahead(field, atMs);
+    return nowMs;
+  };
+  const clampAll = <T extends { readonly timestampMs: number }>(
+    field: string,
+    entries: readonly T[],
+  ): T[] => {
+    const future = entries.filter((entry) => entry.timestampMs > limitMs);
+    if (future.length > 0) {
+      const latest = Math.max(...future.map((entry) => entry.timestampMs));
+      ahead(`${future.length} ${field} entries, the latest at`, latest);
+    }
+    return entries.map((entry) => (entry.timestampMs > limitMs ? { ...entry, timestampMs: nowMs } : entry));
+  };
+  const last = status.lastDecision;
+  const clamped: TargetStatus = {
+    lastDecision: last === null ? null : { ...last, atMs: clamp('the last decision', last.atMs) },
+    lastRescaleAtMs: status.lastRescaleAtMs === null ? null : clamp('rescaledAt', status.lastRescaleAtMs),
+    recommendations: clampAll('recommendation', status.recommendations),
+    scaleEvents: clampAll('scale event', status.scaleEvents),
+  };
+  return { status: clamped, problems };
+}
+
+function formatTime(ms: number): string {
+  const date = new Date(ms);
+  return Number.isNaN(date.getTime()) ? String(ms) : date.toISOString();
+}
+
+function formatAhead(ms: number): string {
+  const seconds = ms / 1000;
+  if (seconds < 3600) return `${Math.round(seconds)} s`;
+  if (seconds < 86_400 * 2) return `${(seconds / 3600).toFixed(1)} h`;
+  if (seconds < 86_400 * 730) return `${Math.round(seconds / 86_400)} days`;
+  return `${(seconds / (86_400 * 365.25)).toFixed(1)} years`;
+}
+
+function statusOf(data: z.output<typeof wire>): TargetStatus {
   return {
     lastDecision:
       data.last === null

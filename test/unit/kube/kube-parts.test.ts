@@ -9,9 +9,15 @@ import { customResourceAdapter } from '../../../src/kube/adapters/custom-resourc
 import { deploymentAdapter } from '../../../src/kube/adapters/deployment.js';
 import { flinkApplicationAdapter } from '../../../src/kube/adapters/flink-application.js';
 import { flinkDeploymentAdapter, flinkDeploymentBusy } from '../../../src/kube/adapters/flink-deployment.js';
-import { EventRateLimiter, eventName, microTime } from '../../../src/kube/events.js';
+import { eventName, MAX_NOTE_BYTES, microTime, truncateNote } from '../../../src/kube/events.js';
 import type { KubeObject } from '../../../src/kube/objects.js';
-import { decodeStatus, encodeStatus, MAX_STATUS_ENTRIES } from '../../../src/kube/status-annotation.js';
+import {
+  decodeStatus,
+  encodeStatus,
+  MAX_STATUS_ENTRIES,
+  readStatus,
+  STATUS_CLOCK_SKEW_ALLOWANCE_MS,
+} from '../../../src/kube/status-annotation.js';
 
 function configOf(annotations: Record<string, string> = {}) {
   const result = parseTargetAnnotations({ 'slotscaler.dev/enabled': 'true', ...annotations });
@@ -19,20 +25,26 @@ function configOf(annotations: Record<string, string> = {}) {
   return result.config;
 }
 
-describe('EventRateLimiter', () => {
-  it('sends one per (target, reason) per interval and counts those held back', () => {
-    const limiter = new EventRateLimiter(60_000);
-    assert.equal(limiter.admit('a/MetricsUnavailable', 0), 0);
-    assert.equal(limiter.admit('a/MetricsUnavailable', 1_000), null);
-    assert.equal(limiter.admit('a/MetricsUnavailable', 2_000), null);
-    assert.equal(limiter.admit('b/MetricsUnavailable', 2_000), 0, 'another target is not held back');
-    assert.equal(limiter.admit('a/InvalidAnnotation', 2_000), 0, 'another reason is not held back');
-    assert.equal(limiter.admit('a/MetricsUnavailable', 60_000), 2);
-  });
-
+describe('Events', () => {
   it('names Events as client-go does and writes MicroTime', () => {
     assert.match(eventName('job', 1_767_225_600_000), /^job\.[0-9a-f]+$/);
     assert.equal(microTime(Date.UTC(2026, 0, 1, 0, 0, 0, 123)), '2026-01-01T00:00:00.123000Z');
+  });
+
+  it('cuts notes by UTF-8 bytes at a character boundary, as the API server counts them', () => {
+    assert.equal(truncateNote('short'), 'short');
+    const ascii = 'a'.repeat(MAX_NOTE_BYTES);
+    assert.equal(truncateNote(ascii), ascii, 'exactly the limit is kept');
+    for (const character of ['é', '日', '😀']) {
+      // 600 characters of 2, 3 and 4 bytes: 1,200 to 2,400 bytes, over the limit in characters too.
+      const note = `bad value: ${character.repeat(600)}`;
+      const cut = truncateNote(note);
+      assert.ok(Buffer.byteLength(cut, 'utf8') <= MAX_NOTE_BYTES, `${character}: ${Buffer.byteLength(cut)}`);
+      assert.ok(Buffer.byteLength(cut, 'utf8') > MAX_NOTE_BYTES - 8, 'no more is cut than needed');
+      assert.ok(cut.endsWith('...'));
+      assert.ok(note.startsWith(cut.slice(0, -3)), 'a prefix of whole characters');
+      assert.ok(!/[\uD800-\uDBFF]$/.test(cut.slice(0, -3)), 'no lone surrogate');
+    }
   });
 });
 
@@ -66,6 +78,10 @@ describe('status annotation', () => {
     assert.equal(decodeStatus(undefined), null);
     assert.equal(decodeStatus('not json'), null);
     assert.equal(decodeStatus('{"v":2}'), null);
+    assert.match(readStatus('not json').problems.join(), /not JSON/);
+    assert.match(readStatus('{"v":2}').problems.join(), /not a status this version writes \(v:/);
+    const absurd = '{"v":1,"last":null,"rescaledAt":null,"rec":[[1e9,5]],"ev":[]}';
+    assert.equal(readStatus(absurd).status, null, 'a history naming a billion TaskManagers is not taken');
   });
 });
 
@@ -228,5 +244,59 @@ describe('adapters', () => {
         adapter.describe(object, configOf({ 'slotscaler.dev/jobmanager-url': 'http://jm:8081' }), null),
       ),
     );
+  });
+});
+
+describe('status annotation timestamps from the future', () => {
+  const nowMs = Date.UTC(2026, 11, 4, 12, 0, 0);
+  const in2036 = Date.UTC(2036, 0, 1);
+  const status = {
+    lastDecision: {
+      atMs: in2036,
+      fromReplicas: 1,
+      toReplicas: 2,
+      fromParallelism: 2,
+      toParallelism: 4,
+      reason: 'ScaleUpLimit',
+      outcome: 'scaled',
+      metrics: [],
+    },
+    lastRescaleAtMs: in2036,
+    recommendations: [
+      { replicas: 2, timestampMs: nowMs - 10_000 },
+      { replicas: 3, timestampMs: in2036 },
+    ],
+    scaleEvents: [{ replicaChange: 1, timestampMs: in2036 }],
+  };
+
+  it('takes every timestamp beyond the skew allowance as now, and says so', () => {
+    const { status: read, problems } = readStatus(encodeStatus(status), nowMs);
+    assert.ok(read !== null);
+    assert.equal(read.lastRescaleAtMs, nowMs);
+    assert.equal(read.lastDecision?.atMs, nowMs);
+    assert.deepEqual(read.recommendations, [
+      { replicas: 2, timestampMs: nowMs - 10_000 },
+      { replicas: 3, timestampMs: nowMs },
+    ]);
+    assert.deepEqual(read.scaleEvents, [{ replicaChange: 1, timestampMs: nowMs }]);
+    assert.equal(problems.length, 4, problems.join('\n'));
+    assert.match(problems.join('\n'), /rescaledAt 2036-01-01T00:00:00.000Z is 9.1 years ahead/);
+    assert.match(problems.join('\n'), /1 recommendation entries, the latest at 2036/);
+  });
+
+  it('keeps timestamps within the allowance as they are (clocks of two replicas differ a little)', () => {
+    const nearFuture = nowMs + STATUS_CLOCK_SKEW_ALLOWANCE_MS;
+    const { status: read, problems } = readStatus(
+      encodeStatus({
+        ...status,
+        lastDecision: null,
+        lastRescaleAtMs: nearFuture,
+        recommendations: [],
+        scaleEvents: [],
+      }),
+      nowMs,
+    );
+    assert.deepEqual(problems, []);
+    assert.equal(read?.lastRescaleAtMs, nearFuture);
   });
 });

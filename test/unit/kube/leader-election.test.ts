@@ -389,6 +389,26 @@ describe('LeaseElector', () => {
     await stopAll();
   });
 
+  it('an outage is logged once per cause per minute, not at every check', async (t) => {
+    const { server, warnings, candidate, round, stopAll } = harness(t);
+    const me = candidate('me');
+    await me.elector.start();
+    server.outage = answer(503, { message: 'the server is currently unable to handle the request' });
+    // Two minutes of failed renewals, a check every CHECK_MS.
+    for (let elapsed = 0; elapsed < 120_000; elapsed += CHECK_MS) await round(CHECK_MS);
+    const failed = server.writes.filter((write) => write.method === 'PUT').length;
+    assert.ok(failed > 20, `renewals were tried at every check (${failed})`);
+    // The first renewal is due 5 s in: said then, and once more a minute later.
+    assert.deepEqual(warnings, ['cannot update the Lease', 'cannot update the Lease']);
+    server.outage = undefined;
+    await round(CHECK_MS);
+    assert.equal(me.elector.isLeader(), true);
+    server.outage = answer(503, { message: 'again' });
+    await round(LEASE_MS);
+    assert.equal(warnings.length, 3, 'after a recovery, a new outage is said at once');
+    await stopAll();
+  });
+
   it('a 409 on a renewal is no failure: leadership holds and the next check renews', async (t) => {
     const { server, clock, warnings, candidate, round, stopAll } = harness(t);
     const me = candidate('me');

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
+import { compileExpressionMetric } from '../../../src/collector/expression-metric.js';
 import type { WindowReadings } from '../../../src/collector/metric-window.js';
 import { parseTargetAnnotations } from '../../../src/config/annotations.js';
 import type { FlinkMetricName, MetricReading } from '../../../src/domain/metrics.js';
@@ -67,7 +68,13 @@ function flinkDeployment(name: string, options: FlinkDeploymentOptions = {}): Ku
 function register(object: KubeObject): RegisteredTarget {
   const result = parseTargetAnnotations(object.metadata.annotations ?? {}, { knownMetrics: KNOWN_METRICS });
   const parsed = result.ok
-    ? { ok: true as const, config: result.config, expressions: [] }
+    ? {
+        ok: true as const,
+        config: result.config,
+        expressions: Object.entries(result.expressions).map(([name, source]) =>
+          compileExpressionMetric(name, source),
+        ),
+      }
     : { ok: false as const, issues: result.issues };
   return {
     id: targetId(flinkDeploymentAdapter, 'flink', object.metadata.name),
@@ -217,6 +224,75 @@ describe('ScalingLoop', () => {
     result = await loop.runOnce();
     assert.equal(result.outcomes.get('flinkdeployment/flink/job'), 'scaled');
     assert.deepEqual(bodyOf(writer.plans[1]).spec, { taskManager: { replicas: 4 }, job: { parallelism: 8 } });
+  });
+
+  it('a held change says why in one Event, not one per tick', async () => {
+    const { clock, targets, metrics, events, loop } = setUp();
+    targets.set(flinkDeployment('job'));
+    metrics.busy.set('job', { value: 1 });
+    await loop.runOnce();
+    targets.set(flinkDeployment('job', { replicas: 2, resourceVersion: '2' }));
+    metrics.spanSeconds = 2;
+    for (let tick = 0; tick < 3; tick++) {
+      clock.advance(5_000);
+      assert.equal((await loop.runOnce()).outcomes.get('flinkdeployment/flink/job'), 'held');
+    }
+    assert.deepEqual(events.reasons(), ['Rescaled', 'RescaleHeld']);
+    assert.match(
+      events.events[1]?.note ?? '',
+      /^TaskManagers 2 → 4, parallelism 4 → 8: .*: held: .*cooldown/,
+    );
+  });
+
+  it('a status annotation dated in the future does not freeze the target: a Warning, then it is taken as now', async () => {
+    const { clock, targets, metrics, writer, events, loop } = setUp();
+    const in2036 = Date.UTC(2036, 0, 1);
+    const status = encodeStatus({
+      lastDecision: null,
+      lastRescaleAtMs: in2036,
+      recommendations: [],
+      scaleEvents: [{ replicaChange: 1, timestampMs: in2036 }],
+    });
+    targets.set(flinkDeployment('job', { annotations: { [STATUS_ANNOTATION]: status } }));
+    metrics.busy.set('job', { value: 1 });
+    metrics.spanSeconds = 2;
+    assert.equal((await loop.runOnce()).outcomes.get('flinkdeployment/flink/job'), 'held');
+    const warning = events.events.find((event) => event.reason === 'InvalidStatus');
+    assert.equal(warning?.type, 'Warning');
+    assert.match(warning.note, /rescaledAt 2036-01-01T00:00:00.000Z is 10.0 years ahead .*taken as now/);
+    assert.match(warning.note, /1 scale event entries/);
+    // The 30 s cooldown counts from when it was read, not from 2036.
+    clock.advance(31_000);
+    assert.equal((await loop.runOnce()).outcomes.get('flinkdeployment/flink/job'), 'scaled');
+    assert.equal(writer.plans.length, 1);
+    assert.equal(events.reasons().filter((reason) => reason === 'InvalidStatus').length, 1);
+  });
+
+  it('an expression metric that is not finite is a Warning, once while it stays so, again after it recovers', async () => {
+    const { targets, metrics, events, loop } = setUp();
+    targets.set(
+      flinkDeployment('job', {
+        replicas: 2,
+        annotations: {
+          'slotscaler.dev/metric.per_idle': 'busy_ratio / (1 - busy_ratio)',
+          'slotscaler.dev/mode': 'metrics-only',
+        },
+      }),
+    );
+    metrics.busy.set('job', { value: 1 });
+    await loop.runOnce();
+    await loop.runOnce();
+    assert.deepEqual(events.reasons(), ['ExpressionNotFinite']);
+    assert.equal(events.events[0]?.type, 'Warning');
+    assert.match(
+      events.events[0]?.note ?? '',
+      /^slotscaler.dev\/metric.per_idle "busy_ratio \/ \(1 - busy_ratio\)" evaluated to Infinity; not served/,
+    );
+    metrics.busy.set('job', { value: 0.5 });
+    await loop.runOnce();
+    metrics.busy.set('job', { value: 1 });
+    await loop.runOnce();
+    assert.deepEqual(events.reasons(), ['ExpressionNotFinite', 'ExpressionNotFinite']);
   });
 
   it('mode recommend decides and reports but never writes the scale', async () => {
@@ -380,7 +456,8 @@ describe('ScalingLoop', () => {
       'held',
       'second back-off is 2 s',
     );
-    assert.deepEqual(events.reasons(), ['RescaleRefused']);
+    assert.deepEqual(events.reasons(), ['RescaleRefused', 'RescaleHeld']);
+    assert.match(events.events[1]?.note ?? '', /held: backing off after a failed write/);
   });
 
   it('a target deleted while its decision is in flight is dropped without an error loop', async () => {
