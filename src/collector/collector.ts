@@ -377,6 +377,7 @@ export class Collector {
 
   private accept(entry: TargetEntry, snapshot: JobSnapshot): void {
     const added = entry.window.add(snapshot);
+    this.dependencies.observer?.observeTargetSnapshot(entry.target, snapshot);
     for (const [reason, count] of Object.entries(added.dropped) as [SampleDropReason, number][]) {
       this.dependencies.observer?.observeSamplesDropped(reason, count);
     }
@@ -408,6 +409,7 @@ export class Collector {
     const code = errorCode(err);
     const message = errorMessage(err);
     entry.window.recordFailure({ atMs, code, message });
+    this.dependencies.observer?.observeTargetFailure(entry.target, code);
     const previous = entry.status.lastError;
     if (entry.status.state !== 'failing' || previous?.code !== code) {
       entry.logger.warn({ err, code }, 'target skipped: cannot read its Flink job');

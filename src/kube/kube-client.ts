@@ -79,9 +79,13 @@ export interface KubeClient {
   ): Promise<WatchEnd>;
 }
 
-/** Receives one observation per request, for `slotscaler_kube_requests_total`. */
+/**
+ * Receives one observation per request, for `slotscaler_kube_requests_total` and
+ * `slotscaler_kube_request_duration_seconds` (src/observability/metrics.ts): the method (`WATCH`
+ * for a watch), the path, the status (`error`: no answer) and the seconds until the answer began.
+ */
 export interface KubeRequestObserver {
-  observeKubeRequest(verb: string, status: number | 'error'): void;
+  observeKubeRequest(verb: string, path: string, status: number | 'error', seconds: number): void;
 }
 
 export interface HttpKubeClientOptions {
@@ -130,6 +134,7 @@ export class HttpKubeClient implements KubeClient {
         (request.method === 'PATCH' ? 'application/merge-patch+json' : 'application/json');
     }
     const options = await this.requestOptions(request.method, request.path, headers);
+    const started = performance.now();
     try {
       const answer = await new Promise<KubeResponse>((resolve, reject) => {
         const req = this.send(options, (res) => {
@@ -163,10 +168,16 @@ export class HttpKubeClient implements KubeClient {
         });
         req.end(payload);
       });
-      this.options.observer?.observeKubeRequest(request.method, answer.status);
+      this.options.observer?.observeKubeRequest(
+        request.method,
+        request.path,
+        answer.status,
+        (performance.now() - started) / 1000,
+      );
       return answer;
     } catch (err) {
-      this.options.observer?.observeKubeRequest(request.method, 'error');
+      const seconds = (performance.now() - started) / 1000;
+      this.options.observer?.observeKubeRequest(request.method, request.path, 'error', seconds);
       throw err;
     }
   }
@@ -183,6 +194,7 @@ export class HttpKubeClient implements KubeClient {
     });
     const { signal, idleTimeoutMs } = watchOptions;
     if (signal.aborted) return { kind: 'closed' };
+    const started = performance.now();
     return new Promise<WatchEnd>((resolve, reject) => {
       let settled = false;
       const finish = (end: WatchEnd | Error): void => {
@@ -194,7 +206,8 @@ export class HttpKubeClient implements KubeClient {
       };
       const req = this.send(options, (res) => {
         const status = res.statusCode ?? 0;
-        this.options.observer?.observeKubeRequest('WATCH', status);
+        const seconds = (performance.now() - started) / 1000;
+        this.options.observer?.observeKubeRequest('WATCH', path, status, seconds);
         if (status !== 200) {
           readBody(
             res,

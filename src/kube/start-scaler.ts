@@ -18,7 +18,7 @@ import type { MetricReading, ServedTarget } from '../domain/metrics.js';
 import type { Clock } from '../domain/ports.js';
 import { FlinkHttpPool } from '../flink/rest-client.js';
 import { silentLogger } from '../observability/logger.js';
-import { createCollectorMetrics } from '../observability/metrics.js';
+import { createScalerMetrics, scalerMetricsSource } from '../observability/scaler-metrics.js';
 import type { Logger } from '../observability/logger.js';
 import { isProblem } from './adapters/adapter.js';
 import { adaptersFor } from './adapters/index.js';
@@ -47,7 +47,7 @@ export interface StartScalerOptions {
   readonly clock?: Clock;
   /** Shared with `slotscaler collect` and the metrics API, if the caller has one. */
   readonly flinkPool?: FlinkHttpPool;
-  /** Where the collector's Prometheus metrics (Flink requests, ticks, dropped samples, targets) go. */
+  /** Where the scaler's Prometheus metrics go (collector, Flink and Kubernetes requests, per target, leader). */
   readonly metricsRegistry?: Registry;
   /** Overrides of the Kubernetes client (tests). */
   readonly kubeClient?: KubeClient;
@@ -93,16 +93,20 @@ export async function startScaler(options: StartScalerOptions): Promise<Scaler> 
     if (options.kubeconfigPath === undefined) kubeConfig.loadFromDefault();
     else kubeConfig.loadFromFile(options.kubeconfigPath);
   }
+  const metrics =
+    options.metricsRegistry === undefined ? undefined : createScalerMetrics(options.metricsRegistry, clock);
   const httpClient =
     options.kubeClient === undefined && kubeConfig !== undefined
-      ? new HttpKubeClient(kubeConfig, { requestTimeoutMs: config.kubeRequestTimeout * 1000 })
+      ? new HttpKubeClient(kubeConfig, {
+          requestTimeoutMs: config.kubeRequestTimeout * 1000,
+          ...(metrics === undefined ? {} : { observer: metrics.kube }),
+        })
       : undefined;
   const client: KubeClient = options.kubeClient ?? (httpClient as KubeClient);
 
   const tickMs = config.tickInterval * 1000;
   const ownPool = options.flinkPool === undefined;
-  const observer =
-    options.metricsRegistry === undefined ? undefined : createCollectorMetrics(options.metricsRegistry);
+  const observer = metrics?.collector;
   const pool =
     options.flinkPool ??
     new FlinkHttpPool(
@@ -183,7 +187,16 @@ export async function startScaler(options: StartScalerOptions): Promise<Scaler> 
       }))
     : alwaysLeader;
   const scalingLoop: ScalingLoop = new ScalingLoop(
-    { targets: targetRegistry, metrics: collector, writer, events, leader, clock, logger },
+    {
+      targets: targetRegistry,
+      metrics: collector,
+      writer,
+      events,
+      leader,
+      clock,
+      logger,
+      observer: metrics?.targets,
+    },
     { dryRun: config.dryRun, statusAnnotation: config.statusAnnotation },
   );
 
@@ -219,7 +232,7 @@ export async function startScaler(options: StartScalerOptions): Promise<Scaler> 
     'scaler started',
   );
 
-  return {
+  const scaler: Scaler = {
     identity,
     registry: targetRegistry,
     collector,
@@ -281,4 +294,6 @@ export async function startScaler(options: StartScalerOptions): Promise<Scaler> 
       logger.info({ identity }, 'scaler stopped');
     },
   };
+  metrics?.targets.bind(scalerMetricsSource(scaler));
+  return scaler;
 }

@@ -1,0 +1,80 @@
+/**
+ * The scaler's Prometheus metrics in one object, for `startScaler` to hand to its parts: the
+ * collector and Flink metrics, the Kubernetes request metrics, and the per-target metrics with the
+ * leader and readiness gauges, whose scrape-time values come from the running scaler
+ * (`scalerMetricsSource`).
+ */
+import type { Registry } from 'prom-client';
+
+import { isAvailable } from '../domain/metrics.js';
+import type { Clock } from '../domain/ports.js';
+import type { KubeRequestObserver } from '../kube/kube-client.js';
+import type { Scaler } from '../kube/start-scaler.js';
+import { RECOMMENDED_TASKMANAGERS } from '../metrics-api/targets-provider.js';
+import { createCollectorMetrics, createKubeRequestMetrics } from './metrics.js';
+import type { CollectorMetrics } from './metrics.js';
+import { TargetMetrics } from './target-metrics.js';
+import type { ScalingObserver, TargetMetricsSource, TargetSample } from './target-metrics.js';
+
+export interface ScalerMetrics {
+  readonly collector: CollectorMetrics;
+  readonly kube: KubeRequestObserver;
+  readonly targets: ScalingObserver & { bind(source: TargetMetricsSource): void };
+}
+
+/** Registers every metric of the scaler on `registry`. */
+export function createScalerMetrics(registry: Registry, clock?: Clock): ScalerMetrics {
+  const targets = new TargetMetrics(registry, clock);
+  return {
+    collector: createCollectorMetrics(registry, targets),
+    kube: createKubeRequestMetrics(registry),
+    targets,
+  };
+}
+
+/** The parts of a running scaler the per-target gauges read. */
+export type ScalerView = Pick<
+  Scaler,
+  'registry' | 'servedTargets' | 'recommendations' | 'leader' | 'collector'
+>;
+
+/**
+ * The per-target gauges' source over a running scaler: every registered target (also one whose
+ * annotations are invalid), its served metrics as the external metrics API serves them, its
+ * TaskManagers and parallelism from its object, and the latest decision.
+ */
+export function scalerMetricsSource(scaler: ScalerView): TargetMetricsSource {
+  return {
+    targets(nowMs: number): readonly TargetSample[] {
+      const served = new Map(scaler.servedTargets().map((target) => [target.id, target]));
+      return scaler.registry.list().map((target): TargetSample => {
+        const view = target.view !== null && !('problem' in target.view) ? target.view : null;
+        const recommendation = scaler.recommendations.recommendation(target.id);
+        const servedTarget = served.get(target.id);
+        const sampledAtMs = servedTarget?.timestampMs ?? null;
+        const sampleAgeSeconds = sampledAtMs === null ? null : (nowMs - sampledAtMs) / 1000;
+        const decisionAgeSeconds = recommendation === undefined ? null : (nowMs - recommendation.atMs) / 1000;
+        return {
+          labels: {
+            namespace: target.ref.namespace,
+            name: target.ref.name,
+            kind: target.ref.kind.toLowerCase(),
+          },
+          mode: target.parsed.ok ? target.parsed.config.mode : 'invalid',
+          metrics: Object.entries(servedTarget?.metrics ?? {}).map(([name, reading]) => ({
+            name,
+            value: isAvailable(reading) ? reading.value : null,
+            ageSeconds: name === RECOMMENDED_TASKMANAGERS ? decisionAgeSeconds : sampleAgeSeconds,
+          })),
+          currentTaskManagers: view?.currentReplicas ?? null,
+          readyTaskManagers: view?.readyReplicas ?? null,
+          desiredTaskManagers: recommendation?.replicas ?? null,
+          currentParallelism: view?.currentParallelism ?? null,
+          desiredParallelism: recommendation?.parallelism ?? null,
+        };
+      });
+    },
+    isLeader: () => scaler.leader.isLeader(),
+    isReady: (nowMs) => scaler.collector.readiness(nowMs).ready,
+  };
+}
