@@ -3,12 +3,13 @@
  */
 import { text } from 'node:stream/consumers';
 
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 
 import { runCollect } from './cli/collect-command.js';
 import type { CollectCommandOptions } from './cli/collect-command.js';
 import { runDecide } from './cli/decide-command.js';
-import { explainTarget } from './cli/explain.js';
+import { EXPLAIN_OUTPUTS, explainTarget, parseReference } from './cli/explain.js';
+import type { ExplainOutput } from './cli/explain.js';
 import { runSimulate } from './cli/simulate-command.js';
 import type { SimulateCommandOptions } from './cli/simulate-command.js';
 import { BUILTIN_TRACES } from './simulate/traces.js';
@@ -21,12 +22,14 @@ import { kebabCase } from './config/keys.js';
 import { describeFields } from './config/schema.js';
 import { isSlotscalerError } from './errors.js';
 import { createLogger } from './observability/pino-logger.js';
+import { SLOTSCALER_VERSION } from './version.js';
 
 /** Runs the command line and resolves to the process exit code. */
 export async function main(argv: readonly string[]): Promise<number> {
   let exitCode = 0;
   const program = new Command('slotscaler')
     .description('Custom-metrics autoscaler for Apache Flink TaskManagers on Kubernetes')
+    .version(SLOTSCALER_VERSION, '-V, --version', 'print the version and exit')
     .exitOverride()
     .configureOutput({ outputError: (message, write) => write(message) })
     .showHelpAfterError();
@@ -116,28 +119,61 @@ export async function main(argv: readonly string[]): Promise<number> {
     .argument('<namespace/name>', 'the target')
     .option('--kind <kind>', 'flinkdeployment, flinkapplication or deployment (default: each in turn)')
     .option('--kubeconfig <file>', 'kubeconfig (default: $KUBECONFIG or ~/.kube/config)')
-    .action(async (reference: string, options: { kind?: string; kubeconfig?: string }) => {
-      const kubeConfig = new KubeConfig();
-      if (options.kubeconfig === undefined) kubeConfig.loadFromDefault();
-      else kubeConfig.loadFromFile(options.kubeconfig);
-      const client = new HttpKubeClient(kubeConfig);
-      try {
-        exitCode = await explainTarget(
-          client,
-          reference,
-          (line) => {
-            process.stdout.write(`${line}\n`);
-          },
-          options.kind === undefined ? {} : { kind: options.kind },
-        );
-      } catch (err) {
-        if (!isSlotscalerError(err)) throw err;
-        process.stderr.write(`slotscaler explain: ${err.message}\n`);
-        exitCode = 1;
-      } finally {
-        client.close();
-      }
-    });
+    .option('--context <name>', 'the kubeconfig context to use (default: its current context)')
+    .addOption(
+      new Option('-o, --output <format>', 'table for people, json or yaml for scripts')
+        .choices(EXPLAIN_OUTPUTS)
+        .default('table'),
+    )
+    .action(
+      async (
+        reference: string,
+        options: { kind?: string; kubeconfig?: string; context?: string; output: ExplainOutput },
+      ) => {
+        const writeError = (line: string): void => {
+          process.stderr.write(`slotscaler explain: ${line}\n`);
+        };
+        if (parseReference(reference) === undefined) {
+          writeError(`expected NAMESPACE/NAME, got "${reference}"`);
+          exitCode = 2;
+          return;
+        }
+        const kubeConfig = new KubeConfig();
+        if (options.kubeconfig === undefined) kubeConfig.loadFromDefault();
+        else kubeConfig.loadFromFile(options.kubeconfig);
+        if (options.context !== undefined) {
+          if (kubeConfig.getContextObject(options.context) === null) {
+            const names = kubeConfig.getContexts().map((context) => context.name);
+            writeError(
+              `no context "${options.context}" in the kubeconfig (it has: ${names.length === 0 ? 'none' : names.join(', ')})`,
+            );
+            exitCode = 2;
+            return;
+          }
+          kubeConfig.setCurrentContext(options.context);
+        }
+        const client = new HttpKubeClient(kubeConfig);
+        try {
+          exitCode = await explainTarget(
+            client,
+            reference,
+            {
+              write: (line) => {
+                process.stdout.write(`${line}\n`);
+              },
+              writeError,
+            },
+            { output: options.output, ...(options.kind === undefined ? {} : { kind: options.kind }) },
+          );
+        } catch (err) {
+          if (!isSlotscalerError(err)) throw err;
+          writeError(err.message);
+          exitCode = 1;
+        } finally {
+          client.close();
+        }
+      },
+    );
 
   const serve = program
     .command('serve')
@@ -168,7 +204,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       exitCode = 2;
       return;
     }
-    const logger = createLogger(loaded.config.logLevel);
+    const logger = createLogger({ level: loaded.config.logLevel, format: loaded.config.logFormat });
     const serving = await startServe({ loaded, kubeconfigPath: kubeconfig, logger });
     await new Promise<void>((resolve) => {
       const stop = (signal: string): void => {

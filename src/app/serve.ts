@@ -22,6 +22,7 @@ import { writeApiServiceCaBundle } from '../metrics-api/tls/api-service.js';
 import type { Logger } from '../observability/logger.js';
 import { startMetricsHttpServer } from '../observability/metrics-server.js';
 import type { MetricsHttpServer } from '../observability/metrics-server.js';
+import { SLOTSCALER_VERSION } from '../version.js';
 
 export interface ServeOptions {
   readonly loaded: LoadedConfig;
@@ -48,6 +49,7 @@ const CA_BUNDLE_CHECK_MS = 30_000;
 
 export async function startServe(options: ServeOptions): Promise<Serving> {
   const { loaded, logger } = options;
+  logger.info({ version: SLOTSCALER_VERSION, node: process.version }, 'slotscaler starting');
   const settings = metricsApiSettingsFromConfig(loaded.config);
   const kubeConfig = new KubeConfig();
   if (options.kubeconfigPath === undefined) kubeConfig.loadFromDefault();
@@ -89,6 +91,8 @@ export async function startServe(options: ServeOptions): Promise<Serving> {
     const metricsApi = await startMetricsApiServer({
       provider: new TargetsMetricsProvider(scaler, () => Date.now()),
       tls: settings.tls,
+      tlsMinVersion: settings.tlsMinVersion,
+      ...(settings.tlsCiphers === undefined ? {} : { tlsCiphers: settings.tlsCiphers }),
       auth,
       ...(settings.upstream === undefined ? {} : { upstream: settings.upstream }),
       port: options.metricsApiPort ?? settings.port,

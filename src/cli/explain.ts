@@ -1,20 +1,76 @@
 /**
  * `slotscaler explain NS/NAME`: why a target is scaled as it is, from what the cluster holds: its
  * `slotscaler.dev/status` annotation (the last decision and the histories) and the Events Slotscaler
- * recorded on it, as a table.
+ * recorded on it. Read once into an `Explanation`, then printed as a table (for people) or as JSON
+ * or YAML (for scripts: `-o json`), like kubectl's `-o`.
  */
+import { stringify as toYaml } from 'yaml';
+
+import { parseBoolean } from '../config/values.js';
 import { BUILT_IN_ADAPTERS } from '../kube/adapters/index.js';
 import { STATUS_ANNOTATION } from '../kube/adapters/adapter.js';
 import type { KubeClient } from '../kube/kube-client.js';
 import { statusMessage } from '../kube/kube-client.js';
 import { describeDecision } from '../kube/scaling-loop.js';
 import { decodeStatus } from '../kube/status-annotation.js';
+import type { RecordedMetric } from '../kube/status-annotation.js';
 import { isKubeObject, objectPath } from '../kube/objects.js';
 import type { KubeObject } from '../kube/objects.js';
+
+export type ExplainOutput = 'table' | 'json' | 'yaml';
+export const EXPLAIN_OUTPUTS: readonly ExplainOutput[] = ['table', 'json', 'yaml'];
 
 export interface ExplainOptions {
   /** Lower-case kind to look for (`flinkdeployment`, `flinkapplication`, `deployment`); default: each in turn. */
   readonly kind?: string;
+  /** Default `table`. */
+  readonly output?: ExplainOutput;
+}
+
+export interface ExplainIo {
+  /** The explanation, one line at a time. */
+  write(line: string): void;
+  /** Why there is none (one line). */
+  writeError(line: string): void;
+}
+
+/** What `explain` knows about a target; times are ISO 8601 (UTC). This is the `-o json|yaml` shape. */
+export interface Explanation {
+  readonly kind: string;
+  readonly namespace: string;
+  readonly name: string;
+  /** The `slotscaler.dev/enabled` annotation is `true`. */
+  readonly enabled: boolean;
+  /** From `slotscaler.dev/status`; null before the first decision (or when it is unreadable). */
+  readonly status: {
+    readonly lastDecision: {
+      readonly time: string;
+      /** scaled, recommended, held (why)... */
+      readonly outcome: string;
+      readonly reason: string;
+      readonly taskManagers: { readonly from: number; readonly to: number };
+      readonly parallelism: { readonly from: number | null; readonly to: number };
+      readonly metrics: readonly RecordedMetric[];
+      /** The decision in one sentence, as the table prints it. */
+      readonly summary: string;
+    } | null;
+    readonly lastRescaleTime: string | null;
+    /** The stabilization history: raw recommendations, oldest first. */
+    readonly recommendations: readonly { readonly time: string; readonly taskManagers: number }[];
+    /** The scale events the rate-limit policies count, oldest first. */
+    readonly scaleEvents: readonly { readonly time: string; readonly change: number }[];
+  } | null;
+  /** Slotscaler's Events on the target, oldest first; null when they could not be listed. */
+  readonly events:
+    | readonly {
+        readonly time: string;
+        readonly type: string;
+        readonly reason: string;
+        readonly message: string;
+      }[]
+    | null;
+  /** Why the Events could not be listed. */
+  readonly eventsError?: string;
 }
 
 interface CoreEvent {
@@ -32,9 +88,9 @@ interface CoreEvent {
 
 const REPORTER = 'slotscaler.dev/slotscaler';
 
-function time(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
+const isoTime = (ms: number): string => new Date(ms).toISOString();
+/** A time for the table: to the second. */
+const shortTime = (iso: string): string => iso.replace(/\.\d+Z$/, 'Z');
 
 /** Columns padded to their widest cell. */
 export function formatTable(rows: readonly (readonly string[])[]): string[] {
@@ -45,87 +101,90 @@ export function formatTable(rows: readonly (readonly string[])[]): string[] {
   );
 }
 
-/**
- * Prints the explanation of `reference` (`namespace/name`) with `write`; resolves to the exit code
- * (0, 1 when the target is not found, 2 for a bad reference).
- */
-export async function explainTarget(
-  client: KubeClient,
-  reference: string,
-  write: (line: string) => void,
-  options: ExplainOptions = {},
-): Promise<number> {
+/** `namespace/name`, or undefined when `reference` is not one. */
+export function parseReference(reference: string): { namespace: string; name: string } | undefined {
   const match = /^([a-z0-9][-a-z0-9]*)\/([a-z0-9][-a-z0-9.]*)$/.exec(reference.trim());
-  if (match === null) {
-    write(`expected NAMESPACE/NAME, got "${reference}"`);
-    return 2;
+  if (match === null) return undefined;
+  return { namespace: match[1] ?? '', name: match[2] ?? '' };
+}
+
+function enabledOf(object: KubeObject): boolean {
+  try {
+    return parseBoolean(object.metadata.annotations?.['slotscaler.dev/enabled'] ?? 'false');
+  } catch {
+    return false;
   }
-  const [, namespace = '', name = ''] = match;
+}
+
+function statusOf(object: KubeObject): Explanation['status'] {
+  const status = decodeStatus(object.metadata.annotations?.[STATUS_ANNOTATION]);
+  if (status === null) return null;
+  const last = status.lastDecision;
+  return {
+    lastDecision:
+      last === null
+        ? null
+        : {
+            time: isoTime(last.atMs),
+            outcome: last.outcome,
+            reason: last.reason,
+            taskManagers: { from: last.fromReplicas, to: last.toReplicas },
+            parallelism: { from: last.fromParallelism, to: last.toParallelism },
+            metrics: last.metrics,
+            summary: describeDecision(last),
+          },
+    lastRescaleTime: status.lastRescaleAtMs === null ? null : isoTime(status.lastRescaleAtMs),
+    recommendations: [...status.recommendations]
+      .sort((a, b) => a.timestampMs - b.timestampMs)
+      .map((rec) => ({ time: isoTime(rec.timestampMs), taskManagers: rec.replicas })),
+    scaleEvents: [...status.scaleEvents]
+      .sort((a, b) => a.timestampMs - b.timestampMs)
+      .map((event) => ({ time: isoTime(event.timestampMs), change: event.replicaChange })),
+  };
+}
+
+/**
+ * Reads the target (each built-in kind in turn, or `kind`) and its Events. Resolves to the
+ * explanation, or to the one line that says why there is none.
+ */
+export async function readExplanation(
+  client: KubeClient,
+  namespace: string,
+  name: string,
+  kind?: string,
+): Promise<Explanation | { readonly error: string }> {
   let object: KubeObject | undefined;
-  let kind = '';
+  let found = '';
   for (const adapter of BUILT_IN_ADAPTERS) {
-    if (options.kind !== undefined && adapter.resource.kind.toLowerCase() !== options.kind.toLowerCase())
-      continue;
+    if (kind !== undefined && adapter.resource.kind.toLowerCase() !== kind.toLowerCase()) continue;
     const answer = await client.request({
       method: 'GET',
       path: objectPath(adapter.resource, namespace, name),
     });
     if (answer.status === 200 && isKubeObject(answer.body)) {
       object = answer.body;
-      kind = adapter.resource.kind;
+      found = adapter.resource.kind;
       break;
     }
     if (answer.status !== 404) {
-      write(
-        `cannot read ${adapter.resource.kind} ${namespace}/${name}: HTTP ${answer.status} ${statusMessage(answer.body)}`,
-      );
-      return 1;
+      return {
+        error: `cannot read ${adapter.resource.kind} ${namespace}/${name}: HTTP ${answer.status} ${statusMessage(answer.body)}`,
+      };
     }
   }
-  if (object === undefined) {
-    write(`no FlinkDeployment, FlinkApplication or Deployment ${namespace}/${name}`);
-    return 1;
-  }
+  if (object === undefined)
+    return { error: `no FlinkDeployment, FlinkApplication or Deployment ${namespace}/${name}` };
 
-  write(`${kind} ${namespace}/${name}`);
-  const annotations = object.metadata.annotations ?? {};
-  write(`  enabled: ${annotations['slotscaler.dev/enabled'] ?? 'false'}`);
-  const status = decodeStatus(annotations[STATUS_ANNOTATION]);
-  if (status === null) {
-    write('  no status recorded yet (slotscaler.dev/status)');
-  } else {
-    const last = status.lastDecision;
-    if (last !== null)
-      write(`  last decision ${time(last.atMs)} (${last.outcome}): ${describeDecision(last)}`);
-    if (status.lastRescaleAtMs !== null) write(`  last rescale: ${time(status.lastRescaleAtMs)}`);
-    write('');
-    write('Stabilization history (raw recommendations):');
-    const recs = status.recommendations.map((rec) => [time(rec.timestampMs), String(rec.replicas)]);
-    for (const line of formatTable([['TIME', 'TASKMANAGERS'], ...recs])) write(`  ${line}`);
-    write('');
-    write('Scale events:');
-    const events = status.scaleEvents
-      .slice()
-      .sort((a, b) => a.timestampMs - b.timestampMs)
-      .map((event) => [
-        time(event.timestampMs),
-        event.replicaChange > 0 ? `+${event.replicaChange}` : String(event.replicaChange),
-      ]);
-    for (const line of formatTable([['TIME', 'CHANGE'], ...events])) write(`  ${line}`);
-  }
-
-  const selector = encodeURIComponent(`involvedObject.name=${name},involvedObject.kind=${kind}`);
+  const selector = encodeURIComponent(`involvedObject.name=${name},involvedObject.kind=${found}`);
   const answer = await client.request({
     method: 'GET',
     path: `/api/v1/namespaces/${namespace}/events?fieldSelector=${selector}`,
   });
-  write('');
-  write('Events:');
+  const base = { kind: found, namespace, name, enabled: enabledOf(object), status: statusOf(object) };
   if (answer.status !== 200) {
-    write(`  cannot list Events: HTTP ${answer.status} ${statusMessage(answer.body)}`);
-    return 0;
+    return { ...base, events: null, eventsError: `HTTP ${answer.status} ${statusMessage(answer.body)}` };
   }
-  const items = ((answer.body as { items?: CoreEvent[] }).items ?? [])
+  const events = ((answer.body as { items?: CoreEvent[] }).items ?? [])
     .filter(
       (event) =>
         event.reportingComponent === undefined ||
@@ -133,18 +192,84 @@ export async function explainTarget(
         event.reportingComponent === REPORTER,
     )
     .map((event) => ({
-      at: event.eventTime ?? event.lastTimestamp ?? event.firstTimestamp ?? '',
+      time: event.eventTime ?? event.lastTimestamp ?? event.firstTimestamp ?? '',
       type: event.type ?? '',
       reason: event.reason ?? '',
       message: (event.message ?? event.note ?? '').replace(/\s+/g, ' '),
     }))
-    .sort((a, b) => a.at.localeCompare(b.at));
-  const rows = items.map((event) => [
-    event.at.replace(/\.\d+Z$/, 'Z'),
+    .sort((a, b) => a.time.localeCompare(b.time));
+  return { ...base, events };
+}
+
+/** The explanation as the table people read. */
+export function explanationTable(explanation: Explanation): string[] {
+  const lines = [`${explanation.kind} ${explanation.namespace}/${explanation.name}`];
+  lines.push(`  enabled: ${String(explanation.enabled)}`);
+  const status = explanation.status;
+  if (status === null) {
+    lines.push('  no status recorded yet (slotscaler.dev/status)');
+  } else {
+    const last = status.lastDecision;
+    if (last !== null)
+      lines.push(`  last decision ${shortTime(last.time)} (${last.outcome}): ${last.summary}`);
+    if (status.lastRescaleTime !== null) lines.push(`  last rescale: ${shortTime(status.lastRescaleTime)}`);
+    lines.push('', 'Stabilization history (raw recommendations):');
+    const recs = status.recommendations.map((rec) => [shortTime(rec.time), String(rec.taskManagers)]);
+    for (const line of formatTable([['TIME', 'TASKMANAGERS'], ...recs])) lines.push(`  ${line}`);
+    lines.push('', 'Scale events:');
+    const events = status.scaleEvents.map((event) => [
+      shortTime(event.time),
+      event.change > 0 ? `+${event.change}` : String(event.change),
+    ]);
+    for (const line of formatTable([['TIME', 'CHANGE'], ...events])) lines.push(`  ${line}`);
+  }
+  lines.push('', 'Events:');
+  if (explanation.events === null) {
+    lines.push(`  cannot list Events: ${explanation.eventsError ?? ''}`);
+    return lines;
+  }
+  const rows = explanation.events.map((event) => [
+    shortTime(event.time),
     event.type,
     event.reason,
     event.message,
   ]);
-  for (const line of formatTable([['TIME', 'TYPE', 'REASON', 'MESSAGE'], ...rows])) write(`  ${line}`);
+  for (const line of formatTable([['TIME', 'TYPE', 'REASON', 'MESSAGE'], ...rows])) lines.push(`  ${line}`);
+  return lines;
+}
+
+/** The explanation in the chosen output format, as lines. */
+export function formatExplanation(explanation: Explanation, output: ExplainOutput): string[] {
+  switch (output) {
+    case 'table':
+      return explanationTable(explanation);
+    case 'json':
+      return JSON.stringify(explanation, null, 2).split('\n');
+    case 'yaml':
+      return toYaml(explanation).trimEnd().split('\n');
+  }
+}
+
+/**
+ * Prints the explanation of `reference` (`namespace/name`); resolves to the exit code (0, 1 when the
+ * target is not found or cannot be read, 2 for a bad reference). Errors go to `writeError`.
+ */
+export async function explainTarget(
+  client: KubeClient,
+  reference: string,
+  io: ExplainIo,
+  options: ExplainOptions = {},
+): Promise<number> {
+  const target = parseReference(reference);
+  if (target === undefined) {
+    io.writeError(`expected NAMESPACE/NAME, got "${reference}"`);
+    return 2;
+  }
+  const explanation = await readExplanation(client, target.namespace, target.name, options.kind);
+  if ('error' in explanation) {
+    io.writeError(explanation.error);
+    return 1;
+  }
+  for (const line of formatExplanation(explanation, options.output ?? 'table')) io.write(line);
   return 0;
 }

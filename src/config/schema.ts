@@ -5,6 +5,8 @@
  * variables and the config file. The annotation reference in the README and the chart's values
  * schema are generated from these declarations.
  */
+import { getCiphers } from 'node:tls';
+
 import { z } from 'zod';
 
 import {
@@ -144,6 +146,9 @@ const FIELD_PATH = /^(\.[A-Za-z_][A-Za-z0-9_-]*)+$/;
 const FILE_PATH = /^[^\0]+$/;
 const HOST = /^[A-Za-z0-9]([-A-Za-z0-9.:]*[A-Za-z0-9])?$/;
 const API_SERVICE_NAME = /^v[0-9][a-z0-9]*\.[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+const CIPHER = /^[A-Za-z0-9_-]+$/;
+/** A cipher suite name the linked OpenSSL knows (an unknown one would be dropped without a word). */
+const isKnownCipher = (name: string): boolean => getCiphers().includes(name.toLowerCase());
 
 /** Options of one scale target: annotations `slotscaler.dev/<kebab-key>`, defaulting to the global config. */
 export const targetFields = {
@@ -416,6 +421,13 @@ export const globalFields = {
     default: 'info',
     description: 'Log level: debug logs every tick, info every decision, warn every skipped target.',
   }),
+  logFormat: field(forms.oneOf(['json', 'text', 'auto']), {
+    scope: 'global',
+    form: 'json | text | auto',
+    default: 'auto',
+    description:
+      'Log format: json (one object a line, level names, ISO 8601 times), text (one readable line a record), or auto: text when stdout is a terminal, else json.',
+  }),
   metricsApiPort: field(forms.integer(1, 65_535), {
     scope: 'global',
     form: 'integer',
@@ -450,6 +462,22 @@ export const globalFields = {
     description:
       "Names of the self-signed certificate (without tls-cert-file); include the APIService Service's NAME.NAMESPACE.svc.",
   }),
+  tlsMinVersion: field(forms.oneOf(['TLSv1.2', 'TLSv1.3']), {
+    scope: 'global',
+    form: 'TLSv1.2 | TLSv1.3',
+    default: 'TLSv1.2',
+    description: 'Oldest TLS version the metrics API accepts.',
+  }),
+  tlsCipherSuites: optionalField(
+    forms.list(CIPHER, 'a cipher suite OpenSSL knows (such as ECDHE-RSA-AES128-GCM-SHA256)', isKnownCipher),
+    {
+      scope: 'global',
+      form: 'list of cipher suites',
+      example: 'ECDHE-ECDSA-AES128-GCM-SHA256,ECDHE-RSA-AES128-GCM-SHA256',
+      description:
+        "TLS 1.2 cipher suites of the metrics API, by their OpenSSL names (ECDHE-RSA-AES128-GCM-SHA256 for Kubernetes' TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256); TLS 1.3 suites (TLS_AES_128_GCM_SHA256...) keep their defaults unless listed. Unset: Node.js's defaults.",
+    },
+  ),
   writeApiServiceCaBundle: field(forms.boolean(), {
     scope: 'global',
     form: 'boolean',

@@ -3,6 +3,8 @@
  * (a certificate needs its key, upstream credentials need an upstream). The composition root adds
  * the provider, the Kubernetes clients, the logger and the registry.
  */
+import { DEFAULT_CIPHERS } from 'node:tls';
+
 import type { ConfigIssue } from '../config/annotations.js';
 import { formatIssue } from '../config/annotations.js';
 import type { GlobalConfig } from '../config/schema.js';
@@ -19,6 +21,9 @@ export interface MetricsApiSettings {
   readonly apiServiceName: string;
   /** Write the self-signed CA into the APIService (leader only); false with certificate files. */
   readonly writeApiServiceCaBundle: boolean;
+  readonly tlsMinVersion: 'TLSv1.2' | 'TLSv1.3';
+  /** The node:tls `ciphers` string; undefined: Node.js's defaults. */
+  readonly tlsCiphers: string | undefined;
 }
 
 type Fields = Pick<
@@ -37,7 +42,21 @@ type Fields = Pick<
   | 'upstreamClientCertFile'
   | 'upstreamClientKeyFile'
   | 'upstreamTimeout'
+  | 'tlsMinVersion'
+  | 'tlsCipherSuites'
 >;
+
+/**
+ * The node:tls `ciphers` string of the configured suites. node:tls takes TLS 1.3 suites (TLS_*)
+ * from the same string and turns TLS 1.3 off when it names none, so a list of TLS 1.2 suites gets
+ * the default TLS 1.3 suites added: like Kubernetes' --tls-cipher-suites, it leaves TLS 1.3 alone.
+ */
+export function tlsCipherString(suites: readonly string[] | undefined): string | undefined {
+  if (suites === undefined || suites.length === 0) return undefined;
+  if (suites.some((suite) => suite.toUpperCase().startsWith('TLS_'))) return suites.join(':');
+  const tls13 = DEFAULT_CIPHERS.split(':').filter((suite) => suite.startsWith('TLS_'));
+  return [...tls13, ...suites].join(':');
+}
 
 /** Throws a ConfigError listing every inconsistency. */
 export function metricsApiSettingsFromConfig(config: Fields): MetricsApiSettings {
@@ -106,5 +125,7 @@ export function metricsApiSettingsFromConfig(config: Fields): MetricsApiSettings
     upstream,
     apiServiceName: config.apiServiceName,
     writeApiServiceCaBundle: config.writeApiServiceCaBundle,
+    tlsMinVersion: config.tlsMinVersion,
+    tlsCiphers: tlsCipherString(config.tlsCipherSuites),
   };
 }

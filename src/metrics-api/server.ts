@@ -65,6 +65,10 @@ export interface MetricsApiServerOptions {
   readonly registry?: Registry;
   readonly logger?: Logger;
   readonly clock?: Clock;
+  /** Oldest TLS version accepted. Default TLSv1.2. */
+  readonly tlsMinVersion?: 'TLSv1.2' | 'TLSv1.3';
+  /** The node:tls `ciphers` string (TLS 1.2 and 1.3 suites); default Node.js's. */
+  readonly tlsCiphers?: string;
 }
 
 export interface MetricsApiServer {
@@ -120,11 +124,18 @@ export async function startMetricsApiServer(options: MetricsApiServerOptions): P
     const ca = clientCaPems(authConfig);
     // `ca` only names the acceptable issuers in the CertificateRequest; each authenticator verifies
     // the chain against its own CA (auth/x509.ts), so any certificate is accepted at the handshake.
-    return { cert: certPem, key: keyPem, ...(ca === undefined ? {} : { ca }) };
+    // Protocol settings go in every context: setSecureContext replaces all of them.
+    return {
+      cert: certPem,
+      key: keyPem,
+      ...(ca === undefined ? {} : { ca }),
+      minVersion: options.tlsMinVersion ?? 'TLSv1.2',
+      ...(options.tlsCiphers === undefined ? {} : { ciphers: options.tlsCiphers }),
+    };
   };
 
   const server: Server = createServer(
-    { ...secureContext(), requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' },
+    { ...secureContext(), requestCert: true, rejectUnauthorized: false },
     createMetricsApiApp({
       provider: options.provider,
       authentication,
