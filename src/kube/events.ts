@@ -33,7 +33,8 @@ export type EventReason =
   | 'RescaleRefused'
   | 'RescaleHeld'
   | 'InvalidStatus'
-  | 'ExpressionNotFinite';
+  | 'ExpressionNotFinite'
+  | 'AutoscalerConflict';
 
 /**
  * Where the scaling loop reports. Real: `KubeEventRecorder`. Fake: test/fakes/fake-events.ts.
@@ -66,6 +67,7 @@ const ACTIONS: Record<EventReason, string> = {
   RescaleHeld: 'Hold',
   InvalidStatus: 'Validate',
   ExpressionNotFinite: 'Collect',
+  AutoscalerConflict: 'Hold',
 };
 
 /**

@@ -32,6 +32,7 @@ import type { ScalingObserver } from '../observability/target-metrics.js';
 import { isProblem, STATUS_ANNOTATION } from './adapters/adapter.js';
 import type { TargetView } from './adapters/adapter.js';
 import type { EventSink } from './events.js';
+import type { OtherScalers } from './hpa-index.js';
 import type { LeaderState } from './leader-election.js';
 import { encodeStatus, mergeRecommendations, readStatus } from './status-annotation.js';
 import type { RecordedDecision, RecordedMetric, TargetStatus } from './status-annotation.js';
@@ -95,6 +96,8 @@ export interface ScalingLoopDependencies {
   readonly logger: Logger;
   /** Waits `ms` (after a 409, for the informer); injectable for tests. */
   readonly sleep?: (ms: number) => Promise<void>;
+  /** The HPAs of the cluster, so a target an HPA writes too is not written (none: not checked). */
+  readonly otherScalers?: OtherScalers | undefined;
   /** Per-target Prometheus metrics (src/observability/target-metrics.ts). */
   readonly observer?: ScalingObserver | undefined;
 }
@@ -354,6 +357,30 @@ export class ScalingLoop implements RecommendationSource {
     }
   }
 
+  /**
+   * Another autoscaler that writes this target too, and how to end the fight; null when there is
+   * none or when Slotscaler does not write it (modes recommend and metrics-only, dry-run).
+   */
+  private conflictOf(
+    target: RegisteredTarget,
+    view: TargetView,
+    config: TargetConfig,
+  ): { who: string; fix: string } | null {
+    if (config.mode !== 'scale' || this.options.dryRun) return null;
+    if (view.otherAutoscaler !== null) {
+      return {
+        who: view.otherAutoscaler,
+        fix: `turn one off: set it to "false", or let Slotscaler only serve metrics (${ANNOTATION_PREFIX}mode: metrics-only)`,
+      };
+    }
+    const hpas = this.deps.otherScalers?.hpasScaling(target.ref) ?? [];
+    if (hpas.length === 0) return null;
+    return {
+      who: `the HorizontalPodAutoscaler${hpas.length > 1 ? 's' : ''} ${hpas.join(', ')} scale${hpas.length > 1 ? '' : 's'} it`,
+      fix: `let the HPA write and Slotscaler serve its metrics (${ANNOTATION_PREFIX}mode: metrics-only), or delete the HPA`,
+    };
+  }
+
   /** Logs a steady condition once (until it changes). */
   private notice(memory: TargetMemory, key: string, log: () => void): void {
     if (memory.lastNotice === key) return;
@@ -402,6 +429,17 @@ export class ScalingLoop implements RecommendationSource {
         `${view.key}: ${view.problem}; target skipped until fixed`,
       );
       return 'invalid';
+    }
+
+    const conflict = this.conflictOf(target, view, config);
+    if (conflict !== null && leader.isLeader()) {
+      // Said while it lasts (the recorder spaces the Warnings), whether or not a change is wanted now.
+      events.emit(
+        target.ref,
+        'Warning',
+        'AutoscalerConflict',
+        `not rescaled while ${conflict.who}: two autoscalers on one object undo each other's rescales, and each one restarts the job; ${conflict.fix}`,
+      );
     }
 
     const metrics = config.metrics.map((spec) => {
@@ -687,12 +725,14 @@ export class ScalingLoop implements RecommendationSource {
     decision: Decision,
     nowMs: number,
   ): {
-    kind: 'recommend' | 'not-leader' | 'busy' | 'post-rescale' | 'stateless' | 'backoff';
+    kind: 'recommend' | 'not-leader' | 'conflict' | 'busy' | 'post-rescale' | 'stateless' | 'backoff';
     why: string;
   } | null {
     if (config.mode === 'recommend') return { kind: 'recommend', why: 'mode recommend' };
     if (this.options.dryRun) return { kind: 'recommend', why: 'dry-run' };
     if (!this.deps.leader.isLeader()) return { kind: 'not-leader', why: 'not the leader' };
+    const conflict = this.conflictOf(target, view, config);
+    if (conflict !== null) return { kind: 'conflict', why: conflict.who };
     if (view.busy !== null) return { kind: 'busy', why: `the operator is busy: ${view.busy}` };
     const postRescale = postRescaleHold({
       lastRescaleAtMs: memory.lastRescaleAtMs,

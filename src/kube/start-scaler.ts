@@ -30,6 +30,7 @@ import type { LeaderState } from './leader-election.js';
 import type { ResourceRef } from './objects.js';
 import { ScalingLoop } from './scaling-loop.js';
 import type { RecommendationSource } from './scaling-loop.js';
+import { HpaIndex } from './hpa-index.js';
 import { TargetRegistry } from './target-registry.js';
 import { TokenBucket } from './token-bucket.js';
 import { KubeScaleTargetWriter } from './writer.js';
@@ -138,6 +139,7 @@ export async function startScaler(options: StartScalerOptions): Promise<Scaler> 
     },
   });
   const targetRegistry = registry;
+  const hpas = new HpaIndex(client, config.namespaces, logger.child({ component: 'hpas' }));
   function publishTargets(): void {
     const targets: CollectorTarget[] = [];
     for (const target of registry.list()) {
@@ -195,12 +197,13 @@ export async function startScaler(options: StartScalerOptions): Promise<Scaler> 
       leader,
       clock,
       logger,
+      otherScalers: hpas,
       observer: metrics?.targets,
     },
     { dryRun: config.dryRun, statusAnnotation: config.statusAnnotation },
   );
 
-  await targetRegistry.start();
+  await Promise.all([targetRegistry.start(), hpas.start()]);
   publishTargets();
   await elector?.start();
 
@@ -288,7 +291,7 @@ export async function startScaler(options: StartScalerOptions): Promise<Scaler> 
       }
       await Promise.race([events.flush(), new Promise((resolve) => setTimeout(resolve, 5_000).unref())]);
       await elector?.stop();
-      await targetRegistry.stop();
+      await Promise.all([targetRegistry.stop(), hpas.stop()]);
       if (ownPool) pool.close();
       httpClient?.close();
       logger.info({ identity }, 'scaler stopped');

@@ -69,6 +69,13 @@ export const CODE_NEEDS: readonly ApiNeed[] = [
     ],
   },
   {
+    group: 'autoscaling',
+    resource: 'horizontalpodautoscalers',
+    verbs: ['list', 'watch'],
+    scope: 'targets',
+    evidence: [['src/kube/hpa-index.ts', "plural: 'horizontalpodautoscalers'"]],
+  },
+  {
     group: 'events.k8s.io',
     resource: 'events',
     verbs: ['create'],

@@ -110,11 +110,26 @@ describe('scaler faults: annotations, JobManager outage, deletion', { timeout: 3
   const good = jobManagerLazy('good', 0.95);
   const bad = jobManagerLazy('bad', 0.95);
   const steady = jobManagerLazy('steady', 0.6);
+  const unicode = jobManagerLazy('unicode', 0.95);
+  const future = jobManagerLazy('future', 0.95);
+  const in2036 = Date.UTC(2036, 0, 1);
 
   before(async () => {
     await createTarget('good', good());
     await createTarget('bad', bad(), { 'slotscaler.dev/max-taskmanagers': 'lots' });
     await createTarget('steady', steady(), {}, 2);
+    // 600 characters of 2 bytes: the Event note quoting it is over the API server's 1,024 bytes.
+    await createTarget('unicode', unicode(), { 'slotscaler.dev/max-taskmanagers': 'é'.repeat(600) });
+    // A rescale "in 2036" left by a hand edit or a replica whose clock ran ten years ahead.
+    await createTarget('future', future(), {
+      'slotscaler.dev/status': JSON.stringify({
+        v: 1,
+        last: null,
+        rescaledAt: in2036,
+        rec: [[1, in2036]],
+        ev: [[1, in2036]],
+      }),
+    });
     scaler = await startScaler({
       loaded: fastConfig(),
       kubeconfigPath: env.kubeconfigPath,
@@ -125,7 +140,7 @@ describe('scaler faults: annotations, JobManager outage, deletion', { timeout: 3
 
   after(async () => {
     await scaler.stop();
-    await Promise.all(['good', 'bad', 'steady', 'doomed'].map(deleteTarget));
+    await Promise.all(['good', 'bad', 'steady', 'doomed', 'unicode', 'future'].map(deleteTarget));
   });
 
   it('a bad annotation on one target: a Warning naming the key on it, the other still scaled', async () => {
@@ -148,6 +163,47 @@ describe('scaler faults: annotations, JobManager outage, deletion', { timeout: 3
       (await eventsFor(env.controlPlane, env.namespace, 'good')).filter((e) => e.type === 'Warning').length,
       0,
     );
+  });
+
+  it('an annotation value of 600 non-ASCII characters still gets its Warning, cut to 1,024 bytes', async () => {
+    const [invalid] = await waitFor('the InvalidAnnotation Event on unicode', async () => {
+      const found = (await eventsFor(env.controlPlane, env.namespace, 'unicode')).filter(
+        (event) => event.reason === 'InvalidAnnotation',
+      );
+      return found.length > 0 ? found : undefined;
+    });
+    assert.ok(invalid !== undefined);
+    assert.equal(invalid.type, 'Warning');
+    assert.match(invalid.message, /^target skipped until fixed: slotscaler\.dev\/max-taskmanagers: "éééé/);
+    assert.ok(invalid.message.endsWith('...'), 'cut, and says so');
+    assert.ok(
+      Buffer.byteLength(invalid.message, 'utf8') <= 1024,
+      `${Buffer.byteLength(invalid.message)} bytes`,
+    );
+    assert.equal(await replicasOf('unicode'), 1);
+  });
+
+  it('a status annotation dated 2036 does not freeze its target: a Warning, then scaled after one cooldown', async () => {
+    const [warning] = await waitFor('the InvalidStatus Event on future', async () => {
+      const found = (await eventsFor(env.controlPlane, env.namespace, 'future')).filter(
+        (event) => event.reason === 'InvalidStatus',
+      );
+      return found.length > 0 ? found : undefined;
+    });
+    assert.ok(warning !== undefined);
+    assert.equal(warning.type, 'Warning');
+    assert.match(
+      warning.message,
+      /rescaledAt 2036-01-01T00:00:00\.000Z is [\d.]+ years ahead of this replica's clock/,
+    );
+    await waitFor('future to be scaled', async () => ((await replicasOf('future')) ?? 0) >= 2 || undefined, {
+      timeoutMs: 60_000,
+    });
+    const status = decodeStatus(
+      (await env.getFlinkDeployment('future')).metadata.annotations?.['slotscaler.dev/status'],
+    );
+    assert.ok(status?.lastRescaleAtMs !== null && status?.lastRescaleAtMs !== undefined);
+    assert.ok(status.lastRescaleAtMs < Date.now() + 60_000, 'the written status is dated now, not 2036');
   });
 
   it('the JobManager stopped: no scale-down, a MetricsUnavailable Event, recovery when it returns', async () => {

@@ -28,6 +28,8 @@ export interface TargetView {
   readonly busy: string | null;
   /** A rescale restarts the job from empty state (FlinkDeployment `upgradeMode: stateless`). */
   readonly stateless: boolean;
+  /** Another autoscaler the object's own spec turns on (the Flink operator's), or null. */
+  readonly otherAutoscaler: string | null;
 }
 
 /** The object cannot be scaled as it is; `key` names the annotation or field at fault. */

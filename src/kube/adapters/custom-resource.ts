@@ -57,6 +57,7 @@ export function customResourceAdapter(resource: ResourceRef): TargetAdapter {
           config.parallelismPath === undefined ? null : (integerAt(object, config.parallelismPath) ?? null),
         busy: null,
         stateless: false,
+        otherAutoscaler: null,
       };
     },
 

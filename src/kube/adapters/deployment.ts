@@ -40,6 +40,7 @@ export const deploymentAdapter: TargetAdapter = {
       currentParallelism: null,
       busy,
       stateless: false,
+      otherAutoscaler: null,
     };
   },
 

@@ -44,6 +44,7 @@ export const flinkApplicationAdapter: TargetAdapter = {
       currentParallelism: parallelism,
       busy,
       stateless: false,
+      otherAutoscaler: null,
     };
   },
 

@@ -67,6 +67,7 @@ export const flinkDeploymentAdapter: TargetAdapter = {
       currentParallelism: specParallelism ?? null,
       busy,
       stateless: stringAt(object, '.spec.job.upgradeMode') === 'stateless',
+      otherAutoscaler: operatorAutoscaler(object),
     };
   },
 
@@ -86,6 +87,22 @@ export const flinkDeploymentAdapter: TargetAdapter = {
     return statusAnnotationWrite(resource, object, statusAnnotation);
   },
 };
+
+/**
+ * The Flink operator's own autoscaler, when the spec turns it on: `job.autoscaler.enabled`, or its
+ * key before operator 1.7, `kubernetes.operator.job.autoscaler.enabled` (flink-autoscaler
+ * `AutoScalerOptions.AUTOSCALER_ENABLED` and its fallback key). The operator's defaults file can
+ * turn it on for every deployment too; that file is not visible here.
+ */
+export function operatorAutoscaler(object: KubeObject): string | null {
+  for (const key of ['job.autoscaler.enabled', 'kubernetes.operator.job.autoscaler.enabled']) {
+    const value = flinkConfigurationValue(object, key);
+    if (String(value).trim().toLowerCase() === 'true') {
+      return `the Flink operator's autoscaler is on (flinkConfiguration ${key}: "true")`;
+    }
+  }
+  return null;
+}
 
 /** A `spec.flinkConfiguration` value (its keys contain dots, so not through `valueAt`). */
 export function flinkConfigurationValue(object: KubeObject, key: string): unknown {

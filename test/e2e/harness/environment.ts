@@ -55,6 +55,7 @@ export function flinkDeploymentYaml(options: {
   readonly slotsPerTaskManager: number;
   readonly annotations?: Readonly<Record<string, string>>;
   readonly upgradeMode?: 'stateless' | 'last-state' | 'savepoint';
+  readonly flinkConfiguration?: Readonly<Record<string, string>>;
 }): string {
   return stringifyYaml({
     apiVersion: 'flink.apache.org/v1beta1',
@@ -63,7 +64,10 @@ export function flinkDeploymentYaml(options: {
     spec: {
       image: 'flink:1.20',
       flinkVersion: 'v1_20',
-      flinkConfiguration: { 'taskmanager.numberOfTaskSlots': String(options.slotsPerTaskManager) },
+      flinkConfiguration: {
+        'taskmanager.numberOfTaskSlots': String(options.slotsPerTaskManager),
+        ...options.flinkConfiguration,
+      },
       serviceAccount: 'flink',
       jobManager: { resource: { memory: '1024m', cpu: 1 } },
       taskManager: { replicas: options.taskManagers, resource: { memory: '1024m', cpu: 1 } },

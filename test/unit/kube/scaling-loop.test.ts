@@ -8,6 +8,7 @@ import { parseTargetAnnotations } from '../../../src/config/annotations.js';
 import type { FlinkMetricName, MetricReading } from '../../../src/domain/metrics.js';
 import { STATUS_ANNOTATION } from '../../../src/kube/adapters/adapter.js';
 import { flinkDeploymentAdapter } from '../../../src/kube/adapters/flink-deployment.js';
+import type { OtherScalers } from '../../../src/kube/hpa-index.js';
 import type { LeaderState } from '../../../src/kube/leader-election.js';
 import type { KubeObject } from '../../../src/kube/objects.js';
 import { ScalingLoop } from '../../../src/kube/scaling-loop.js';
@@ -28,6 +29,7 @@ interface FlinkDeploymentOptions {
   readonly lifecycleState?: string;
   readonly jobState?: string;
   readonly resourceVersion?: string;
+  readonly flinkConfiguration?: Readonly<Record<string, string>>;
 }
 
 function flinkDeployment(name: string, options: FlinkDeploymentOptions = {}): KubeObject {
@@ -51,7 +53,7 @@ function flinkDeployment(name: string, options: FlinkDeploymentOptions = {}): Ku
       },
     },
     spec: {
-      flinkConfiguration: { 'taskmanager.numberOfTaskSlots': String(slots) },
+      flinkConfiguration: { 'taskmanager.numberOfTaskSlots': String(slots), ...options.flinkConfiguration },
       taskManager: { replicas },
       job: { parallelism: replicas * slots, upgradeMode: options.upgradeMode ?? 'last-state' },
     },
@@ -145,14 +147,28 @@ class FakeMetrics implements MetricsSource {
   }
 }
 
-function setUp(options: Partial<ScalingLoopOptions> = {}, leader: LeaderState = { isLeader: () => true }) {
+function setUp(
+  options: Partial<ScalingLoopOptions> = {},
+  leader: LeaderState = { isLeader: () => true },
+  otherScalers?: OtherScalers,
+) {
   const clock = new FakeClock(Date.UTC(2026, 0, 1));
   const targets = new FakeTargets();
   const metrics = new FakeMetrics(clock);
   const writer = new FakeWriter();
   const events = new FakeEvents();
   const loop = new ScalingLoop(
-    { targets, metrics, writer, events, leader, clock, logger: silentLogger, sleep: () => Promise.resolve() },
+    {
+      targets,
+      metrics,
+      writer,
+      events,
+      leader,
+      clock,
+      logger: silentLogger,
+      sleep: () => Promise.resolve(),
+      otherScalers,
+    },
     options,
   );
   return { clock, targets, metrics, writer, events, loop };
@@ -293,6 +309,55 @@ describe('ScalingLoop', () => {
     metrics.busy.set('job', { value: 1 });
     await loop.runOnce();
     assert.deepEqual(events.reasons(), ['ExpressionNotFinite', 'ExpressionNotFinite']);
+  });
+
+  it("refuses to fight the Flink operator's own autoscaler: held, a Warning saying what to change", async () => {
+    const { targets, metrics, writer, events, loop } = setUp();
+    targets.set(flinkDeployment('job', { flinkConfiguration: { 'job.autoscaler.enabled': 'true' } }));
+    metrics.busy.set('job', { value: 1 });
+    assert.equal((await loop.runOnce()).outcomes.get('flinkdeployment/flink/job'), 'held');
+    assert.equal(writer.plans.length, 0);
+    assert.deepEqual(events.reasons(), ['AutoscalerConflict']);
+    assert.equal(events.events[0]?.type, 'Warning');
+    assert.match(
+      events.events[0]?.note ?? '',
+      /^not rescaled while the Flink operator's autoscaler is on \(flinkConfiguration job.autoscaler.enabled: "true"\): .*slotscaler.dev\/mode: metrics-only/,
+    );
+    assert.match(
+      loop.status('flinkdeployment/flink/job')?.lastDecision?.outcome ?? '',
+      /^held: the Flink operator's autoscaler/,
+    );
+    // Its key before operator 1.7 too.
+    targets.set(
+      flinkDeployment('job', {
+        flinkConfiguration: { 'kubernetes.operator.job.autoscaler.enabled': 'TRUE' },
+      }),
+    );
+    assert.equal((await loop.runOnce()).outcomes.get('flinkdeployment/flink/job'), 'held');
+    targets.set(flinkDeployment('job', { flinkConfiguration: { 'job.autoscaler.enabled': 'false' } }));
+    assert.equal((await loop.runOnce()).outcomes.get('flinkdeployment/flink/job'), 'scaled');
+  });
+
+  it('refuses to fight an HPA that scales the same object in mode scale; metrics-only and recommend are not affected', async () => {
+    const scaledBy = new Map<string, string[]>([['job', ['job-hpa']]]);
+    const hpas: OtherScalers = { hpasScaling: (ref) => scaledBy.get(ref.name) ?? [] };
+    const { targets, metrics, writer, events, loop } = setUp({}, { isLeader: () => true }, hpas);
+    targets.set(flinkDeployment('job'));
+    metrics.busy.set('job', { value: 1 });
+    assert.equal((await loop.runOnce()).outcomes.get('flinkdeployment/flink/job'), 'held');
+    assert.equal(writer.plans.length, 0);
+    assert.match(
+      events.events[0]?.note ?? '',
+      /^not rescaled while the HorizontalPodAutoscaler job-hpa scales it: .*delete the HPA$/,
+    );
+    targets.set(flinkDeployment('job', { annotations: { 'slotscaler.dev/mode': 'metrics-only' } }));
+    assert.equal((await loop.runOnce()).outcomes.get('flinkdeployment/flink/job'), 'metrics-only');
+    targets.set(flinkDeployment('job', { annotations: { 'slotscaler.dev/mode': 'recommend' } }));
+    assert.equal((await loop.runOnce()).outcomes.get('flinkdeployment/flink/job'), 'recommended');
+    assert.deepEqual(events.reasons(), ['AutoscalerConflict', 'RescaleRecommended']);
+    scaledBy.delete('job');
+    targets.set(flinkDeployment('job'));
+    assert.equal((await loop.runOnce()).outcomes.get('flinkdeployment/flink/job'), 'scaled');
   });
 
   it('mode recommend decides and reports but never writes the scale', async () => {
