@@ -38,7 +38,7 @@ export default tseslint.config(
     },
   },
   {
-    // The pure decision core: no I/O, no clock, no logging (STYLE.md "Pure core").
+    // The pure decision core: no I/O, no clock, no logging.
     files: ['src/scaler/**/*.ts'],
     rules: {
       'no-restricted-imports': [
@@ -65,7 +65,7 @@ export default tseslint.config(
     },
   },
   {
-    // The simulator's time is simulated: it never reads the clock (issue 7).
+    // The simulator's time is simulated: it never reads the clock.
     files: ['src/simulate/**/*.ts'],
     rules: {
       'no-restricted-globals': ['error', 'Date', 'performance', 'setTimeout', 'setInterval'],

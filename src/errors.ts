@@ -45,7 +45,7 @@ export function isSlotscalerError(err: unknown): err is SlotscalerError {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Configuration (the lead's; restored from its use in src/config/load.ts, see the issue 4 note)
+// Configuration
 // ---------------------------------------------------------------------------------------------
 
 /** The configuration (file, environment, flags) is invalid; `issues` lists every problem. */
@@ -61,7 +61,7 @@ export class ConfigError extends SlotscalerError {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Flink JobManager REST API (issue 4)
+// Flink JobManager REST API
 // ---------------------------------------------------------------------------------------------
 
 /** The JobManager could not be reached: connection refused or reset, DNS failure, TLS failure. */
@@ -166,7 +166,7 @@ export class MultipleRunningJobsError extends SlotscalerError {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Expression metrics (issue 4)
+// Expression metrics
 // ---------------------------------------------------------------------------------------------
 
 /**
@@ -187,7 +187,7 @@ export class ExpressionError extends SlotscalerError {
 }
 
 // ---------------------------------------------------------------------------------------------
-// External metrics API (issue 5)
+// External metrics API
 // ---------------------------------------------------------------------------------------------
 
 /** A metric name Slotscaler does not serve. The API answers 404 NotFound. */
@@ -287,7 +287,7 @@ export class UpstreamMetricsError extends SlotscalerError {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The scaler in the cluster (issue 8)
+// The scaler in the cluster
 // ---------------------------------------------------------------------------------------------
 
 /** The Kubernetes API server could not be reached, or did not answer within the timeout. */
@@ -303,7 +303,7 @@ export class KubeUnreachableError extends SlotscalerError {
 }
 
 // ---------------------------------------------------------------------------------------------
-// slotscaler simulate (issue 7)
+// slotscaler simulate
 // ---------------------------------------------------------------------------------------------
 
 /** A trace, annotations file or option of `slotscaler simulate` is invalid; `source` names the file (and line). */

@@ -1,11 +1,11 @@
 /**
- * The JSON contract of `slotscaler decide` (DESIGN.md): parsing an input document into a
+ * The JSON contract of `slotscaler decide` (README "Ask it what it would do"): parsing an input document into a
  * DecisionInput, and a Decision into an output document. Times are RFC 3339 strings or epoch
  * milliseconds; metric values are JSON numbers or Kubernetes quantity strings.
  */
 import { z } from 'zod';
 
-import { toMilli } from '../config/values.js';
+import { ValueError, parseQuantity, toMilli } from '../config/values.js';
 import type { Behavior, Decision, DecisionInput, ScalingRules } from '../domain/decision.js';
 
 const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;

@@ -1,6 +1,6 @@
 /**
  * The metric catalogue: every metric Slotscaler computes from Flink, declared once with its unit and
- * meaning (DESIGN.md "External metrics served"). Expression metrics (`slotscaler.dev/metric.<name>`)
+ * meaning (the README's "Metrics" reference is generated from it). Expression metrics (`slotscaler.dev/metric.<name>`)
  * refer to these by their `variable` name: the metric name without the `flink_` prefix; they are
  * compiled by `compileExpressionMetric` in ./expression-metric.ts.
  */

@@ -635,12 +635,13 @@ function rate(
 }
 
 /**
- * The job-level metrics of DESIGN.md's catalogue from the vertices' window averages:
+ * The job-level metrics of the catalogue from the vertices' window averages:
  * - `flink_busy_ratio`, `flink_backpressure_ratio`: max over vertices (those whose value is known);
  * - `flink_source_pending_records`: sum over sources, unknown if any source's is;
  * - `flink_records_in_per_second`: sum over sources of records read per second;
  * - `flink_source_lag_seconds`: pending / records in per second (0 when nothing is pending);
  * - `flink_demand_ratio`: see `demandRatio`.
+ * Each then within its range (src/collector/metric-bounds.ts), else unavailable (`implausible`).
  */
 export function jobMetrics(
   vertices: readonly VertexWindowStats[],

@@ -3,7 +3,7 @@
  * "unavailable" with a reason, never a made-up number.
  */
 
-/** The job-level Flink metrics of DESIGN.md's catalogue (`flink_recommended_taskmanagers` comes with the scaler). */
+/** The job-level Flink metrics of the catalogue (`flink_recommended_taskmanagers` comes with the scaler). */
 export type FlinkMetricName =
   | 'flink_busy_ratio'
   | 'flink_backpressure_ratio'

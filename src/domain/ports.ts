@@ -14,7 +14,7 @@ import type {
 import type { Requirement } from '../metrics-api/label-selector.js';
 
 // ---------------------------------------------------------------------------------------------
-// Clock (issue 4). Real: `systemClock` in src/collector/clock.ts. Fake: test/fakes/fake-clock.ts.
+// Clock. Real: `systemClock` in src/collector/clock.ts. Fake: test/fakes/fake-clock.ts.
 // ---------------------------------------------------------------------------------------------
 
 /** The wall clock. Code that needs the time takes a Clock (or the time as an argument), never `Date.now()`. */
@@ -24,7 +24,7 @@ export interface Clock {
 }
 
 // ---------------------------------------------------------------------------------------------
-// FlinkClient (issue 4). Real: `FlinkRestClient` in src/flink/rest-client.ts. Fake: the fake
+// FlinkClient. Real: `FlinkRestClient` in src/flink/rest-client.ts. Fake: the fake
 // JobManager HTTP server in test/fakes/fake-jobmanager.ts, read through the real client.
 // ---------------------------------------------------------------------------------------------
 
@@ -76,7 +76,7 @@ export interface FlinkClient {
 }
 
 // ---------------------------------------------------------------------------------------------
-// MetricsProvider (issue 5). Real: the collector's metric windows (wired by the composition root).
+// MetricsProvider. Real: the collector's metric windows (wired by the composition root).
 // Fake: test/fakes/metrics-provider.ts.
 // ---------------------------------------------------------------------------------------------
 
@@ -88,7 +88,7 @@ export interface ExternalMetricInfo {
 /** One item of an `ExternalMetricValueList` (k8s.io/metrics external_metrics/v1beta1 `ExternalMetricValue`). */
 export interface ExternalMetricValue {
   readonly metricName: string;
-  /** `{target, kind, job_id}` for Slotscaler's metrics (DESIGN.md "External metrics served"). */
+  /** `{target, kind, job_id}` for Slotscaler's metrics. */
   readonly metricLabels: Readonly<Record<string, string>>;
   /** When the value was measured (end of its window), epoch milliseconds. */
   readonly timestampMs: number;

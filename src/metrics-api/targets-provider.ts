@@ -1,6 +1,6 @@
 /**
  * The real MetricsProvider: the external metrics API reads the scaler's targets and their metric
- * windows from memory (it never calls Flink on a request). Each item carries the labels DESIGN.md
+ * windows from memory (it never calls Flink on a request). Each item carries the labels the README
  * gives: `{target: <name>, kind: <lowercase kind>, job_id: <jid>}`.
  */
 import { FLINK_METRIC_NAMES } from '../collector/catalogue.js';

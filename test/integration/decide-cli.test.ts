@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 
-import { DESIGN_INPUT } from '../unit/cli/decide-command.test.js';
+import { DOCUMENTED_INPUT } from '../unit/cli/decide-command.test.js';
 
 const bin = fileURLToPath(new URL('../../bin/slotscaler.js', import.meta.url));
 
@@ -18,8 +18,8 @@ function slotscaler(args: string[], stdin: string) {
 }
 
 describe('slotscaler decide (binary)', () => {
-  it('prints the decision for the DESIGN.md input', () => {
-    const { code, stdout, stderr } = slotscaler(['decide'], JSON.stringify(DESIGN_INPUT, null, 2));
+  it('prints the decision for the documented input', () => {
+    const { code, stdout, stderr } = slotscaler(['decide'], JSON.stringify(DOCUMENTED_INPUT, null, 2));
     assert.equal(stderr, '');
     assert.equal(code, 0);
     const decision = JSON.parse(stdout) as { desiredReplicas: number; parallelism: number };
@@ -30,7 +30,7 @@ describe('slotscaler decide (binary)', () => {
   it('exits 2 with one line naming the field, never a stack trace', () => {
     const { code, stdout, stderr } = slotscaler(
       ['decide'],
-      JSON.stringify({ ...DESIGN_INPUT, currentReplicas: -2 }),
+      JSON.stringify({ ...DOCUMENTED_INPUT, currentReplicas: -2 }),
     );
     assert.equal(code, 2);
     assert.equal(stdout, '');
@@ -38,7 +38,7 @@ describe('slotscaler decide (binary)', () => {
   });
 
   it('answers NDJSON in order', () => {
-    const line = JSON.stringify(DESIGN_INPUT);
+    const line = JSON.stringify(DOCUMENTED_INPUT);
     const { code, stdout } = slotscaler(['decide'], `${line}\n{}\n${line}\n`);
     assert.equal(code, 2);
     const lines = stdout.trim().split('\n');

@@ -4,8 +4,8 @@ import { describe, it } from 'node:test';
 import { runDecide } from '../../../src/cli/decide-command.js';
 import { parseDecisionInput } from '../../../src/cli/decision-json.js';
 
-/** The input of DESIGN.md's `decide` section. */
-export const DESIGN_INPUT = {
+/** The input of the README's `decide` example. */
+export const DOCUMENTED_INPUT = {
   now: '2026-01-01T00:10:00Z',
   currentReplicas: 5,
   readyReplicas: 5,
@@ -49,8 +49,8 @@ function run(stdin: string, pretty = false) {
 }
 
 describe('slotscaler decide', () => {
-  it('answers the DESIGN.md input: 5 → 7 TaskManagers, parallelism 14', () => {
-    const { code, out, err } = run(JSON.stringify(DESIGN_INPUT, null, 2));
+  it('answers the documented input: 5 → 7 TaskManagers, parallelism 14', () => {
+    const { code, out, err } = run(JSON.stringify(DOCUMENTED_INPUT, null, 2));
     assert.equal(code, 0);
     assert.deepEqual(err, []);
     assert.equal(out.length, 1);
@@ -181,7 +181,7 @@ describe('slotscaler decide', () => {
   });
 
   it('answers NDJSON line by line, a bad line with an error on its line', () => {
-    const good = JSON.stringify(DESIGN_INPUT);
+    const good = JSON.stringify(DOCUMENTED_INPUT);
     const { code, out, err } = run(`${good}\n{"now": "x"}\nnot json\n\n${good}\n`);
     assert.equal(code, 2);
     assert.deepEqual(err, []);
@@ -195,14 +195,14 @@ describe('slotscaler decide', () => {
   });
 
   it('exits 0 when every NDJSON line is answered', () => {
-    const good = JSON.stringify(DESIGN_INPUT);
+    const good = JSON.stringify(DOCUMENTED_INPUT);
     const { code, out } = run(`${good}\n${good}\n`);
     assert.equal(code, 0);
     assert.equal(out.length, 2);
   });
 
   it('indents with --pretty', () => {
-    const { out } = run(JSON.stringify(DESIGN_INPUT), true);
+    const { out } = run(JSON.stringify(DOCUMENTED_INPUT), true);
     assert.match(out[0] ?? '', /^\{\n {2}"desiredReplicas": 7,/);
   });
 });
