@@ -101,6 +101,14 @@ const int = (minimum: number, maximum?: number): JsonSchema => ({
 });
 const anyObject: JsonSchema = { type: 'object' };
 const anyArray: JsonSchema = { type: 'array' };
+/** A Prometheus duration, as the Prometheus Operator's CRDs check it (`30s`, `1m30s`). */
+const PROMETHEUS_DURATION =
+  '^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$';
+/** NetworkPolicy peers (`ipBlock`, `namespaceSelector`, `podSelector`), as the API takes them. */
+const peers: JsonSchema = { type: 'array', items: anyObject };
+/** A closed object: a misspelt key fails at install instead of being ignored. */
+const closed = (properties: Record<string, JsonSchema>): JsonSchema =>
+  object(properties, { additionalProperties: false });
 
 /** The whole values schema. */
 export function valuesSchema(): JsonSchema {
@@ -147,13 +155,46 @@ export function valuesSchema(): JsonSchema {
       securityContext: anyObject,
       livenessProbe: anyObject,
       readinessProbe: anyObject,
-      topologySpread: object({
-        enabled: bool,
-        maxSkew: int(1),
-        whenUnsatisfiable: { enum: ['ScheduleAnyway', 'DoNotSchedule'] },
-      }),
+      topologySpreadConstraints: {
+        type: 'array',
+        items: object(
+          {
+            maxSkew: int(1),
+            topologyKey: { type: 'string', minLength: 1 },
+            whenUnsatisfiable: { enum: ['ScheduleAnyway', 'DoNotSchedule'] },
+            labelSelector: anyObject,
+          },
+          { required: ['maxSkew', 'topologyKey', 'whenUnsatisfiable'] },
+        ),
+      },
       podDisruptionBudget: object({ enabled: bool, maxUnavailable: { type: ['integer', 'string'] } }),
-      serviceMonitor: object({ enabled: bool, interval: str, labels: anyObject }),
+      serviceMonitor: object({
+        enabled: bool,
+        interval: { type: 'string', pattern: PROMETHEUS_DURATION },
+        // Empty (Prometheus' default) matches too.
+        scrapeTimeout: { type: 'string', pattern: PROMETHEUS_DURATION },
+        labels: anyObject,
+        relabelings: { type: 'array', items: anyObject },
+        metricRelabelings: { type: 'array', items: anyObject },
+      }),
+      grafanaDashboard: closed({ enabled: bool, namespace: str, labels: anyObject, annotations: anyObject }),
+      prometheusRule: closed({
+        enabled: bool,
+        labels: anyObject,
+        severity: { type: 'string', minLength: 1 },
+        targetWithoutMetricsFor: { type: 'string', pattern: PROMETHEUS_DURATION },
+        targetHeldSeconds: int(1),
+        refusedWrites: closed({ window: { type: 'string', pattern: PROMETHEUS_DURATION }, count: int(1) }),
+        noLeaderFor: { type: 'string', pattern: PROMETHEUS_DURATION },
+        apiServiceUnavailableFor: { type: 'string', pattern: PROMETHEUS_DURATION },
+        rescalePendingSeconds: int(1),
+      }),
+      networkPolicy: closed({
+        enabled: bool,
+        apiServer: closed({ from: peers }),
+        metrics: closed({ from: peers }),
+        extraIngress: { type: 'array', items: anyObject },
+      }),
       nodeSelector: anyObject,
       tolerations: anyArray,
       affinity: anyObject,

@@ -41,6 +41,8 @@ const helm = join(bin, 'helm');
 const kubectl = join(bin, 'kubectl');
 const RELEASE = 'slotscaler';
 const NAMESPACE = 'slotscaler';
+/** The chart's pod labels (selector labels) for the release. */
+const SELECTOR = { 'app.kubernetes.io/name': 'slotscaler', 'app.kubernetes.io/instance': RELEASE };
 
 interface Manifest {
   readonly apiVersion: string;
@@ -66,7 +68,12 @@ interface DeploymentSpec {
     readonly spec: {
       readonly serviceAccountName: string;
       readonly securityContext: Record<string, unknown>;
-      readonly topologySpreadConstraints?: readonly { topologyKey: string }[];
+      readonly topologySpreadConstraints?: readonly {
+        readonly topologyKey: string;
+        readonly maxSkew: number;
+        readonly whenUnsatisfiable: string;
+        readonly labelSelector?: { readonly matchLabels: Record<string, string> };
+      }[];
       readonly volumes: readonly { name: string; secret?: { secretName: string }; emptyDir?: object }[];
       readonly containers: readonly {
         readonly args: readonly string[];
@@ -102,6 +109,13 @@ function render(set: readonly string[] = [], namespace = NAMESPACE): Manifest[] 
     ...set.flatMap((value) => ['--set', value]),
   ]);
   return parseAllDocuments(text)
+    .map((document) => document.toJS() as Manifest | null)
+    .filter((object): object is Manifest => object !== null);
+}
+
+/** `helm template` with the given arguments (`--set-json` for lists of objects); the objects it renders. */
+function renderWith(args: readonly string[]): Manifest[] {
+  return parseAllDocuments(run(helm, ['template', RELEASE, chart, '--namespace', NAMESPACE, ...args]))
     .map((document) => document.toJS() as Manifest | null)
     .filter((object): object is Manifest => object !== null);
 }
@@ -203,6 +217,8 @@ describe('Helm chart, rendered', () => {
       'tls.source=certManager,serviceMonitor.enabled=true,upstream.url=https://keda.keda:443,upstream.caSecret=keda-ca',
       '--set',
       'config.kinds=example.com/v1/flinkjobs,config.writeApiServiceCaBundle=true,replicaCount=3',
+      '--set',
+      'networkPolicy.enabled=true,serviceMonitor.scrapeTimeout=10s,config.tlsMinVersion=TLSv1.3',
     ]);
   });
 
@@ -262,10 +278,21 @@ describe('Helm chart, rendered', () => {
       '--config=/etc/slotscaler/config/config.yaml',
       `--tls-self-signed-hosts=${RELEASE},${RELEASE}.${NAMESPACE},${RELEASE}.${NAMESPACE}.svc,${RELEASE}.${NAMESPACE}.svc.cluster.local`,
     ]);
-    assert.deepEqual(
-      pod.topologySpreadConstraints?.map((c) => c.topologyKey),
-      ['kubernetes.io/hostname', 'topology.kubernetes.io/zone'],
-    );
+    // Today's spread by default: nodes and zones, best effort, over this release's pods.
+    assert.deepEqual(pod.topologySpreadConstraints, [
+      {
+        maxSkew: 1,
+        topologyKey: 'kubernetes.io/hostname',
+        whenUnsatisfiable: 'ScheduleAnyway',
+        labelSelector: { matchLabels: SELECTOR },
+      },
+      {
+        maxSkew: 1,
+        topologyKey: 'topology.kubernetes.io/zone',
+        whenUnsatisfiable: 'ScheduleAnyway',
+        labelSelector: { matchLabels: SELECTOR },
+      },
+    ]);
     // Read-only root filesystem: /tmp is the only writable place.
     assert.deepEqual(container.volumeMounts.map((m) => m.mountPath).sort(), [
       '/etc/slotscaler/config',
@@ -421,6 +448,149 @@ describe('Helm chart, rendered', () => {
     }
   });
 
+  it('renders free-form topologySpreadConstraints: given labelSelectors kept, missing ones filled, [] for none', () => {
+    const custom = deploymentOf(
+      render([
+        'topologySpreadConstraints[0].maxSkew=2',
+        'topologySpreadConstraints[0].topologyKey=topology.kubernetes.io/zone',
+        'topologySpreadConstraints[0].whenUnsatisfiable=DoNotSchedule',
+        'topologySpreadConstraints[0].minDomains=3',
+        'topologySpreadConstraints[1].maxSkew=1',
+        'topologySpreadConstraints[1].topologyKey=kubernetes.io/hostname',
+        'topologySpreadConstraints[1].whenUnsatisfiable=ScheduleAnyway',
+        'topologySpreadConstraints[1].labelSelector.matchLabels.team=flink',
+      ]),
+    ).template.spec.topologySpreadConstraints;
+    assert.deepEqual(custom, [
+      {
+        maxSkew: 2,
+        topologyKey: 'topology.kubernetes.io/zone',
+        whenUnsatisfiable: 'DoNotSchedule',
+        minDomains: 3,
+        labelSelector: { matchLabels: SELECTOR },
+      },
+      {
+        maxSkew: 1,
+        topologyKey: 'kubernetes.io/hostname',
+        whenUnsatisfiable: 'ScheduleAnyway',
+        labelSelector: { matchLabels: { team: 'flink' } },
+      },
+    ]);
+    const none = deploymentOf(renderWith(['--set-json', 'topologySpreadConstraints=[]']));
+    assert.equal(none.template.spec.topologySpreadConstraints, undefined);
+  });
+
+  it('renders the ServiceMonitor with scrapeTimeout, relabelings and metricRelabelings when given', () => {
+    const endpointOf = (objects: readonly Manifest[]): Record<string, unknown> => {
+      const spec = one(objects, 'ServiceMonitor')['spec'] as { endpoints: Record<string, unknown>[] };
+      assert.equal(spec.endpoints.length, 1);
+      return spec.endpoints[0] ?? {};
+    };
+    assert.deepEqual(endpointOf(render(['serviceMonitor.enabled=true'])), {
+      port: 'metrics',
+      path: '/metrics',
+      interval: '30s',
+    });
+    const relabelings = [
+      { action: 'replace', sourceLabels: ['__meta_kubernetes_pod_node_name'], targetLabel: 'node' },
+    ];
+    const metricRelabelings = [{ action: 'drop', sourceLabels: ['__name__'], regex: 'nodejs_.*' }];
+    const objects = renderWith([
+      '--set',
+      'serviceMonitor.enabled=true,serviceMonitor.interval=15s,serviceMonitor.scrapeTimeout=5s,serviceMonitor.labels.release=prometheus',
+      '--set-json',
+      `serviceMonitor.relabelings=${JSON.stringify(relabelings)}`,
+      '--set-json',
+      `serviceMonitor.metricRelabelings=${JSON.stringify(metricRelabelings)}`,
+    ]);
+    assert.deepEqual(endpointOf(objects), {
+      port: 'metrics',
+      path: '/metrics',
+      interval: '15s',
+      scrapeTimeout: '5s',
+      relabelings,
+      metricRelabelings,
+    });
+    assert.equal(
+      (one(objects, 'ServiceMonitor').metadata as { labels?: Record<string, string> }).labels?.['release'],
+      'prometheus',
+    );
+  });
+
+  it('renders no NetworkPolicy by default; when enabled, ingress to the two ports only, from the given peers', () => {
+    assert.equal(render().filter((o) => o.kind === 'NetworkPolicy').length, 0);
+    interface Ingress {
+      readonly ports: readonly { port: number; protocol: string }[];
+      readonly from?: readonly Record<string, unknown>[];
+    }
+    const policyOf = (objects: readonly Manifest[]) =>
+      one(objects, 'NetworkPolicy')['spec'] as {
+        podSelector: { matchLabels: Record<string, string> };
+        policyTypes: string[];
+        ingress: Ingress[];
+      };
+    const defaults = policyOf(render(['networkPolicy.enabled=true']));
+    assert.deepEqual(defaults.podSelector, { matchLabels: SELECTOR });
+    assert.deepEqual(defaults.policyTypes, ['Ingress'], 'egress (API server, JobManagers) is left open');
+    assert.deepEqual(defaults.ingress, [
+      // The API server is no pod on most clusters: any source, the API authenticates.
+      { ports: [{ port: 6443, protocol: 'TCP' }] },
+      // Scrapers: pods of any namespace.
+      { ports: [{ port: 9090, protocol: 'TCP' }], from: [{ namespaceSelector: {} }] },
+    ]);
+    const controlPlane = [{ ipBlock: { cidr: '10.0.0.0/28' } }];
+    const monitoring = [
+      {
+        namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } },
+        podSelector: { matchLabels: { 'app.kubernetes.io/name': 'prometheus' } },
+      },
+    ];
+    const extra = [
+      {
+        ports: [{ port: 6443, protocol: 'TCP' }],
+        from: [{ podSelector: { matchLabels: { app: 'debug' } } }],
+      },
+    ];
+    const objects = renderWith([
+      '--set',
+      'networkPolicy.enabled=true,config.metricsApiPort=8443,config.metricsPort=9191',
+      '--set-json',
+      `networkPolicy.apiServer.from=${JSON.stringify(controlPlane)}`,
+      '--set-json',
+      `networkPolicy.metrics.from=${JSON.stringify(monitoring)}`,
+      '--set-json',
+      `networkPolicy.extraIngress=${JSON.stringify(extra)}`,
+    ]);
+    // The ports follow the configured ones (a NetworkPolicy names the pod's ports, not the Service's).
+    assert.deepEqual(policyOf(objects).ingress, [
+      { ports: [{ port: 8443, protocol: 'TCP' }], from: controlPlane },
+      { ports: [{ port: 9191, protocol: 'TCP' }], from: monitoring },
+      ...extra,
+    ]);
+    // An empty list admits any source on that port.
+    assert.deepEqual(
+      policyOf(render(['networkPolicy.enabled=true', 'networkPolicy.metrics.from=null'])).ingress[1],
+      { ports: [{ port: 9090, protocol: 'TCP' }] },
+    );
+  });
+
+  it('writes the TLS settings to the config file, where Slotscaler reads them', () => {
+    const objects = render([
+      'config.tlsMinVersion=TLSv1.3',
+      'config.tlsCipherSuites={ECDHE-ECDSA-AES128-GCM-SHA256,ECDHE-RSA-AES128-GCM-SHA256}',
+    ]);
+    const { config } = resolveConfig({ file: { path: 'config.yaml', content: configOf(objects) } });
+    assert.equal(config.tlsMinVersion, 'TLSv1.3');
+    assert.deepEqual(config.tlsCipherSuites, [
+      'ECDHE-ECDSA-AES128-GCM-SHA256',
+      'ECDHE-RSA-AES128-GCM-SHA256',
+    ]);
+    const defaults = resolveConfig({ file: { path: 'config.yaml', content: configOf(render()) } }).config;
+    assert.equal(defaults.tlsMinVersion, 'TLSv1.2');
+    assert.deepEqual(defaults.tlsCipherSuites, []);
+    assert.equal(defaults.logFormat, 'json');
+  });
+
   it('refuses wrong values at render time (values.schema.json from the config schema)', () => {
     for (const [set, expected] of [
       ['config.tickInterval=fast', /tickInterval/],
@@ -430,6 +600,12 @@ describe('Helm chart, rendered', () => {
       ['tls.source=openssl', /tls.source/],
       ['apiService.groupPriorityMinimum=0', /groupPriorityMinimum/],
       ['config.leaderElect=false', /leaderElect=false with more than one replica/],
+      ['config.tlsMinVersion=TLSv1.1', /tlsMinVersion/],
+      ['config.logFormat=pretty', /logFormat/],
+      ['networkPolicy.apiserver.from=x', /apiserver/],
+      ['serviceMonitor.scrapeTimeout=soon', /scrapeTimeout/],
+      ['topologySpreadConstraints[0].maxSkew=1', /topologyKey/],
+      ['topologySpread.enabled=true', /topologySpread/],
     ] as const) {
       assert.throws(
         () => render([set]),
@@ -702,10 +878,14 @@ describe('Helm chart, installed into a real API server', { timeout: 600_000 }, (
       '--set',
       'config.kinds=example.com/v1/flinkjobs,config.writeApiServiceCaBundle=true,config.namespaces=flink',
       '--set',
-      'replicaCount=3,topologySpread.whenUnsatisfiable=DoNotSchedule',
+      'replicaCount=3,topologySpreadConstraints[0].maxSkew=1,topologySpreadConstraints[0].topologyKey=kubernetes.io/hostname,topologySpreadConstraints[0].whenUnsatisfiable=DoNotSchedule',
+      '--set',
+      'config.tlsMinVersion=TLSv1.3,config.tlsCipherSuites={ECDHE-ECDSA-AES256-GCM-SHA384},networkPolicy.enabled=true',
     ]);
     const otherLines = dryRun(other);
-    assert.equal(otherLines.length, render().length, otherLines.join('\n'));
+    // The default objects, and the NetworkPolicy.
+    assert.equal(otherLines.length, render().length + 1, otherLines.join('\n'));
+    assert.ok(otherLines.some((line) => line.startsWith('networkpolicy.networking.k8s.io/other')));
     // The manifests but cert-manager's objects (its CRDs are not installed here).
     const manifests = renderManifests(helm);
     const objects = parseAllDocuments(manifests)
