@@ -122,8 +122,9 @@ export async function startMetricsApiServer(options: MetricsApiServerOptions): P
   const secureContext = (): SecureContextOptions => {
     const { certPem, keyPem } = serving.current();
     const ca = clientCaPems(authConfig);
-    // `ca` only names the acceptable issuers in the CertificateRequest; each authenticator verifies
-    // the chain against its own CA (auth/x509.ts), so any certificate is accepted at the handshake.
+    // OpenSSL verifies a client certificate against `ca` (both bundles) during the handshake; one it
+    // refuses still connects (rejectUnauthorized: false), and the authenticator reads the verdict
+    // and which bundle the chain ends at (auth/x509.ts).
     // Protocol settings go in every context: setSecureContext replaces all of them.
     return {
       cert: certPem,

@@ -1,7 +1,8 @@
 /**
  * Who is calling, decided as k8s.io/apiserver's delegating authenticator decides it
- * (pkg/server/options/authentication.go, `DelegatingAuthenticatorConfig.New`): a union tried in
- * order, the first success wins:
+ * (pkg/authentication/authenticatorfactory/delegating.go, `DelegatingAuthenticatorConfig.New`): a
+ * union tried in order, the first success wins; when none succeeds and one failed (a refused
+ * certificate, a rejected token), the answer is 401, not anonymous (`unionauth.NewFailOnError`):
  *
  * 1. front proxy: a client certificate that chains to `requestheader-client-ca-file` and, when
  *    `requestheader-allowed-names` is not empty, whose CN is in it; the user is then read from the
@@ -12,20 +13,28 @@
  * 3. bearer token: a TokenReview, answers cached 10 s (the delegating authenticator's default
  *    `CacheTTL`), successes and failures alike; a failed review is not cached.
  *
- * Every authenticated user also gets the group `system:authenticated` (`AuthenticatedGroupAdder`),
- * which RBAC's `system:discovery` role needs. Certificate checks are cached per TLS connection.
+ * OpenSSL verifies the chain during the TLS handshake; this decides which bundle it ended at
+ * (./x509.ts). Every authenticated user also gets the group `system:authenticated`
+ * (`AuthenticatedGroupAdder`), which RBAC's `system:discovery` role needs. Certificate checks are
+ * cached per TLS connection and trust settings; validity dates are checked on every request.
  */
-import { X509Certificate, createHash } from 'node:crypto';
+import { createHash } from 'node:crypto';
+import type { X509Certificate } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { TLSSocket } from 'node:tls';
-import type { DetailedPeerCertificate } from 'node:tls';
 
 import type { Clock } from '../../domain/ports.js';
 import type { Logger } from '../../observability/logger.js';
 import type { AuthenticationConfig, RequestHeaderConfig } from './config.js';
 import type { TokenReviewResult, TokenReviewer, UserInfo } from './ports.js';
-import { subjectOf, verifyClientChain } from './x509.js';
-import type { ChainFailure } from './x509.js';
+import {
+  lengthToAnchor,
+  peerCertificateOf,
+  subjectOf,
+  validityOf,
+  verifiedUnderOtherBundles,
+} from './x509.js';
+import type { PeerCertificate } from './x509.js';
 
 /** How a request was authenticated. */
 export type AuthenticationMethod = 'front-proxy' | 'client-certificate' | 'token' | 'disabled';
@@ -45,44 +54,35 @@ export type AuthenticationResult =
 const AUTHENTICATED_GROUP = 'system:authenticated';
 const TOKEN_CACHE_MAX_ENTRIES = 10_000;
 
-type CertificateFailure = ChainFailure | 'name-not-allowed';
+/**
+ * Why a certificate was not accepted for one method: OpenSSL refused the chain at the handshake,
+ * it ends at another bundle, it is outside its validity dates now, or its CN is not allowed.
+ */
+type CertificateFailure =
+  'not-verified' | 'unknown-authority' | 'expired-or-not-yet-valid' | 'name-not-allowed';
 
 type CertificateCheck =
-  | { readonly ok: true; readonly commonName: string; readonly organizations: readonly string[] }
+  | {
+      readonly ok: true;
+      readonly commonName: string;
+      readonly organizations: readonly string[];
+      /** When every certificate from the leaf to the bundle's is valid, epoch milliseconds. */
+      readonly validity: { readonly fromMs: number; readonly toMs: number };
+    }
   | { readonly ok: false; readonly failure: CertificateFailure };
 
 /** What one TLS connection's client certificate proved, under one generation of the trust settings. */
 interface ConnectionChecks {
   readonly generation: number;
-  /** The certificates the client sent; undefined when it sent none. */
-  readonly chain: PeerChain | undefined;
+  /** The client certificate and the handshake's verdict; undefined when it sent none. */
+  readonly peer: PeerCertificate | undefined;
   proxy?: CertificateCheck;
   client?: CertificateCheck;
-}
-
-interface PeerChain {
-  readonly leaf: X509Certificate;
-  readonly intermediates: readonly X509Certificate[];
 }
 
 function withAuthenticatedGroup(user: UserInfo): UserInfo {
   if (user.name === 'system:anonymous' || user.groups.includes(AUTHENTICATED_GROUP)) return user;
   return { ...user, groups: [...user.groups, AUTHENTICATED_GROUP] };
-}
-
-function peerChainOf(socket: TLSSocket): PeerChain | undefined {
-  const peer = socket.getPeerCertificate(true) as Partial<DetailedPeerCertificate>;
-  if (peer.raw === undefined) return undefined;
-  const leaf = new X509Certificate(peer.raw);
-  const intermediates: X509Certificate[] = [];
-  let next = peer.issuerCertificate as Partial<DetailedPeerCertificate> | undefined;
-  let previous: Partial<DetailedPeerCertificate> = peer;
-  while (next?.raw !== undefined && next !== previous && intermediates.length < 10) {
-    intermediates.push(new X509Certificate(next.raw));
-    previous = next;
-    next = next.issuerCertificate;
-  }
-  return { leaf, intermediates };
 }
 
 /** The first non-empty value of the first header that has one (headerrequest `headerValue`). */
@@ -120,10 +120,42 @@ function userFromHeaders(request: IncomingMessage, config: RequestHeaderConfig):
   return { name, ...(uid === '' ? {} : { uid }), groups, extra };
 }
 
+/** Checks the handshake's verdict on `peer` against one CA bundle and the allowed CNs. */
+function checkCertificate(
+  peer: PeerCertificate,
+  bundle: readonly X509Certificate[],
+  allowedNames: readonly string[],
+): CertificateCheck {
+  if (!peer.verified) return { ok: false, failure: 'not-verified' };
+  const length = lengthToAnchor(peer.chain, bundle);
+  if (length === 0) return { ok: false, failure: 'unknown-authority' };
+  const [leaf] = peer.chain;
+  if (leaf === undefined) return { ok: false, failure: 'unknown-authority' };
+  const { commonName, organizations } = subjectOf(leaf);
+  if (allowedNames.length > 0 && !allowedNames.includes(commonName))
+    return { ok: false, failure: 'name-not-allowed' };
+  return { ok: true, commonName, organizations, validity: validityOf(peer.chain.slice(0, length)) };
+}
+
+/** Why `check` does not hold at `nowMs`, or undefined when it does. */
+function failureAt(check: CertificateCheck, nowMs: number): CertificateFailure | undefined {
+  if (!check.ok) return check.failure;
+  const { fromMs, toMs } = check.validity;
+  return fromMs <= nowMs && nowMs <= toMs ? undefined : 'expired-or-not-yet-valid';
+}
+
+function describeFailure(method: string, failure: CertificateFailure, peer: PeerCertificate): string {
+  return failure === 'not-verified'
+    ? `${method}: ${failure} (${peer.error ?? 'unknown'})`
+    : `${method}: ${failure}`;
+}
+
 export class RequestAuthenticator {
   private config: AuthenticationConfig | undefined;
   private generation = 0;
   private readonly connections = new WeakMap<TLSSocket, ConnectionChecks>();
+  /** Open connections whose certificate the handshake refused: to close when the trust changes. */
+  private readonly refusedConnections = new Set<TLSSocket>();
   private readonly tokenCache = new Map<
     string,
     { readonly expiresMs: number; readonly result: TokenReviewResult }
@@ -138,10 +170,19 @@ export class RequestAuthenticator {
     },
   ) {}
 
-  /** Uses new trust settings from now on; connections are checked again on their next request. */
+  /**
+   * Uses new trust settings from now on; connections are checked again on their next request. A
+   * connection whose certificate was refused under CA bundles that no longer hold, and that the
+   * new ones may accept, is closed: only a new handshake can verify it again, and HTTP clients
+   * open a new connection for their next request.
+   */
   setConfig(config: AuthenticationConfig | undefined): void {
     this.config = config;
     this.generation++;
+    for (const socket of this.refusedConnections) {
+      const peer = this.connections.get(socket)?.peer;
+      if (peer !== undefined && this.verifiedUnderOtherTrust(peer)) this.closeStale(socket);
+    }
   }
 
   hasConfig(): boolean {
@@ -149,30 +190,43 @@ export class RequestAuthenticator {
   }
 
   async authenticate(request: IncomingMessage): Promise<AuthenticationResult> {
-    let proxyFailure: CertificateFailure | undefined;
-    let clientFailure: CertificateFailure | undefined;
+    const failures: string[] = [];
+    let proxyNameNotAllowed = false;
     const socket = request.socket;
     const config = this.config;
     if (socket instanceof TLSSocket && config !== undefined) {
       const checks = this.checksOf(socket);
-      if (checks.chain !== undefined && config.requestHeader !== undefined) {
+      const peer = checks.peer;
+      if (peer !== undefined && !peer.verified && this.verifiedUnderOtherTrust(peer)) {
+        this.closeStale(socket);
+        return {
+          ok: false,
+          reason: 'invalid_client_certificate',
+          detail: 'client certificate verified under earlier CA bundles; connection closed',
+        };
+      }
+      const nowMs = this.options.clock.nowMs();
+      if (peer !== undefined && config.requestHeader !== undefined) {
         const { ca, allowedNames } = config.requestHeader;
-        const proxy = (checks.proxy ??= this.checkCertificate(checks.chain, ca, allowedNames));
-        if (proxy.ok) {
+        const proxy = (checks.proxy ??= checkCertificate(peer, ca, allowedNames));
+        const failure = failureAt(proxy, nowMs);
+        if (failure === undefined) {
           const user = userFromHeaders(request, config.requestHeader);
           if (user !== undefined)
             return { ok: true, user: withAuthenticatedGroup(user), method: 'front-proxy' };
         } else {
-          proxyFailure = proxy.failure;
+          proxyNameNotAllowed = failure === 'name-not-allowed';
+          failures.push(describeFailure('front-proxy', failure, peer));
         }
       }
-      if (checks.chain !== undefined && config.clientCa.length > 0) {
-        const client = (checks.client ??= this.checkCertificate(checks.chain, config.clientCa, []));
-        if (client.ok && client.commonName !== '') {
+      if (peer !== undefined && config.clientCa.length > 0) {
+        const client = (checks.client ??= checkCertificate(peer, config.clientCa, []));
+        const failure = failureAt(client, nowMs);
+        if (failure === undefined && client.ok && client.commonName !== '') {
           const user = { name: client.commonName, groups: client.organizations, extra: {} };
           return { ok: true, user: withAuthenticatedGroup(user), method: 'client-certificate' };
         }
-        if (!client.ok) clientFailure = client.failure;
+        if (failure !== undefined) failures.push(describeFailure('client CA', failure, peer));
       }
     }
     const token = bearerToken(request.headers.authorization);
@@ -182,21 +236,15 @@ export class RequestAuthenticator {
       }
       return this.authenticateToken(token, this.options.tokenReviewer);
     }
-    if (proxyFailure === 'name-not-allowed') {
+    if (proxyNameNotAllowed) {
       return {
         ok: false,
         reason: 'proxy_name_not_allowed',
         detail: 'front-proxy certificate CN not allowed',
       };
     }
-    if (proxyFailure !== undefined || clientFailure !== undefined) {
-      const detail = [
-        proxyFailure && `front-proxy: ${proxyFailure}`,
-        clientFailure && `client CA: ${clientFailure}`,
-      ]
-        .filter((part) => part !== undefined)
-        .join('; ');
-      return { ok: false, reason: 'invalid_client_certificate', detail };
+    if (failures.length > 0) {
+      return { ok: false, reason: 'invalid_client_certificate', detail: failures.join('; ') };
     }
     return { ok: false, reason: 'no_credentials', detail: 'no credentials' };
   }
@@ -204,25 +252,29 @@ export class RequestAuthenticator {
   private checksOf(socket: TLSSocket): ConnectionChecks {
     const existing = this.connections.get(socket);
     if (existing?.generation === this.generation) return existing;
-    const fresh: ConnectionChecks = {
-      generation: this.generation,
-      chain: existing?.chain ?? peerChainOf(socket),
-    };
+    const peer = existing === undefined ? peerCertificateOf(socket) : existing.peer;
+    if (existing === undefined && peer !== undefined && !peer.verified && !socket.destroyed) {
+      this.refusedConnections.add(socket);
+      socket.once('close', () => this.refusedConnections.delete(socket));
+    }
+    const fresh: ConnectionChecks = { generation: this.generation, peer };
     this.connections.set(socket, fresh);
     return fresh;
   }
 
-  private checkCertificate(
-    chain: PeerChain,
-    roots: readonly X509Certificate[],
-    allowedNames: readonly string[],
-  ): CertificateCheck {
-    const failure = verifyClientChain(chain.leaf, chain.intermediates, roots, this.options.clock.nowMs());
-    if (failure !== undefined) return { ok: false, failure };
-    const { commonName, organizations } = subjectOf(chain.leaf);
-    if (allowedNames.length > 0 && !allowedNames.includes(commonName))
-      return { ok: false, failure: 'name-not-allowed' };
-    return { ok: true, commonName, organizations };
+  private verifiedUnderOtherTrust(peer: PeerCertificate): boolean {
+    const config = this.config;
+    if (config === undefined) return false;
+    return verifiedUnderOtherBundles(peer, [config.clientCa, config.requestHeader?.ca ?? []]);
+  }
+
+  private closeStale(socket: TLSSocket): void {
+    this.options.logger.info(
+      { remoteAddress: socket.remoteAddress, remotePort: socket.remotePort },
+      'closing a connection whose client certificate was refused under earlier CA bundles; the client reconnects',
+    );
+    this.refusedConnections.delete(socket);
+    socket.destroy();
   }
 
   private async authenticateToken(token: string, reviewer: TokenReviewer): Promise<AuthenticationResult> {

@@ -4,7 +4,9 @@
  * cache and the system:masters shortcut, and the ConfigMap re-read.
  */
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import https from 'node:https';
+import type { Socket } from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
 
 import { issueCertificate } from '../../../src/metrics-api/tls/certificates.js';
@@ -30,6 +32,16 @@ class TestClock {
   nowMs(): number {
     return this.current;
   }
+}
+
+/** The keep-alive agent's one idle connection, once the last response has handed it back. */
+async function freeSocketOf(agent: https.Agent): Promise<Socket> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const socket = Object.values(agent.freeSockets).flat()[0];
+    if (socket !== undefined) return socket;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  throw new Error('the agent kept no idle connection');
 }
 
 function forbidden(user: string, metric = 'flink_busy_ratio', namespace = 'flink') {
@@ -283,19 +295,30 @@ describe('external metrics API authentication and authorization', () => {
     assert.equal(api.tokenReviewer.calls, 2);
   });
 
-  it('re-reads the ConfigMap: a CA added or removed applies to the next request, on the same connection', async () => {
+  it('re-reads the ConfigMap: a CA removed applies to the next request on the same connection, a CA added to the next connection', async () => {
     const agent = new https.Agent({ keepAlive: true, maxSockets: 1 });
     try {
       const { 'client-ca-file': _clientCa, ...withoutClientCa } = authenticationConfigMap(pki);
       api.configSource.set(withoutClientCa);
       const first = await get({ client: pki.admin, agent });
       assert.equal(first.status, 401);
+      // The handshake refused the certificate and only a new handshake can verify it again: when
+      // its CA is added, the server closes the connection and the client opens a new one.
+      const refused = await freeSocketOf(agent);
+      const closed = once(refused, 'close');
       api.configSource.set(authenticationConfigMap(pki));
+      assert.ok(
+        api.logger.entries.some((entry) => /^closing a connection whose client certificate/.test(entry.msg)),
+        'closed by the server when the CA was added',
+      );
+      await closed;
       const second = await get({ client: pki.admin, agent });
       assert.equal(second.status, 200);
-      assert.equal(second.localPort, first.localPort, 'the same keep-alive connection');
+      assert.notEqual(second.localPort, first.localPort, 'a new connection');
       api.configSource.set(withoutClientCa);
-      assert.equal((await get({ client: pki.admin, agent })).status, 401);
+      const third = await get({ client: pki.admin, agent });
+      assert.equal(third.status, 401);
+      assert.equal(third.localPort, second.localPort, 'the same keep-alive connection');
     } finally {
       agent.destroy();
     }

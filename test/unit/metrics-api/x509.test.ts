@@ -2,68 +2,75 @@ import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { before, describe, it } from 'node:test';
 
-import { subjectOf, verifyClientChain } from '../../../src/metrics-api/auth/x509.js';
-import { createCertificateAuthority, issueCertificate } from '../../../src/metrics-api/tls/certificates.js';
-import type { CertificateAuthority } from '../../../src/metrics-api/tls/certificates.js';
+import {
+  lengthToAnchor,
+  parsePemBundle,
+  subjectOf,
+  validityOf,
+  verifiedUnderOtherBundles,
+} from '../../../src/metrics-api/auth/x509.js';
+import type { PeerCertificate } from '../../../src/metrics-api/auth/x509.js';
+import { DAY, createRootCa, issue } from '../../support/pki.js';
+import type { TestCertificate } from '../../support/pki.js';
 
-const x = (pem: string) => new X509Certificate(pem);
+const x = (certificate: TestCertificate) => new X509Certificate(certificate.certPem);
 
-describe('verifyClientChain', () => {
-  let root: CertificateAuthority;
-  let other: CertificateAuthority;
-  let leaf: X509Certificate;
+describe('client certificate helpers (auth/x509.ts)', () => {
+  let root: TestCertificate;
+  let sameNameRoot: TestCertificate;
+  let intermediate: TestCertificate;
+  let leaf: TestCertificate;
   before(async () => {
-    root = await createCertificateAuthority({ commonName: 'root' });
-    other = await createCertificateAuthority({ commonName: 'root' }); // same name, other key
-    leaf = x(
-      (await issueCertificate(root, { commonName: 'u', organizations: ['g1', 'g2'], usage: 'client' }))
-        .certPem,
+    root = await createRootCa('root');
+    sameNameRoot = await createRootCa('root'); // same name, another key
+    intermediate = await issue(root, { commonName: 'intermediate', ca: {} });
+    leaf = await issue(intermediate, {
+      commonName: 'u',
+      organizations: ['g1', 'g2'],
+      notAfter: new Date(Date.now() + DAY),
+    });
+  });
+
+  it('reads CN and O', () => {
+    assert.deepEqual(subjectOf(x(leaf)), { commonName: 'u', organizations: ['g1', 'g2'] });
+  });
+
+  it('parses every certificate of a PEM bundle', () => {
+    const bundle = parsePemBundle(`${root.certPem}\n${intermediate.certPem}`);
+    assert.deepEqual(
+      bundle.map((certificate) => subjectOf(certificate).commonName),
+      ['root', 'intermediate'],
     );
   });
 
-  it('accepts a leaf signed by a root, and reads CN and O', () => {
+  it('finds the bundle certificate a chain reaches, byte for byte, not by name', () => {
+    const chain = [x(leaf), x(intermediate), x(root)];
+    assert.equal(lengthToAnchor(chain, [x(root)]), 3);
+    assert.equal(lengthToAnchor(chain, [x(intermediate)]), 2);
+    assert.equal(lengthToAnchor(chain, [x(sameNameRoot)]), 0);
+    assert.equal(lengthToAnchor(chain, []), 0);
+  });
+
+  it('the validity of a chain is the intersection of its certificates’ validities', () => {
+    const { fromMs, toMs } = validityOf([x(leaf), x(intermediate), x(root)]);
     assert.equal(
-      verifyClientChain(leaf, [], [root.certificate.toString('pem')].map(x), Date.now()),
-      undefined,
+      fromMs,
+      Math.max(...[leaf, intermediate, root].map((c) => c.certificate.notBefore.getTime())),
     );
-    assert.deepEqual(subjectOf(leaf), { commonName: 'u', organizations: ['g1', 'g2'] });
+    assert.equal(toMs, leaf.certificate.notAfter.getTime());
   });
 
-  it('rejects a root with the same name but another key', () => {
-    assert.equal(verifyClientChain(leaf, [], [x(other.certPem)], Date.now()), 'unknown-authority');
-  });
-
-  it('rejects outside the validity period', () => {
-    assert.equal(
-      verifyClientChain(leaf, [], [x(root.certPem)], Date.now() + 400 * 86_400_000),
-      'expired-or-not-yet-valid',
-    );
-    assert.equal(
-      verifyClientChain(leaf, [], [x(root.certPem)], Date.now() - 86_400_000),
-      'expired-or-not-yet-valid',
-    );
-  });
-
-  it('rejects a certificate for server auth only', async () => {
-    const server = x((await issueCertificate(root, { commonName: 's', usage: 'server' })).certPem);
-    assert.equal(verifyClientChain(server, [], [x(root.certPem)], Date.now()), 'wrong-key-usage');
-  });
-
-  it('follows an intermediate CA the client sends, and only a CA one', async () => {
-    // An intermediate: a CA whose certificate the root signs.
-    const intermediate = await createCertificateAuthority({ commonName: 'intermediate' });
-    const signedIntermediate = await issueCertificate(root, { commonName: 'intermediate', usage: 'client' });
-    // issueCertificate makes leaves (CA:false): a "chain" through it must fail.
-    const viaLeaf = x((await issueCertificate(intermediate, { commonName: 'v', usage: 'client' })).certPem);
-    assert.equal(
-      verifyClientChain(viaLeaf, [x(signedIntermediate.certPem)], [x(root.certPem)], Date.now()),
-      'unknown-authority',
-    );
-    // With the intermediate CA itself trusted as a root, it holds.
-    assert.equal(verifyClientChain(viaLeaf, [], [x(intermediate.certPem)], Date.now()), undefined);
-  });
-
-  it('accepts a leaf that is itself a trusted root', () => {
-    assert.equal(verifyClientChain(x(root.certPem), [], [x(root.certPem)], Date.now()), undefined);
+  it('tells a chain refused under other CA bundles from one refused under these', () => {
+    const refused = (...chain: TestCertificate[]): PeerCertificate => ({
+      verified: false,
+      error: 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+      chain: chain.map(x),
+    });
+    // The handshake stopped at the intermediate: its issuer was not trusted then, it is now.
+    assert.equal(verifiedUnderOtherBundles(refused(leaf, intermediate), [[x(root)]]), true);
+    // Still not trusted, or only a CA of the same name.
+    assert.equal(verifiedUnderOtherBundles(refused(leaf, intermediate), [[], [x(sameNameRoot)]]), false);
+    // The chain reached a trusted root: the handshake saw these bundles and refused for another reason.
+    assert.equal(verifiedUnderOtherBundles(refused(leaf, intermediate, root), [[x(root)]]), false);
   });
 });
