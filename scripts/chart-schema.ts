@@ -189,26 +189,6 @@ export function valuesSchema(): JsonSchema {
         apiServiceUnavailableFor: { type: 'string', pattern: PROMETHEUS_DURATION },
         rescalePendingSeconds: int(1),
       }),
-      grafanaDashboard: object({
-        enabled: bool,
-        namespace: str,
-        labels: anyObject,
-        annotations: anyObject,
-      }),
-      prometheusRule: object({
-        enabled: bool,
-        labels: anyObject,
-        severity: { type: 'string', minLength: 1 },
-        targetWithoutMetricsFor: { type: 'string', pattern: PROMETHEUS_DURATION },
-        targetHeldSeconds: int(1),
-        refusedWrites: object({
-          window: { type: 'string', pattern: PROMETHEUS_DURATION },
-          count: int(1),
-        }),
-        noLeaderFor: { type: 'string', pattern: PROMETHEUS_DURATION },
-        apiServiceUnavailableFor: { type: 'string', pattern: PROMETHEUS_DURATION },
-        rescalePendingSeconds: int(1),
-      }),
       networkPolicy: closed({
         enabled: bool,
         apiServer: closed({ from: peers }),
