@@ -1,7 +1,12 @@
 // The image definition cannot be built on these machines (no container engine): these checks keep it
-// consistent with the chart and the code it packages.
+// consistent with the chart and the code it packages, keep it on a Node.js line in support, and play
+// its stages on the file system (COPY, WORKDIR, the build) to run the binary from the image's layout.
 import assert from 'node:assert/strict';
-import { access, readFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { access, cp, mkdir, mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, posix } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 
 import { parse as parseYaml } from 'yaml';
@@ -9,6 +14,7 @@ import { parse as parseYaml } from 'yaml';
 import { describeFields } from '../../src/config/schema.js';
 
 const root = new URL('../../', import.meta.url);
+const repo = fileURLToPath(root);
 const read = (path: string): Promise<string> => readFile(new URL(path, root), 'utf8');
 
 interface ChartValues {
@@ -17,18 +23,85 @@ interface ChartValues {
   readonly config: { readonly metricsApiPort: number; readonly metricsPort: number };
 }
 
+/**
+ * End of life of each Node.js LTS line (github.com/nodejs/Release, schedule.json): an image on a
+ * line past it gets no security fixes.
+ */
+const NODE_LTS_END_OF_LIFE: Record<number, string> = {
+  20: '2026-04-30',
+  22: '2027-04-30',
+  24: '2028-04-30',
+};
+
+interface Stage {
+  readonly name: string;
+  readonly image: string;
+  readonly instructions: readonly { readonly op: string; readonly args: string }[];
+}
+
+/** The Dockerfile's stages, with build arguments (`ARG NAME=default`) put in. */
+function stagesOf(dockerfile: string): Stage[] {
+  const args = new Map<string, string>();
+  const stages: { name: string; image: string; instructions: { op: string; args: string }[] }[] = [];
+  for (const raw of dockerfile.split('\n')) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) continue;
+    const [op = '', ...rest] = line.split(/\s+/);
+    const text = rest.join(' ').replace(/\$\{(\w+)\}/g, (_, name: string) => args.get(name) ?? `\${${name}}`);
+    if (op === 'ARG' && stages.length === 0) {
+      const [name = '', value = ''] = text.split('=');
+      args.set(name, value);
+    } else if (op === 'FROM') {
+      const [image = '', , name] = text.split(/\s+/);
+      stages.push({ name: name ?? `stage${stages.length}`, image, instructions: [] });
+    } else {
+      stages.at(-1)?.instructions.push({ op, args: text });
+    }
+  }
+  return stages;
+}
+
 describe('Dockerfile', () => {
   it('runs `slotscaler serve` from bin/ as the chart expects', async () => {
     const dockerfile = await read('Dockerfile');
     const entrypoint = /^ENTRYPOINT (\[.*\])$/m.exec(dockerfile)?.[1];
     assert.ok(entrypoint !== undefined);
     const command = JSON.parse(entrypoint) as string[];
-    assert.deepEqual(command.slice(1), ['/app/bin/slotscaler.js', 'serve']);
+    assert.deepEqual(command, ['/nodejs/bin/node', '/app/bin/slotscaler.js', 'serve']);
     await access(new URL('bin/slotscaler.js', root));
     // The chart passes only flags: the entrypoint carries the command.
     const deployment = await read('charts/slotscaler/templates/deployment.yaml');
     assert.match(deployment, /entrypoint is `slotscaler serve`/);
     assert.doesNotMatch(deployment, /- serve\b/);
+  });
+
+  it('builds and runs on one Node.js LTS line in support, one that package.json `engines` allows', async () => {
+    const stages = stagesOf(await read('Dockerfile'));
+    const majors = stages.map((stage) => {
+      const match =
+        /^node:(\d+)-bookworm-slim$/.exec(stage.image) ??
+        /^gcr\.io\/distroless\/nodejs(\d+)-debian12:nonroot$/.exec(stage.image);
+      assert.ok(
+        match !== null,
+        `${stage.name}: ${stage.image} is not node:<major>-bookworm-slim or distroless nodejs`,
+      );
+      return Number(match[1]);
+    });
+    const [major] = majors;
+    assert.ok(major !== undefined);
+    assert.deepEqual(
+      majors,
+      stages.map(() => major),
+      'every stage on the same Node.js major',
+    );
+    assert.match(stages.at(-1)?.image ?? '', /^gcr\.io\/distroless\//, 'the runtime stage is distroless');
+    const endOfLife = NODE_LTS_END_OF_LIFE[major];
+    assert.ok(endOfLife !== undefined, `Node.js ${major} is not an LTS line`);
+    assert.ok(Date.parse(endOfLife) > Date.now(), `Node.js ${major} is out of support since ${endOfLife}`);
+    const engines = (JSON.parse(await read('package.json')) as { engines: { node: string } }).engines.node;
+    const minimum = /^>=(\d+)\.(\d+)$/.exec(engines);
+    assert.ok(minimum !== null, `engines.node is ${engines}`);
+    assert.ok(major >= Number(minimum[1]), `Node.js ${major} is below engines ${engines}`);
   });
 
   it("runs as the chart's non-root user and exposes the configured ports", async () => {
@@ -56,6 +129,62 @@ describe('Dockerfile', () => {
           `${source} is in the build context`,
         );
       }
+    }
+  });
+
+  it('its stages, played on the file system, build the code and lay out an /app whose binary runs', async () => {
+    const stages = stagesOf(await read('Dockerfile'));
+    const work = await mkdtemp(join(tmpdir(), 'slotscaler-image-'));
+    try {
+      // Each stage's file system is a folder; `npm ci` links this checkout's node_modules (the
+      // registry is not for tests), `npm run build` runs; any other RUN is unknown here and fails.
+      const rootOf = (name: string): string => join(work, name);
+      for (const stage of stages) {
+        let cwd = '/';
+        const at = (path: string): string => join(rootOf(stage.name), posix.resolve(cwd, path));
+        for (const { op, args } of stage.instructions) {
+          if (op === 'WORKDIR') {
+            cwd = posix.resolve(cwd, args);
+            await mkdir(at('.'), { recursive: true });
+          } else if (op === 'COPY') {
+            const words = args.split(/\s+/);
+            const from =
+              words[0]?.startsWith('--from=') === true ? words.shift()?.slice('--from='.length) : undefined;
+            const destination = words.pop() ?? '';
+            for (const source of words) {
+              const origin =
+                from === undefined ? join(repo, source) : join(rootOf(from), posix.resolve('/', source));
+              const target = destination.endsWith('/')
+                ? join(at(destination), posix.basename(source))
+                : at(destination);
+              await mkdir(dirname(target), { recursive: true });
+              await cp(origin, target, { recursive: true, verbatimSymlinks: true });
+            }
+          } else if (op === 'RUN') {
+            for (const command of args.split('&&').map((part) => part.trim())) {
+              if (command.startsWith('npm ci '))
+                await symlink(join(repo, 'node_modules'), at('node_modules'));
+              else if (command === 'npm run build')
+                execFileSync('npm', ['run', 'build'], { cwd: at('.'), stdio: 'pipe' });
+              else if (command !== 'npm cache clean --force')
+                assert.fail(`RUN ${command}: not known to this test`);
+            }
+          } else {
+            assert.ok(['ENV', 'USER', 'EXPOSE', 'ENTRYPOINT'].includes(op), `${op}: not known to this test`);
+          }
+        }
+      }
+      // The entrypoint, run from the runtime stage's /app with --version: the version it prints
+      // comes from the package.json the image carries next to dist/.
+      const runtime = rootOf(stages.at(-1)?.name ?? '');
+      const { version } = JSON.parse(await read('package.json')) as { version: string };
+      const printed = execFileSync(process.execPath, [join(runtime, 'app/bin/slotscaler.js'), '--version'], {
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      assert.equal(printed, `${version}\n`);
+    } finally {
+      await rm(work, { recursive: true, force: true });
     }
   });
 });
