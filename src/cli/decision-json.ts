@@ -72,7 +72,24 @@ function resolveRules(given: z.output<typeof rules> | undefined, defaults: Scali
   };
 }
 
-const toleranceValue = z.number().min(0).max(1);
+/**
+ * A tolerance as the HPA's `behavior.*.tolerance`: a number or quantity string of 0 or more, with no
+ * upper bound (the API server checks only that it is not negative).
+ */
+const toleranceValue = z.union([z.number(), z.string()]).transform((value, ctx): number => {
+  let tolerance: number;
+  try {
+    tolerance = typeof value === 'number' ? value : parseQuantity(value);
+  } catch (err) {
+    if (!(err instanceof ValueError)) throw err;
+    tolerance = Number.NaN;
+  }
+  if (!(tolerance >= 0)) {
+    ctx.addIssue({ code: 'custom', message: 'expected a number or quantity of 0 or more' });
+    return z.NEVER;
+  }
+  return tolerance + 0; // -0 is 0
+});
 
 const inputSchema = z
   .strictObject({
@@ -95,7 +112,9 @@ const inputSchema = z
       )
       .min(1, 'expected at least one metric'),
     tolerance: z
-      .union([toleranceValue, z.strictObject({ scaleUp: toleranceValue, scaleDown: toleranceValue })])
+      .union([toleranceValue, z.strictObject({ scaleUp: toleranceValue, scaleDown: toleranceValue })], {
+        error: 'expected a number or quantity of 0 or more, or {"scaleUp": x, "scaleDown": y}',
+      })
       .optional(),
     behavior: z.strictObject({ scaleUp: rules.optional(), scaleDown: rules.optional() }).optional(),
     recommendations: z.array(z.strictObject({ replicas, timestamp })).optional(),

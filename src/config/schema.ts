@@ -191,7 +191,7 @@ export const targetFields = {
     default: '0.1',
     example: 'up=0.05,down=0.2',
     description:
-      'No scaling while usage/target is within 1 ± tolerance; one number or separate up= and down=.',
+      "No scaling while usage/target is from 1 - down to 1 + up; one value for both or separate up= and down=. Each is a number or quantity of 0 or more with no upper bound, as the HPA's behavior tolerance (down=1 or more: no scale-down while usage is 0 or more).",
   }),
   scaleUpStabilization: field(forms.duration(0, 3600), {
     scope: 'target',

@@ -74,24 +74,53 @@ function ceilDiv(numerator: bigint, denominator: bigint): bigint {
   return numerator % denominator > 0n ? quotient + 1n : quotient;
 }
 
+const QUANTITY_EXPECTED = 'expected a number or a Kubernetes quantity such as 500m, 1.5 or 2k';
+
 /**
  * A Kubernetes quantity (`500m`, `1.5`, `2k`, `1Ki`, `1e3`) in integer milli-units, rounded up
  * as `Quantity.MilliValue()` does, computed exactly (no binary floating point on the way).
  */
 export function parseQuantityMilli(text: string): number {
   const match = QUANTITY.exec(text.trim());
-  if (!match) throw new ValueError('expected a number or a Kubernetes quantity such as 500m, 1.5 or 2k');
+  if (!match) throw new ValueError(QUANTITY_EXPECTED);
   const [, sign = '', number = '', exponentPart, suffix = ''] = match;
   const [whole = '', fraction = ''] = number.split('.');
   let mantissa = BigInt((whole || '0') + fraction);
+  if (mantissa === 0n) return 0;
   let exponent = -fraction.length + 3; // milli-units
   if (exponentPart !== undefined) exponent += Number(exponentPart.slice(1));
   else if (suffix in BINARY_POWER) mantissa *= 1024n ** BigInt(BINARY_POWER[suffix] ?? 0);
   else exponent += DECIMAL_EXPONENT[suffix] ?? 0;
+  // mantissa × 10^exponent lies in [10^(magnitude-1), 10^magnitude): decide the extremes without
+  // computing 10^exponent, which for `1e9999999` would take seconds and past ~1e9 cannot be built.
+  const magnitude = exponent + mantissa.toString().length;
+  if (magnitude > 16) throw new ValueError('the quantity is too large');
   const milli =
-    exponent >= 0 ? mantissa * 10n ** BigInt(exponent) : ceilDiv(mantissa, 10n ** BigInt(-exponent));
+    magnitude <= 0
+      ? 1n // more than 0, less than one milli-unit: rounded up
+      : exponent >= 0
+        ? mantissa * 10n ** BigInt(exponent)
+        : ceilDiv(mantissa, 10n ** BigInt(-exponent));
   if (milli > BigInt(Number.MAX_SAFE_INTEGER)) throw new ValueError('the quantity is too large');
   const value = Number(milli);
+  return sign === '-' && value !== 0 ? -value : value;
+}
+
+/**
+ * A Kubernetes quantity as the nearest float64, as `Quantity.AsApproximateFloat64()` reads it (the
+ * HPA reads `behavior.*.tolerance` so): `0.1`, `100m`, `1.5`, `2k`, `1Ki`, `1e-3`.
+ */
+export function parseQuantity(text: string): number {
+  const match = QUANTITY.exec(text.trim());
+  if (!match) throw new ValueError(QUANTITY_EXPECTED);
+  const [, sign = '', number = '', exponentPart, suffix = ''] = match;
+  const value =
+    exponentPart !== undefined
+      ? Number(`${number}${exponentPart}`)
+      : suffix in BINARY_POWER
+        ? Number(number) * 1024 ** (BINARY_POWER[suffix] ?? 0)
+        : Number(`${number}e${DECIMAL_EXPONENT[suffix] ?? 0}`);
+  if (!Number.isFinite(value)) throw new ValueError('the quantity is too large');
   return sign === '-' && value !== 0 ? -value : value;
 }
 
@@ -117,9 +146,11 @@ function splitList(text: string): string[] {
 }
 
 const POLICY = /^(pods|percent)=(\d+)\/(.+)$/i;
+/** `HPAScalingPolicy.value` is an int32. */
+const MAX_POLICY_VALUE = 2_147_483_647;
 
 /**
- * Scaling policies: `pods=4/15s,percent=100/15s`. Values are positive integers and periods 1 s to
+ * Scaling policies: `pods=4/15s,percent=100/15s`. Values are positive int32s and periods 1 s to
  * 30 min, as the API server validates `HPAScalingPolicy`.
  */
 export function parsePolicies(text: string): ScalingPolicy[] {
@@ -136,7 +167,8 @@ export function parsePolicies(text: string): ScalingPolicy[] {
       throw new ValueError(`"${item}": the period must be whole seconds from 1s to 30m`);
     }
     const amount = Number(value);
-    if (amount < 1) throw new ValueError(`"${item}": the value must be at least 1`);
+    if (amount < 1 || amount > MAX_POLICY_VALUE)
+      throw new ValueError(`"${item}": the value must be from 1 to ${MAX_POLICY_VALUE}`);
     return { type: type.toLowerCase() === 'pods' ? 'Pods' : 'Percent', value: amount, periodSeconds };
   });
 }
@@ -201,15 +233,28 @@ export function formatMetricTargets(targets: readonly MetricTargetSpec[]): strin
     .join(',');
 }
 
+/**
+ * A tolerance as the HPA takes one (`HPAScalingRules.tolerance`): a quantity of 0 or more, with no
+ * upper bound (k8s.io/kubernetes pkg/apis/autoscaling/validation `validateScalingRules` checks only
+ * that it is not negative). From 1 up, `1 - tolerance <= ratio` holds for every ratio of 0 or more.
+ */
 function parseToleranceNumber(text: string, what: string): number {
-  const value = Number(text.trim());
-  if (text.trim() === '' || !Number.isFinite(value) || value < 0 || value > 1) {
-    throw new ValueError(`${what} must be a number from 0 to 1, not "${text.trim()}"`);
+  let value: number;
+  try {
+    value = parseQuantity(text);
+  } catch (err) {
+    if (!(err instanceof ValueError)) throw err;
+    value = Number.NaN;
+  }
+  if (!(value >= 0)) {
+    throw new ValueError(
+      `${what} must be a number or quantity of 0 or more (0.1, 100m, 1.5), not "${text.trim()}"`,
+    );
   }
   return value;
 }
 
-/** Tolerance: `0.1` for both directions, or `up=0.05,down=0.2`. */
+/** Tolerance: `0.1` for both directions, or `up=0.05,down=0.2`; 0 or more, as the HPA's. */
 export function parseTolerance(text: string): Tolerance {
   if (!text.includes('=')) {
     const both = parseToleranceNumber(text, 'the tolerance');
@@ -250,5 +295,5 @@ export function parseInteger(text: string): number {
   const value = text.trim();
   if (!/^[+-]?\d+$/.test(value) || !Number.isSafeInteger(Number(value)))
     throw new ValueError('expected a whole number');
-  return Number(value);
+  return Number(value) || 0; // `-0` is 0
 }

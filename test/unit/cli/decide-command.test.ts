@@ -110,59 +110,123 @@ describe('slotscaler decide', () => {
     assert.deepEqual(parsed.input.recommendations, []);
   });
 
+  describe('a tolerance of 1 or more, as the HPA takes one (no upper bound)', () => {
+    /** One metric at `value` against a target of 0.7 on 5 TaskManagers, no scale-down window. */
+    function decideWith(tolerance: unknown, value: number) {
+      const { code, out, err } = run(
+        JSON.stringify({
+          now: '2026-01-01T00:10:00Z',
+          currentReplicas: 5,
+          maxReplicas: 40,
+          metrics: [{ name: 'm', value, target: 0.7 }],
+          tolerance,
+          behavior: { scaleDown: { stabilizationWindowSeconds: 0 } },
+        }),
+      );
+      assert.deepEqual(err, []);
+      assert.equal(code, 0);
+      const decision = JSON.parse(out[0] ?? '') as {
+        desiredReplicas: number;
+        reason: string;
+        proposals: { replicas: number; ratio: number }[];
+      };
+      return { ...decision, ratio: decision.proposals[0]?.ratio };
+    }
+
+    // upstream: (1 - scaleDown) <= ratio <= (1 + scaleUp) keeps the current count
+    // (k8s.io/kubernetes pkg/controller/podautoscaler/replica_calculator.go `Tolerances.isWithin`).
+    for (const [tolerance, value, ratio, proposed, desired] of [
+      [1.5, 0.07, 0.1, 5, 5], // 1 - 1.5 <= 0.1: within, so no scale-down, however low the usage
+      [1.5, 0, 0, 5, 5],
+      [1.5, 1.75, 2.5, 5, 5], // at 1 + 1.5 exactly: within
+      [1.5, 1.82, 2.6, 13, 10], // past it: ceil(2.6 × 5), held to the scale-up limit max(5 + 4, 2 × 5)
+      [1.5, -0.7, -1, -5, 1], // a negative external metric is below 1 - 1.5: down to the minimum
+      [3, 0, 0, 5, 5],
+      [3, -0.7, -1, 5, 5], // 1 - 3 <= -1: within
+      [3, 2.8, 4, 5, 5],
+      [3, 2.87, 4.1, 21, 10],
+      ['1500m', 0.07, 0.1, 5, 5], // a quantity string, as in an HPA's YAML
+      ['3', 2.8, 4, 5, 5],
+    ] as const) {
+      it(`tolerance ${JSON.stringify(tolerance)}, ratio ${ratio}: proposes ${proposed}, decides ${desired}`, () => {
+        const decision = decideWith(tolerance, value);
+        assert.equal(decision.ratio, ratio);
+        assert.equal(decision.proposals[0]?.replicas, proposed);
+        assert.equal(decision.desiredReplicas, desired);
+      });
+    }
+
+    it('takes separate directions above 1: never down, up past 1 + scaleUp', () => {
+      assert.equal(decideWith({ scaleUp: 0.1, scaleDown: 1 }, 0).desiredReplicas, 5);
+      assert.equal(decideWith({ scaleUp: 0.1, scaleDown: 1 }, 0.8).desiredReplicas, 6); // ceil(8/7 × 5)
+      assert.equal(decideWith({ scaleUp: 2, scaleDown: 1.5 }, 2.1).desiredReplicas, 5);
+    });
+  });
+
   const invalid: [string, unknown, string][] = [
     ['not an object', [1, 2], 'expected a JSON object'],
     ['missing now', { currentReplicas: 1, maxReplicas: 2, metrics: [] }, 'now: is required'],
     [
       'bad time',
-      { ...DESIGN_INPUT, now: 'yesterday' },
+      { ...DOCUMENTED_INPUT, now: 'yesterday' },
       'now: expected an RFC 3339 time or epoch milliseconds',
     ],
     [
       'negative replicas',
-      { ...DESIGN_INPUT, currentReplicas: -1 },
+      { ...DOCUMENTED_INPUT, currentReplicas: -1 },
       'currentReplicas: expected a replica count of 0 or more',
     ],
     [
       'fractional replicas',
-      { ...DESIGN_INPUT, readyReplicas: 1.5 },
+      { ...DOCUMENTED_INPUT, readyReplicas: 1.5 },
       'readyReplicas: expected a whole number',
     ],
-    ['missing maxReplicas', { ...DESIGN_INPUT, maxReplicas: undefined }, 'maxReplicas: is required'],
-    ['min above max', { ...DESIGN_INPUT, minReplicas: 11 }, 'minReplicas: must not be more than maxReplicas'],
-    ['no metrics', { ...DESIGN_INPUT, metrics: [] }, 'metrics: expected at least one metric'],
+    ['missing maxReplicas', { ...DOCUMENTED_INPUT, maxReplicas: undefined }, 'maxReplicas: is required'],
+    [
+      'min above max',
+      { ...DOCUMENTED_INPUT, minReplicas: 11 },
+      'minReplicas: must not be more than maxReplicas',
+    ],
+    ['no metrics', { ...DOCUMENTED_INPUT, metrics: [] }, 'metrics: expected at least one metric'],
     [
       'unknown target type',
-      { ...DESIGN_INPUT, metrics: [{ name: 'm', type: 'Utilization', value: 1, target: 1 }] },
+      { ...DOCUMENTED_INPUT, metrics: [{ name: 'm', type: 'Utilization', value: 1, target: 1 }] },
       'metrics[0].type: expected "Value" or "AverageValue"',
     ],
     [
       'bad quantity',
-      { ...DESIGN_INPUT, metrics: [{ name: 'm', value: '12 apples', target: 1 }] },
+      { ...DOCUMENTED_INPUT, metrics: [{ name: 'm', value: '12 apples', target: 1 }] },
       'metrics[0].value: expected a number or a Kubernetes quantity such as 500m, 1.5 or 2k',
     ],
     [
       'zero target',
-      { ...DESIGN_INPUT, metrics: [{ name: 'm', value: 1, target: 0 }] },
+      { ...DOCUMENTED_INPUT, metrics: [{ name: 'm', value: 1, target: 0 }] },
       'metrics[0].target: expected a target greater than 0',
     ],
     [
       'unknown policy type',
       {
-        ...DESIGN_INPUT,
+        ...DOCUMENTED_INPUT,
         behavior: { scaleUp: { policies: [{ type: 'Replicas', value: 1, periodSeconds: 15 }] } },
       },
       'behavior.scaleUp.policies[0].type: expected "Pods" or "Percent"',
     ],
     [
       'unknown select policy',
-      { ...DESIGN_INPUT, behavior: { scaleDown: { selectPolicy: 'Largest' } } },
+      { ...DOCUMENTED_INPUT, behavior: { scaleDown: { selectPolicy: 'Largest' } } },
       'behavior.scaleDown.selectPolicy: expected "Max", "Min" or "Disabled"',
     ],
-    ['misspelled field', { ...DESIGN_INPUT, maxReplica: 3 }, 'unknown field "maxReplica"'],
+    ['misspelled field', { ...DOCUMENTED_INPUT, maxReplica: 3 }, 'unknown field "maxReplica"'],
+    ...(
+      [-0.1, '-1', 'lots', '0x10', '1e309', true, { scaleUp: -1, scaleDown: 0.1 }, { scaleUp: 0.1 }] as const
+    ).map((tolerance): [string, unknown, string] => [
+      `tolerance ${JSON.stringify(tolerance)}`,
+      { ...DOCUMENTED_INPUT, tolerance },
+      'tolerance: expected a number or quantity of 0 or more, or {"scaleUp": x, "scaleDown": y}',
+    ]),
     [
       'zero scale event',
-      { ...DESIGN_INPUT, scaleEvents: [{ replicaChange: 0, timestamp: 0 }] },
+      { ...DOCUMENTED_INPUT, scaleEvents: [{ replicaChange: 0, timestamp: 0 }] },
       'scaleEvents[0].replicaChange: expected a non-zero change',
     ],
   ];

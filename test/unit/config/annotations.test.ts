@@ -107,7 +107,7 @@ describe('target annotations', () => {
       parseTargetAnnotations({
         'slotscaler.dev/max-taskmanagers': 'ten',
         'slotscaler.dev/scale-down-stabilization': '5 minutes',
-        'slotscaler.dev/tolerance': '2',
+        'slotscaler.dev/tolerance': '-2',
         'slotscaler.dev/mode': 'auto',
       }),
     );
@@ -115,7 +115,7 @@ describe('target annotations', () => {
       'slotscaler.dev/max-taskmanagers: "ten": expected a whole number',
       'slotscaler.dev/mode: "auto": expected one of scale, recommend, metrics-only',
       'slotscaler.dev/scale-down-stabilization: "5 minutes": expected a duration such as 30s, 5m or 1h30m',
-      'slotscaler.dev/tolerance: "2": the tolerance must be a number from 0 to 1, not "2"',
+      'slotscaler.dev/tolerance: "-2": the tolerance must be a number or quantity of 0 or more (0.1, 100m, 1.5), not "-2"',
     ]);
   });
 

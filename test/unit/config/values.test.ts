@@ -13,6 +13,7 @@ import {
   parseInteger,
   parseMetricTargets,
   parsePolicies,
+  parseQuantity,
   parseQuantityMilli,
   parseTolerance,
   toMilli,
@@ -76,6 +77,37 @@ describe('quantities (milli-units, rounded up like Quantity.MilliValue)', () => 
   }
   it('refuses a quantity beyond exact integers', () =>
     assert.throws(() => parseQuantityMilli('10E'), { message: /too large/ }));
+  // Found by fuzzing: 10^exponent was built as a BigInt, which took seconds for 1e9999999 and
+  // threw a RangeError (not a ValueError, so it escaped the annotation parser) past about 1e1000000000.
+  for (const text of ['1e99999999999', '1e9999999', '9e+16', '0.1e18'])
+    it(`refuses ${text} at once, as too large`, () =>
+      assert.throws(() => parseQuantityMilli(text), { name: 'ValueError', message: /too large/ }));
+  for (const [text, milli] of [
+    ['1e-99999999999', 1],
+    ['-1e-9999999', -1],
+    ['0e99999999999', 0],
+    ['-0', 0],
+    ['9007199254740991m', 9_007_199_254_740_991],
+  ] as const) {
+    it(`${text} is ${milli}m, at once`, () => assert.equal(parseQuantityMilli(text), milli));
+  }
+  for (const [text, value] of [
+    ['0.1', 0.1],
+    ['100m', 0.1],
+    ['1.5', 1.5],
+    ['3', 3],
+    ['2k', 2000],
+    ['1Ki', 1024],
+    ['1e-3', 0.001],
+    ['-0', 0],
+    ['-2.5', -2.5],
+  ] as const) {
+    it(`${text} is about ${value}`, () => assert.equal(parseQuantity(text), value));
+  }
+  for (const text of ['0x10', '0b1', 'Infinity', '1e309', '1_000', '']) {
+    it(`${JSON.stringify(text)} has no approximate value`, () =>
+      assert.throws(() => parseQuantity(text), { name: 'ValueError' }));
+  }
   it('reads JSON numbers through their decimal form', () => {
     assert.equal(toMilli(0.93), 930);
     assert.equal(toMilli(0.1 + 0.2), 301); // 0.30000000000000004 rounds up, as the HPA would
@@ -105,7 +137,10 @@ describe('scaling policies', () => {
     ['', /at least one policy/],
     ['pods=4', /not a policy/],
     ['cpu=4/15s', /not a policy/],
-    ['pods=0/15s', /at least 1/],
+    ['pods=0/15s', /from 1 to 2147483647/],
+    // Found by fuzzing: no upper bound, so 1e23 was taken and formatted back as `1e+23`, unreadable.
+    ['pods=99999999999999999999999/15s', /from 1 to 2147483647/],
+    ['percent=2147483648/15s', /from 1 to 2147483647/],
     ['pods=-1/15s', /not a policy/],
     ['pods=4/0s', /from 1s to 30m/],
     ['pods=4/31m', /from 1s to 30m/],
@@ -157,16 +192,42 @@ describe('tolerance', () => {
     assert.equal(formatTolerance({ scaleUp: 0.1, scaleDown: 0.1 }), '0.1');
     assert.equal(formatTolerance({ scaleUp: 0.05, scaleDown: 0.2 }), 'up=0.05,down=0.2');
   });
+  // As the HPA's `behavior.*.tolerance`: a quantity of 0 or more, no upper bound.
+  for (const [text, tolerance] of [
+    ['1', { scaleUp: 1, scaleDown: 1 }],
+    ['1.5', { scaleUp: 1.5, scaleDown: 1.5 }],
+    ['3', { scaleUp: 3, scaleDown: 3 }],
+    ['100m', { scaleUp: 0.1, scaleDown: 0.1 }],
+    ['0', { scaleUp: 0, scaleDown: 0 }],
+    ['-0', { scaleUp: 0, scaleDown: 0 }],
+    ['up=0.05,down=1.5', { scaleUp: 0.05, scaleDown: 1.5 }],
+    ['up=2k,down=50m', { scaleUp: 2000, scaleDown: 0.05 }],
+  ] as const) {
+    it(`reads ${text}`, () => assert.deepEqual(parseTolerance(text), tolerance));
+  }
+  it('formats any tolerance in a form it reads back', () => {
+    for (const tolerance of [
+      { scaleUp: 1.5, scaleDown: 1.5 },
+      { scaleUp: 1e-7, scaleDown: 3 },
+      { scaleUp: 1e21, scaleDown: 0 },
+    ])
+      assert.deepEqual(parseTolerance(formatTolerance(tolerance)), tolerance);
+  });
   for (const [text, message] of [
-    ['', /number from 0 to 1/],
-    ['abc', /number from 0 to 1/],
-    ['1.5', /number from 0 to 1/],
-    ['-0.1', /number from 0 to 1/],
+    ['', /number or quantity of 0 or more/],
+    ['abc', /number or quantity of 0 or more/],
+    ['-0.1', /number or quantity of 0 or more .*, not "-0.1"/],
+    ['1e309', /number or quantity of 0 or more/],
+    ['Infinity', /number or quantity of 0 or more/],
+    // Found by fuzzing: Number() took these, the HPA's quantity does not.
+    ['0b1', /number or quantity of 0 or more/],
+    ['0x10', /number or quantity of 0 or more/],
     ['up=0.1', /both up=<n> and down=<n>/],
     ['up=0.1,up=0.2', /each at most once/],
     ['sideways=0.1,down=0.1', /each at most once/],
     ['up=0.1=2,down=0.1', /not up=<n> or down=<n>/],
-    ['up=x,down=0.1', /up must be a number/],
+    ['up=x,down=0.1', /up must be a number or quantity/],
+    ['up=0.1,down=-1', /down must be a number or quantity of 0 or more/],
   ] as const) {
     it(`refuses ${JSON.stringify(text)}`, () =>
       assert.throws(() => parseTolerance(text), { name: 'ValueError', message }));
@@ -182,6 +243,8 @@ describe('booleans and integers', () => {
   it('reads whole numbers', () => {
     assert.equal(parseInteger(' 12 '), 12);
     assert.equal(parseInteger('-3'), -3);
+    // Found by fuzzing: `-0` was read as -0, which prints as 0 but is not 0 to Object.is.
+    assert.ok(Object.is(parseInteger('-0'), 0));
     for (const bad of ['1.5', '', 'ten', '1e3', '99999999999999999999']) {
       assert.throws(() => parseInteger(bad), /whole number/, bad);
     }
