@@ -18,6 +18,8 @@ export type ErrorCode =
   | 'FLINK_JOB_NOT_FOUND'
   | 'FLINK_NO_RUNNING_JOB'
   | 'FLINK_MULTIPLE_RUNNING_JOBS'
+  | 'FLINK_IMPLAUSIBLE_VALUE'
+  | 'FLINK_RESPONSE_TOO_LARGE'
   | 'EXPRESSION_INVALID'
   | 'METRIC_UNKNOWN'
   | 'METRIC_TARGET_NOT_FOUND'
@@ -113,6 +115,40 @@ export class FlinkBadResponseError extends SlotscalerError {
     options?: { cause?: unknown },
   ) {
     super(`unexpected answer from ${url} (is it a Flink JobManager?): ${detail}`, options);
+  }
+}
+
+/**
+ * The JobManager reported a number no real Flink job has: a parallelism above Flink's ceiling or the
+ * vertex's max parallelism, a timestamp after its own clock, more vertices or source operators than
+ * Slotscaler reads (the ceilings are in src/flink/bounds.ts). Nothing else of the answer is used:
+ * the target has no metrics until the JobManager answers within the bounds again.
+ */
+export class FlinkImplausibleResponseError extends SlotscalerError {
+  readonly code: ErrorCode = 'FLINK_IMPLAUSIBLE_VALUE';
+  constructor(
+    readonly url: string,
+    /** Where in the answer, e.g. `vertices[0].parallelism`. */
+    readonly field: string,
+    readonly value: number,
+    /** The bound it broke, as a phrase: `above Flink's maximum parallelism of 32768`. */
+    readonly bound: string,
+  ) {
+    super(`implausible value from the Flink JobManager at ${url}: ${field} = ${value}, ${bound}`);
+  }
+}
+
+/**
+ * An answer larger than `flink-max-response-size` (or with more JSON objects and arrays than any
+ * JobManager sends): cut while it streamed in, never parsed.
+ */
+export class FlinkResponseTooLargeError extends SlotscalerError {
+  readonly code: ErrorCode = 'FLINK_RESPONSE_TOO_LARGE';
+  constructor(
+    readonly url: string,
+    detail: string,
+  ) {
+    super(`answer from ${url} refused: ${detail}`);
   }
 }
 

@@ -10,7 +10,7 @@
  */
 import type { JobSnapshot } from '../domain/flink.js';
 import type { Clock, FlinkClient, Readiness } from '../domain/ports.js';
-import { FlinkTimeoutError, isSlotscalerError } from '../errors.js';
+import { FlinkImplausibleResponseError, FlinkTimeoutError, isSlotscalerError } from '../errors.js';
 import { SnapshotState, takeSnapshot } from '../flink/snapshot.js';
 import type { SnapshotOptions } from '../flink/snapshot.js';
 import { silentLogger } from '../observability/logger.js';
@@ -366,7 +366,8 @@ export class Collector {
     entry.inFlight = false;
     if (this.entries.get(entry.target.id) !== entry) return null;
     try {
-      this.accept(entry, snapshot);
+      // A sample refused as implausible fails the target like an answer that could not be read.
+      if (!this.accept(entry, snapshot)) return { ok: false };
     } catch (err) {
       // A bug of ours must not stop the loop: record it like a failed snapshot.
       this.recordFailure(entry, err, this.dependencies.clock.nowMs());
@@ -375,11 +376,18 @@ export class Collector {
     return { ok: true, restCalls: Object.values(snapshot.restCalls).reduce((sum, calls) => sum + calls, 0) };
   }
 
-  private accept(entry: TargetEntry, snapshot: JobSnapshot): void {
+  /** Adds the snapshot to the target's window; false when the window refused it as implausible. */
+  private accept(entry: TargetEntry, snapshot: JobSnapshot): boolean {
     const added = entry.window.add(snapshot);
     this.dependencies.observer?.observeTargetSnapshot(entry.target, snapshot);
     for (const [reason, count] of Object.entries(added.dropped) as [SampleDropReason, number][]) {
       this.dependencies.observer?.observeSamplesDropped(reason, count);
+    }
+    if (added.implausible !== undefined) {
+      const { field, value, bound } = added.implausible;
+      const error = new FlinkImplausibleResponseError(entry.target.jobManagerUrl, field, value, bound);
+      this.recordFailure(entry, error, snapshot.takenAtMs);
+      return false;
     }
     const restCalls = Object.values(snapshot.restCalls).reduce((sum, calls) => sum + calls, 0);
     if (added.restart) {
@@ -403,6 +411,7 @@ export class Collector {
       consecutiveFailures: 0,
       lastRestCalls: restCalls,
     };
+    return true;
   }
 
   private recordFailure(entry: TargetEntry, err: unknown, atMs: number): void {

@@ -12,7 +12,10 @@
  */
 import type { JobSnapshot, VertexSnapshot } from '../domain/flink.js';
 import type { FlinkMetricName, MetricReading, UnavailableReason } from '../domain/metrics.js';
+import { describeImplausible, implausibleReading } from '../flink/bounds.js';
+import type { ImplausibleReading } from '../flink/bounds.js';
 import type { SampleDropReason } from '../observability/metrics.js';
+import { boundJobMetrics } from './metric-bounds.js';
 
 /** Window tuning, per target. */
 export interface MetricWindowOptions {
@@ -89,6 +92,8 @@ export interface WindowReadings {
 export interface AddResult {
   /** A restart was detected and the window dropped. */
   readonly restart: boolean;
+  /** The snapshot was refused: what in it is out of bounds (see `implausibleReading`). */
+  readonly implausible?: ImplausibleReading;
   /** Samples removed before their time, by reason (for `slotscaler_collector_samples_dropped_total`). */
   readonly dropped: Readonly<Partial<Record<SampleDropReason, number>>>;
 }
@@ -106,6 +111,9 @@ const NO_JOB_CODES: readonly string[] = [
   'FLINK_JOB_NOT_FOUND',
   'FLINK_MULTIPLE_RUNNING_JOBS',
 ];
+
+/** Failures that mean "the JobManager answered beyond the bounds": its target has no metric at once. */
+const IMPLAUSIBLE_CODES: readonly string[] = ['FLINK_IMPLAUSIBLE_VALUE'];
 
 const METRIC_NAMES: readonly FlinkMetricName[] = [
   'flink_busy_ratio',
@@ -133,6 +141,8 @@ export class MetricWindow {
   private lastFailure: SampleFailure | null = null;
   /** Our clock when a restart without a new RUNNING timestamp was seen (counters went back). */
   private restartSeenAtMs: number | null = null;
+  /** The latest snapshot refused as implausible, or failure of that kind: no metric for a window after it. */
+  private implausible: { readonly atMs: number; readonly detail: string } | null = null;
 
   constructor(options: Partial<MetricWindowOptions> = {}) {
     this.options = Object.freeze({ ...DEFAULT_METRIC_WINDOW_OPTIONS, ...options });
@@ -156,9 +166,11 @@ export class MetricWindow {
       drop('out_of_order', 1);
       return { restart: false, dropped };
     }
-    if (!isWellFormed(snapshot)) {
-      drop('invalid', 1);
-      return { restart: false, dropped };
+    const problem = implausibleReading(snapshot);
+    if (problem !== null) {
+      drop('implausible', 1);
+      this.implausible = { atMs: snapshot.takenAtMs, detail: describeImplausible(problem) };
+      return { restart: false, dropped, implausible: problem };
     }
     this.latest = snapshot;
     this.lastFailure = null;
@@ -195,6 +207,8 @@ export class MetricWindow {
   /** Remembers that a snapshot could not be taken. */
   recordFailure(failure: SampleFailure): void {
     this.lastFailure = failure;
+    if (IMPLAUSIBLE_CODES.includes(failure.code))
+      this.implausible = { atMs: failure.atMs, detail: failure.message };
   }
 
   /** The metrics as of `nowMs` (our clock). */
@@ -216,6 +230,11 @@ export class MetricWindow {
       vertices: [],
     });
 
+    // A JobManager that answered beyond the bounds is not believed for a window: the samples
+    // around a lie may hold half of it.
+    const implausible = this.implausible;
+    if (implausible !== null && nowMs - implausible.atMs < this.options.windowSeconds * 1000)
+      return unavailable('implausible', implausible.detail);
     const failure = this.lastFailure;
     if (failure !== null && NO_JOB_CODES.includes(failure.code))
       return unavailable('job-not-running', failure.message);
@@ -276,28 +295,6 @@ export class MetricWindow {
       this.samples.splice(0, excess);
     }
   }
-}
-
-/** Every number in the snapshot finite: a last guard, the parsers already make sure of it. */
-function isWellFormed(snapshot: JobSnapshot): boolean {
-  const ok = (value: number | null): boolean => value === null || Number.isFinite(value);
-  if (!Number.isFinite(snapshot.takenAtMs) || !Number.isFinite(snapshot.jobManagerNowMs)) return false;
-  return snapshot.vertices.every(
-    (vertex) =>
-      Number.isFinite(vertex.parallelism) &&
-      vertex.parallelism > 0 &&
-      ok(vertex.counters.busyTimeMs) &&
-      ok(vertex.counters.backPressuredTimeMs) &&
-      ok(vertex.counters.idleTimeMs) &&
-      ok(vertex.counters.recordsRead) &&
-      ok(vertex.counters.recordsWritten) &&
-      ok(vertex.source?.pendingRecords ?? null) &&
-      ok(vertex.source?.recordsIn ?? null) &&
-      ok(vertex.source?.recordsOut ?? null) &&
-      ok(vertex.source?.taskTimeMs ?? null) &&
-      ok(vertex.gauges?.busyTimeMsPerSecond ?? null) &&
-      ok(vertex.gauges?.backPressuredTimeMsPerSecond ?? null),
-  );
 }
 
 /**
@@ -688,19 +685,22 @@ export function jobMetrics(
     else lag = { value: pending.value / rate.value };
   }
   const busy = maxOf(vertices.map((vertex) => vertex.busyRatio));
-  return {
-    flink_busy_ratio: busy,
-    flink_backpressure_ratio: maxOf(vertices.map((vertex) => vertex.backPressureRatio)),
-    flink_source_pending_records: pending,
-    flink_source_lag_seconds: lag,
-    flink_records_in_per_second: rate,
-    flink_demand_ratio: demandRatio(
-      busy,
-      maxOf(vertices.map((vertex) => vertex.newestBusyRatio)),
-      sources,
-      catchUpSeconds,
-    ),
-  };
+  return boundJobMetrics(
+    {
+      flink_busy_ratio: busy,
+      flink_backpressure_ratio: maxOf(vertices.map((vertex) => vertex.backPressureRatio)),
+      flink_source_pending_records: pending,
+      flink_source_lag_seconds: lag,
+      flink_records_in_per_second: rate,
+      flink_demand_ratio: demandRatio(
+        busy,
+        maxOf(vertices.map((vertex) => vertex.newestBusyRatio)),
+        sources,
+        catchUpSeconds,
+      ),
+    },
+    vertices,
+  );
 }
 
 /** A backlog that grows by less than this per record read is jitter, not a job falling behind. */

@@ -415,6 +415,13 @@ export const globalFields = {
     default: '32',
     description: 'JobManager REST calls in flight at once, over all targets.',
   }),
+  flinkMaxResponseBytes: field(forms.integer(65_536, 1_073_741_824), {
+    scope: 'global',
+    form: 'integer',
+    default: '4194304',
+    description:
+      "Largest answer of one JobManager REST call, in bytes (4194304: 4 MiB): a larger one is cut while it streams in, its target reported and served no metric. Flink's largest answers, GET /jobs/<id> of a job of a thousand vertices, are about 1 MB.",
+  }),
   logLevel: field(forms.oneOf(['trace', 'debug', 'info', 'warn', 'error']), {
     scope: 'global',
     form: 'trace | debug | info | warn | error',

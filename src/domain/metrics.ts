@@ -35,7 +35,12 @@ export type UnavailableReason =
   /** An expression metric depends on a metric that is unavailable. */
   | 'input-unavailable'
   /** An expression metric evaluated to something that is not a finite number. */
-  | 'not-finite';
+  | 'not-finite'
+  /**
+   * The JobManager reported, or the window computed, a value beyond the bounds no real job passes
+   * (src/flink/bounds.ts, src/collector/metric-bounds.ts): no metric rather than a wrong one.
+   */
+  | 'implausible';
 
 /** One metric's reading. */
 export type MetricReading =

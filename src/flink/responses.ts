@@ -1,7 +1,8 @@
 /**
  * Decoding and validation of the JobManager's answers. Nothing from the wire is used before it went
  * through here: JSON is decoded tolerantly (Jackson may write bare `NaN`), every shape is checked with
- * zod, and every number that is not finite becomes `null`. Anything else is a `FlinkBadResponseError`.
+ * zod, and every number that is not finite becomes `null`. Anything else is a `FlinkBadResponseError`;
+ * a number beyond the bounds of src/flink/bounds.ts is a `FlinkImplausibleResponseError`.
  *
  * Shapes follow flink-runtime's `org.apache.flink.runtime.rest.messages` (Flink 1.18 – 2.x):
  * `ClusterOverviewWithVersion`, `JobsOverview`/`JobDetails`, `JobDetailsInfo` (with `IOMetricsInfo`
@@ -21,7 +22,15 @@ import type {
   VertexBackPressure,
   VertexCounters,
 } from '../domain/flink.js';
-import { FlinkBadResponseError } from '../errors.js';
+import { FlinkBadResponseError, FlinkResponseTooLargeError } from '../errors.js';
+import {
+  FLINK_MAX_PARALLELISM,
+  JAVA_INT_MAX,
+  checkAtMost,
+  checkJobDetails,
+  checkRatio,
+  checkTimestamp,
+} from './bounds.js';
 
 /** A finite number, from a JSON number or a numeric string (metric values are strings); else `null`. */
 export function toFiniteNumber(value: unknown): number | null {
@@ -64,13 +73,38 @@ const text = z
 const NON_FINITE_TOKEN = /"(?:[^"\\]|\\.)*"|-?\b(?:NaN|Infinity)\b/g;
 
 /**
+ * JSON objects and arrays one answer may hold, at most. The largest real answers (`GET /jobs/{jid}`
+ * of a job at the vertex ceiling, a session cluster's job list) hold a few tens of thousands; parsing
+ * costs time per container (a 4 MB body of empty objects takes over a second to parse, blocking the
+ * event loop), so the count is checked before parsing.
+ */
+export const MAX_JSON_CONTAINERS = 100_000;
+
+/** Occurrences of `{` and `[` (inside strings too: an upper bound), counting no further than past `limit`. */
+function containersAtLeast(body: string, limit: number): number {
+  let count = 0;
+  for (const open of ['{', '[']) {
+    for (let at = body.indexOf(open); at !== -1 && count <= limit; at = body.indexOf(open, at + 1))
+      count += 1;
+  }
+  return count;
+}
+
+/**
  * Decodes a JSON body. A body with bare `NaN`/`Infinity` tokens is decoded with them as `null`. HTML,
- * garbage and truncated JSON throw `FlinkBadResponseError`.
+ * garbage and truncated JSON throw `FlinkBadResponseError`; more than `MAX_JSON_CONTAINERS` objects
+ * and arrays, `FlinkResponseTooLargeError`.
  */
 export function decodeJsonBody(body: string, url: string): unknown {
   const trimmed = body.trimStart();
   if (trimmed.startsWith('<')) throw new FlinkBadResponseError(url, 'an HTML page, not JSON');
   if (trimmed === '') throw new FlinkBadResponseError(url, 'an empty body');
+  if (containersAtLeast(body, MAX_JSON_CONTAINERS) > MAX_JSON_CONTAINERS) {
+    throw new FlinkResponseTooLargeError(
+      url,
+      `more than ${MAX_JSON_CONTAINERS} JSON objects and arrays, more than any JobManager answer holds`,
+    );
+  }
   try {
     return JSON.parse(body) as unknown;
   } catch (err) {
@@ -118,6 +152,9 @@ const ClusterOverviewSchema = z.object({
 
 export function parseClusterOverview(body: unknown, url: string): ClusterOverview {
   const data = validate(ClusterOverviewSchema, body, url);
+  for (const field of ['taskmanagers', 'slots-total', 'slots-available', 'jobs-running'] as const) {
+    checkAtMost(url, field, data[field], JAVA_INT_MAX, "Flink's int range");
+  }
   return {
     taskManagers: data.taskmanagers,
     slotsTotal: data['slots-total'],
@@ -141,12 +178,10 @@ const JobsOverviewSchema = z.object({
 });
 
 export function parseJobsOverview(body: unknown, url: string): readonly JobOverview[] {
-  return validate(JobsOverviewSchema, body, url).jobs.map((job) => ({
-    jobId: job.jid,
-    name: job.name,
-    state: job.state,
-    startTimeMs: job['start-time'],
-  }));
+  return validate(JobsOverviewSchema, body, url).jobs.map((job, index) => {
+    checkTimestamp(url, `jobs[${index}].start-time`, job['start-time']);
+    return { jobId: job.jid, name: job.name, state: job.state, startTimeMs: job['start-time'] };
+  });
 }
 
 // --- GET /jobs/{jid} -------------------------------------------------------------------------
@@ -231,7 +266,7 @@ export function parseJobDetails(body: unknown, url: string): JobDetails {
           id: node.id,
           inputIds: (node.inputs ?? []).map((input) => input.id),
         }));
-  return {
+  const details: JobDetails = {
     jobId: data.jid,
     name: data.name,
     state: data.state,
@@ -261,6 +296,8 @@ export function parseJobDetails(body: unknown, url: string): JobDetails {
     })),
     plan,
   };
+  checkJobDetails(details, url);
+  return details;
 }
 
 // --- GET .../metrics?get=... and .../subtasks/metrics ------------------------------------------
@@ -298,11 +335,19 @@ const TaskManagersSchema = z.object({
 });
 
 export function parseTaskManagers(body: unknown, url: string): readonly TaskManagerSummary[] {
-  return validate(TaskManagersSchema, body, url).taskmanagers.map((tm) => ({
-    id: tm.id,
-    slots: tm.slotsNumber,
-    freeSlots: tm.freeSlots,
-  }));
+  return validate(TaskManagersSchema, body, url).taskmanagers.map((tm, index) => {
+    const at = `taskmanagers[${index}]`;
+    checkAtMost(
+      url,
+      `${at}.slotsNumber`,
+      tm.slotsNumber,
+      FLINK_MAX_PARALLELISM,
+      'the task slots any job can use',
+    );
+    if (tm.freeSlots !== null)
+      checkAtMost(url, `${at}.freeSlots`, tm.freeSlots, tm.slotsNumber, "the TaskManager's slots");
+    return { id: tm.id, slots: tm.slotsNumber, freeSlots: tm.freeSlots };
+  });
 }
 
 // --- GET /jobs/{jid}/vertices/{vid}/backpressure ----------------------------------------------
@@ -332,6 +377,20 @@ const BackPressureSchema = z.object({
 
 export function parseVertexBackPressure(body: unknown, url: string): VertexBackPressure {
   const data = validate(BackPressureSchema, body, url);
+  checkTimestamp(url, 'end-timestamp', data['end-timestamp']);
+  (data.subtasks ?? []).forEach((subtask, index) => {
+    const at = `subtasks[${index}]`;
+    checkAtMost(
+      url,
+      `${at}.subtask`,
+      subtask.subtask,
+      FLINK_MAX_PARALLELISM - 1,
+      'the last subtask index Flink allows',
+    );
+    checkRatio(url, `${at}.ratio`, subtask.ratio);
+    checkRatio(url, `${at}.busyRatio`, subtask.busyRatio);
+    checkRatio(url, `${at}.idleRatio`, subtask.idleRatio);
+  });
   return {
     status: data.status,
     level: data.backpressureLevel ?? data['backpressure-level'] ?? null,

@@ -1,7 +1,11 @@
 /**
- * The real `FlinkClient`: the JobManager REST API over axios.
+ * The real `FlinkClient`: the JobManager REST API over node:http(s).
  *
- * - Every attempt has a hard timeout (axios' socket timeout plus an abort signal for the whole call).
+ * - Every attempt has a hard timeout, connect to last byte: a slow or endless body is cut there.
+ * - An answer is read while it streams in and cut (the socket destroyed) as soon as it passes
+ *   `maxResponseBytes`: nothing larger is ever buffered, whatever Content-Length says or omits.
+ *   Compression is not asked for (`Accept-Encoding: identity`), so the bytes counted are the bytes
+ *   parsed.
  * - Keep-alive agents and a `ConcurrencyLimiter` live in a `FlinkHttpPool` shared by all targets.
  * - GETs are retried with jittered exponential backoff on network errors, timeouts, 5xx and 429
  *   (honouring `Retry-After` up to the maximum delay); nothing else is retried.
@@ -13,9 +17,6 @@
 import http from 'node:http';
 import https from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
-
-import axios, { isAxiosError } from 'axios';
-import type { AxiosInstance, AxiosResponse } from 'axios';
 
 import { FLINK_ENDPOINTS } from '../domain/flink.js';
 import type {
@@ -32,7 +33,9 @@ import type { FlinkClient } from '../domain/ports.js';
 import {
   FlinkBadResponseError,
   FlinkHttpError,
+  FlinkImplausibleResponseError,
   FlinkJobNotFoundError,
+  FlinkResponseTooLargeError,
   FlinkTimeoutError,
   FlinkUnreachableError,
   SlotscalerError,
@@ -65,7 +68,10 @@ export interface FlinkHttpOptions {
   readonly maxConcurrentRequests: number;
   /** Idle keep-alive sockets kept per JobManager. */
   readonly maxIdleSocketsPerHost: number;
-  /** Answers larger than this are refused (FlinkBadResponseError). */
+  /**
+   * Answers larger than this are cut while they stream in (`FlinkResponseTooLargeError`): the
+   * `flink-max-response-size` setting.
+   */
   readonly maxResponseBytes: number;
 }
 
@@ -76,7 +82,7 @@ export const DEFAULT_FLINK_HTTP_OPTIONS: FlinkHttpOptions = Object.freeze({
   retryMaxDelayMs: 2_000,
   maxConcurrentRequests: 32,
   maxIdleSocketsPerHost: 4,
-  maxResponseBytes: 16 * 1024 * 1024,
+  maxResponseBytes: 4 * 1024 * 1024,
 });
 
 export interface FlinkHttpPoolDependencies {
@@ -97,12 +103,11 @@ function emptyCounts(): Record<FlinkEndpoint, number> {
 export class FlinkHttpPool {
   readonly options: FlinkHttpOptions;
   readonly limiter: ConcurrencyLimiter;
-  /** @internal */ readonly http: AxiosInstance;
+  /** @internal */ readonly httpAgent: http.Agent;
+  /** @internal */ readonly httpsAgent: https.Agent;
   /** @internal */ readonly observer: FlinkRequestObserver | undefined;
   /** @internal */ readonly random: () => number;
   /** @internal */ readonly sleep: (ms: number) => Promise<void>;
-  private readonly httpAgent: http.Agent;
-  private readonly httpsAgent: https.Agent;
   private readonly calls = emptyCounts();
 
   constructor(options: Partial<FlinkHttpOptions> = {}, dependencies: FlinkHttpPoolDependencies = {}) {
@@ -116,19 +121,6 @@ export class FlinkHttpPool {
     };
     this.httpAgent = new http.Agent(agentOptions);
     this.httpsAgent = new https.Agent(agentOptions);
-    this.http = axios.create({
-      httpAgent: this.httpAgent,
-      httpsAgent: this.httpsAgent,
-      timeout: this.options.requestTimeoutMs,
-      maxContentLength: this.options.maxResponseBytes,
-      maxRedirects: 0,
-      responseType: 'text',
-      // Decode ourselves: axios' JSON parsing would drop the body of a bad answer.
-      transformResponse: [(data: unknown) => data],
-      validateStatus: () => true,
-      headers: { Accept: 'application/json' },
-      proxy: false,
-    });
     this.observer = dependencies.observer;
     this.random = dependencies.random ?? Math.random;
     this.sleep = dependencies.sleep ?? ((ms) => sleep(ms));
@@ -308,33 +300,39 @@ export class FlinkRestClient implements FlinkClient {
   ): Promise<{ ok: true; value: T } | { ok: false; failure: AttemptFailure }> {
     const observe = (outcome: FlinkRequestOutcome): void =>
       this.pool.observer?.observeFlinkRequest(endpoint, outcome);
-    let response: AxiosResponse<unknown>;
-    try {
-      response = await this.pool.limiter.run(() => this.send(url));
-    } catch (err) {
-      const failure = this.networkFailure(url, err);
+    const sent = await this.pool.limiter.run(() => this.send(url));
+    if (!sent.ok) {
+      const { error } = sent.failure;
       observe(
-        failure.error instanceof FlinkTimeoutError
+        error instanceof FlinkTimeoutError
           ? 'timeout'
-          : failure.retryable
-            ? 'unreachable'
-            : 'bad_response',
+          : error instanceof FlinkResponseTooLargeError
+            ? 'too_large'
+            : error instanceof FlinkUnreachableError
+              ? 'unreachable'
+              : 'bad_response',
       );
-      return { ok: false, failure };
+      return sent;
     }
 
+    const response = sent.answer;
     const { status } = response;
     if (status >= 200 && status < 300) {
       try {
-        if (!isJsonContentType(response.headers['content-type'])) {
+        if (!isJsonContentType(response.contentType)) {
           throw new FlinkBadResponseError(url, 'an HTML page, not JSON');
         }
-        if (typeof response.data !== 'string') throw new FlinkBadResponseError(url, 'no body');
-        const value = parse(decodeJsonBody(response.data, url), url);
+        const value = parse(decodeJsonBody(response.body, url), url);
         observe('ok');
         return { ok: true, value };
       } catch (err) {
-        observe('bad_response');
+        observe(
+          err instanceof FlinkImplausibleResponseError
+            ? 'implausible'
+            : err instanceof FlinkResponseTooLargeError
+              ? 'too_large'
+              : 'bad_response',
+        );
         const error =
           err instanceof SlotscalerError ? err : new FlinkBadResponseError(url, String(err), { cause: err });
         return { ok: false, failure: { error, retryable: false, retryAfterMs: null } };
@@ -356,58 +354,128 @@ export class FlinkRestClient implements FlinkClient {
     return {
       ok: false,
       failure: {
-        error: new FlinkHttpError(url, status, errorDetail(response.data)),
+        error: new FlinkHttpError(url, status, errorDetail(response.body)),
         retryable,
-        retryAfterMs: retryable ? retryAfterMs(response.headers['retry-after']) : null,
+        retryAfterMs: retryable ? retryAfterMs(response.retryAfter) : null,
       },
     };
   }
 
-  private async send(url: string): Promise<AxiosResponse<unknown>> {
-    // axios' own timeout is a socket idle timeout; this one bounds the whole attempt.
-    const controller = new AbortController();
-    const timer = setTimeout(() => {
-      controller.abort();
-    }, this.pool.options.requestTimeoutMs);
-    try {
-      return await this.pool.http.get<unknown>(url, { signal: controller.signal });
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  private networkFailure(url: string, err: unknown): AttemptFailure {
-    const { requestTimeoutMs } = this.pool.options;
-    if (isAxiosError(err)) {
-      const code = err.code ?? '';
-      if (code === 'ECONNABORTED' || code === 'ETIMEDOUT' || code === 'ERR_CANCELED') {
-        return {
-          error: new FlinkTimeoutError(this.baseUrl, requestTimeoutMs, { cause: err }),
-          retryable: true,
-          retryAfterMs: null,
-        };
-      }
-      if (code === 'ERR_BAD_RESPONSE' || code === 'ERR_FR_MAX_CONTENT_LENGTH_EXCEEDED') {
-        return {
-          error: new FlinkBadResponseError(url, err.message, { cause: err }),
-          retryable: false,
-          retryAfterMs: null,
-        };
-      }
-      return {
-        error: new FlinkUnreachableError(this.baseUrl, code !== '' ? code : err.message, { cause: err }),
-        retryable: true,
-        retryAfterMs: null,
+  /**
+   * One HTTP GET, settled once: the answer, or the failure of the attempt. The body is counted while
+   * it streams in; past `maxResponseBytes` (or a Content-Length above it) the socket is destroyed at
+   * once. The timer bounds the whole attempt, connect to last byte; a timeout after the headers came
+   * (a body trickling in, or endless) is not retried: the server answered, slowly on purpose or not.
+   */
+  private send(
+    url: string,
+  ): Promise<{ ok: true; answer: RawAnswer } | { ok: false; failure: AttemptFailure }> {
+    const { requestTimeoutMs, maxResponseBytes } = this.pool.options;
+    const secure = url.startsWith('https:');
+    return new Promise((resolve) => {
+      let settled = false;
+      let headersReceived = false;
+      let request: http.ClientRequest | undefined;
+      const settle = (
+        result: { ok: true; answer: RawAnswer } | { ok: false; failure: AttemptFailure },
+      ): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        resolve(result);
       };
-    }
-    return {
-      error: new FlinkUnreachableError(this.baseUrl, err instanceof Error ? err.message : String(err), {
-        cause: err,
-      }),
-      retryable: false,
-      retryAfterMs: null,
-    };
+      const fail = (error: SlotscalerError, retryable: boolean): void => {
+        settle({ ok: false, failure: { error, retryable, retryAfterMs: null } });
+        // Destroying the request destroys its socket: it never goes back to the keep-alive pool.
+        request?.destroy();
+      };
+      const timer = setTimeout(() => {
+        fail(new FlinkTimeoutError(this.baseUrl, requestTimeoutMs), !headersReceived);
+      }, requestTimeoutMs);
+      const tooLarge = (detail: string): void => {
+        fail(
+          new FlinkResponseTooLargeError(
+            url,
+            `${detail}, over the limit of ${maxResponseBytes} bytes (flink-max-response-size)`,
+          ),
+          false,
+        );
+      };
+
+      try {
+        request = (secure ? https : http).get(url, {
+          agent: secure ? this.pool.httpsAgent : this.pool.httpAgent,
+          headers: { Accept: 'application/json', 'Accept-Encoding': 'identity' },
+        });
+      } catch (err) {
+        const detail = err instanceof Error ? err.message : String(err);
+        fail(new FlinkUnreachableError(this.baseUrl, detail, { cause: err }), false);
+        return;
+      }
+
+      request.on('error', (err: NodeJS.ErrnoException) => {
+        const detail = err.code ?? err.message;
+        fail(new FlinkUnreachableError(this.baseUrl, detail, { cause: err }), true);
+      });
+      request.on('response', (response) => {
+        headersReceived = true;
+        const declared = Number(response.headers['content-length']);
+        if (Number.isFinite(declared) && declared > maxResponseBytes) {
+          tooLarge(`an answer of ${declared} bytes (Content-Length)`);
+          return;
+        }
+        const encoding = response.headers['content-encoding'];
+        if (encoding !== undefined && encoding.toLowerCase() !== 'identity') {
+          fail(
+            new FlinkBadResponseError(url, `a ${encoding}-encoded answer, which was not asked for`),
+            false,
+          );
+          return;
+        }
+        const chunks: Buffer[] = [];
+        let received = 0;
+        response.on('data', (chunk: Buffer) => {
+          if (settled) return;
+          received += chunk.length;
+          if (received > maxResponseBytes) {
+            tooLarge(`cut after ${received} bytes`);
+            return;
+          }
+          chunks.push(chunk);
+        });
+        response.on('end', () => {
+          const contentType = response.headers['content-type'];
+          const retryAfter = response.headers['retry-after'];
+          settle({
+            ok: true,
+            answer: {
+              status: response.statusCode ?? 0,
+              contentType,
+              retryAfter,
+              body: Buffer.concat(chunks, received).toString('utf8'),
+            },
+          });
+        });
+        // The connection closed before the answer was complete: a network failure, tried again.
+        const cutShort = (err?: Error): void => {
+          const detail = `the connection closed before the answer was complete${err === undefined ? '' : ` (${err.message})`}`;
+          fail(new FlinkUnreachableError(this.baseUrl, detail, { cause: err }), true);
+        };
+        response.on('error', cutShort);
+        response.on('close', () => {
+          if (!response.complete) cutShort();
+        });
+      });
+    });
   }
+}
+
+/** An answer as read off the wire. */
+interface RawAnswer {
+  readonly status: number;
+  readonly contentType: string | undefined;
+  readonly retryAfter: string | undefined;
+  readonly body: string;
 }
 
 function checkUrl(baseUrl: string): FlinkUnreachableError | null {

@@ -13,6 +13,10 @@
  * TaskManager (`GET /taskmanagers`, once, when asked for), and the subtask time gauges for vertices
  * whose counters are missing (`busyTimeMsPerSecond`... with `agg=avg`; asked once more after each
  * restart, not again when Flink has none either).
+ *
+ * The work of one snapshot is bounded by the ceilings of src/flink/bounds.ts (vertices, source
+ * operators, parallelism), never by what a JobManager claims: no list is built per subtask unless
+ * the query it makes fits `maxMetricQueryLength`.
  */
 import type {
   FlinkEndpoint,
@@ -25,7 +29,14 @@ import type {
 } from '../domain/flink.js';
 import { TERMINAL_JOB_STATES } from '../domain/flink.js';
 import type { Clock, FlinkClient } from '../domain/ports.js';
-import { FlinkJobNotFoundError, MultipleRunningJobsError, NoRunningJobError } from '../errors.js';
+import {
+  FlinkImplausibleResponseError,
+  FlinkJobNotFoundError,
+  FlinkResponseTooLargeError,
+  MultipleRunningJobsError,
+  NoRunningJobError,
+} from '../errors.js';
+import { MAX_SOURCE_OPERATORS, checkAtMost } from './bounds.js';
 
 /** Tuning of the snapshot; the defaults suit every Flink version we know. */
 export interface SnapshotOptions {
@@ -247,30 +258,34 @@ function operatorOf(name: string, metric: string): string | null {
   return name.endsWith(`.${metric}`) ? name.slice(0, -(metric.length + 1)) : null;
 }
 
-/** Plans the source metric reads from the listing of the vertex's subtask metric names. */
+/**
+ * Plans the source metric reads from the listing of the vertex's subtask metric names: linear in the
+ * names listed, whatever the parallelism.
+ */
 export function planSourceMetrics(
   names: readonly string[],
   parallelism: number,
   tick: number,
   maxQueryLength: number,
 ): SourceMetricPlan {
+  const listed = new Set(names);
   const pendingNames = names.filter((name) => operatorOf(name, 'pendingRecords') !== null).sort();
-  const pendingOperators = pendingNames.map((name) => operatorOf(name, 'pendingRecords'));
+  const pendingOperators = new Set(pendingNames.map((name) => operatorOf(name, 'pendingRecords')));
   const operatorsWithRecordsIn = names
     .map((name) => operatorOf(name, 'numRecordsIn'))
     .filter((operator): operator is string => operator !== null);
   // The source operator: the one with pendingRecords, else one whose name says it is a source.
   const sourceOperator =
-    operatorsWithRecordsIn.find((operator) => pendingOperators.includes(operator)) ??
+    operatorsWithRecordsIn.find((operator) => pendingOperators.has(operator)) ??
     operatorsWithRecordsIn.find((operator) => /^Source/.test(operator)) ??
     null;
   const recordsInName = sourceOperator === null ? null : `${sourceOperator}.numRecordsIn`;
   const recordsOutName =
-    sourceOperator !== null && names.includes(`${sourceOperator}.numRecordsOut`)
+    sourceOperator !== null && listed.has(`${sourceOperator}.numRecordsOut`)
       ? `${sourceOperator}.numRecordsOut`
       : null;
   const taskTimeNames =
-    pendingNames.length > 0 && TASK_TIME_NAMES.every((name) => names.includes(name)) ? TASK_TIME_NAMES : [];
+    pendingNames.length > 0 && TASK_TIME_NAMES.every((name) => listed.has(name)) ? TASK_TIME_NAMES : [];
   const perSubtaskNames = [
     ...pendingNames,
     ...counterNames({ recordsInName, recordsOutName }),
@@ -278,11 +293,8 @@ export function planSourceMetrics(
   ];
   let mode: SourceMetricPlan['mode'] = 'none';
   if (perSubtaskNames.length > 0) {
-    const queryLength = perSubtaskIds(perSubtaskNames, parallelism).reduce(
-      (sum, id) => sum + id.length + 1,
-      0,
-    );
-    mode = queryLength <= maxQueryLength ? 'per-subtask' : 'aggregated';
+    mode =
+      perSubtaskQueryLength(perSubtaskNames, parallelism) <= maxQueryLength ? 'per-subtask' : 'aggregated';
   }
   return {
     parallelism,
@@ -310,6 +322,26 @@ function counterNames(plan: Pick<SourceMetricPlan, 'recordsInName' | 'recordsOut
   return [plan.recordsInName, plan.recordsOutName].filter((name): name is string => name !== null);
 }
 
+/** Σ of the decimal digits of 0, 1, ..., count − 1. */
+function digitsBelow(count: number): number {
+  let total = 0;
+  for (let digits = 1, low = 0, high = 10; low < count; digits += 1, low = high, high *= 10) {
+    total += (Math.min(count, high) - low) * digits;
+  }
+  return total;
+}
+
+/**
+ * The length of the `get=` list `perSubtaskIds(names, parallelism)` would make, each id with its
+ * comma: Σ over subtasks s and names n of (digits(s) + 1 + n.length + 1), computed without the list,
+ * so a claimed parallelism costs nothing.
+ */
+export function perSubtaskQueryLength(names: readonly string[], parallelism: number): number {
+  const namesLength = names.reduce((sum, name) => sum + name.length + 2, 0);
+  return parallelism * namesLength + names.length * digitsBelow(parallelism);
+}
+
+/** `<subtask>.<name>` for every subtask and name: only for a plan in `per-subtask` mode (a short query). */
 function perSubtaskIds(names: readonly string[], parallelism: number): string[] {
   const ids: string[] = [];
   for (let subtask = 0; subtask < parallelism; subtask += 1) {
@@ -339,6 +371,13 @@ async function readSource(
       count('subtask_metrics');
       const names = await client.listSubtaskMetricNames(jobId, vertex.id);
       const listed = planSourceMetrics(names, vertex.parallelism, state.tick, options.maxMetricQueryLength);
+      checkAtMost(
+        `${client.baseUrl}/jobs/${jobId}/vertices/${vertex.id}/subtasks/metrics`,
+        'pendingRecords metrics',
+        listed.pendingNames.length,
+        MAX_SOURCE_OPERATORS,
+        'the source operators Slotscaler reads in one vertex',
+      );
       state.sourcePlans.set(vertex.id, listed);
       state.listingsWithoutPending.set(
         vertex.id,
@@ -357,7 +396,7 @@ async function readSource(
         return await readSourceAggregated(client, jobId, vertex.id, plan);
     }
   } catch (err) {
-    if (err instanceof FlinkJobNotFoundError) throw err;
+    if (failsTheTarget(err)) throw err;
     // One source's metrics failing leaves them unknown for this tick; the rest of the snapshot stands.
     return UNKNOWN_SOURCE;
   }
@@ -448,9 +487,10 @@ async function readGauges(
   try {
     count('subtask_metrics');
     const metrics = await client.getAggregatedSubtaskMetrics(jobId, vertex.id, GAUGE_NAMES, ['avg']);
+    // Out-of-range values are kept: the window's validation drops the sample and says why.
     const avg = (name: string): number | null => {
       const value = metrics.find((metric) => metric.id === name)?.avg ?? null;
-      return value !== null && value >= 0 ? Math.min(value, 1000) : null;
+      return value !== null && value >= 0 ? value : null;
     };
     const gauges: VertexTimeGauges = {
       busyTimeMsPerSecond: avg('busyTimeMsPerSecond'),
@@ -467,7 +507,19 @@ async function readGauges(
     }
     return gauges;
   } catch (err) {
-    if (err instanceof FlinkJobNotFoundError) throw err;
+    if (failsTheTarget(err)) throw err;
     return null;
   }
+}
+
+/**
+ * Errors of a side call that fail the whole snapshot rather than leave a reading unknown: the job
+ * is gone, or the JobManager answered beyond the bounds (it is not to be trusted with the rest).
+ */
+function failsTheTarget(err: unknown): boolean {
+  return (
+    err instanceof FlinkJobNotFoundError ||
+    err instanceof FlinkImplausibleResponseError ||
+    err instanceof FlinkResponseTooLargeError
+  );
 }

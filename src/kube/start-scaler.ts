@@ -114,6 +114,7 @@ export async function startScaler(options: StartScalerOptions): Promise<Scaler> 
       {
         requestTimeoutMs: config.flinkRequestTimeout * 1000,
         maxConcurrentRequests: config.flinkConcurrency,
+        maxResponseBytes: config.flinkMaxResponseBytes,
       },
       observer === undefined ? {} : { observer },
     );

@@ -9,7 +9,7 @@
  * get a 503 there: that is the one answer it does not fall back from.
  */
 import type { ExternalMetricValue } from '../domain/ports.js';
-import { formatMilli } from '../config/values.js';
+import { formatQuantityMilli } from './quantity.js';
 
 export const GROUP = 'external.metrics.k8s.io';
 export const VERSION = 'v1beta1';
@@ -56,11 +56,11 @@ export function formatTimestamp(ms: number): string {
 }
 
 /**
- * The quantity string of a milli-value: `930m`, `2`, `-1500m`. A provider should give integers; a
- * fraction is rounded up, as `Quantity.MilliValue()` would round the exact value.
+ * The quantity string of a milli-value, canonical and always one the HPA parses: `930m`, `2`,
+ * `-1500m`, `4k`; see ./quantity.ts (a fraction is rounded up, beyond ±9P clamped).
  */
 export function formatValue(valueMilli: number): string {
-  return formatMilli(Number.isInteger(valueMilli) ? valueMilli : Math.ceil(valueMilli));
+  return formatQuantityMilli(valueMilli);
 }
 
 /** The answer to a metric read. */

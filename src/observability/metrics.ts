@@ -12,10 +12,20 @@ import type { KubeRequestObserver } from '../kube/kube-client.js';
 
 /** How one HTTP attempt against a JobManager ended: the `outcome` label. */
 export type FlinkRequestOutcome =
-  'ok' | 'timeout' | 'unreachable' | 'not_found' | 'http_4xx' | 'http_5xx' | 'bad_response';
+  | 'ok'
+  | 'timeout'
+  | 'unreachable'
+  | 'not_found'
+  | 'http_4xx'
+  | 'http_5xx'
+  | 'bad_response'
+  /** Cut while streaming: over `flink-max-response-size` (or too many JSON containers). */
+  | 'too_large'
+  /** A number beyond the bounds of src/flink/bounds.ts. */
+  | 'implausible';
 
 /** Why samples left a window before their time: the `reason` label. */
-export type SampleDropReason = 'restart' | 'job_not_running' | 'capacity' | 'out_of_order' | 'invalid';
+export type SampleDropReason = 'restart' | 'job_not_running' | 'capacity' | 'out_of_order' | 'implausible';
 
 /** A target's state in the collector: the `state` label. */
 export type CollectorTargetState = 'ok' | 'failing' | 'pending';

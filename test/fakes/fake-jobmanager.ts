@@ -7,7 +7,8 @@
  * One server can host many JobManagers ("clusters"), each under its own path prefix (`/c/<name>`),
  * as JobManagers behind a path-routing proxy would be: the benchmark serves a thousand from a few
  * servers. It can be told to misbehave: HTML pages, 404s, 5xx, 429, hangs, garbled or empty bodies,
- * reset connections, NaN counters, restarts.
+ * reset connections, NaN counters, restarts; and to lie as a hostile JobManager would: a claimed
+ * parallelism, absurd `pendingRecords`, a 15 MB answer, an answer that never ends.
  */
 import { createHash } from 'node:crypto';
 import http from 'node:http';
@@ -75,7 +76,14 @@ export type Misbehaviour =
   | 'hang'
   | 'garbled'
   | 'empty'
-  | 'reset';
+  | 'reset'
+  /** A 200 of `HUGE_BODY_BYTES` of JSON, chunked (no Content-Length), as fast as the client reads. */
+  | 'huge'
+  /** A 200 that never ends: a chunk of 16 KiB every 100 ms, until the client goes (or 10 minutes). */
+  | 'endless';
+
+/** The size of a `huge` answer: 15 MB. */
+export const HUGE_BODY_BYTES = 15 * 1024 * 1024;
 
 interface MisbehaviourRule {
   readonly mode: Misbehaviour;
@@ -93,6 +101,8 @@ interface FakeVertex {
   readonly id: string;
   readonly name: string;
   parallelism: number;
+  /** The parallelism `GET /jobs/{jid}` reports, when it lies (`claimParallelism`). */
+  claimedParallelism: number | null;
   readonly maxParallelism: number;
   readonly inputs: readonly string[];
   readonly source: {
@@ -133,6 +143,8 @@ export class FakeCluster {
   readonly requests: string[] = [];
   requestCount = 0;
   recordRequests = true;
+  /** Body bytes written by `huge` and `endless` answers, and how many of those the client cut off. */
+  readonly bodies = { bytesWritten: 0, cut: 0, completed: 0 };
 
   constructor(
     readonly name: string,
@@ -158,6 +170,7 @@ export class FakeCluster {
         id: ids[index] ?? hexId(`${jid}/vertex/${index}`),
         name: vertex.name,
         parallelism: vertex.parallelism,
+        claimedParallelism: null,
         maxParallelism: vertex.maxParallelism ?? 128,
         inputs,
         source:
@@ -244,6 +257,16 @@ export class FakeCluster {
         if (vertex.source !== null) vertex.source.pendingRegisteredSubtasks = options.parallelism;
       }
     }
+  }
+
+  /**
+   * Lies about a vertex's parallelism (and its max parallelism, when given) in `GET /jobs/{jid}`;
+   * the metrics keep the real one.
+   */
+  claimParallelism(vertexIndex: number, parallelism: number | null, jid?: string): void {
+    const vertex = this.job(jid).vertices[vertexIndex];
+    if (vertex === undefined) throw new Error(`no vertex ${vertexIndex}`);
+    vertex.claimedParallelism = parallelism;
   }
 
   /** Tasks restart (region failover) under the same RUNNING timestamp: counters from zero. */
@@ -389,7 +412,7 @@ export class FakeCluster {
         slotSharingGroupId: hexId(`${job.jid}/ssg`),
         name: vertex.name,
         maxParallelism: vertex.maxParallelism,
-        parallelism: vertex.parallelism,
+        parallelism: vertex.claimedParallelism ?? vertex.parallelism,
         status: running ? 'RUNNING' : job.state === 'RESTARTING' ? 'CANCELING' : job.state,
         'start-time': vertex.sinceMs,
         'end-time': -1,
@@ -429,7 +452,7 @@ export class FakeCluster {
         type: 'STREAMING',
         nodes: job.vertices.map((vertex) => ({
           id: vertex.id,
-          parallelism: vertex.parallelism,
+          parallelism: vertex.claimedParallelism ?? vertex.parallelism,
           operator: '',
           operator_strategy: '',
           description: vertex.name,
@@ -696,7 +719,7 @@ export class FakeJobManagerServer {
 
     const misbehaviour = cluster.takeMisbehaviour(pathWithQuery);
     if (misbehaviour !== null) {
-      misbehave(misbehaviour, req, res, path);
+      misbehave(misbehaviour, req, res, path, cluster);
       return;
     }
 
@@ -758,11 +781,64 @@ function sendJson(res: http.ServerResponse, status: number, body: unknown): void
 const HTML_PAGE =
   '<!DOCTYPE html><html><head><title>Login</title></head><body><h1>Please sign in</h1></body></html>';
 
+/**
+ * Writes a chunked 200 of `total` bytes (`Infinity`: endless), `chunkBytes` at a time, every
+ * `everyMs` (0: as fast as the client reads), counting in `bodies` what was written and whether the
+ * client cut it off. An endless body stops after 10 minutes at the latest.
+ */
+function streamBody(
+  res: http.ServerResponse,
+  bodies: FakeCluster['bodies'],
+  total: number,
+  chunkBytes: number,
+  everyMs: number,
+): void {
+  res.writeHead(200, { 'Content-Type': 'application/json; charset=UTF-8' });
+  const chunk = Buffer.from(`{"id":"x"},`.repeat(Math.ceil(chunkBytes / 11)).slice(0, chunkBytes));
+  const stopAtMs = Date.now() + 600_000;
+  let written = 0;
+  let timer: NodeJS.Timeout | undefined;
+  let done = false;
+  res.on('close', () => {
+    clearTimeout(timer);
+    if (!done) bodies.cut += 1;
+    done = true;
+  });
+  const next = (): void => {
+    timer = undefined;
+    while (!done && !res.destroyed) {
+      if (written === 0) {
+        res.write('[');
+      }
+      if (written >= total || Date.now() >= stopAtMs) {
+        done = true;
+        bodies.completed += 1;
+        res.end('{"id":"x"}]');
+        return;
+      }
+      const part = total - written < chunk.length ? chunk.subarray(0, total - written) : chunk;
+      written += part.length;
+      bodies.bytesWritten += part.length;
+      const more = res.write(part);
+      if (everyMs > 0) {
+        timer = setTimeout(next, everyMs);
+        return;
+      }
+      if (!more) {
+        res.once('drain', next);
+        return;
+      }
+    }
+  };
+  next();
+}
+
 function misbehave(
   mode: Misbehaviour,
   req: http.IncomingMessage,
   res: http.ServerResponse,
   path: string,
+  cluster: FakeCluster,
 ): void {
   switch (mode) {
     case 'html': {
@@ -802,6 +878,12 @@ function misbehave(
     }
     case 'reset':
       req.socket.destroy();
+      return;
+    case 'huge':
+      streamBody(res, cluster.bodies, HUGE_BODY_BYTES, 64 * 1024, 0);
+      return;
+    case 'endless':
+      streamBody(res, cluster.bodies, Number.POSITIVE_INFINITY, 16 * 1024, 100);
       return;
   }
 }

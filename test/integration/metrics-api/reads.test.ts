@@ -91,8 +91,9 @@ describe('external metric reads', () => {
       [1, '1m'],
       [999, '999m'],
       [123_456_789, '123456789m'],
-      [5_000_000, '5000'],
+      [5_000_000, '5k'], // canonical: the largest suffix that keeps the mantissa whole
       [700.2, '701m'], // a fraction is rounded up, as MilliValue() would
+      [1e306, '9P'], // beyond MilliValue()'s int64: clamped, never "1e+306m"
     ];
     for (const [valueMilli, expected] of cases) {
       provider.clearTargets();

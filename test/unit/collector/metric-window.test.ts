@@ -667,7 +667,12 @@ describe('MetricWindow: memory and hygiene', () => {
     const added = window.add(
       snapshotAt(T0, JOB, { counters: (_vertex, counters) => ({ ...counters, busyTimeMs: Number.NaN }) }),
     );
-    assert.deepEqual(added.dropped, { invalid: 1 });
+    assert.deepEqual(added.dropped, { implausible: 1 });
+    assert.deepEqual(added.implausible, {
+      field: 'vertex "source" accumulated-busy-time',
+      value: Number.NaN,
+      bound: 'not a finite number',
+    });
     assert.equal(window.size, 0);
   });
 });

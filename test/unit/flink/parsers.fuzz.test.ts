@@ -1,6 +1,8 @@
 /**
  * Fuzzing the response parsers: whatever a JobManager (or something pretending to be one) sends, only
- * our typed errors come out, and no NaN or Infinity gets through to the metric window.
+ * the typed errors of a bad answer come out (`FlinkBadResponseError`, `FlinkImplausibleResponseError`,
+ * `FlinkResponseTooLargeError`), no NaN or Infinity gets through to the metric window, and every
+ * value the window computes is within its range.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -8,9 +10,17 @@ import { describe, it } from 'node:test';
 
 import fc from 'fast-check';
 
+import { metricRanges } from '../../../src/collector/metric-bounds.js';
 import { MetricWindow } from '../../../src/collector/metric-window.js';
+import type { WindowReadings } from '../../../src/collector/metric-window.js';
+import type { FlinkMetricName } from '../../../src/domain/metrics.js';
 import type { FlinkClient } from '../../../src/domain/ports.js';
-import { isSlotscalerError } from '../../../src/errors.js';
+import {
+  FlinkBadResponseError,
+  FlinkImplausibleResponseError,
+  FlinkResponseTooLargeError,
+  isSlotscalerError,
+} from '../../../src/errors.js';
 import {
   decodeJsonBody,
   parseAggregatedMetrics,
@@ -64,13 +74,37 @@ function assertFinite(value: unknown, path = '$'): void {
   }
 }
 
-/** Runs `fn`; anything thrown must be one of our typed errors. */
+/** The errors a parser may throw: a bad answer, a value beyond the bounds, an answer too large. */
+function isAnswerError(err: unknown): boolean {
+  return (
+    err instanceof FlinkBadResponseError ||
+    err instanceof FlinkImplausibleResponseError ||
+    err instanceof FlinkResponseTooLargeError
+  );
+}
+
+/** Runs `fn`; anything thrown must be one of the typed errors of a bad answer. */
 function onlyTyped<T>(fn: () => T): T | undefined {
   try {
     return fn();
   } catch (err) {
-    assert.ok(isSlotscalerError(err), `untyped ${String(err)}`);
+    assert.ok(isAnswerError(err), `not an answer error: ${String(err)}`);
     return undefined;
+  }
+}
+
+/** Every metric the window serves is finite and within its range. */
+function assertWithinRanges(readings: WindowReadings): void {
+  const ranges = metricRanges(readings.vertices);
+  for (const [name, reading] of Object.entries(readings.metrics) as [
+    FlinkMetricName,
+    (typeof readings.metrics)[FlinkMetricName],
+  ][]) {
+    if (!('value' in reading)) continue;
+    assert.ok(
+      Number.isFinite(reading.value) && reading.value >= 0 && reading.value <= ranges[name].max,
+      `${name} = ${reading.value}`,
+    );
   }
 }
 
@@ -91,6 +125,14 @@ const wild = fc.letrec((tie) => ({
       Number.POSITIVE_INFINITY,
       -1,
       0,
+      // Finite but absurd: what a lying JobManager sends.
+      1e9,
+      1e303,
+      -1e300,
+      2 ** 53,
+      32_769,
+      '1e303',
+      Date.UTC(2200, 0, 1),
     ),
     fc.double(),
     fc.integer(),
@@ -189,7 +231,9 @@ describe('response parsers under fuzzing', () => {
             } catch (err) {
               assert.ok(isSlotscalerError(err), `untyped ${String(err)}`);
             }
-            assertFinite(window.readings(clock.nowMs()));
+            const readings = window.readings(clock.nowMs());
+            assertFinite(readings);
+            assertWithinRanges(readings);
           }
         },
       ),

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { gzipSync } from 'node:zlib';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 
 import type { FlinkEndpoint } from '../../../src/domain/flink.js';
@@ -8,12 +9,17 @@ import {
   FlinkBadResponseError,
   FlinkHttpError,
   FlinkJobNotFoundError,
+  FlinkResponseTooLargeError,
   FlinkTimeoutError,
   FlinkUnreachableError,
 } from '../../../src/errors.js';
-import { FlinkHttpPool, FlinkRestClient } from '../../../src/flink/rest-client.js';
+import {
+  DEFAULT_FLINK_HTTP_OPTIONS,
+  FlinkHttpPool,
+  FlinkRestClient,
+} from '../../../src/flink/rest-client.js';
 import type { FlinkRequestOutcome } from '../../../src/observability/metrics.js';
-import { startFakeJobManager, typicalJob } from '../../fakes/fake-jobmanager.js';
+import { HUGE_BODY_BYTES, startFakeJobManager, typicalJob } from '../../fakes/fake-jobmanager.js';
 import type { FakeCluster, FakeJobManagerServer } from '../../fakes/fake-jobmanager.js';
 
 class RecordingObserver {
@@ -241,7 +247,13 @@ describe('FlinkRestClient', () => {
   it('refuses an answer larger than the limit', async () => {
     const small = new FlinkHttpPool({ maxResponseBytes: 100, maxRetries: 0 });
     try {
-      await assert.rejects(small.clientFor(cluster.url).getJobDetails(cluster.jobId), FlinkBadResponseError);
+      await assert.rejects(
+        small.clientFor(cluster.url).getJobDetails(cluster.jobId),
+        (err: unknown) =>
+          err instanceof FlinkResponseTooLargeError &&
+          err.code === 'FLINK_RESPONSE_TOO_LARGE' &&
+          /over the limit of 100 bytes \(flink-max-response-size\)/.test(err.message),
+      );
     } finally {
       small.close();
     }
@@ -265,5 +277,155 @@ describe('FlinkRestClient', () => {
     } finally {
       limited.close();
     }
+  });
+
+  describe('answers beyond the size limit, cut while they stream in', () => {
+    /** A local server answering with `handler`; closed after the test. */
+    async function withServer(
+      handler: http.RequestListener,
+      run: (url: string) => Promise<void>,
+    ): Promise<void> {
+      const local = http.createServer(handler);
+      await new Promise<void>((resolve) => local.listen(0, '127.0.0.1', resolve));
+      const { port } = local.address() as AddressInfo;
+      try {
+        await run(`http://127.0.0.1:${port}`);
+      } finally {
+        local.closeAllConnections();
+        await new Promise<void>((resolve) => local.close(() => resolve()));
+      }
+    }
+
+    it('refuse a 15 MB answer with the default limit of 4 MiB, before it is all sent', async () => {
+      assert.equal(DEFAULT_FLINK_HTTP_OPTIONS.maxResponseBytes, 4 * 1024 * 1024);
+      const defaults = new FlinkHttpPool({ maxRetries: 0 }, { observer });
+      const before = { ...cluster.bodies };
+      try {
+        cluster.misbehave('huge');
+        await assert.rejects(defaults.clientFor(cluster.url).getJobDetails(cluster.jobId), (err: unknown) => {
+          assert.ok(err instanceof FlinkResponseTooLargeError, String(err));
+          assert.match(err.message, /cut after \d+ bytes, over the limit of 4194304 bytes/);
+          return true;
+        });
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        const sent = cluster.bodies.bytesWritten - before.bytesWritten;
+        assert.equal(cluster.bodies.cut - before.cut, 1, 'the server saw its answer cut off');
+        assert.equal(cluster.bodies.completed, before.completed);
+        assert.ok(sent < HUGE_BODY_BYTES, `${sent} bytes sent`);
+        assert.deepEqual(observer.attempts, [['job_details', 'too_large']]);
+      } finally {
+        defaults.close();
+      }
+    });
+
+    it('cut a body that never ends at the limit, and destroy the socket', async () => {
+      const limit = 1024 * 1024;
+      let written = 0;
+      let closed = false;
+      const chunk = Buffer.alloc(64 * 1024, 0x20);
+      await withServer(
+        (_req, res) => {
+          res.writeHead(200, { 'Content-Type': 'application/json' });
+          res.write('[');
+          const stopAt = Date.now() + 10_000;
+          res.on('close', () => (closed = true));
+          // As fast as the client reads, at most 256 MiB or 10 s.
+          const pump = (): void => {
+            while (!res.destroyed && written < 256 * 1024 * 1024 && Date.now() < stopAt) {
+              written += chunk.length;
+              if (!res.write(chunk)) {
+                res.once('drain', pump);
+                return;
+              }
+            }
+            res.end();
+          };
+          pump();
+        },
+        async (url) => {
+          const small = new FlinkHttpPool({ maxResponseBytes: limit, maxRetries: 2 });
+          try {
+            await assert.rejects(small.clientFor(url).listJobs(), FlinkResponseTooLargeError);
+            await new Promise((resolve) => setTimeout(resolve, 100));
+            assert.ok(closed, 'the server saw the connection closed');
+            // What the kernel's socket buffers took beyond the limit, not the 256 MiB on offer.
+            assert.ok(written < limit + 32 * 1024 * 1024, `${written} bytes written`);
+          } finally {
+            small.close();
+          }
+        },
+      );
+    });
+
+    it('refuse an answer whose Content-Length is over the limit without reading it', async () => {
+      await withServer(
+        (_req, res) => {
+          res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': 100_000_000 });
+          res.write('[');
+        },
+        async (url) => {
+          const small = new FlinkHttpPool({ maxResponseBytes: 1000, maxRetries: 2, requestTimeoutMs: 5000 });
+          try {
+            await assert.rejects(
+              small.clientFor(url).listJobs(),
+              (err: unknown) =>
+                err instanceof FlinkResponseTooLargeError &&
+                /an answer of 100000000 bytes \(Content-Length\)/.test(err.message),
+            );
+          } finally {
+            small.close();
+          }
+        },
+      );
+    });
+
+    it('cut a body that trickles in forever at the request timeout, without retrying it', async () => {
+      const cutBefore = cluster.bodies.cut;
+      cluster.misbehave('endless');
+      await assert.rejects(client.getJobDetails(cluster.jobId), FlinkTimeoutError);
+      assert.equal(cluster.requests.length, 1, 'an answer that began is not asked again');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.equal(cluster.bodies.cut - cutBefore, 1);
+      assert.deepEqual(observer.attempts, [['job_details', 'timeout']]);
+    });
+
+    it('ask for no compression, and refuse a compressed answer', async () => {
+      let acceptEncoding: string | undefined;
+      await withServer(
+        (req, res) => {
+          acceptEncoding = req.headers['accept-encoding'];
+          res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Encoding': 'gzip' });
+          res.end(gzipSync('{"jobs":[]}'));
+        },
+        async (url) => {
+          await assert.rejects(
+            pool.clientFor(url).listJobs(),
+            (err: unknown) => err instanceof FlinkBadResponseError && /gzip-encoded/.test(err.message),
+          );
+        },
+      );
+      assert.equal(acceptEncoding, 'identity');
+    });
+
+    it('report an answer cut short by the server as unreachable, and retry it', async () => {
+      let requests = 0;
+      await withServer(
+        (_req, res) => {
+          requests += 1;
+          res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': 1000 });
+          res.write('{"jobs":[');
+          setTimeout(() => res.socket?.destroy(), 10);
+        },
+        async (url) => {
+          await assert.rejects(
+            pool.clientFor(url).listJobs(),
+            (err: unknown) =>
+              err instanceof FlinkUnreachableError &&
+              /closed before the answer was complete/.test(err.message),
+          );
+        },
+      );
+      assert.equal(requests, 3);
+    });
   });
 });

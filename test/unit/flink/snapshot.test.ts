@@ -1,15 +1,22 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, beforeEach, describe, it } from 'node:test';
 
+import fc from 'fast-check';
+
 import type { JobSnapshot } from '../../../src/domain/flink.js';
+import type { FlinkClient } from '../../../src/domain/ports.js';
 import {
+  FlinkImplausibleResponseError,
   FlinkJobNotFoundError,
+  FlinkResponseTooLargeError,
   FlinkUnreachableError,
   MultipleRunningJobsError,
   NoRunningJobError,
 } from '../../../src/errors.js';
+import { parseJobDetails } from '../../../src/flink/responses.js';
 import { FlinkHttpPool } from '../../../src/flink/rest-client.js';
 import {
+  perSubtaskQueryLength,
   planSourceMetrics,
   slotsPerTaskManager,
   SnapshotState,
@@ -273,6 +280,31 @@ describe('takeSnapshot', () => {
     await assert.rejects(take(), FlinkUnreachableError);
   });
 
+  it('fails a JobManager claiming a parallelism of 1e9 with a typed error, asking nothing per subtask', async () => {
+    const { cluster, take } = setUp({ jobs: [typicalJob({ vertices: 3, sources: 1 })] });
+    await take();
+    cluster.requests.length = 0;
+    cluster.claimParallelism(0, 1e9);
+    await assert.rejects(take(), (err: unknown) => {
+      assert.ok(err instanceof FlinkImplausibleResponseError, String(err));
+      assert.match(
+        err.message,
+        /vertices\[0\]\.parallelism = 1000000000, above Flink's maximum parallelism of 32768/,
+      );
+      return true;
+    });
+    assert.deepEqual(cluster.requests, [`/jobs/${cluster.jobId}`]);
+  });
+
+  it('fails the snapshot when a source call answers beyond the bounds, rather than call it unknown', async () => {
+    const { cluster, take } = setUp({ jobs: [typicalJob({ sources: 1 })] });
+    await take();
+    cluster.misbehave('huge', { match: /\/metrics/ });
+    await assert.rejects(take(), FlinkResponseTooLargeError);
+    cluster.behave();
+    assert.equal((await take()).state, 'RUNNING');
+  });
+
   it('finds sources by name when the plan is missing', async () => {
     const { take } = setUp({ jobs: [typicalJob({ vertices: 3 })] });
     const snapshot = await take();
@@ -323,6 +355,77 @@ describe('planSourceMetrics', () => {
       [[], 'Source__Legacy.numRecordsIn', 'per-subtask'],
     );
     assert.equal(planSourceMetrics(['numRecordsIn'], 1, 1, 3000).mode, 'none');
+  });
+});
+
+describe('the work of a snapshot is bounded by the bounds, not by claims', () => {
+  const names = ['Source__Kafka.pendingRecords', 'Source__Kafka.numRecordsIn', 'Source__Kafka.numRecordsOut'];
+
+  it('plans a parallelism of 1e9 without building a list per subtask', () => {
+    const plan = planSourceMetrics(names, 1e9, 1, 3000);
+    assert.equal(plan.mode, 'aggregated');
+    assert.equal(perSubtaskQueryLength(names, 1e9) > 3000, true);
+  });
+
+  it('computes the length of the per-subtask query without the list', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.string({ minLength: 1, maxLength: 40 }), { minLength: 1, maxLength: 6 }),
+        fc.integer({ min: 1, max: 3000 }),
+        (metricNames, parallelism) => {
+          let materialized = 0;
+          for (let subtask = 0; subtask < parallelism; subtask += 1) {
+            for (const name of metricNames) materialized += `${subtask}.${name}`.length + 1;
+          }
+          assert.equal(perSubtaskQueryLength(metricNames, parallelism), materialized);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it('plans from a listing of 200,000 names in one pass (it was quadratic)', () => {
+    const listing: string[] = [];
+    for (let index = 0; index < 100_000; index += 1) {
+      listing.push(`Op${index}.pendingRecords`, `Other${index}.numRecordsIn`);
+    }
+    listing.push('Op99999.numRecordsIn');
+    const plan = planSourceMetrics(listing, 2, 1, 3000);
+    assert.equal(plan.recordsInName, 'Op99999.numRecordsIn');
+    assert.equal(plan.pendingNames.length, 100_000);
+  });
+
+  it('fails the target when a source vertex lists more than 64 pendingRecords gauges', async () => {
+    const details = parseJobDetails(
+      {
+        jid: 'j',
+        state: 'RUNNING',
+        now: Date.UTC(2026, 0, 1),
+        vertices: [{ id: 's', name: 'Source', parallelism: 2, maxParallelism: 128 }],
+        plan: { nodes: [{ id: 's' }] },
+      },
+      'http://jm/jobs/j',
+    );
+    const listing = Array.from({ length: 65 }, (_, index) => `Source_${index}.pendingRecords`);
+    const client: FlinkClient = {
+      baseUrl: 'http://jm',
+      getClusterOverview: () => Promise.reject(new Error('not used')),
+      listJobs: () => Promise.resolve([]),
+      getJobDetails: () => Promise.resolve(details),
+      getVertexMetrics: () => Promise.resolve([]),
+      listSubtaskMetricNames: () => Promise.resolve(listing),
+      getAggregatedSubtaskMetrics: () => Promise.resolve([]),
+      getVertexBackPressure: () => Promise.reject(new Error('not used')),
+      listTaskManagers: () => Promise.resolve([]),
+    };
+    await assert.rejects(
+      takeSnapshot(client, { jobId: 'j', state: new SnapshotState(), clock: new FakeClock() }),
+      (err: unknown) =>
+        err instanceof FlinkImplausibleResponseError &&
+        err.field === 'pendingRecords metrics' &&
+        err.value === 65 &&
+        /source operators Slotscaler reads in one vertex of 64/.test(err.message),
+    );
   });
 });
 
