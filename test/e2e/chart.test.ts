@@ -901,6 +901,38 @@ describe('Helm chart, installed into a real API server', { timeout: 600_000 }, (
     );
     const lines = dryRun(JSON.stringify({ apiVersion: 'v1', kind: 'List', items: plain }));
     assert.equal(lines.length, plain.length, lines.join('\n'));
+
+    // The NetworkPolicy with the peers people give it: the control plane's addresses, a monitoring
+    // namespace's Prometheus pods, a further rule.
+    const policy = one(
+      renderWith([
+        '--set',
+        'networkPolicy.enabled=true',
+        '--set-json',
+        'networkPolicy.apiServer.from=[{"ipBlock":{"cidr":"10.0.0.0/28","except":["10.0.0.8/29"]}}]',
+        '--set-json',
+        'networkPolicy.metrics.from=[{"namespaceSelector":{"matchLabels":{"kubernetes.io/metadata.name":"monitoring"}},"podSelector":{"matchExpressions":[{"key":"app.kubernetes.io/name","operator":"In","values":["prometheus"]}]}}]',
+        '--set-json',
+        'networkPolicy.extraIngress=[{"ports":[{"port":6443,"protocol":"TCP"}],"from":[{"podSelector":{"matchLabels":{"app":"debug"}}}]}]',
+      ]),
+      'NetworkPolicy',
+    );
+    const policyLines = dryRun(JSON.stringify(policy));
+    assert.deepEqual(policyLines, [`networkpolicy.networking.k8s.io/${RELEASE} created (server dry run)`]);
+    // And the API server does check it: a peer it cannot take is refused.
+    assert.throws(
+      () =>
+        dryRun(
+          JSON.stringify({
+            ...policy,
+            spec: {
+              ...(policy['spec'] as object),
+              ingress: [{ from: [{ ipBlock: { cidr: '10.0.0.0/33' } }] }],
+            },
+          }),
+        ),
+      (err: Error & { stderr?: string }) => /cidr/i.test(err.stderr ?? ''),
+    );
     for (const line of [...otherLines, ...lines]) assert.match(line, /\((server dry run)\)$/);
   });
 
