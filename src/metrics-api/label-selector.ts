@@ -1,7 +1,9 @@
 /**
  * Kubernetes label selectors, parsed and matched as k8s.io/apimachinery/pkg/labels/selector.go does:
  * `key`, `!key`, `key=value`, `key==value`, `key!=value`, `key in (a,b)`, `key notin (a,b)`,
- * `key>1`, `key<1`, separated by commas. Pure; no I/O.
+ * `key>1`, `key<1`, separated by commas. Pure; no I/O. One difference: upstream's lexer takes a NUL
+ * byte as the end of the selector (`\0x=a` is the empty selector, matching everything); here it is
+ * part of a word, so the selector is refused.
  */
 
 export type SelectorOperator = 'exists' | 'doesNotExist' | '=' | '==' | '!=' | 'in' | 'notin' | '>' | '<';

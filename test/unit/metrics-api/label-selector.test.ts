@@ -301,3 +301,14 @@ describe('formatLabelSelector: TestToString', () => {
     it(`prints ${expected}`, () => assert.equal(formatLabelSelector(requirements), expected));
   }
 });
+
+describe('where we differ from upstream on purpose', () => {
+  // Upstream's Lexer.read returns 0 past the end and Lex takes a 0 byte as the end of the string, so
+  // `x=a\0,y=b` reads as `x=a` and `\0x=a` as the empty selector (everything). Found by fuzzing
+  // against apimachinery's parser: a NUL is refused here, so no selector silently widens.
+  for (const text of ['\u0000', '\u0000x=a', 'x=a\u0000,y=b', 'x\u0000']) {
+    it(`refuses ${JSON.stringify(text)}`, () => {
+      assert.throws(() => parseLabelSelector(text), LabelSelectorError);
+    });
+  }
+});
