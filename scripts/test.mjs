@@ -55,6 +55,7 @@ if (suites.includes('e2e') && testFiles('e2e').length > 0) {
   run('e2e set-up: Flink workload (Maven)', 'bash', ['test/e2e/flink-workload/build.sh']);
   run('e2e set-up: kubectl and helm', 'bash', ['scripts/kube-tools.sh']);
   run('e2e set-up: headless Chromium for the report tests', 'bash', ['scripts/install-chromium.sh']);
+  run('e2e set-up: Prometheus and promtool for the metrics tests', 'bash', ['scripts/install-prometheus.sh']);
 }
 
 const files = suites.flatMap(testFiles);

@@ -4,7 +4,7 @@
  * the leader writes (targets, and the APIService's caBundle of a self-signed certificate).
  */
 import { ApiregistrationV1Api, KubeConfig } from '@kubernetes/client-node';
-import { Registry, collectDefaultMetrics } from 'prom-client';
+import { Registry } from 'prom-client';
 
 import type { LoadedConfig } from '../config/load.js';
 import { startScaler } from '../kube/start-scaler.js';
@@ -20,6 +20,7 @@ import type { MetricsApiAuthOptions, MetricsApiServer } from '../metrics-api/ser
 import { TargetsMetricsProvider } from '../metrics-api/targets-provider.js';
 import { writeApiServiceCaBundle } from '../metrics-api/tls/api-service.js';
 import type { Logger } from '../observability/logger.js';
+import { registerProcessMetrics } from '../observability/metrics.js';
 import { startMetricsHttpServer } from '../observability/metrics-server.js';
 import type { MetricsHttpServer } from '../observability/metrics-server.js';
 import { SLOTSCALER_VERSION } from '../version.js';
@@ -56,7 +57,7 @@ export async function startServe(options: ServeOptions): Promise<Serving> {
   else kubeConfig.loadFromFile(options.kubeconfigPath);
 
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'slotscaler_process_' });
+  registerProcessMetrics(registry, { version: SLOTSCALER_VERSION, nodeVersion: process.version });
 
   const scaler = await startScaler({
     loaded,

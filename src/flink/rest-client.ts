@@ -298,9 +298,17 @@ export class FlinkRestClient implements FlinkClient {
     parse: (body: unknown, url: string) => T,
     jobId: string | undefined,
   ): Promise<{ ok: true; value: T } | { ok: false; failure: AttemptFailure }> {
+    // The answer's status code and the attempt's time (not its wait for the limiter), for the observer.
+    let code: number | 'error' = 'error';
+    let seconds = 0;
     const observe = (outcome: FlinkRequestOutcome): void =>
-      this.pool.observer?.observeFlinkRequest(endpoint, outcome);
-    const sent = await this.pool.limiter.run(() => this.send(url));
+      this.pool.observer?.observeFlinkRequest(endpoint, outcome, { code, seconds });
+    const sent = await this.pool.limiter.run(async () => {
+      const started = performance.now();
+      const result = await this.send(url);
+      seconds = (performance.now() - started) / 1000;
+      return result;
+    });
     if (!sent.ok) {
       const { error } = sent.failure;
       observe(
@@ -317,6 +325,7 @@ export class FlinkRestClient implements FlinkClient {
 
     const response = sent.answer;
     const { status } = response;
+    code = status;
     if (status >= 200 && status < 300) {
       try {
         if (!isJsonContentType(response.contentType)) {

@@ -7,9 +7,12 @@
 import type { Registry } from 'prom-client';
 
 import { isAvailable } from '../domain/metrics.js';
-import type { Clock } from '../domain/ports.js';
+import type { ServedTarget } from '../domain/metrics.js';
+import type { Clock, Readiness } from '../domain/ports.js';
 import type { KubeRequestObserver } from '../kube/kube-client.js';
-import type { Scaler } from '../kube/start-scaler.js';
+import type { LeaderState } from '../kube/leader-election.js';
+import type { RecommendationSource } from '../kube/scaling-loop.js';
+import type { TargetSource } from '../kube/target-registry.js';
 import { RECOMMENDED_TASKMANAGERS } from '../metrics-api/targets-provider.js';
 import { createCollectorMetrics, createKubeRequestMetrics } from './metrics.js';
 import type { CollectorMetrics } from './metrics.js';
@@ -32,11 +35,14 @@ export function createScalerMetrics(registry: Registry, clock?: Clock): ScalerMe
   };
 }
 
-/** The parts of a running scaler the per-target gauges read. */
-export type ScalerView = Pick<
-  Scaler,
-  'registry' | 'servedTargets' | 'recommendations' | 'leader' | 'collector'
->;
+/** The parts of a running scaler (`Scaler`) the per-target gauges read. */
+export interface ScalerView {
+  readonly registry: TargetSource;
+  readonly recommendations: RecommendationSource;
+  readonly leader: LeaderState;
+  readonly collector: { readiness(nowMs: number): Readiness };
+  servedTargets(): readonly ServedTarget[];
+}
 
 /**
  * The per-target gauges' source over a running scaler: every registered target (also one whose

@@ -177,8 +177,18 @@ export class TargetMetrics implements ScalingObserver, CollectedTargetObserver {
     registry: Registry,
     private readonly clock: Clock = { nowMs: () => Date.now() },
   ) {
+    // Each read of a per-target metric first drops the targets that went (once per scrape: cached).
+    const prune = (): void => {
+      this.snapshot();
+    };
     const counter = (name: string, help: string, more: readonly string[]): Counter =>
-      new Counter({ name, help, labelNames: [...TARGET_LABEL_NAMES, ...more], registers: [registry] });
+      new Counter({
+        name,
+        help,
+        labelNames: [...TARGET_LABEL_NAMES, ...more],
+        registers: [registry],
+        collect: prune,
+      });
     this.decisions = counter(
       'slotscaler_target_decisions_total',
       "Scaling passes per target, by outcome (scaled, unchanged, held, no-metrics, invalid, ...) and the decision's reason (none without a decision)",
@@ -210,6 +220,7 @@ export class TargetMetrics implements ScalingObserver, CollectedTargetObserver {
       labelNames: TARGET_LABEL_NAMES,
       buckets: [1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1200, 1800, 3600],
       registers: [registry],
+      collect: prune,
     });
 
     const targets = (): readonly TargetSample[] => this.snapshot();
@@ -335,9 +346,7 @@ export class TargetMetrics implements ScalingObserver, CollectedTargetObserver {
       help: '1 while this replica holds the leader-election Lease and so may write to targets, else 0',
       registers: [registry],
       collect() {
-        const bound = source();
-        if (bound === undefined) this.reset();
-        else this.set(bound.isLeader() ? 1 : 0);
+        this.set(source()?.isLeader() === true ? 1 : 0);
       },
     });
     new Gauge({
@@ -345,9 +354,7 @@ export class TargetMetrics implements ScalingObserver, CollectedTargetObserver {
       help: '1 while this replica is ready (/readyz: its collections keep completing), else 0',
       registers: [registry],
       collect() {
-        const bound = source();
-        if (bound === undefined) this.reset();
-        else this.set(bound.isReady(clock.nowMs()) ? 1 : 0);
+        this.set(source()?.isReady(clock.nowMs()) === true ? 1 : 0);
       },
     });
   }

@@ -489,6 +489,7 @@ describe('Helm chart, rendered', () => {
     assert.deepEqual(endpointOf(render(['serviceMonitor.enabled=true'])), {
       port: 'metrics',
       path: '/metrics',
+      honorLabels: true,
       interval: '30s',
     });
     const relabelings = [
@@ -506,6 +507,7 @@ describe('Helm chart, rendered', () => {
     assert.deepEqual(endpointOf(objects), {
       port: 'metrics',
       path: '/metrics',
+      honorLabels: true,
       interval: '15s',
       scrapeTimeout: '5s',
       relabelings,
