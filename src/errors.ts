@@ -13,6 +13,7 @@ export type ErrorCode =
   | 'CONFIG_INVALID'
   | 'FLINK_UNREACHABLE'
   | 'FLINK_TIMEOUT'
+  | 'FLINK_SNAPSHOT_DEADLINE'
   | 'FLINK_HTTP_ERROR'
   | 'FLINK_BAD_RESPONSE'
   | 'FLINK_JOB_NOT_FOUND'
@@ -87,6 +88,23 @@ export class FlinkTimeoutError extends FlinkUnreachableError {
     options?: { cause?: unknown },
   ) {
     super(url, `no answer within ${timeoutMs} ms`, options);
+  }
+}
+
+/**
+ * One snapshot (its calls and their retries) took longer than the collector's per-target deadline.
+ * Not "unreachable": the JobManager may have answered every call, slowly or with 503s and
+ * Retry-After; the call errors, when the snapshot ends, say which.
+ */
+export class FlinkSnapshotDeadlineError extends SlotscalerError {
+  readonly code: ErrorCode = 'FLINK_SNAPSHOT_DEADLINE';
+  constructor(
+    readonly url: string,
+    readonly deadlineMs: number,
+  ) {
+    super(
+      `Flink JobManager at ${url}: no complete snapshot within the ${deadlineMs} ms deadline (calls still in flight or being retried)`,
+    );
   }
 }
 

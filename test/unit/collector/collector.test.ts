@@ -153,6 +153,37 @@ describe('Collector', () => {
     assert.ok(lines.some((line) => line.level === 'info' && /restart detected/.test(line.msg)));
   });
 
+  it('logs a failure that lasts once per cause per 5 minutes, however two causes alternate', async () => {
+    const subject = collector();
+    subject.setTargets(targets());
+    const warnings = (): string[] =>
+      lines
+        .filter((line) => line.level === 'warn' && line.bindings['name'] === 'broken')
+        .map((line) => String(line.obj['code']));
+    // Ten minutes of ticks, the JobManager answering 500 and garbage in turn.
+    for (let tick = 0; tick < 40; tick++) {
+      broken.behave();
+      broken.misbehave(tick % 2 === 0 ? 'server-error' : 'garbled');
+      await subject.tick();
+      clock.advance(15_000);
+    }
+    assert.deepEqual(warnings(), [
+      'FLINK_HTTP_ERROR',
+      'FLINK_BAD_RESPONSE',
+      'FLINK_HTTP_ERROR',
+      'FLINK_BAD_RESPONSE',
+    ]);
+    const again = lines.filter((line) => line.level === 'warn' && line.bindings['name'] === 'broken')[2];
+    assert.equal(again?.obj['heldBack'], 9, 'the lines held back are counted');
+    broken.behave();
+    await subject.tick();
+    assert.ok(lines.some((line) => line.level === 'info' && /readable again/.test(line.msg)));
+    broken.misbehave('server-error');
+    clock.advance(15_000);
+    await subject.tick();
+    assert.equal(warnings().length, 5, 'after a recovery, a new failure is said at once');
+  });
+
   it('never overlaps ticks: a tick due while one runs is skipped and counted', async () => {
     const subject = collector({ requestTimeoutMs: 300 });
     subject.setTargets(targets());
@@ -179,7 +210,12 @@ describe('Collector', () => {
     const first = await subject.tick();
     assert.ok(Date.now() - started < 1000, 'the tick ends at the deadline');
     assert.deepEqual([first.succeeded, first.failed], [2, 1]);
-    assert.equal(subject.status('ns/broken')?.lastError?.code, 'FLINK_TIMEOUT');
+    // Not "unreachable": the JobManager may be answering, slowly or with retries.
+    assert.equal(subject.status('ns/broken')?.lastError?.code, 'FLINK_SNAPSHOT_DEADLINE');
+    assert.match(
+      subject.status('ns/broken')?.lastError?.message ?? '',
+      /no complete snapshot within the 200 ms deadline/,
+    );
     const second = await subject.tick();
     assert.equal(second.busy, 1);
     await subject.stop();
