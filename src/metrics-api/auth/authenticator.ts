@@ -56,10 +56,16 @@ const TOKEN_CACHE_MAX_ENTRIES = 10_000;
 
 /**
  * Why a certificate was not accepted for one method: OpenSSL refused the chain at the handshake,
- * it ends at another bundle, it is outside its validity dates now, or its CN is not allowed.
+ * it ends at another bundle, node:tls reported none of its issuers (so no bundle can be told; some
+ * Node.js releases drop the client's intermediates, nodejs/node#65579), it is outside its validity
+ * dates now, or its CN is not allowed.
  */
 type CertificateFailure =
-  'not-verified' | 'unknown-authority' | 'expired-or-not-yet-valid' | 'name-not-allowed';
+  | 'not-verified'
+  | 'unknown-authority'
+  | 'chain-not-reported'
+  | 'expired-or-not-yet-valid'
+  | 'name-not-allowed';
 
 type CertificateCheck =
   | {
@@ -127,10 +133,13 @@ function checkCertificate(
   allowedNames: readonly string[],
 ): CertificateCheck {
   if (!peer.verified) return { ok: false, failure: 'not-verified' };
-  const length = lengthToAnchor(peer.chain, bundle);
-  if (length === 0) return { ok: false, failure: 'unknown-authority' };
   const [leaf] = peer.chain;
   if (leaf === undefined) return { ok: false, failure: 'unknown-authority' };
+  const length = lengthToAnchor(peer.chain, bundle);
+  if (length === 0) {
+    const lost = peer.chain.length === 1 && !leaf.checkIssued(leaf);
+    return { ok: false, failure: lost ? 'chain-not-reported' : 'unknown-authority' };
+  }
   const { commonName, organizations } = subjectOf(leaf);
   if (allowedNames.length > 0 && !allowedNames.includes(commonName))
     return { ok: false, failure: 'name-not-allowed' };
