@@ -386,7 +386,6 @@ export class Collector {
   /** Adds the snapshot to the target's window; false when the window refused it as implausible. */
   private accept(entry: TargetEntry, snapshot: JobSnapshot): boolean {
     const added = entry.window.add(snapshot);
-    this.dependencies.observer?.observeTargetSnapshot(entry.target, snapshot);
     for (const [reason, count] of Object.entries(added.dropped) as [SampleDropReason, number][]) {
       this.dependencies.observer?.observeSamplesDropped(reason, count);
     }
@@ -396,6 +395,8 @@ export class Collector {
       this.recordFailure(entry, error, snapshot.takenAtMs);
       return false;
     }
+    // Only a sample the window took: its state and parallelism may end a pending rescale.
+    this.dependencies.observer?.observeTargetSnapshot(entry.target, snapshot);
     const restCalls = Object.values(snapshot.restCalls).reduce((sum, calls) => sum + calls, 0);
     if (added.restart) {
       entry.logger.info(
