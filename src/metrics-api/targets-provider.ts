@@ -59,7 +59,8 @@ export class TargetsMetricsProvider implements MetricsProvider {
     }
     const items: ExternalMetricValue[] = [];
     for (const target of matching) {
-      const reading = target.metrics[metricName];
+      // Own properties only: `constructor` is a valid expression metric name, and every object has one.
+      const reading = Object.hasOwn(target.metrics, metricName) ? target.metrics[metricName] : undefined;
       if (reading === undefined) {
         return Promise.reject(
           new MetricUnavailableError(
@@ -75,6 +76,18 @@ export class TargetsMetricsProvider implements MetricsProvider {
       if (!('value' in reading)) {
         return Promise.reject(
           new MetricUnavailableError(namespace, metricName, target.name, reading.unavailable, reading.detail),
+        );
+      }
+      // NaN or an infinity is no quantity the HPA can read: unavailable, never made up.
+      if (!Number.isFinite(reading.value)) {
+        return Promise.reject(
+          new MetricUnavailableError(
+            namespace,
+            metricName,
+            target.name,
+            'not-finite',
+            `the value is ${String(reading.value)}`,
+          ),
         );
       }
       items.push({

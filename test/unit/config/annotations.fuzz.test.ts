@@ -301,7 +301,7 @@ describe('annotation parsers, fuzzed', () => {
           if (!JSON.stringify(given).includes('undefined')) assert.ok(!text.includes('undefined'), text);
         }
       }),
-      { numRuns: RUNS },
+      { numRuns: RUNS, includeErrorInReport: true },
     );
   });
 
@@ -317,7 +317,7 @@ describe('annotation parsers, fuzzed', () => {
         assertPlainNumbers(result.config);
         assertReadsBack(result.config);
       }),
-      { numRuns: RUNS },
+      { numRuns: RUNS, includeErrorInReport: true },
     );
   });
 
@@ -337,7 +337,7 @@ describe('annotation parsers, fuzzed', () => {
           `${text}: ${tolerance.scaleUp}`,
         );
       }),
-      { numRuns: RUNS },
+      { numRuns: RUNS, includeErrorInReport: true },
     );
   });
 
@@ -353,7 +353,7 @@ describe('annotation parsers, fuzzed', () => {
         }
         assert.ok(Number.isSafeInteger(milli), `${text} → ${milli}`);
       }),
-      { numRuns: RUNS },
+      { numRuns: RUNS, includeErrorInReport: true },
     );
   });
 });

@@ -162,7 +162,11 @@ describe('label selectors, fuzzed', () => {
           assert.ok(err.message.length > 0);
         }
       }),
-      { numRuns: RUNS, examples: [['\u0000'], ['x=\u0000'], ['x in (\uD800)'], ['!'], ['x in ('], ['x>']] },
+      {
+        numRuns: RUNS,
+        includeErrorInReport: true,
+        examples: [['\u0000'], ['x=\u0000'], ['x in (\uD800)'], ['!'], ['x in ('], ['x>']],
+      },
     );
   });
 
@@ -193,7 +197,7 @@ describe('label selectors, fuzzed', () => {
           );
         }
       }),
-      { numRuns: RUNS },
+      { numRuns: RUNS, includeErrorInReport: true },
     );
   });
 
@@ -216,7 +220,7 @@ describe('label selectors, fuzzed', () => {
           }
         },
       ),
-      { numRuns: RUNS },
+      { numRuns: RUNS, includeErrorInReport: true },
     );
   });
 
@@ -237,7 +241,7 @@ describe('label selectors, fuzzed', () => {
           for (const value of values) assert.equal(matches(`${key}!=${value}`), !matches(`${key}==${value}`));
         },
       ),
-      { numRuns: RUNS },
+      { numRuns: RUNS, includeErrorInReport: true },
     );
   });
 });

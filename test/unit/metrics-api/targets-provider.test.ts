@@ -100,4 +100,41 @@ describe('TargetsMetricsProvider', () => {
       message: /no-data/,
     });
   });
+
+  // Found by fuzzing the server: NaN was served as `NaNm` (later a 500), an infinity as a number.
+  for (const value of [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) {
+    it(`says a reading of ${value} is unavailable, not a value`, async () => {
+      const one = new TargetsMetricsProvider(
+        { servedTargets: () => [target('odd', { flink_busy_ratio: { value } })] },
+        () => NOW,
+      );
+      await assert.rejects(one.getMetric('flink', 'flink_busy_ratio', []), {
+        code: 'METRIC_UNAVAILABLE',
+        message: `metric flink_busy_ratio of target flink/odd is unavailable (not-finite): the value is ${value}`,
+      });
+    });
+  }
+
+  // Found by fuzzing the server: `constructor` (a valid expression metric name) was looked up on
+  // targets that do not define it too, and found Object's constructor: "unavailable (undefined)".
+  it('reads only metrics a target defines itself, whatever their name', async () => {
+    const two = new TargetsMetricsProvider(
+      {
+        servedTargets: () => [
+          target('defines', { constructor: { value: 2 } }),
+          target('does-not', { flink_busy_ratio: { value: 0.5 } }),
+        ],
+      },
+      () => NOW,
+    );
+    assert.equal(
+      (await two.getMetric('flink', 'constructor', parseLabelSelector('target=defines')))[0]?.valueMilli,
+      2000,
+    );
+    await assert.rejects(two.getMetric('flink', 'constructor', []), {
+      code: 'METRIC_UNAVAILABLE',
+      message:
+        'metric constructor of target flink/does-not is unavailable (no-data): the target does not define this metric',
+    });
+  });
 });
