@@ -1,5 +1,7 @@
 /**
- * Composition root and command line of `slotscaler`.
+ * Composition root and command line of `slotscaler`. The heavy parts (the Kubernetes client, the
+ * serving stack, the simulator) are imported by the command that runs them, so `--version`,
+ * `--help` and a refused argument answer in a fraction of a second.
  */
 import { text } from 'node:stream/consumers';
 
@@ -10,13 +12,9 @@ import type { CollectCommandOptions } from './cli/collect-command.js';
 import { runDecide } from './cli/decide-command.js';
 import { EXPLAIN_OUTPUTS, explainTarget, parseReference } from './cli/explain.js';
 import type { ExplainOutput } from './cli/explain.js';
-import { runSimulate } from './cli/simulate-command.js';
 import type { SimulateCommandOptions } from './cli/simulate-command.js';
 import { BUILTIN_TRACES } from './simulate/traces.js';
-import { HttpKubeClient } from './kube/kube-client.js';
-import { KubeConfig } from '@kubernetes/client-node';
 
-import { startServe } from './app/serve.js';
 import { loadConfig } from './config/load.js';
 import { kebabCase } from './config/keys.js';
 import { describeFields } from './config/schema.js';
@@ -100,7 +98,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--capacity-per-slot <records/s>', 'records per second one task slot processes', '1000')
     .option('--initial-taskmanagers <n>', 'TaskManagers at the start', '2')
     .option('--restart-downtime <duration>', 'how long each rescale stops the job', '60s')
-    .action((options: SimulateCommandOptions) => {
+    .action(async (options: SimulateCommandOptions) => {
+      const { runSimulate } = await import('./cli/simulate-command.js');
       exitCode = runSimulate(options, {
         write: (text) => {
           process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
@@ -138,6 +137,10 @@ export async function main(argv: readonly string[]): Promise<number> {
           exitCode = 2;
           return;
         }
+        const [{ KubeConfig }, { HttpKubeClient }] = await Promise.all([
+          import('@kubernetes/client-node'),
+          import('./kube/kube-client.js'),
+        ]);
         const kubeConfig = new KubeConfig();
         if (options.kubeconfig === undefined) kubeConfig.loadFromDefault();
         else kubeConfig.loadFromFile(options.kubeconfig);
@@ -205,6 +208,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       return;
     }
     const logger = createLogger({ level: loaded.config.logLevel, format: loaded.config.logFormat });
+    const { startServe } = await import('./app/serve.js');
     const serving = await startServe({ loaded, kubeconfigPath: kubeconfig, logger });
     await new Promise<void>((resolve) => {
       const stop = (signal: string): void => {
