@@ -3,8 +3,8 @@
  * wherever they appear in a logged object. One record, two formats:
  *
  * - `json`: one JSON object a line, the level by name and the time in ISO 8601
- *   (`{"level":"info","time":"2026-05-04T09:30:00.000Z",...}`), which Loki, Cloud Logging and
- *   Elasticsearch read without a custom parser;
+ *   (`{"level":"info","time":"2026-05-04T09:30:00.000Z",...}`), which log stores read without
+ *   a custom parser (Loki takes `level` as the line's level);
  * - `text`: one line a record for a person at a terminal: time, level, message, then the fields as
  *   `key=value` (the stack of an error-level record's `err` below it).
  *
