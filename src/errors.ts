@@ -79,15 +79,24 @@ export class FlinkUnreachableError extends SlotscalerError {
   }
 }
 
-/** The JobManager did not answer within the per-call timeout. A kind of unreachable. */
+/**
+ * The JobManager did not answer within the per-call timeout, or its answer (a body trickling in, or
+ * one that never ends) did not complete within it. A kind of unreachable.
+ */
 export class FlinkTimeoutError extends FlinkUnreachableError {
   override readonly code: ErrorCode = 'FLINK_TIMEOUT';
   constructor(
     url: string,
     readonly timeoutMs: number,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; answerStarted?: boolean },
   ) {
-    super(url, `no answer within ${timeoutMs} ms`, options);
+    super(
+      url,
+      options?.answerStarted === true
+        ? `its answer did not complete within ${timeoutMs} ms (cut there)`
+        : `no answer within ${timeoutMs} ms`,
+      options,
+    );
   }
 }
 
@@ -157,7 +166,7 @@ export class FlinkImplausibleResponseError extends SlotscalerError {
 }
 
 /**
- * An answer larger than `flink-max-response-size` (or with more JSON objects and arrays than any
+ * An answer larger than `flink-max-response-bytes` (or with more JSON objects and arrays than any
  * JobManager sends): cut while it streamed in, never parsed.
  */
 export class FlinkResponseTooLargeError extends SlotscalerError {

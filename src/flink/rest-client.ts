@@ -70,7 +70,7 @@ export interface FlinkHttpOptions {
   readonly maxIdleSocketsPerHost: number;
   /**
    * Answers larger than this are cut while they stream in (`FlinkResponseTooLargeError`): the
-   * `flink-max-response-size` setting.
+   * `flink-max-response-bytes` setting.
    */
   readonly maxResponseBytes: number;
 }
@@ -399,13 +399,16 @@ export class FlinkRestClient implements FlinkClient {
         request?.destroy();
       };
       const timer = setTimeout(() => {
-        fail(new FlinkTimeoutError(this.baseUrl, requestTimeoutMs), !headersReceived);
+        fail(
+          new FlinkTimeoutError(this.baseUrl, requestTimeoutMs, { answerStarted: headersReceived }),
+          !headersReceived,
+        );
       }, requestTimeoutMs);
       const tooLarge = (detail: string): void => {
         fail(
           new FlinkResponseTooLargeError(
             url,
-            `${detail}, over the limit of ${maxResponseBytes} bytes (flink-max-response-size)`,
+            `${detail}, over the limit of ${maxResponseBytes} bytes (flink-max-response-bytes)`,
           ),
           false,
         );

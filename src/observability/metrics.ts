@@ -19,7 +19,7 @@ export type FlinkRequestOutcome =
   | 'http_4xx'
   | 'http_5xx'
   | 'bad_response'
-  /** Cut while streaming: over `flink-max-response-size` (or too many JSON containers). */
+  /** Cut while streaming: over `flink-max-response-bytes` (or too many JSON containers). */
   | 'too_large'
   /** A number beyond the bounds of src/flink/bounds.ts. */
   | 'implausible';

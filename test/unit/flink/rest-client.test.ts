@@ -252,7 +252,7 @@ describe('FlinkRestClient', () => {
         (err: unknown) =>
           err instanceof FlinkResponseTooLargeError &&
           err.code === 'FLINK_RESPONSE_TOO_LARGE' &&
-          /over the limit of 100 bytes \(flink-max-response-size\)/.test(err.message),
+          /over the limit of 100 bytes \(flink-max-response-bytes\)/.test(err.message),
       );
     } finally {
       small.close();
@@ -382,7 +382,12 @@ describe('FlinkRestClient', () => {
     it('cut a body that trickles in forever at the request timeout, without retrying it', async () => {
       const cutBefore = cluster.bodies.cut;
       cluster.misbehave('endless');
-      await assert.rejects(client.getJobDetails(cluster.jobId), FlinkTimeoutError);
+      await assert.rejects(
+        client.getJobDetails(cluster.jobId),
+        (err: unknown) =>
+          err instanceof FlinkTimeoutError &&
+          /its answer did not complete within 300 ms \(cut there\)/.test(err.message),
+      );
       assert.equal(cluster.requests.length, 1, 'an answer that began is not asked again');
       await new Promise((resolve) => setTimeout(resolve, 50));
       assert.equal(cluster.bodies.cut - cutBefore, 1);
