@@ -92,6 +92,7 @@ export async function startServe(options: ServeOptions): Promise<Serving> {
     const metricsApi = await startMetricsApiServer({
       provider: new TargetsMetricsProvider(scaler, () => Date.now()),
       tls: settings.tls,
+      limits: settings.limits,
       tlsMinVersion: settings.tlsMinVersion,
       ...(settings.tlsCiphers === undefined ? {} : { tlsCiphers: settings.tlsCiphers }),
       auth,

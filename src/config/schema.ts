@@ -442,6 +442,61 @@ export const globalFields = {
     description:
       'HTTPS port of the external metrics API (external.metrics.k8s.io/v1beta1) the aggregator calls.',
   }),
+  metricsApiMaxConnections: field(forms.integer(16, 1_000_000), {
+    scope: 'global',
+    form: 'integer',
+    default: '1000',
+    description:
+      "Open connections to the metrics API at most, TLS handshakes included. Connections whose client certificate verified (the aggregator's front-proxy certificate, or one of client-ca-file) are never closed for it: at the limit, a new connection replaces the unverified one idle the longest, else the oldest handshake. An open connection costs about 30 KB of memory (45 KB while 8 KB of headers arrive).",
+  }),
+  metricsApiMaxConnectionsPerClient: field(forms.integer(1, 1_000_000), {
+    scope: 'global',
+    form: 'integer',
+    default: '32',
+    description:
+      'Connections without a verified client certificate served per remote address; the requests of more are answered 429 (with no TokenReview), and they are kept open rather than closed, so that the client does not come back for another TLS handshake at once.',
+  }),
+  metricsApiRequestsPerSecondPerClient: field(forms.number(0.1, 1_000_000), {
+    scope: 'global',
+    form: 'number',
+    default: '20',
+    description:
+      'Requests per second per remote address on connections without a verified client certificate (a burst of twice that); more are answered 429, a second late. Health checks are not counted.',
+  }),
+  metricsApiHandshakeTimeout: field(forms.duration(1, 120), {
+    scope: 'global',
+    form: 'duration',
+    default: '10s',
+    description:
+      "Time a client has to complete its TLS handshake with the metrics API (the aggregator's own handshake timeout is 10s).",
+  }),
+  metricsApiHeadersTimeout: field(forms.duration(1, 120), {
+    scope: 'global',
+    form: 'duration',
+    default: '10s',
+    description:
+      "Time a client has to send a request's headers; a connection without a verified client certificate is also closed when it has sent no complete request for this long.",
+  }),
+  metricsApiRequestTimeout: field(forms.duration(1, 600), {
+    scope: 'global',
+    form: 'duration',
+    default: '30s',
+    description: 'Time a client has to send a whole request (at least metrics-api-headers-timeout).',
+  }),
+  metricsApiKeepAliveTimeout: field(forms.duration(1, 3600), {
+    scope: 'global',
+    form: 'duration',
+    default: '120s',
+    description:
+      "How long a connection with a verified client certificate stays open without a request; longer than the aggregator's own 90s, so the aggregator closes its idle connections, not the server.",
+  }),
+  metricsApiMaxHeaderBytes: field(forms.integer(4096, 1_048_576), {
+    scope: 'global',
+    form: 'integer',
+    default: '32768',
+    description:
+      "Largest request header block the metrics API accepts, in bytes (431 beyond); room for the aggregator's X-Remote-Group and X-Remote-Extra headers of a user in many groups.",
+  }),
   metricsPort: field(forms.integer(1, 65_535), {
     scope: 'global',
     form: 'integer',

@@ -2,24 +2,34 @@
  * The external metrics API's own Prometheus metrics, registered on a registry the caller creates
  * (never the global default).
  */
-import { Counter, Histogram } from 'prom-client';
+import { Counter, Gauge, Histogram } from 'prom-client';
 import type { Registry } from 'prom-client';
 
 import type { AuthenticationFailure } from './auth/authenticator.js';
+import type { ConnectionLimitReason } from './connection-guard.js';
 
 /** What the server reports about itself. */
 export interface MetricsApiObserver {
-  /** One finished request: `metric` is a served metric name or a `_`-prefixed class (see server.ts). */
+  /**
+   * One finished request: `metric` is a served metric name or a `_`-prefixed class (app.ts
+   * `metricLabelOf`; `_throttled` for a 429 of the per-client request rate).
+   */
   observeRequest(metric: string, code: number, seconds: number): void;
   observeAuthFailure(reason: AuthenticationFailure): void;
   /** One forwarded read: the upstream's status code, or `error` when it did not answer. */
   observeUpstreamForward(code: number | 'error'): void;
+  /** A connection a limit closed, refused or (over the per-client cap) serves only 429s. */
+  observeConnectionLimited(reason: ConnectionLimitReason): void;
+  /** The open connections, by whether their client certificate verified (every second). */
+  observeOpenConnections(open: { readonly verified: number; readonly unverified: number }): void;
 }
 
 export const noopMetricsApiObserver: MetricsApiObserver = {
   observeRequest: () => undefined,
   observeAuthFailure: () => undefined,
   observeUpstreamForward: () => undefined,
+  observeConnectionLimited: () => undefined,
+  observeOpenConnections: () => undefined,
 };
 
 /** Registers the metrics API's metrics on `registry`. */
@@ -48,6 +58,18 @@ export function createMetricsApiMetrics(registry: Registry): MetricsApiObserver 
     labelNames: ['code'] as const,
     registers: [registry],
   });
+  const limited = new Counter({
+    name: 'slotscaler_metrics_api_connections_limited_total',
+    help: 'Connections to the external metrics API a limit acted on, by reason: closed or refused at max_connections, closed when idle or at the handshake_timeout, served only 429s over the per-client cap (client_connections)',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
+  const open = new Gauge({
+    name: 'slotscaler_metrics_api_open_connections',
+    help: 'Open connections to the external metrics API, by whether the client certificate verified (client="verified") or not (client="unverified", TLS handshakes included)',
+    labelNames: ['client'] as const,
+    registers: [registry],
+  });
   return {
     observeRequest: (metric, code, seconds) => {
       requests.inc({ metric, code: String(code) });
@@ -55,5 +77,10 @@ export function createMetricsApiMetrics(registry: Registry): MetricsApiObserver 
     },
     observeAuthFailure: (reason) => authFailures.inc({ reason }),
     observeUpstreamForward: (code) => forwards.inc({ code: String(code) }),
+    observeConnectionLimited: (reason) => limited.inc({ reason }),
+    observeOpenConnections: ({ verified, unverified }) => {
+      open.set({ client: 'verified' }, verified);
+      open.set({ client: 'unverified' }, unverified);
+    },
   };
 }

@@ -7,8 +7,10 @@ import { DEFAULT_CIPHERS } from 'node:tls';
 
 import type { ConfigIssue } from '../config/annotations.js';
 import { formatIssue } from '../config/annotations.js';
+import { GlobalConfigSchema } from '../config/schema.js';
 import type { GlobalConfig } from '../config/schema.js';
 import { ConfigError } from '../errors.js';
+import type { ConnectionLimits } from './connection-guard.js';
 import type { ServingCertificateOptions } from './tls/serving.js';
 import type { UpstreamOptions } from './upstream.js';
 
@@ -21,6 +23,7 @@ export interface MetricsApiSettings {
   readonly apiServiceName: string;
   /** Write the self-signed CA into the APIService (leader only); false with certificate files. */
   readonly writeApiServiceCaBundle: boolean;
+  readonly limits: ConnectionLimits;
   readonly tlsMinVersion: 'TLSv1.2' | 'TLSv1.3';
   /** The node:tls `ciphers` string; undefined: Node.js's defaults. */
   readonly tlsCiphers: string | undefined;
@@ -42,6 +45,7 @@ type Fields = Pick<
   | 'upstreamClientCertFile'
   | 'upstreamClientKeyFile'
   | 'upstreamTimeout'
+  | LimitFields
   | 'tlsMinVersion'
   | 'tlsCipherSuites'
 >;
@@ -57,6 +61,35 @@ export function tlsCipherString(suites: readonly string[] | undefined): string |
   const tls13 = DEFAULT_CIPHERS.split(':').filter((suite) => suite.startsWith('TLS_'));
   return [...tls13, ...suites].join(':');
 }
+
+type LimitFields =
+  | 'metricsApiMaxConnections'
+  | 'metricsApiMaxConnectionsPerClient'
+  | 'metricsApiRequestsPerSecondPerClient'
+  | 'metricsApiHandshakeTimeout'
+  | 'metricsApiHeadersTimeout'
+  | 'metricsApiRequestTimeout'
+  | 'metricsApiKeepAliveTimeout'
+  | 'metricsApiMaxHeaderBytes';
+
+/** The connection limits of the config (durations in seconds there, milliseconds here). */
+export function connectionLimitsFromConfig(config: Pick<GlobalConfig, LimitFields>): ConnectionLimits {
+  return {
+    maxConnections: config.metricsApiMaxConnections,
+    maxUnverifiedConnectionsPerClient: config.metricsApiMaxConnectionsPerClient,
+    unverifiedRequestsPerSecondPerClient: config.metricsApiRequestsPerSecondPerClient,
+    handshakeTimeoutMs: config.metricsApiHandshakeTimeout * 1000,
+    headersTimeoutMs: config.metricsApiHeadersTimeout * 1000,
+    requestTimeoutMs: config.metricsApiRequestTimeout * 1000,
+    keepAliveTimeoutMs: config.metricsApiKeepAliveTimeout * 1000,
+    maxHeaderBytes: config.metricsApiMaxHeaderBytes,
+  };
+}
+
+/** The limits of the config schema's defaults (a server started without a config: tests, bench). */
+export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = connectionLimitsFromConfig(
+  GlobalConfigSchema.parse({}),
+);
 
 /** Throws a ConfigError listing every inconsistency. */
 export function metricsApiSettingsFromConfig(config: Fields): MetricsApiSettings {
@@ -92,6 +125,13 @@ export function metricsApiSettingsFromConfig(config: Fields): MetricsApiSettings
       message: 'only applies to a self-signed certificate (without --tls-cert-file)',
     });
   }
+  if (config.metricsApiRequestTimeout < config.metricsApiHeadersTimeout) {
+    issues.push({
+      key: '--metrics-api-request-timeout',
+      value: undefined,
+      message: `must be at least --metrics-api-headers-timeout (${config.metricsApiHeadersTimeout}s): the headers are part of the request`,
+    });
+  }
   if (issues.length > 0) {
     throw new ConfigError(
       `invalid configuration:\n${issues.map((issue) => `  ${formatIssue(issue)}`).join('\n')}`,
@@ -125,6 +165,7 @@ export function metricsApiSettingsFromConfig(config: Fields): MetricsApiSettings
     upstream,
     apiServiceName: config.apiServiceName,
     writeApiServiceCaBundle: config.writeApiServiceCaBundle,
+    limits: connectionLimitsFromConfig(config),
     tlsMinVersion: config.tlsMinVersion,
     tlsCiphers: tlsCipherString(config.tlsCipherSuites),
   };

@@ -1,8 +1,9 @@
 /**
  * `startMetricsApiServer`: the external metrics API on node:https, with its serving certificate,
  * client-certificate trust from extension-apiserver-authentication, token and access reviews, the
- * optional upstream, and its Prometheus metrics. Everything it talks to comes in through its
- * options, so a test starts it on port 0 with fakes.
+ * optional upstream, its Prometheus metrics, and the connection limits that keep room for the
+ * aggregator (connection-guard.ts). Everything it talks to comes in through its options, so a test
+ * starts it on port 0 with fakes.
  */
 import { createServer } from 'node:https';
 import type { Server } from 'node:https';
@@ -26,7 +27,10 @@ import type {
   SubjectAccessReviewer,
   TokenReviewer,
 } from './auth/ports.js';
+import { ConnectionGuard, hasVerifiedClientCertificate } from './connection-guard.js';
+import type { ConnectionLimits } from './connection-guard.js';
 import { createMetricsApiMetrics, noopMetricsApiObserver } from './metrics.js';
+import { DEFAULT_CONNECTION_LIMITS } from './options.js';
 import { ServingCertificate } from './tls/serving.js';
 import type { ServingCertificateOptions } from './tls/serving.js';
 import { UpstreamClient } from './upstream.js';
@@ -65,6 +69,8 @@ export interface MetricsApiServerOptions {
   readonly registry?: Registry;
   readonly logger?: Logger;
   readonly clock?: Clock;
+  /** Connection, time and size limits (connection-guard.ts). Default: the config schema's defaults. */
+  readonly limits?: ConnectionLimits;
   /** Oldest TLS version accepted. Default TLSv1.2. */
   readonly tlsMinVersion?: 'TLSv1.2' | 'TLSv1.3';
   /** The node:tls `ciphers` string (TLS 1.2 and 1.3 suites); default Node.js's. */
@@ -135,23 +141,31 @@ export async function startMetricsApiServer(options: MetricsApiServerOptions): P
     };
   };
 
+  const observer =
+    options.registry === undefined ? noopMetricsApiObserver : createMetricsApiMetrics(options.registry);
+  // The aggregator's connections are the ones whose client certificate OpenSSL verified at the
+  // handshake against `ca`: the CAs of extension-apiserver-authentication, once read.
+  const guard = new ConnectionGuard(options.limits ?? DEFAULT_CONNECTION_LIMITS, {
+    isVerified: (socket) => clientCaPems(authConfig) !== undefined && hasVerifiedClientCertificate(socket),
+    observer,
+    logger,
+  });
   const server: Server = createServer(
-    { ...secureContext(), requestCert: true, rejectUnauthorized: false },
-    createMetricsApiApp({
-      provider: options.provider,
-      authentication,
-      upstream,
-      readiness: options.readiness ?? (() => ({ ready: true })),
-      observer:
-        options.registry === undefined ? noopMetricsApiObserver : createMetricsApiMetrics(options.registry),
-      clock,
-      logger,
-    }),
+    { ...guard.serverOptions(), ...secureContext(), requestCert: true, rejectUnauthorized: false },
+    guard.requestListener(
+      createMetricsApiApp({
+        provider: options.provider,
+        authentication,
+        upstream,
+        readiness: options.readiness ?? (() => ({ ready: true })),
+        observer,
+        clock,
+        logger,
+      }),
+    ),
   );
   server.on('tlsClientError', (err) => logger.debug({ err }, 'TLS handshake failed'));
-  // Longer than the aggregator's idle connections are kept, so they are closed by the client.
-  server.keepAliveTimeout = 120_000;
-  server.headersTimeout = 125_000;
+  guard.attach(server);
 
   const applySecureContext = (): void => {
     try {
@@ -193,7 +207,8 @@ export async function startMetricsApiServer(options: MetricsApiServerOptions): P
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port ?? 6443, options.host, () => {
+    const address = options.host === undefined ? {} : { host: options.host };
+    server.listen({ port: options.port ?? 6443, ...address, backlog: guard.listenBacklog() }, () => {
       server.off('error', reject);
       resolve();
     });
@@ -210,6 +225,7 @@ export async function startMetricsApiServer(options: MetricsApiServerOptions): P
       stopCertificateListener();
       serving.close();
       upstream?.close();
+      guard.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();

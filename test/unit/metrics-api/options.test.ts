@@ -19,6 +19,18 @@ describe('metricsApiSettingsFromConfig', () => {
       upstream: undefined,
       apiServiceName: 'v1beta1.external.metrics.k8s.io',
       writeApiServiceCaBundle: false,
+      tlsMinVersion: 'TLSv1.2',
+      tlsCiphers: undefined,
+      limits: {
+        maxConnections: 1000,
+        maxUnverifiedConnectionsPerClient: 32,
+        unverifiedRequestsPerSecondPerClient: 20,
+        handshakeTimeoutMs: 10_000,
+        headersTimeoutMs: 10_000,
+        requestTimeoutMs: 30_000,
+        keepAliveTimeoutMs: 120_000,
+        maxHeaderBytes: 32_768,
+      },
     });
   });
 
