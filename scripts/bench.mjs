@@ -3,6 +3,7 @@
 // printing its own table and writing bench-results-<name>.json. Figures, never pass/fail.
 //   npm run bench                 collector and metrics API (a few minutes)
 //   npm run bench -- --all        also the API-server load of the scaler (real control plane, 6 min)
+//                                 and the HPA's reads during a flood of the metrics API (2 min)
 //   npm run bench -- collector    only the named ones
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
@@ -12,7 +13,7 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const args = process.argv.slice(2);
 const all = args.includes('--all');
 const named = args.filter((arg) => !arg.startsWith('--'));
-const SLOW = new Set(['api-load']);
+const SLOW = new Set(['api-load', 'metrics-api-flood']);
 
 const benches = readdirSync(new URL('../bench/', import.meta.url))
   .filter((file) => file.endsWith('.bench.ts'))
@@ -80,6 +81,18 @@ if (api) {
       '',
     ]);
 }
+const flood = read('metrics-api-flood');
+if (flood) {
+  for (const name of ['before', 'during']) {
+    const phase = flood[name];
+    rows.push([
+      'metrics-api-flood',
+      `HPA reads through the aggregator, ${name} ${flood.attack.slowloris} slowloris + ${flood.attack.flood} flood connections`,
+      `${phase.succeeded}/${phase.reads} ok, p50 ${phase.p50Ms.toFixed(0)} ms, p99 ${phase.p99Ms.toFixed(0)} ms, max ${phase.maxMs.toFixed(0)} ms`,
+      name === 'during' ? 'every read ok' : '',
+    ]);
+  }
+}
 const decide = read('decide');
 if (decide) {
   for (const entry of decide.decisionCore)
@@ -126,7 +139,7 @@ if (rows.length > 0) {
   for (const row of rows) console.log(line(row));
   writeFileSync(
     new URL('../bench-results.json', import.meta.url),
-    `${JSON.stringify({ date: new Date().toISOString(), node: process.version, summary: rows.map(([bench, figure, measured, goal]) => ({ bench, figure, measured, goal })), collector, metricsApi: api, decide, apiLoad: load }, null, 2)}\n`,
+    `${JSON.stringify({ date: new Date().toISOString(), node: process.version, summary: rows.map(([bench, figure, measured, goal]) => ({ bench, figure, measured, goal })), collector, metricsApi: api, metricsApiFlood: flood, decide, apiLoad: load }, null, 2)}\n`,
   );
   console.log('written to bench-results.json');
 }
