@@ -1,8 +1,10 @@
 /**
  * Plain types of what Slotscaler reads from a Flink JobManager, after validation. Every number here
  * is finite: a value Flink did not report (missing, `"NaN"`, a bare `NaN`) is `null`, never a number.
- * Times are epoch milliseconds of the JobManager's clock, counters are cumulative since the task
- * started.
+ * Parallelism, vertex counts and timestamps are within the bounds of src/flink/bounds.ts (checked
+ * when the answer is parsed); counters and gauges are checked against theirs before a snapshot
+ * enters a metric window. Times are epoch milliseconds of the JobManager's clock, counters are
+ * cumulative since the task started.
  */
 
 /** Job states as Flink names them (`org.apache.flink.api.common.JobStatus`); unknown ones are kept as given. */
