@@ -92,7 +92,7 @@ describe('scaler: refuses to fight another autoscaler', { timeout: 300_000 }, ()
     });
     assert.equal(operator?.type, 'Warning');
     assert.match(
-      operator?.message ?? '',
+      operator.message,
       /the Flink operator's autoscaler is on \(flinkConfiguration job\.autoscaler\.enabled: "true"\)/,
     );
     const [hpa] = await waitFor('AutoscalerConflict on hpa-scaled', async () => {
@@ -101,7 +101,7 @@ describe('scaler: refuses to fight another autoscaler', { timeout: 300_000 }, ()
     });
     assert.equal(hpa?.type, 'Warning');
     assert.match(
-      hpa?.message ?? '',
+      hpa.message,
       /the HorizontalPodAutoscaler hpa-scaled-hpa scales it.*slotscaler\.dev\/mode: metrics-only/,
     );
     assert.equal(await replicasOf('operator-scaled'), 1);

@@ -301,7 +301,7 @@ describe('ScalingLoop', () => {
     assert.deepEqual(events.reasons(), ['ExpressionNotFinite']);
     assert.equal(events.events[0]?.type, 'Warning');
     assert.match(
-      events.events[0]?.note ?? '',
+      events.events[0].note,
       /^slotscaler.dev\/metric.per_idle "busy_ratio \/ \(1 - busy_ratio\)" evaluated to Infinity; not served/,
     );
     metrics.busy.set('job', { value: 0.5 });
@@ -320,7 +320,7 @@ describe('ScalingLoop', () => {
     assert.deepEqual(events.reasons(), ['AutoscalerConflict']);
     assert.equal(events.events[0]?.type, 'Warning');
     assert.match(
-      events.events[0]?.note ?? '',
+      events.events[0].note,
       /^not rescaled while the Flink operator's autoscaler is on \(flinkConfiguration job.autoscaler.enabled: "true"\): .*slotscaler.dev\/mode: metrics-only/,
     );
     assert.match(
