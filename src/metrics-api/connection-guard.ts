@@ -159,8 +159,9 @@ export class ConnectionGuard {
   private readonly bySocket = new WeakMap<Socket, Connection>();
   /** Connections in their TLS handshake, oldest first. */
   private readonly handshaking = new Set<Connection>();
-  /** Established connections with no request in flight, idle the longest first. */
+  /** Established unverified connections with no request in flight, idle the longest first. */
   private readonly idleUnverified = new Set<Connection>();
+  /** Verified connections that have not sent a request yet, oldest first. */
   private readonly idleVerified = new Set<Connection>();
   private readonly unverifiedPerClient = new Map<string, number>();
   private readonly buckets = new Map<string, TokenBucket>();
@@ -287,15 +288,18 @@ export class ConnectionGuard {
   private admit(request: IncomingMessage, response: ServerResponse): boolean {
     const connection = this.bySocket.get(request.socket);
     if (connection === undefined) return true;
-    if (connection.inFlight++ === 0) {
-      (connection.verified ? this.idleVerified : this.idleUnverified).delete(connection);
+    if (connection.verified) {
+      // From its first request on, Node's keep-alive timeout closes it once idle: nothing to count.
+      this.idleVerified.delete(connection);
+      return true;
     }
+    if (connection.inFlight++ === 0) this.idleUnverified.delete(connection);
     response.once('close', () => {
       if (--connection.inFlight > 0 || this.connections.get(connection.key) !== connection) return;
       connection.idleSinceMs = nowMs();
-      (connection.verified ? this.idleVerified : this.idleUnverified).add(connection);
+      this.idleUnverified.add(connection);
     });
-    if (connection.verified || routeOf(pathOf(request.url)).kind === 'health') return true;
+    if (routeOf(pathOf(request.url)).kind === 'health') return true;
     if (connection.parked) {
       refuse(
         response,
