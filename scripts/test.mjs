@@ -72,6 +72,8 @@ run(`tests (${suites.join(', ')}: ${files.length} files)`, 'npx', [
   'node',
   '--import',
   'tsx',
+  '--import',
+  './test/support/property-seed.ts',
   '--test',
   '--test-concurrency=1',
   ...passThrough,

@@ -19,7 +19,8 @@ const DURATION_UNIT_SECONDS: Record<string, number> = { h: 3600, m: 60, s: 1, ms
  */
 export function parseDuration(text: string): number {
   const trimmed = text.trim();
-  if (/^\d+(\.\d+)?$/.test(trimmed)) return Number(trimmed);
+  // Plain seconds too are kept to the millisecond, as formatDuration prints them.
+  if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.round(Number(trimmed) * 1000) / 1000;
   if (trimmed === '') throw new ValueError('expected a duration such as 30s, 5m or 1h30m');
   DURATION_PART.lastIndex = 0;
   let seconds = 0;

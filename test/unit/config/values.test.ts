@@ -32,6 +32,10 @@ describe('durations', () => {
     ['0', 0],
     ['0s', 0],
     [' 15s ', 15],
+    // Plain seconds are kept to the millisecond like the others (a fuzzed value that did not read back).
+    ['1.0000000000000002', 1],
+    ['0.0004', 0],
+    ['2.5', 2.5],
   ] as const) {
     it(`${JSON.stringify(text)} is ${seconds} s`, () => assert.equal(parseDuration(text), seconds));
   }
