@@ -12,6 +12,7 @@ import { METHODS as METHODS_NODE } from 'node:http';
 import { connect } from 'node:tls';
 
 import fc from 'fast-check';
+import '../../support/property-seed.js';
 
 import type { MetricReading, ServedTarget } from '../../../src/domain/metrics.js';
 import {

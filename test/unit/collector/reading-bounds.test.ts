@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
 import fc from 'fast-check';
+import '../../support/property-seed.js';
 import { Registry } from 'prom-client';
 
 import { Collector } from '../../../src/collector/collector.js';

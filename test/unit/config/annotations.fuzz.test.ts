@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
 import fc from 'fast-check';
+import '../../support/property-seed.js';
 
 import { FLINK_METRIC_NAMES } from '../../../src/collector/catalogue.js';
 import { compileExpressionMetric } from '../../../src/collector/expression-metric.js';

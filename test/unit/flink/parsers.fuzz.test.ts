@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 
 import fc from 'fast-check';
+import '../../support/property-seed.js';
 
 import { metricRanges } from '../../../src/collector/metric-bounds.js';
 import { MetricWindow } from '../../../src/collector/metric-window.js';

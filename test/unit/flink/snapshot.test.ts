@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, afterEach, beforeEach, describe, it } from 'node:test';
 
 import fc from 'fast-check';
+import '../../support/property-seed.js';
 
 import type { JobSnapshot } from '../../../src/domain/flink.js';
 import type { FlinkClient } from '../../../src/domain/ports.js';

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
 import fc from 'fast-check';
+import '../../support/property-seed.js';
 
 import { parseQuantityMilli } from '../../../src/config/values.js';
 import { externalMetricValueList, formatValue } from '../../../src/metrics-api/discovery.js';
