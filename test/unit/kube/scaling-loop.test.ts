@@ -2,9 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import { compileExpressionMetric } from '../../../src/collector/expression-metric.js';
 import type { WindowReadings } from '../../../src/collector/metric-window.js';
-import { parseTargetAnnotations } from '../../../src/config/annotations.js';
 import type { FlinkMetricName, MetricReading } from '../../../src/domain/metrics.js';
 import { STATUS_ANNOTATION } from '../../../src/kube/adapters/adapter.js';
 import { flinkDeploymentAdapter } from '../../../src/kube/adapters/flink-deployment.js';
@@ -14,86 +12,13 @@ import type { KubeObject } from '../../../src/kube/objects.js';
 import { ScalingLoop } from '../../../src/kube/scaling-loop.js';
 import type { MetricsSource, ScalingLoopOptions } from '../../../src/kube/scaling-loop.js';
 import { decodeStatus, encodeStatus } from '../../../src/kube/status-annotation.js';
-import { KNOWN_METRICS, targetId } from '../../../src/kube/target-registry.js';
+import { targetId } from '../../../src/kube/target-registry.js';
 import type { RegisteredTarget, TargetSource } from '../../../src/kube/target-registry.js';
 import { silentLogger } from '../../../src/observability/logger.js';
 import { FakeClock } from '../../fakes/fake-clock.js';
 import { FakeEvents } from '../../fakes/fake-events.js';
 import { FakeWriter } from '../../fakes/fake-writer.js';
-
-interface FlinkDeploymentOptions {
-  readonly replicas?: number;
-  readonly slots?: number;
-  readonly annotations?: Readonly<Record<string, string>>;
-  readonly upgradeMode?: string;
-  readonly lifecycleState?: string;
-  readonly jobState?: string;
-  readonly resourceVersion?: string;
-  readonly flinkConfiguration?: Readonly<Record<string, string>>;
-}
-
-function flinkDeployment(name: string, options: FlinkDeploymentOptions = {}): KubeObject {
-  const replicas = options.replicas ?? 1;
-  const slots = options.slots ?? 2;
-  return {
-    apiVersion: 'flink.apache.org/v1beta1',
-    kind: 'FlinkDeployment',
-    metadata: {
-      name,
-      namespace: 'flink',
-      uid: `uid-${name}`,
-      resourceVersion: options.resourceVersion ?? '1',
-      generation: 1,
-      annotations: {
-        'slotscaler.dev/enabled': 'true',
-        'slotscaler.dev/metrics': 'flink_busy_ratio=0.5',
-        'slotscaler.dev/cooldown-after-rescale': '30s',
-        'slotscaler.dev/scale-down-stabilization': '60s',
-        ...options.annotations,
-      },
-    },
-    spec: {
-      flinkConfiguration: { 'taskmanager.numberOfTaskSlots': String(slots), ...options.flinkConfiguration },
-      taskManager: { replicas },
-      job: { parallelism: replicas * slots, upgradeMode: options.upgradeMode ?? 'last-state' },
-    },
-    status: {
-      lifecycleState: options.lifecycleState ?? 'STABLE',
-      observedGeneration: 1,
-      taskManager: { replicas },
-      jobStatus: { state: options.jobState ?? 'RUNNING', jobId: 'a'.repeat(32) },
-    },
-  };
-}
-
-/** What the registry makes of an object (its parsing is exercised by the registry's own tests). */
-function register(object: KubeObject): RegisteredTarget {
-  const result = parseTargetAnnotations(object.metadata.annotations ?? {}, { knownMetrics: KNOWN_METRICS });
-  const parsed = result.ok
-    ? {
-        ok: true as const,
-        config: result.config,
-        expressions: Object.entries(result.expressions).map(([name, source]) =>
-          compileExpressionMetric(name, source),
-        ),
-      }
-    : { ok: false as const, issues: result.issues };
-  return {
-    id: targetId(flinkDeploymentAdapter, 'flink', object.metadata.name),
-    adapter: flinkDeploymentAdapter,
-    ref: {
-      apiVersion: 'flink.apache.org/v1beta1',
-      kind: 'FlinkDeployment',
-      namespace: 'flink',
-      name: object.metadata.name,
-      uid: object.metadata.uid,
-    },
-    object,
-    parsed,
-    view: parsed.ok ? flinkDeploymentAdapter.describe(object, parsed.config, null) : null,
-    crd: null,
-  };
-}
+import { flinkDeployment, register } from '../../fakes/flink-deployment-target.js';
 
 class FakeTargets implements TargetSource {
   readonly targets = new Map<string, RegisteredTarget>();

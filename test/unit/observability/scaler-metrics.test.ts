@@ -7,16 +7,12 @@ import { after, before, describe, it } from 'node:test';
 import { Registry } from 'prom-client';
 
 import { Collector } from '../../../src/collector/collector.js';
-import { compileExpressionMetric } from '../../../src/collector/expression-metric.js';
 import type { WindowReadings } from '../../../src/collector/metric-window.js';
-import { parseTargetAnnotations } from '../../../src/config/annotations.js';
 import type { FlinkMetricName, MetricReading, ServedTarget } from '../../../src/domain/metrics.js';
 import { FlinkHttpPool } from '../../../src/flink/rest-client.js';
-import { flinkDeploymentAdapter } from '../../../src/kube/adapters/flink-deployment.js';
 import type { KubeObject } from '../../../src/kube/objects.js';
 import { ScalingLoop } from '../../../src/kube/scaling-loop.js';
 import type { MetricsSource } from '../../../src/kube/scaling-loop.js';
-import { KNOWN_METRICS, targetId } from '../../../src/kube/target-registry.js';
 import type { RegisteredTarget, TargetSource } from '../../../src/kube/target-registry.js';
 import { silentLogger } from '../../../src/observability/logger.js';
 import { createScalerMetrics, scalerMetricsSource } from '../../../src/observability/scaler-metrics.js';
@@ -25,69 +21,7 @@ import { FakeClock } from '../../fakes/fake-clock.js';
 import { FakeEvents } from '../../fakes/fake-events.js';
 import { FakeJobManagerServer, typicalJob } from '../../fakes/fake-jobmanager.js';
 import { FakeWriter } from '../../fakes/fake-writer.js';
-
-function flinkDeployment(
-  name: string,
-  options: { replicas?: number; lifecycleState?: string; annotations?: Record<string, string> } = {},
-): KubeObject {
-  const replicas = options.replicas ?? 1;
-  return {
-    apiVersion: 'flink.apache.org/v1beta1',
-    kind: 'FlinkDeployment',
-    metadata: {
-      name,
-      namespace: 'flink',
-      uid: `uid-${name}`,
-      resourceVersion: '1',
-      generation: 1,
-      annotations: {
-        'slotscaler.dev/enabled': 'true',
-        'slotscaler.dev/metrics': 'flink_busy_ratio=0.5',
-        'slotscaler.dev/cooldown-after-rescale': '30s',
-        ...options.annotations,
-      },
-    },
-    spec: {
-      flinkConfiguration: { 'taskmanager.numberOfTaskSlots': '2' },
-      taskManager: { replicas },
-      job: { parallelism: replicas * 2, upgradeMode: 'last-state' },
-    },
-    status: {
-      lifecycleState: options.lifecycleState ?? 'STABLE',
-      observedGeneration: 1,
-      taskManager: { replicas },
-      jobStatus: { state: 'RUNNING', jobId: 'a'.repeat(32) },
-    },
-  };
-}
-
-/** What the target registry makes of an object. */
-function register(object: KubeObject): RegisteredTarget {
-  const result = parseTargetAnnotations(object.metadata.annotations ?? {}, { knownMetrics: KNOWN_METRICS });
-  const parsed = result.ok
-    ? {
-        ok: true as const,
-        config: result.config,
-        expressions: Object.entries(result.expressions).map(([name, source]) =>
-          compileExpressionMetric(name, source),
-        ),
-      }
-    : { ok: false as const, issues: result.issues };
-  return {
-    id: targetId(flinkDeploymentAdapter, 'flink', object.metadata.name),
-    adapter: flinkDeploymentAdapter,
-    ref: {
-      apiVersion: 'flink.apache.org/v1beta1',
-      kind: 'FlinkDeployment',
-      namespace: 'flink',
-      name: object.metadata.name,
-    },
-    object,
-    parsed,
-    view: parsed.ok ? flinkDeploymentAdapter.describe(object, parsed.config, null) : null,
-    crd: null,
-  };
-}
+import { flinkDeployment, register } from '../../fakes/flink-deployment-target.js';
 
 class Targets implements TargetSource {
   readonly targets = new Map<string, RegisteredTarget>();
