@@ -14,7 +14,7 @@ import type { Logger } from '../../src/observability/logger.js';
 import { FakeJobManagerServer, typicalJob } from '../fakes/fake-jobmanager.js';
 import { flinkDeploymentYaml, startEnvironment } from './harness/environment.js';
 import type { Environment } from './harness/environment.js';
-import { applyYaml, expectOk, waitFor } from './harness/kube.js';
+import { applyYaml, expectOk, externalMetricsApiServiceYaml, waitFor } from './harness/kube.js';
 import { fastConfig } from './scaler-helpers.js';
 
 const NAMESPACE = 'flood';
@@ -123,28 +123,7 @@ export async function startFloodScenario(options: {
       metricsPort: 0,
     });
     const port = serving.metricsApi.port;
-    await applyYaml(
-      cp,
-      `apiVersion: v1
-kind: Service
-metadata: { name: slotscaler, namespace: default }
-spec:
-  type: ExternalName
-  externalName: 127.0.0.1
-  ports: [{ name: https, port: ${port} }]
----
-apiVersion: apiregistration.k8s.io/v1
-kind: APIService
-metadata: { name: v1beta1.external.metrics.k8s.io }
-spec:
-  group: external.metrics.k8s.io
-  version: v1beta1
-  groupPriorityMinimum: 100
-  versionPriority: 100
-  service: { name: slotscaler, namespace: default, port: ${port} }
-  insecureSkipTLSVerify: true
-`,
-    );
+    await applyYaml(cp, externalMetricsApiServiceYaml(port));
     await waitFor(
       'the APIService to trust our CA and be Available',
       async () => {

@@ -14,7 +14,7 @@ import { startServe } from '../../src/app/serve.js';
 import type { Serving } from '../../src/app/serve.js';
 import { flinkDeploymentYaml, startEnvironment } from './harness/environment.js';
 import type { Environment } from './harness/environment.js';
-import { applyYaml, expectOk, waitFor } from './harness/kube.js';
+import { applyYaml, expectOk, externalMetricsApiServiceYaml, waitFor } from './harness/kube.js';
 import { readmeBlock, readmeCommands, runAsUser } from '../support/readme.js';
 import { fastConfig, patchAnnotations, testLogger } from './scaler-helpers.js';
 
@@ -83,28 +83,7 @@ describe('external metrics API through the real aggregator, used by a real HPA',
   });
 
   it('registers as the external metrics APIService and becomes Available', async () => {
-    await applyYaml(
-      env.controlPlane,
-      `apiVersion: v1
-kind: Service
-metadata: { name: slotscaler, namespace: default }
-spec:
-  type: ExternalName
-  externalName: 127.0.0.1
-  ports: [{ name: https, port: ${serving.metricsApi.port} }]
----
-apiVersion: apiregistration.k8s.io/v1
-kind: APIService
-metadata: { name: v1beta1.external.metrics.k8s.io }
-spec:
-  group: external.metrics.k8s.io
-  version: v1beta1
-  groupPriorityMinimum: 100
-  versionPriority: 100
-  service: { name: slotscaler, namespace: default, port: ${serving.metricsApi.port} }
-  insecureSkipTLSVerify: true
-`,
-    );
+    await applyYaml(env.controlPlane, externalMetricsApiServiceYaml(serving.metricsApi.port));
     // The leader writes its self-signed CA into the APIService (and so turns the skip off).
     const apiService = await waitFor(
       'the APIService to trust our CA and be Available',

@@ -21,7 +21,7 @@ import type { Serving } from '../../src/app/serve.js';
 import { microTime } from '../../src/kube/events.js';
 import { flinkDeploymentYaml, startEnvironment } from './harness/environment.js';
 import type { Environment } from './harness/environment.js';
-import { applyYaml, expectOk, waitFor } from './harness/kube.js';
+import { applyYaml, expectOk, externalMetricsApiServiceYaml, waitFor } from './harness/kube.js';
 import { fastAnnotations, fastConfig, patchAnnotations, testLogger } from './scaler-helpers.js';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
@@ -463,28 +463,7 @@ describe('Prometheus scraping a real slotscaler serve', { timeout: 480_000 }, ()
       metricsPort: 0,
       identity: 'scraped-replica',
     });
-    await applyYaml(
-      cp,
-      `apiVersion: v1
-kind: Service
-metadata: { name: slotscaler, namespace: default }
-spec:
-  type: ExternalName
-  externalName: 127.0.0.1
-  ports: [{ name: https, port: ${serving.metricsApi.port} }]
----
-apiVersion: apiregistration.k8s.io/v1
-kind: APIService
-metadata: { name: ${API_SERVICE} }
-spec:
-  group: external.metrics.k8s.io
-  version: v1beta1
-  groupPriorityMinimum: 100
-  versionPriority: 100
-  service: { name: slotscaler, namespace: default, port: ${serving.metricsApi.port} }
-  insecureSkipTLSVerify: true
-`,
-    );
+    await applyYaml(cp, externalMetricsApiServiceYaml(serving.metricsApi.port));
     const apiServer = new URL(cp.server);
     prometheus = await startPrometheus(dir, {
       global: { scrape_interval: '1s', scrape_timeout: '1s', evaluation_interval: '1s' },

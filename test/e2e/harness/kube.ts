@@ -188,3 +188,30 @@ export function watch(
     done,
   };
 }
+
+/**
+ * A `slotscaler serve` on 127.0.0.1:`port` as the external metrics APIService: an ExternalName
+ * Service the aggregator resolves to loopback, and the APIService with `insecureSkipTLSVerify`
+ * until the leader writes its self-signed CA into `caBundle`.
+ */
+export function externalMetricsApiServiceYaml(port: number): string {
+  return `apiVersion: v1
+kind: Service
+metadata: { name: slotscaler, namespace: default }
+spec:
+  type: ExternalName
+  externalName: 127.0.0.1
+  ports: [{ name: https, port: ${port} }]
+---
+apiVersion: apiregistration.k8s.io/v1
+kind: APIService
+metadata: { name: v1beta1.external.metrics.k8s.io }
+spec:
+  group: external.metrics.k8s.io
+  version: v1beta1
+  groupPriorityMinimum: 100
+  versionPriority: 100
+  service: { name: slotscaler, namespace: default, port: ${port} }
+  insecureSkipTLSVerify: true
+`;
+}
