@@ -22,7 +22,7 @@ import { FakeJobManagerServer, typicalJob } from '../test/fakes/fake-jobmanager.
 import { flinkDeploymentYaml, startEnvironment } from '../test/e2e/harness/environment.js';
 import { resolveConfig } from '../src/config/load.js';
 import { USER_AGENT } from '../src/kube/kube-client.js';
-import { startScaler } from '../src/kube/start-scaler.js';
+import { startScaler } from '../src/runtime/start-scaler.js';
 
 function flag(name: string, fallback: number): number {
   const index = process.argv.indexOf(`--${name}`);

@@ -19,8 +19,8 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
 import type { Clock } from '../src/domain/ports.js';
-import { Collector } from '../src/collector/collector.js';
-import type { TickResult } from '../src/collector/collector.js';
+import { Collector } from '../src/runtime/collector.js';
+import type { TickResult } from '../src/runtime/collector.js';
 import { FlinkHttpPool } from '../src/flink/rest-client.js';
 import { startFleet } from './fake-fleet.js';
 import type { Fleet, FleetOptions } from './fake-fleet.js';

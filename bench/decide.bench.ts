@@ -13,7 +13,7 @@
 import { writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 
-import { MetricWindow } from '../src/collector/metric-window.js';
+import { MetricWindow } from '../src/metrics/metric-window.js';
 import type {
   DecisionInput,
   TimestampedRecommendation,

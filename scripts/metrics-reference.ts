@@ -7,11 +7,11 @@
  */
 import { Registry } from 'prom-client';
 
-import { METRIC_CATALOGUE } from '../src/collector/catalogue.js';
+import { METRIC_CATALOGUE } from '../src/metrics/catalogue.js';
 import { createMetricsApiMetrics } from '../src/metrics-api/metrics.js';
 import { RECOMMENDED_TASKMANAGERS } from '../src/metrics-api/targets-provider.js';
 import { registerProcessMetrics } from '../src/observability/metrics.js';
-import { createScalerMetrics } from '../src/observability/scaler-metrics.js';
+import { createScalerMetrics } from '../src/runtime/scaler-metrics.js';
 
 export const METRICS_BEGIN = '<!-- BEGIN GENERATED: metric reference (npm run docs) -->';
 export const METRICS_END = '<!-- END GENERATED: metric reference -->';

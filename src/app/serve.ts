@@ -7,8 +7,8 @@ import { ApiregistrationV1Api, KubeConfig } from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
 
 import type { LoadedConfig } from '../config/load.js';
-import { startScaler } from '../kube/start-scaler.js';
-import type { Scaler } from '../kube/start-scaler.js';
+import { startScaler } from '../runtime/start-scaler.js';
+import type { Scaler } from '../runtime/start-scaler.js';
 import {
   KubernetesAuthenticationConfigSource,
   KubernetesSubjectAccessReviewer,

@@ -4,7 +4,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { systemClock } from '../collector/clock.js';
+import { systemClock } from '../runtime/clock.js';
 import { parseDuration, ValueError } from '../config/values.js';
 import { collectReport, formatCollectReport } from '../flink/collect-report.js';
 import { FlinkHttpPool, FlinkRestClient } from '../flink/rest-client.js';

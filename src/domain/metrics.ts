@@ -68,3 +68,12 @@ export interface ServedTarget {
   /** The catalogue metrics, the target's expression metrics and `flink_recommended_taskmanagers`. */
   readonly metrics: Readonly<Record<string, MetricReading>>;
 }
+
+/** One requirement of a Kubernetes label selector (`key in (a,b)`, `!key`, `key>3`). */
+export type SelectorOperator = 'exists' | 'doesNotExist' | '=' | '==' | '!=' | 'in' | 'notin' | '>' | '<';
+
+export interface Requirement {
+  readonly key: string;
+  readonly operator: SelectorOperator;
+  readonly values: readonly string[];
+}

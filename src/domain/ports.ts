@@ -11,7 +11,7 @@ import type {
   TaskManagerSummary,
   VertexBackPressure,
 } from './flink.js';
-import type { Requirement } from '../metrics-api/label-selector.js';
+import type { Requirement } from './metrics.js';
 
 // ---------------------------------------------------------------------------------------------
 // Clock. Real: `systemClock` in src/collector/clock.ts. Fake: test/fakes/fake-clock.ts.

@@ -3,10 +3,10 @@
  * window code the collector runs, and report what the autoscaler would see, with the REST calls it
  * took. The CLI is a thin shell around `collectReport` and `formatCollectReport`.
  */
-import { METRIC_CATALOGUE } from '../collector/catalogue.js';
-import type { ExpressionMetric } from '../collector/expression-metric.js';
-import { MetricWindow } from '../collector/metric-window.js';
-import type { MetricWindowOptions, VertexWindowStats } from '../collector/metric-window.js';
+import { METRIC_CATALOGUE } from '../metrics/catalogue.js';
+import type { ExpressionMetric } from '../metrics/expression-metric.js';
+import { MetricWindow } from '../metrics/metric-window.js';
+import type { MetricWindowOptions, VertexWindowStats } from '../metrics/metric-window.js';
 import { FLINK_ENDPOINTS } from '../domain/flink.js';
 import type { FlinkEndpoint, JobSnapshot } from '../domain/flink.js';
 import type { MetricReading } from '../domain/metrics.js';

@@ -10,7 +10,7 @@ import type { Logger } from '../observability/logger.js';
 import { RepeatLimiter } from '../observability/repeat-limiter.js';
 import type { KubeClient } from './kube-client.js';
 import { statusMessage } from './kube-client.js';
-import type { TokenBucket } from './token-bucket.js';
+import type { TokenBucket } from '../lib/token-bucket.js';
 
 /** The object an Event is about. */
 export interface TargetRef {

@@ -17,6 +17,7 @@ import { createInterface } from 'node:readline';
 import type { KubeConfig } from '@kubernetes/client-node';
 
 import { KubeUnreachableError } from '../errors.js';
+import type { KubeRequestObserver } from '../observability/metrics.js';
 
 /** `slotscaler/<version>`, from package.json. */
 export const USER_AGENT = `slotscaler/${readVersion()}`;
@@ -84,10 +85,6 @@ export interface KubeClient {
  * `slotscaler_kube_request_duration_seconds` (src/observability/metrics.ts): the method (`WATCH`
  * for a watch), the path, the status (`error`: no answer) and the seconds until the answer began.
  */
-export interface KubeRequestObserver {
-  observeKubeRequest(verb: string, path: string, status: number | 'error', seconds: number): void;
-}
-
 export interface HttpKubeClientOptions {
   /** Hard limit on one request, connect to last byte. */
   readonly requestTimeoutMs?: number;

@@ -10,9 +10,9 @@
 import { optInOf, parseTargetAnnotations } from '../config/annotations.js';
 import type { ConfigIssue, RawTargetValues } from '../config/annotations.js';
 import type { TargetConfig, TargetFieldKey } from '../config/schema.js';
-import { compileExpressionMetric } from '../collector/expression-metric.js';
-import type { ExpressionMetric } from '../collector/expression-metric.js';
-import { FLINK_METRIC_NAMES } from '../collector/catalogue.js';
+import { compileExpressionMetric } from '../metrics/expression-metric.js';
+import type { ExpressionMetric } from '../metrics/expression-metric.js';
+import { FLINK_METRIC_NAMES } from '../metrics/catalogue.js';
 import type { Logger } from '../observability/logger.js';
 import { isProblem } from './adapters/adapter.js';
 import type { CrdFacts, TargetAdapter, TargetProblem, TargetView } from './adapters/adapter.js';

@@ -8,7 +8,7 @@ import type { Clock } from '../domain/ports.js';
 import type { WriteStep } from './adapters/adapter.js';
 import type { KubeClient } from './kube-client.js';
 import { retryAfterMs, statusMessage } from './kube-client.js';
-import type { TokenBucket } from './token-bucket.js';
+import type { TokenBucket } from '../lib/token-bucket.js';
 
 export type WriteOutcome =
   | { readonly ok: true; readonly resourceVersion: string | undefined }

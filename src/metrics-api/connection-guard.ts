@@ -38,7 +38,7 @@ import type { Server, ServerOptions } from 'node:https';
 import type { Socket } from 'node:net';
 import type { PeerCertificate, TLSSocket } from 'node:tls';
 
-import { TokenBucket } from '../kube/token-bucket.js';
+import { TokenBucket } from '../lib/token-bucket.js';
 import type { Logger } from '../observability/logger.js';
 import type { MetricsApiObserver } from './metrics.js';
 import { routeOf } from './paths.js';

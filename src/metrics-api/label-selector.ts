@@ -5,14 +5,7 @@
  * byte as the end of the selector (`\0x=a` is the empty selector, matching everything); here it is
  * part of a word, so the selector is refused.
  */
-
-export type SelectorOperator = 'exists' | 'doesNotExist' | '=' | '==' | '!=' | 'in' | 'notin' | '>' | '<';
-
-export interface Requirement {
-  readonly key: string;
-  readonly operator: SelectorOperator;
-  readonly values: readonly string[];
-}
+import type { Requirement } from '../domain/metrics.js';
 
 /** A selector that could not be parsed; the API server answers 400 BadRequest. */
 export class LabelSelectorError extends Error {

@@ -3,12 +3,12 @@
  * windows from memory (it never calls Flink on a request). Each item carries the labels the README
  * gives: `{target: <name>, kind: <lowercase kind>, job_id: <jid>}`.
  */
-import { FLINK_METRIC_NAMES } from '../collector/catalogue.js';
+import { FLINK_METRIC_NAMES } from '../metrics/catalogue.js';
 import type { ServedTarget } from '../domain/metrics.js';
 import type { ExternalMetricInfo, ExternalMetricValue, MetricsProvider } from '../domain/ports.js';
 import { MetricTargetNotFoundError, MetricUnavailableError, UnknownMetricError } from '../errors.js';
 import { formatLabelSelector, matchesSelector } from './label-selector.js';
-import type { Requirement } from './label-selector.js';
+import type { Requirement } from '../domain/metrics.js';
 
 /** Slotscaler's own stabilized recommendation, served next to Flink's metrics. */
 export const RECOMMENDED_TASKMANAGERS = 'flink_recommended_taskmanagers';

@@ -8,7 +8,6 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { Metric } from 'prom-client';
 
 import type { FlinkEndpoint, JobSnapshot } from '../domain/flink.js';
-import type { KubeRequestObserver } from '../kube/kube-client.js';
 
 /** How one HTTP attempt against a JobManager ended: the `outcome` label. */
 export type FlinkRequestOutcome =
@@ -159,6 +158,11 @@ export function kubeResourceOf(path: string): { readonly resource: string; reado
 }
 
 /** Registers the Kubernetes API request metrics on `registry`: the observer of `HttpKubeClient`. */
+/** Told of every request the Kubernetes client makes. */
+export interface KubeRequestObserver {
+  observeKubeRequest(verb: string, path: string, status: number | 'error', seconds: number): void;
+}
+
 export function createKubeRequestMetrics(registry: Registry): KubeRequestObserver {
   const requests = new Counter({
     name: 'slotscaler_kube_requests_total',

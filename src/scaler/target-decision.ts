@@ -4,8 +4,8 @@
  * runs these against the cluster, `slotscaler simulate` against a job model, so both run the same
  * mapping.
  */
-import { catalogueEntry } from '../collector/catalogue.js';
-import type { WindowReadings } from '../collector/metric-window.js';
+import { catalogueEntry } from '../metrics/catalogue.js';
+import type { WindowReadings } from '../metrics/metric-window.js';
 import type { TargetConfig } from '../config/schema.js';
 import type {
   DecisionInput,

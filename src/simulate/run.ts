@@ -12,10 +12,10 @@
  *
  * Pure: the time is simulated.
  */
-import { FLINK_METRIC_NAMES } from '../collector/catalogue.js';
-import { compileExpressionMetric } from '../collector/expression-metric.js';
-import { MetricWindow } from '../collector/metric-window.js';
-import type { MetricWindowOptions, WindowReadings } from '../collector/metric-window.js';
+import { FLINK_METRIC_NAMES } from '../metrics/catalogue.js';
+import { compileExpressionMetric } from '../metrics/expression-metric.js';
+import { MetricWindow } from '../metrics/metric-window.js';
+import type { MetricWindowOptions, WindowReadings } from '../metrics/metric-window.js';
 import { formatIssue, parseTargetAnnotations } from '../config/annotations.js';
 import { resolveConfig } from '../config/load.js';
 import type { TargetConfig } from '../config/schema.js';

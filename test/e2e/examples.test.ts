@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 
 import { parseAllDocuments } from 'yaml';
 
-import { compileExpressionMetric } from '../../src/collector/expression-metric.js';
+import { compileExpressionMetric } from '../../src/metrics/expression-metric.js';
 import { parseTargetAnnotations } from '../../src/config/annotations.js';
 import { KNOWN_METRICS } from '../../src/kube/target-registry.js';
 import { RECOMMENDED_TASKMANAGERS } from '../../src/metrics-api/targets-provider.js';

@@ -4,8 +4,8 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 
-import { systemClock } from '../../src/collector/clock.js';
-import { Collector } from '../../src/collector/collector.js';
+import { systemClock } from '../../src/runtime/clock.js';
+import { Collector } from '../../src/runtime/collector.js';
 import type { FlinkMetricName, MetricReading } from '../../src/domain/metrics.js';
 import { FlinkHttpPool, FlinkRestClient } from '../../src/flink/rest-client.js';
 import { startFlinkWorkload } from './harness/flink.js';

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 
 import { KubeConfig } from '@kubernetes/client-node';
 
-import { systemClock } from '../../src/collector/clock.js';
+import { systemClock } from '../../src/runtime/clock.js';
 import { HttpKubeClient } from '../../src/kube/kube-client.js';
 import { LeaseElector } from '../../src/kube/leader-election.js';
 import type { LeaseSpec } from '../../src/kube/leader-election.js';

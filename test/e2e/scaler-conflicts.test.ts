@@ -4,8 +4,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
-import { startScaler } from '../../src/kube/start-scaler.js';
-import type { Scaler } from '../../src/kube/start-scaler.js';
+import { startScaler } from '../../src/runtime/start-scaler.js';
+import type { Scaler } from '../../src/runtime/start-scaler.js';
 import { FakeJobManagerServer, typicalJob } from '../fakes/fake-jobmanager.js';
 import { flinkDeploymentYaml, startEnvironment } from './harness/environment.js';
 import type { Environment } from './harness/environment.js';

@@ -8,8 +8,8 @@ import { KubeConfig } from '@kubernetes/client-node';
 
 import { HttpKubeClient } from '../../src/kube/kube-client.js';
 import type { KubeClient } from '../../src/kube/kube-client.js';
-import { startScaler } from '../../src/kube/start-scaler.js';
-import type { Scaler } from '../../src/kube/start-scaler.js';
+import { startScaler } from '../../src/runtime/start-scaler.js';
+import type { Scaler } from '../../src/runtime/start-scaler.js';
 import { decodeStatus } from '../../src/kube/status-annotation.js';
 import type { Logger } from '../../src/observability/logger.js';
 import { FakeJobManagerServer, typicalJob } from '../fakes/fake-jobmanager.js';

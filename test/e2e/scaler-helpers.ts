@@ -1,8 +1,8 @@
 // Shared by the scaler end-to-end tests: config, annotations, and reads of what the API server holds.
 import { resolveConfig } from '../../src/config/load.js';
 import type { LoadedConfig } from '../../src/config/load.js';
-import { startScaler } from '../../src/kube/start-scaler.js';
-import type { Scaler } from '../../src/kube/start-scaler.js';
+import { startScaler } from '../../src/runtime/start-scaler.js';
+import type { Scaler } from '../../src/runtime/start-scaler.js';
 import { callbackLogger, logLine } from '../../src/observability/logger.js';
 import type { LogLevel, Logger } from '../../src/observability/logger.js';
 import type { ControlPlane } from './harness/control-plane.js';

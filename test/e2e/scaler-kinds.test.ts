@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 
-import type { Scaler } from '../../src/kube/start-scaler.js';
+import type { Scaler } from '../../src/runtime/start-scaler.js';
 import { parseLabelSelector } from '../../src/metrics-api/label-selector.js';
 import { TargetsMetricsProvider } from '../../src/metrics-api/targets-provider.js';
 import { FakeJobManagerServer, typicalJob } from '../fakes/fake-jobmanager.js';

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
-import type { Scaler } from '../../src/kube/start-scaler.js';
+import type { Scaler } from '../../src/runtime/start-scaler.js';
 import { decodeStatus } from '../../src/kube/status-annotation.js';
 import { startEnvironment } from './harness/environment.js';
 import type { Environment } from './harness/environment.js';

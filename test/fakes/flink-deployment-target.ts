@@ -1,6 +1,6 @@
 // A FlinkDeployment as the scaler's unit tests use it, and what the target registry makes of it
 // (the registry's parsing has tests of its own).
-import { compileExpressionMetric } from '../../src/collector/expression-metric.js';
+import { compileExpressionMetric } from '../../src/metrics/expression-metric.js';
 import { parseTargetAnnotations } from '../../src/config/annotations.js';
 import { flinkDeploymentAdapter } from '../../src/kube/adapters/flink-deployment.js';
 import type { KubeObject } from '../../src/kube/objects.js';

@@ -6,7 +6,7 @@ import type { UnavailableReason } from '../../src/domain/metrics.js';
 import type { ExternalMetricInfo, ExternalMetricValue, MetricsProvider } from '../../src/domain/ports.js';
 import { MetricTargetNotFoundError, MetricUnavailableError, UnknownMetricError } from '../../src/errors.js';
 import { formatLabelSelector, matchesSelector } from '../../src/metrics-api/label-selector.js';
-import type { Requirement } from '../../src/metrics-api/label-selector.js';
+import type { Requirement } from '../../src/domain/metrics.js';
 
 /** A reading of one metric of a fake target: a value in milli-units, or unavailable. */
 export type FakeReading =

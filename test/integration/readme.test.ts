@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { describe, it } from 'node:test';
 
-import { METRIC_CATALOGUE } from '../../src/collector/catalogue.js';
+import { METRIC_CATALOGUE } from '../../src/metrics/catalogue.js';
 import { replaceMetricsReference } from '../../scripts/metrics-reference.js';
 
 const readme = new URL('../../README.md', import.meta.url);

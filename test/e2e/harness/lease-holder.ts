@@ -7,7 +7,7 @@
 // killed. (A graceful stop is tested in-process, in lease-election.test.ts.)
 import { KubeConfig } from '@kubernetes/client-node';
 
-import { systemClock } from '../../../src/collector/clock.js';
+import { systemClock } from '../../../src/runtime/clock.js';
 import { HttpKubeClient } from '../../../src/kube/kube-client.js';
 import { LeaseElector } from '../../../src/kube/leader-election.js';
 import { callbackLogger, logLine } from '../../../src/observability/logger.js';

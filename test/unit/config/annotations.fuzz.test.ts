@@ -10,8 +10,8 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import '../../support/property-seed.js';
 
-import { FLINK_METRIC_NAMES } from '../../../src/collector/catalogue.js';
-import { compileExpressionMetric } from '../../../src/collector/expression-metric.js';
+import { FLINK_METRIC_NAMES } from '../../../src/metrics/catalogue.js';
+import { compileExpressionMetric } from '../../../src/metrics/expression-metric.js';
 import { formatIssue, optInOf, parseTargetAnnotations } from '../../../src/config/annotations.js';
 import type { AnnotationOptions } from '../../../src/config/annotations.js';
 import { kebabCase } from '../../../src/config/keys.js';

@@ -24,7 +24,7 @@ import {
   parseTaskManagers,
   parseVertexBackPressure,
 } from '../../../src/flink/responses.js';
-import { SOURCE, snapshotAt, T0 } from '../collector/synthetic-job.js';
+import { SOURCE, snapshotAt, T0 } from '../metrics/synthetic-job.js';
 
 const JM_URL = 'http://jm:8081/jobs/x';
 

@@ -3,7 +3,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 
-import { compileExpressionMetric } from '../../../src/collector/expression-metric.js';
+import { compileExpressionMetric } from '../../../src/metrics/expression-metric.js';
 import { FlinkBadResponseError, FlinkUnreachableError, NoRunningJobError } from '../../../src/errors.js';
 import { collectReport, formatCollectReport } from '../../../src/flink/collect-report.js';
 import type { CollectReport } from '../../../src/flink/collect-report.js';

@@ -11,9 +11,9 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import '../../support/property-seed.js';
 
-import { metricRanges } from '../../../src/collector/metric-bounds.js';
-import { MetricWindow } from '../../../src/collector/metric-window.js';
-import type { WindowReadings } from '../../../src/collector/metric-window.js';
+import { metricRanges } from '../../../src/metrics/metric-bounds.js';
+import { MetricWindow } from '../../../src/metrics/metric-window.js';
+import type { WindowReadings } from '../../../src/metrics/metric-window.js';
 import type { FlinkMetricName } from '../../../src/domain/metrics.js';
 import type { FlinkClient } from '../../../src/domain/ports.js';
 import {

@@ -8,7 +8,7 @@ import { KubeUnreachableError } from '../../../src/errors.js';
 import type { WriteStep } from '../../../src/kube/adapters/adapter.js';
 import { retryAfterMs } from '../../../src/kube/kube-client.js';
 import type { KubeClient, KubeRequest, KubeResponse, WatchEnd } from '../../../src/kube/kube-client.js';
-import { TokenBucket } from '../../../src/kube/token-bucket.js';
+import { TokenBucket } from '../../../src/lib/token-bucket.js';
 import { classify, KubeScaleTargetWriter } from '../../../src/kube/writer.js';
 import type { WriteOutcome } from '../../../src/kube/writer.js';
 import { FakeClock } from '../../fakes/fake-clock.js';

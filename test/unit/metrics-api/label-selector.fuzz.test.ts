@@ -15,7 +15,7 @@ import {
   matchesSelector,
   parseLabelSelector,
 } from '../../../src/metrics-api/label-selector.js';
-import type { Requirement, SelectorOperator } from '../../../src/metrics-api/label-selector.js';
+import type { Requirement, SelectorOperator } from '../../../src/domain/metrics.js';
 
 const KEYS = ['target', 'kind', 'job_id', 'x', 'y', 'in', 'notin', 'a.b', 'example.com/x', 'x-y_z.0'];
 /** Valid label values (`-1` and `+1` are not: a value starts and ends with a letter or digit). */

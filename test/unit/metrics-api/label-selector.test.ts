@@ -15,7 +15,7 @@ import {
   matchesSelector,
   parseLabelSelector,
 } from '../../../src/metrics-api/label-selector.js';
-import type { Requirement, SelectorOperator } from '../../../src/metrics-api/label-selector.js';
+import type { Requirement, SelectorOperator } from '../../../src/domain/metrics.js';
 
 function req(key: string, operator: SelectorOperator, values: readonly string[] = []): Requirement {
   return { key, operator, values: [...values].sort() };

@@ -12,7 +12,7 @@ import {
   kubeResourceOf,
   registerProcessMetrics,
 } from '../../../src/observability/metrics.js';
-import { createScalerMetrics } from '../../../src/observability/scaler-metrics.js';
+import { createScalerMetrics } from '../../../src/runtime/scaler-metrics.js';
 
 async function samples(registry: Registry): Promise<string[]> {
   return (await registry.metrics()).split('\n').filter((line) => line !== '' && !line.startsWith('#'));

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import type { WindowReadings } from '../../../src/collector/metric-window.js';
+import type { WindowReadings } from '../../../src/metrics/metric-window.js';
 import { parseTargetAnnotations } from '../../../src/config/annotations.js';
 import {
   observeMetrics,

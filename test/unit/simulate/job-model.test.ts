@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import { MetricWindow } from '../../../src/collector/metric-window.js';
+import { MetricWindow } from '../../../src/metrics/metric-window.js';
 import { JobModel } from '../../../src/simulate/job-model.js';
 
 const T0 = Date.UTC(2026, 0, 1);

@@ -2,15 +2,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import type { WindowReadings } from '../../../src/collector/metric-window.js';
+import type { WindowReadings } from '../../../src/metrics/metric-window.js';
 import type { FlinkMetricName, MetricReading } from '../../../src/domain/metrics.js';
 import { STATUS_ANNOTATION } from '../../../src/kube/adapters/adapter.js';
 import { flinkDeploymentAdapter } from '../../../src/kube/adapters/flink-deployment.js';
 import type { OtherScalers } from '../../../src/kube/hpa-index.js';
 import type { LeaderState } from '../../../src/kube/leader-election.js';
 import type { KubeObject } from '../../../src/kube/objects.js';
-import { ScalingLoop } from '../../../src/kube/scaling-loop.js';
-import type { MetricsSource, ScalingLoopOptions } from '../../../src/kube/scaling-loop.js';
+import { ScalingLoop } from '../../../src/runtime/scaling-loop.js';
+import type { MetricsSource, ScalingLoopOptions } from '../../../src/runtime/scaling-loop.js';
 import { decodeStatus, encodeStatus } from '../../../src/kube/status-annotation.js';
 import { targetId } from '../../../src/kube/target-registry.js';
 import type { RegisteredTarget, TargetSource } from '../../../src/kube/target-registry.js';

@@ -9,15 +9,15 @@ import type { Registry } from 'prom-client';
 import { isAvailable } from '../domain/metrics.js';
 import type { ServedTarget } from '../domain/metrics.js';
 import type { Clock, Readiness } from '../domain/ports.js';
-import type { KubeRequestObserver } from '../kube/kube-client.js';
+import type { KubeRequestObserver } from '../observability/metrics.js';
 import type { LeaderState } from '../kube/leader-election.js';
-import type { RecommendationSource } from '../kube/scaling-loop.js';
+import type { RecommendationSource } from './scaling-loop.js';
 import type { TargetSource } from '../kube/target-registry.js';
 import { RECOMMENDED_TASKMANAGERS } from '../metrics-api/targets-provider.js';
-import { createCollectorMetrics, createKubeRequestMetrics } from './metrics.js';
-import type { CollectorMetrics } from './metrics.js';
-import { TargetMetrics } from './target-metrics.js';
-import type { ScalingObserver, TargetMetricsSource, TargetSample } from './target-metrics.js';
+import { createCollectorMetrics, createKubeRequestMetrics } from '../observability/metrics.js';
+import type { CollectorMetrics } from '../observability/metrics.js';
+import { TargetMetrics } from '../observability/target-metrics.js';
+import type { ScalingObserver, TargetMetricsSource, TargetSample } from '../observability/target-metrics.js';
 
 export interface ScalerMetrics {
   readonly collector: CollectorMetrics;

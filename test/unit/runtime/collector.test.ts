@@ -4,8 +4,8 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 
-import { Collector, collectionReadiness } from '../../../src/collector/collector.js';
-import type { CollectorTarget } from '../../../src/collector/collector.js';
+import { Collector, collectionReadiness } from '../../../src/runtime/collector.js';
+import type { CollectorTarget } from '../../../src/runtime/collector.js';
 import { FlinkHttpPool } from '../../../src/flink/rest-client.js';
 import type { Logger } from '../../../src/observability/logger.js';
 import { createCollectorMetrics } from '../../../src/observability/metrics.js';

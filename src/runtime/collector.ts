@@ -17,8 +17,8 @@ import { silentLogger } from '../observability/logger.js';
 import type { Logger } from '../observability/logger.js';
 import { RepeatLimiter } from '../observability/repeat-limiter.js';
 import type { CollectorObserver, CollectorTargetState, SampleDropReason } from '../observability/metrics.js';
-import { MetricWindow } from './metric-window.js';
-import type { MetricWindowOptions, WindowReadings } from './metric-window.js';
+import { MetricWindow } from '../metrics/metric-window.js';
+import type { MetricWindowOptions, WindowReadings } from '../metrics/metric-window.js';
 
 /** One scale target as the collector sees it. */
 export interface CollectorTarget {

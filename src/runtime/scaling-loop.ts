@@ -16,7 +16,7 @@ import type {
 } from '../domain/decision.js';
 import { isAvailable } from '../domain/metrics.js';
 import type { Clock } from '../domain/ports.js';
-import type { WindowReadings } from '../collector/metric-window.js';
+import type { WindowReadings } from '../metrics/metric-window.js';
 import { formatIssue } from '../config/annotations.js';
 import { ANNOTATION_PREFIX } from '../config/keys.js';
 import type { TargetConfig } from '../config/schema.js';
@@ -29,15 +29,15 @@ import {
 } from '../scaler/target-decision.js';
 import type { Logger } from '../observability/logger.js';
 import type { ScalingObserver } from '../observability/target-metrics.js';
-import { isProblem, STATUS_ANNOTATION } from './adapters/adapter.js';
-import type { TargetView } from './adapters/adapter.js';
-import type { EventSink } from './events.js';
-import type { OtherScalers } from './hpa-index.js';
-import type { LeaderState } from './leader-election.js';
-import { encodeStatus, mergeRecommendations, readStatus } from './status-annotation.js';
-import type { RecordedDecision, RecordedMetric, TargetStatus } from './status-annotation.js';
-import type { RegisteredTarget, TargetSource } from './target-registry.js';
-import type { ScaleTargetWriter, WriteOutcome } from './writer.js';
+import { isProblem, STATUS_ANNOTATION } from '../kube/adapters/adapter.js';
+import type { TargetView } from '../kube/adapters/adapter.js';
+import type { EventSink } from '../kube/events.js';
+import type { OtherScalers } from '../kube/hpa-index.js';
+import type { LeaderState } from '../kube/leader-election.js';
+import { encodeStatus, mergeRecommendations, readStatus } from '../kube/status-annotation.js';
+import type { RecordedDecision, RecordedMetric, TargetStatus } from '../kube/status-annotation.js';
+import type { RegisteredTarget, TargetSource } from '../kube/target-registry.js';
+import type { ScaleTargetWriter, WriteOutcome } from '../kube/writer.js';
 
 /** Where the loop reads a target's metrics. Real: the `Collector` (its windows). */
 export interface MetricsSource {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import { catalogueEntry, FLINK_METRIC_NAMES, METRIC_CATALOGUE } from '../../../src/collector/catalogue.js';
+import { catalogueEntry, FLINK_METRIC_NAMES, METRIC_CATALOGUE } from '../../../src/metrics/catalogue.js';
 
 describe('the metric catalogue', () => {
   it('declares each metric once, with a unit, a meaning and its expression variable', () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import { compileExpressionMetric } from '../../../src/collector/expression-metric.js';
+import { compileExpressionMetric } from '../../../src/metrics/expression-metric.js';
 import type { FlinkMetricName, MetricReading } from '../../../src/domain/metrics.js';
 import { ExpressionError } from '../../../src/errors.js';
 

@@ -6,9 +6,9 @@ import {
   demandRatio,
   jobMetrics,
   MetricWindow,
-} from '../../../src/collector/metric-window.js';
-import type { MetricWindowOptions, VertexWindowStats } from '../../../src/collector/metric-window.js';
-import type { WindowReadings } from '../../../src/collector/metric-window.js';
+} from '../../../src/metrics/metric-window.js';
+import type { MetricWindowOptions, VertexWindowStats } from '../../../src/metrics/metric-window.js';
+import type { WindowReadings } from '../../../src/metrics/metric-window.js';
 import type { VertexSnapshot } from '../../../src/domain/flink.js';
 import type { MetricReading } from '../../../src/domain/metrics.js';
 import { MAP, SINK, SOURCE, snapshotAt, T0 } from './synthetic-job.js';

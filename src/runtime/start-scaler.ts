@@ -10,30 +10,30 @@ import { hostname } from 'node:os';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { Registry } from 'prom-client';
 
-import { Collector } from '../collector/collector.js';
-import type { CollectorTarget } from '../collector/collector.js';
-import { systemClock } from '../collector/clock.js';
+import { Collector } from './collector.js';
+import type { CollectorTarget } from './collector.js';
+import { systemClock } from './clock.js';
 import type { LoadedConfig } from '../config/load.js';
 import type { MetricReading, ServedTarget } from '../domain/metrics.js';
 import type { Clock } from '../domain/ports.js';
 import { FlinkHttpPool } from '../flink/rest-client.js';
 import { silentLogger } from '../observability/logger.js';
-import { createScalerMetrics, scalerMetricsSource } from '../observability/scaler-metrics.js';
+import { createScalerMetrics, scalerMetricsSource } from './scaler-metrics.js';
 import type { Logger } from '../observability/logger.js';
-import { isProblem } from './adapters/adapter.js';
-import { adaptersFor } from './adapters/index.js';
-import { KubeEventRecorder } from './events.js';
-import { HttpKubeClient } from './kube-client.js';
-import type { KubeClient } from './kube-client.js';
-import { alwaysLeader, LeaseElector } from './leader-election.js';
-import type { LeaderState } from './leader-election.js';
-import type { ResourceRef } from './objects.js';
+import { isProblem } from '../kube/adapters/adapter.js';
+import { adaptersFor } from '../kube/adapters/index.js';
+import { KubeEventRecorder } from '../kube/events.js';
+import { HttpKubeClient } from '../kube/kube-client.js';
+import type { KubeClient } from '../kube/kube-client.js';
+import { alwaysLeader, LeaseElector } from '../kube/leader-election.js';
+import type { LeaderState } from '../kube/leader-election.js';
+import type { ResourceRef } from '../kube/objects.js';
 import { ScalingLoop } from './scaling-loop.js';
 import type { RecommendationSource } from './scaling-loop.js';
-import { HpaIndex } from './hpa-index.js';
-import { TargetRegistry } from './target-registry.js';
-import { TokenBucket } from './token-bucket.js';
-import { KubeScaleTargetWriter } from './writer.js';
+import { HpaIndex } from '../kube/hpa-index.js';
+import { TargetRegistry } from '../kube/target-registry.js';
+import { TokenBucket } from '../lib/token-bucket.js';
+import { KubeScaleTargetWriter } from '../kube/writer.js';
 
 export interface StartScalerOptions {
   /** The loaded global config (`loadConfig`). */

@@ -6,17 +6,17 @@ import { after, before, describe, it } from 'node:test';
 
 import { Registry } from 'prom-client';
 
-import { Collector } from '../../../src/collector/collector.js';
-import type { WindowReadings } from '../../../src/collector/metric-window.js';
+import { Collector } from '../../../src/runtime/collector.js';
+import type { WindowReadings } from '../../../src/metrics/metric-window.js';
 import type { FlinkMetricName, MetricReading, ServedTarget } from '../../../src/domain/metrics.js';
 import { FlinkHttpPool } from '../../../src/flink/rest-client.js';
 import type { KubeObject } from '../../../src/kube/objects.js';
-import { ScalingLoop } from '../../../src/kube/scaling-loop.js';
-import type { MetricsSource } from '../../../src/kube/scaling-loop.js';
+import { ScalingLoop } from '../../../src/runtime/scaling-loop.js';
+import type { MetricsSource } from '../../../src/runtime/scaling-loop.js';
 import type { RegisteredTarget, TargetSource } from '../../../src/kube/target-registry.js';
 import { silentLogger } from '../../../src/observability/logger.js';
-import { createScalerMetrics, scalerMetricsSource } from '../../../src/observability/scaler-metrics.js';
-import type { ScalerMetrics } from '../../../src/observability/scaler-metrics.js';
+import { createScalerMetrics, scalerMetricsSource } from '../../../src/runtime/scaler-metrics.js';
+import type { ScalerMetrics } from '../../../src/runtime/scaler-metrics.js';
 import { FakeClock } from '../../fakes/fake-clock.js';
 import { FakeEvents } from '../../fakes/fake-events.js';
 import { FakeJobManagerServer, typicalJob } from '../../fakes/fake-jobmanager.js';

@@ -9,10 +9,10 @@ import fc from 'fast-check';
 import '../../support/property-seed.js';
 import { Registry } from 'prom-client';
 
-import { Collector } from '../../../src/collector/collector.js';
-import { MAX_LAG_SECONDS, boundJobMetrics, metricRanges } from '../../../src/collector/metric-bounds.js';
-import { MetricWindow, demandRatio } from '../../../src/collector/metric-window.js';
-import type { VertexWindowStats } from '../../../src/collector/metric-window.js';
+import { Collector } from '../../../src/runtime/collector.js';
+import { MAX_LAG_SECONDS, boundJobMetrics, metricRanges } from '../../../src/metrics/metric-bounds.js';
+import { MetricWindow, demandRatio } from '../../../src/metrics/metric-window.js';
+import type { VertexWindowStats } from '../../../src/metrics/metric-window.js';
 import type { FlinkMetricName, MetricReading } from '../../../src/domain/metrics.js';
 import { FlinkHttpPool } from '../../../src/flink/rest-client.js';
 import { createCollectorMetrics } from '../../../src/observability/metrics.js';
