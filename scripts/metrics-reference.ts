@@ -1,6 +1,6 @@
 /**
  * The README's metric references: the metrics the external metrics API serves, from the collector's
- * catalogue (src/collector/catalogue.ts) and the metric the scaler adds
+ * catalogue (src/metrics/catalogue.ts) and the metric the scaler adds
  * (flink_recommended_taskmanagers); and Slotscaler's own Prometheus metrics, read from a registry
  * filled by the same functions `slotscaler serve` calls. `npm run docs` writes them;
  * test/integration/readme.test.ts fails when they are stale.

@@ -38,7 +38,7 @@ export type UnavailableReason =
   | 'not-finite'
   /**
    * The JobManager reported, or the window computed, a value beyond the bounds no real job passes
-   * (src/flink/bounds.ts, src/collector/metric-bounds.ts): no metric rather than a wrong one.
+   * (src/flink/bounds.ts, src/metrics/metric-bounds.ts): no metric rather than a wrong one.
    */
   | 'implausible';
 
@@ -52,7 +52,7 @@ export function isAvailable(reading: MetricReading): reading is { readonly value
 
 /**
  * One scale target as the external metrics API serves it: its identity and every metric's reading
- * now. The scaler produces these (src/kube/start-scaler.ts); the MetricsProvider reads them.
+ * now. The scaler produces these (src/runtime/start-scaler.ts); the MetricsProvider reads them.
  */
 export interface ServedTarget {
   /** `<lowercase kind>/<namespace>/<name>`. */

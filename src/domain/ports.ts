@@ -14,7 +14,7 @@ import type {
 import type { Requirement } from './metrics.js';
 
 // ---------------------------------------------------------------------------------------------
-// Clock. Real: `systemClock` in src/collector/clock.ts. Fake: test/fakes/fake-clock.ts.
+// Clock. Real: `systemClock` in src/runtime/clock.ts. Fake: test/fakes/fake-clock.ts.
 // ---------------------------------------------------------------------------------------------
 
 /** The wall clock. Code that needs the time takes a Clock (or the time as an argument), never `Date.now()`. */

@@ -638,7 +638,7 @@ function rate(
  * - `flink_records_in_per_second`: sum over sources of records read per second;
  * - `flink_source_lag_seconds`: pending / records in per second (0 when nothing is pending);
  * - `flink_demand_ratio`: see `demandRatio`.
- * Each then within its range (src/collector/metric-bounds.ts), else unavailable (`implausible`).
+ * Each then within its range (src/metrics/metric-bounds.ts), else unavailable (`implausible`).
  */
 export function jobMetrics(
   vertices: readonly VertexWindowStats[],
