@@ -13,7 +13,7 @@ import type { Serving } from '../src/app/serve.js';
 import { resolveConfig } from '../src/config/load.js';
 import type { MetricReading } from '../src/domain/metrics.js';
 import { decodeStatus } from '../src/kube/status-annotation.js';
-import type { RecordedDecision } from '../src/kube/status-annotation.js';
+import type { RecordedDecision } from '../src/domain/decision.js';
 import { callbackLogger, logLine } from '../src/observability/logger.js';
 import type { Logger } from '../src/observability/logger.js';
 import { renderReport } from '../src/simulate/report.js';

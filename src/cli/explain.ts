@@ -13,7 +13,7 @@ import type { KubeClient } from '../kube/kube-client.js';
 import { statusMessage } from '../kube/kube-client.js';
 import { describeDecision } from '../runtime/scaling-loop.js';
 import { decodeStatus } from '../kube/status-annotation.js';
-import type { RecordedMetric } from '../kube/status-annotation.js';
+import type { RecordedMetric } from '../domain/decision.js';
 import { isKubeObject, objectPath } from '../kube/objects.js';
 import type { KubeObject } from '../kube/objects.js';
 

@@ -126,3 +126,33 @@ export interface Decision {
   readonly recommendations: readonly TimestampedRecommendation[];
   readonly scaleEvents: readonly TimestampedScaleEvent[];
 }
+
+/** One metric of a decision, as recorded: value and target in the metric's units; value null when unavailable. */
+export interface RecordedMetric {
+  readonly name: string;
+  readonly value: number | null;
+  readonly target: number;
+  readonly type: MetricTargetType;
+}
+
+/** The last decision, as `slotscaler explain` shows it. */
+export interface RecordedDecision {
+  readonly atMs: number;
+  readonly fromReplicas: number;
+  readonly toReplicas: number;
+  readonly fromParallelism: number | null;
+  readonly toParallelism: number;
+  readonly reason: string;
+  /** What happened: scaled, recommended (mode recommend / dry-run / not leader), held (why). */
+  readonly outcome: string;
+  readonly metrics: readonly RecordedMetric[];
+}
+
+/** What the scaler remembers of a target between ticks (kept in its status annotation). */
+export interface TargetHistory {
+  readonly lastDecision: RecordedDecision | null;
+  /** When Slotscaler last changed the target (epoch ms), for the post-rescale hold. */
+  readonly lastRescaleAtMs: number | null;
+  readonly recommendations: readonly TimestampedRecommendation[];
+  readonly scaleEvents: readonly TimestampedScaleEvent[];
+}

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 
-import type { TimestampedRecommendation, TimestampedScaleEvent } from '../domain/decision.js';
+import type { TargetHistory, TimestampedRecommendation, TimestampedScaleEvent } from '../domain/decision.js';
 
 /** The most entries of each history kept in the annotation. */
 export const MAX_STATUS_ENTRIES = 100;
@@ -20,35 +20,6 @@ export const STATUS_CLOCK_SKEW_ALLOWANCE_MS = 60_000;
 
 /** The largest TaskManager count a history entry may name (the bound of max-taskmanagers). */
 const MAX_RECORDED_REPLICAS = 10_000;
-
-/** One metric of a decision, as recorded: value and target in the metric's units; value null when unavailable. */
-export interface RecordedMetric {
-  readonly name: string;
-  readonly value: number | null;
-  readonly target: number;
-  readonly type: 'Value' | 'AverageValue';
-}
-
-/** The last decision, as `slotscaler explain` shows it. */
-export interface RecordedDecision {
-  readonly atMs: number;
-  readonly fromReplicas: number;
-  readonly toReplicas: number;
-  readonly fromParallelism: number | null;
-  readonly toParallelism: number;
-  readonly reason: string;
-  /** What happened: scaled, recommended (mode recommend / dry-run / not leader), held (why). */
-  readonly outcome: string;
-  readonly metrics: readonly RecordedMetric[];
-}
-
-export interface TargetStatus {
-  readonly lastDecision: RecordedDecision | null;
-  /** When Slotscaler last changed the target (epoch ms), for the post-rescale hold. */
-  readonly lastRescaleAtMs: number | null;
-  readonly recommendations: readonly TimestampedRecommendation[];
-  readonly scaleEvents: readonly TimestampedScaleEvent[];
-}
 
 const wire = z.object({
   v: z.literal(1),
@@ -82,7 +53,7 @@ function newest<T extends { readonly timestampMs: number }>(entries: readonly T[
   return [...entries].sort((a, b) => a.timestampMs - b.timestampMs).slice(-MAX_STATUS_ENTRIES);
 }
 
-export function encodeStatus(status: TargetStatus): string {
+export function encodeStatus(status: TargetHistory): string {
   const last = status.lastDecision;
   return JSON.stringify({
     v: 1,
@@ -106,13 +77,13 @@ export function encodeStatus(status: TargetStatus): string {
 }
 
 /** The status from an annotation value; null when absent or not ours (a hand-edited value is ignored, not fatal). */
-export function decodeStatus(text: string | undefined): TargetStatus | null {
+export function decodeStatus(text: string | undefined): TargetHistory | null {
   return readStatus(text).status;
 }
 
 /** An annotation read for use: its status (null when absent or unreadable) and what was wrong with it. */
 export interface StatusReading {
-  readonly status: TargetStatus | null;
+  readonly status: TargetHistory | null;
   /** Why the value was ignored or changed; empty when it was taken as it is. */
   readonly problems: readonly string[];
 }
@@ -145,7 +116,7 @@ export function readStatus(text: string | undefined, nowMs?: number): StatusRead
   return nowMs === undefined ? { status, problems: [] } : clampFuture(status, nowMs);
 }
 
-function clampFuture(status: TargetStatus, nowMs: number): StatusReading {
+function clampFuture(status: TargetHistory, nowMs: number): StatusReading {
   const limitMs = nowMs + STATUS_CLOCK_SKEW_ALLOWANCE_MS;
   const problems: string[] = [];
   const ahead = (what: string, atMs: number): void => {
@@ -170,7 +141,7 @@ function clampFuture(status: TargetStatus, nowMs: number): StatusReading {
     return entries.map((entry) => (entry.timestampMs > limitMs ? { ...entry, timestampMs: nowMs } : entry));
   };
   const last = status.lastDecision;
-  const clamped: TargetStatus = {
+  const clamped: TargetHistory = {
     lastDecision: last === null ? null : { ...last, atMs: clamp('the last decision', last.atMs) },
     lastRescaleAtMs: status.lastRescaleAtMs === null ? null : clamp('rescaledAt', status.lastRescaleAtMs),
     recommendations: clampAll('recommendation', status.recommendations),
@@ -192,7 +163,7 @@ function formatAhead(ms: number): string {
   return `${(seconds / (86_400 * 365.25)).toFixed(1)} years`;
 }
 
-function statusOf(data: z.output<typeof wire>): TargetStatus {
+function statusOf(data: z.output<typeof wire>): TargetHistory {
   return {
     lastDecision:
       data.last === null

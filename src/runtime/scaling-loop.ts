@@ -30,12 +30,12 @@ import {
 import type { Logger } from '../observability/logger.js';
 import type { ScalingObserver } from '../observability/target-metrics.js';
 import { isProblem, STATUS_ANNOTATION } from '../kube/adapters/adapter.js';
-import type { TargetView } from '../kube/adapters/adapter.js';
+import type { TargetView } from '../domain/target.js';
 import type { EventSink } from '../kube/events.js';
 import type { OtherScalers } from '../kube/hpa-index.js';
 import type { LeaderState } from '../kube/leader-election.js';
 import { encodeStatus, mergeRecommendations, readStatus } from '../kube/status-annotation.js';
-import type { RecordedDecision, RecordedMetric, TargetStatus } from '../kube/status-annotation.js';
+import type { RecordedDecision, RecordedMetric, TargetHistory } from '../domain/decision.js';
 import type { RegisteredTarget, TargetSource } from '../kube/target-registry.js';
 import type { ScaleTargetWriter, WriteOutcome } from '../kube/writer.js';
 
@@ -189,7 +189,7 @@ export class ScalingLoop implements RecommendationSource {
   }
 
   /** The histories the loop holds for a target (for tests and `explain`). */
-  status(targetId: string): TargetStatus | undefined {
+  status(targetId: string): TargetHistory | undefined {
     const memory = this.memories.get(targetId);
     if (memory === undefined) return undefined;
     return {
@@ -260,7 +260,7 @@ export class ScalingLoop implements RecommendationSource {
     );
   }
 
-  private statusOf(memory: TargetMemory): TargetStatus {
+  private statusOf(memory: TargetMemory): TargetHistory {
     return {
       lastDecision: memory.lastDecision,
       lastRescaleAtMs: memory.lastRescaleAtMs,

@@ -8,14 +8,8 @@ import type { TargetConfig } from '../../config/schema.js';
 import { integerAt, mergePatches, patchAt } from '../objects.js';
 import type { KubeObject, ResourceRef } from '../objects.js';
 import { guardedObjectPatch, scaleSubresourcePatch, statusAnnotationWrite } from './adapter.js';
-import type {
-  CrdFacts,
-  TargetAdapter,
-  TargetChange,
-  TargetProblem,
-  TargetView,
-  WriteStep,
-} from './adapter.js';
+import type { TargetProblem, TargetView } from '../../domain/target.js';
+import type { CrdFacts, TargetAdapter, TargetChange, WriteStep } from './adapter.js';
 
 /** An adapter for one configured kind. */
 export function customResourceAdapter(resource: ResourceRef): TargetAdapter {

@@ -8,7 +8,8 @@ import type { TargetConfig } from '../../config/schema.js';
 import { integerAt, stringAt, valueAt } from '../objects.js';
 import type { KubeObject, ResourceRef } from '../objects.js';
 import { guardedObjectPatch, slotsFrom, statusAnnotationWrite } from './adapter.js';
-import type { TargetAdapter, TargetChange, TargetProblem, TargetView, WriteStep } from './adapter.js';
+import type { TargetProblem, TargetView } from '../../domain/target.js';
+import type { TargetAdapter, TargetChange, WriteStep } from './adapter.js';
 
 const resource: ResourceRef = {
   group: 'flink.apache.org',
