@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 
-import type { TargetHistory, TimestampedRecommendation, TimestampedScaleEvent } from '../domain/decision.js';
+import type { TargetHistory, TimestampedRecommendation } from '../domain/decision.js';
 
 /** The most entries of each history kept in the annotation. */
 export const MAX_STATUS_ENTRIES = 100;
