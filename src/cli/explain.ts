@@ -11,7 +11,7 @@ import { BUILT_IN_ADAPTERS } from '../kube/adapters/index.js';
 import { STATUS_ANNOTATION } from '../kube/adapters/adapter.js';
 import type { KubeClient } from '../kube/kube-client.js';
 import { statusMessage } from '../kube/kube-client.js';
-import { describeDecision } from '../runtime/scaling-loop.js';
+import { describeDecision } from '../scaler/plan-target.js';
 import { decodeStatus } from '../kube/status-annotation.js';
 import type { RecordedMetric } from '../domain/decision.js';
 import { isKubeObject, objectPath } from '../kube/objects.js';

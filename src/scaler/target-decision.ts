@@ -19,6 +19,8 @@ import type { MetricReading } from '../domain/metrics.js';
 /** An expression metric as the mapping needs it (`compileExpressionMetric` gives these). */
 export interface EvaluableMetric {
   readonly name: string;
+  /** The expression as written, for messages. */
+  readonly source: string;
   evaluate(readings: WindowReadings['metrics']): MetricReading;
 }
 

@@ -47,6 +47,7 @@ describe('target decision mapping', () => {
     assert.deepEqual(readingOf('mine', readings, []), { unavailable: 'no-data', detail: 'unknown metric' });
     const doubled = {
       name: 'mine',
+      source: '2 * flink_busy_ratio',
       evaluate: (m: WindowReadings['metrics']) => ({
         value: 2 * ('value' in m.flink_busy_ratio ? m.flink_busy_ratio.value : 0),
       }),

@@ -1,0 +1,361 @@
+/**
+ * One target's tick, decided: `planTarget` takes everything the scaler knows of a target at one
+ * tick (its config, what its adapter read from the object, the tick's metric readings, its
+ * histories, leadership and the time) and returns the plan: the outcome, the decision, the hold
+ * that applies and what to record. It reads no clock, does no I/O and logs nothing.
+ *
+ * The scaling loop (src/runtime/scaling-loop.ts) executes plans against the cluster (the write,
+ * Events, the status annotation); `slotscaler simulate` (src/simulate/run.ts) executes the same
+ * plans against a job model. Whatever differs between the two worlds is an input here, so a
+ * what-if shows what the cluster would do.
+ */
+import type { TargetConfig } from '../config/schema.js';
+import { ANNOTATION_PREFIX } from '../config/keys.js';
+import type { Decision, RecordedDecision, RecordedMetric, TargetHistory } from '../domain/decision.js';
+import { isAvailable } from '../domain/metrics.js';
+import type { MetricReading } from '../domain/metrics.js';
+import type { TargetProblem, TargetView } from '../domain/target.js';
+import type { WindowReadings } from '../metrics/metric-window.js';
+import { decide } from './decide.js';
+import { observeMetrics, postRescaleHold, readingOf, targetDecisionInput } from './target-decision.js';
+import type { EvaluableMetric } from './target-decision.js';
+
+/** A target as the planner sees it: one of three states, so an impossible one does not type-check. */
+export type PlannedTarget =
+  /** Its annotations do not parse: `issues` says why. */
+  | { readonly state: 'invalid'; readonly issues: string }
+  /** Its config is good but the object cannot be scaled as it is (no JobManager URL, say). */
+  | {
+      readonly state: 'unscalable';
+      readonly config: TargetConfig;
+      readonly expressions: readonly EvaluableMetric[];
+      readonly problem: TargetProblem;
+    }
+  | {
+      readonly state: 'ready';
+      readonly config: TargetConfig;
+      readonly expressions: readonly EvaluableMetric[];
+      readonly view: TargetView;
+    };
+
+/** The histories a plan needs: what the status annotation keeps, and the back-off after a failed write. */
+export interface PlanHistory extends Omit<TargetHistory, 'recommendations'> {
+  /** null: no recommendation yet (the decision core seeds the window with the current count). */
+  readonly recommendations: TargetHistory['recommendations'] | null;
+  /** No write before this time (epoch ms); 0 when not backing off. */
+  readonly backoffUntilMs: number;
+}
+
+export interface PlanInput {
+  readonly target: PlannedTarget;
+  /** The tick's readings of the target's metric window; undefined when none were taken. */
+  readonly readings: WindowReadings | undefined;
+  readonly history: PlanHistory;
+  /** This replica leads (only the leader writes). */
+  readonly leader: boolean;
+  /** Decide and report, write nothing. */
+  readonly dryRun: boolean;
+  /** The HorizontalPodAutoscalers that scale this target too (`namespace/name`). */
+  readonly otherScalers: readonly string[];
+  readonly nowMs: number;
+}
+
+/** Why a wanted change is not written now. */
+export type HoldKind =
+  'recommend' | 'not-leader' | 'conflict' | 'busy' | 'post-rescale' | 'stateless' | 'backoff';
+
+export interface Hold {
+  readonly kind: HoldKind;
+  readonly why: string;
+}
+
+/** Another autoscaler that writes the target too, and how to end the fight. */
+export interface AutoscalerConflict {
+  readonly who: string;
+  readonly fix: string;
+}
+
+/** An expression metric whose value is not a finite number: not served, and its target hears why. */
+export interface NonFiniteExpression {
+  readonly name: string;
+  readonly source: string;
+  readonly detail: string;
+}
+
+/** The recommendation a plan makes: what `flink_recommended_taskmanagers` serves. */
+export interface Recommendation {
+  readonly replicas: number;
+  readonly parallelism: number;
+  readonly reason: string;
+  /** When it was decided (epoch ms). */
+  readonly atMs: number;
+  readonly jobId: string | null;
+}
+
+interface PlanFacts {
+  /** Expression metrics not finite at this tick (the executor reports a change). */
+  readonly notFinite: readonly NonFiniteExpression[];
+  /** Set while another autoscaler writes the target too and this one would. */
+  readonly conflict: AutoscalerConflict | null;
+}
+
+interface Decided extends PlanFacts {
+  readonly decision: Decision;
+  readonly recommendation: Recommendation;
+  /** The decision as `explain` and the status annotation show it (outcome: what happened). */
+  readonly recorded: RecordedDecision;
+  /** `TaskManagers 1 → 2, parallelism 2 → 4: ...`, for logs and Events. */
+  readonly summary: string;
+}
+
+export type Plan =
+  /** The annotations or the object are wrong: `why` names the key at fault. */
+  | (PlanFacts & { readonly outcome: 'invalid'; readonly why: string; readonly key: string | null })
+  /** Mode metrics-only: serve the metrics, decide nothing. */
+  | (PlanFacts & { readonly outcome: 'metrics-only' })
+  /**
+   * Nothing to decide on. `alarm`: the cause persists (not a window filling or a job restarting),
+   * so the target's users should hear it.
+   */
+  | (PlanFacts & {
+      readonly outcome: 'no-metrics';
+      readonly why: string;
+      readonly alarm: boolean;
+    })
+  /** The decision keeps the current count. */
+  | (Decided & { readonly outcome: 'unchanged' })
+  /** A change is wanted and held (`recommend`: mode recommend or dry-run, recorded, never written). */
+  | (Decided & { readonly outcome: 'held' | 'recommended'; readonly hold: Hold })
+  /** Write it: `history` is what to record when the write succeeds. */
+  | (Decided & {
+      readonly outcome: 'scale';
+      readonly write: { readonly replicas: number; readonly parallelism: number };
+      readonly history: TargetHistory;
+    });
+
+export type PlanOutcome = Plan['outcome'];
+
+/** Reasons a metric is unavailable that pass by themselves: no alarm for those. */
+const TRANSIENT_REASONS: readonly string[] = ['no-data', 'not-enough-samples', 'restarting'];
+
+/** A metric value as people read it: 4 significant digits. */
+export function formatValue(value: number): string {
+  return Number.isInteger(value) ? String(value) : String(Number(value.toPrecision(4)));
+}
+
+/** `TaskManagers 1 → 2, parallelism 2 → 4: flink_busy_ratio 0.93 (target 0.7); reason ScaleUpLimit`. */
+export function describeDecision(decision: RecordedDecision): string {
+  const metrics = decision.metrics.map((metric: RecordedMetric) =>
+    metric.value === null
+      ? `${metric.name} unavailable (target ${formatValue(metric.target)})`
+      : `${metric.name} ${formatValue(metric.value)} (target ${formatValue(metric.target)}${metric.type === 'AverageValue' ? ' per TaskManager' : ''})`,
+  );
+  const parallelism =
+    decision.fromParallelism === null
+      ? `${decision.toParallelism}`
+      : `${decision.fromParallelism} → ${decision.toParallelism}`;
+  return `TaskManagers ${decision.fromReplicas} → ${decision.toReplicas}, parallelism ${parallelism}: ${metrics.join(', ')}; reason ${decision.reason}`;
+}
+
+/** The plan of one target at one tick. Pure. */
+export function planTarget(input: PlanInput): Plan {
+  const { target } = input;
+  if (target.state === 'invalid') {
+    return { outcome: 'invalid', why: target.issues, key: null, notFinite: [], conflict: null };
+  }
+  const notFinite = nonFiniteExpressions(target.expressions, input.readings);
+  if (target.config.mode === 'metrics-only') return { outcome: 'metrics-only', notFinite, conflict: null };
+  if (target.state === 'unscalable') {
+    return {
+      outcome: 'invalid',
+      why: target.problem.problem,
+      key: target.problem.key,
+      notFinite,
+      conflict: null,
+    };
+  }
+  return planReady(input, target, notFinite);
+}
+
+function planReady(
+  input: PlanInput,
+  target: Extract<PlannedTarget, { state: 'ready' }>,
+  notFinite: readonly NonFiniteExpression[],
+): Plan {
+  const { config, expressions, view } = target;
+  const { readings, nowMs } = input;
+  const conflict = conflictOf(input, view, config);
+  const metrics = config.metrics.map((spec) => ({
+    spec,
+    reading: readingOf(spec.name, readings, expressions),
+  }));
+  if (metrics.every(({ reading }) => !isAvailable(reading))) {
+    return { outcome: 'no-metrics', ...noMetrics(metrics, view), notFinite, conflict };
+  }
+  const taskSlots = view.taskSlots ?? readings?.taskSlots ?? null;
+  if (taskSlots === null) {
+    return {
+      outcome: 'no-metrics',
+      why: 'task slots not known yet (set slotscaler.dev/task-slots to skip asking Flink)',
+      alarm: false,
+      notFinite,
+      conflict,
+    };
+  }
+  const decision = decide(
+    targetDecisionInput(
+      config,
+      view,
+      observeMetrics(metrics),
+      input.history,
+      taskSlots,
+      readings?.maxParallelism ?? null,
+      nowMs,
+    ),
+  );
+  const recorded: RecordedDecision = {
+    atMs: nowMs,
+    fromReplicas: view.currentReplicas,
+    toReplicas: decision.desiredReplicas,
+    fromParallelism: view.currentParallelism,
+    toParallelism: decision.parallelism,
+    reason: decision.reason,
+    outcome: 'unchanged',
+    metrics: metrics.map(({ spec, reading }) => ({
+      name: spec.name,
+      type: spec.type,
+      value: isAvailable(reading) ? reading.value : null,
+      target: spec.targetMilli / 1000,
+    })),
+  };
+  const decided = {
+    decision,
+    recommendation: {
+      replicas: decision.desiredReplicas,
+      parallelism: decision.parallelism,
+      reason: decision.reason,
+      atMs: nowMs,
+      jobId: readings?.jobId ?? null,
+    },
+    summary: describeDecision(recorded),
+    notFinite,
+    conflict,
+  };
+  if (decision.desiredReplicas === view.currentReplicas) {
+    return { outcome: 'unchanged', ...decided, recorded };
+  }
+  const hold = holdOf(input, view, config, decision, conflict);
+  if (hold !== null) {
+    const outcome = hold.kind === 'recommend' ? hold.why : `held: ${hold.why}`;
+    return {
+      outcome: hold.kind === 'recommend' ? 'recommended' : 'held',
+      ...decided,
+      hold,
+      recorded: { ...recorded, outcome },
+    };
+  }
+  const scaled: RecordedDecision = { ...recorded, outcome: 'scaled' };
+  return {
+    outcome: 'scale',
+    ...decided,
+    recorded: scaled,
+    write: { replicas: decision.desiredReplicas, parallelism: decision.parallelism },
+    history: {
+      lastDecision: scaled,
+      lastRescaleAtMs: nowMs,
+      recommendations: decision.recommendations,
+      scaleEvents: decision.scaleEvents,
+    },
+  };
+}
+
+/** Why no metric can be decided on, and whether that deserves an alarm. */
+function noMetrics(
+  metrics: readonly { readonly spec: { readonly name: string }; readonly reading: MetricReading }[],
+  view: TargetView,
+): { why: string; alarm: boolean } {
+  const why = metrics
+    .map(({ spec, reading }) =>
+      'unavailable' in reading
+        ? `${spec.name}: ${reading.unavailable}${reading.detail === undefined ? '' : ` (${reading.detail})`}`
+        : '',
+    )
+    .join('; ');
+  // A new target filling its window, or a job restarting (after our own rescale, say), is
+  // expected: no alarm for those, only for what persists (stale, no job, missing counters...).
+  // Nor while the operator is busy: it is restarting the job on purpose.
+  const transient = metrics.every(
+    ({ reading }) => 'unavailable' in reading && TRANSIENT_REASONS.includes(reading.unavailable),
+  );
+  return { why, alarm: !transient && view.busy === null };
+}
+
+function nonFiniteExpressions(
+  expressions: readonly EvaluableMetric[],
+  readings: WindowReadings | undefined,
+): NonFiniteExpression[] {
+  if (readings === undefined) return [];
+  const out: NonFiniteExpression[] = [];
+  for (const expression of expressions) {
+    const reading = readingOf(expression.name, readings, expressions);
+    if ('unavailable' in reading && reading.unavailable === 'not-finite') {
+      out.push({
+        name: expression.name,
+        source: expression.source,
+        detail: reading.detail ?? 'is not a finite number',
+      });
+    }
+  }
+  return out;
+}
+
+/**
+ * Another autoscaler that writes this target too; null when there is none or when Slotscaler does
+ * not write it (modes recommend and metrics-only, dry-run).
+ */
+function conflictOf(input: PlanInput, view: TargetView, config: TargetConfig): AutoscalerConflict | null {
+  if (config.mode !== 'scale' || input.dryRun) return null;
+  if (view.otherAutoscaler !== null) {
+    return {
+      who: view.otherAutoscaler,
+      fix: `turn one off: set it to "false", or let Slotscaler only serve metrics (${ANNOTATION_PREFIX}mode: metrics-only)`,
+    };
+  }
+  const hpas = input.otherScalers;
+  if (hpas.length === 0) return null;
+  const many = hpas.length > 1;
+  return {
+    who: `the HorizontalPodAutoscaler${many ? 's' : ''} ${hpas.join(', ')} scale${many ? '' : 's'} it`,
+    fix: `let the HPA write and Slotscaler serve its metrics (${ANNOTATION_PREFIX}mode: metrics-only), or delete the HPA`,
+  };
+}
+
+/** The first hold that applies to a wanted change, in the order the scaler checks them; null: write it. */
+function holdOf(
+  input: PlanInput,
+  view: TargetView,
+  config: TargetConfig,
+  decision: Decision,
+  conflict: AutoscalerConflict | null,
+): Hold | null {
+  const { history, nowMs } = input;
+  if (config.mode === 'recommend') return { kind: 'recommend', why: 'mode recommend' };
+  if (input.dryRun) return { kind: 'recommend', why: 'dry-run' };
+  if (!input.leader) return { kind: 'not-leader', why: 'not the leader' };
+  if (conflict !== null) return { kind: 'conflict', why: conflict.who };
+  if (view.busy !== null) return { kind: 'busy', why: `the operator is busy: ${view.busy}` };
+  const postRescale = postRescaleHold({
+    lastRescaleAtMs: history.lastRescaleAtMs,
+    readings: input.readings,
+    currentReplicas: view.currentReplicas,
+    desiredReplicas: decision.desiredReplicas,
+    cooldownAfterRescaleSeconds: config.cooldownAfterRescale,
+    nowMs,
+  });
+  if (postRescale !== null) return { kind: 'post-rescale', why: postRescale };
+  if (view.stateless && !config.allowStatelessRescale) {
+    return { kind: 'stateless', why: 'upgradeMode stateless' };
+  }
+  if (history.backoffUntilMs > nowMs) return { kind: 'backoff', why: 'backing off after a failed write' };
+  return null;
+}
