@@ -19,18 +19,15 @@ import type { MetricWindowOptions, WindowReadings } from '../metrics/metric-wind
 import { formatIssue, parseTargetAnnotations } from '../config/annotations.js';
 import { resolveConfig } from '../config/load.js';
 import type { TargetConfig } from '../config/schema.js';
-import type { TimestampedRecommendation, TimestampedScaleEvent } from '../domain/decision.js';
+import type { RecordedDecision } from '../domain/decision.js';
 import { isAvailable } from '../domain/metrics.js';
 import type { MetricReading } from '../domain/metrics.js';
 import { SimulateInputError } from '../errors.js';
 import { decide } from '../scaler/decide.js';
+import { planTarget } from '../scaler/plan-target.js';
+import type { PlanHistory, PlanInput } from '../scaler/plan-target.js';
 import type { EvaluableMetric } from '../scaler/target-decision.js';
-import {
-  observeMetrics,
-  postRescaleHold,
-  readingOf,
-  targetDecisionInput,
-} from '../scaler/target-decision.js';
+import { observeMetrics, readingOf, targetDecisionInput } from '../scaler/target-decision.js';
 import { JobModel } from './job-model.js';
 import type { JobModelOptions } from './job-model.js';
 import { rateAt } from './traces.js';
@@ -207,6 +204,175 @@ function value(reading: MetricReading): number | null {
   return isAvailable(reading) ? reading.value : null;
 }
 
+/** A simulated scaler's histories before its first tick. */
+const EMPTY_HISTORY: PlanHistory = {
+  lastDecision: null,
+  lastRescaleAtMs: null,
+  recommendations: null,
+  scaleEvents: [],
+  backoffUntilMs: 0,
+};
+
+/** What one tick of a policy did: the histories to keep, the change it wanted, the rescale to make. */
+interface TickStep {
+  readonly recommendations: PlanHistory['recommendations'];
+  /** The change wanted (scaled or held); null when the count stays. */
+  readonly entry: Omit<SimulatedDecision, 'seconds'> | null;
+  readonly rescale: {
+    readonly replicas: number;
+    readonly parallelism: number;
+    readonly history: Pick<PlanHistory, 'lastDecision' | 'lastRescaleAtMs' | 'scaleEvents'>;
+  } | null;
+}
+
+/**
+ * What the scaler in the cluster would be given for the simulated job at one tick: the job model
+ * is the target (a FlinkDeployment whose operator is never busy, stateful, led by this replica,
+ * with no other autoscaler), so the plan is the cluster's own.
+ */
+export function simulatedPlanInput(
+  policy: Extract<Policy, { kind: 'slotscaler' }>,
+  job: { readonly taskManagers: number; readonly parallelism: number },
+  readings: WindowReadings | undefined,
+  history: PlanHistory,
+  modelTaskSlots: number,
+  nowMs: number,
+): PlanInput {
+  const current = job.taskManagers;
+  return {
+    target: {
+      state: 'ready',
+      config: policy.config,
+      expressions: policy.expressions,
+      view: {
+        jobManagerUrl: 'simulated',
+        jobId: undefined,
+        taskSlots: policy.config.taskSlots ?? modelTaskSlots,
+        currentReplicas: current,
+        readyReplicas: current,
+        statusReplicas: current,
+        currentParallelism: job.parallelism,
+        busy: null,
+        stateless: false,
+        otherAutoscaler: null,
+      },
+    },
+    readings,
+    history,
+    leader: true,
+    dryRun: false,
+    otherScalers: [],
+    nowMs,
+  };
+}
+
+/** Slotscaler's tick: the cluster's plan, carried out on the model. */
+function slotscalerStep(
+  policy: Extract<Policy, { kind: 'slotscaler' }>,
+  job: { readonly taskManagers: number; readonly parallelism: number },
+  readings: WindowReadings | undefined,
+  history: PlanHistory,
+  modelTaskSlots: number,
+  nowMs: number,
+): TickStep | null {
+  const plan = planTarget(simulatedPlanInput(policy, job, readings, history, modelTaskSlots, nowMs));
+  switch (plan.outcome) {
+    case 'invalid':
+    case 'metrics-only':
+    case 'no-metrics':
+      return null;
+    case 'unchanged':
+      return { recommendations: plan.decision.recommendations, entry: null, rescale: null };
+    case 'held':
+    case 'recommended':
+      return {
+        recommendations: plan.decision.recommendations,
+        entry: simulatedDecision(plan.recorded, `held: ${plan.hold.why}`, (name) => name),
+        rescale: null,
+      };
+    case 'scale':
+      return {
+        recommendations: plan.decision.recommendations,
+        entry: simulatedDecision(plan.recorded, 'scaled', (name) => name),
+        rescale: { ...plan.write, history: plan.history },
+      };
+  }
+}
+
+/**
+ * The baseline's tick: the plain HPA on CPU (read as the busy ratio), with the HPA's default
+ * behavior and none of Slotscaler's holds.
+ */
+function hpaStep(
+  policy: Extract<Policy, { kind: 'hpa-cpu' }>,
+  current: number,
+  readings: WindowReadings | undefined,
+  history: PlanHistory,
+  modelTaskSlots: number,
+  nowMs: number,
+): TickStep | null {
+  const spec = {
+    name: 'flink_busy_ratio',
+    type: 'Value' as const,
+    targetMilli: Math.round(policy.targetUtilization * 1000),
+  };
+  const reading = readingOf(spec.name, readings, []);
+  if (readings === undefined || !isAvailable(reading)) return null;
+  const decision = decide(
+    targetDecisionInput(
+      policy.config,
+      { currentReplicas: current, readyReplicas: current, statusReplicas: current },
+      observeMetrics([{ spec, reading }]),
+      history,
+      policy.config.taskSlots ?? readings.taskSlots ?? modelTaskSlots,
+      readings.maxParallelism,
+      nowMs,
+    ),
+  );
+  if (decision.desiredReplicas === current) {
+    return { recommendations: decision.recommendations, entry: null, rescale: null };
+  }
+  const recorded: RecordedDecision = {
+    atMs: nowMs,
+    fromReplicas: current,
+    toReplicas: decision.desiredReplicas,
+    fromParallelism: null,
+    toParallelism: decision.parallelism,
+    reason: decision.reason,
+    outcome: 'scaled',
+    metrics: [{ name: spec.name, type: spec.type, value: reading.value, target: spec.targetMilli / 1000 }],
+  };
+  return {
+    recommendations: decision.recommendations,
+    entry: simulatedDecision(recorded, 'scaled', () => 'cpu (busy ratio)'),
+    rescale: {
+      replicas: decision.desiredReplicas,
+      parallelism: decision.parallelism,
+      history: { lastDecision: recorded, lastRescaleAtMs: nowMs, scaleEvents: decision.scaleEvents },
+    },
+  };
+}
+
+function simulatedDecision(
+  recorded: RecordedDecision,
+  outcome: string,
+  metricName: (name: string) => string,
+): Omit<SimulatedDecision, 'seconds'> {
+  return {
+    fromTaskManagers: recorded.fromReplicas,
+    toTaskManagers: recorded.toReplicas,
+    parallelism: recorded.toParallelism,
+    reason: recorded.reason,
+    outcome,
+    metrics: recorded.metrics
+      .map(
+        (metric) =>
+          `${metricName(metric.name)} ${metric.value === null ? 'unavailable' : FORMAT(metric.value)} (target ${FORMAT(metric.target)})`,
+      )
+      .join(', '),
+  };
+}
+
 /** Runs one policy over one trace. */
 export function simulate(options: SimulationOptions): SimulationResult {
   const { trace, policy, lagObjectiveSeconds } = options;
@@ -223,9 +389,7 @@ export function simulate(options: SimulationOptions): SimulationResult {
   const window = new MetricWindow(windowOptions(policy));
   const rate = (seconds: number): number => rateAt(trace, seconds);
 
-  let recommendations: readonly TimestampedRecommendation[] | null = null;
-  let scaleEvents: readonly TimestampedScaleEvent[] = [];
-  let lastRescaleAtMs: number | null = null;
+  let history: PlanHistory = EMPTY_HISTORY;
   const timeline: TimelinePoint[] = [];
   const decisions: SimulatedDecision[] = [];
   let secondsOverLag = 0;
@@ -266,90 +430,42 @@ export function simulate(options: SimulationOptions): SimulationResult {
     peakLag = Math.max(peakLag, state.lagSeconds);
     if (second % tickSeconds !== 0) continue;
 
-    // One tick: the snapshot into the window, the metrics out of it, the decision.
+    // One tick: the snapshot into the window, the metrics out of it, the plan, carried out on the model.
     const nowMs = startMs + second * 1000;
     window.add(model.snapshot());
     readings = window.readings(nowMs);
     const current = state.taskManagers;
-    const specs =
+    const step =
       policy.kind === 'slotscaler'
-        ? policy.config.metrics
-        : [
-            {
-              name: 'flink_busy_ratio',
-              type: 'Value' as const,
-              targetMilli: Math.round(policy.targetUtilization * 1000),
-            },
-          ];
-    const metrics = specs.map((spec) => ({
-      spec,
-      reading: readingOf(spec.name, readings, policy.kind === 'slotscaler' ? policy.expressions : []),
-    }));
-    if (policy.kind === 'slotscaler' && policy.config.mode === 'metrics-only') {
+        ? slotscalerStep(
+            policy,
+            { taskManagers: current, parallelism: state.parallelism },
+            readings,
+            history,
+            model.options.taskSlots,
+            nowMs,
+          )
+        : hpaStep(policy, current, readings, history, model.options.taskSlots, nowMs);
+    if (step === null) {
       record(second);
       continue;
     }
-    if (metrics.every(({ reading }) => !isAvailable(reading))) {
-      record(second);
-      continue;
-    }
-    const input = targetDecisionInput(
-      config,
-      { currentReplicas: current, readyReplicas: current, statusReplicas: current },
-      observeMetrics(metrics),
-      { recommendations, scaleEvents },
-      config.taskSlots ?? readings.taskSlots ?? model.options.taskSlots,
-      readings.maxParallelism,
-      nowMs,
-    );
-    const decision = decide(input);
-    recommendations = decision.recommendations;
-    if (decision.desiredReplicas !== current) {
-      let hold: string | null = null;
-      if (policy.kind === 'slotscaler') {
-        hold =
-          policy.config.mode === 'recommend'
-            ? 'mode recommend'
-            : postRescaleHold({
-                lastRescaleAtMs,
-                readings,
-                currentReplicas: current,
-                desiredReplicas: decision.desiredReplicas,
-                cooldownAfterRescaleSeconds: policy.config.cooldownAfterRescale,
-                nowMs,
-              });
-      }
-      const described = metrics
-        .map(({ spec, reading }) => {
-          const name = policy.kind === 'hpa-cpu' ? 'cpu (busy ratio)' : spec.name;
-          const shown = isAvailable(reading) ? FORMAT(reading.value) : 'unavailable';
-          return `${name} ${shown} (target ${FORMAT(spec.targetMilli / 1000)})`;
-        })
-        .join(', ');
-      const entry: SimulatedDecision = {
-        seconds: second,
-        fromTaskManagers: current,
-        toTaskManagers: decision.desiredReplicas,
-        parallelism: decision.parallelism,
-        reason: decision.reason,
-        outcome: hold === null ? 'scaled' : `held: ${hold}`,
-        metrics: described,
-      };
+    history = { ...history, recommendations: step.recommendations };
+    if (step.entry !== null) {
       const previous = decisions.at(-1);
       const repeatedHold =
-        hold !== null &&
+        step.entry.outcome !== 'scaled' &&
         previous !== undefined &&
-        previous.outcome === entry.outcome &&
-        previous.toTaskManagers === entry.toTaskManagers;
-      if (!repeatedHold) decisions.push(entry);
-      if (hold === null) {
-        model.rescale(decision.desiredReplicas, decision.parallelism);
-        scaleEvents = decision.scaleEvents;
-        lastRescaleAtMs = nowMs;
-        if (decision.desiredReplicas > current) scaleUps += 1;
-        else scaleDowns += 1;
-        peakTaskManagers = Math.max(peakTaskManagers, decision.desiredReplicas);
-      }
+        previous.outcome === step.entry.outcome &&
+        previous.toTaskManagers === step.entry.toTaskManagers;
+      if (!repeatedHold) decisions.push({ ...step.entry, seconds: second });
+    }
+    if (step.rescale !== null) {
+      model.rescale(step.rescale.replicas, step.rescale.parallelism);
+      history = { ...history, ...step.rescale.history };
+      if (step.rescale.replicas > current) scaleUps += 1;
+      else scaleDowns += 1;
+      peakTaskManagers = Math.max(peakTaskManagers, step.rescale.replicas);
     }
     record(second);
   }
