@@ -51,6 +51,9 @@ export type Policy =
       readonly config: TargetConfig;
     };
 
+/** Slotscaler itself, as opposed to the baseline. */
+export type SlotscalerPolicy = Extract<Policy, { kind: 'slotscaler' }>;
+
 export interface SimulationOptions {
   readonly trace: Trace;
   readonly policy: Policy;
@@ -146,7 +149,7 @@ export function slotscalerPolicy(
   annotations: Readonly<Record<string, string>>,
   label = 'slotscaler',
   source = 'annotations',
-): Policy {
+): SlotscalerPolicy {
   const result = parseTargetAnnotations(annotations, {
     knownMetrics: FLINK_METRIC_NAMES,
     checkExpression: (name, expression) => {
@@ -231,7 +234,7 @@ interface TickStep {
  * with no other autoscaler), so the plan is the cluster's own.
  */
 export function simulatedPlanInput(
-  policy: Extract<Policy, { kind: 'slotscaler' }>,
+  policy: SlotscalerPolicy,
   job: { readonly taskManagers: number; readonly parallelism: number },
   readings: WindowReadings | undefined,
   history: PlanHistory,
@@ -268,7 +271,7 @@ export function simulatedPlanInput(
 
 /** Slotscaler's tick: the cluster's plan, carried out on the model. */
 function slotscalerStep(
-  policy: Extract<Policy, { kind: 'slotscaler' }>,
+  policy: SlotscalerPolicy,
   job: { readonly taskManagers: number; readonly parallelism: number },
   readings: WindowReadings | undefined,
   history: PlanHistory,
