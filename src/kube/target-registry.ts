@@ -28,25 +28,58 @@ export const ENABLED_ANNOTATION = 'slotscaler.dev/enabled';
 /** The metrics a target may scale on besides its expression metrics. */
 export const KNOWN_METRICS: readonly string[] = FLINK_METRIC_NAMES;
 
-export type ParsedTargetConfig =
-  | {
-      readonly ok: true;
-      readonly config: TargetConfig;
-      readonly expressions: readonly ExpressionMetric[];
-    }
-  | { readonly ok: false; readonly issues: readonly ConfigIssue[] };
+/** A target's annotations that parse: its config and compiled expression metrics. */
+export interface ValidTargetConfig {
+  readonly ok: true;
+  readonly config: TargetConfig;
+  readonly expressions: readonly ExpressionMetric[];
+}
 
-/** One target as the loop sees it: the object as the informer holds it now, and what it means. */
-export interface RegisteredTarget {
+/** A target's annotations that do not: every issue found. */
+export interface InvalidTargetConfig {
+  readonly ok: false;
+  readonly issues: readonly ConfigIssue[];
+}
+
+export type ParsedTargetConfig = ValidTargetConfig | InvalidTargetConfig;
+
+/** What every registered target has: the object as the informer holds it now, and where it is. */
+export interface TargetBase {
   /** `flinkdeployment/<namespace>/<name>`. */
   readonly id: string;
   readonly adapter: TargetAdapter;
   readonly ref: TargetRef;
   readonly object: KubeObject;
-  readonly parsed: ParsedTargetConfig;
-  /** null while the config is invalid. */
-  readonly view: TargetView | TargetProblem | null;
   readonly crd: CrdFacts | null;
+}
+
+/**
+ * One target as the loop sees it, in one of three states, so an impossible one (a view of an
+ * object whose config does not parse, say) does not type-check:
+ * - `invalid`: its annotations do not parse; reported and skipped;
+ * - `unscalable`: its config is good but the object cannot be scaled as it is (`view` says why);
+ * - `ready`: config and view both good.
+ */
+export type RegisteredTarget =
+  | (TargetBase & { readonly state: 'invalid'; readonly parsed: InvalidTargetConfig; readonly view: null })
+  | (TargetBase & {
+      readonly state: 'unscalable';
+      readonly parsed: ValidTargetConfig;
+      readonly view: TargetProblem;
+    })
+  | (TargetBase & { readonly state: 'ready'; readonly parsed: ValidTargetConfig; readonly view: TargetView });
+
+/** A target from its parsed annotations and what its adapter reads of the object. */
+export function registeredTarget(
+  base: TargetBase,
+  parsed: ParsedTargetConfig,
+  describe: (config: TargetConfig) => TargetView | TargetProblem,
+): RegisteredTarget {
+  if (!parsed.ok) return { ...base, state: 'invalid', parsed, view: null };
+  const view = describe(parsed.config);
+  return isProblem(view)
+    ? { ...base, state: 'unscalable', parsed, view }
+    : { ...base, state: 'ready', parsed, view };
 }
 
 /** Where the loop finds its targets. Real: `TargetRegistry`. Fake: a plain list in the unit tests. */
@@ -254,24 +287,27 @@ export class TargetRegistry implements TargetSource {
     }
     const parsed = this.parse(id, annotations);
     const crd = state.adapter.crd === null ? null : state.crd;
-    const view = parsed.ok ? state.adapter.describe(object, parsed.config, crd) : null;
     const previous = this.targets.get(id);
     const kind = object.kind ?? state.crdKind ?? state.adapter.resource.kind;
-    this.targets.set(id, {
-      id,
-      adapter: state.adapter,
-      ref: {
-        apiVersion: apiVersionOf(state.adapter.resource),
-        kind: kind === '' ? state.adapter.resource.plural : kind,
-        namespace,
-        name: object.metadata.name,
-        uid: object.metadata.uid,
+    const target = registeredTarget(
+      {
+        id,
+        adapter: state.adapter,
+        ref: {
+          apiVersion: apiVersionOf(state.adapter.resource),
+          kind: kind === '' ? state.adapter.resource.plural : kind,
+          namespace,
+          name: object.metadata.name,
+          uid: object.metadata.uid,
+        },
+        object,
+        crd,
       },
-      object,
       parsed,
-      view,
-      crd,
-    });
+      (config) => state.adapter.describe(object, config, crd),
+    );
+    const view = target.view;
+    this.targets.set(id, target);
     if (
       previous === undefined ||
       previous.parsed !== parsed ||

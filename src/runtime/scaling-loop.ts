@@ -22,7 +22,7 @@ import { planTarget } from '../scaler/plan-target.js';
 import type { Plan, PlannedTarget, Recommendation } from '../scaler/plan-target.js';
 import type { Logger } from '../observability/logger.js';
 import type { ScalingObserver } from '../observability/target-metrics.js';
-import { isProblem, STATUS_ANNOTATION } from '../kube/adapters/adapter.js';
+import { STATUS_ANNOTATION } from '../kube/adapters/adapter.js';
 import type { EventSink } from '../kube/events.js';
 import type { OtherScalers } from '../kube/hpa-index.js';
 import type { LeaderState } from '../kube/leader-election.js';
@@ -462,7 +462,7 @@ export class ScalingLoop implements RecommendationSource {
     plan: Extract<Plan, { outcome: 'scale' }>,
     attempt: number,
   ): Promise<TargetOutcome> {
-    if (!target.parsed.ok) return 'invalid';
+    if (target.state !== 'ready') return 'invalid';
     const statusText = this.options.statusAnnotation ? encodeStatus(plan.history) : undefined;
     const steps = target.adapter.planWrite(
       target.object,
@@ -594,14 +594,16 @@ export class ScalingLoop implements RecommendationSource {
 
 /** A registered target in the planner's terms. */
 export function plannedTarget(target: RegisteredTarget): PlannedTarget {
-  if (!target.parsed.ok) {
+  if (target.state === 'invalid') {
     return { state: 'invalid', issues: target.parsed.issues.map(formatIssue).join('; ') };
   }
   const { config, expressions } = target.parsed;
-  const view = target.view;
-  if (view === null) return { state: 'invalid', issues: 'the object cannot be read' };
-  if (isProblem(view)) return { state: 'unscalable', config, expressions, problem: view };
-  return { state: 'ready', config, expressions, view };
+  switch (target.state) {
+    case 'unscalable':
+      return { state: 'unscalable', config, expressions, problem: target.view };
+    case 'ready':
+      return { state: 'ready', config, expressions, view: target.view };
+  }
 }
 
 function historyOf(memory: TargetMemory): TargetHistory {

@@ -4,7 +4,7 @@ import { compileExpressionMetric } from '../../src/metrics/expression-metric.js'
 import { parseTargetAnnotations } from '../../src/config/annotations.js';
 import { flinkDeploymentAdapter } from '../../src/kube/adapters/flink-deployment.js';
 import type { KubeObject } from '../../src/kube/objects.js';
-import { KNOWN_METRICS, targetId } from '../../src/kube/target-registry.js';
+import { KNOWN_METRICS, registeredTarget, targetId } from '../../src/kube/target-registry.js';
 import type { RegisteredTarget } from '../../src/kube/target-registry.js';
 
 export interface FlinkDeploymentOptions {
@@ -64,19 +64,21 @@ export function register(object: KubeObject): RegisteredTarget {
         ),
       }
     : { ok: false as const, issues: result.issues };
-  return {
-    id: targetId(flinkDeploymentAdapter, 'flink', object.metadata.name),
-    adapter: flinkDeploymentAdapter,
-    ref: {
-      apiVersion: 'flink.apache.org/v1beta1',
-      kind: 'FlinkDeployment',
-      namespace: 'flink',
-      name: object.metadata.name,
-      uid: object.metadata.uid,
+  return registeredTarget(
+    {
+      id: targetId(flinkDeploymentAdapter, 'flink', object.metadata.name),
+      adapter: flinkDeploymentAdapter,
+      ref: {
+        apiVersion: 'flink.apache.org/v1beta1',
+        kind: 'FlinkDeployment',
+        namespace: 'flink',
+        name: object.metadata.name,
+        uid: object.metadata.uid,
+      },
+      object,
+      crd: null,
     },
-    object,
     parsed,
-    view: parsed.ok ? flinkDeploymentAdapter.describe(object, parsed.config, null) : null,
-    crd: null,
-  };
+    (config) => flinkDeploymentAdapter.describe(object, config, null),
+  );
 }
