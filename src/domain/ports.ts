@@ -11,6 +11,7 @@ import type {
   TaskManagerSummary,
   VertexBackPressure,
 } from './flink.js';
+import type { TargetHistory } from './decision.js';
 import type { Requirement } from './metrics.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -129,3 +130,16 @@ export interface MetricsProvider {
 
 /** Whether a part is fit to serve (`/readyz`), and why not. */
 export type Readiness = { readonly ready: true } | { readonly ready: false; readonly reason: string };
+
+/**
+ * Where each target's histories (stabilization recommendations, scale events, the last rescale and
+ * decision) live from one tick to the next. Absent: nothing is known of the target yet. In memory:
+ * `InMemoryHistoryStore` (src/scaler/history-store.ts; `simulate`, tests). In the cluster:
+ * `AnnotationHistoryStore` (src/kube/status-annotation.ts), which also takes them from, and encodes
+ * them for, each target's status annotation, so a new leader carries on where the last one stopped.
+ */
+export interface HistoryStore {
+  get(targetId: string): TargetHistory | undefined;
+  set(targetId: string, history: TargetHistory): void;
+  delete(targetId: string): void;
+}

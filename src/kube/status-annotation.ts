@@ -6,6 +6,8 @@
 import { z } from 'zod';
 
 import type { TargetHistory, TimestampedRecommendation } from '../domain/decision.js';
+import type { HistoryStore } from '../domain/ports.js';
+import { InMemoryHistoryStore } from '../scaler/history-store.js';
 
 /** The most entries of each history kept in the annotation. */
 export const MAX_STATUS_ENTRIES = 100;
@@ -200,4 +202,56 @@ export function mergeRecommendations(
     out.push(entry);
   }
   return newest(out);
+}
+
+/**
+ * The histories of the cluster's targets: kept in memory, taken from each target's status
+ * annotation when the target is first seen, when this replica becomes leader, and (while it does
+ * not lead) whenever the leader has written a newer one; the executor encodes them into the
+ * annotation with each write (`encodeStatus`).
+ */
+export class AnnotationHistoryStore implements HistoryStore {
+  private readonly memory = new InMemoryHistoryStore();
+  /** Per target, the annotation text last taken or written by this replica. */
+  private readonly seen = new Map<string, string | undefined>();
+
+  get(targetId: string): TargetHistory | undefined {
+    return this.memory.get(targetId);
+  }
+
+  set(targetId: string, history: TargetHistory): void {
+    this.memory.set(targetId, history);
+  }
+
+  delete(targetId: string): void {
+    this.memory.delete(targetId);
+    this.seen.delete(targetId);
+  }
+
+  /**
+   * Takes the histories of `text`, the target's annotation now, unless it is the text last seen
+   * and `force` is not set: scale events and the last rescale from it, the last decision when it
+   * has one, recommendations merged with this replica's own. Returns the problems found in it (for
+   * a Warning); empty when there are none or it was not read.
+   */
+  take(targetId: string, text: string | undefined, nowMs: number, force: boolean): readonly string[] {
+    if (!force && this.seen.has(targetId) && this.seen.get(targetId) === text) return [];
+    this.seen.set(targetId, text);
+    const { status, problems } = readStatus(text, nowMs);
+    if (status !== null) {
+      const own = this.memory.get(targetId);
+      this.memory.set(targetId, {
+        scaleEvents: status.scaleEvents,
+        lastRescaleAtMs: status.lastRescaleAtMs,
+        lastDecision: status.lastDecision ?? own?.lastDecision ?? null,
+        recommendations: mergeRecommendations(status.recommendations, own?.recommendations ?? []),
+      });
+    }
+    return problems;
+  }
+
+  /** This replica wrote `text` into the target's annotation: not news to take back. */
+  wrote(targetId: string, text: string): void {
+    this.seen.set(targetId, text);
+  }
 }

@@ -10,15 +10,11 @@
  */
 import { formatIssue } from '../config/annotations.js';
 import { ANNOTATION_PREFIX } from '../config/keys.js';
-import type {
-  RecordedDecision,
-  TargetHistory,
-  TimestampedRecommendation,
-  TimestampedScaleEvent,
-} from '../domain/decision.js';
+import type { TargetHistory } from '../domain/decision.js';
 import type { Clock } from '../domain/ports.js';
 import type { WindowReadings } from '../metrics/metric-window.js';
 import { planTarget } from '../scaler/plan-target.js';
+import { NO_HISTORY, planHistoryOf } from '../scaler/history-store.js';
 import type { Plan, PlannedTarget, Recommendation } from '../scaler/plan-target.js';
 import type { Logger } from '../observability/logger.js';
 import type { ScalingObserver } from '../observability/target-metrics.js';
@@ -26,7 +22,7 @@ import { STATUS_ANNOTATION } from '../kube/adapters/adapter.js';
 import type { EventSink } from '../kube/events.js';
 import type { OtherScalers } from '../kube/hpa-index.js';
 import type { LeaderState } from '../kube/leader-election.js';
-import { encodeStatus, mergeRecommendations, readStatus } from '../kube/status-annotation.js';
+import { AnnotationHistoryStore, encodeStatus } from '../kube/status-annotation.js';
 import type { RegisteredTarget, TargetSource } from '../kube/target-registry.js';
 import type { ScaleTargetWriter, WriteOutcome } from '../kube/writer.js';
 
@@ -81,6 +77,8 @@ export interface ScalingLoopDependencies {
   readonly otherScalers?: OtherScalers | undefined;
   /** Per-target Prometheus metrics (src/observability/target-metrics.ts). */
   readonly observer?: ScalingObserver | undefined;
+  /** The targets' histories; by default a new store (taken from the status annotations). */
+  readonly histories?: AnnotationHistoryStore;
 }
 
 /** What the loop did with one target in one pass; the `outcome` of its last decision. */
@@ -114,14 +112,9 @@ export interface PassResult {
   readonly outcomes: ReadonlyMap<string, TargetOutcome>;
 }
 
+/** What the executor keeps of a target besides its histories (those are in the history store). */
 interface TargetMemory {
   uid: string | undefined;
-  /** The status annotation text last adopted. */
-  adoptedStatus: string | undefined;
-  recommendations: readonly TimestampedRecommendation[] | null;
-  scaleEvents: readonly TimestampedScaleEvent[];
-  lastRescaleAtMs: number | null;
-  lastDecision: RecordedDecision | null;
   backoffUntilMs: number;
   failures: number;
   recommendation: Recommendation | undefined;
@@ -143,6 +136,7 @@ export class ScalingLoop implements RecommendationSource {
   private running = false;
   private readonly writeLog: AppliedWrite[] = [];
   private readonly sleep: (ms: number) => Promise<void>;
+  private readonly histories: AnnotationHistoryStore;
 
   constructor(
     private readonly deps: ScalingLoopDependencies,
@@ -150,6 +144,7 @@ export class ScalingLoop implements RecommendationSource {
   ) {
     this.options = Object.freeze({ ...DEFAULT_SCALING_LOOP_OPTIONS, ...options });
     this.sleep = deps.sleep ?? defaultSleep;
+    this.histories = deps.histories ?? new AnnotationHistoryStore();
   }
 
   /** Successful writes so far, oldest first (bounded). */
@@ -163,14 +158,7 @@ export class ScalingLoop implements RecommendationSource {
 
   /** The histories the loop holds for a target (for tests and `explain`). */
   status(targetId: string): TargetHistory | undefined {
-    const memory = this.memories.get(targetId);
-    if (memory === undefined) return undefined;
-    return {
-      lastDecision: memory.lastDecision,
-      lastRescaleAtMs: memory.lastRescaleAtMs,
-      recommendations: memory.recommendations ?? [],
-      scaleEvents: memory.scaleEvents,
-    };
+    return this.histories.get(targetId);
   }
 
   /**
@@ -193,7 +181,7 @@ export class ScalingLoop implements RecommendationSource {
     try {
       const targets = this.deps.targets.list();
       const ids = new Set(targets.map((target) => target.id));
-      for (const id of this.memories.keys()) if (!ids.has(id)) this.memories.delete(id);
+      for (const id of this.memories.keys()) if (!ids.has(id)) this.forget(id);
       for (const target of targets) {
         let outcome: TargetOutcome;
         try {
@@ -222,8 +210,9 @@ export class ScalingLoop implements RecommendationSource {
     await Promise.all(
       this.deps.targets.list().map(async (target) => {
         const memory = this.memories.get(target.id);
-        if (memory === undefined || memory.recommendations === null) return;
-        const text = encodeStatus(historyOf(memory));
+        const history = this.histories.get(target.id);
+        if (memory === undefined || history === undefined) return;
+        const text = encodeStatus(history);
         if (target.object.metadata.annotations?.[STATUS_ANNOTATION] === text) return;
         const outcome = await this.deps.writer.write([target.adapter.planStatusWrite(target.object, text)]);
         if (!outcome.ok && outcome.kind !== 'gone') {
@@ -236,13 +225,9 @@ export class ScalingLoop implements RecommendationSource {
   private memoryOf(target: RegisteredTarget, jobId: string | null): TargetMemory {
     let memory = this.memories.get(target.id);
     if (memory === undefined || memory.uid !== target.object.metadata.uid) {
+      this.histories.delete(target.id);
       memory = {
         uid: target.object.metadata.uid,
-        adoptedStatus: undefined,
-        recommendations: null,
-        scaleEvents: [],
-        lastRescaleAtMs: null,
-        lastDecision: null,
         backoffUntilMs: 0,
         failures: 0,
         recommendation: undefined,
@@ -271,23 +256,24 @@ export class ScalingLoop implements RecommendationSource {
    */
   private adopt(memory: TargetMemory, target: RegisteredTarget, force: boolean): void {
     const text = target.object.metadata.annotations?.[STATUS_ANNOTATION];
-    if (!force && text === memory.adoptedStatus) return;
-    memory.adoptedStatus = text;
-    const { status, problems } = readStatus(text, this.deps.clock.nowMs());
-    if (problems.length > 0) {
-      memory.logger.warn({ problems }, 'status annotation not taken as it is');
-      this.deps.events.emit(
-        target.ref,
-        'Warning',
-        'InvalidStatus',
-        `${STATUS_ANNOTATION}: ${problems.join('; ')}`,
-      );
-    }
-    if (status === null) return;
-    memory.scaleEvents = status.scaleEvents;
-    memory.lastRescaleAtMs = status.lastRescaleAtMs;
-    memory.lastDecision = status.lastDecision ?? memory.lastDecision;
-    memory.recommendations = mergeRecommendations(status.recommendations, memory.recommendations ?? []);
+    const problems = this.histories.take(target.id, text, this.deps.clock.nowMs(), force);
+    if (problems.length === 0) return;
+    memory.logger.warn({ problems }, 'status annotation not taken as it is');
+    this.deps.events.emit(
+      target.ref,
+      'Warning',
+      'InvalidStatus',
+      `${STATUS_ANNOTATION}: ${problems.join('; ')}`,
+    );
+  }
+
+  private forget(targetId: string): void {
+    this.memories.delete(targetId);
+    this.histories.delete(targetId);
+  }
+
+  private record(targetId: string, change: Partial<TargetHistory>): void {
+    this.histories.set(targetId, { ...(this.histories.get(targetId) ?? NO_HISTORY), ...change });
   }
 
   /** Logs a steady condition once (until it changes). */
@@ -306,7 +292,7 @@ export class ScalingLoop implements RecommendationSource {
     const plan = planTarget({
       target: plannedTarget(target),
       readings,
-      history: memory,
+      history: planHistoryOf(this.histories.get(target.id), memory.backoffUntilMs),
       leader,
       dryRun: this.options.dryRun,
       otherScalers: this.deps.otherScalers?.hpasScaling(target.ref) ?? [],
@@ -315,7 +301,7 @@ export class ScalingLoop implements RecommendationSource {
     if (readings !== undefined) this.reportNonFinite(target, memory, plan);
     const decided = 'decision' in plan ? plan : null;
     memory.recommendation = decided?.recommendation;
-    if (decided !== null) memory.recommendations = decided.decision.recommendations;
+    if (decided !== null) this.record(target.id, { recommendations: decided.decision.recommendations });
     if (plan.conflict !== null && leader) {
       // Said while it lasts (the recorder spaces the Warnings), whether or not a change is wanted now.
       this.deps.events.emit(
@@ -431,13 +417,16 @@ export class ScalingLoop implements RecommendationSource {
       }
     });
     if (hold.kind === 'recommend') {
-      memory.lastDecision = plan.recorded;
+      this.record(target.id, { lastDecision: plan.recorded });
       if (memory.recordedRecommendation !== desired) {
         memory.recordedRecommendation = desired;
         events.emit(target.ref, 'Normal', 'RescaleRecommended', `${summary} (${hold.why}, not written)`);
         if (this.options.statusAnnotation && !this.options.dryRun && this.deps.leader.isLeader()) {
           await this.deps.writer.write([
-            target.adapter.planStatusWrite(target.object, encodeStatus(historyOf(memory))),
+            target.adapter.planStatusWrite(
+              target.object,
+              encodeStatus(this.histories.get(target.id) ?? NO_HISTORY),
+            ),
           ]);
         }
       }
@@ -451,7 +440,7 @@ export class ScalingLoop implements RecommendationSource {
         `${summary}: not written: upgradeMode stateless restarts the job from empty state; set slotscaler.dev/allow-stateless-rescale: "true" if it has no state to lose`,
       );
     }
-    if (hold.kind !== 'not-leader') memory.lastDecision = plan.recorded;
+    if (hold.kind !== 'not-leader') this.record(target.id, { lastDecision: plan.recorded });
     return 'held';
   }
 
@@ -488,7 +477,7 @@ export class ScalingLoop implements RecommendationSource {
         return this.retryOnNewer(target, memory, attempt);
       case 'gone':
         memory.logger.info({}, 'target deleted while a decision was in flight; dropped');
-        this.memories.delete(target.id);
+        this.forget(target.id);
         return 'gone';
       case 'throttled':
       case 'unreachable':
@@ -505,13 +494,11 @@ export class ScalingLoop implements RecommendationSource {
     statusText: string | undefined,
   ): void {
     const { decision, recorded } = plan;
-    memory.scaleEvents = plan.history.scaleEvents;
-    memory.lastRescaleAtMs = plan.history.lastRescaleAtMs;
-    memory.lastDecision = plan.history.lastDecision;
+    this.histories.set(target.id, plan.history);
+    if (statusText !== undefined) this.histories.wrote(target.id, statusText);
     memory.failures = 0;
     memory.backoffUntilMs = 0;
     memory.lastNotice = undefined;
-    if (statusText !== undefined) memory.adoptedStatus = statusText;
     this.writeLog.push({
       targetId: target.id,
       atMs: recorded.atMs,
@@ -566,7 +553,7 @@ export class ScalingLoop implements RecommendationSource {
         ? Math.max(outcome.retryAfterMs, 0)
         : backoffMs;
     memory.backoffUntilMs = plan.recorded.atMs + waitMs;
-    memory.lastDecision = { ...plan.recorded, outcome: `write failed: ${outcome.kind}` };
+    this.record(target.id, { lastDecision: { ...plan.recorded, outcome: `write failed: ${outcome.kind}` } });
     memory.logger.warn(
       { outcome, retryInMs: waitMs, failures: memory.failures },
       'write failed; backing off',
@@ -604,13 +591,4 @@ export function plannedTarget(target: RegisteredTarget): PlannedTarget {
     case 'ready':
       return { state: 'ready', config, expressions, view: target.view };
   }
-}
-
-function historyOf(memory: TargetMemory): TargetHistory {
-  return {
-    lastDecision: memory.lastDecision,
-    lastRescaleAtMs: memory.lastRescaleAtMs,
-    recommendations: memory.recommendations ?? [],
-    scaleEvents: memory.scaleEvents,
-  };
 }

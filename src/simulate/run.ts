@@ -19,11 +19,12 @@ import type { MetricWindowOptions, WindowReadings } from '../metrics/metric-wind
 import { formatIssue, parseTargetAnnotations } from '../config/annotations.js';
 import { resolveConfig } from '../config/load.js';
 import type { TargetConfig } from '../config/schema.js';
-import type { RecordedDecision } from '../domain/decision.js';
+import type { RecordedDecision, TargetHistory } from '../domain/decision.js';
 import { isAvailable } from '../domain/metrics.js';
 import type { MetricReading } from '../domain/metrics.js';
 import { SimulateInputError } from '../errors.js';
 import { decide } from '../scaler/decide.js';
+import { InMemoryHistoryStore, NO_HISTORY, planHistoryOf } from '../scaler/history-store.js';
 import { planTarget } from '../scaler/plan-target.js';
 import type { PlanHistory, PlanInput } from '../scaler/plan-target.js';
 import type { EvaluableMetric } from '../scaler/target-decision.js';
@@ -207,18 +208,9 @@ function value(reading: MetricReading): number | null {
   return isAvailable(reading) ? reading.value : null;
 }
 
-/** A simulated scaler's histories before its first tick. */
-const EMPTY_HISTORY: PlanHistory = {
-  lastDecision: null,
-  lastRescaleAtMs: null,
-  recommendations: null,
-  scaleEvents: [],
-  backoffUntilMs: 0,
-};
-
 /** What one tick of a policy did: the histories to keep, the change it wanted, the rescale to make. */
 interface TickStep {
-  readonly recommendations: PlanHistory['recommendations'];
+  readonly recommendations: TargetHistory['recommendations'];
   /** The change wanted (scaled or held); null when the count stays. */
   readonly entry: Omit<SimulatedDecision, 'seconds'> | null;
   readonly rescale: {
@@ -392,7 +384,9 @@ export function simulate(options: SimulationOptions): SimulationResult {
   const window = new MetricWindow(windowOptions(policy));
   const rate = (seconds: number): number => rateAt(trace, seconds);
 
-  let history: PlanHistory = EMPTY_HISTORY;
+  // One target's histories, kept as the cluster keeps them (but in memory only).
+  const histories = new InMemoryHistoryStore();
+  const targetId = trace.name;
   const timeline: TimelinePoint[] = [];
   const decisions: SimulatedDecision[] = [];
   let secondsOverLag = 0;
@@ -438,6 +432,7 @@ export function simulate(options: SimulationOptions): SimulationResult {
     window.add(model.snapshot());
     readings = window.readings(nowMs);
     const current = state.taskManagers;
+    const history = planHistoryOf(histories.get(targetId), 0);
     const step =
       policy.kind === 'slotscaler'
         ? slotscalerStep(
@@ -453,7 +448,8 @@ export function simulate(options: SimulationOptions): SimulationResult {
       record(second);
       continue;
     }
-    history = { ...history, recommendations: step.recommendations };
+    const stored = histories.get(targetId) ?? NO_HISTORY;
+    histories.set(targetId, { ...stored, recommendations: step.recommendations });
     if (step.entry !== null) {
       const previous = decisions.at(-1);
       const repeatedHold =
@@ -465,7 +461,7 @@ export function simulate(options: SimulationOptions): SimulationResult {
     }
     if (step.rescale !== null) {
       model.rescale(step.rescale.replicas, step.rescale.parallelism);
-      history = { ...history, ...step.rescale.history };
+      histories.set(targetId, { ...stored, recommendations: step.recommendations, ...step.rescale.history });
       if (step.rescale.replicas > current) scaleUps += 1;
       else scaleDowns += 1;
       peakTaskManagers = Math.max(peakTaskManagers, step.rescale.replicas);
