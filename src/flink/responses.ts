@@ -23,14 +23,8 @@ import type {
   VertexCounters,
 } from '../domain/flink.js';
 import { FlinkBadResponseError, FlinkResponseTooLargeError } from '../errors.js';
-import {
-  FLINK_MAX_PARALLELISM,
-  JAVA_INT_MAX,
-  checkAtMost,
-  checkJobDetails,
-  checkRatio,
-  checkTimestamp,
-} from './bounds.js';
+import { FLINK_MAX_PARALLELISM } from '../metrics/sample-bounds.js';
+import { JAVA_INT_MAX, checkAtMost, checkJobDetails, checkRatio, checkTimestamp } from './bounds.js';
 
 /** A finite number, from a JSON number or a numeric string (metric values are strings); else `null`. */
 export function toFiniteNumber(value: unknown): number | null {

@@ -12,8 +12,8 @@
  */
 import type { JobSnapshot, VertexSnapshot } from '../domain/flink.js';
 import type { FlinkMetricName, MetricReading, UnavailableReason } from '../domain/metrics.js';
-import { describeImplausible, implausibleReading } from '../flink/bounds.js';
-import type { ImplausibleReading } from '../flink/bounds.js';
+import { describeImplausible, implausibleReading } from './sample-bounds.js';
+import type { ImplausibleReading } from './sample-bounds.js';
 import type { SampleDropReason } from '../observability/metrics.js';
 import { boundJobMetrics } from './metric-bounds.js';
 

@@ -9,12 +9,12 @@ import { describe, it } from 'node:test';
 
 import type { JobSnapshot } from '../../../src/domain/flink.js';
 import { FlinkImplausibleResponseError, FlinkResponseTooLargeError } from '../../../src/errors.js';
+import { MAX_JOB_VERTICES } from '../../../src/flink/bounds.js';
 import {
   FLINK_MAX_PARALLELISM,
-  MAX_JOB_VERTICES,
   MAX_RECORDS,
   implausibleReading,
-} from '../../../src/flink/bounds.js';
+} from '../../../src/metrics/sample-bounds.js';
 import {
   MAX_JSON_CONTAINERS,
   decodeJsonBody,
