@@ -22,6 +22,27 @@ import {
   parsePolicies,
   parseTolerance,
 } from './values.js';
+import type { Behavior } from '../domain/decision.js';
+
+/**
+ * The HPA v2 defaults of `behavior` (k8s.io/kubernetes pkg/apis/autoscaling/v2/defaults.go): the
+ * defaults of the scaling fields below and of `slotscaler decide`'s input.
+ */
+export const HPA_DEFAULT_BEHAVIOR: Behavior = {
+  scaleUp: {
+    stabilizationWindowSeconds: 0,
+    selectPolicy: 'Max',
+    policies: [
+      { type: 'Pods', value: 4, periodSeconds: 15 },
+      { type: 'Percent', value: 100, periodSeconds: 15 },
+    ],
+  },
+  scaleDown: {
+    stabilizationWindowSeconds: 300,
+    selectPolicy: 'Max',
+    policies: [{ type: 'Percent', value: 100, periodSeconds: 15 }],
+  },
+};
 
 /** `target`: an annotation per target, defaulting to the global value. `global`: the process only. */
 export type FieldScope = 'target' | 'global';
@@ -196,34 +217,35 @@ export const targetFields = {
   scaleUpStabilization: field(forms.duration(0, 3600), {
     scope: 'target',
     form: 'duration',
-    default: '0s',
+    default: formatDuration(HPA_DEFAULT_BEHAVIOR.scaleUp.stabilizationWindowSeconds),
     description:
       'Scale up only to the lowest recommendation of this window (HPA behavior.scaleUp.stabilizationWindowSeconds).',
   }),
   scaleDownStabilization: field(forms.duration(0, 3600), {
     scope: 'target',
     form: 'duration',
-    default: '5m',
+    default: formatDuration(HPA_DEFAULT_BEHAVIOR.scaleDown.stabilizationWindowSeconds),
     description:
       'Scale down only to the highest recommendation of this window (HPA behavior.scaleDown.stabilizationWindowSeconds).',
   }),
   scaleUpPolicies: field(forms.policies(), {
     scope: 'target',
     form: 'policies',
-    default: 'pods=4/15s,percent=100/15s',
+    default: formatPolicies(HPA_DEFAULT_BEHAVIOR.scaleUp.policies),
     description:
       'How fast TaskManagers may be added: pods=<n>/<period> and percent=<n>/<period> (HPA behavior.scaleUp.policies).',
   }),
   scaleDownPolicies: field(forms.policies(), {
     scope: 'target',
     form: 'policies',
-    default: 'percent=100/15s',
+    default: formatPolicies(HPA_DEFAULT_BEHAVIOR.scaleDown.policies),
     description: 'How fast TaskManagers may be removed (HPA behavior.scaleDown.policies).',
   }),
   selectPolicy: field(forms.oneOf(['Max', 'Min', 'Disabled']), {
     scope: 'target',
     form: 'Max | Min | Disabled',
-    default: 'Max',
+    // The HPA's default is the same in both directions.
+    default: HPA_DEFAULT_BEHAVIOR.scaleUp.selectPolicy,
     description:
       'Which policy wins in both directions: Max allows the biggest change, Min the smallest, Disabled none.',
   }),
