@@ -5,7 +5,6 @@
  *
  * Add new errors here, with a new code in `ErrorCode`; never reuse or rename a code.
  */
-import type { ConfigIssue } from './config/annotations.js';
 import type { UnavailableReason } from './domain/metrics.js';
 
 /** Every code an error of ours can carry. */
@@ -45,22 +44,6 @@ export abstract class SlotscalerError extends Error {
 /** True for our own typed errors. */
 export function isSlotscalerError(err: unknown): err is SlotscalerError {
   return err instanceof SlotscalerError;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Configuration
-// ---------------------------------------------------------------------------------------------
-
-/** The configuration (file, environment, flags) is invalid; `issues` lists every problem. */
-export class ConfigError extends SlotscalerError {
-  readonly code: ErrorCode = 'CONFIG_INVALID';
-  constructor(
-    message: string,
-    readonly issues: readonly ConfigIssue[],
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
 }
 
 // ---------------------------------------------------------------------------------------------

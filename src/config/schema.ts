@@ -22,6 +22,7 @@ import {
   parsePolicies,
   parseTolerance,
 } from './values.js';
+import { kebabCase } from './keys.js';
 import type { Behavior } from '../domain/decision.js';
 
 /**
@@ -633,7 +634,42 @@ export const TargetConfigSchema = z.object(targetFields).superRefine((config, ct
   }
 });
 
-export const GlobalConfigSchema = z.object({ ...globalFields, ...targetFields });
+/**
+ * The checks that span several settings of the process. An issue names the setting it is about by
+ * its path, so the loader reports it where that setting came from (a flag, a variable, a key of the
+ * file); its message names the other settings by their kebab-case names, whatever their source.
+ */
+export const GlobalConfigSchema = z
+  .object({ ...globalFields, ...targetFields })
+  .superRefine((config, ctx) => {
+    const issue = (key: GlobalFieldKey, message: string): void => {
+      ctx.addIssue({ code: 'custom', path: [key], input: config[key], message });
+    };
+    const pairs: readonly (readonly [GlobalFieldKey, GlobalFieldKey])[] = [
+      ['tlsCertFile', 'tlsKeyFile'],
+      ['upstreamClientCertFile', 'upstreamClientKeyFile'],
+    ];
+    for (const [a, b] of pairs) {
+      if ((config[a] === undefined) === (config[b] === undefined)) continue;
+      const [given, missing] = config[a] === undefined ? [b, a] : [a, b];
+      issue(given, `needs ${kebabCase(missing)} too`);
+    }
+    if (config.upstreamExternalMetrics === undefined) {
+      const credentials = ['upstreamCaFile', 'upstreamTokenFile', 'upstreamClientCertFile'] as const;
+      for (const key of credentials) {
+        if (config[key] !== undefined) issue(key, 'needs upstream-external-metrics');
+      }
+    }
+    if (config.writeApiServiceCaBundle && config.tlsCertFile !== undefined) {
+      issue('writeApiServiceCaBundle', 'only applies to a self-signed certificate (without tls-cert-file)');
+    }
+    if (config.metricsApiRequestTimeout < config.metricsApiHeadersTimeout) {
+      issue(
+        'metricsApiRequestTimeout',
+        `must be at least metrics-api-headers-timeout (${formatDuration(config.metricsApiHeadersTimeout)}): the headers are part of the request`,
+      );
+    }
+  });
 
 /** The options of one target, parsed and resolved. */
 export type TargetConfig = z.output<typeof TargetConfigSchema>;
