@@ -8,8 +8,7 @@
  * - at most 1,000 job vertices and 64 source operators (`pendingRecords` gauges) per source vertex,
  *   so the calls and the work of one tick are bounded by these numbers, never by a claim;
  * - timestamps before 2100 and not after the JobManager's own `now`;
- * - counts Flink keeps in a Java `int` (TaskManagers, slots) within 2^31 − 1, task slots of one
- *   TaskManager within 32,768.
+ * - task slots of one TaskManager within 32,768, its free slots within its slots.
  *
  * A bound broken in an answer is a `FlinkImplausibleResponseError` (the target is skipped and
  * reported). The ceilings of the readings themselves, shared with the metric window that checks
@@ -25,9 +24,6 @@ export const MAX_JOB_VERTICES = 1_000;
 /** `pendingRecords` gauges (one per source operator) of one source vertex, at most. */
 export const MAX_SOURCE_OPERATORS = 64;
 
-/** Counts Flink keeps in a Java `int`. */
-export const JAVA_INT_MAX = 2_147_483_647;
-
 function implausible(
   url: string,
   field: string,
@@ -40,12 +36,6 @@ function implausible(
 /** Throws `FlinkImplausibleResponseError` when `value` is above `max`. */
 export function checkAtMost(url: string, field: string, value: number, max: number, what: string): void {
   if (value > max) throw implausible(url, field, value, `above ${what} of ${max}`);
-}
-
-/** Throws `FlinkImplausibleResponseError` when a ratio (back-pressure, busy, idle) is outside 0..1. */
-export function checkRatio(url: string, field: string, value: number | null): void {
-  if (value !== null && (value < 0 || value > 1))
-    throw implausible(url, field, value, 'outside the ratio range 0..1');
 }
 
 /** Throws `FlinkImplausibleResponseError` when a timestamp (epoch ms) is on or after 2100-01-01. */
