@@ -11,12 +11,12 @@ import {
   FlinkJobNotFoundError,
   FlinkResponseTooLargeError,
   FlinkUnreachableError,
-  MultipleRunningJobsError,
-  NoRunningJobError,
 } from '../../../src/errors.js';
 import { parseJobDetails } from '../../../src/flink/responses.js';
 import { FlinkHttpPool } from '../../../src/flink/rest-client.js';
 import {
+  MultipleRunningJobsError,
+  NoRunningJobError,
   perSubtaskQueryLength,
   planSourceMetrics,
   slotsPerTaskManager,
