@@ -1,11 +1,12 @@
 /**
- * The one catalogue of Slotscaler's errors. Each class has a stable `code` (for logs, Events, metrics
- * labels and tests) and wraps its cause with `{ cause }`. Messages are one line: the CLI prints them as
- * they are.
+ * Slotscaler's error codes, and the errors that cross a port or are raised in several modules. Each
+ * error class has a stable `code` (for logs, Events, metrics labels and tests) and wraps its cause
+ * with `{ cause }`. Messages are one line: the CLI prints them as they are.
  *
- * Add new errors here, with a new code in `ErrorCode`; never reuse or rename a code.
+ * An error raised and handled within one module sits with it (`ConfigError` in src/config/load.ts,
+ * `ExpressionError` in src/metrics/expression-metric.ts, the job discovery errors in
+ * src/flink/snapshot.ts); its code is listed here all the same. Never reuse or rename a code.
  */
-import type { ConfigIssue } from './config/annotations.js';
 import type { UnavailableReason } from './domain/metrics.js';
 
 /** Every code an error of ours can carry. */
@@ -46,26 +47,6 @@ export abstract class SlotscalerError extends Error {
 export function isSlotscalerError(err: unknown): err is SlotscalerError {
   return err instanceof SlotscalerError;
 }
-
-// ---------------------------------------------------------------------------------------------
-// Configuration
-// ---------------------------------------------------------------------------------------------
-
-/** The configuration (file, environment, flags) is invalid; `issues` lists every problem. */
-export class ConfigError extends SlotscalerError {
-  readonly code: ErrorCode = 'CONFIG_INVALID';
-  constructor(
-    message: string,
-    readonly issues: readonly ConfigIssue[],
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Flink JobManager REST API
-// ---------------------------------------------------------------------------------------------
 
 /** The JobManager could not be reached: connection refused or reset, DNS failure, TLS failure. */
 export class FlinkUnreachableError extends SlotscalerError {
@@ -148,7 +129,7 @@ export class FlinkBadResponseError extends SlotscalerError {
 /**
  * The JobManager reported a number no real Flink job has: a parallelism above Flink's ceiling or the
  * vertex's max parallelism, a timestamp after its own clock, more vertices or source operators than
- * Slotscaler reads (the ceilings are in src/flink/bounds.ts). Nothing else of the answer is used:
+ * Slotscaler reads (checked by src/flink/bounds.ts). Nothing else of the answer is used:
  * the target has no metrics until the JobManager answers within the bounds again.
  */
 export class FlinkImplausibleResponseError extends SlotscalerError {
@@ -190,68 +171,6 @@ export class FlinkJobNotFoundError extends SlotscalerError {
     super(`job ${jobId} not found on the Flink JobManager at ${jobManagerUrl}`, options);
   }
 }
-
-/** One job as named in a discovery error. */
-export interface JobSummary {
-  readonly jobId: string;
-  readonly name: string;
-  readonly state: string;
-}
-
-function describeJobs(jobs: readonly JobSummary[]): string {
-  if (jobs.length === 0) return 'no jobs';
-  const shown = jobs.slice(0, 10).map((job) => `${job.jobId} "${job.name}" ${job.state}`);
-  return jobs.length > 10 ? `${shown.join(', ')} and ${jobs.length - 10} more` : shown.join(', ');
-}
-
-/** Job discovery found no RUNNING job. `jobs` are the ones found, with their states. */
-export class NoRunningJobError extends SlotscalerError {
-  readonly code: ErrorCode = 'FLINK_NO_RUNNING_JOB';
-  constructor(
-    readonly jobManagerUrl: string,
-    readonly jobs: readonly JobSummary[],
-  ) {
-    super(`no RUNNING job on the Flink JobManager at ${jobManagerUrl}; found ${describeJobs(jobs)}`);
-  }
-}
-
-/** Job discovery found more than one RUNNING job: the target must name its job. */
-export class MultipleRunningJobsError extends SlotscalerError {
-  readonly code: ErrorCode = 'FLINK_MULTIPLE_RUNNING_JOBS';
-  constructor(
-    readonly jobManagerUrl: string,
-    readonly jobs: readonly JobSummary[],
-  ) {
-    super(
-      `${jobs.length} RUNNING jobs on the Flink JobManager at ${jobManagerUrl}, name one with a job id: ${describeJobs(jobs)}`,
-    );
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Expression metrics
-// ---------------------------------------------------------------------------------------------
-
-/**
- * An expression metric (`slotscaler.dev/metric.<name>`) that cannot be used: a parse error, a
- * forbidden construct (assignment, function definition, `import`...), an unknown symbol or function,
- * or a bad name.
- */
-export class ExpressionError extends SlotscalerError {
-  readonly code: ErrorCode = 'EXPRESSION_INVALID';
-  constructor(
-    readonly metricName: string,
-    readonly source: string,
-    detail: string,
-    options?: { cause?: unknown },
-  ) {
-    super(`metric "${metricName}": ${detail}`, options);
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// External metrics API
-// ---------------------------------------------------------------------------------------------
 
 /** A metric name Slotscaler does not serve. The API answers 404 NotFound. */
 export class UnknownMetricError extends SlotscalerError {
@@ -349,10 +268,6 @@ export class UpstreamMetricsError extends SlotscalerError {
   }
 }
 
-// ---------------------------------------------------------------------------------------------
-// The scaler in the cluster
-// ---------------------------------------------------------------------------------------------
-
 /** The Kubernetes API server could not be reached, or did not answer within the timeout. */
 export class KubeUnreachableError extends SlotscalerError {
   readonly code: ErrorCode = 'KUBE_UNREACHABLE';
@@ -364,10 +279,6 @@ export class KubeUnreachableError extends SlotscalerError {
     super(`Kubernetes API server ${server}: ${detail}`, options);
   }
 }
-
-// ---------------------------------------------------------------------------------------------
-// slotscaler simulate
-// ---------------------------------------------------------------------------------------------
 
 /** A trace, annotations file or option of `slotscaler simulate` is invalid; `source` names the file (and line). */
 export class SimulateInputError extends SlotscalerError {

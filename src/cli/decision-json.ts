@@ -5,8 +5,9 @@
  */
 import { z } from 'zod';
 
+import { HPA_DEFAULT_BEHAVIOR } from '../config/schema.js';
 import { ValueError, parseQuantity, toMilli } from '../config/values.js';
-import type { Behavior, Decision, DecisionInput, ScalingRules } from '../domain/decision.js';
+import type { Decision, DecisionInput, ScalingRules } from '../domain/decision.js';
 
 const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
 
@@ -46,23 +47,6 @@ const rules = z.strictObject({
     .optional(),
   policies: z.array(policy).min(1, 'expected at least one policy').optional(),
 });
-
-/** The HPA v2 defaults of `behavior` (k8s.io/kubernetes pkg/apis/autoscaling/v2/defaults.go). */
-export const DEFAULT_BEHAVIOR: Behavior = {
-  scaleUp: {
-    stabilizationWindowSeconds: 0,
-    selectPolicy: 'Max',
-    policies: [
-      { type: 'Pods', value: 4, periodSeconds: 15 },
-      { type: 'Percent', value: 100, periodSeconds: 15 },
-    ],
-  },
-  scaleDown: {
-    stabilizationWindowSeconds: 300,
-    selectPolicy: 'Max',
-    policies: [{ type: 'Percent', value: 100, periodSeconds: 15 }],
-  },
-};
 
 function resolveRules(given: z.output<typeof rules> | undefined, defaults: ScalingRules): ScalingRules {
   return {
@@ -198,8 +182,8 @@ export function parseDecisionInput(document: unknown): ParsedDecisionInput {
       })),
       tolerance,
       behavior: {
-        scaleUp: resolveRules(data.behavior?.scaleUp, DEFAULT_BEHAVIOR.scaleUp),
-        scaleDown: resolveRules(data.behavior?.scaleDown, DEFAULT_BEHAVIOR.scaleDown),
+        scaleUp: resolveRules(data.behavior?.scaleUp, HPA_DEFAULT_BEHAVIOR.scaleUp),
+        scaleDown: resolveRules(data.behavior?.scaleDown, HPA_DEFAULT_BEHAVIOR.scaleDown),
       },
       recommendations:
         data.recommendations?.map((rec) => ({ replicas: rec.replicas, timestampMs: rec.timestamp })) ?? null,

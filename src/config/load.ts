@@ -6,12 +6,25 @@ import { readFile } from 'node:fs/promises';
 
 import { parse as parseYaml } from 'yaml';
 
-import { ConfigError } from '../errors.js';
+import { SlotscalerError } from '../errors.js';
+import type { ErrorCode } from '../errors.js';
 import { formatIssue, issuesFrom } from './annotations.js';
 import type { ConfigIssue, RawTargetValues } from './annotations.js';
 import { camelCase, closest, envName, kebabCase } from './keys.js';
 import { GlobalConfigSchema, globalFields, targetFields } from './schema.js';
 import type { FieldKey, GlobalConfig, TargetFieldKey } from './schema.js';
+
+/** The configuration (file, environment, flags) is invalid; `issues` lists every problem. */
+export class ConfigError extends SlotscalerError {
+  readonly code: ErrorCode = 'CONFIG_INVALID';
+  constructor(
+    message: string,
+    readonly issues: readonly ConfigIssue[],
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
 
 const ALL_KEYS = Object.keys({ ...globalFields, ...targetFields }) as FieldKey[];
 

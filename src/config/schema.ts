@@ -22,6 +22,28 @@ import {
   parsePolicies,
   parseTolerance,
 } from './values.js';
+import { kebabCase } from './keys.js';
+import type { Behavior } from '../domain/decision.js';
+
+/**
+ * The HPA v2 defaults of `behavior` (k8s.io/kubernetes pkg/apis/autoscaling/v2/defaults.go): the
+ * defaults of the scaling fields below and of `slotscaler decide`'s input.
+ */
+export const HPA_DEFAULT_BEHAVIOR: Behavior = {
+  scaleUp: {
+    stabilizationWindowSeconds: 0,
+    selectPolicy: 'Max',
+    policies: [
+      { type: 'Pods', value: 4, periodSeconds: 15 },
+      { type: 'Percent', value: 100, periodSeconds: 15 },
+    ],
+  },
+  scaleDown: {
+    stabilizationWindowSeconds: 300,
+    selectPolicy: 'Max',
+    policies: [{ type: 'Percent', value: 100, periodSeconds: 15 }],
+  },
+};
 
 /** `target`: an annotation per target, defaulting to the global value. `global`: the process only. */
 export type FieldScope = 'target' | 'global';
@@ -196,34 +218,35 @@ export const targetFields = {
   scaleUpStabilization: field(forms.duration(0, 3600), {
     scope: 'target',
     form: 'duration',
-    default: '0s',
+    default: formatDuration(HPA_DEFAULT_BEHAVIOR.scaleUp.stabilizationWindowSeconds),
     description:
       'Scale up only to the lowest recommendation of this window (HPA behavior.scaleUp.stabilizationWindowSeconds).',
   }),
   scaleDownStabilization: field(forms.duration(0, 3600), {
     scope: 'target',
     form: 'duration',
-    default: '5m',
+    default: formatDuration(HPA_DEFAULT_BEHAVIOR.scaleDown.stabilizationWindowSeconds),
     description:
       'Scale down only to the highest recommendation of this window (HPA behavior.scaleDown.stabilizationWindowSeconds).',
   }),
   scaleUpPolicies: field(forms.policies(), {
     scope: 'target',
     form: 'policies',
-    default: 'pods=4/15s,percent=100/15s',
+    default: formatPolicies(HPA_DEFAULT_BEHAVIOR.scaleUp.policies),
     description:
       'How fast TaskManagers may be added: pods=<n>/<period> and percent=<n>/<period> (HPA behavior.scaleUp.policies).',
   }),
   scaleDownPolicies: field(forms.policies(), {
     scope: 'target',
     form: 'policies',
-    default: 'percent=100/15s',
+    default: formatPolicies(HPA_DEFAULT_BEHAVIOR.scaleDown.policies),
     description: 'How fast TaskManagers may be removed (HPA behavior.scaleDown.policies).',
   }),
   selectPolicy: field(forms.oneOf(['Max', 'Min', 'Disabled']), {
     scope: 'target',
     form: 'Max | Min | Disabled',
-    default: 'Max',
+    // The HPA's default is the same in both directions.
+    default: HPA_DEFAULT_BEHAVIOR.scaleUp.selectPolicy,
     description:
       'Which policy wins in both directions: Max allows the biggest change, Min the smallest, Disabled none.',
   }),
@@ -611,7 +634,42 @@ export const TargetConfigSchema = z.object(targetFields).superRefine((config, ct
   }
 });
 
-export const GlobalConfigSchema = z.object({ ...globalFields, ...targetFields });
+/**
+ * The checks that span several settings of the process. An issue names the setting it is about by
+ * its path, so the loader reports it where that setting came from (a flag, a variable, a key of the
+ * file); its message names the other settings by their kebab-case names, whatever their source.
+ */
+export const GlobalConfigSchema = z
+  .object({ ...globalFields, ...targetFields })
+  .superRefine((config, ctx) => {
+    const issue = (key: GlobalFieldKey, message: string): void => {
+      ctx.addIssue({ code: 'custom', path: [key], input: config[key], message });
+    };
+    const pairs: readonly (readonly [GlobalFieldKey, GlobalFieldKey])[] = [
+      ['tlsCertFile', 'tlsKeyFile'],
+      ['upstreamClientCertFile', 'upstreamClientKeyFile'],
+    ];
+    for (const [a, b] of pairs) {
+      if ((config[a] === undefined) === (config[b] === undefined)) continue;
+      const [given, missing] = config[a] === undefined ? [b, a] : [a, b];
+      issue(given, `needs ${kebabCase(missing)} too`);
+    }
+    if (config.upstreamExternalMetrics === undefined) {
+      const credentials = ['upstreamCaFile', 'upstreamTokenFile', 'upstreamClientCertFile'] as const;
+      for (const key of credentials) {
+        if (config[key] !== undefined) issue(key, 'needs upstream-external-metrics');
+      }
+    }
+    if (config.writeApiServiceCaBundle && config.tlsCertFile !== undefined) {
+      issue('writeApiServiceCaBundle', 'only applies to a self-signed certificate (without tls-cert-file)');
+    }
+    if (config.metricsApiRequestTimeout < config.metricsApiHeadersTimeout) {
+      issue(
+        'metricsApiRequestTimeout',
+        `must be at least metrics-api-headers-timeout (${formatDuration(config.metricsApiHeadersTimeout)}): the headers are part of the request`,
+      );
+    }
+  });
 
 /** The options of one target, parsed and resolved. */
 export type TargetConfig = z.output<typeof TargetConfigSchema>;

@@ -25,15 +25,6 @@ export const JOB_STATES = [
 /** States after which the job never runs again under the same id. */
 export const TERMINAL_JOB_STATES: readonly string[] = ['FAILED', 'CANCELED', 'FINISHED', 'SUSPENDED'];
 
-/** `GET /overview` (ClusterOverviewWithVersion). */
-export interface ClusterOverview {
-  readonly taskManagers: number;
-  readonly slotsTotal: number;
-  readonly slotsAvailable: number;
-  readonly jobsRunning: number;
-  readonly flinkVersion: string | null;
-}
-
 /** One entry of `GET /jobs/overview`. */
 export interface JobOverview {
   readonly jobId: string;
@@ -119,22 +110,6 @@ export interface TaskManagerSummary {
   readonly freeSlots: number | null;
 }
 
-/** `GET /jobs/{jid}/vertices/{vid}/backpressure` (`JobVertexBackPressureInfo`). */
-export interface VertexBackPressure {
-  /** `deprecated` means Flink has no data yet. */
-  readonly status: 'ok' | 'deprecated';
-  /** From `backpressureLevel` or the older `backpressure-level`; `null` when not given. */
-  readonly level: 'ok' | 'low' | 'high' | null;
-  readonly endTimestampMs: number | null;
-  readonly subtasks: readonly {
-    readonly subtask: number;
-    readonly level: 'ok' | 'low' | 'high' | null;
-    readonly ratio: number | null;
-    readonly busyRatio: number | null;
-    readonly idleRatio: number | null;
-  }[];
-}
-
 // ---------------------------------------------------------------------------------------------
 // The snapshot: what one tick learns about one job
 // ---------------------------------------------------------------------------------------------
@@ -207,20 +182,12 @@ export interface JobSnapshot {
 
 /** The JobManager endpoints Slotscaler calls; also the `endpoint` label of `slotscaler_flink_requests_total`. */
 export type FlinkEndpoint =
-  | 'overview'
-  | 'jobs_overview'
-  | 'job_details'
-  | 'vertex_metrics'
-  | 'subtask_metrics'
-  | 'vertex_backpressure'
-  | 'taskmanagers';
+  'jobs_overview' | 'job_details' | 'vertex_metrics' | 'subtask_metrics' | 'taskmanagers';
 
 export const FLINK_ENDPOINTS: readonly FlinkEndpoint[] = [
-  'overview',
   'jobs_overview',
   'job_details',
   'vertex_metrics',
   'subtask_metrics',
-  'vertex_backpressure',
   'taskmanagers',
 ];

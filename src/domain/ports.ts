@@ -2,16 +2,8 @@
  * The ports: small interfaces through which the core talks to the outside world. Each has a real
  * implementation under src/ and an in-memory fake under test/fakes/.
  */
-import type {
-  AggregatedMetric,
-  ClusterOverview,
-  JobDetails,
-  JobOverview,
-  MetricValue,
-  TaskManagerSummary,
-  VertexBackPressure,
-} from './flink.js';
 import type { TargetHistory } from './decision.js';
+import type { AggregatedMetric, JobDetails, JobOverview, MetricValue, TaskManagerSummary } from './flink.js';
 import type { Requirement } from './metrics.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -40,8 +32,6 @@ export interface Clock {
 export interface FlinkClient {
   /** The JobManager's REST base URL, for messages. */
   readonly baseUrl: string;
-  /** `GET /overview`. */
-  getClusterOverview(): Promise<ClusterOverview>;
   /** `GET /jobs/overview`. */
   listJobs(): Promise<readonly JobOverview[]>;
   /** `GET /jobs/{jid}`: state, RUNNING timestamp, plan and every vertex's cumulative counters in one call. */
@@ -70,8 +60,6 @@ export interface FlinkClient {
     names: readonly string[],
     aggregations: readonly ('min' | 'max' | 'avg' | 'sum')[],
   ): Promise<readonly AggregatedMetric[]>;
-  /** `GET /jobs/{jid}/vertices/{vid}/backpressure`. Diagnostic; not used by the collector's tick. */
-  getVertexBackPressure(jobId: string, vertexId: string): Promise<VertexBackPressure>;
   /** `GET /taskmanagers`. */
   listTaskManagers(): Promise<readonly TaskManagerSummary[]>;
 }

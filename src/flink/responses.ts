@@ -5,32 +5,23 @@
  * a number beyond the bounds of src/flink/bounds.ts is a `FlinkImplausibleResponseError`.
  *
  * Shapes follow flink-runtime's `org.apache.flink.runtime.rest.messages` (Flink 1.18 – 2.x):
- * `ClusterOverviewWithVersion`, `JobsOverview`/`JobDetails`, `JobDetailsInfo` (with `IOMetricsInfo`
- * and `JobPlanInfo.Plan`), `MetricCollectionResponseBody`, `AggregatedMetricsResponseBody`,
- * `TaskManagersInfo` and `JobVertexBackPressureInfo`.
+ * `JobsOverview`/`JobDetails`, `JobDetailsInfo` (with `IOMetricsInfo` and `JobPlanInfo.Plan`),
+ * `MetricCollectionResponseBody`, `AggregatedMetricsResponseBody` and `TaskManagersInfo`.
  */
 import { z } from 'zod';
 
 import type {
   AggregatedMetric,
-  ClusterOverview,
   JobDetails,
   JobOverview,
   JobPlanNode,
   MetricValue,
   TaskManagerSummary,
-  VertexBackPressure,
   VertexCounters,
 } from '../domain/flink.js';
 import { FlinkBadResponseError, FlinkResponseTooLargeError } from '../errors.js';
-import {
-  FLINK_MAX_PARALLELISM,
-  JAVA_INT_MAX,
-  checkAtMost,
-  checkJobDetails,
-  checkRatio,
-  checkTimestamp,
-} from './bounds.js';
+import { FLINK_MAX_PARALLELISM } from '../metrics/sample-bounds.js';
+import { checkAtMost, checkJobDetails, checkTimestamp } from './bounds.js';
 
 /** A finite number, from a JSON number or a numeric string (metric values are strings); else `null`. */
 export function toFiniteNumber(value: unknown): number | null {
@@ -138,30 +129,6 @@ function validate<S extends z.ZodType>(schema: S, body: unknown, url: string): z
     .map((issue) => `${issue.path.length > 0 ? issue.path.join('.') : '(root)'}: ${issue.message}`)
     .join('; ');
   throw new FlinkBadResponseError(url, `wrong shape: ${issues}`, { cause: result.error });
-}
-
-// --- GET /overview ---------------------------------------------------------------------------
-
-const ClusterOverviewSchema = z.object({
-  taskmanagers: z.number().int().nonnegative(),
-  'slots-total': z.number().int().nonnegative(),
-  'slots-available': z.number().int().nonnegative(),
-  'jobs-running': z.number().int().nonnegative(),
-  'flink-version': z.string().optional(),
-});
-
-export function parseClusterOverview(body: unknown, url: string): ClusterOverview {
-  const data = validate(ClusterOverviewSchema, body, url);
-  for (const field of ['taskmanagers', 'slots-total', 'slots-available', 'jobs-running'] as const) {
-    checkAtMost(url, field, data[field], JAVA_INT_MAX, "Flink's int range");
-  }
-  return {
-    taskManagers: data.taskmanagers,
-    slotsTotal: data['slots-total'],
-    slotsAvailable: data['slots-available'],
-    jobsRunning: data['jobs-running'],
-    flinkVersion: data['flink-version'] ?? null,
-  };
 }
 
 // --- GET /jobs/overview ----------------------------------------------------------------------
@@ -348,59 +315,4 @@ export function parseTaskManagers(body: unknown, url: string): readonly TaskMana
       checkAtMost(url, `${at}.freeSlots`, tm.freeSlots, tm.slotsNumber, "the TaskManager's slots");
     return { id: tm.id, slots: tm.slotsNumber, freeSlots: tm.freeSlots };
   });
-}
-
-// --- GET /jobs/{jid}/vertices/{vid}/backpressure ----------------------------------------------
-
-const Level = z.enum(['ok', 'low', 'high']);
-const optionalLevel = Level.optional().catch(undefined);
-
-const BackPressureSchema = z.object({
-  status: z.enum(['ok', 'deprecated']),
-  // Newer Flink sends both keys; older ones only the dashed one.
-  backpressureLevel: optionalLevel,
-  'backpressure-level': optionalLevel,
-  'end-timestamp': positiveOrNull,
-  subtasks: z
-    .array(
-      z.object({
-        subtask: z.number().int().nonnegative(),
-        backpressureLevel: optionalLevel,
-        'backpressure-level': optionalLevel,
-        ratio: finite,
-        busyRatio: finite,
-        idleRatio: finite,
-      }),
-    )
-    .optional(),
-});
-
-export function parseVertexBackPressure(body: unknown, url: string): VertexBackPressure {
-  const data = validate(BackPressureSchema, body, url);
-  checkTimestamp(url, 'end-timestamp', data['end-timestamp']);
-  (data.subtasks ?? []).forEach((subtask, index) => {
-    const at = `subtasks[${index}]`;
-    checkAtMost(
-      url,
-      `${at}.subtask`,
-      subtask.subtask,
-      FLINK_MAX_PARALLELISM - 1,
-      'the last subtask index Flink allows',
-    );
-    checkRatio(url, `${at}.ratio`, subtask.ratio);
-    checkRatio(url, `${at}.busyRatio`, subtask.busyRatio);
-    checkRatio(url, `${at}.idleRatio`, subtask.idleRatio);
-  });
-  return {
-    status: data.status,
-    level: data.backpressureLevel ?? data['backpressure-level'] ?? null,
-    endTimestampMs: data['end-timestamp'],
-    subtasks: (data.subtasks ?? []).map((subtask) => ({
-      subtask: subtask.subtask,
-      level: subtask.backpressureLevel ?? subtask['backpressure-level'] ?? null,
-      ratio: subtask.ratio,
-      busyRatio: subtask.busyRatio,
-      idleRatio: subtask.idleRatio,
-    })),
-  };
 }

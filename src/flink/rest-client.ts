@@ -11,23 +11,19 @@
  *   (honouring `Retry-After` up to the maximum delay); nothing else is retried.
  * - Every answer is decoded and validated (src/flink/responses.ts) before it is returned; failures
  *   are the typed errors of src/errors.ts, never a number.
- * - Calls are counted per endpoint (logical calls, for the REST budget) and every attempt is reported
- *   to an optional observer (for `slotscaler_flink_requests_total`).
+ * - Every attempt is reported to an optional observer (for `slotscaler_flink_requests_total`).
  */
 import http from 'node:http';
 import https from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { FLINK_ENDPOINTS } from '../domain/flink.js';
 import type {
   AggregatedMetric,
-  ClusterOverview,
   FlinkEndpoint,
   JobDetails,
   JobOverview,
   MetricValue,
   TaskManagerSummary,
-  VertexBackPressure,
 } from '../domain/flink.js';
 import type { FlinkClient } from '../domain/ports.js';
 import {
@@ -45,13 +41,11 @@ import { ConcurrencyLimiter } from './concurrency.js';
 import {
   decodeJsonBody,
   parseAggregatedMetrics,
-  parseClusterOverview,
   parseJobDetails,
   parseJobsOverview,
   parseMetricNames,
   parseMetricValues,
   parseTaskManagers,
-  parseVertexBackPressure,
 } from './responses.js';
 
 /** HTTP behaviour of the Flink clients; one set for all targets. */
@@ -93,13 +87,7 @@ export interface FlinkHttpPoolDependencies {
   readonly sleep?: (ms: number) => Promise<void>;
 }
 
-function emptyCounts(): Record<FlinkEndpoint, number> {
-  const counts = {} as Record<FlinkEndpoint, number>;
-  for (const endpoint of FLINK_ENDPOINTS) counts[endpoint] = 0;
-  return counts;
-}
-
-/** What every target's client shares: options, keep-alive agents, the concurrency limit, the call counts. */
+/** What every target's client shares: options, keep-alive agents, the concurrency limit, the observer. */
 export class FlinkHttpPool {
   readonly options: FlinkHttpOptions;
   readonly limiter: ConcurrencyLimiter;
@@ -108,7 +96,6 @@ export class FlinkHttpPool {
   /** @internal */ readonly observer: FlinkRequestObserver | undefined;
   /** @internal */ readonly random: () => number;
   /** @internal */ readonly sleep: (ms: number) => Promise<void>;
-  private readonly calls = emptyCounts();
 
   constructor(options: Partial<FlinkHttpOptions> = {}, dependencies: FlinkHttpPoolDependencies = {}) {
     this.options = Object.freeze({ ...DEFAULT_FLINK_HTTP_OPTIONS, ...options });
@@ -129,16 +116,6 @@ export class FlinkHttpPool {
   /** A client for one JobManager, sharing this pool. */
   clientFor(baseUrl: string): FlinkRestClient {
     return new FlinkRestClient(baseUrl, this);
-  }
-
-  /** Logical calls made by all clients of this pool, by endpoint (retries not counted). */
-  callCounts(): Readonly<Record<FlinkEndpoint, number>> {
-    return { ...this.calls };
-  }
-
-  /** @internal */
-  countCall(endpoint: FlinkEndpoint): void {
-    this.calls[endpoint] += 1;
   }
 
   /** Closes the idle keep-alive sockets. */
@@ -185,7 +162,6 @@ function retryAfterMs(header: unknown): number | null {
 /** A `FlinkClient` for one JobManager. */
 export class FlinkRestClient implements FlinkClient {
   readonly baseUrl: string;
-  private readonly calls = emptyCounts();
   /** Set when `baseUrl` is not an http(s) URL: every call fails with it (a bad target must not throw in a loop). */
   private readonly invalidUrl: FlinkUnreachableError | null;
 
@@ -195,15 +171,6 @@ export class FlinkRestClient implements FlinkClient {
   ) {
     this.baseUrl = baseUrl.trim().replace(/\/+$/, '');
     this.invalidUrl = checkUrl(this.baseUrl);
-  }
-
-  /** Logical calls made by this client, by endpoint (retries not counted). */
-  callCounts(): Readonly<Record<FlinkEndpoint, number>> {
-    return { ...this.calls };
-  }
-
-  getClusterOverview(): Promise<ClusterOverview> {
-    return this.get('overview', '/overview', parseClusterOverview);
   }
 
   listJobs(): Promise<readonly JobOverview[]> {
@@ -253,15 +220,6 @@ export class FlinkRestClient implements FlinkClient {
     );
   }
 
-  getVertexBackPressure(jobId: string, vertexId: string): Promise<VertexBackPressure> {
-    return this.get(
-      'vertex_backpressure',
-      `/jobs/${enc(jobId)}/vertices/${enc(vertexId)}/backpressure`,
-      parseVertexBackPressure,
-      jobId,
-    );
-  }
-
   listTaskManagers(): Promise<readonly TaskManagerSummary[]> {
     return this.get('taskmanagers', '/taskmanagers', parseTaskManagers);
   }
@@ -277,8 +235,6 @@ export class FlinkRestClient implements FlinkClient {
     jobId?: string,
   ): Promise<T> {
     if (this.invalidUrl !== null) throw this.invalidUrl;
-    this.calls[endpoint] += 1;
-    this.pool.countCall(endpoint);
     const url = `${this.baseUrl}${path}`;
     const { maxRetries, retryInitialDelayMs, retryMaxDelayMs } = this.pool.options;
     for (let attempt = 0; ; attempt += 1) {

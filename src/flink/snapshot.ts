@@ -33,10 +33,47 @@ import {
   FlinkImplausibleResponseError,
   FlinkJobNotFoundError,
   FlinkResponseTooLargeError,
-  MultipleRunningJobsError,
-  NoRunningJobError,
+  SlotscalerError,
 } from '../errors.js';
+import type { ErrorCode } from '../errors.js';
 import { MAX_SOURCE_OPERATORS, checkAtMost } from './bounds.js';
+
+/** One job as named in a discovery error. */
+export interface JobSummary {
+  readonly jobId: string;
+  readonly name: string;
+  readonly state: string;
+}
+
+function describeJobs(jobs: readonly JobSummary[]): string {
+  if (jobs.length === 0) return 'no jobs';
+  const shown = jobs.slice(0, 10).map((job) => `${job.jobId} "${job.name}" ${job.state}`);
+  return jobs.length > 10 ? `${shown.join(', ')} and ${jobs.length - 10} more` : shown.join(', ');
+}
+
+/** Job discovery found no RUNNING job. `jobs` are the ones found, with their states. */
+export class NoRunningJobError extends SlotscalerError {
+  readonly code: ErrorCode = 'FLINK_NO_RUNNING_JOB';
+  constructor(
+    readonly jobManagerUrl: string,
+    readonly jobs: readonly JobSummary[],
+  ) {
+    super(`no RUNNING job on the Flink JobManager at ${jobManagerUrl}; found ${describeJobs(jobs)}`);
+  }
+}
+
+/** Job discovery found more than one RUNNING job: the target must name its job. */
+export class MultipleRunningJobsError extends SlotscalerError {
+  readonly code: ErrorCode = 'FLINK_MULTIPLE_RUNNING_JOBS';
+  constructor(
+    readonly jobManagerUrl: string,
+    readonly jobs: readonly JobSummary[],
+  ) {
+    super(
+      `${jobs.length} RUNNING jobs on the Flink JobManager at ${jobManagerUrl}, name one with a job id: ${describeJobs(jobs)}`,
+    );
+  }
+}
 
 /** Tuning of the snapshot; the defaults suit every Flink version we know. */
 export interface SnapshotOptions {

@@ -1,15 +1,11 @@
 /**
- * The metrics API's settings from the global config, with the checks that span several fields
- * (a certificate needs its key, upstream credentials need an upstream). The composition root adds
- * the provider, the Kubernetes clients, the logger and the registry.
+ * The metrics API's settings from the global config. The composition root adds the provider, the
+ * Kubernetes clients, the logger and the registry.
  */
 import { DEFAULT_CIPHERS } from 'node:tls';
 
-import type { ConfigIssue } from '../config/annotations.js';
-import { formatIssue } from '../config/annotations.js';
 import { GlobalConfigSchema } from '../config/schema.js';
 import type { GlobalConfig } from '../config/schema.js';
-import { ConfigError } from '../errors.js';
 import type { ConnectionLimits } from './connection-guard.js';
 import type { ServingCertificateOptions } from './tls/serving.js';
 import type { UpstreamOptions } from './upstream.js';
@@ -91,53 +87,11 @@ export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = connectionLimitsFromC
   GlobalConfigSchema.parse({}),
 );
 
-/** Throws a ConfigError listing every inconsistency. */
+/**
+ * The metrics API's settings of a parsed config. The checks that span several of them (a certificate
+ * needs its key, upstream credentials need an upstream) are the schema's (src/config/schema.ts).
+ */
 export function metricsApiSettingsFromConfig(config: Fields): MetricsApiSettings {
-  const issues: ConfigIssue[] = [];
-  const pair = (a: string, aValue: string | undefined, b: string, bValue: string | undefined): void => {
-    if ((aValue === undefined) !== (bValue === undefined)) {
-      const [given, missing] = aValue === undefined ? [b, a] : [a, b];
-      issues.push({ key: `--${given}`, value: undefined, message: `needs --${missing} too` });
-    }
-  };
-  pair('tls-cert-file', config.tlsCertFile, 'tls-key-file', config.tlsKeyFile);
-  pair(
-    'upstream-client-cert-file',
-    config.upstreamClientCertFile,
-    'upstream-client-key-file',
-    config.upstreamClientKeyFile,
-  );
-  if (config.upstreamExternalMetrics === undefined) {
-    for (const [key, value] of [
-      ['upstream-ca-file', config.upstreamCaFile],
-      ['upstream-token-file', config.upstreamTokenFile],
-      ['upstream-client-cert-file', config.upstreamClientCertFile],
-    ] as const) {
-      if (value !== undefined) {
-        issues.push({ key: `--${key}`, value: undefined, message: 'needs --upstream-external-metrics' });
-      }
-    }
-  }
-  if (config.writeApiServiceCaBundle && config.tlsCertFile !== undefined) {
-    issues.push({
-      key: '--write-api-service-ca-bundle',
-      value: undefined,
-      message: 'only applies to a self-signed certificate (without --tls-cert-file)',
-    });
-  }
-  if (config.metricsApiRequestTimeout < config.metricsApiHeadersTimeout) {
-    issues.push({
-      key: '--metrics-api-request-timeout',
-      value: undefined,
-      message: `must be at least --metrics-api-headers-timeout (${config.metricsApiHeadersTimeout}s): the headers are part of the request`,
-    });
-  }
-  if (issues.length > 0) {
-    throw new ConfigError(
-      `invalid configuration:\n${issues.map((issue) => `  ${formatIssue(issue)}`).join('\n')}`,
-      issues,
-    );
-  }
   const tls: ServingCertificateOptions =
     config.tlsCertFile !== undefined && config.tlsKeyFile !== undefined
       ? { kind: 'files', certFile: config.tlsCertFile, keyFile: config.tlsKeyFile }

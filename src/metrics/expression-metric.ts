@@ -15,8 +15,26 @@ import { all, create } from 'mathjs';
 import type { MathNode } from 'mathjs';
 
 import type { FlinkMetricName, MetricReading } from '../domain/metrics.js';
-import { ExpressionError } from '../errors.js';
+import { SlotscalerError } from '../errors.js';
+import type { ErrorCode } from '../errors.js';
 import { METRIC_CATALOGUE } from './catalogue.js';
+
+/**
+ * An expression metric (`slotscaler.dev/metric.<name>`) that cannot be used: a parse error, a
+ * forbidden construct (assignment, function definition, `import`...), an unknown symbol or function,
+ * or a bad name.
+ */
+export class ExpressionError extends SlotscalerError {
+  readonly code: ErrorCode = 'EXPRESSION_INVALID';
+  constructor(
+    readonly metricName: string,
+    readonly source: string,
+    detail: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`metric "${metricName}": ${detail}`, options);
+  }
+}
 
 if (all === undefined) throw new Error('mathjs did not export its function map');
 const math = create(all, { predictable: true, number: 'number' });

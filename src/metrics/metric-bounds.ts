@@ -2,11 +2,11 @@
  * The range of each catalogue metric, checked on every value the window computes before it is
  * served or decided on: a value outside is replaced by "unavailable (implausible)" naming the value
  * and the bound, so a target has no metric rather than a wrong one. The inputs are already within
- * the ceilings of src/flink/bounds.ts; these catch what their combination can still make absurd (a
+ * the ceilings of src/metrics/sample-bounds.ts; these catch what their combination can still make absurd (a
  * backlog that swings between 10 and a billion, a rate of a record a year under a large backlog).
  */
 import type { FlinkMetricName, MetricReading } from '../domain/metrics.js';
-import { FLINK_MAX_PARALLELISM, MAX_RECORDS, MAX_RECORDS_PER_SECOND_PER_SUBTASK } from '../flink/bounds.js';
+import { FLINK_MAX_PARALLELISM, MAX_RECORDS, MAX_RECORDS_PER_SECOND_PER_SUBTASK } from './sample-bounds.js';
 import type { VertexWindowStats } from './metric-window.js';
 
 /**

@@ -12,9 +12,10 @@
  */
 import type { JobSnapshot, VertexSnapshot } from '../domain/flink.js';
 import type { FlinkMetricName, MetricReading, UnavailableReason } from '../domain/metrics.js';
-import { describeImplausible, implausibleReading } from '../flink/bounds.js';
-import type { ImplausibleReading } from '../flink/bounds.js';
+import { describeImplausible, implausibleReading } from './sample-bounds.js';
+import type { ImplausibleReading } from './sample-bounds.js';
 import type { SampleDropReason } from '../observability/metrics.js';
+import { FLINK_METRIC_NAMES } from './catalogue.js';
 import { boundJobMetrics } from './metric-bounds.js';
 
 /** Window tuning, per target. */
@@ -115,20 +116,11 @@ const NO_JOB_CODES: readonly string[] = [
 /** Failures that mean "the JobManager answered beyond the bounds": its target has no metric at once. */
 const IMPLAUSIBLE_CODES: readonly string[] = ['FLINK_IMPLAUSIBLE_VALUE'];
 
-const METRIC_NAMES: readonly FlinkMetricName[] = [
-  'flink_busy_ratio',
-  'flink_backpressure_ratio',
-  'flink_source_pending_records',
-  'flink_source_lag_seconds',
-  'flink_records_in_per_second',
-  'flink_demand_ratio',
-];
-
 function allUnavailable(reason: UnavailableReason, detail?: string): Record<FlinkMetricName, MetricReading> {
   const reading: MetricReading =
     detail === undefined ? { unavailable: reason } : { unavailable: reason, detail };
   const metrics = {} as Record<FlinkMetricName, MetricReading>;
-  for (const name of METRIC_NAMES) metrics[name] = reading;
+  for (const name of FLINK_METRIC_NAMES) metrics[name] = reading;
   return metrics;
 }
 

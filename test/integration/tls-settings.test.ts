@@ -8,8 +8,7 @@ import { connect } from 'node:tls';
 import type { ConnectionOptions } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 
-import { resolveConfig } from '../../src/config/load.js';
-import { ConfigError } from '../../src/errors.js';
+import { ConfigError, resolveConfig } from '../../src/config/load.js';
 import { metricsApiSettingsFromConfig } from '../../src/metrics-api/options.js';
 import { startMetricsApiServer } from '../../src/metrics-api/server.js';
 import type { MetricsApiServer } from '../../src/metrics-api/server.js';

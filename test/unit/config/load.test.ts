@@ -5,8 +5,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 
 import { parseTargetAnnotations } from '../../../src/config/annotations.js';
-import { loadConfig, resolveConfig } from '../../../src/config/load.js';
-import { ConfigError } from '../../../src/errors.js';
+import { ConfigError, loadConfig, resolveConfig } from '../../../src/config/load.js';
 
 describe('global config', () => {
   it('has a default for every setting', () => {
@@ -78,6 +77,45 @@ describe('global config', () => {
         assert.match(err.message, /"Bad_NS" is not a namespace name/);
         return true;
       },
+    );
+  });
+
+  it('checks the settings that span several, naming each where it was set', () => {
+    assert.throws(
+      () =>
+        resolveConfig({
+          flags: {
+            tlsCertFile: '/tls/tls.crt',
+            upstreamTokenFile: '/t',
+            upstreamClientKeyFile: '/k',
+            writeApiServiceCaBundle: 'true',
+          },
+        }),
+      (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        assert.deepEqual(
+          err.issues.map((issue) => `${issue.key}: ${issue.message}`),
+          [
+            '--tls-cert-file: needs tls-key-file too',
+            '--upstream-client-key-file: needs upstream-client-cert-file too',
+            '--upstream-token-file: needs upstream-external-metrics',
+            '--write-api-service-ca-bundle: only applies to a self-signed certificate (without tls-cert-file)',
+          ],
+        );
+        return true;
+      },
+    );
+    assert.throws(
+      () =>
+        resolveConfig({
+          file: { path: 'slotscaler.yaml', content: { metricsApiHeadersTimeout: '20s' } },
+          env: { SLOTSCALER_METRICS_API_REQUEST_TIMEOUT: '10s' },
+        }),
+      (err: unknown) =>
+        err instanceof ConfigError &&
+        /SLOTSCALER_METRICS_API_REQUEST_TIMEOUT: "10s": must be at least metrics-api-headers-timeout \(20s\)/.test(
+          err.message,
+        ),
     );
   });
 

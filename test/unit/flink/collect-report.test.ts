@@ -4,10 +4,11 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 
 import { compileExpressionMetric } from '../../../src/metrics/expression-metric.js';
-import { FlinkBadResponseError, FlinkUnreachableError, NoRunningJobError } from '../../../src/errors.js';
+import { FlinkBadResponseError, FlinkUnreachableError } from '../../../src/errors.js';
 import { collectReport, formatCollectReport } from '../../../src/flink/collect-report.js';
 import type { CollectReport } from '../../../src/flink/collect-report.js';
 import { FlinkHttpPool } from '../../../src/flink/rest-client.js';
+import { NoRunningJobError } from '../../../src/flink/snapshot.js';
 import { FakeClock } from '../../fakes/fake-clock.js';
 import { FakeJobManagerServer, typicalJob } from '../../fakes/fake-jobmanager.js';
 import type { FakeCluster } from '../../fakes/fake-jobmanager.js';

@@ -25,13 +25,11 @@ import {
 import {
   decodeJsonBody,
   parseAggregatedMetrics,
-  parseClusterOverview,
   parseJobDetails,
   parseJobsOverview,
   parseMetricNames,
   parseMetricValues,
   parseTaskManagers,
-  parseVertexBackPressure,
 } from '../../../src/flink/responses.js';
 import { SnapshotState, takeSnapshot } from '../../../src/flink/snapshot.js';
 import { FakeClock } from '../../fakes/fake-clock.js';
@@ -39,13 +37,11 @@ import { FakeClock } from '../../fakes/fake-clock.js';
 const URL_ = 'http://jm:8081/fuzz';
 const PARSERS = [
   parseAggregatedMetrics,
-  parseClusterOverview,
   parseJobDetails,
   parseJobsOverview,
   parseMetricNames,
   parseMetricValues,
   parseTaskManagers,
-  parseVertexBackPressure,
 ];
 
 function fixture(name: string): string {
@@ -56,12 +52,10 @@ const FIXTURES = [
   'job-details-restarting.json',
   'job-details-bare-nan.txt',
   'jobs-overview.json',
-  'backpressure-both-keys.json',
   'taskmanagers.json',
   'vertex-metrics-source.json',
   'subtask-metrics-aggregated.json',
   'subtask-metric-names.json',
-  'overview.json',
 ].map(fixture);
 
 /** Every number reachable from `value` is finite. */
@@ -214,13 +208,11 @@ describe('response parsers under fuzzing', () => {
           // An in-memory FlinkClient answering the mutated bodies through the real parsers.
           const client: FlinkClient = {
             baseUrl: URL_,
-            getClusterOverview: () => Promise.reject(new Error('not used')),
             listJobs: () => Promise.resolve([]),
             getJobDetails: () => Promise.resolve(parseJobDetails(body, URL_)),
             getVertexMetrics: () => Promise.resolve(parseMetricValues(metricBody, URL_)),
             listSubtaskMetricNames: () => Promise.resolve(parseMetricNames(names, URL_)),
             getAggregatedSubtaskMetrics: () => Promise.resolve(parseAggregatedMetrics(metricBody, URL_)),
-            getVertexBackPressure: () => Promise.reject(new Error('not used')),
             listTaskManagers: () => Promise.resolve([]),
           };
           for (let tick = 0; tick < 3; tick += 1) {

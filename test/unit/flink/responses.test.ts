@@ -6,13 +6,11 @@ import { FlinkBadResponseError } from '../../../src/errors.js';
 import {
   decodeJsonBody,
   parseAggregatedMetrics,
-  parseClusterOverview,
   parseJobDetails,
   parseJobsOverview,
   parseMetricNames,
   parseMetricValues,
   parseTaskManagers,
-  parseVertexBackPressure,
   toFiniteNumber,
 } from '../../../src/flink/responses.js';
 
@@ -170,16 +168,6 @@ describe('parseJobDetails', () => {
 });
 
 describe('the other endpoints', () => {
-  it('reads /overview', () => {
-    assert.deepEqual(parseClusterOverview(decoded('overview.json'), JM_URL), {
-      taskManagers: 2,
-      slotsTotal: 4,
-      slotsAvailable: 0,
-      jobsRunning: 1,
-      flinkVersion: '1.18.1',
-    });
-  });
-
   it('reads /jobs/overview', () => {
     assert.deepEqual(parseJobsOverview(decoded('jobs-overview.json'), JM_URL), [
       {
@@ -231,35 +219,5 @@ describe('the other endpoints', () => {
       { id: 'idleTimeMsPerSecond', min: null, max: null, avg: 120.5, sum: null },
     ]);
     assert.deepEqual(parseAggregatedMetrics([], JM_URL), []);
-  });
-
-  it('reads back pressure with both level keys', () => {
-    const info = parseVertexBackPressure(decoded('backpressure-both-keys.json'), JM_URL);
-    assert.equal(info.status, 'ok');
-    assert.equal(info.level, 'high');
-    assert.deepEqual(
-      info.subtasks.map((subtask) => [subtask.level, subtask.ratio, subtask.busyRatio]),
-      [
-        ['high', 0.82, 0.18],
-        ['low', 0.31, 0.5],
-      ],
-    );
-  });
-
-  it('reads back pressure with only the older dashed key', () => {
-    const info = parseVertexBackPressure(decoded('backpressure-dashed-only.json'), JM_URL);
-    assert.equal(info.level, 'low');
-    assert.equal(info.subtasks[0]?.level, 'low');
-    assert.equal(info.subtasks[0].busyRatio, null);
-  });
-
-  it('reads status "deprecated" as no data', () => {
-    assert.deepEqual(parseVertexBackPressure(decoded('backpressure-deprecated.json'), JM_URL), {
-      status: 'deprecated',
-      level: null,
-      endTimestampMs: null,
-      subtasks: [],
-    });
-    assert.throws(() => parseVertexBackPressure({ status: 'maybe' }, JM_URL), FlinkBadResponseError);
   });
 });

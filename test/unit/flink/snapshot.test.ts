@@ -11,12 +11,12 @@ import {
   FlinkJobNotFoundError,
   FlinkResponseTooLargeError,
   FlinkUnreachableError,
-  MultipleRunningJobsError,
-  NoRunningJobError,
 } from '../../../src/errors.js';
 import { parseJobDetails } from '../../../src/flink/responses.js';
 import { FlinkHttpPool } from '../../../src/flink/rest-client.js';
 import {
+  MultipleRunningJobsError,
+  NoRunningJobError,
   perSubtaskQueryLength,
   planSourceMetrics,
   slotsPerTaskManager,
@@ -410,13 +410,11 @@ describe('the work of a snapshot is bounded by the bounds, not by claims', () =>
     const listing = Array.from({ length: 65 }, (_, index) => `Source_${index}.pendingRecords`);
     const client: FlinkClient = {
       baseUrl: 'http://jm',
-      getClusterOverview: () => Promise.reject(new Error('not used')),
       listJobs: () => Promise.resolve([]),
       getJobDetails: () => Promise.resolve(details),
       getVertexMetrics: () => Promise.resolve([]),
       listSubtaskMetricNames: () => Promise.resolve(listing),
       getAggregatedSubtaskMetrics: () => Promise.resolve([]),
-      getVertexBackPressure: () => Promise.reject(new Error('not used')),
       listTaskManagers: () => Promise.resolve([]),
     };
     await assert.rejects(

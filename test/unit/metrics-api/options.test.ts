@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import { resolveConfig } from '../../../src/config/load.js';
-import { ConfigError } from '../../../src/errors.js';
+import { ConfigError, resolveConfig } from '../../../src/config/load.js';
 import { metricsApiSettingsFromConfig } from '../../../src/metrics-api/options.js';
 
 function settings(flags: Record<string, unknown>) {
@@ -52,31 +51,6 @@ describe('metricsApiSettingsFromConfig', () => {
       tokenFile: '/var/run/token',
     });
     assert.equal(result.port, 8443);
-  });
-
-  it('lists every inconsistency in one ConfigError', () => {
-    assert.throws(
-      () =>
-        settings({
-          tlsCertFile: '/tls/tls.crt',
-          upstreamTokenFile: '/t',
-          upstreamClientKeyFile: '/k',
-          writeApiServiceCaBundle: 'true',
-        }),
-      (err: unknown) => {
-        assert.ok(err instanceof ConfigError);
-        assert.deepEqual(
-          err.issues.map((issue) => `${issue.key}: ${issue.message}`),
-          [
-            '--tls-cert-file: needs --tls-key-file too',
-            '--upstream-client-key-file: needs --upstream-client-cert-file too',
-            '--upstream-token-file: needs --upstream-external-metrics',
-            '--write-api-service-ca-bundle: only applies to a self-signed certificate (without --tls-cert-file)',
-          ],
-        );
-        return true;
-      },
-    );
   });
 
   it('rejects a port out of range and a bad APIService name through the schema', () => {

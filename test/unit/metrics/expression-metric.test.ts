@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import { compileExpressionMetric } from '../../../src/metrics/expression-metric.js';
+import { ExpressionError, compileExpressionMetric } from '../../../src/metrics/expression-metric.js';
 import type { FlinkMetricName, MetricReading } from '../../../src/domain/metrics.js';
-import { ExpressionError } from '../../../src/errors.js';
 
 const READINGS: Record<FlinkMetricName, MetricReading> = {
   flink_busy_ratio: { value: 0.91 },

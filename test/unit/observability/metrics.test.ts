@@ -123,12 +123,12 @@ describe('createCollectorMetrics', () => {
     const metrics = createCollectorMetrics(registry);
     metrics.observeFlinkRequest('job_details', 'ok', { code: 200, seconds: 0.03 });
     metrics.observeFlinkRequest('job_details', 'timeout', { code: 'error', seconds: 5 });
-    metrics.observeFlinkRequest('overview', 'ok');
+    metrics.observeFlinkRequest('jobs_overview', 'ok');
     const lines = await samples(registry);
     for (const expected of [
       'slotscaler_flink_requests_total{endpoint="job_details",outcome="ok"} 1',
       'slotscaler_flink_requests_total{endpoint="job_details",outcome="timeout"} 1',
-      'slotscaler_flink_requests_total{endpoint="overview",outcome="ok"} 1',
+      'slotscaler_flink_requests_total{endpoint="jobs_overview",outcome="ok"} 1',
       'slotscaler_flink_request_duration_seconds_count{endpoint="job_details",code="200"} 1',
       'slotscaler_flink_request_duration_seconds_count{endpoint="job_details",code="error"} 1',
       'slotscaler_flink_request_duration_seconds_bucket{le="0.05",endpoint="job_details",code="200"} 1',
