@@ -128,6 +128,8 @@ export class Informer {
   async stop(): Promise<void> {
     this.controller?.abort();
     await this.loop;
+    // Whoever waits for a first LIST that will not come now learns it did not fill the cache.
+    this.markListTried();
   }
 
   /** Forgets every object, reporting each as deleted. */
@@ -168,7 +170,8 @@ export class Informer {
 
   /**
    * Resolves once the first LIST was tried: true when it is in the cache, false when it failed
-   * (the informer goes on retrying). For a caller that must not wait forever on a missing RBAC rule.
+   * (the informer goes on retrying) or the informer stopped first. For a caller that must not
+   * wait forever on a missing RBAC rule.
    */
   waitForFirstList(): Promise<boolean> {
     if (this.listTried || this.synced) return Promise.resolve(this.synced);

@@ -78,13 +78,17 @@ export class KubernetesAuthenticationConfigSource implements AuthenticationConfi
    */
   async start(): Promise<void> {
     this.informer.start();
-    const synced = await this.informer.waitForFirstList();
-    if (!synced) {
-      this.logger.warn({}, 'cannot read extension-apiserver-authentication yet; retrying in the background');
+    // A ConfigMap that does not exist brings no event: once listed, its absence is news too.
+    const publishIfAbsent = (): void => {
+      const { namespace, name } = AUTHENTICATION_CONFIGMAP;
+      if (this.informer.get(namespace, name) === undefined) this.publish({});
+    };
+    if (await this.informer.waitForFirstList()) {
+      publishIfAbsent();
       return;
     }
-    const { namespace, name } = AUTHENTICATION_CONFIGMAP;
-    if (this.informer.get(namespace, name) === undefined) this.publish({});
+    this.logger.warn({}, 'cannot read extension-apiserver-authentication yet; retrying in the background');
+    void this.informer.waitForSync().then(publishIfAbsent);
   }
 
   async stop(): Promise<void> {

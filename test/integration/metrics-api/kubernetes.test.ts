@@ -41,6 +41,8 @@ class FakeKubeApi {
   caBundle: string | undefined;
   /** Watches to refuse with a 500 before serving one. */
   refuseWatches = 0;
+  /** LISTs to refuse with a 403 (no RBAC yet) before serving one. */
+  refuseLists = 0;
   /** TokenReviews go unanswered while set. */
   silentTokenReviews = false;
   /** Requests whose connection closed before they were answered. */
@@ -121,6 +123,11 @@ class FakeKubeApi {
         response.writeHead(200, { 'content-type': 'application/json' });
         response.flushHeaders();
         this.watchers.push(response);
+        return;
+      }
+      if (this.refuseLists > 0) {
+        this.refuseLists--;
+        json(403, { kind: 'Status', code: 403, message: 'configmaps is forbidden' });
         return;
       }
       json(200, {
@@ -253,6 +260,27 @@ describe('Kubernetes implementations of the metrics API ports', () => {
       await waitFor(() => source.current()?.['client-ca-file'] === 'after-cut');
     } finally {
       await source.stop();
+    }
+  });
+
+  it('KubernetesAuthenticationConfigSource starts without waiting for a ConfigMap it may not read yet', async () => {
+    const source = new KubernetesAuthenticationConfigSource(client, recordingLogger(), {
+      backoffInitialMs: 10,
+      backoffMaxMs: 50,
+    });
+    const data = api.configMapData;
+    api.configMapData = undefined;
+    api.refuseLists = 2;
+    try {
+      await source.start();
+      assert.equal(source.current(), undefined, 'the first LIST was refused');
+      // The ConfigMap does not exist: once a LIST is allowed, that reads as empty data.
+      await waitFor(() => source.current() !== undefined);
+      assert.deepEqual(source.current(), {});
+      assert.equal(api.refuseLists, 0);
+    } finally {
+      await source.stop();
+      api.configMapData = data;
     }
   });
 
