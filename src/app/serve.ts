@@ -1,9 +1,10 @@
 /**
  * `slotscaler serve`, composed: the scaler (watch, collect, decide, write), the external metrics
  * API over its targets, and our own Prometheus metrics. Every replica collects and serves; only
- * the leader writes (targets, and the APIService's caBundle of a self-signed certificate).
+ * the leader writes (targets, and the APIService's caBundle of a self-signed certificate). Every
+ * Kubernetes request goes through the scaler's one client: one user agent, one timeout, one count.
  */
-import { ApiregistrationV1Api, KubeConfig } from '@kubernetes/client-node';
+import { KubeConfig } from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
 
 import type { LoadedConfig } from '../config/load.js';
@@ -78,15 +79,15 @@ export async function startServe(options: ServeOptions): Promise<Serving> {
       auth = { disabled: true };
     } else {
       const configSource = new KubernetesAuthenticationConfigSource(
-        kubeConfig,
+        scaler.client,
         logger.child({ component: 'authn-config' }),
       );
       await configSource.start();
       stops.push(() => configSource.stop());
       auth = {
         configSource,
-        tokenReviewer: new KubernetesTokenReviewer(kubeConfig),
-        subjectAccessReviewer: new KubernetesSubjectAccessReviewer(kubeConfig),
+        tokenReviewer: new KubernetesTokenReviewer(scaler.client),
+        subjectAccessReviewer: new KubernetesSubjectAccessReviewer(scaler.client),
       };
     }
     const metricsApi = await startMetricsApiServer({
@@ -115,11 +116,10 @@ export async function startServe(options: ServeOptions): Promise<Serving> {
 
     const caPem = metricsApi.caPem;
     if (settings.writeApiServiceCaBundle && caPem !== undefined) {
-      const apiServices = kubeConfig.makeApiClient(ApiregistrationV1Api);
       const writeCa = async (): Promise<void> => {
         if (!scaler.leader.isLeader()) return;
         try {
-          const result = await writeApiServiceCaBundle(apiServices, settings.apiServiceName, caPem);
+          const result = await writeApiServiceCaBundle(scaler.client, settings.apiServiceName, caPem);
           if (result === 'patched')
             logger.info({ apiService: settings.apiServiceName }, 'wrote our CA into the APIService');
         } catch (err) {

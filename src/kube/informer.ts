@@ -1,11 +1,14 @@
 /**
  * A list-then-watch cache of one collection, as client-go's reflector does it: one LIST, then a
  * watch from its resourceVersion with bookmarks; when a watch ends it is resumed from the last
- * resourceVersion seen (no new LIST); only a 410 Gone (history compacted) lists again. Network
- * failures back off exponentially with jitter. No periodic LIST or GET: the watch is the only read.
+ * resourceVersion seen (no new LIST); only a 410 Gone (history compacted) lists again. Every
+ * failure (a refused LIST or watch, a network error, an `onEvent` that throws) backs off
+ * exponentially with jitter and tries again: the informer never gives up while started. No
+ * periodic LIST or GET: the watch is the only read.
  *
- * A collection whose resource is not served (404 on the LIST: its CRD is not installed) makes the
- * informer report `missing` and stop; whoever watches the CRD starts it again when it appears.
+ * A collection whose resource is not served (404 on the LIST: its CRD is not installed) makes an
+ * informer given `onMissing` report it and stop; whoever watches the CRD starts it again when it
+ * appears. Without `onMissing` a 404 is one more failure, retried.
  */
 import type { Logger } from '../observability/logger.js';
 import { silentLogger } from '../observability/logger.js';
@@ -22,7 +25,7 @@ export interface InformerOptions {
   readonly fieldSelector?: string;
   readonly labelSelector?: string;
   readonly onEvent: (type: InformerEventType, object: KubeObject) => void;
-  /** The collection is not served (404 on LIST): the informer has stopped. */
+  /** The collection is not served (404 on LIST): the informer has stopped. Absent: retried as a failure. */
   readonly onMissing?: () => void;
   readonly logger?: Logger;
   /** Server-side watch timeout; the server ends the stream after it and the informer resumes. Default 300..600 s. */
@@ -88,6 +91,8 @@ export class Informer {
   private resourceVersion = '';
   private synced = false;
   private syncWaiters: (() => void)[] = [];
+  private listTried = false;
+  private listWaiters: ((synced: boolean) => void)[] = [];
   /** LISTs and watches started, for tests and the API-load figures. */
   readonly counts = { lists: 0, watches: 0 };
 
@@ -123,6 +128,8 @@ export class Informer {
   async stop(): Promise<void> {
     this.controller?.abort();
     await this.loop;
+    // Whoever waits for a first LIST that will not come now learns it did not fill the cache.
+    this.markListTried();
   }
 
   /** Forgets every object, reporting each as deleted. */
@@ -161,6 +168,16 @@ export class Informer {
     return new Promise((resolve) => this.syncWaiters.push(resolve));
   }
 
+  /**
+   * Resolves once the first LIST was tried: true when it is in the cache, false when it failed
+   * (the informer goes on retrying) or the informer stopped first. For a caller that must not
+   * wait forever on a missing RBAC rule.
+   */
+  waitForFirstList(): Promise<boolean> {
+    if (this.listTried || this.synced) return Promise.resolve(this.synced);
+    return new Promise((resolve) => this.listWaiters.push(resolve));
+  }
+
   private async run(signal: AbortSignal): Promise<void> {
     const sleep = this.options.sleep ?? abortableSleep;
     const initialMs = this.options.backoffInitialMs ?? 500;
@@ -175,13 +192,24 @@ export class Informer {
     while (!signal.aborted) {
       try {
         if (this.resourceVersion === '') {
-          const listed = await this.relist();
-          if (listed === 'missing') {
+          let listed: 'ok' | 'missing' | 'failed';
+          try {
+            listed = await this.relist();
+          } finally {
+            this.markListTried();
+          }
+          const onMissing = this.options.onMissing;
+          if (listed === 'missing' && onMissing === undefined) {
+            this.logger.warn({ path: this.options.path }, 'list answered 404; retrying');
+            await backoff();
+            continue;
+          }
+          if (listed === 'missing' && onMissing !== undefined) {
             this.logger.info(
               { path: this.options.path },
               'resource not served (CRD not installed?); not watching it',
             );
-            this.options.onMissing?.();
+            onMissing();
             return;
           }
           if (listed === 'failed') {
@@ -192,13 +220,16 @@ export class Informer {
         if (isAborted(signal)) return;
         const watchStartedMs = Date.now();
         const end = await this.watchOnce(signal);
-        if (end === 'closed' && Date.now() - watchStartedMs < 1000 && !isAborted(signal)) {
-          // A stream that ends at once (a server shutting down) is not a reason to spin.
-          await backoff();
-          continue;
-        }
+        // A stream that ends at once (a server shutting down, or one that answers every watch with
+        // 410) is not a reason to spin.
+        const endedAtOnce = Date.now() - watchStartedMs < 1000 && !isAborted(signal);
         if (end === 'gone') {
           this.resourceVersion = '';
+          if (endedAtOnce) await backoff();
+          continue;
+        }
+        if (end === 'closed' && endedAtOnce) {
+          await backoff();
           continue;
         }
         if (end === 'failed') {
@@ -270,6 +301,12 @@ export class Informer {
     this.resourceVersion = resourceVersion;
     this.markSynced();
     return 'ok';
+  }
+
+  private markListTried(): void {
+    if (this.listTried) return;
+    this.listTried = true;
+    for (const waiter of this.listWaiters.splice(0)) waiter(this.synced);
   }
 
   private markSynced(): void {

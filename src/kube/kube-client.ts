@@ -1,35 +1,29 @@
 /**
- * The Kubernetes API as the scaler uses it: plain requests and watch streams, over node:https with
- * the credentials @kubernetes/client-node's `KubeConfig` resolves (kubeconfig file, in-cluster
- * service account, exec plugins). Every request carries `User-Agent: slotscaler/<version>` (so the
- * API server's audit log can tell our load apart) and a hard timeout; a watch has an idle timeout.
+ * The Kubernetes API as the whole process uses it (scaler, Lease, Events, TokenReview,
+ * SubjectAccessReview, the authentication ConfigMap, the APIService): plain requests and watch
+ * streams, over node:https with the credentials @kubernetes/client-node's `KubeConfig` resolves
+ * (kubeconfig file, in-cluster service account, exec plugins). Every request carries
+ * `User-Agent: slotscaler/<version>` (so the API server's audit log can tell our load apart) and a
+ * hard timeout that destroys the socket; a watch has an idle timeout. Every request is told to the
+ * observer (`slotscaler_kube_requests_total`).
  *
- * Why not the generated API classes: the scaler needs the status code and `Retry-After` of every
+ * Why not the generated API classes: the process needs the status code and `Retry-After` of every
  * answer (409, 429, 5xx handling), a real timeout that destroys the socket, and a user agent on the
  * watch streams too; the generated clients give none of these in one place.
  */
 import { request as httpRequest } from 'node:http';
 import type { IncomingMessage, RequestOptions } from 'node:http';
 import { Agent, request as httpsRequest } from 'node:https';
-import { createRequire } from 'node:module';
 import { createInterface } from 'node:readline';
 
 import type { KubeConfig } from '@kubernetes/client-node';
 
-import { KubeUnreachableError } from '../errors.js';
+import { KubeApiError, KubeUnreachableError } from '../errors.js';
 import type { KubeRequestObserver } from '../observability/metrics.js';
+import { SLOTSCALER_VERSION } from '../version.js';
 
-/** `slotscaler/<version>`, from package.json. */
-export const USER_AGENT = `slotscaler/${readVersion()}`;
-
-function readVersion(): string {
-  try {
-    const pkg = createRequire(import.meta.url)('../../package.json') as { version?: unknown };
-    return typeof pkg.version === 'string' ? pkg.version : '0.0.0';
-  } catch {
-    return '0.0.0';
-  }
-}
+/** `slotscaler/<version>`, the version of package.json. */
+export const USER_AGENT = `slotscaler/${SLOTSCALER_VERSION}`;
 
 /** One answer of the API server. */
 export interface KubeResponse {
@@ -68,7 +62,8 @@ export type WatchEnd =
  * `request` resolves with any HTTP answer (the caller reads the status) and rejects only with
  * `KubeUnreachableError` (connection refused or reset, timeout). `watch` streams events to `onEvent`
  * until the server closes the stream, `signal` aborts it, or no byte came for `idleTimeoutMs`
- * (rejects with `KubeUnreachableError` on a network failure or idle timeout).
+ * (rejects with `KubeUnreachableError` on a network failure or idle timeout, and with what
+ * `onEvent` threw, which ends the stream).
  */
 export interface KubeClient {
   request(request: KubeRequest): Promise<KubeResponse>;
@@ -80,14 +75,15 @@ export interface KubeClient {
   ): Promise<WatchEnd>;
 }
 
-/**
- * Receives one observation per request, for `slotscaler_kube_requests_total` and
- * `slotscaler_kube_request_duration_seconds` (src/observability/metrics.ts): the method (`WATCH`
- * for a watch), the path, the status (`error`: no answer) and the seconds until the answer began.
- */
 export interface HttpKubeClientOptions {
   /** Hard limit on one request, connect to last byte. */
   readonly requestTimeoutMs?: number;
+  /**
+   * Receives one observation per request, for `slotscaler_kube_requests_total` and
+   * `slotscaler_kube_request_duration_seconds` (src/observability/metrics.ts): the method (`WATCH`
+   * for a watch), the path, the status (`error`: no answer) and the seconds until the answer began.
+   * A watch its caller stops before any answer came is not a request that failed, and not counted.
+   */
   readonly observer?: KubeRequestObserver;
   /** Refreshes credentials (token files rotate) at most this often. */
   readonly credentialsTtlMs?: number;
@@ -130,13 +126,31 @@ export class HttpKubeClient implements KubeClient {
         request.contentType ??
         (request.method === 'PATCH' ? 'application/merge-patch+json' : 'application/json');
     }
-    const options = await this.requestOptions(request.method, request.path, headers);
     const started = performance.now();
+    const observe = (status: number | 'error'): void =>
+      this.options.observer?.observeKubeRequest(
+        request.method,
+        request.path,
+        status,
+        (performance.now() - started) / 1000,
+      );
     try {
+      const options = await this.requestOptions(request.method, request.path, headers);
       const answer = await new Promise<KubeResponse>((resolve, reject) => {
+        const fail = (err: Error): void =>
+          reject(
+            err instanceof KubeUnreachableError
+              ? err
+              : new KubeUnreachableError(
+                  this.server.origin,
+                  `${request.method} ${request.path}: ${err.message}`,
+                  { cause: err },
+                ),
+          );
         const req = this.send(options, (res) => {
-          readBody(res, resolve, reject);
+          readBody(res, resolve, fail);
         });
+        // Both limits destroy the socket: the API server sees the connection close and stops work.
         req.setTimeout(timeoutMs, () => {
           req.destroy(
             new KubeUnreachableError(
@@ -157,24 +171,14 @@ export class HttpKubeClient implements KubeClient {
         req.once('close', () => clearTimeout(deadline));
         req.on('error', (err) => {
           clearTimeout(deadline);
-          reject(
-            err instanceof KubeUnreachableError
-              ? err
-              : new KubeUnreachableError(this.server.origin, err.message, { cause: err }),
-          );
+          fail(err);
         });
         req.end(payload);
       });
-      this.options.observer?.observeKubeRequest(
-        request.method,
-        request.path,
-        answer.status,
-        (performance.now() - started) / 1000,
-      );
+      observe(answer.status);
       return answer;
     } catch (err) {
-      const seconds = (performance.now() - started) / 1000;
-      this.options.observer?.observeKubeRequest(request.method, request.path, 'error', seconds);
+      observe('error');
       throw err;
     }
   }
@@ -185,15 +189,24 @@ export class HttpKubeClient implements KubeClient {
     onEvent: (event: WatchEvent) => void,
     watchOptions: { readonly signal: AbortSignal; readonly idleTimeoutMs: number },
   ): Promise<WatchEnd> {
-    const search = new URLSearchParams({ ...query, watch: 'true' });
-    const options = await this.requestOptions('GET', `${path}?${search.toString()}`, {
-      Accept: 'application/json',
-    });
     const { signal, idleTimeoutMs } = watchOptions;
-    if (signal.aborted) return { kind: 'closed' };
     const started = performance.now();
+    const observe = (status: number | 'error'): void =>
+      this.options.observer?.observeKubeRequest('WATCH', path, status, (performance.now() - started) / 1000);
+    const search = new URLSearchParams({ ...query, watch: 'true' });
+    let options: RequestOptions;
+    try {
+      options = await this.requestOptions('GET', `${path}?${search.toString()}`, {
+        Accept: 'application/json',
+      });
+    } catch (err) {
+      observe('error');
+      throw err;
+    }
+    if (signal.aborted) return { kind: 'closed' };
     return new Promise<WatchEnd>((resolve, reject) => {
       let settled = false;
+      let answered = false;
       const finish = (end: WatchEnd | Error): void => {
         if (settled) return;
         settled = true;
@@ -203,8 +216,8 @@ export class HttpKubeClient implements KubeClient {
       };
       const req = this.send(options, (res) => {
         const status = res.statusCode ?? 0;
-        const seconds = (performance.now() - started) / 1000;
-        this.options.observer?.observeKubeRequest('WATCH', path, status, seconds);
+        answered = true;
+        observe(status);
         if (status !== 200) {
           readBody(
             res,
@@ -217,7 +230,7 @@ export class HttpKubeClient implements KubeClient {
         // readline forwards the stream's errors; the stream's own listener below handles them.
         lines.on('error', () => undefined);
         lines.on('line', (line) => {
-          if (line.trim() === '') return;
+          if (settled || line.trim() === '') return;
           let event: unknown;
           try {
             event = JSON.parse(line);
@@ -225,7 +238,13 @@ export class HttpKubeClient implements KubeClient {
             return;
           }
           if (typeof event === 'object' && event !== null && 'type' in event && 'object' in event) {
-            onEvent(event as WatchEvent);
+            try {
+              onEvent(event as WatchEvent);
+            } catch (err) {
+              // Thrown out of a stream listener it would end the process; it ends this watch instead.
+              req.destroy();
+              finish(err instanceof Error ? err : new Error(String(err)));
+            }
           }
         });
         res.once('end', () => finish({ kind: 'closed' }));
@@ -242,13 +261,16 @@ export class HttpKubeClient implements KubeClient {
         );
       });
       req.on('error', (err) => {
-        if (signal.aborted) finish({ kind: 'closed' });
-        else
-          finish(
-            err instanceof KubeUnreachableError
-              ? err
-              : new KubeUnreachableError(this.server.origin, `watch ${path}: ${err.message}`, { cause: err }),
-          );
+        if (signal.aborted) {
+          finish({ kind: 'closed' });
+          return;
+        }
+        if (!answered) observe('error');
+        finish(
+          err instanceof KubeUnreachableError
+            ? err
+            : new KubeUnreachableError(this.server.origin, `watch ${path}: ${err.message}`, { cause: err }),
+        );
       });
       const abort = (): void => {
         req.destroy();
@@ -363,4 +385,26 @@ export function statusMessage(body: unknown): string {
     return body.message;
   }
   return typeof body === 'string' ? body.slice(0, 200) : '';
+}
+
+/**
+ * `client.request` for a call that must succeed: the body of a 2xx answer. Any other answer, or
+ * none, is a `KubeApiError` naming `operation`, with the API server's message.
+ */
+export async function requestSuccess(
+  client: KubeClient,
+  operation: string,
+  request: KubeRequest,
+): Promise<unknown> {
+  let answer: KubeResponse;
+  try {
+    answer = await client.request(request);
+  } catch (err) {
+    throw new KubeApiError(operation, err instanceof Error ? err.message : String(err), { cause: err });
+  }
+  if (answer.status < 200 || answer.status > 299) {
+    const message = statusMessage(answer.body);
+    throw new KubeApiError(operation, `HTTP ${answer.status}${message === '' ? '' : `: ${message}`}`);
+  }
+  return answer.body;
 }

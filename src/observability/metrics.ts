@@ -157,16 +157,19 @@ export function kubeResourceOf(path: string): { readonly resource: string; reado
   };
 }
 
-/** Registers the Kubernetes API request metrics on `registry`: the observer of `HttpKubeClient`. */
 /** Told of every request the Kubernetes client makes. */
 export interface KubeRequestObserver {
   observeKubeRequest(verb: string, path: string, status: number | 'error', seconds: number): void;
 }
 
+/**
+ * Registers the Kubernetes API request metrics on `registry`: the observer of `HttpKubeClient`.
+ * Labelled by resource, never by path, so the series stay bounded by the kinds the process uses.
+ */
 export function createKubeRequestMetrics(registry: Registry): KubeRequestObserver {
   const requests = new Counter({
     name: 'slotscaler_kube_requests_total',
-    help: 'Requests to the Kubernetes API server, by verb, resource and HTTP status code (error: no answer)',
+    help: 'Requests to the Kubernetes API server, every one this process makes (TokenReviews and SubjectAccessReviews of the metrics API included), by verb (LIST, WATCH, GET, POST, ...), resource and HTTP status code (error: no answer)',
     labelNames: ['verb', 'resource', 'code'] as const,
     registers: [registry],
   });

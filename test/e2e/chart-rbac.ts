@@ -103,8 +103,9 @@ export const CODE_NEEDS: readonly ApiNeed[] = [
     scope: 'cluster',
     when: 'writeApiServiceCaBundle',
     evidence: [
-      ['src/metrics-api/tls/api-service.ts', 'readAPIService({ name })'],
-      ['src/metrics-api/tls/api-service.ts', 'patchAPIService('],
+      ['src/metrics-api/tls/api-service.ts', '`/apis/apiregistration.k8s.io/v1/apiservices/'],
+      ['src/metrics-api/tls/api-service.ts', "method: 'GET'"],
+      ['src/metrics-api/tls/api-service.ts', "method: 'PATCH'"],
     ],
   },
   {
@@ -132,21 +133,26 @@ export const DELEGATED_NEEDS: readonly ApiNeed[] = [
     resource: 'tokenreviews',
     verbs: ['create'],
     scope: 'cluster',
-    evidence: [['src/metrics-api/auth/kubernetes.ts', 'createTokenReview(']],
+    evidence: [['src/metrics-api/auth/kubernetes.ts', "'/apis/authentication.k8s.io/v1/tokenreviews'"]],
   },
   {
     group: 'authorization.k8s.io',
     resource: 'subjectaccessreviews',
     verbs: ['create'],
     scope: 'cluster',
-    evidence: [['src/metrics-api/auth/kubernetes.ts', 'createSubjectAccessReview(']],
+    evidence: [
+      ['src/metrics-api/auth/kubernetes.ts', "'/apis/authorization.k8s.io/v1/subjectaccessreviews'"],
+    ],
   },
   {
     group: '',
     resource: 'configmaps',
     verbs: ['list', 'watch'],
     scope: 'cluster',
-    evidence: [['src/metrics-api/auth/kubernetes.ts', 'listNamespacedConfigMap(']],
+    evidence: [
+      ['src/metrics-api/auth/kubernetes.ts', 'new Informer('],
+      ['src/metrics-api/auth/kubernetes.ts', '`/api/v1/namespaces/${namespace}/configmaps`'],
+    ],
   },
 ];
 

@@ -1,24 +1,15 @@
 /**
- * The Kubernetes implementations of the auth ports, through @kubernetes/client-node. They need the
+ * The Kubernetes implementations of the auth ports, over the process's one `KubeClient` (so these
+ * requests carry its user agent and timeout, and are counted with all the others). They need the
  * RBAC the reference charts ship: `system:auth-delegator` (TokenReview, SubjectAccessReview) and, in
  * kube-system, `extension-apiserver-authentication-reader` (the ConfigMap).
  */
-import {
-  AuthenticationV1Api,
-  AuthorizationV1Api,
-  CoreV1Api,
-  ListWatch,
-  V1NonResourceAttributes,
-  V1ResourceAttributes,
-  V1SubjectAccessReview,
-  V1SubjectAccessReviewSpec,
-  V1TokenReview,
-  V1TokenReviewSpec,
-  Watch,
-} from '@kubernetes/client-node';
-import type { KubeConfig, V1ConfigMap } from '@kubernetes/client-node';
-
 import { KubeApiError } from '../../errors.js';
+import { Informer } from '../../kube/informer.js';
+import type { InformerOptions } from '../../kube/informer.js';
+import { requestSuccess } from '../../kube/kube-client.js';
+import type { KubeClient } from '../../kube/kube-client.js';
+import type { KubeObject } from '../../kube/objects.js';
 import type { Logger } from '../../observability/logger.js';
 import { AUTHENTICATION_CONFIGMAP } from './ports.js';
 import type {
@@ -32,78 +23,75 @@ import type {
   UserInfo,
 } from './ports.js';
 
-const CALL_TIMEOUT_MS = 10_000;
-const RESTART_DELAY_MS = 5_000;
+const TOKEN_REVIEWS_PATH = '/apis/authentication.k8s.io/v1/tokenreviews';
+const SUBJECT_ACCESS_REVIEWS_PATH = '/apis/authorization.k8s.io/v1/subjectaccessreviews';
 
-/** `promise`, or a KubeApiError after `timeoutMs` (the call itself is abandoned, not cancelled). */
-async function withTimeout<T>(
-  operation: string,
-  promise: Promise<T>,
-  timeoutMs = CALL_TIMEOUT_MS,
-): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new KubeApiError(operation, `no answer within ${timeoutMs} ms`)),
-      timeoutMs,
-    );
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } catch (err) {
-    if (err instanceof KubeApiError) throw err;
-    throw new KubeApiError(operation, err instanceof Error ? err.message : String(err), { cause: err });
-  } finally {
-    clearTimeout(timer);
-  }
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+function strings(value: unknown): string[] {
+  return Array.isArray(value) ? value.filter((item): item is string => typeof item === 'string') : [];
+}
+
+/** A ConfigMap's `data`, keeping only string values (the API server only stores strings there). */
+function configMapData(object: KubeObject): AuthenticationConfigData {
+  const data = (object as { data?: unknown }).data;
+  if (!isRecord(data)) return {};
+  return Object.fromEntries(
+    Object.entries(data).filter((entry): entry is [string, string] => typeof entry[1] === 'string'),
+  );
+}
+
+/** Back-off of the ConfigMap watch (tests shorten it). */
+export type AuthenticationConfigBackoff = Pick<InformerOptions, 'backoffInitialMs' | 'backoffMaxMs'>;
+
 /**
- * Watches kube-system/extension-apiserver-authentication with an informer (list, then watch; started
- * again after an error), as the reference servers' `DynamicRequestHeaderController` and
- * `ConfigMapCAController` do. A deleted ConfigMap reads as empty data.
+ * Watches kube-system/extension-apiserver-authentication with an informer (list, then watch,
+ * resumed with back-off after any failure), as the reference servers' `DynamicRequestHeaderController`
+ * and `ConfigMapCAController` do. A deleted or absent ConfigMap reads as empty data.
  */
 export class KubernetesAuthenticationConfigSource implements AuthenticationConfigSource {
   private data: AuthenticationConfigData | undefined;
   private readonly listeners = new Set<(data: AuthenticationConfigData) => void>();
-  private readonly informer: ListWatch<V1ConfigMap>;
-  private stopped = false;
-  private restartTimer: NodeJS.Timeout | undefined;
+  private readonly informer: Informer;
 
   constructor(
-    kubeConfig: KubeConfig,
+    client: KubeClient,
     private readonly logger: Logger,
+    backoff: AuthenticationConfigBackoff = {},
   ) {
     const { namespace, name } = AUTHENTICATION_CONFIGMAP;
-    const core = kubeConfig.makeApiClient(CoreV1Api);
-    const fieldSelector = `metadata.name=${name}`;
-    this.informer = new ListWatch<V1ConfigMap>(
-      `/api/v1/namespaces/${namespace}/configmaps`,
-      new Watch(kubeConfig),
-      () => core.listNamespacedConfigMap({ namespace, fieldSelector }),
-      false,
-      undefined,
-      fieldSelector,
-    );
-    const update = (configMap: V1ConfigMap): void => this.publish({ ...(configMap.data ?? {}) });
-    this.informer.on('add', update);
-    this.informer.on('update', update);
-    this.informer.on('delete', () => this.publish({}));
-    this.informer.on('error', (err: unknown) => {
-      if (this.stopped) return;
-      this.logger.warn({ err }, 'watch of extension-apiserver-authentication failed; restarting');
-      this.restartTimer = setTimeout(() => void this.startInformer(), RESTART_DELAY_MS);
+    this.informer = new Informer(client, {
+      path: `/api/v1/namespaces/${namespace}/configmaps`,
+      fieldSelector: `metadata.name=${name}`,
+      logger,
+      ...backoff,
+      onEvent: (type, object) => this.publish(type === 'deleted' ? {} : configMapData(object)),
     });
   }
 
-  /** Lists the ConfigMap once (so `current()` is defined after this resolves), then watches it. */
+  /**
+   * Starts the watch and resolves once the first LIST was tried: `current()` is then defined unless
+   * that LIST failed (missing RBAC, API server down), which is logged and retried meanwhile; the
+   * server must not wait for it to start.
+   */
   async start(): Promise<void> {
-    await this.startInformer();
+    this.informer.start();
+    // A ConfigMap that does not exist brings no event: once listed, its absence is news too.
+    const publishIfAbsent = (): void => {
+      const { namespace, name } = AUTHENTICATION_CONFIGMAP;
+      if (this.informer.get(namespace, name) === undefined) this.publish({});
+    };
+    if (await this.informer.waitForFirstList()) {
+      publishIfAbsent();
+      return;
+    }
+    this.logger.warn({}, 'cannot read extension-apiserver-authentication yet; retrying in the background');
+    void this.informer.waitForSync().then(publishIfAbsent);
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.restartTimer);
     await this.informer.stop();
   }
 
@@ -116,56 +104,46 @@ export class KubernetesAuthenticationConfigSource implements AuthenticationConfi
     return () => this.listeners.delete(listener);
   }
 
-  private async startInformer(): Promise<void> {
-    if (this.stopped) return;
-    try {
-      await this.informer.start();
-      const configMap = this.informer.get(AUTHENTICATION_CONFIGMAP.name, AUTHENTICATION_CONFIGMAP.namespace);
-      if (configMap === undefined) this.publish({});
-    } catch (err) {
-      this.logger.warn({ err }, 'cannot read extension-apiserver-authentication; retrying');
-      this.restartTimer = setTimeout(() => void this.startInformer(), RESTART_DELAY_MS);
-    }
-  }
-
   private publish(data: AuthenticationConfigData): void {
     if (this.data !== undefined && JSON.stringify(this.data) === JSON.stringify(data)) return;
     this.data = data;
-    for (const listener of this.listeners) listener(data);
+    for (const listener of this.listeners) {
+      // One listener's failure must neither stop the others nor end the watch.
+      try {
+        listener(data);
+      } catch (err) {
+        this.logger.error({ err }, 'applying extension-apiserver-authentication failed');
+      }
+    }
   }
 }
 
 /** TokenReview through the API server. */
 export class KubernetesTokenReviewer implements TokenReviewer {
-  private readonly api: AuthenticationV1Api;
-
-  constructor(kubeConfig: KubeConfig) {
-    this.api = kubeConfig.makeApiClient(AuthenticationV1Api);
-  }
+  constructor(private readonly client: KubeClient) {}
 
   async review(token: string): Promise<TokenReviewResult> {
-    const review = await withTimeout(
-      'TokenReview',
-      this.api.createTokenReview({
-        body: Object.assign(new V1TokenReview(), {
-          apiVersion: 'authentication.k8s.io/v1',
-          kind: 'TokenReview',
-          spec: Object.assign(new V1TokenReviewSpec(), { token }),
-        }),
-      }),
-    );
-    const status = review.status;
-    if (status?.authenticated !== true || status.user?.username === undefined) {
-      return { authenticated: false, ...(status?.error === undefined ? {} : { error: status.error }) };
+    const answer = await requestSuccess(this.client, 'TokenReview', {
+      method: 'POST',
+      path: TOKEN_REVIEWS_PATH,
+      body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token } },
+    });
+    const status = isRecord(answer) && isRecord(answer['status']) ? answer['status'] : {};
+    const error = typeof status['error'] === 'string' ? status['error'] : undefined;
+    const user = isRecord(status['user']) ? status['user'] : undefined;
+    const username = user?.['username'];
+    if (status['authenticated'] !== true || user === undefined || typeof username !== 'string') {
+      return { authenticated: false, ...(error === undefined ? {} : { error }) };
     }
-    const user = status.user;
+    const uid = user['uid'];
+    const extra = isRecord(user['extra']) ? user['extra'] : {};
     return {
       authenticated: true,
       user: {
-        name: user.username ?? '',
-        ...(user.uid === undefined ? {} : { uid: user.uid }),
-        groups: user.groups ?? [],
-        extra: user.extra ?? {},
+        name: username,
+        ...(typeof uid === 'string' ? { uid } : {}),
+        groups: strings(user['groups']),
+        extra: Object.fromEntries(Object.entries(extra).map(([key, values]) => [key, strings(values)])),
       },
     };
   }
@@ -173,41 +151,37 @@ export class KubernetesTokenReviewer implements TokenReviewer {
 
 /** SubjectAccessReview through the API server. */
 export class KubernetesSubjectAccessReviewer implements SubjectAccessReviewer {
-  private readonly api: AuthorizationV1Api;
-
-  constructor(kubeConfig: KubeConfig) {
-    this.api = kubeConfig.makeApiClient(AuthorizationV1Api);
-  }
+  constructor(private readonly client: KubeClient) {}
 
   async review(user: UserInfo, attributes: AccessAttributes): Promise<AccessDecision> {
-    const spec = Object.assign(new V1SubjectAccessReviewSpec(), {
+    const spec = {
       user: user.name,
+      ...(user.uid === undefined ? {} : { uid: user.uid }),
       groups: [...user.groups],
       extra: Object.fromEntries(Object.entries(user.extra).map(([key, values]) => [key, [...values]])),
+      ...(attributes.kind === 'resource'
+        ? {
+            resourceAttributes: {
+              verb: attributes.verb,
+              group: attributes.group,
+              version: attributes.version,
+              resource: attributes.resource,
+              namespace: attributes.namespace,
+            },
+          }
+        : { nonResourceAttributes: { verb: attributes.verb, path: attributes.path } }),
+    };
+    const answer = await requestSuccess(this.client, 'SubjectAccessReview', {
+      method: 'POST',
+      path: SUBJECT_ACCESS_REVIEWS_PATH,
+      body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview', spec },
     });
-    if (user.uid !== undefined) spec.uid = user.uid;
-    if (attributes.kind === 'resource') {
-      spec.resourceAttributes = Object.assign(new V1ResourceAttributes(), {
-        verb: attributes.verb,
-        group: attributes.group,
-        version: attributes.version,
-        resource: attributes.resource,
-        namespace: attributes.namespace,
-      });
-    } else {
-      spec.nonResourceAttributes = Object.assign(new V1NonResourceAttributes(), {
-        verb: attributes.verb,
-        path: attributes.path,
-      });
-    }
-    const body = Object.assign(new V1SubjectAccessReview(), {
-      apiVersion: 'authorization.k8s.io/v1',
-      kind: 'SubjectAccessReview',
-      spec,
-    });
-    const review = await withTimeout('SubjectAccessReview', this.api.createSubjectAccessReview({ body }));
-    const status = review.status;
-    if (status === undefined) throw new KubeApiError('SubjectAccessReview', 'the answer has no status');
-    return { allowed: status.allowed && status.denied !== true, reason: status.reason ?? '' };
+    const status = isRecord(answer) ? answer['status'] : undefined;
+    if (!isRecord(status)) throw new KubeApiError('SubjectAccessReview', 'the answer has no status');
+    const reason = status['reason'];
+    return {
+      allowed: status['allowed'] === true && status['denied'] !== true,
+      reason: typeof reason === 'string' ? reason : '',
+    };
   }
 }

@@ -1,8 +1,9 @@
 /**
- * The Kubernetes implementations of the auth ports and writeApiServiceCaBundle, through
- * @kubernetes/client-node against a small fake API server over HTTP: the requests they send
- * (paths, bodies, the merge-patch content type, the field selector and the watch) and how they read
- * the answers. The real API server is exercised by the e2e tests.
+ * The Kubernetes implementations of the auth ports and writeApiServiceCaBundle, through the
+ * process's HttpKubeClient against a small fake API server over HTTP: the requests they send
+ * (paths, bodies, the merge-patch content type, the field selector and the watch, the user agent),
+ * how they read the answers, how the watch recovers and how a review that gets no answer ends. The
+ * real API server is exercised by the e2e tests.
  */
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
@@ -10,20 +11,25 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 
-import { ApiregistrationV1Api, KubeConfig } from '@kubernetes/client-node';
+import { KubeConfig } from '@kubernetes/client-node';
+import { Registry } from 'prom-client';
 
+import { KubeApiError } from '../../../src/errors.js';
+import { HttpKubeClient, USER_AGENT } from '../../../src/kube/kube-client.js';
 import {
   KubernetesAuthenticationConfigSource,
   KubernetesSubjectAccessReviewer,
   KubernetesTokenReviewer,
 } from '../../../src/metrics-api/auth/kubernetes.js';
 import { writeApiServiceCaBundle } from '../../../src/metrics-api/tls/api-service.js';
+import { createKubeRequestMetrics } from '../../../src/observability/metrics.js';
 import { recordingLogger } from './harness.js';
 
 interface Recorded {
   readonly method: string;
   readonly url: string;
   readonly contentType: string | undefined;
+  readonly userAgent: string | undefined;
   readonly body: unknown;
 }
 
@@ -33,6 +39,14 @@ class FakeKubeApi {
   configMapData: Record<string, string> | undefined = { 'client-ca-file': 'first' };
   resourceVersion = 1;
   caBundle: string | undefined;
+  /** Watches to refuse with a 500 before serving one. */
+  refuseWatches = 0;
+  /** LISTs to refuse with a 403 (no RBAC yet) before serving one. */
+  refuseLists = 0;
+  /** TokenReviews go unanswered while set. */
+  silentTokenReviews = false;
+  /** Requests whose connection closed before they were answered. */
+  readonly abandoned: string[] = [];
   private watchers: ServerResponse[] = [];
   private server: Server | undefined;
   port = 0;
@@ -48,6 +62,15 @@ class FakeKubeApi {
     for (const watcher of this.watchers) watcher.end();
     this.server?.closeAllConnections();
     await new Promise((resolve) => this.server?.close(resolve));
+  }
+
+  /** Cuts every open watch stream mid-way, as a restarting API server or a load balancer does. */
+  dropWatchers(): void {
+    for (const watcher of this.watchers.splice(0)) watcher.destroy();
+  }
+
+  get watcherCount(): number {
+    return this.watchers.filter((watcher) => !watcher.destroyed).length;
   }
 
   /** Changes the ConfigMap and tells the watchers. */
@@ -80,7 +103,11 @@ class FakeKubeApi {
       method: request.method ?? '',
       url: request.url ?? '',
       contentType: request.headers['content-type'],
+      userAgent: request.headers['user-agent'],
       body: text === '' ? undefined : (JSON.parse(text) as unknown),
+    });
+    response.once('close', () => {
+      if (!response.writableFinished) this.abandoned.push(url.pathname);
     });
     const json = (code: number, body: unknown): void => {
       response.writeHead(code, { 'content-type': 'application/json' }).end(JSON.stringify(body));
@@ -88,9 +115,19 @@ class FakeKubeApi {
     const body = (text === '' ? {} : JSON.parse(text)) as Record<string, unknown>;
     if (url.pathname === '/api/v1/namespaces/kube-system/configmaps') {
       if (url.searchParams.get('watch') === 'true') {
+        if (this.refuseWatches > 0) {
+          this.refuseWatches--;
+          json(500, { kind: 'Status', code: 500, message: 'etcd is having a bad day' });
+          return;
+        }
         response.writeHead(200, { 'content-type': 'application/json' });
         response.flushHeaders();
         this.watchers.push(response);
+        return;
+      }
+      if (this.refuseLists > 0) {
+        this.refuseLists--;
+        json(403, { kind: 'Status', code: 403, message: 'configmaps is forbidden' });
         return;
       }
       json(200, {
@@ -102,6 +139,7 @@ class FakeKubeApi {
       return;
     }
     if (url.pathname === '/apis/authentication.k8s.io/v1/tokenreviews') {
+      if (this.silentTokenReviews) return;
       const token = (body.spec as { token?: string } | undefined)?.token;
       json(201, {
         ...body,
@@ -150,6 +188,9 @@ async function waitFor(condition: () => boolean, timeoutMs = 5_000): Promise<voi
 describe('Kubernetes implementations of the metrics API ports', () => {
   const api = new FakeKubeApi();
   let kubeConfig: KubeConfig;
+  let client: HttpKubeClient;
+  const registry = new Registry();
+  const observer = createKubeRequestMetrics(registry);
 
   before(async () => {
     await api.start();
@@ -160,11 +201,23 @@ describe('Kubernetes implementations of the metrics API ports', () => {
       contexts: [{ name: 'fake', cluster: 'fake', user: 'slotscaler' }],
       currentContext: 'fake',
     });
+    client = new HttpKubeClient(kubeConfig, { requestTimeoutMs: 2_000, observer });
   });
-  after(() => api.stop());
+  after(async () => {
+    client.close();
+    await api.stop();
+    // Each call went through the one client, with its user agent, and was counted.
+    assert.ok(api.requests.length > 0);
+    for (const request of api.requests) assert.equal(request.userAgent, USER_AGENT, request.url);
+    const counted = (await registry.getSingleMetric('slotscaler_kube_requests_total')?.get())?.values ?? [];
+    assert.equal(
+      counted.reduce((sum, sample) => sum + sample.value, 0),
+      api.requests.length,
+    );
+  });
 
   it('KubernetesAuthenticationConfigSource lists the ConfigMap by name, then follows the watch', async () => {
-    const source = new KubernetesAuthenticationConfigSource(kubeConfig, recordingLogger());
+    const source = new KubernetesAuthenticationConfigSource(client, recordingLogger());
     const seen: Record<string, string>[] = [];
     source.onChange((data) => seen.push({ ...data }));
     try {
@@ -186,8 +239,69 @@ describe('Kubernetes implementations of the metrics API ports', () => {
     }
   });
 
+  it('KubernetesAuthenticationConfigSource resumes the watch after a refusal and a cut stream', async () => {
+    const source = new KubernetesAuthenticationConfigSource(client, recordingLogger(), {
+      backoffInitialMs: 10,
+      backoffMaxMs: 50,
+    });
+    const watches = (): number => api.requests.filter((request) => request.url.includes('watch=true')).length;
+    try {
+      api.refuseWatches = 2;
+      const before = watches();
+      await source.start();
+      await waitFor(() => api.watcherCount === 1);
+      assert.equal(watches() - before, 3, 'two refused watches, then one served');
+      api.updateConfigMap({ 'client-ca-file': 'after-refusal' });
+      await waitFor(() => source.current()?.['client-ca-file'] === 'after-refusal');
+
+      api.dropWatchers();
+      await waitFor(() => api.watcherCount === 1);
+      api.updateConfigMap({ 'client-ca-file': 'after-cut' });
+      await waitFor(() => source.current()?.['client-ca-file'] === 'after-cut');
+    } finally {
+      await source.stop();
+    }
+  });
+
+  it('KubernetesAuthenticationConfigSource starts without waiting for a ConfigMap it may not read yet', async () => {
+    const source = new KubernetesAuthenticationConfigSource(client, recordingLogger(), {
+      backoffInitialMs: 10,
+      backoffMaxMs: 50,
+    });
+    const data = api.configMapData;
+    api.configMapData = undefined;
+    api.refuseLists = 2;
+    try {
+      await source.start();
+      assert.equal(source.current(), undefined, 'the first LIST was refused');
+      // The ConfigMap does not exist: once a LIST is allowed, that reads as empty data.
+      await waitFor(() => source.current() !== undefined);
+      assert.deepEqual(source.current(), {});
+      assert.equal(api.refuseLists, 0);
+    } finally {
+      await source.stop();
+      api.configMapData = data;
+    }
+  });
+
+  it('KubernetesTokenReviewer gives up on an API server that does not answer, closing the connection', async () => {
+    const impatient = new HttpKubeClient(kubeConfig, { requestTimeoutMs: 200, observer });
+    api.silentTokenReviews = true;
+    try {
+      await assert.rejects(
+        new KubernetesTokenReviewer(impatient).review('good'),
+        (err: unknown) =>
+          err instanceof KubeApiError && /TokenReview failed: .*within 200 ms/.test(err.message),
+      );
+      await waitFor(() => api.abandoned.includes('/apis/authentication.k8s.io/v1/tokenreviews'));
+    } finally {
+      api.silentTokenReviews = false;
+      impatient.close();
+    }
+  });
+
   it('KubernetesTokenReviewer sends a TokenReview and reads the user', async () => {
-    const reviewer = new KubernetesTokenReviewer(kubeConfig);
+    const reviewer = new KubernetesTokenReviewer(client);
     assert.deepEqual(await reviewer.review('good'), {
       authenticated: true,
       user: { name: 'u', uid: 'id', groups: ['g'], extra: { e: ['1'] } },
@@ -202,7 +316,7 @@ describe('Kubernetes implementations of the metrics API ports', () => {
   });
 
   it('KubernetesSubjectAccessReviewer sends resource and non-resource reviews', async () => {
-    const reviewer = new KubernetesSubjectAccessReviewer(kubeConfig);
+    const reviewer = new KubernetesSubjectAccessReviewer(client);
     const user = {
       name: 'allowed',
       uid: 'id-1',
@@ -261,7 +375,6 @@ describe('Kubernetes implementations of the metrics API ports', () => {
   });
 
   it('writeApiServiceCaBundle sends one merge patch, then none while the bundle is the same', async () => {
-    const client = kubeConfig.makeApiClient(ApiregistrationV1Api);
     const caPem = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
     assert.equal(await writeApiServiceCaBundle(client, 'v1beta1.external.metrics.k8s.io', caPem), 'patched');
     assert.equal(

@@ -8,12 +8,10 @@ import { writeFile } from 'node:fs/promises';
 import https from 'node:https';
 import { after, before, describe, it } from 'node:test';
 
-import { V1APIService, V1APIServiceSpec } from '@kubernetes/client-node';
-
 import { KubeApiError } from '../../../src/errors.js';
 import { startMetricsApiServer } from '../../../src/metrics-api/server.js';
 import { writeApiServiceCaBundle } from '../../../src/metrics-api/tls/api-service.js';
-import type { ApiServiceClient } from '../../../src/metrics-api/tls/api-service.js';
+import type { KubeClient, KubeRequest, KubeResponse, WatchEnd } from '../../../src/kube/kube-client.js';
 import { issueCertificate } from '../../../src/metrics-api/tls/certificates.js';
 import { FakeMetricsProvider } from '../../fakes/metrics-provider.js';
 import { createTestPki, recordingLogger, request, startTestServer } from './harness.js';
@@ -131,23 +129,33 @@ describe('self-signed serving certificate', () => {
   });
 });
 
-/** An in-memory APIService registry for writeApiServiceCaBundle. */
-class FakeApiServices implements ApiServiceClient {
-  readonly patches: { name: string; body: unknown }[] = [];
-  constructor(readonly services: Map<string, V1APIService>) {}
+interface ApiService {
+  spec: Record<string, unknown>;
+}
 
-  readAPIService(param: { name: string }): Promise<V1APIService> {
-    const service = this.services.get(param.name);
-    return service === undefined ? Promise.reject(new Error('HTTP 404 not found')) : Promise.resolve(service);
+/** An in-memory APIService registry for writeApiServiceCaBundle: GET and merge PATCH of one object. */
+class FakeApiServices implements KubeClient {
+  readonly patches: { name: string; body: unknown }[] = [];
+  constructor(readonly services: Map<string, ApiService>) {}
+
+  request(request: KubeRequest): Promise<KubeResponse> {
+    const prefix = '/apis/apiregistration.k8s.io/v1/apiservices/';
+    const name = request.path.startsWith(prefix) ? decodeURIComponent(request.path.slice(prefix.length)) : '';
+    const service = this.services.get(name);
+    if (request.method === 'PATCH') this.patches.push({ name, body: request.body });
+    if (service === undefined) {
+      return Promise.resolve({ status: 404, headers: {}, body: { kind: 'Status', message: 'not found' } });
+    }
+    if (request.method === 'PATCH') {
+      assert.equal(request.contentType, 'application/merge-patch+json');
+      const spec = (request.body as { spec: Record<string, unknown> }).spec;
+      service.spec = { ...service.spec, ...spec };
+    }
+    return Promise.resolve({ status: 200, headers: {}, body: structuredClone(service) });
   }
 
-  patchAPIService(param: { name: string; body: unknown }): Promise<V1APIService> {
-    this.patches.push(param);
-    const service = this.services.get(param.name);
-    if (service === undefined) return Promise.reject(new Error('HTTP 404 not found'));
-    const spec = (param.body as { spec: { caBundle: string; insecureSkipTLSVerify: boolean } }).spec;
-    service.spec = Object.assign(service.spec ?? new V1APIServiceSpec(), spec);
-    return Promise.resolve(service);
+  watch(): Promise<WatchEnd> {
+    return Promise.reject(new Error('writeApiServiceCaBundle does not watch'));
   }
 }
 
@@ -158,16 +166,7 @@ describe('writeApiServiceCaBundle', () => {
   it('patches when the caBundle differs, then leaves it alone', async () => {
     const fake = new FakeApiServices(
       new Map([
-        [
-          name,
-          Object.assign(new V1APIService(), {
-            spec: Object.assign(new V1APIServiceSpec(), {
-              groupPriorityMinimum: 100,
-              versionPriority: 100,
-              insecureSkipTLSVerify: true,
-            }),
-          }),
-        ],
+        [name, { spec: { groupPriorityMinimum: 100, versionPriority: 100, insecureSkipTLSVerify: true } }],
       ]),
     );
     assert.equal(await writeApiServiceCaBundle(fake, name, caPem), 'patched');

@@ -1,8 +1,10 @@
 // The informer over a scripted KubeClient: one LIST, watches resumed from the last resourceVersion,
-// a new LIST only after 410 Gone, and `missing` for a resource that is not served.
+// a new LIST only after 410 Gone, `missing` for a resource that is not served, and back-off and
+// resumption after every kind of failure.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
+import { KubeUnreachableError } from '../../../src/errors.js';
 import { Informer } from '../../../src/kube/informer.js';
 import type { InformerEventType } from '../../../src/kube/informer.js';
 import type {
@@ -208,5 +210,115 @@ describe('Informer', () => {
     await informer.waitForSync();
     await informer.stop();
     assert.equal(client.lists.length, 2);
+  });
+
+  it('resumes from the last resourceVersion, backing off, after a refused watch, a network failure, an ERROR event and a throwing listener', async () => {
+    const client = new ScriptedClient();
+    client.listAnswers.push(list('10', object('a', '5')));
+    client.watchScripts.push(() => ({ kind: 'http', status: 500, body: { message: 'etcd down' } }));
+    client.watchScripts.push(() => {
+      throw new KubeUnreachableError('https://api', 'connection reset');
+    });
+    client.watchScripts.push((_q, emit) => {
+      emit({ type: 'ERROR', object: { kind: 'Status', code: 500, message: 'internal error' } });
+      return { kind: 'closed' };
+    });
+    client.watchScripts.push(() => ({ kind: 'http', status: 403, body: { message: 'forbidden' } }));
+    client.watchScripts.push((_q, emit) => {
+      emit({ type: 'ADDED', object: object('boom', '11') });
+      return { kind: 'closed' };
+    });
+    const sleeps: number[] = [];
+    const seen: string[] = [];
+    const informer = new Informer(client, {
+      path: '/api/v1/namespaces/kube-system/configmaps',
+      onEvent: (_type, o) => {
+        seen.push(o.metadata.name);
+        if (o.metadata.name === 'boom') throw new Error('listener broke');
+      },
+      sleep: (ms) => {
+        sleeps.push(ms);
+        return Promise.resolve();
+      },
+      backoffInitialMs: 100,
+      backoffMaxMs: 1_000,
+      watchTimeoutSeconds: () => 300,
+    });
+    informer.start();
+    await until(() => client.watches.length === 6);
+    assert.ok(informer.running);
+    await informer.stop();
+    assert.equal(client.lists.length, 1, 'no LIST: every failure resumes the watch');
+    assert.deepEqual(
+      client.watches.map((q) => q['resourceVersion']),
+      ['10', '10', '10', '10', '10', '11'],
+    );
+    assert.deepEqual(seen, ['a', 'boom']);
+    // Exponential with jitter: each wait within [base/2, base], the base doubling up to the cap.
+    assert.equal(sleeps.length, 5);
+    [100, 200, 400, 800, 1_000].forEach((base, i) => {
+      const slept = sleeps[i] ?? -1;
+      assert.ok(slept >= base / 2 && slept <= base, `sleep ${i}: ${slept} ms, base ${base} ms`);
+    });
+  });
+
+  it('retries a 404 LIST with back-off when no one handles a missing resource', async () => {
+    const client = new ScriptedClient();
+    client.listAnswers.push({ status: 404, headers: {}, body: {} }, list('3', object('a', '2')));
+    let sleeps = 0;
+    const informer = new Informer(client, {
+      path: '/apis/coordination.k8s.io/v1/namespaces/ns/leases',
+      onEvent: () => undefined,
+      sleep: () => {
+        sleeps += 1;
+        return Promise.resolve();
+      },
+    });
+    informer.start();
+    await informer.waitForSync();
+    await informer.stop();
+    assert.equal(client.lists.length, 2);
+    assert.equal(sleeps, 1);
+    assert.equal(informer.get('ns', 'a')?.metadata.resourceVersion, '2');
+  });
+
+  it('backs off between LISTs when every watch is answered 410 at once', async () => {
+    const client = new ScriptedClient();
+    const gone = (): WatchEnd => ({ kind: 'http', status: 410, body: {} });
+    client.listAnswers.push(list('3'), list('4'), list('5'), list('6'));
+    client.watchScripts.push(gone, gone, gone);
+    let sleeps = 0;
+    const informer = new Informer(client, {
+      path: '/apis/x/v1/things',
+      onEvent: () => undefined,
+      sleep: () => {
+        sleeps += 1;
+        return Promise.resolve();
+      },
+    });
+    informer.start();
+    await until(() => client.watches.length === 4);
+    await informer.stop();
+    assert.equal(client.lists.length, 4);
+    assert.equal(sleeps, 3);
+  });
+
+  it('tells when the first LIST was tried, and whether it filled the cache', async () => {
+    const failing = new ScriptedClient();
+    failing.listAnswers.push({ status: 403, headers: {}, body: {} }, list('7', object('a', '6')));
+    const informer = informerOf(failing, []);
+    const first = informer.waitForFirstList();
+    informer.start();
+    assert.equal(await first, false);
+    await informer.waitForSync();
+    assert.equal(await informer.waitForFirstList(), true);
+    await informer.stop();
+
+    const working = new ScriptedClient();
+    working.listAnswers.push(list('7', object('a', '6')));
+    const synced = informerOf(working, []);
+    synced.start();
+    assert.equal(await synced.waitForFirstList(), true);
+    await synced.stop();
   });
 });

@@ -115,6 +115,26 @@ describe('createKubeRequestMetrics', () => {
     ])
       assert.ok(lines.includes(expected), `${expected} in\n${lines.join('\n')}`);
   });
+  it('keeps one series per verb, resource and code whatever the namespaces and names', async () => {
+    const registry = new Registry();
+    const observer = createKubeRequestMetrics(registry);
+    for (let i = 0; i < 100; i++) {
+      observer.observeKubeRequest('GET', `/apis/apiregistration.k8s.io/v1/apiservices/v${i}.x.io`, 200, 0.01);
+      observer.observeKubeRequest(
+        'GET',
+        `/api/v1/namespaces/ns-${i}/configmaps?fieldSelector=x%3D${i}`,
+        200,
+        0.01,
+      );
+    }
+    const counts = (await samples(registry)).filter((line) =>
+      line.startsWith('slotscaler_kube_requests_total'),
+    );
+    assert.deepEqual(counts, [
+      'slotscaler_kube_requests_total{verb="GET",resource="apiservices",code="200"} 100',
+      'slotscaler_kube_requests_total{verb="LIST",resource="configmaps",code="200"} 100',
+    ]);
+  });
 });
 
 describe('createCollectorMetrics', () => {
