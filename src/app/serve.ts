@@ -14,12 +14,12 @@ import {
   KubernetesAuthenticationConfigSource,
   KubernetesSubjectAccessReviewer,
   KubernetesTokenReviewer,
-} from '../metrics-api/auth/kubernetes.js';
+} from '../kube/auth-reviews.js';
 import { metricsApiSettingsFromConfig } from '../metrics-api/options.js';
 import { startMetricsApiServer } from '../metrics-api/server.js';
 import type { MetricsApiAuthOptions, MetricsApiServer } from '../metrics-api/server.js';
 import { TargetsMetricsProvider } from '../metrics-api/targets-provider.js';
-import { writeApiServiceCaBundle } from '../metrics-api/tls/api-service.js';
+import { writeApiServiceCaBundle } from '../kube/api-service.js';
 import type { Logger } from '../observability/logger.js';
 import { registerProcessMetrics } from '../observability/metrics.js';
 import { startMetricsHttpServer } from '../observability/metrics-server.js';

@@ -27,7 +27,7 @@ import {
 import type { Logger } from '../observability/logger.js';
 import type { RequestAuthenticator } from './auth/authenticator.js';
 import type { CachingAuthorizer } from './auth/authorizer.js';
-import type { AccessAttributes, UserInfo } from './auth/ports.js';
+import type { AccessAttributes, UserInfo } from '../domain/auth.js';
 import {
   GROUP,
   VERSION,

@@ -26,7 +26,7 @@ import type {
   AuthenticationConfigSource,
   SubjectAccessReviewer,
   TokenReviewer,
-} from './auth/ports.js';
+} from '../domain/auth.js';
 import { ConnectionGuard, hasVerifiedClientCertificate } from './connection-guard.js';
 import type { ConnectionLimits } from './connection-guard.js';
 import { createMetricsApiMetrics, noopMetricsApiObserver } from './metrics.js';

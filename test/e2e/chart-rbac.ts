@@ -103,9 +103,9 @@ export const CODE_NEEDS: readonly ApiNeed[] = [
     scope: 'cluster',
     when: 'writeApiServiceCaBundle',
     evidence: [
-      ['src/metrics-api/tls/api-service.ts', '`/apis/apiregistration.k8s.io/v1/apiservices/'],
-      ['src/metrics-api/tls/api-service.ts', "method: 'GET'"],
-      ['src/metrics-api/tls/api-service.ts', "method: 'PATCH'"],
+      ['src/kube/api-service.ts', '`/apis/apiregistration.k8s.io/v1/apiservices/'],
+      ['src/kube/api-service.ts', "method: 'GET'"],
+      ['src/kube/api-service.ts', "method: 'PATCH'"],
     ],
   },
   {
@@ -133,16 +133,14 @@ export const DELEGATED_NEEDS: readonly ApiNeed[] = [
     resource: 'tokenreviews',
     verbs: ['create'],
     scope: 'cluster',
-    evidence: [['src/metrics-api/auth/kubernetes.ts', "'/apis/authentication.k8s.io/v1/tokenreviews'"]],
+    evidence: [['src/kube/auth-reviews.ts', "'/apis/authentication.k8s.io/v1/tokenreviews'"]],
   },
   {
     group: 'authorization.k8s.io',
     resource: 'subjectaccessreviews',
     verbs: ['create'],
     scope: 'cluster',
-    evidence: [
-      ['src/metrics-api/auth/kubernetes.ts', "'/apis/authorization.k8s.io/v1/subjectaccessreviews'"],
-    ],
+    evidence: [['src/kube/auth-reviews.ts', "'/apis/authorization.k8s.io/v1/subjectaccessreviews'"]],
   },
   {
     group: '',
@@ -150,8 +148,8 @@ export const DELEGATED_NEEDS: readonly ApiNeed[] = [
     verbs: ['list', 'watch'],
     scope: 'cluster',
     evidence: [
-      ['src/metrics-api/auth/kubernetes.ts', 'new Informer('],
-      ['src/metrics-api/auth/kubernetes.ts', '`/api/v1/namespaces/${namespace}/configmaps`'],
+      ['src/kube/auth-reviews.ts', 'new Informer('],
+      ['src/kube/auth-reviews.ts', '`/api/v1/namespaces/${namespace}/configmaps`'],
     ],
   },
 ];

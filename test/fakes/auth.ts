@@ -1,5 +1,5 @@
 /**
- * In-memory twins of the metrics API's auth ports (src/metrics-api/auth/ports.ts): the
+ * In-memory twins of the metrics API's auth ports (src/domain/auth.ts): the
  * extension-apiserver-authentication ConfigMap, TokenReview and SubjectAccessReview.
  */
 import { KubeApiError } from '../../src/errors.js';
@@ -12,7 +12,7 @@ import type {
   TokenReviewResult,
   TokenReviewer,
   UserInfo,
-} from '../../src/metrics-api/auth/ports.js';
+} from '../../src/domain/auth.js';
 
 export class FakeAuthenticationConfigSource implements AuthenticationConfigSource {
   private readonly listeners = new Set<(data: AuthenticationConfigData) => void>();

@@ -26,7 +26,7 @@ import { TLSSocket } from 'node:tls';
 import type { Clock } from '../../domain/ports.js';
 import type { Logger } from '../../observability/logger.js';
 import type { AuthenticationConfig, RequestHeaderConfig } from './config.js';
-import type { TokenReviewResult, TokenReviewer, UserInfo } from './ports.js';
+import type { TokenReviewResult, TokenReviewer, UserInfo } from '../../domain/auth.js';
 import {
   lengthToAnchor,
   peerCertificateOf,

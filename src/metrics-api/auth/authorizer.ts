@@ -6,7 +6,7 @@
  * the webhook). A review that fails is not cached and surfaces as an error (answered 500).
  */
 import type { Clock } from '../../domain/ports.js';
-import type { AccessAttributes, AccessDecision, SubjectAccessReviewer, UserInfo } from './ports.js';
+import type { AccessAttributes, AccessDecision, SubjectAccessReviewer, UserInfo } from '../../domain/auth.js';
 
 const PRIVILEGED_GROUP = 'system:masters';
 const CACHE_MAX_ENTRIES = 10_000;

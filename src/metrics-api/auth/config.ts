@@ -6,7 +6,7 @@
 import type { X509Certificate } from 'node:crypto';
 
 import { AuthenticationConfigError } from '../../errors.js';
-import type { AuthenticationConfigData } from './ports.js';
+import type { AuthenticationConfigData } from '../../domain/auth.js';
 import { parsePemBundle } from './x509.js';
 
 /** Front-proxy (request-header) authentication, present when the ConfigMap has its CA. */

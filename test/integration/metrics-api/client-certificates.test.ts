@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { TLSSocket, connect, createServer } from 'node:tls';
 import { after, before, beforeEach, describe, it } from 'node:test';
 
-import type { AuthenticationConfigData } from '../../../src/metrics-api/auth/ports.js';
+import type { AuthenticationConfigData } from '../../../src/domain/auth.js';
 import {
   DAY,
   ExtendedKeyUsage,

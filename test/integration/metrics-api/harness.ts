@@ -15,7 +15,7 @@ import { Registry } from 'prom-client';
 
 import type { Clock } from '../../../src/domain/ports.js';
 import type { Logger } from '../../../src/observability/logger.js';
-import type { AuthenticationConfigData } from '../../../src/metrics-api/auth/ports.js';
+import type { AuthenticationConfigData } from '../../../src/domain/auth.js';
 import { startMetricsApiServer } from '../../../src/metrics-api/server.js';
 import type {
   MetricsApiServer,

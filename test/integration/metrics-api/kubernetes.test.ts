@@ -20,8 +20,8 @@ import {
   KubernetesAuthenticationConfigSource,
   KubernetesSubjectAccessReviewer,
   KubernetesTokenReviewer,
-} from '../../../src/metrics-api/auth/kubernetes.js';
-import { writeApiServiceCaBundle } from '../../../src/metrics-api/tls/api-service.js';
+} from '../../../src/kube/auth-reviews.js';
+import { writeApiServiceCaBundle } from '../../../src/kube/api-service.js';
 import { createKubeRequestMetrics } from '../../../src/observability/metrics.js';
 import { recordingLogger } from './harness.js';
 

@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 
 import { KubeApiError } from '../../../src/errors.js';
 import { startMetricsApiServer } from '../../../src/metrics-api/server.js';
-import { writeApiServiceCaBundle } from '../../../src/metrics-api/tls/api-service.js';
+import { writeApiServiceCaBundle } from '../../../src/kube/api-service.js';
 import type { KubeClient, KubeRequest, KubeResponse, WatchEnd } from '../../../src/kube/kube-client.js';
 import { issueCertificate } from '../../../src/metrics-api/tls/certificates.js';
 import { FakeMetricsProvider } from '../../fakes/metrics-provider.js';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
 import { CachingAuthorizer } from '../../../src/metrics-api/auth/authorizer.js';
-import type { AccessAttributes } from '../../../src/metrics-api/auth/ports.js';
+import type { AccessAttributes } from '../../../src/domain/auth.js';
 import { FakeSubjectAccessReviewer } from '../../fakes/auth.js';
 
 const read: AccessAttributes = {

@@ -4,8 +4,8 @@
  * CA and only the leader's would be trusted: self-signed mode is for one replica (or local
  * clusters); give several replicas one certificate from files (cert-manager).
  */
-import { requestSuccess } from '../../kube/kube-client.js';
-import type { KubeClient } from '../../kube/kube-client.js';
+import { requestSuccess } from './kube-client.js';
+import type { KubeClient } from './kube-client.js';
 
 function normalize(pem: string): string {
   return pem.replace(/\r\n/g, '\n').trim();

@@ -1,6 +1,6 @@
 /**
  * The ports of the external metrics API's authentication and authorization, each with a
- * Kubernetes implementation (src/metrics-api/auth/kubernetes.ts) and an in-memory fake
+ * Kubernetes implementation (src/kube/auth-reviews.ts) and an in-memory fake
  * (test/fakes/auth.ts).
  */
 

@@ -4,14 +4,14 @@
  * RBAC the reference charts ship: `system:auth-delegator` (TokenReview, SubjectAccessReview) and, in
  * kube-system, `extension-apiserver-authentication-reader` (the ConfigMap).
  */
-import { KubeApiError } from '../../errors.js';
-import { Informer } from '../../kube/informer.js';
-import type { InformerOptions } from '../../kube/informer.js';
-import { requestSuccess } from '../../kube/kube-client.js';
-import type { KubeClient } from '../../kube/kube-client.js';
-import type { KubeObject } from '../../kube/objects.js';
-import type { Logger } from '../../observability/logger.js';
-import { AUTHENTICATION_CONFIGMAP } from './ports.js';
+import { KubeApiError } from '../errors.js';
+import { Informer } from './informer.js';
+import type { InformerOptions } from './informer.js';
+import { requestSuccess } from './kube-client.js';
+import type { KubeClient } from './kube-client.js';
+import type { KubeObject } from './objects.js';
+import type { Logger } from '../observability/logger.js';
+import { AUTHENTICATION_CONFIGMAP } from '../domain/auth.js';
 import type {
   AccessAttributes,
   AccessDecision,
@@ -21,7 +21,7 @@ import type {
   TokenReviewResult,
   TokenReviewer,
   UserInfo,
-} from './ports.js';
+} from '../domain/auth.js';
 
 const TOKEN_REVIEWS_PATH = '/apis/authentication.k8s.io/v1/tokenreviews';
 const SUBJECT_ACCESS_REVIEWS_PATH = '/apis/authorization.k8s.io/v1/subjectaccessreviews';
