@@ -38,7 +38,8 @@ export type UnavailableReason =
   | 'not-finite'
   /**
    * The JobManager reported, or the window computed, a value beyond the bounds no real job passes
-   * (src/flink/bounds.ts, src/metrics/metric-bounds.ts): no metric rather than a wrong one.
+   * (src/flink/bounds.ts, src/metrics/sample-bounds.ts, src/metrics/metric-bounds.ts): no metric
+   * rather than a wrong one.
    */
   | 'implausible';
 

@@ -12,16 +12,6 @@ export class ConcurrencyLimiter {
       throw new RangeError(`limit must be an integer ≥ 1, not ${limit}`);
   }
 
-  /** Tasks running now. */
-  get active(): number {
-    return this.running;
-  }
-
-  /** Tasks waiting for a turn. */
-  get queued(): number {
-    return this.waiting.length - this.waitingHead;
-  }
-
   /** Runs `task` when a slot is free; the slot is released when its promise settles. */
   async run<T>(task: () => Promise<T>): Promise<T> {
     if (this.running >= this.limit) {

@@ -11,23 +11,41 @@ function deferred(): { promise: Promise<void>; resolve: () => void } {
   return { promise, resolve };
 }
 
+/** Every one of the limiter's `limit` slots is free: that many held tasks all start at once. */
+async function assertFree(limiter: ConcurrencyLimiter, limit: number): Promise<void> {
+  const gate = deferred();
+  let started = 0;
+  const held = Array.from({ length: limit }, () =>
+    limiter.run(async () => {
+      started += 1;
+      await gate.promise;
+    }),
+  );
+  await Promise.resolve();
+  assert.equal(started, limit, `${limit} slots free`);
+  gate.resolve();
+  await Promise.all(held);
+}
+
 describe('ConcurrencyLimiter', () => {
   it('runs at most `limit` tasks at once, the rest in FIFO order', async () => {
     const limiter = new ConcurrencyLimiter(2);
     const gates = [deferred(), deferred(), deferred(), deferred()];
     const started: number[] = [];
+    let running = 0;
     let peak = 0;
     const runs = gates.map((gate, index) =>
       limiter.run(async () => {
         started.push(index);
-        peak = Math.max(peak, limiter.active);
+        running += 1;
+        peak = Math.max(peak, running);
         await gate.promise;
+        running -= 1;
         return index;
       }),
     );
     await Promise.resolve();
-    assert.deepEqual(started, [0, 1]);
-    assert.equal(limiter.queued, 2);
+    assert.deepEqual(started, [0, 1], 'two run, two wait');
     gates[1]?.resolve();
     await runs[1];
     await Promise.resolve();
@@ -35,8 +53,7 @@ describe('ConcurrencyLimiter', () => {
     for (const gate of gates) gate.resolve();
     assert.deepEqual(await Promise.all(runs), [0, 1, 2, 3]);
     assert.equal(peak, 2);
-    assert.equal(limiter.active, 0);
-    assert.equal(limiter.queued, 0);
+    await assertFree(limiter, 2);
   });
 
   it('releases the slot when a task fails', async () => {
@@ -46,7 +63,7 @@ describe('ConcurrencyLimiter', () => {
       /boom/,
     );
     assert.equal(await limiter.run(() => Promise.resolve(7)), 7);
-    assert.equal(limiter.active, 0);
+    await assertFree(limiter, 1);
   });
 
   it('refuses a limit below 1', () => {
@@ -60,6 +77,6 @@ describe('ConcurrencyLimiter', () => {
       Array.from({ length: 5000 }, (_, index) => limiter.run(() => Promise.resolve(index))),
     );
     assert.equal(results.length, 5000);
-    assert.equal(limiter.queued, 0);
+    await assertFree(limiter, 3);
   });
 });

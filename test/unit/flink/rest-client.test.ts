@@ -254,24 +254,43 @@ describe('FlinkRestClient', () => {
     }
   });
 
-  it('holds the shared concurrency limit across clients', async () => {
+  it('holds the shared concurrency limit across clients of different JobManagers', async () => {
+    // Two JobManagers that answer each request after a while and count the requests they hold open
+    // together (an HTTP agent limits sockets per host; the pool's limit is over all hosts).
+    let open = 0;
+    let peak = 0;
+    let served = 0;
+    const answerSlowly = (_req: http.IncomingMessage, res: http.ServerResponse): void => {
+      open += 1;
+      served += 1;
+      peak = Math.max(peak, open);
+      setTimeout(() => {
+        open -= 1;
+        res.writeHead(200, { 'Content-Type': 'application/json' });
+        res.end('{"jobs":[]}');
+      }, 10);
+    };
+    const servers = [http.createServer(answerSlowly), http.createServer(answerSlowly)];
+    const urls: string[] = [];
+    for (const server of servers) {
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      urls.push(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    }
     const limited = new FlinkHttpPool({ maxConcurrentRequests: 2 });
     try {
-      const first = limited.clientFor(cluster.url);
-      const second = limited.clientFor(cluster.url);
-      const requestsBefore = cluster.requests.length;
-      let peak = 0;
-      const watch = setInterval(() => (peak = Math.max(peak, limited.limiter.active)), 0);
+      const [first, second] = urls.map((url) => limited.clientFor(url));
+      assert.ok(first !== undefined && second !== undefined);
       await Promise.all(
-        Array.from({ length: 20 }, (_, index) =>
-          (index % 2 === 0 ? first : second).getJobDetails(cluster.jobId),
-        ),
+        Array.from({ length: 20 }, (_, index) => (index % 2 === 0 ? first : second).listJobs()),
       );
-      clearInterval(watch);
-      assert.ok(peak <= 2);
-      assert.equal(cluster.requests.length - requestsBefore, 20);
+      assert.equal(served, 20);
+      assert.equal(peak, 2, 'two at a time over both JobManagers');
     } finally {
       limited.close();
+      for (const server of servers) {
+        server.closeAllConnections();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+      }
     }
   });
 
