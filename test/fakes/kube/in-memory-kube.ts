@@ -81,6 +81,8 @@ export interface RequestFacts {
   readonly query: Readonly<Record<string, string>>;
   /** The body as it went over the wire (JSON). */
   readonly body: unknown;
+  /** The body's media type, as `HttpKubeClient` sends it (none without a body). */
+  readonly contentType: string | undefined;
 }
 
 export interface RequestMatch {
@@ -268,6 +270,8 @@ export class InMemoryKube implements KubeClient {
   /** Watches and lists from before this revision are answered 410 Expired. */
   private compactedBefore: number;
   private uids = 0;
+  /** Watch events held back while the watches lag (`holdWatchEvents`). */
+  private held: [Watcher, WatchEvent][] | null = null;
   private readonly clock: Clock;
   readonly origin: string;
 
@@ -321,7 +325,7 @@ export class InMemoryKube implements KubeClient {
   bookmark(): void {
     for (const watcher of this.watchers) {
       if (!watcher.bookmarks) continue;
-      watcher.onEvent({
+      this.send(watcher, {
         type: 'BOOKMARK',
         object: {
           kind: watcher.resource.kind,
@@ -330,6 +334,28 @@ export class InMemoryKube implements KubeClient {
         },
       });
     }
+  }
+
+  /**
+   * Holds back what the open watches would be sent, until `releaseWatchEvents`: a watch that lags
+   * behind the writes, so a client sees the answer of its own write before the events before it.
+   */
+  holdWatchEvents(): void {
+    this.held ??= [];
+  }
+
+  releaseWatchEvents(): void {
+    const held = this.held ?? [];
+    this.held = null;
+    for (const [watcher, event] of held) if (this.watchers.has(watcher)) watcher.onEvent(event);
+  }
+
+  /**
+   * Sends an event no write to this store makes to every open watch: one with an opaque
+   * resourceVersion (as an API whose storage is not etcd may send), say.
+   */
+  sendEvent(event: WatchEvent): void {
+    for (const watcher of [...this.watchers]) this.send(watcher, wire(event));
   }
 
   /** Ends every open watch as the server does at its timeout (the stream closes cleanly). */
@@ -434,6 +460,11 @@ export class InMemoryKube implements KubeClient {
       name: target?.name,
       query,
       body,
+      contentType:
+        request.body === undefined
+          ? undefined
+          : (request.contentType ??
+            (request.method === 'PATCH' ? 'application/merge-patch+json' : 'application/json')),
     };
     this.requests.push(facts);
     // An answer comes later than the call, as over the wire.
@@ -448,11 +479,8 @@ export class InMemoryKube implements KubeClient {
     const resource =
       target === null ? undefined : this.resources.get(`${target.group}/${target.version}/${target.plural}`);
     if (target === null || resource === undefined) return notServed();
-    const contentType =
-      request.contentType ??
-      (request.method === 'PATCH' ? 'application/merge-patch+json' : 'application/json');
     try {
-      return this.serveRequest(verb, resource, target, query, body, contentType);
+      return this.serveRequest(verb, resource, target, query, body, facts.contentType ?? 'application/json');
     } catch (err) {
       if (err instanceof SelectorError) return statusAnswer(400, { message: err.message });
       throw err;
@@ -478,6 +506,7 @@ export class InMemoryKube implements KubeClient {
       name: target?.name,
       query: { ...query },
       body: undefined,
+      contentType: undefined,
     };
     this.requests.push(facts);
     await Promise.resolve();
@@ -847,8 +876,13 @@ export class InMemoryKube implements KubeClient {
     for (const watcher of [...this.watchers]) {
       if (watcher.storeKey !== change.storeKey) continue;
       const event = this.eventFor(change, watcher.filter);
-      if (event !== null) watcher.onEvent(event);
+      if (event !== null) this.send(watcher, event);
     }
+  }
+
+  private send(watcher: Watcher, event: WatchEvent): void {
+    if (this.held === null) watcher.onEvent(event);
+    else this.held.push([watcher, event]);
   }
 
   /** The event a watch with `filter` sees for a change: an object leaving the selection is DELETED for it. */
