@@ -198,6 +198,26 @@ const BUILT_IN: readonly ServedResource[] = [
     generation: true,
   },
   {
+    group: '',
+    version: 'v1',
+    plural: 'configmaps',
+    kind: 'ConfigMap',
+    namespaced: true,
+    statusSubresource: false,
+    custom: false,
+    generation: false,
+  },
+  {
+    group: 'apiregistration.k8s.io',
+    version: 'v1',
+    plural: 'apiservices',
+    kind: 'APIService',
+    namespaced: false,
+    statusSubresource: true,
+    custom: false,
+    generation: true,
+  },
+  {
     group: 'apiextensions.k8s.io',
     version: 'v1',
     plural: 'customresourcedefinitions',
@@ -206,6 +226,29 @@ const BUILT_IN: readonly ServedResource[] = [
     statusSubresource: true,
     custom: false,
     generation: true,
+  },
+];
+
+const REVIEWS: readonly ServedResource[] = [
+  {
+    group: 'authentication.k8s.io',
+    version: 'v1',
+    plural: 'tokenreviews',
+    kind: 'TokenReview',
+    namespaced: false,
+    statusSubresource: false,
+    custom: false,
+    generation: false,
+  },
+  {
+    group: 'authorization.k8s.io',
+    version: 'v1',
+    plural: 'subjectaccessreviews',
+    kind: 'SubjectAccessReview',
+    namespaced: false,
+    statusSubresource: false,
+    custom: false,
+    generation: false,
   },
 ];
 
@@ -280,8 +323,22 @@ export class InMemoryKube implements KubeClient {
     this.compactedBefore = this.revisionCounter;
     this.clock = options.clock ?? { nowMs: () => Date.now() };
     this.origin = options.origin ?? 'https://kube.test:6443';
-    for (const resource of BUILT_IN) this.serve(resource);
+    for (const resource of [...BUILT_IN, ...REVIEWS]) this.serve(resource);
   }
+
+  /**
+   * How a TokenReview is answered: the user the token stands for, or null (not authenticated), or
+   * the error the authenticator reports. Default: no token is known.
+   */
+  reviewToken: (token: string) => Json | null | { readonly error: string } = () => null;
+
+  /**
+   * How a SubjectAccessReview (its `spec`) is answered. Default: no opinion, so not allowed (as an
+   * RBAC authorizer without a matching rule).
+   */
+  reviewAccess: (spec: Json) => { allowed: boolean; denied?: boolean; reason?: string } = () => ({
+    allowed: false,
+  });
 
   /** The newest revision (what a LIST now answers as its resourceVersion). */
   get revision(): number {
@@ -490,9 +547,21 @@ export class InMemoryKube implements KubeClient {
   async watch(
     path: string,
     query: Readonly<Record<string, string>>,
-    onEvent: (event: WatchEvent) => void,
+    listener: (event: WatchEvent) => void,
     options: { readonly signal: AbortSignal; readonly idleTimeoutMs: number },
   ): Promise<WatchEnd> {
+    // What the listener throws ends the watch with that error, as it does over HTTP.
+    let thrown: Error | undefined;
+    let endWatch: ((end: Error) => void) | undefined;
+    const onEvent = (event: WatchEvent): void => {
+      if (thrown !== undefined) return;
+      try {
+        listener(event);
+      } catch (err) {
+        thrown = err instanceof Error ? err : new Error(String(err));
+        endWatch?.(thrown);
+      }
+    };
     const target = this.parsePath(path);
     const search = new URLSearchParams({ ...query, watch: 'true' });
     const facts: RequestFacts = {
@@ -549,6 +618,7 @@ export class InMemoryKube implements KubeClient {
       if (revision < this.compactedBefore - 1) {
         // As the watch cache does it: the stream opens, says 410 Expired, and ends.
         onEvent({ type: 'ERROR', object: tooOld(revision, this.compactedBefore - 1) });
+        if (thrown !== undefined) throw thrown;
         return { kind: 'closed' };
       }
       for (const change of this.history) {
@@ -557,6 +627,7 @@ export class InMemoryKube implements KubeClient {
         if (event !== null) onEvent(event);
       }
     }
+    if (thrown !== undefined) throw thrown;
     return new Promise<WatchEnd>((resolve, reject) => {
       const watcher: Watcher = {
         storeKey,
@@ -573,6 +644,7 @@ export class InMemoryKube implements KubeClient {
         },
       };
       const abort = (): void => watcher.end({ kind: 'closed' });
+      endWatch = watcher.end;
       this.watchers.add(watcher);
       options.signal.addEventListener('abort', abort, { once: true });
     });
@@ -597,6 +669,7 @@ export class InMemoryKube implements KubeClient {
     if (subresource !== undefined && subresource !== 'status' && subresource !== 'scale') return notServed();
     if (subresource === 'scale' && resource.scale === undefined) return notServed();
     if (subresource === 'status' && !resource.statusSubresource) return notServed();
+    if (REVIEWS.includes(resource)) return this.review(verb, resource, body);
 
     switch (verb) {
       case 'list':
@@ -700,6 +773,36 @@ export class InMemoryKube implements KubeClient {
       case 'watch':
         return statusAnswer(405, { message: 'watch through watch()' });
     }
+  }
+
+  /** A TokenReview or SubjectAccessReview: created, answered, never stored. */
+  private review(verb: Verb, resource: ServedResource, body: unknown): KubeResponse {
+    if (verb !== 'create') {
+      return statusAnswer(405, {
+        message: `the server does not allow this method on the requested resource`,
+      });
+    }
+    const spec = isObject(body) && isObject(body['spec']) ? body['spec'] : {};
+    let status: Json;
+    if (resource.kind === 'TokenReview') {
+      const token = spec['token'];
+      const user = typeof token === 'string' ? this.reviewToken(token) : null;
+      status =
+        user === null
+          ? { user: {} }
+          : 'error' in user
+            ? { user: {}, error: user['error'] }
+            : { authenticated: true, user, audiences: spec['audiences'] ?? [] };
+    } else {
+      status = { ...this.reviewAccess(spec) };
+    }
+    return ok(201, {
+      apiVersion: apiVersionOf(resource),
+      kind: resource.kind,
+      metadata: { creationTimestamp: null },
+      spec,
+      status,
+    });
   }
 
   private list(
