@@ -1,7 +1,7 @@
 // Whole ticks of `startScaler` on the in-memory Kubernetes, a fake JobManager and a fake clock: an
 // opted-in FlinkDeployment is collected, decided on and written; a write that loses a race (409)
-// is decided again on the newer object; a 429 backs the target off for its Retry-After. The tick
-// timer is an hour away: every tick here is `tickNow`.
+// is decided again on the newer object; a 429 backs the target off for its Retry-After; with leader
+// election only the Lease's holder writes. The tick timer is ten minutes away: every tick is `tickNow`.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
@@ -36,9 +36,12 @@ describe('startScaler, tick by tick', () => {
     await jobManagers.close();
   });
 
-  /** One FlinkDeployment with one TaskManager of 2 slots, its job busy 90% of the time against a 50% target. */
-  async function start(t: { after: (fn: () => Promise<void>) => void }, name: string) {
-    const cluster: FakeCluster = jobManagers.addCluster({
+  /**
+   * A Kubernetes holding one FlinkDeployment with one TaskManager of 2 slots, whose job (a fake
+   * JobManager named `name`) is busy 90% of the time against a 50% target.
+   */
+  function cluster(name: string): InMemoryKube {
+    const jobManager: FakeCluster = jobManagers.addCluster({
       name,
       taskManagers: 1,
       slotsPerTaskManager: 2,
@@ -51,18 +54,36 @@ describe('startScaler, tick by tick', () => {
         replicas: 1,
         slots: 2,
         annotations: {
-          'slotscaler.dev/jobmanager-url': cluster.url,
+          'slotscaler.dev/jobmanager-url': jobManager.url,
           'slotscaler.dev/max-taskmanagers': '10',
           'slotscaler.dev/metrics-window': '60s',
         },
       }),
     );
+    return kube;
+  }
+
+  /** A scaler on `kube` (a new cluster by default), after its first tick (one sample: no decision yet). */
+  async function start(
+    t: { after: (fn: () => Promise<void>) => void },
+    name: string,
+    options: { leaderElect?: boolean; kube?: InMemoryKube; identity?: string } = {},
+  ) {
+    const kube = options.kube ?? cluster(name);
     const warnings: { msg: string; fields: Record<string, unknown> }[] = [];
     const scaler: Scaler = await startScaler({
-      loaded: resolveConfig({ flags: { tickInterval: '10m', leaderElect: 'false' } }),
+      loaded: resolveConfig({
+        flags: {
+          tickInterval: '10m',
+          leaderElect: options.leaderElect === true ? 'true' : 'false',
+          leaseNamespace: 'flink',
+          // The renew deadline (2/3 of it) is beyond the clock's jumps: a renewal comes only every 500 ms of real time.
+          leaseDuration: '60s',
+        },
+      }),
       kubeClient: kube,
       clock,
-      identity: 'scaler-test',
+      identity: options.identity ?? 'scaler-test',
       logger: callbackLogger(
         (_level, msg, fields) => warnings.push({ msg, fields }),
         (level) => level === 'warn' || level === 'error',
@@ -170,5 +191,24 @@ describe('startScaler, tick by tick', () => {
     await scaler.tickNow();
     assert.equal(patches(kube).length, 2);
     assert.deepEqual(specOf(kube.read(PATH)), { replicas: 2, parallelism: 4 });
+  });
+
+  it('with leader election, only the replica holding the Lease writes', async (t) => {
+    const first = await start(t, 'leader', { leaderElect: true, identity: 'scaler-a' });
+    const second = await start(t, 'leader', {
+      leaderElect: true,
+      identity: 'scaler-b',
+      kube: first.kube,
+    });
+    const lease = first.kube.read('/apis/coordination.k8s.io/v1/namespaces/flink/leases/slotscaler');
+    assert.equal((lease?.spec as { holderIdentity?: string } | undefined)?.holderIdentity, 'scaler-a');
+    assert.deepEqual([first.scaler.leader.isLeader(), second.scaler.leader.isLeader()], [true, false]);
+
+    clock.advance(TICK_MS);
+    await second.scaler.tickNow();
+    assert.equal(patches(first.kube).length, 0, 'the follower decides but does not write');
+    await first.scaler.tickNow();
+    assert.equal(patches(first.kube).length, 1);
+    assert.deepEqual(specOf(first.kube.read(PATH)), { replicas: 2, parallelism: 4 });
   });
 });
