@@ -56,7 +56,7 @@ export type WatchEnd =
   { readonly kind: 'closed' } | { readonly kind: 'http'; readonly status: number; readonly body: unknown };
 
 /**
- * The Kubernetes API port. Real: `HttpKubeClient`. Fake: test/fakes/fake-kube.ts (an in-memory API
+ * The Kubernetes API port. Real: `HttpKubeClient`. Fake: test/fakes/kube/in-memory-kube.ts (an in-memory API
  * server with resourceVersions, watches and injectable failures).
  *
  * `request` resolves with any HTTP answer (the caller reads the status) and rejects only with

@@ -362,8 +362,8 @@ export class ScalingLoop implements RecommendationSource {
     plan: Extract<Plan, { outcome: 'no-metrics' }>,
   ): void {
     this.notice(memory, `no-metrics:${plan.why}`, () => {
-      if (plan.alarm) memory.logger.warn({ why: plan.why }, 'no metric available; not scaling');
-      else memory.logger.info({ why: plan.why }, 'nothing to decide on yet; not scaling');
+      if (plan.missing === 'task-slots') memory.logger.info({}, plan.why);
+      else memory.logger.warn({ why: plan.why }, 'no metric available; not scaling');
     });
     if (plan.alarm) {
       this.deps.events.emit(

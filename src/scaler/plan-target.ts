@@ -119,6 +119,8 @@ export type Plan =
    */
   | (PlanFacts & {
       readonly outcome: 'no-metrics';
+      /** No metric is available, or (`task-slots`) the job's task slots are not known yet. */
+      readonly missing: 'metrics' | 'task-slots';
       readonly why: string;
       readonly alarm: boolean;
     })
@@ -190,12 +192,13 @@ function planReady(
     reading: readingOf(spec.name, readings, expressions),
   }));
   if (metrics.every(({ reading }) => !isAvailable(reading))) {
-    return { outcome: 'no-metrics', ...noMetrics(metrics, view), notFinite, conflict };
+    return { outcome: 'no-metrics', missing: 'metrics', ...noMetrics(metrics, view), notFinite, conflict };
   }
   const taskSlots = view.taskSlots ?? readings?.taskSlots ?? null;
   if (taskSlots === null) {
     return {
       outcome: 'no-metrics',
+      missing: 'task-slots',
       why: 'task slots not known yet (set slotscaler.dev/task-slots to skip asking Flink)',
       alarm: false,
       notFinite,

@@ -1,4 +1,4 @@
-// The small parts of src/kube: Event rate limiting, status annotation, adapters. (The token bucket
+// The small parts of src/kube: Events (recorded on the in-memory Kubernetes) and their rate limiting, status annotation, adapters. (The token bucket
 // and the classification of write answers are in writer.test.ts.)
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -9,8 +9,19 @@ import { customResourceAdapter } from '../../../src/kube/adapters/custom-resourc
 import { deploymentAdapter } from '../../../src/kube/adapters/deployment.js';
 import { flinkApplicationAdapter } from '../../../src/kube/adapters/flink-application.js';
 import { flinkDeploymentAdapter, flinkDeploymentBusy } from '../../../src/kube/adapters/flink-deployment.js';
-import { eventName, MAX_NOTE_BYTES, microTime, truncateNote } from '../../../src/kube/events.js';
+import {
+  eventName,
+  KubeEventRecorder,
+  MAX_NOTE_BYTES,
+  microTime,
+  truncateNote,
+} from '../../../src/kube/events.js';
+import type { TargetRef } from '../../../src/kube/events.js';
 import type { KubeObject } from '../../../src/kube/objects.js';
+import { FakeClock } from '../../fakes/fake-clock.js';
+import { InMemoryKube } from '../../fakes/kube/in-memory-kube.js';
+import { TokenBucket } from '../../../src/lib/token-bucket.js';
+import { callbackLogger } from '../../../src/observability/logger.js';
 import {
   decodeStatus,
   encodeStatus,
@@ -45,6 +56,124 @@ describe('Events', () => {
       assert.ok(note.startsWith(cut.slice(0, -3)), 'a prefix of whole characters');
       assert.ok(!/[\uD800-\uDBFF]$/.test(cut.slice(0, -3)), 'no lone surrogate');
     }
+  });
+});
+
+describe('KubeEventRecorder', () => {
+  const job: TargetRef = {
+    apiVersion: 'flink.apache.org/v1beta1',
+    kind: 'FlinkDeployment',
+    namespace: 'flink',
+    name: 'job',
+    uid: 'uid-job',
+  };
+  const EVENTS = '/apis/events.k8s.io/v1/namespaces/flink/events';
+
+  function recorder(options: { maxQueued?: number } = {}) {
+    const kube = new InMemoryKube();
+    const clock = new FakeClock(Date.UTC(2026, 0, 1, 12, 0, 0));
+    const warnings: string[] = [];
+    const events = new KubeEventRecorder({
+      client: kube,
+      bucket: new TokenBucket(100, 100, clock),
+      clock,
+      logger: callbackLogger(
+        (_level, msg) => warnings.push(msg),
+        (level) => level === 'warn',
+      ),
+      identity: 'scaler-0',
+      warningIntervalMs: 60_000,
+      ...options,
+    });
+    const stored = () =>
+      kube.objects(EVENTS) as unknown as {
+        reason: string;
+        type: string;
+        note: string;
+        [key: string]: unknown;
+      }[];
+    return { kube, clock, events, warnings, stored };
+  }
+
+  it('creates an events.k8s.io/v1 Event about the target, as client-go fills one', async () => {
+    const { events, stored, clock } = recorder();
+    events.emit(job, 'Normal', 'Rescaled', 'TaskManagers 1 → 2');
+    await events.flush();
+    const [event] = stored();
+    assert.ok(event !== undefined);
+    assert.match((event['metadata'] as { name: string }).name, /^job\.[0-9a-f]+$/);
+    assert.deepEqual(
+      {
+        eventTime: event['eventTime'],
+        reportingController: event['reportingController'],
+        reportingInstance: event['reportingInstance'],
+        action: event['action'],
+        reason: event.reason,
+        type: event.type,
+        note: event.note,
+        regarding: event['regarding'],
+      },
+      {
+        eventTime: microTime(clock.nowMs()),
+        reportingController: 'slotscaler.dev/slotscaler',
+        reportingInstance: 'scaler-0',
+        action: 'Scale',
+        reason: 'Rescaled',
+        type: 'Normal',
+        note: 'TaskManagers 1 → 2',
+        regarding: { ...job },
+      },
+    );
+    assert.equal(events.sent.get('Rescaled'), 1);
+  });
+
+  it('holds back a repeated warning for the interval, then sends it with the count held back; Rescaled never', async () => {
+    const { events, stored, clock } = recorder();
+    for (let i = 0; i < 3; i++) events.emit(job, 'Warning', 'MetricsUnavailable', 'no metric');
+    for (let i = 0; i < 2; i++) events.emit(job, 'Normal', 'Rescaled', `rescale ${i}`);
+    events.emit({ ...job, name: 'other' }, 'Warning', 'MetricsUnavailable', 'no metric');
+    clock.advance(60_000);
+    events.emit(job, 'Warning', 'MetricsUnavailable', 'no metric');
+    await events.flush();
+    assert.deepEqual(
+      stored()
+        .map((event) => `${(event['regarding'] as { name: string }).name} ${event.reason}: ${event.note}`)
+        .sort(),
+      [
+        'job MetricsUnavailable: no metric',
+        'job MetricsUnavailable: no metric (2 more like this held back)',
+        'job Rescaled: rescale 0',
+        'job Rescaled: rescale 1',
+        'other MetricsUnavailable: no metric',
+      ],
+    );
+  });
+
+  it('a refused or failed Event is logged, never thrown, and the next one is still sent', async () => {
+    const { kube, events, stored, warnings } = recorder();
+    kube.inject(
+      { verb: 'create', resource: 'events' },
+      { status: 403, message: 'events.events.k8s.io is forbidden' },
+    );
+    kube.inject({ verb: 'create', resource: 'events' }, { network: 'read ECONNRESET' });
+    events.emit(job, 'Warning', 'InvalidAnnotation', 'first');
+    events.emit(job, 'Warning', 'RescaleRefused', 'second');
+    events.emit(job, 'Normal', 'Rescaled', 'third');
+    await events.flush();
+    assert.deepEqual(
+      stored().map((event) => event.note),
+      ['third'],
+    );
+    assert.deepEqual(warnings, ['event refused', 'cannot record event']);
+    assert.deepEqual([...events.sent], [['Rescaled', 1]]);
+  });
+
+  it('drops Events beyond its queue, saying so', async () => {
+    const { events, stored, warnings } = recorder({ maxQueued: 2 });
+    for (let i = 0; i < 4; i++) events.emit(job, 'Normal', 'Rescaled', `rescale ${i}`);
+    await events.flush();
+    assert.equal(stored().length, 2);
+    assert.deepEqual(warnings, ['event dropped: queue full', 'event dropped: queue full']);
   });
 });
 

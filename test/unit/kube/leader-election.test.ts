@@ -1,4 +1,4 @@
-// LeaseElector over an in-memory Lease API (resourceVersion-guarded writes, a watch) with a fake clock.
+// LeaseElector on the in-memory Kubernetes (resourceVersion-guarded writes, a watch) with a fake clock.
 // Rounds are driven by mocking only setInterval: a round is "move the fake clock, fire the elector's
 // check interval once, let its promises settle". Nothing is timed; the only real waits are stop()'s
 // 20 ms polls while a check is still in flight.
@@ -7,19 +7,13 @@ import { describe, it } from 'node:test';
 import type { TestContext } from 'node:test';
 
 import { microTime } from '../../../src/kube/events.js';
-import type {
-  KubeClient,
-  KubeRequest,
-  KubeResponse,
-  WatchEnd,
-  WatchEvent,
-} from '../../../src/kube/kube-client.js';
 import { LeaseElector } from '../../../src/kube/leader-election.js';
 import type { LeaseSpec } from '../../../src/kube/leader-election.js';
-import type { KubeObject } from '../../../src/kube/objects.js';
 import { callbackLogger } from '../../../src/observability/logger.js';
 import type { Logger } from '../../../src/observability/logger.js';
 import { FakeClock } from '../../fakes/fake-clock.js';
+import { InMemoryKube } from '../../fakes/kube/in-memory-kube.js';
+import type { Fault, FaultHook, InjectedFault } from '../../fakes/kube/in-memory-kube.js';
 
 const NAMESPACE = 'ns';
 const NAME = 'slotscaler';
@@ -30,124 +24,93 @@ const CHECK_MS = 1_000;
 
 /** One write the server received: what the elector asked for, before the server answered. */
 interface Write {
-  readonly method: KubeRequest['method'];
+  readonly method: string;
+  readonly path: string;
   readonly resourceVersion: string | undefined;
   readonly spec: LeaseSpec;
 }
 
-/** Runs before a write is handled; an answer replaces the server's own, undefined lets it handle the write. */
-type WriteHook = (request: KubeRequest) => KubeResponse | undefined;
+const LEASE = `${COLLECTION}/${NAME}`;
 
-const answer = (status: number, body: unknown = {}): KubeResponse => ({ status, headers: {}, body });
+const refusal = (status: number, message: string): Fault => ({ status, message });
 
 /**
- * One Lease, served as the API server does: LIST, watch from a resourceVersion (events after it are
- * replayed, so a write between the LIST and the watch is not lost), POST that fails with 409 when
- * the Lease exists, PUT that fails with 409 when the resourceVersion is not the current one.
+ * The Lease as the tests see it, on the in-memory Kubernetes: the writes the electors sent, the
+ * Lease as stored, another process's writes, and failures of the next writes.
  */
-class LeaseServer implements KubeClient {
-  lease: KubeObject | undefined;
-  readonly writes: Write[] = [];
-  /** Hooks for the next writes, first used first. */
-  readonly script: WriteHook[] = [];
+class LeaseServer {
+  readonly kube = new InMemoryKube();
+  private outageFault: InjectedFault | undefined;
+
+  /** Hooks run before the next writes, first used first (see `InMemoryKube.inject`). */
+  readonly script = {
+    push: (hook: FaultHook): void => {
+      this.kube.inject({ verb: ['create', 'update'], resource: 'leases' }, hook);
+    },
+  };
+
   /** While set, every write is answered with it (an API server outage). */
-  outage: KubeResponse | undefined;
-  private revision = 100;
-  private readonly history: { revision: number; event: WatchEvent }[] = [];
-  private readonly watchers = new Set<(event: WatchEvent) => void>();
+  set outage(fault: Fault | undefined) {
+    this.outageFault?.remove();
+    this.outageFault =
+      fault === undefined
+        ? undefined
+        : this.kube.inject({ verb: ['create', 'update'], resource: 'leases', times: Infinity }, fault);
+  }
+
+  get writes(): Write[] {
+    return this.kube.requests
+      .filter((r) => r.resource === 'leases' && (r.verb === 'create' || r.verb === 'update'))
+      .map((r) => {
+        const body = r.body as { metadata?: { resourceVersion?: string }; spec: LeaseSpec };
+        return {
+          method: r.method,
+          path: r.path,
+          resourceVersion: body.metadata?.resourceVersion,
+          spec: body.spec,
+        };
+      });
+  }
 
   /** Puts a Lease in place as some other process wrote it; watchers see it. */
   writeAsOther(spec: LeaseSpec): void {
-    this.store(spec, this.lease === undefined ? 'ADDED' : 'MODIFIED');
+    this.kube.apply({
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
+      metadata: { name: NAME, namespace: NAMESPACE },
+      spec,
+    });
   }
 
   /** Deletes the Lease as some other process (an administrator) would; watchers see it. */
   deleteAsOther(): void {
-    assert.ok(this.lease !== undefined);
-    this.revision += 1;
-    const object = {
-      ...this.lease,
-      metadata: { ...this.lease.metadata, resourceVersion: String(this.revision) },
-    };
-    this.lease = undefined;
-    const event: WatchEvent = { type: 'DELETED', object };
-    this.history.push({ revision: this.revision, event });
-    for (const watcher of this.watchers) watcher(structuredClone(event));
+    this.kube.deleteObject(LEASE);
   }
 
   /** The spec as stored now. */
   spec(): LeaseSpec | undefined {
-    return this.lease?.spec as LeaseSpec | undefined;
+    return this.kube.read(LEASE)?.spec as LeaseSpec | undefined;
   }
 
-  request(request: KubeRequest): Promise<KubeResponse> {
-    if (request.method === 'GET') {
-      assert.ok(request.path.startsWith(`${COLLECTION}?`), request.path);
-      assert.match(decodeURIComponent(request.path), new RegExp(`fieldSelector=metadata\\.name=${NAME}`));
-      return Promise.resolve(
-        answer(200, {
-          metadata: { resourceVersion: String(this.revision) },
-          items: this.lease === undefined ? [] : [structuredClone(this.lease)],
-        }),
-      );
-    }
-    const body = request.body as { metadata?: { resourceVersion?: string }; spec: LeaseSpec };
-    this.writes.push({
-      method: request.method,
-      resourceVersion: body.metadata?.resourceVersion,
-      spec: structuredClone(body.spec),
-    });
-    const scripted = this.script.shift()?.(request) ?? this.outage;
-    if (scripted !== undefined) return Promise.resolve(scripted);
-    if (request.method === 'POST') {
-      assert.equal(request.path, COLLECTION);
-      if (this.lease !== undefined)
-        return Promise.resolve(answer(409, { message: 'leases "x" already exists' }));
-      return Promise.resolve(answer(201, this.store(body.spec, 'ADDED')));
-    }
-    assert.equal(request.method, 'PUT');
-    assert.equal(request.path, `${COLLECTION}/${NAME}`);
-    if (this.lease === undefined) return Promise.resolve(answer(404));
-    if (body.metadata?.resourceVersion !== this.lease.metadata.resourceVersion) {
-      return Promise.resolve(answer(409, { message: 'the object has been modified' }));
-    }
-    return Promise.resolve(answer(200, this.store(body.spec, 'MODIFIED')));
+  /** The resourceVersion of the Lease as stored now. */
+  version(): string | undefined {
+    return this.kube.read(LEASE)?.metadata.resourceVersion;
   }
 
-  async watch(
-    path: string,
-    query: Readonly<Record<string, string>>,
-    onEvent: (event: WatchEvent) => void,
-    options: { readonly signal: AbortSignal },
-  ): Promise<WatchEnd> {
-    assert.equal(path, COLLECTION);
-    const from = Number(query['resourceVersion']);
-    for (const { revision, event } of this.history) if (revision > from) onEvent(structuredClone(event));
-    this.watchers.add(onEvent);
-    // Like the real server within a watch timeout: the stream stays open until it is stopped.
-    if (!options.signal.aborted) {
-      await new Promise<void>((resolve) =>
-        options.signal.addEventListener('abort', () => resolve(), { once: true }),
-      );
+  /** The electors read only their Lease (by field selector) and write it where it lives. */
+  checkRequests(): void {
+    for (const request of this.kube.requests) {
+      assert.equal(request.resource, 'leases', request.path);
+      if (request.verb === 'list' || request.verb === 'watch') {
+        assert.ok(request.path.startsWith(`${COLLECTION}?`), request.path);
+        assert.equal(request.query['fieldSelector'], `metadata.name=${NAME}`);
+      } else if (request.verb === 'create') {
+        assert.equal(request.path, COLLECTION);
+      } else {
+        assert.equal(request.verb, 'update');
+        assert.equal(request.path, LEASE);
+      }
     }
-    this.watchers.delete(onEvent);
-    return { kind: 'closed' };
-  }
-
-  /** Stores a new version of the Lease and tells the watchers; returns a copy, as an answer carries. */
-  private store(spec: LeaseSpec, type: 'ADDED' | 'MODIFIED'): KubeObject {
-    this.revision += 1;
-    const lease: KubeObject = {
-      apiVersion: 'coordination.k8s.io/v1',
-      kind: 'Lease',
-      metadata: { name: NAME, namespace: NAMESPACE, resourceVersion: String(this.revision) },
-      spec: structuredClone(spec),
-    };
-    this.lease = lease;
-    const event: WatchEvent = { type, object: structuredClone(lease) };
-    this.history.push({ revision: this.revision, event });
-    for (const watcher of this.watchers) watcher(structuredClone(event));
-    return structuredClone(lease);
   }
 }
 
@@ -181,7 +144,7 @@ function harness(t: TestContext) {
     let started = 0;
     let stopped = 0;
     const elector: LeaseElector = new LeaseElector({
-      client: server,
+      client: server.kube,
       namespace: NAMESPACE,
       name: NAME,
       identity,
@@ -209,6 +172,8 @@ function harness(t: TestContext) {
   /** Stops every candidate (closing the watches); idempotent. */
   const stopAll = async (): Promise<void> => {
     for (const elector of candidates) await elector.stop();
+    server.checkRequests();
+    assert.equal(server.kube.openWatches, 0, 'every watch ended');
   };
   return { server, clock, warnings, candidate, round, stopAll };
 }
@@ -246,13 +211,15 @@ describe('LeaseElector', () => {
     const me = candidate('me');
     await me.elector.start();
     const acquired = server.spec()?.acquireTime;
+    const created = server.version();
+    assert.ok(created !== undefined);
 
     await round(4_999);
     assert.equal(server.writes.length, 1, 'no renewal before 5 s');
     await round(1);
     assert.equal(server.writes.length, 2);
     assert.equal(server.writes[1]?.method, 'PUT');
-    assert.equal(server.writes[1].resourceVersion, '101', 'guarded by the version of the Lease it created');
+    assert.equal(server.writes[1].resourceVersion, created, 'guarded by the version of the Lease it created');
     assert.deepEqual(server.spec(), {
       holderIdentity: 'me',
       leaseDurationSeconds: 15,
@@ -334,7 +301,7 @@ describe('LeaseElector', () => {
       renewTime: before,
       leaseTransitions: 2,
     });
-    server.outage = answer(503, { message: 'etcd is down' });
+    server.outage = refusal(503, 'etcd is down');
     const me = candidate('me');
     await me.elector.start();
     assert.equal(server.writes.length, 1);
@@ -360,7 +327,7 @@ describe('LeaseElector', () => {
     const { server, clock, warnings, candidate, round, stopAll } = harness(t);
     const me = candidate('me');
     await me.elector.start();
-    server.outage = answer(500, { message: 'internal error' });
+    server.outage = refusal(500, 'internal error');
 
     await round(5_000);
     assert.equal(server.writes.length, 2, 'a renewal was tried');
@@ -393,7 +360,7 @@ describe('LeaseElector', () => {
     const { server, warnings, candidate, round, stopAll } = harness(t);
     const me = candidate('me');
     await me.elector.start();
-    server.outage = answer(503, { message: 'the server is currently unable to handle the request' });
+    server.outage = refusal(503, 'the server is currently unable to handle the request');
     // Two minutes of failed renewals, a check every CHECK_MS.
     for (let elapsed = 0; elapsed < 120_000; elapsed += CHECK_MS) await round(CHECK_MS);
     const failed = server.writes.filter((write) => write.method === 'PUT').length;
@@ -403,7 +370,7 @@ describe('LeaseElector', () => {
     server.outage = undefined;
     await round(CHECK_MS);
     assert.equal(me.elector.isLeader(), true);
-    server.outage = answer(503, { message: 'again' });
+    server.outage = refusal(503, 'again');
     await round(LEASE_MS);
     assert.equal(warnings.length, 3, 'after a recovery, a new outage is said at once');
     await stopAll();
@@ -413,7 +380,7 @@ describe('LeaseElector', () => {
     const { server, clock, warnings, candidate, round, stopAll } = harness(t);
     const me = candidate('me');
     await me.elector.start();
-    server.script.push(() => answer(409, { message: 'the object has been modified' }));
+    server.script.push(() => refusal(409, 'the object has been modified'));
 
     await round(5_000);
     assert.equal(server.writes.length, 2);
@@ -522,10 +489,12 @@ describe('LeaseElector', () => {
     await me.elector.start();
     assert.equal(server.spec()?.leaseTransitions, 7);
     await round(1_000);
+    const taken = server.version();
+    assert.ok(taken !== undefined);
 
     await me.elector.stop();
     assert.equal(server.writes.length, 2);
-    assert.equal(server.writes[1]?.resourceVersion, '102', 'guarded like every other write');
+    assert.equal(server.writes[1]?.resourceVersion, taken, 'guarded like every other write');
     assert.deepEqual(server.spec(), {
       holderIdentity: '',
       leaseDurationSeconds: 1,

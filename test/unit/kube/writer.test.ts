@@ -1,33 +1,43 @@
-// KubeScaleTargetWriter over a scripted KubeClient, with a token bucket that sleeps on a fake clock:
+// KubeScaleTargetWriter on the in-memory Kubernetes, with a token bucket that sleeps on a fake clock:
 // every request of a plan takes a token, the first failed step ends the plan, and each answer is
 // classified for the loop; then `classify` and the TokenBucket on their own.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import { KubeUnreachableError } from '../../../src/errors.js';
 import type { WriteStep } from '../../../src/kube/adapters/adapter.js';
 import { retryAfterMs } from '../../../src/kube/kube-client.js';
-import type { KubeClient, KubeRequest, KubeResponse, WatchEnd } from '../../../src/kube/kube-client.js';
+import type { KubeClient } from '../../../src/kube/kube-client.js';
+import { objectPath } from '../../../src/kube/objects.js';
 import { TokenBucket } from '../../../src/lib/token-bucket.js';
 import { classify, KubeScaleTargetWriter } from '../../../src/kube/writer.js';
 import type { WriteOutcome } from '../../../src/kube/writer.js';
 import { FakeClock } from '../../fakes/fake-clock.js';
+import { InMemoryKube } from '../../fakes/kube/in-memory-kube.js';
+import type { Fault } from '../../fakes/kube/in-memory-kube.js';
 
-class ScriptedClient implements KubeClient {
-  readonly requests: KubeRequest[] = [];
-  /** Answers for the next requests, first used first (an Error is thrown); empty: 200 without a body. */
-  readonly answers: (KubeResponse | Error)[] = [];
+const DEPLOYMENTS = { group: 'apps', version: 'v1', plural: 'deployments', kind: 'Deployment' };
 
-  request(request: KubeRequest): Promise<KubeResponse> {
-    this.requests.push(request);
-    const next = this.answers.shift() ?? answer(200);
-    return next instanceof Error ? Promise.reject(next) : Promise.resolve(next);
+/** The path of Deployment `name` in namespace `ns`. */
+const at = (name: string): string => objectPath(DEPLOYMENTS, 'ns', name);
+
+/** A Kubernetes holding a Deployment of each name (namespace `ns`, 1 replica). */
+function kubeWith(names: readonly string[], options: { origin?: string } = {}): InMemoryKube {
+  const kube = new InMemoryKube(options);
+  for (const name of names) {
+    kube.apply({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name, namespace: 'ns' },
+      spec: { replicas: 1 },
+      status: { replicas: 1 },
+    });
   }
-
-  watch(): Promise<WatchEnd> {
-    return Promise.reject(new Error('the writer does not watch'));
-  }
+  return kube;
 }
+
+/** The names of the objects patched, in order. */
+const patched = (kube: InMemoryKube): string[] =>
+  kube.requests.filter((r) => r.verb === 'patch').map((r) => r.name ?? '');
 
 /** The bucket's sleep on the fake clock: a sleep ends only when `advance` moves the clock to its end. */
 class ClockSleeper {
@@ -46,18 +56,10 @@ class ClockSleeper {
   }
 }
 
-function answer(
-  status: number,
-  body: unknown = {},
-  headers: Readonly<Record<string, string>> = {},
-): KubeResponse {
-  return { status, headers, body };
-}
-
-const withVersion = (resourceVersion: string): KubeResponse =>
-  answer(200, { metadata: { name: 'job', resourceVersion } });
-
-function step(path: string, body: Record<string, unknown> = { spec: { replicas: 3 } }): WriteStep {
+/** A merge patch of Deployment `name` (a path: `tm/scale`). */
+function step(name: string, body: Record<string, unknown> = { spec: { replicas: 3 } }): WriteStep {
+  const [object = '', subresource] = name.split('/');
+  const path = subresource === undefined ? at(object) : `${at(object)}/${subresource}`;
   return { method: 'PATCH', path, body, contentType: 'application/merge-patch+json', what: `patch ${path}` };
 }
 
@@ -77,38 +79,45 @@ async function settle(): Promise<void> {
 }
 
 /** A writer whose bucket never has to wait (a large burst), for the tests about answers. */
-function plainWriter(clock = new FakeClock()) {
-  const client = new ScriptedClient();
+function plainWriter(clock = new FakeClock(), kube = kubeWith(['a', 'b', 'x', 'tm'])) {
   const bucket = new TokenBucket(100, 100, clock, () => Promise.reject(new Error('no sleep expected')));
-  return { client, writer: new KubeScaleTargetWriter(client, bucket, clock) };
+  return { kube, writer: new KubeScaleTargetWriter(kube, bucket, clock) };
 }
 
 describe('KubeScaleTargetWriter', () => {
   it('sends each step as it is planned and answers ok with the resourceVersion of the last answer', async () => {
-    const { client, writer } = plainWriter();
-    client.answers.push(withVersion('5'), answer(201, { metadata: { resourceVersion: '9' } }));
-    const first = step('/apis/apps/v1/namespaces/ns/deployments/tm/scale');
-    const second = step('/apis/apps/v1/namespaces/ns/deployments/tm', { metadata: { annotations: {} } });
+    const { kube, writer } = plainWriter();
+    const first = step('tm/scale');
+    const second = step('tm', { metadata: { annotations: {} } });
 
     const outcome = await writer.write([first, second]);
 
-    assert.deepEqual(outcome, { ok: true, resourceVersion: '9' });
-    assert.deepEqual(client.requests, [
-      { method: 'PATCH', path: first.path, body: first.body, contentType: 'application/merge-patch+json' },
-      { method: 'PATCH', path: second.path, body: second.body, contentType: 'application/merge-patch+json' },
-    ]);
+    assert.deepEqual(outcome, { ok: true, resourceVersion: kube.read(at('tm'))?.metadata.resourceVersion });
+    assert.deepEqual(
+      kube.requests.map(({ method, path, body, contentType }) => ({ method, path, body, contentType })),
+      [
+        { method: 'PATCH', path: first.path, body: first.body, contentType: 'application/merge-patch+json' },
+        {
+          method: 'PATCH',
+          path: second.path,
+          body: second.body,
+          contentType: 'application/merge-patch+json',
+        },
+      ],
+    );
+    assert.equal((kube.read(at('tm'))?.spec as { replicas?: number }).replicas, 3, 'the /scale step wrote');
     assert.equal(writer.requests, 2);
   });
 
   it('reports no resourceVersion when the last answer has none, even if an earlier one had', async () => {
-    const { client, writer } = plainWriter();
+    const { kube, writer } = plainWriter();
     // The earlier version is of another object (or an older state): the loop must not guard on it.
-    client.answers.push(withVersion('5'), answer(204, ''));
-    assert.deepEqual(await writer.write([step('/a'), step('/b')]), { ok: true, resourceVersion: undefined });
+    kube.inject({ verb: 'patch', name: 'b' }, { status: 204, body: '' });
+    assert.deepEqual(await writer.write([step('a'), step('b')]), { ok: true, resourceVersion: undefined });
 
-    client.answers.push(answer(200, { metadata: { resourceVersion: 12 } }));
+    kube.inject({ verb: 'patch', name: 'a' }, { status: 200, body: { metadata: { resourceVersion: 12 } } });
     assert.deepEqual(
-      await writer.write([step('/a')]),
+      await writer.write([step('a')]),
       { ok: true, resourceVersion: undefined },
       'a resourceVersion that is not a string is none',
     );
@@ -116,41 +125,39 @@ describe('KubeScaleTargetWriter', () => {
 
   it('an empty plan sends nothing and takes no token', async () => {
     const clock = new FakeClock();
-    const client = new ScriptedClient();
+    const kube = kubeWith([]);
     const bucket = new TokenBucket(1, 1, clock);
-    const writer = new KubeScaleTargetWriter(client, bucket, clock);
+    const writer = new KubeScaleTargetWriter(kube, bucket, clock);
     assert.deepEqual(await writer.write([]), { ok: true, resourceVersion: undefined });
-    assert.equal(client.requests.length, 0);
+    assert.equal(kube.requests.length, 0);
     assert.ok(bucket.tryTake(), 'the one token is still there');
   });
 
   it('takes a token per request: with qps 1 and burst 2 the third step waits until the clock has moved 1 s', async () => {
     const clock = new FakeClock();
     const sleeper = new ClockSleeper(clock);
-    const client = new ScriptedClient();
-    client.answers.push(withVersion('1'), withVersion('2'), withVersion('3'));
+    const kube = kubeWith(['a', 'b', 'c']);
     const bucket = new TokenBucket(1, 2, clock, sleeper.sleep);
-    const writer = new KubeScaleTargetWriter(client, bucket, clock);
+    const writer = new KubeScaleTargetWriter(kube, bucket, clock);
 
-    const outcome = track(writer.write([step('/a'), step('/b'), step('/c')]));
+    const outcome = track(writer.write([step('a'), step('b'), step('c')]));
     await settle();
-    assert.deepEqual(
-      client.requests.map((r) => r.path),
-      ['/a', '/b'],
-      'the burst covers two requests',
-    );
+    assert.deepEqual(patched(kube), ['a', 'b'], 'the burst covers two requests');
     assert.equal(outcome.settled, false);
 
     sleeper.advance(999);
     await settle();
-    assert.equal(client.requests.length, 2, 'no token before a full second');
+    assert.equal(kube.requests.length, 2, 'no token before a full second');
     assert.equal(outcome.settled, false);
 
     sleeper.advance(1);
     await settle();
-    assert.equal(client.requests.length, 3);
+    assert.equal(kube.requests.length, 3);
     assert.equal(outcome.settled, true);
-    assert.deepEqual(outcome.value, { ok: true, resourceVersion: '3' });
+    assert.deepEqual(outcome.value, {
+      ok: true,
+      resourceVersion: kube.read(at('c'))?.metadata.resourceVersion,
+    });
     assert.equal(writer.requests, 3);
     assert.equal(bucket.tryTake(), false, 'the refilled token went to the third request');
   });
@@ -158,90 +165,89 @@ describe('KubeScaleTargetWriter', () => {
   it('plans written at once share the bucket first come, first served', async () => {
     const clock = new FakeClock();
     const sleeper = new ClockSleeper(clock);
-    const client = new ScriptedClient();
-    const writer = new KubeScaleTargetWriter(client, new TokenBucket(1, 1, clock, sleeper.sleep), clock);
+    const kube = kubeWith(['a1', 'a2', 'b1']);
+    const writer = new KubeScaleTargetWriter(kube, new TokenBucket(1, 1, clock, sleeper.sleep), clock);
 
     // a's second step asks for its token after b's step has: b goes first.
-    const a = track(writer.write([step('/a1'), step('/a2')]));
-    const b = track(writer.write([step('/b1')]));
+    const a = track(writer.write([step('a1'), step('a2')]));
+    const b = track(writer.write([step('b1')]));
     await settle();
-    assert.deepEqual(
-      client.requests.map((r) => r.path),
-      ['/a1'],
-    );
+    assert.deepEqual(patched(kube), ['a1']);
     sleeper.advance(1_000);
     await settle();
-    assert.deepEqual(
-      client.requests.map((r) => r.path),
-      ['/a1', '/b1'],
-    );
+    assert.deepEqual(patched(kube), ['a1', 'b1']);
     assert.deepEqual([a.settled, b.settled], [false, true]);
     sleeper.advance(1_000);
     await settle();
-    assert.deepEqual(
-      client.requests.map((r) => r.path),
-      ['/a1', '/b1', '/a2'],
-    );
+    assert.deepEqual(patched(kube), ['a1', 'b1', 'a2']);
     assert.equal(a.settled, true);
   });
 
   it('stops at the first failed step: the later steps are neither sent nor given a token', async () => {
     const clock = new FakeClock();
-    const client = new ScriptedClient();
+    const kube = kubeWith(['a', 'b', 'c']);
     const bucket = new TokenBucket(1, 5, clock);
-    const writer = new KubeScaleTargetWriter(client, bucket, clock);
-    client.answers.push(withVersion('5'), answer(409, { message: 'the object has been modified' }));
+    const writer = new KubeScaleTargetWriter(kube, bucket, clock);
+    // b's step is guarded by a version b no longer has.
+    const stale = kube.read(at('b'))?.metadata.resourceVersion;
+    kube.patchObject(at('b'), { metadata: { labels: { changed: 'yes' } } });
 
-    const outcome = await writer.write([step('/a'), step('/b'), step('/c')]);
+    const outcome = await writer.write([
+      step('a'),
+      step('b', { metadata: { resourceVersion: stale }, spec: { replicas: 3 } }),
+      step('c'),
+    ]);
 
-    assert.deepEqual(outcome, { ok: false, kind: 'conflict', message: 'the object has been modified' });
-    assert.deepEqual(
-      client.requests.map((r) => r.path),
-      ['/a', '/b'],
-    );
+    assert.deepEqual(outcome, {
+      ok: false,
+      kind: 'conflict',
+      message:
+        'Operation cannot be fulfilled on deployments.apps "b": the object has been modified; please apply your changes to the latest version and try again',
+    });
+    assert.deepEqual(patched(kube), ['a', 'b']);
     assert.equal(writer.requests, 2);
     for (let i = 0; i < 3; i++) assert.ok(bucket.tryTake(), `token ${i + 1} of the 3 left`);
     assert.equal(bucket.tryTake(), false);
   });
 
   it('stops at a network failure too, reporting it as unreachable with its message', async () => {
-    const { client, writer } = plainWriter();
-    client.answers.push(
-      new KubeUnreachableError('https://api:6443', 'PATCH /a: no answer within 10000 ms'),
-      withVersion('2'),
+    const { kube, writer } = plainWriter(
+      new FakeClock(),
+      kubeWith(['a', 'b'], { origin: 'https://api:6443' }),
     );
-    assert.deepEqual(await writer.write([step('/a'), step('/b')]), {
+    kube.inject({ verb: 'patch', name: 'a' }, { network: 'no answer within 10000 ms' });
+    assert.deepEqual(await writer.write([step('a'), step('b')]), {
       ok: false,
       kind: 'unreachable',
-      message: 'Kubernetes API server https://api:6443: PATCH /a: no answer within 10000 ms',
+      message: `Kubernetes API server https://api:6443: PATCH ${at('a')}: no answer within 10000 ms`,
     });
-    assert.equal(client.requests.length, 1);
+    assert.equal(kube.requests.length, 1);
   });
 
   it('classifies each refused answer, Retry-After measured on its own clock', async () => {
     // Noon, so that an HTTP-date Retry-After is only right when measured from the writer's clock.
     const clock = new FakeClock(Date.UTC(2026, 0, 1, 12, 0, 0));
-    const { client, writer } = plainWriter(clock);
-    const cases: [KubeResponse | Error, WriteOutcome][] = [
+    const { kube, writer } = plainWriter(clock);
+    const cases: [Fault | 'missing', WriteOutcome][] = [
+      ['missing', { ok: false, kind: 'gone', message: 'deployments.apps "job" not found' }],
       [
-        answer(404, { kind: 'Status', message: 'flinkdeployments "job" not found' }),
-        { ok: false, kind: 'gone', message: 'flinkdeployments "job" not found' },
+        { status: 409, message: 'conflict' },
+        { ok: false, kind: 'conflict', message: 'conflict' },
       ],
-      [answer(409, { message: 'conflict' }), { ok: false, kind: 'conflict', message: 'conflict' }],
       [
-        answer(429, { message: 'too many requests' }, { 'retry-after': '3' }),
+        { status: 429, message: 'too many requests', retryAfter: '3' },
         { ok: false, kind: 'throttled', status: 429, retryAfterMs: 3_000, message: 'too many requests' },
       ],
       [
-        answer(429, {}, { 'retry-after': 'Thu, 01 Jan 2026 12:00:10 GMT' }),
+        { status: 429, body: {}, retryAfter: 'Thu, 01 Jan 2026 12:00:10 GMT' },
         { ok: false, kind: 'throttled', status: 429, retryAfterMs: 10_000, message: '' },
       ],
       [
-        answer(503, {}, { 'retry-after': 'Thu, 01 Jan 2026 11:59:00 GMT' }),
+        { status: 503, body: {}, retryAfter: 'Thu, 01 Jan 2026 11:59:00 GMT' },
         { ok: false, kind: 'throttled', status: 503, retryAfterMs: 0, message: '' },
       ],
       [
-        answer(500, { message: 'etcdserver: request timed out' }),
+        { status: 500, message: 'etcdserver: request timed out' },
         {
           ok: false,
           kind: 'throttled',
@@ -251,7 +257,7 @@ describe('KubeScaleTargetWriter', () => {
         },
       ],
       [
-        answer(403, { message: 'flinkdeployments.flink.apache.org "job" is forbidden' }),
+        { status: 403, message: 'flinkdeployments.flink.apache.org "job" is forbidden' },
         {
           ok: false,
           kind: 'refused',
@@ -259,19 +265,29 @@ describe('KubeScaleTargetWriter', () => {
           message: 'flinkdeployments.flink.apache.org "job" is forbidden',
         },
       ],
-      [answer(422, 'not json'), { ok: false, kind: 'refused', status: 422, message: 'not json' }],
-      [new Error('socket hang up'), { ok: false, kind: 'unreachable', message: 'socket hang up' }],
+      [
+        { status: 422, body: 'not json' },
+        { ok: false, kind: 'refused', status: 422, message: 'not json' },
+      ],
+      [
+        { network: 'socket hang up' },
+        {
+          ok: false,
+          kind: 'unreachable',
+          message: `Kubernetes API server ${kube.origin}: PATCH ${at('x')}: socket hang up`,
+        },
+      ],
     ];
     for (const [given, expected] of cases) {
-      client.answers.push(given);
-      const label =
-        given instanceof Error ? given.message : `${given.status} ${JSON.stringify(given.headers)}`;
-      assert.deepEqual(await writer.write([step('/x')]), expected, label);
+      const label = given === 'missing' ? 'not found' : JSON.stringify(given);
+      if (given !== 'missing') kube.inject({ verb: 'patch' }, given);
+      assert.deepEqual(await writer.write([step(given === 'missing' ? 'job' : 'x')]), expected, label);
     }
     assert.equal(writer.requests, cases.length);
   });
 
   it('a rejection that is not an Error is still an outcome, never a throw', async () => {
+    // No KubeClient of ours rejects so; a client that breaks the port's promise must not break the writer.
     const client: KubeClient = {
       // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
       request: () => Promise.reject('ECONNRESET'),
@@ -279,7 +295,7 @@ describe('KubeScaleTargetWriter', () => {
     };
     const clock = new FakeClock();
     const writer = new KubeScaleTargetWriter(client, new TokenBucket(1, 1, clock), clock);
-    assert.deepEqual(await writer.write([step('/x')]), {
+    assert.deepEqual(await writer.write([step('x')]), {
       ok: false,
       kind: 'unreachable',
       message: 'ECONNRESET',
