@@ -3,9 +3,9 @@
  * connections, as the HPA controller makes them through the aggregator (front-proxy client
  * certificate, X-Remote-User, a SubjectAccessReview answered by a fake and cached), 64 concurrent
  * clients each asking for a random one of 1,000 targets. The server is the real one with the real
- * provider; the targets' readings come from a real Collector's metric windows after two ticks over
- * a fleet of fake JobManagers (closed before the load starts), each target with one expression
- * metric and a recommendation.
+ * provider over a published snapshot, built as the scaler builds it: from a real Collector's metric
+ * windows after two ticks over a fleet of fake JobManagers (closed before the load starts), each
+ * target with one expression metric and a recommendation.
  *
  * A baseline runs first in the same process, with the same certificates, clients and load
  * generator: an empty node:https handler that answers every read with the body our server gave
@@ -35,7 +35,6 @@ import { fileURLToPath } from 'node:url';
 import { startMetricsApiServer } from '../src/metrics-api/server.js';
 import { createCertificateAuthority, issueCertificate } from '../src/metrics-api/tls/certificates.js';
 import { FakeAuthenticationConfigSource, FakeSubjectAccessReviewer } from '../test/fakes/auth.js';
-import type { MetricReading, ServedTarget } from '../src/domain/metrics.js';
 import type { Clock } from '../src/domain/ports.js';
 import { FlinkHttpPool } from '../src/flink/rest-client.js';
 import { compileExpressionMetric } from '../src/metrics/expression-metric.js';
@@ -43,6 +42,7 @@ import { externalMetricValueList } from '../src/metrics-api/discovery.js';
 import { parseLabelSelector } from '../src/metrics-api/label-selector.js';
 import { TargetsMetricsProvider } from '../src/metrics-api/targets-provider.js';
 import { Collector } from '../src/runtime/collector.js';
+import { SnapshotStore } from '../src/runtime/snapshot.js';
 import { startFleet } from './fake-fleet.js';
 
 function flag(name: string, fallback: string): string {
@@ -251,34 +251,24 @@ for (let tick = 0; tick < 2 || (tick < 6 && !benchTargets.every((target) => hasV
 pool.close();
 await fleet.close();
 
-/** The targets as the scaler served them: every read recomputes every target's readings. */
-const source = {
-  servedTargets(namespace?: string): readonly ServedTarget[] {
-    const nowMs = clock.nowMs();
-    return benchTargets
-      .filter((target) => namespace === undefined || target.namespace === namespace)
-      .map((target) => {
-        const readings = collector.readings(target.id, nowMs);
-        const metrics: Record<string, MetricReading> = { ...(readings?.metrics ?? {}) };
-        if (readings !== undefined) {
-          for (const expression of target.expressions)
-            metrics[expression.name] = expression.evaluate(readings.metrics);
-        }
-        metrics['flink_recommended_taskmanagers'] = { value: target.recommendedReplicas };
-        return {
-          id: target.id,
-          kind: target.kind.toLowerCase(),
-          namespace: target.namespace,
-          name: target.name,
-          jobId: readings?.jobId ?? null,
-          windowSeconds: target.windowSeconds,
-          timestampMs: readings?.lastSampleAtMs ?? null,
-          metrics,
-        };
-      });
+// One tick's snapshot, built and published as the scaler does after a collection and a pass.
+const recommendations = new Map(benchTargets.map((target) => [target.id, target.recommendedReplicas]));
+const snapshots = new SnapshotStore({
+  targets: () => benchTargets.map((target) => ({ ...target, maxSampleAgeSeconds: 86_400 })),
+  readings: (id, nowMs) => collector.readings(id, nowMs),
+  recommendations: {
+    recommendation: (id) => {
+      const replicas = recommendations.get(id);
+      return replicas === undefined
+        ? undefined
+        : { replicas, parallelism: 2 * replicas, reason: 'bench', atMs: clock.nowMs(), jobId: null };
+    },
   },
-};
-const provider = new TargetsMetricsProvider(source, () => clock.nowMs());
+  clock,
+});
+snapshots.collected();
+snapshots.publish();
+const provider = new TargetsMetricsProvider(snapshots, () => clock.nowMs());
 
 // Every read the clients make, answered once through the provider: the baseline's bodies, and a
 // check that every target has a value (an error would measure a different path).

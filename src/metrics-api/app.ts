@@ -124,14 +124,21 @@ function unavailableMessage(err: MetricUnavailableError): string {
   return `${err.message}; answered NotFound: the target exists but has no current value, which is not a server failure (the HPA treats it like any metric it cannot read and does not scale down on it)`;
 }
 
+/**
+ * The body of each answer a provider may give again (src/domain/ports.ts `MetricsProvider`): the
+ * same frozen list of items is serialized once, however many HPAs read it.
+ */
+type SerializedBodies = WeakMap<readonly ExternalMetricValue[], string>;
+
 export function createMetricsApiApp(deps: MetricsApiAppDependencies): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  const bodies: SerializedBodies = new WeakMap();
   // One handler for every path: the order of the checks is spelled out in `serve`, and a request
   // costs one router layer.
   app.use((request: Request, response: Response, next: NextFunction) => {
-    serve(deps, request, response).catch(next);
+    serve(deps, bodies, request, response).catch(next);
   });
   // Anything thrown: 500, the details in the log only.
   app.use((err: unknown, _request: Request, response: Response, next: NextFunction) => {
@@ -146,7 +153,12 @@ export function createMetricsApiApp(deps: MetricsApiAppDependencies): Express {
   return app;
 }
 
-async function serve(deps: MetricsApiAppDependencies, request: Request, response: Response): Promise<void> {
+async function serve(
+  deps: MetricsApiAppDependencies,
+  bodies: SerializedBodies,
+  request: Request,
+  response: Response,
+): Promise<void> {
   const { provider, upstream, observer, logger } = deps;
   const header = request.headers['audit-id'];
   const route = routeOf(pathOf(request));
@@ -254,7 +266,7 @@ async function serve(deps: MetricsApiAppDependencies, request: Request, response
       return;
     }
     case 'metric':
-      await readMetric(deps, request, response, state, route);
+      await readMetric(deps, bodies, request, response, state, route);
       return;
   }
 }
@@ -294,6 +306,7 @@ function metricLabelOf(
 
 async function readMetric(
   deps: MetricsApiAppDependencies,
+  bodies: SerializedBodies,
   request: IncomingMessage,
   response: ServerResponse,
   state: RequestState,
@@ -338,7 +351,12 @@ async function readMetric(
     sendStatus(response, notFound(empty.message, metricName));
     return;
   }
-  sendJson(response, 200, externalMetricValueList(items));
+  let body = bodies.get(items);
+  if (body === undefined) {
+    body = JSON.stringify(externalMetricValueList(items));
+    if (Object.isFrozen(items)) bodies.set(items, body);
+  }
+  sendJson(response, 200, body);
 }
 
 async function forward(
