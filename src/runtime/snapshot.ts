@@ -96,7 +96,8 @@ interface CollectedTick {
   readonly tick: number;
   readonly builtAtMs: number;
   readonly readings: ReadonlyMap<string, WindowReadings>;
-  readonly records: readonly ServedTarget[];
+  /** By target id, in the registry's order. */
+  readonly records: ReadonlyMap<string, ServedTarget>;
 }
 
 /**
@@ -114,11 +115,11 @@ export class SnapshotStore implements MetricsSnapshotSource, MetricsSource {
   collected(): void {
     const nowMs = this.deps.clock.nowMs();
     const readings = new Map<string, WindowReadings>();
-    const records: ServedTarget[] = [];
+    const records = new Map<string, ServedTarget>();
     for (const target of this.deps.targets()) {
       const targetReadings = this.deps.readings(target.id, nowMs);
       if (targetReadings !== undefined) readings.set(target.id, targetReadings);
-      records.push(servedTargetOf(target, targetReadings));
+      records.set(target.id, servedTargetOf(target, targetReadings));
     }
     this.ticks += 1;
     this.collectedTick = { tick: this.ticks, builtAtMs: nowMs, readings, records };
@@ -129,7 +130,7 @@ export class SnapshotStore implements MetricsSnapshotSource, MetricsSource {
     const collected = this.collectedTick;
     if (collected === null) return;
     const { recommendations } = this.deps;
-    const records = collected.records.map((record) => ({
+    const records = [...collected.records.values()].map((record) => ({
       ...record,
       metrics: {
         ...record.metrics,
@@ -147,5 +148,13 @@ export class SnapshotStore implements MetricsSnapshotSource, MetricsSource {
   /** A target's window readings as of the latest collection (what the scaling loop plans with). */
   readings(targetId: string): WindowReadings | undefined {
     return this.collectedTick?.readings.get(targetId);
+  }
+
+  /**
+   * A target's record of the latest collection, before its recommendation: its expression metrics
+   * already evaluated, for the scaling loop to plan with instead of evaluating them again.
+   */
+  collectedRecord(targetId: string): ServedTarget | undefined {
+    return this.collectedTick?.records.get(targetId);
   }
 }

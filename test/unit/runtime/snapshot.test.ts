@@ -198,6 +198,10 @@ describe('SnapshotStore', () => {
     store.collected();
     assert.equal(store.readings('flinkdeployment/flink/orders')?.taskSlots, 2);
     assert.equal(store.readings('flinkdeployment/flink/nope'), undefined);
+    assert.deepEqual(store.collectedRecord('flinkdeployment/flink/orders')?.metrics['pressure'], {
+      value: 1.6,
+    });
+    assert.equal(store.collectedRecord('flinkdeployment/flink/nope'), undefined);
   });
 });
 
