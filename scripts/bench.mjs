@@ -64,22 +64,38 @@ if (collector) {
 }
 const api = read('metrics-api');
 if (api) {
+  const baseline = (name) => api.baseline.find((phase) => phase.phase === name);
   for (const phase of api.phases) {
+    const empty = baseline(phase.phase);
     rows.push([
       'metrics-api',
-      phase.phase === 'rate' ? `${api.rate} req/s over TLS, ${api.clients} clients` : 'most req/s',
-      `${phase.requestsPerSecond.toFixed(0)} req/s, p50 ${phase.p50Ms.toFixed(2)} ms, p99 ${phase.p99Ms.toFixed(2)} ms`,
-      phase.phase === 'rate' ? 'p99 under 10 ms' : '',
+      phase.phase === 'rate'
+        ? `${api.rate} req/s over TLS, ${api.clients} clients, ${api.targets} targets`
+        : 'most req/s',
+      `${phase.requestsPerSecond.toFixed(0)} req/s, p50 ${phase.p50Ms.toFixed(2)} ms, p99 ${phase.p99Ms.toFixed(2)} ms` +
+        (empty
+          ? ` (empty handler: ${empty.requestsPerSecond.toFixed(0)} req/s, p99 ${empty.p99Ms.toFixed(2)} ms)`
+          : ''),
+      phase.phase === 'rate' ? `p99 at most ${api.goal.p99MsAtMost} ms` : '',
     ]);
   }
+  rows.push([
+    'metrics-api',
+    'req/s vs an empty node:https handler',
+    `${api.ofBaselinePercent.toFixed(0)} %`,
+    `at least ${api.goal.ofBaselinePercentAtLeast} %`,
+  ]);
   const rate = api.phases.find((phase) => phase.phase === 'rate');
-  if (rate)
+  if (rate) {
+    const empty = baseline('rate');
     rows.push([
       'metrics-api',
       'server CPU per 1,000 requests',
-      `${rate.serverCpuMsPer1000Requests.toFixed(0)} ms`,
-      '',
+      `${rate.serverCpuMsPer1000Requests.toFixed(0)} ms` +
+        (empty ? ` (empty handler: ${empty.serverCpuMsPer1000Requests.toFixed(0)} ms)` : ''),
+      `at most ${api.goal.serverCpuMsPer1000RequestsAtMost} ms`,
     ]);
+  }
 }
 const flood = read('metrics-api-flood');
 if (flood) {

@@ -53,7 +53,8 @@ export function isAvailable(reading: MetricReading): reading is { readonly value
 
 /**
  * One scale target as the external metrics API serves it: its identity and every metric's reading
- * now. The scaler produces these (src/runtime/start-scaler.ts); the MetricsProvider reads them.
+ * as of one collection. The scaler builds one per target per tick (src/runtime/snapshot.ts) and
+ * publishes them together as a `MetricsSnapshot`; the MetricsProvider only reads them.
  */
 export interface ServedTarget {
   /** `<lowercase kind>/<namespace>/<name>`. */
@@ -66,6 +67,12 @@ export interface ServedTarget {
   readonly windowSeconds: number;
   /** When the readings were taken (the last sample), epoch ms; null without a sample. */
   readonly timestampMs: number | null;
+  /**
+   * Until when the Flink and expression metrics may be served (the last sample plus the target's
+   * maximum sample age), epoch ms; null without a sample. After it they are `stale`, as the metric
+   * window would say, even when no newer snapshot has been published.
+   */
+  readonly freshUntilMs: number | null;
   /** The catalogue metrics, the target's expression metrics and `flink_recommended_taskmanagers`. */
   readonly metrics: Readonly<Record<string, MetricReading>>;
 }

@@ -5,6 +5,7 @@
 import type { TargetHistory } from './decision.js';
 import type { AggregatedMetric, JobDetails, JobOverview, MetricValue, TaskManagerSummary } from './flink.js';
 import type { Requirement } from './metrics.js';
+import type { MetricsSnapshot } from './metrics-snapshot.js';
 
 // ---------------------------------------------------------------------------------------------
 // Clock. Real: `systemClock` in src/runtime/clock.ts. Fake: test/fakes/fake-clock.ts.
@@ -65,9 +66,15 @@ export interface FlinkClient {
 }
 
 // ---------------------------------------------------------------------------------------------
-// MetricsProvider. Real: the collector's metric windows (wired by the composition root).
-// Fake: test/fakes/metrics-provider.ts.
+// MetricsProvider. Real: `TargetsMetricsProvider` (src/metrics-api/targets-provider.ts) over the
+// scaler's per-tick snapshot. Fake: test/fakes/metrics-provider.ts.
 // ---------------------------------------------------------------------------------------------
+
+/** The newest published snapshot of the targets' metrics. Real: the scaler (src/runtime/snapshot.ts). */
+export interface MetricsSnapshotSource {
+  /** The same object until the next tick publishes another; never blocks, never fails. */
+  snapshot(): MetricsSnapshot;
+}
 
 /** A metric Slotscaler serves on the external metrics API (one entry of the APIResourceList). */
 export interface ExternalMetricInfo {
@@ -108,7 +115,11 @@ export interface ExternalMetricValue {
 export interface MetricsProvider {
   /** The metric names Slotscaler owns now (built-ins and expression metrics). Cheap; called per request. */
   listMetrics(): readonly ExternalMetricInfo[];
-  /** The values of `metricName` for the targets of `namespace` whose labels match every requirement. */
+  /**
+   * The values of `metricName` for the targets of `namespace` whose labels match every requirement.
+   * The list is never changed after it is returned: a provider may answer the same read with the
+   * same list while its data has not changed, and the server then reuses the list's serialization.
+   */
   getMetric(
     namespace: string,
     metricName: string,

@@ -1,5 +1,5 @@
 /**
- * The express app of the external metrics API: health, authentication, authorization, discovery,
+ * The request handler of the external metrics API: health, authentication, authorization, discovery,
  * metric reads (ours from the MetricsProvider, others forwarded upstream) and Status errors. The
  * order of the checks is the generic API server's (k8s.io/apiserver pkg/server/config.go
  * `DefaultBuildHandlerChain`): health paths answer without credentials, then authentication (401),
@@ -13,9 +13,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-
-import express from 'express';
-import type { Express, NextFunction, Request, Response } from 'express';
 
 import type { Clock, ExternalMetricValue, MetricsProvider, Readiness } from '../domain/ports.js';
 import {
@@ -77,10 +74,6 @@ interface RequestState {
   user: UserInfo;
 }
 
-function stateOf(response: Response): RequestState {
-  return response.locals as unknown as RequestState;
-}
-
 function sendJson(response: ServerResponse, code: number, body: object | string): void {
   const text = typeof body === 'string' ? body : JSON.stringify(body);
   response.statusCode = code;
@@ -124,45 +117,54 @@ function unavailableMessage(err: MetricUnavailableError): string {
   return `${err.message}; answered NotFound: the target exists but has no current value, which is not a server failure (the HPA treats it like any metric it cannot read and does not scale down on it)`;
 }
 
-export function createMetricsApiApp(deps: MetricsApiAppDependencies): Express {
-  const app = express();
-  app.disable('x-powered-by');
-  app.set('etag', false);
-  // One handler for every path: the order of the checks is spelled out in `serve`, and a request
-  // costs one router layer.
-  app.use((request: Request, response: Response, next: NextFunction) => {
-    serve(deps, request, response).catch(next);
-  });
-  // Anything thrown: 500, the details in the log only.
-  app.use((err: unknown, _request: Request, response: Response, next: NextFunction) => {
-    if (response.headersSent) {
-      next(err);
-      return;
-    }
-    const state = stateOf(response);
-    deps.logger.error({ err, requestId: state.requestId }, 'external metrics API request failed');
-    sendStatus(response, internalError(state.requestId));
-  });
-  return app;
+/**
+ * The body of each answer a provider may give again (src/domain/ports.ts `MetricsProvider`): the
+ * same frozen list of items is serialized once, however many HPAs read it.
+ */
+type SerializedBodies = WeakMap<readonly ExternalMetricValue[], string>;
+
+/**
+ * One plain node:http handler for every path: the order of the checks is spelled out in `serve`.
+ * No web framework: every request is one of a few fixed routes (./paths.ts), and a framework's
+ * router and request decoration would cost more than the whole answer from the snapshot.
+ */
+export function createMetricsApiApp(
+  deps: MetricsApiAppDependencies,
+): (request: IncomingMessage, response: ServerResponse) => void {
+  const bodies: SerializedBodies = new WeakMap();
+  return (request, response) => {
+    const header = request.headers['audit-id'];
+    const route = routeOf(pathOf(request));
+    const state: RequestState = {
+      requestId: typeof header === 'string' && header !== '' ? header : randomUUID(),
+      route,
+      startedNs: process.hrtime.bigint(),
+      metricLabel: metricLabelOf(route, deps.provider, deps.upstream),
+      user: ANONYMOUS,
+    };
+    response.setHeader('Audit-Id', state.requestId);
+    response.on('finish', () => {
+      const seconds = Number(process.hrtime.bigint() - state.startedNs) / 1e9;
+      deps.observer.observeRequest(state.metricLabel, response.statusCode, seconds);
+    });
+    serve(deps, bodies, request, response, state).catch((err: unknown) => {
+      deps.logger.error({ err, requestId: state.requestId }, 'external metrics API request failed');
+      // Anything thrown: 500, the details in the log only; after the headers, the connection is cut.
+      if (response.headersSent) response.destroy();
+      else sendStatus(response, internalError(state.requestId));
+    });
+  };
 }
 
-async function serve(deps: MetricsApiAppDependencies, request: Request, response: Response): Promise<void> {
+async function serve(
+  deps: MetricsApiAppDependencies,
+  bodies: SerializedBodies,
+  request: IncomingMessage,
+  response: ServerResponse,
+  state: RequestState,
+): Promise<void> {
   const { provider, upstream, observer, logger } = deps;
-  const header = request.headers['audit-id'];
-  const route = routeOf(pathOf(request));
-  const state: RequestState = {
-    requestId: typeof header === 'string' && header !== '' ? header : randomUUID(),
-    route,
-    startedNs: process.hrtime.bigint(),
-    metricLabel: metricLabelOf(route, provider, upstream),
-    user: ANONYMOUS,
-  };
-  Object.assign(response.locals, state);
-  response.setHeader('Audit-Id', state.requestId);
-  response.on('finish', () => {
-    const seconds = Number(process.hrtime.bigint() - state.startedNs) / 1e9;
-    observer.observeRequest(state.metricLabel, response.statusCode, seconds);
-  });
+  const { route } = state;
   const readOnly = request.method === 'GET' || request.method === 'HEAD';
 
   // Health: no credentials (the generic API server's AlwaysAllowPaths).
@@ -254,7 +256,7 @@ async function serve(deps: MetricsApiAppDependencies, request: Request, response
       return;
     }
     case 'metric':
-      await readMetric(deps, request, response, state, route);
+      await readMetric(deps, bodies, request, response, state, route);
       return;
   }
 }
@@ -294,6 +296,7 @@ function metricLabelOf(
 
 async function readMetric(
   deps: MetricsApiAppDependencies,
+  bodies: SerializedBodies,
   request: IncomingMessage,
   response: ServerResponse,
   state: RequestState,
@@ -338,7 +341,12 @@ async function readMetric(
     sendStatus(response, notFound(empty.message, metricName));
     return;
   }
-  sendJson(response, 200, externalMetricValueList(items));
+  let body = bodies.get(items);
+  if (body === undefined) {
+    body = JSON.stringify(externalMetricValueList(items));
+    if (Object.isFrozen(items)) bodies.set(items, body);
+  }
+  sendJson(response, 200, body);
 }
 
 async function forward(

@@ -1,5 +1,6 @@
 /**
- * The polling loop: every interval, one snapshot per target, `maxConcurrentTargets` at a time (the
+ * The polling loop: each tick (the scaler's ticker calls `tick` every interval,
+ * src/runtime/start-scaler.ts), one snapshot per target, `maxConcurrentTargets` at a time (the
  * shared REST client limit bounds the requests), each pushed into its target's `MetricWindow` as
  * soon as it is taken.
  *
@@ -38,7 +39,7 @@ export interface CollectorTarget {
 
 /** Collector tuning. */
 export interface CollectorOptions {
-  /** Time between ticks. */
+  /** Time between ticks (readiness counts the ticks that went missing by it). */
   readonly intervalMs: number;
   /** A target's snapshot not done within this is given up for the tick (its requests time out on their own). */
   readonly targetDeadlineMs: number;
@@ -160,7 +161,6 @@ export class Collector {
   private readonly entries = new Map<string, TargetEntry>();
   private readonly logger: Logger;
   private running: Promise<TickResult> | null = null;
-  private timer: NodeJS.Timeout | null = null;
   private ticks = 0;
   private skippedTicks = 0;
   private lastTickDurationMs: number | null = null;
@@ -206,18 +206,8 @@ export class Collector {
     this.publishTargetCounts();
   }
 
-  /** Ticks now and then every `intervalMs` until `stop()`. */
-  start(): void {
-    if (this.timer !== null) return;
-    void this.tick();
-    this.timer = setInterval(() => void this.tick(), this.options.intervalMs);
-    this.timer.unref();
-  }
-
-  /** Stops ticking and waits for the tick in progress. */
+  /** Waits for the tick in progress (the scaler's ticker calls `tick`; this is for shutdown). */
   async stop(): Promise<void> {
-    if (this.timer !== null) clearInterval(this.timer);
-    this.timer = null;
     if (this.running !== null) await this.running;
   }
 
@@ -250,10 +240,6 @@ export class Collector {
   /** The target's metrics as of `nowMs` (default: now); `undefined` for an unknown target. */
   readings(targetId: string, nowMs: number = this.dependencies.clock.nowMs()): WindowReadings | undefined {
     return this.entries.get(targetId)?.window.readings(nowMs);
-  }
-
-  status(targetId: string): TargetStatus | undefined {
-    return this.entries.get(targetId)?.status;
   }
 
   statuses(): readonly TargetStatus[] {

@@ -14,7 +14,8 @@ import { Collector } from './collector.js';
 import type { CollectorTarget } from './collector.js';
 import { systemClock } from './clock.js';
 import type { LoadedConfig } from '../config/load.js';
-import type { MetricReading, ServedTarget } from '../domain/metrics.js';
+import type { MetricsSnapshot } from '../domain/metrics-snapshot.js';
+import type { ServedTarget } from '../domain/metrics.js';
 import type { Clock } from '../domain/ports.js';
 import { FlinkHttpPool } from '../flink/rest-client.js';
 import { silentLogger } from '../observability/logger.js';
@@ -30,6 +31,8 @@ import type { LeaderState } from '../kube/leader-election.js';
 import type { ResourceRef } from '../kube/objects.js';
 import { ScalingLoop } from './scaling-loop.js';
 import type { RecommendationSource } from './scaling-loop.js';
+import { SnapshotStore, snapshotTargetOf } from './snapshot.js';
+import type { SnapshotTarget } from './snapshot.js';
 import { HpaIndex } from '../kube/hpa-index.js';
 import { TargetRegistry } from '../kube/target-registry.js';
 import { TokenBucket } from '../lib/token-bucket.js';
@@ -66,7 +69,9 @@ export interface Scaler {
   readonly leader: LeaderState;
   /** `flink_recommended_taskmanagers` per target id. */
   readonly recommendations: RecommendationSource;
-  /** The targets and their metrics, for the external metrics API's provider. */
+  /** The metrics of every target as of the latest tick, for the external metrics API's provider. */
+  snapshot(): MetricsSnapshot;
+  /** The records of `snapshot()` (of one namespace), for the per-target Prometheus gauges. */
   servedTargets(namespace?: string): readonly ServedTarget[];
   readonly events: KubeEventRecorder;
   readonly writer: KubeScaleTargetWriter;
@@ -189,10 +194,21 @@ export async function startScaler(options: StartScalerOptions): Promise<Scaler> 
         },
       }))
     : alwaysLeader;
+  // One snapshot per tick: the loop plans on its readings, the metrics API serves it.
+  const snapshots: SnapshotStore = new SnapshotStore({
+    targets: () =>
+      targetRegistry
+        .list()
+        .map(snapshotTargetOf)
+        .filter((target): target is SnapshotTarget => target !== null),
+    readings: (id, nowMs) => collector.readings(id, nowMs),
+    recommendations: { recommendation: (id) => scalingLoop.recommendation(id) },
+    clock,
+  });
   const scalingLoop: ScalingLoop = new ScalingLoop(
     {
       targets: targetRegistry,
-      metrics: collector,
+      metrics: snapshots,
       writer,
       events,
       leader,
@@ -215,7 +231,13 @@ export async function startScaler(options: StartScalerOptions): Promise<Scaler> 
     running = (async () => {
       try {
         await collector.tick();
-        await scalingLoop.runOnce();
+        snapshots.collected();
+        try {
+          await scalingLoop.runOnce();
+        } finally {
+          // Even after a failed pass: the tick's metrics are served, with what the loop decided.
+          snapshots.publish();
+        }
       } catch (err) {
         logger.error({ err }, 'tick failed');
       }
@@ -250,34 +272,10 @@ export async function startScaler(options: StartScalerOptions): Promise<Scaler> 
       while (running !== null) await running;
       await tick();
     },
+    snapshot: () => snapshots.snapshot(),
     servedTargets(namespace?: string): readonly ServedTarget[] {
-      const nowMs = clock.nowMs();
-      return targetRegistry
-        .list()
-        .filter(
-          (target) => target.parsed.ok && (namespace === undefined || target.ref.namespace === namespace),
-        )
-        .map((target) => {
-          const readings = collector.readings(target.id, nowMs);
-          const metrics: Record<string, MetricReading> = { ...(readings?.metrics ?? {}) };
-          if (target.parsed.ok && readings !== undefined) {
-            for (const expression of target.parsed.expressions)
-              metrics[expression.name] = expression.evaluate(readings.metrics);
-          }
-          const recommendation = scalingLoop.recommendation(target.id);
-          metrics['flink_recommended_taskmanagers'] =
-            recommendation === undefined ? { unavailable: 'no-data' } : { value: recommendation.replicas };
-          return {
-            id: target.id,
-            kind: target.ref.kind.toLowerCase(),
-            namespace: target.ref.namespace,
-            name: target.ref.name,
-            jobId: readings?.jobId ?? null,
-            windowSeconds: target.parsed.ok ? target.parsed.config.metricsWindow : 60,
-            timestampMs: readings?.lastSampleAtMs ?? null,
-            metrics,
-          };
-        });
+      const snapshot = snapshots.snapshot();
+      return namespace === undefined ? snapshot.targets : snapshot.inNamespace(namespace);
     },
     async stop() {
       if (stopped) return;

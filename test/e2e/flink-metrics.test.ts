@@ -28,6 +28,7 @@ describe('Flink metrics from a real MiniCluster', { timeout: 600_000 }, () => {
   let flink: FlinkWorkload;
   let pool: FlinkHttpPool;
   let collector: Collector;
+  let ticker: NodeJS.Timeout | undefined;
   let startedMs: number;
   /** When the collector first had pendingRecords: the demand ratio needs a window of them. */
   let pendingSinceMs: number | undefined;
@@ -56,11 +57,14 @@ describe('Flink metrics from a real MiniCluster', { timeout: 600_000 }, () => {
       { intervalMs: 1000, targetDeadlineMs: 900 },
     );
     collector.setTargets([{ id: TARGET, jobManagerUrl: flink.restUrl }]);
-    collector.start();
+    // Ticks as the scaler's ticker does: now, then every interval (a tick still running is skipped).
+    void collector.tick();
+    ticker = setInterval(() => void collector.tick(), 1000);
     startedMs = Date.now();
   });
 
   after(async () => {
+    clearInterval(ticker);
     await collector.stop();
     pool.close();
     await flink.stop();

@@ -21,16 +21,23 @@ import {
   parseLabelSelector,
 } from '../../../src/metrics-api/label-selector.js';
 import { TargetsMetricsProvider, metricLabels } from '../../../src/metrics-api/targets-provider.js';
-import type { ServedTargetSource } from '../../../src/metrics-api/targets-provider.js';
+import { MetricsSnapshot } from '../../../src/domain/metrics-snapshot.js';
+import type { MetricsSnapshotSource } from '../../../src/domain/ports.js';
 import { METRICS_PATH, createTestPki, startTestServer } from './harness.js';
 import type { TestPki, TestServer } from './harness.js';
 import type { CertificateAndKey } from '../../../src/metrics-api/tls/certificates.js';
 
-/** Targets the provider serves, replaced by each run. */
-class Targets implements ServedTargetSource {
-  targets: readonly ServedTarget[] = [];
-  servedTargets(namespace?: string): readonly ServedTarget[] {
-    return this.targets.filter((target) => namespace === undefined || target.namespace === namespace);
+/** The provider's clock. */
+const NOW = Date.UTC(2026, 0, 1, 0, 11);
+
+/** Targets the provider serves, replaced by each run (one published snapshot each). */
+class Targets implements MetricsSnapshotSource {
+  private published = MetricsSnapshot.EMPTY;
+  set targets(targets: readonly ServedTarget[]) {
+    this.published = new MetricsSnapshot(targets, { tick: this.published.tick + 1, builtAtMs: NOW });
+  }
+  snapshot(): MetricsSnapshot {
+    return this.published;
   }
 }
 
@@ -87,6 +94,8 @@ const servedTarget: fc.Arbitrary<ServedTarget> = fc
     jobId: fc.constantFrom(null, 'a5b3c1e2d4f60718293a4b5c6d7e8f90'),
     windowSeconds: fc.constantFrom(1, 59.6, 60, 3600),
     timestampMs: fc.constantFrom(null, Date.UTC(2026, 0, 1, 0, 10, 0, 789)),
+    // Fresh, or past its maximum sample age at the provider's clock.
+    freshUntilMs: fc.constantFrom(null, NOW + 49_211, NOW - 1),
     metrics: fc.dictionary(fc.constantFrom(...METRICS), reading, { maxKeys: 4 }),
   })
   .map((target) => ({
@@ -464,7 +473,7 @@ describe('the metrics API, fuzzed with whole requests over TLS', { timeout: 180_
 
   before(async () => {
     pki = await createTestPki();
-    const provider = new TargetsMetricsProvider(targets, () => Date.UTC(2026, 0, 1, 0, 11));
+    const provider = new TargetsMetricsProvider(targets, () => NOW);
     api = await startTestServer(pki, { extra: { provider } });
     // The aggregator (system:masters), a user whose reviews allow only discovery, the aggregator
     // without its user headers, an unknown client certificate, and nobody.
@@ -567,9 +576,9 @@ describe('the metrics API, fuzzed with whole requests over TLS', { timeout: 180_
           const readings = matching.map((target) =>
             Object.hasOwn(target.metrics, metric) ? target.metrics[metric] : undefined,
           );
-          const servable = readings.every(
-            (one) => one !== undefined && 'value' in one && Number.isFinite(one.value),
-          );
+          const servable =
+            readings.every((one) => one !== undefined && 'value' in one && Number.isFinite(one.value)) &&
+            matching.every((target) => target.freshUntilMs === null || NOW <= target.freshUntilMs);
           if (matching.length === 0 || !servable) {
             assert.equal(answer?.status, 404, path);
           } else {
@@ -618,6 +627,7 @@ function example(name: string, metrics: ServedTarget['metrics']): ServedTarget {
     jobId: null,
     windowSeconds: 60,
     timestampMs: null,
+    freshUntilMs: null,
     metrics,
   };
 }

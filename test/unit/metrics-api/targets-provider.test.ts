@@ -3,7 +3,9 @@ import { describe, it } from 'node:test';
 
 import { parseLabelSelector } from '../../../src/metrics-api/label-selector.js';
 import { TargetsMetricsProvider } from '../../../src/metrics-api/targets-provider.js';
+import { MetricsSnapshot } from '../../../src/domain/metrics-snapshot.js';
 import type { ServedTarget } from '../../../src/domain/metrics.js';
+import type { MetricsSnapshotSource } from '../../../src/domain/ports.js';
 
 const NOW = Date.parse('2026-01-01T00:00:00Z');
 
@@ -16,8 +18,15 @@ function target(name: string, metrics: ServedTarget['metrics'], namespace = 'fli
     jobId: `${name}-job`,
     windowSeconds: 60,
     timestampMs: NOW - 5000,
+    freshUntilMs: NOW + 55_000,
     metrics,
   };
+}
+
+/** A source that always serves one snapshot of these targets. */
+function published(served: readonly ServedTarget[]): MetricsSnapshotSource {
+  const snapshot = new MetricsSnapshot(served, { tick: 1, builtAtMs: NOW });
+  return { snapshot: () => snapshot };
 }
 
 const targets: ServedTarget[] = [
@@ -29,12 +38,7 @@ const targets: ServedTarget[] = [
   target('orders', { flink_busy_ratio: { value: 0.5 } }, 'other'),
 ];
 
-const provider = new TargetsMetricsProvider(
-  {
-    servedTargets: (namespace) => targets.filter((t) => namespace === undefined || t.namespace === namespace),
-  },
-  () => NOW,
-);
+const provider = new TargetsMetricsProvider(published(targets), () => NOW);
 
 describe('TargetsMetricsProvider', () => {
   it('lists the catalogue, the recommendation and the expression metrics targets define', () => {
@@ -105,7 +109,7 @@ describe('TargetsMetricsProvider', () => {
   for (const value of [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) {
     it(`says a reading of ${value} is unavailable, not a value`, async () => {
       const one = new TargetsMetricsProvider(
-        { servedTargets: () => [target('odd', { flink_busy_ratio: { value } })] },
+        published([target('odd', { flink_busy_ratio: { value } })]),
         () => NOW,
       );
       await assert.rejects(one.getMetric('flink', 'flink_busy_ratio', []), {
@@ -119,12 +123,10 @@ describe('TargetsMetricsProvider', () => {
   // targets that do not define it too, and found Object's constructor: "unavailable (undefined)".
   it('reads only metrics a target defines itself, whatever their name', async () => {
     const two = new TargetsMetricsProvider(
-      {
-        servedTargets: () => [
-          target('defines', { constructor: { value: 2 } }),
-          target('does-not', { flink_busy_ratio: { value: 0.5 } }),
-        ],
-      },
+      published([
+        target('defines', { constructor: { value: 2 } }),
+        target('does-not', { flink_busy_ratio: { value: 0.5 } }),
+      ]),
       () => NOW,
     );
     assert.equal(
@@ -136,5 +138,62 @@ describe('TargetsMetricsProvider', () => {
       message:
         'metric constructor of target flink/does-not is unavailable (no-data): the target does not define this metric',
     });
+  });
+
+  it('answers a repeated read with the same frozen list until another snapshot is published', async () => {
+    let snapshot = new MetricsSnapshot(targets, { tick: 1, builtAtMs: NOW });
+    const subject = new TargetsMetricsProvider({ snapshot: () => snapshot }, () => NOW);
+    const selector = parseLabelSelector('target=orders');
+    const first = await subject.getMetric('flink', 'flink_busy_ratio', selector);
+    assert.ok(Object.isFrozen(first));
+    assert.equal(
+      await subject.getMetric('flink', 'flink_busy_ratio', parseLabelSelector('target=orders')),
+      first,
+    );
+    snapshot = new MetricsSnapshot(
+      [target('orders', { flink_busy_ratio: { value: 0.1 }, pressure: { value: 1.5 } })],
+      { tick: 2, builtAtMs: NOW },
+    );
+    const second = await subject.getMetric('flink', 'flink_busy_ratio', selector);
+    assert.notEqual(second, first);
+    assert.equal(second[0]?.valueMilli, 100);
+  });
+
+  it('says the Flink and expression metrics of a target past its maximum sample age are stale, not its recommendation', async () => {
+    let now = NOW;
+    const subject = new TargetsMetricsProvider(
+      published([
+        target('orders', { flink_busy_ratio: { value: 0.5 }, flink_recommended_taskmanagers: { value: 3 } }),
+      ]),
+      () => now,
+    );
+    const selector = parseLabelSelector('target=orders');
+    assert.equal((await subject.getMetric('flink', 'flink_busy_ratio', selector))[0]?.valueMilli, 500);
+    now = NOW + 55_000;
+    assert.equal((await subject.getMetric('flink', 'flink_busy_ratio', selector))[0]?.valueMilli, 500);
+    now = NOW + 55_001;
+    await assert.rejects(subject.getMetric('flink', 'flink_busy_ratio', selector), {
+      code: 'METRIC_UNAVAILABLE',
+      message: /orders is unavailable \(stale\): the last sample is 60 s old/,
+    });
+    assert.equal(
+      (await subject.getMetric('flink', 'flink_recommended_taskmanagers', selector))[0]?.valueMilli,
+      3000,
+    );
+  });
+
+  it('stamps a value without a sample with the time of its snapshot', async () => {
+    const subject = new TargetsMetricsProvider(
+      published([
+        {
+          ...target('new', { flink_recommended_taskmanagers: { value: 2 } }),
+          timestampMs: null,
+          freshUntilMs: null,
+        },
+      ]),
+      () => NOW + 7_000,
+    );
+    const items = await subject.getMetric('flink', 'flink_recommended_taskmanagers', []);
+    assert.equal(items[0]?.timestampMs, NOW);
   });
 });

@@ -10,6 +10,7 @@ import '../../support/property-seed.js';
 import { Registry } from 'prom-client';
 
 import { Collector } from '../../../src/runtime/collector.js';
+import type { TargetStatus } from '../../../src/runtime/collector.js';
 import { MAX_LAG_SECONDS, boundJobMetrics, metricRanges } from '../../../src/metrics/metric-bounds.js';
 import { MetricWindow, demandRatio } from '../../../src/metrics/metric-window.js';
 import type { VertexWindowStats } from '../../../src/metrics/metric-window.js';
@@ -20,6 +21,11 @@ import { FakeClock } from '../../fakes/fake-clock.js';
 import { FakeJobManagerServer, typicalJob } from '../../fakes/fake-jobmanager.js';
 import { MAP, SINK, SOURCE, snapshotAt, T0 } from './synthetic-job.js';
 import type { SyntheticVertex } from './synthetic-job.js';
+
+/** One target's polling status, as `statuses()` reports it. */
+function statusOf(collector: Collector, id: string): TargetStatus | undefined {
+  return collector.statuses().find((status) => status.id === id);
+}
 
 const JOB = [SOURCE, MAP, SINK];
 
@@ -249,7 +255,7 @@ describe('Collector: a lying JobManager costs its own target its metrics, nothin
         await collector.tick();
         clock.advance(15_000);
       }
-      assert.equal(collector.status('ns/honest')?.state, 'ok');
+      assert.equal(statusOf(collector, 'ns/honest')?.state, 'ok');
       assert.equal(
         typeof (collector.readings('ns/honest')?.metrics.flink_busy_ratio as { value?: number }).value,
         'number',
@@ -258,7 +264,7 @@ describe('Collector: a lying JobManager costs its own target its metrics, nothin
         ['parallel', /vertices\[0\]\.parallelism = 1000000000, above Flink's maximum parallelism of 32768/],
         ['pending', /vertex "Source: Kafka 0" pendingRecords = 2e\+303, above the ceiling of a record count/],
       ] as const) {
-        const status = collector.status(`ns/${name}`);
+        const status = statusOf(collector, `ns/${name}`);
         assert.equal(status?.state, 'failing', name);
         assert.equal(status.lastError?.code, 'FLINK_IMPLAUSIBLE_VALUE');
         assert.match(status.lastError.message, field);

@@ -255,6 +255,7 @@ describe('scalerMetricsSource', () => {
       jobId: null,
       windowSeconds: 60,
       timestampMs: nowMs - 3_000,
+      freshUntilMs: null,
       metrics: {
         flink_busy_ratio: { value: 0.8 },
         flink_source_lag_seconds: { unavailable: 'no-source' },
