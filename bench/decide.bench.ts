@@ -20,7 +20,8 @@ import type {
   TimestampedScaleEvent,
 } from '../src/domain/decision.js';
 import { decide } from '../src/scaler/decide.js';
-import { observeMetrics, readingOf, targetDecisionInput } from '../src/scaler/target-decision.js';
+import { metricValues, valueOf } from '../src/metrics/expression-metric.js';
+import { observeMetrics, targetDecisionInput } from '../src/scaler/target-decision.js';
 import { JobModel } from '../src/simulate/job-model.js';
 import { defaultScalerConfig, hpaCpuPolicy, simulate, slotscalerPolicy } from '../src/simulate/run.js';
 import { BUILTIN_TRACES, builtinTrace, seededRandom } from '../src/simulate/traces.js';
@@ -115,7 +116,8 @@ const tickRow = rate('tick (window add + readings + mapping + decide)', () => {
   model.advance(state.nowMs + 15_000, () => 3000);
   window.add(model.snapshot());
   const readings = window.readings(state.nowMs + 15_000);
-  const metrics = config.metrics.map((spec) => ({ spec, reading: readingOf(spec.name, readings, []) }));
+  const values = metricValues(readings.metrics, []);
+  const metrics = config.metrics.map((spec) => ({ spec, reading: valueOf(spec.name, values) }));
   const decision = decide(
     targetDecisionInput(
       config,

@@ -106,6 +106,37 @@ const VARIABLES: ReadonlyMap<string, FlinkMetricName> = new Map(
 
 const NAME = /^[a-z][a-z0-9_]{0,62}$/;
 
+/** An expression metric as its readers need it (a compiled `ExpressionMetric`, or a test's own). */
+export interface EvaluableMetric {
+  readonly name: string;
+  /** The expression as written, for messages. */
+  readonly source: string;
+  evaluate(readings: Readonly<Record<FlinkMetricName, MetricReading>>): MetricReading;
+}
+
+/**
+ * A target's metric values at one tick: its window's catalogue metrics and its expression metrics
+ * over them. The one place expression metrics are evaluated (`metricValues`); every reader (the
+ * planner, the metrics API, simulate) looks values up here.
+ */
+export type MetricValues = Readonly<Record<string, MetricReading>>;
+
+/** The values of one tick: each expression evaluated once over the window's catalogue metrics. */
+export function metricValues(
+  catalogue: Readonly<Record<FlinkMetricName, MetricReading>>,
+  expressions: readonly EvaluableMetric[],
+): MetricValues {
+  const values: Record<string, MetricReading> = { ...catalogue };
+  for (const expression of expressions) values[expression.name] = expression.evaluate(catalogue);
+  return values;
+}
+
+/** One metric of a target's values; none taken yet is no-data, a name it does not have is unknown. */
+export function valueOf(name: string, values: MetricValues | undefined): MetricReading {
+  if (values === undefined) return { unavailable: 'no-data' };
+  return values[name] ?? { unavailable: 'no-data', detail: 'unknown metric' };
+}
+
 /** A compiled expression metric. */
 export interface ExpressionMetric {
   readonly name: string;

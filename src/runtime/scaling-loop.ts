@@ -12,6 +12,7 @@ import { formatIssue } from '../config/annotations.js';
 import { ANNOTATION_PREFIX } from '../config/keys.js';
 import type { TargetHistory } from '../domain/decision.js';
 import type { Clock } from '../domain/ports.js';
+import type { MetricValues } from '../metrics/expression-metric.js';
 import type { WindowReadings } from '../metrics/metric-window.js';
 import { planTarget } from '../scaler/plan-target.js';
 import { NO_HISTORY, planHistoryOf } from '../scaler/history-store.js';
@@ -26,9 +27,11 @@ import { AnnotationHistoryStore, encodeStatus } from '../kube/status-annotation.
 import type { RegisteredTarget, TargetSource } from '../kube/target-registry.js';
 import type { ScaleTargetWriter, WriteOutcome } from '../kube/writer.js';
 
-/** Where the loop reads a target's metrics. Real: the `Collector` (its windows). */
+/** Where the loop reads a target's tick. Real: the `SnapshotStore` (the collector's windows, read once per tick). */
 export interface MetricsSource {
   readings(targetId: string, nowMs: number): WindowReadings | undefined;
+  /** The same tick's metric values, catalogue and expression metrics, each evaluated once. */
+  values(targetId: string, nowMs: number): MetricValues | undefined;
 }
 
 /**
@@ -292,6 +295,7 @@ export class ScalingLoop implements RecommendationSource {
     const plan = planTarget({
       target: plannedTarget(target),
       readings,
+      values: target.parsed.ok ? this.deps.metrics.values(target.id, nowMs) : undefined,
       history: planHistoryOf(this.histories.get(target.id), memory.backoffUntilMs),
       leader,
       dryRun: this.options.dryRun,

@@ -19,7 +19,8 @@ import type { Clock, MetricsSnapshotSource } from '../domain/ports.js';
 import type { RegisteredTarget } from '../kube/target-registry.js';
 import { RECOMMENDED_TASKMANAGERS } from '../metrics-api/targets-provider.js';
 import type { WindowReadings } from '../metrics/metric-window.js';
-import type { EvaluableMetric } from '../scaler/target-decision.js';
+import { metricValues } from '../metrics/expression-metric.js';
+import type { EvaluableMetric, MetricValues } from '../metrics/expression-metric.js';
 import type { MetricsSource, RecommendationSource } from './scaling-loop.js';
 
 /** A target as the snapshot needs it. */
@@ -57,11 +58,7 @@ export function snapshotTargetOf(target: RegisteredTarget): SnapshotTarget | nul
  * expression metrics over them (each evaluated here, once).
  */
 export function servedTargetOf(target: SnapshotTarget, readings: WindowReadings | undefined): ServedTarget {
-  const metrics: Record<string, MetricReading> = { ...readings?.metrics };
-  if (readings !== undefined) {
-    for (const expression of target.expressions)
-      metrics[expression.name] = expression.evaluate(readings.metrics);
-  }
+  const metrics = readings === undefined ? {} : metricValues(readings.metrics, target.expressions);
   const lastSampleAtMs = readings?.lastSampleAtMs ?? null;
   return {
     id: target.id,
@@ -150,11 +147,10 @@ export class SnapshotStore implements MetricsSnapshotSource, MetricsSource {
     return this.collectedTick?.readings.get(targetId);
   }
 
-  /**
-   * A target's record of the latest collection, before its recommendation: its expression metrics
-   * already evaluated, for the scaling loop to plan with instead of evaluating them again.
-   */
-  collectedRecord(targetId: string): ServedTarget | undefined {
-    return this.collectedTick?.records.get(targetId);
+  /** A target's metric values of the latest collection (expressions evaluated there, once), for the loop to plan with. */
+  values(targetId: string): MetricValues | undefined {
+    const tick = this.collectedTick;
+    if (tick?.readings.has(targetId) !== true) return undefined;
+    return tick.records.get(targetId)?.metrics;
   }
 }

@@ -17,8 +17,9 @@ import type { MetricReading } from '../domain/metrics.js';
 import type { TargetProblem, TargetView } from '../domain/target.js';
 import type { WindowReadings } from '../metrics/metric-window.js';
 import { decide } from './decide.js';
-import { observeMetrics, postRescaleHold, readingOf, targetDecisionInput } from './target-decision.js';
-import type { EvaluableMetric } from './target-decision.js';
+import { valueOf } from '../metrics/expression-metric.js';
+import type { EvaluableMetric, MetricValues } from '../metrics/expression-metric.js';
+import { observeMetrics, postRescaleHold, targetDecisionInput } from './target-decision.js';
 
 /** A target as the planner sees it: one of three states, so an impossible one does not type-check. */
 export type PlannedTarget =
@@ -50,6 +51,11 @@ export interface PlanInput {
   readonly target: PlannedTarget;
   /** The tick's readings of the target's metric window; undefined when none were taken. */
   readonly readings: WindowReadings | undefined;
+  /**
+   * The tick's metric values, catalogue and expression metrics (`metricValues` of the readings);
+   * undefined when no readings were taken.
+   */
+  readonly values: MetricValues | undefined;
   readonly history: PlanHistory;
   /** This replica leads (only the leader writes). */
   readonly leader: boolean;
@@ -165,7 +171,7 @@ export function planTarget(input: PlanInput): Plan {
   if (target.state === 'invalid') {
     return { outcome: 'invalid', why: target.issues, key: null, notFinite: [], conflict: null };
   }
-  const notFinite = nonFiniteExpressions(target.expressions, input.readings);
+  const notFinite = nonFiniteExpressions(target.expressions, input.values);
   if (target.config.mode === 'metrics-only') return { outcome: 'metrics-only', notFinite, conflict: null };
   if (target.state === 'unscalable') {
     return {
@@ -184,12 +190,12 @@ function planReady(
   target: Extract<PlannedTarget, { state: 'ready' }>,
   notFinite: readonly NonFiniteExpression[],
 ): Plan {
-  const { config, expressions, view } = target;
+  const { config, view } = target;
   const { readings, nowMs } = input;
   const conflict = conflictOf(input, view, config);
   const metrics = config.metrics.map((spec) => ({
     spec,
-    reading: readingOf(spec.name, readings, expressions),
+    reading: valueOf(spec.name, input.values),
   }));
   if (metrics.every(({ reading }) => !isAvailable(reading))) {
     return { outcome: 'no-metrics', missing: 'metrics', ...noMetrics(metrics, view), notFinite, conflict };
@@ -295,12 +301,12 @@ function noMetrics(
 
 function nonFiniteExpressions(
   expressions: readonly EvaluableMetric[],
-  readings: WindowReadings | undefined,
+  values: MetricValues | undefined,
 ): NonFiniteExpression[] {
-  if (readings === undefined) return [];
+  if (values === undefined) return [];
   const out: NonFiniteExpression[] = [];
   for (const expression of expressions) {
-    const reading = readingOf(expression.name, readings, expressions);
+    const reading = valueOf(expression.name, values);
     if ('unavailable' in reading && reading.unavailable === 'not-finite') {
       out.push({
         name: expression.name,

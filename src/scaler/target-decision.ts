@@ -4,7 +4,6 @@
  * runs these against the cluster, `slotscaler simulate` against a job model, so both run the same
  * mapping.
  */
-import { catalogueEntry } from '../metrics/catalogue.js';
 import type { WindowReadings } from '../metrics/metric-window.js';
 import type { TargetConfig } from '../config/schema.js';
 import type {
@@ -15,29 +14,6 @@ import type {
 } from '../domain/decision.js';
 import { isAvailable } from '../domain/metrics.js';
 import type { MetricReading } from '../domain/metrics.js';
-
-/** An expression metric as the mapping needs it (`compileExpressionMetric` gives these). */
-export interface EvaluableMetric {
-  readonly name: string;
-  /** The expression as written, for messages. */
-  readonly source: string;
-  evaluate(readings: WindowReadings['metrics']): MetricReading;
-}
-
-/** A target's metric reading: a catalogue metric from the window, or an expression metric over them. */
-export function readingOf(
-  name: string,
-  readings: WindowReadings | undefined,
-  expressions: readonly EvaluableMetric[],
-): MetricReading {
-  if (readings === undefined) return { unavailable: 'no-data' };
-  const entry = catalogueEntry(name);
-  if (entry !== undefined) return readings.metrics[entry.name];
-  const expression = expressions.find((candidate) => candidate.name === name);
-  return expression === undefined
-    ? { unavailable: 'no-data', detail: 'unknown metric' }
-    : expression.evaluate(readings.metrics);
-}
 
 /** The metrics of a target's config as the decision sees them (values in milli-units). */
 export function observeMetrics(

@@ -27,8 +27,9 @@ import { decide } from '../scaler/decide.js';
 import { InMemoryHistoryStore, NO_HISTORY, planHistoryOf } from '../scaler/history-store.js';
 import { planTarget } from '../scaler/plan-target.js';
 import type { PlanHistory, PlanInput } from '../scaler/plan-target.js';
-import type { EvaluableMetric } from '../scaler/target-decision.js';
-import { observeMetrics, readingOf, targetDecisionInput } from '../scaler/target-decision.js';
+import { metricValues, valueOf } from '../metrics/expression-metric.js';
+import type { EvaluableMetric } from '../metrics/expression-metric.js';
+import { observeMetrics, targetDecisionInput } from '../scaler/target-decision.js';
 import { JobModel } from './job-model.js';
 import type { JobModelOptions } from './job-model.js';
 import { rateAt } from './traces.js';
@@ -253,6 +254,7 @@ export function simulatedPlanInput(
       },
     },
     readings,
+    values: readings === undefined ? undefined : metricValues(readings.metrics, policy.expressions),
     history,
     leader: true,
     dryRun: false,
@@ -311,7 +313,7 @@ function hpaStep(
     type: 'Value' as const,
     targetMilli: Math.round(policy.targetUtilization * 1000),
   };
-  const reading = readingOf(spec.name, readings, []);
+  const reading = valueOf(spec.name, readings?.metrics);
   if (readings === undefined || !isAvailable(reading)) return null;
   const decision = decide(
     targetDecisionInput(

@@ -104,7 +104,7 @@ async function loopPlan(world: World, target: RegisteredTarget) {
   const writer = new FakeWriter();
   const loop = new ScalingLoop({
     targets: { list: () => [target], get: (id) => (id === target.id ? target : undefined) },
-    metrics: { readings: () => readingsOf(world) },
+    metrics: { readings: () => readingsOf(world), values: () => readingsOf(world).metrics },
     writer,
     events: new FakeEvents(),
     leader: { isLeader: () => true },

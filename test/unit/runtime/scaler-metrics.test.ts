@@ -13,6 +13,7 @@ import { FlinkHttpPool } from '../../../src/flink/rest-client.js';
 import type { KubeObject } from '../../../src/kube/objects.js';
 import { ScalingLoop } from '../../../src/runtime/scaling-loop.js';
 import type { MetricsSource } from '../../../src/runtime/scaling-loop.js';
+import type { MetricValues } from '../../../src/metrics/expression-metric.js';
 import type { RegisteredTarget, TargetSource } from '../../../src/kube/target-registry.js';
 import { silentLogger } from '../../../src/observability/logger.js';
 import { createScalerMetrics, scalerMetricsSource } from '../../../src/runtime/scaler-metrics.js';
@@ -64,6 +65,9 @@ class Busy implements MetricsSource {
       metrics,
       vertices: [],
     };
+  }
+  values(id: string, nowMs: number): MetricValues | undefined {
+    return this.readings(id, nowMs)?.metrics;
   }
 }
 

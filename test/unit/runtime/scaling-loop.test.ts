@@ -11,6 +11,8 @@ import type { LeaderState } from '../../../src/kube/leader-election.js';
 import type { KubeObject } from '../../../src/kube/objects.js';
 import { ScalingLoop } from '../../../src/runtime/scaling-loop.js';
 import type { MetricsSource, ScalingLoopOptions } from '../../../src/runtime/scaling-loop.js';
+import { metricValues } from '../../../src/metrics/expression-metric.js';
+import type { MetricValues } from '../../../src/metrics/expression-metric.js';
 import { decodeStatus, encodeStatus } from '../../../src/kube/status-annotation.js';
 import { targetId } from '../../../src/kube/target-registry.js';
 import type { RegisteredTarget, TargetSource } from '../../../src/kube/target-registry.js';
@@ -44,7 +46,10 @@ class FakeMetrics implements MetricsSource {
   state = 'RUNNING';
   /** Seconds the window's samples span back from now. */
   spanSeconds = 10;
-  constructor(private readonly clock: FakeClock) {}
+  constructor(
+    private readonly clock: FakeClock,
+    private readonly targets?: TargetSource,
+  ) {}
   readings(targetIdValue: string, nowMs: number): WindowReadings | undefined {
     const busy = this.busy.get(targetIdValue.split('/')[2] ?? '');
     if (busy === undefined) return undefined;
@@ -70,6 +75,13 @@ class FakeMetrics implements MetricsSource {
       vertices: [],
     };
   }
+  /** The values as the snapshot makes them: the window's and the target's expression metrics. */
+  values(id: string, nowMs: number): MetricValues | undefined {
+    const readings = this.readings(id, nowMs);
+    const target = this.targets?.get(id);
+    if (readings === undefined) return undefined;
+    return metricValues(readings.metrics, target?.parsed.ok === true ? target.parsed.expressions : []);
+  }
 }
 
 function setUp(
@@ -79,7 +91,7 @@ function setUp(
 ) {
   const clock = new FakeClock(Date.UTC(2026, 0, 1));
   const targets = new FakeTargets();
-  const metrics = new FakeMetrics(clock);
+  const metrics = new FakeMetrics(clock, targets);
   const writer = new FakeWriter();
   const events = new FakeEvents();
   const loop = new ScalingLoop(

@@ -5,8 +5,8 @@ import type { FlinkMetricName, MetricReading } from '../../../src/domain/metrics
 import { parseLabelSelector } from '../../../src/metrics-api/label-selector.js';
 import { TargetsMetricsProvider } from '../../../src/metrics-api/targets-provider.js';
 import type { WindowReadings } from '../../../src/metrics/metric-window.js';
-import type { EvaluableMetric } from '../../../src/scaler/target-decision.js';
-import type { Recommendation } from '../../../src/runtime/scaling-loop.js';
+import type { EvaluableMetric } from '../../../src/metrics/expression-metric.js';
+import type { Recommendation } from '../../../src/scaler/plan-target.js';
 import { SnapshotStore, servedTargetOf, snapshotTargetOf } from '../../../src/runtime/snapshot.js';
 import type { SnapshotTarget } from '../../../src/runtime/snapshot.js';
 import { FakeClock } from '../../fakes/fake-clock.js';
@@ -48,6 +48,7 @@ function readingsOf(busy: number, lastSampleAtMs: number): WindowReadings {
 function countingExpression(): EvaluableMetric & { calls: number } {
   const expression = {
     name: 'pressure',
+    source: 'busy_ratio * 2',
     calls: 0,
     evaluate(metrics: WindowReadings['metrics']): MetricReading {
       expression.calls += 1;
@@ -198,10 +199,8 @@ describe('SnapshotStore', () => {
     store.collected();
     assert.equal(store.readings('flinkdeployment/flink/orders')?.taskSlots, 2);
     assert.equal(store.readings('flinkdeployment/flink/nope'), undefined);
-    assert.deepEqual(store.collectedRecord('flinkdeployment/flink/orders')?.metrics['pressure'], {
-      value: 1.6,
-    });
-    assert.equal(store.collectedRecord('flinkdeployment/flink/nope'), undefined);
+    assert.deepEqual(store.values('flinkdeployment/flink/orders')?.['pressure'], { value: 1.6 });
+    assert.equal(store.values('flinkdeployment/flink/nope'), undefined);
   });
 });
 

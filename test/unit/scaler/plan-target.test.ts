@@ -9,7 +9,8 @@ import type { TargetView } from '../../../src/domain/target.js';
 import type { WindowReadings } from '../../../src/metrics/metric-window.js';
 import { planTarget } from '../../../src/scaler/plan-target.js';
 import type { Plan, PlanHistory, PlanInput } from '../../../src/scaler/plan-target.js';
-import type { EvaluableMetric } from '../../../src/scaler/target-decision.js';
+import { metricValues } from '../../../src/metrics/expression-metric.js';
+import type { EvaluableMetric } from '../../../src/metrics/expression-metric.js';
 
 const NOW = Date.UTC(2026, 0, 1, 12);
 
@@ -72,10 +73,13 @@ const NO_HISTORY: PlanHistory = {
   backoffUntilMs: 0,
 };
 
-function input(overrides: Partial<PlanInput> & { cfg?: TargetConfig; v?: TargetView } = {}): PlanInput {
+type InputOverrides = Partial<Omit<PlanInput, 'values'>> & { cfg?: TargetConfig; v?: TargetView };
+
+/** A plan's input; its values are the readings' and the target's expressions, as the snapshot makes them. */
+function input(overrides: InputOverrides = {}): PlanInput {
   const { cfg, v, ...rest } = overrides;
-  return {
-    target: { state: 'ready', config: cfg ?? config(), expressions: [], view: v ?? view() },
+  const base = {
+    target: { state: 'ready' as const, config: cfg ?? config(), expressions: [], view: v ?? view() },
     readings: readings({ value: 1 }),
     history: NO_HISTORY,
     leader: true,
@@ -84,6 +88,9 @@ function input(overrides: Partial<PlanInput> & { cfg?: TargetConfig; v?: TargetV
     nowMs: NOW,
     ...rest,
   };
+  const expressions = base.target.state === 'invalid' ? [] : base.target.expressions;
+  const values = base.readings === undefined ? undefined : metricValues(base.readings.metrics, expressions);
+  return { ...base, values };
 }
 
 function holdOf(plan: Plan): string {

@@ -1,14 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
+import { metricValues, valueOf } from '../../../src/metrics/expression-metric.js';
+import type { EvaluableMetric } from '../../../src/metrics/expression-metric.js';
 import type { WindowReadings } from '../../../src/metrics/metric-window.js';
 import { parseTargetAnnotations } from '../../../src/config/annotations.js';
-import {
-  observeMetrics,
-  postRescaleHold,
-  readingOf,
-  targetDecisionInput,
-} from '../../../src/scaler/target-decision.js';
+import { observeMetrics, postRescaleHold, targetDecisionInput } from '../../../src/scaler/target-decision.js';
 
 const T0 = Date.UTC(2026, 0, 1);
 
@@ -42,9 +39,10 @@ const readings: WindowReadings = {
 
 describe('target decision mapping', () => {
   it('reads catalogue metrics, expression metrics, and says why a metric is missing', () => {
-    assert.deepEqual(readingOf('flink_busy_ratio', readings, []), { value: 0.9 });
-    assert.deepEqual(readingOf('flink_busy_ratio', undefined, []), { unavailable: 'no-data' });
-    assert.deepEqual(readingOf('mine', readings, []), { unavailable: 'no-data', detail: 'unknown metric' });
+    const values = (expressions: readonly EvaluableMetric[]) => metricValues(readings.metrics, expressions);
+    assert.deepEqual(valueOf('flink_busy_ratio', values([])), { value: 0.9 });
+    assert.deepEqual(valueOf('flink_busy_ratio', undefined), { unavailable: 'no-data' });
+    assert.deepEqual(valueOf('mine', values([])), { unavailable: 'no-data', detail: 'unknown metric' });
     const doubled = {
       name: 'mine',
       source: '2 * flink_busy_ratio',
@@ -52,7 +50,7 @@ describe('target decision mapping', () => {
         value: 2 * ('value' in m.flink_busy_ratio ? m.flink_busy_ratio.value : 0),
       }),
     };
-    assert.deepEqual(readingOf('mine', readings, [doubled]), { value: 1.8 });
+    assert.deepEqual(valueOf('mine', values([doubled])), { value: 1.8 });
   });
 
   it('maps the config, replicas, observations and histories to a DecisionInput', () => {
@@ -62,7 +60,7 @@ describe('target decision mapping', () => {
       'slotscaler.dev/scale-down-select-policy': 'Disabled',
     });
     const observations = observeMetrics(
-      target.metrics.map((spec) => ({ spec, reading: readingOf(spec.name, readings, []) })),
+      target.metrics.map((spec) => ({ spec, reading: valueOf(spec.name, readings.metrics) })),
     );
     assert.deepEqual(observations, [
       { name: 'flink_busy_ratio', type: 'Value', usageMilli: 900, targetMilli: 700 },
