@@ -15,7 +15,6 @@ const UNITS = {
     'config',
     'metrics',
     'scaler',
-    'planner',
     'observability',
     'flink',
     'kube',
@@ -27,7 +26,7 @@ const UNITS = {
   ],
   files: ['errors', 'version', 'main'],
 };
-const CORE = ['metrics', 'scaler', 'planner'];
+const CORE = ['metrics', 'scaler'];
 const CORE_FILES = CORE.map((folder) => `src/${folder}/**/*.ts`);
 const BOTTOM = ['domain', 'lib', 'errors'];
 const ADAPTER_BASE = [...BOTTOM, 'config', ...CORE, 'observability'];
@@ -51,27 +50,18 @@ const LAYERS = [
   { name: 'src/errors.ts', files: ['src/errors.ts'], mayImport: ['domain', 'lib'] },
   { name: 'src/config', files: ['src/config/**/*.ts'], mayImport: [...BOTTOM, 'config'] },
   {
-    name: 'the pure core (src/metrics, src/scaler, src/planner)',
+    name: 'the pure core (src/metrics, src/scaler)',
     files: CORE_FILES,
     mayImport: [...BOTTOM, 'config', ...CORE],
     // No Node.js module, no package: no I/O, no Kubernetes or HTTP client, no logger.
     packages: ['^[^.]'],
   },
   {
-    name: 'the pure core (src/metrics, src/scaler, src/planner)',
+    name: 'the pure core (src/metrics, src/scaler)',
     // The expression metrics are mathjs expressions; mathjs is pure (no I/O, no clock).
     files: ['src/metrics/expression-metric.ts'],
     mayImport: [...BOTTOM, 'config', ...CORE],
     packages: ['^(?!mathjs$)[^.]'],
-  },
-  {
-    name: 'the pure core (src/metrics, src/scaler, src/planner)',
-    files: ['src/metrics/metric-window.ts'],
-    mayImport: [...BOTTOM, 'config', ...CORE],
-    packages: ['^[^.]'],
-    // A type only: the reasons a sample is dropped, which the collector counts in Prometheus. The
-    // union belongs in src/domain/metrics.ts, where src/observability/metrics.ts can import it too.
-    except: ['../observability/metrics.js'],
   },
   { name: 'src/observability', files: ['src/observability/**/*.ts'], mayImport: BOTTOM },
   // The three API adapters never import each other: what one needs of another reaches it through
@@ -92,7 +82,7 @@ const LAYERS = [
     files: ['src/simulate/**/*.ts'],
     mayImport: [...ADAPTER_BASE, 'flink'],
     modules: ['flink/rest-client'],
-    packages: ['^(node:)?(http|https|http2|net|tls)$', '^@kubernetes/', '^express$', '^undici$'],
+    packages: ['^(node:)?(http|https|http2|net|tls)$', '^@kubernetes/', '^undici$'],
   },
   {
     name: 'src/cli',

@@ -85,3 +85,6 @@ export interface Requirement {
   readonly operator: SelectorOperator;
   readonly values: readonly string[];
 }
+
+/** Why samples left a window before their time: the `reason` label. */
+export type SampleDropReason = 'restart' | 'job_not_running' | 'capacity' | 'out_of_order' | 'implausible';

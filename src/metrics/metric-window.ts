@@ -11,10 +11,14 @@
  * `pendingRecords` make the metric unavailable, with a reason.
  */
 import type { JobSnapshot, VertexSnapshot } from '../domain/flink.js';
-import type { FlinkMetricName, MetricReading, UnavailableReason } from '../domain/metrics.js';
+import type {
+  FlinkMetricName,
+  MetricReading,
+  SampleDropReason,
+  UnavailableReason,
+} from '../domain/metrics.js';
 import { describeImplausible, implausibleReading } from './sample-bounds.js';
 import type { ImplausibleReading } from './sample-bounds.js';
-import type { SampleDropReason } from '../observability/metrics.js';
 import { FLINK_METRIC_NAMES } from './catalogue.js';
 import { boundJobMetrics } from './metric-bounds.js';
 

@@ -8,6 +8,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { Metric } from 'prom-client';
 
 import type { FlinkEndpoint, JobSnapshot } from '../domain/flink.js';
+import type { SampleDropReason } from '../domain/metrics.js';
 
 /** How one HTTP attempt against a JobManager ended: the `outcome` label. */
 export type FlinkRequestOutcome =
@@ -22,9 +23,6 @@ export type FlinkRequestOutcome =
   | 'too_large'
   /** A number beyond the bounds of src/flink/bounds.ts. */
   | 'implausible';
-
-/** Why samples left a window before their time: the `reason` label. */
-export type SampleDropReason = 'restart' | 'job_not_running' | 'capacity' | 'out_of_order' | 'implausible';
 
 /** A target's state in the collector: the `state` label. */
 export type CollectorTargetState = 'ok' | 'failing' | 'pending';

@@ -17,7 +17,8 @@ import type { SnapshotOptions } from '../flink/snapshot.js';
 import { silentLogger } from '../observability/logger.js';
 import type { Logger } from '../observability/logger.js';
 import { RepeatLimiter } from '../observability/repeat-limiter.js';
-import type { CollectorObserver, CollectorTargetState, SampleDropReason } from '../observability/metrics.js';
+import type { SampleDropReason } from '../domain/metrics.js';
+import type { CollectorObserver, CollectorTargetState } from '../observability/metrics.js';
 import { MetricWindow } from '../metrics/metric-window.js';
 import type { MetricWindowOptions, WindowReadings } from '../metrics/metric-window.js';
 
