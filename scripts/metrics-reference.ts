@@ -9,7 +9,7 @@ import { Registry } from 'prom-client';
 
 import { METRIC_CATALOGUE } from '../src/metrics/catalogue.js';
 import { createMetricsApiMetrics } from '../src/metrics-api/metrics.js';
-import { RECOMMENDED_TASKMANAGERS } from '../src/metrics-api/targets-provider.js';
+import { RECOMMENDED_TASKMANAGERS } from '../src/metrics/catalogue.js';
 import { registerProcessMetrics } from '../src/observability/metrics.js';
 import { createScalerMetrics } from '../src/runtime/scaler-metrics.js';
 

@@ -16,11 +16,8 @@ import type {
   MetricsSnapshotSource,
 } from '../domain/ports.js';
 import { MetricTargetNotFoundError, MetricUnavailableError, UnknownMetricError } from '../errors.js';
-import { FLINK_METRIC_NAMES } from '../metrics/catalogue.js';
+import { FLINK_METRIC_NAMES, RECOMMENDED_TASKMANAGERS } from '../metrics/catalogue.js';
 import { formatLabelSelector, matchesSelector } from './label-selector.js';
-
-/** Slotscaler's own stabilized recommendation, served next to Flink's metrics. */
-export const RECOMMENDED_TASKMANAGERS = 'flink_recommended_taskmanagers';
 
 /**
  * Answers kept per snapshot at most: every (metric, target) pair of a large fleet fits, while a

@@ -54,6 +54,12 @@ export const METRIC_CATALOGUE = [
   },
 ] as const satisfies readonly CatalogueEntry[];
 
+/**
+ * The metric the scaler adds to the catalogue's: its own stabilized recommendation for a target,
+ * in TaskManagers (served also in modes recommend and metrics-only).
+ */
+export const RECOMMENDED_TASKMANAGERS = 'flink_recommended_taskmanagers';
+
 /** The catalogue's metric names, in catalogue order. */
 export const FLINK_METRIC_NAMES: readonly FlinkMetricName[] = METRIC_CATALOGUE.map((entry) => entry.name);
 

@@ -13,7 +13,7 @@ import type { KubeRequestObserver } from '../observability/metrics.js';
 import type { LeaderState } from '../kube/leader-election.js';
 import type { RecommendationSource } from './scaling-loop.js';
 import type { TargetSource } from '../kube/target-registry.js';
-import { RECOMMENDED_TASKMANAGERS } from '../metrics-api/targets-provider.js';
+import { RECOMMENDED_TASKMANAGERS } from '../metrics/catalogue.js';
 import { createCollectorMetrics, createKubeRequestMetrics } from '../observability/metrics.js';
 import type { CollectorMetrics } from '../observability/metrics.js';
 import { TargetMetrics } from '../observability/target-metrics.js';

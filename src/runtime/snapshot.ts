@@ -17,7 +17,7 @@ import { MetricsSnapshot } from '../domain/metrics-snapshot.js';
 import type { MetricReading, ServedTarget } from '../domain/metrics.js';
 import type { Clock, MetricsSnapshotSource } from '../domain/ports.js';
 import type { RegisteredTarget } from '../kube/target-registry.js';
-import { RECOMMENDED_TASKMANAGERS } from '../metrics-api/targets-provider.js';
+import { RECOMMENDED_TASKMANAGERS } from '../metrics/catalogue.js';
 import type { WindowReadings } from '../metrics/metric-window.js';
 import { metricValues } from '../metrics/expression-metric.js';
 import type { EvaluableMetric, MetricValues } from '../metrics/expression-metric.js';

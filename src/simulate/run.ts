@@ -21,7 +21,7 @@ import { resolveConfig } from '../config/load.js';
 import type { TargetConfig } from '../config/schema.js';
 import type { RecordedDecision, TargetHistory } from '../domain/decision.js';
 import { isAvailable } from '../domain/metrics.js';
-import type { MetricReading } from '../domain/metrics.js';
+import type { FlinkMetricName, MetricReading } from '../domain/metrics.js';
 import { SimulateInputError } from '../errors.js';
 import { decide } from '../scaler/decide.js';
 import { InMemoryHistoryStore, NO_HISTORY, planHistoryOf } from '../scaler/history-store.js';
@@ -309,7 +309,8 @@ function hpaStep(
   nowMs: number,
 ): TickStep | null {
   const spec = {
-    name: 'flink_busy_ratio',
+    // The baseline reads CPU as the busy ratio (a type-checked catalogue name).
+    name: 'flink_busy_ratio' satisfies FlinkMetricName,
     type: 'Value' as const,
     targetMilli: Math.round(policy.targetUtilization * 1000),
   };

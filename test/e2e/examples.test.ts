@@ -13,7 +13,7 @@ import { parseAllDocuments } from 'yaml';
 import { compileExpressionMetric } from '../../src/metrics/expression-metric.js';
 import { parseTargetAnnotations } from '../../src/config/annotations.js';
 import { KNOWN_METRICS } from '../../src/kube/target-registry.js';
-import { RECOMMENDED_TASKMANAGERS } from '../../src/metrics-api/targets-provider.js';
+import { RECOMMENDED_TASKMANAGERS } from '../../src/metrics/catalogue.js';
 import { kubeToolsBin } from '../../scripts/manifests.js';
 import { readmeCommands, runAsUser } from '../support/readme.js';
 import { startEnvironment } from './harness/environment.js';
