@@ -10,6 +10,7 @@
  * is still in flight.
  */
 import type { JobSnapshot } from '../domain/flink.js';
+import type { RegisteredTarget } from '../kube/target-registry.js';
 import type { Clock, FlinkClient, Readiness } from '../domain/ports.js';
 import { FlinkImplausibleResponseError, FlinkSnapshotDeadlineError, isSlotscalerError } from '../errors.js';
 import { SnapshotState, takeSnapshot } from '../flink/snapshot.js';
@@ -36,6 +37,28 @@ export interface CollectorTarget {
   readonly wantTaskSlots?: boolean | undefined;
   /** Bound to the target's child logger, e.g. `{namespace, name, kind}`. */
   readonly logBindings?: Readonly<Record<string, unknown>> | undefined;
+}
+
+/**
+ * What the collector reads of a registered target: its JobManager, job and window options; null
+ * for a target it has nothing to read of (invalid annotations, or an object it cannot scale).
+ */
+export function collectorTargetOf(target: RegisteredTarget): CollectorTarget | null {
+  if (target.state !== 'ready') return null;
+  const { config } = target.parsed;
+  return {
+    id: target.id,
+    jobManagerUrl: target.view.jobManagerUrl,
+    jobId: target.view.jobId,
+    window: {
+      windowSeconds: config.metricsWindow,
+      restartHoldoffSeconds: config.metricsHoldAfterRestart,
+      maxSampleAgeSeconds: config.metricsMaxAge,
+      catchUpSeconds: config.catchUpDuration,
+    },
+    wantTaskSlots: target.view.taskSlots === null,
+    logBindings: { namespace: target.ref.namespace, name: target.ref.name, kind: target.ref.kind },
+  };
 }
 
 /** Collector tuning. */

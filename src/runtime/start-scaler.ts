@@ -10,7 +10,7 @@ import { hostname } from 'node:os';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { Registry } from 'prom-client';
 
-import { Collector } from './collector.js';
+import { Collector, collectorTargetOf } from './collector.js';
 import type { CollectorTarget } from './collector.js';
 import { systemClock } from './clock.js';
 import type { LoadedConfig } from '../config/load.js';
@@ -21,7 +21,6 @@ import { FlinkHttpPool } from '../flink/rest-client.js';
 import { silentLogger } from '../observability/logger.js';
 import { createScalerMetrics, scalerMetricsSource } from './scaler-metrics.js';
 import type { Logger } from '../observability/logger.js';
-import { isProblem } from '../kube/adapters/adapter.js';
 import { adaptersFor } from '../kube/adapters/index.js';
 import { KubeEventRecorder } from '../kube/events.js';
 import { HttpKubeClient } from '../kube/kube-client.js';
@@ -144,28 +143,15 @@ export async function startScaler(options: StartScalerOptions): Promise<Scaler> 
       publishTargets();
     },
   });
-  const targetRegistry = registry;
   const hpas = new HpaIndex(client, config.namespaces, logger.child({ component: 'hpas' }));
+  /** The registry's targets, to the collector (at start and whenever they change). */
   function publishTargets(): void {
-    const targets: CollectorTarget[] = [];
-    for (const target of registry.list()) {
-      if (!target.parsed.ok || target.view === null || isProblem(target.view)) continue;
-      const { config: targetConfig } = target.parsed;
-      targets.push({
-        id: target.id,
-        jobManagerUrl: target.view.jobManagerUrl,
-        jobId: target.view.jobId,
-        window: {
-          windowSeconds: targetConfig.metricsWindow,
-          restartHoldoffSeconds: targetConfig.metricsHoldAfterRestart,
-          maxSampleAgeSeconds: targetConfig.metricsMaxAge,
-          catchUpSeconds: targetConfig.catchUpDuration,
-        },
-        wantTaskSlots: target.view.taskSlots === null,
-        logBindings: { namespace: target.ref.namespace, name: target.ref.name, kind: target.ref.kind },
-      });
-    }
-    collector.setTargets(targets);
+    collector.setTargets(
+      registry
+        .list()
+        .map(collectorTargetOf)
+        .filter((target): target is CollectorTarget => target !== null),
+    );
   }
 
   const bucket = new TokenBucket(config.writeQps, config.writeBurst, clock);
@@ -197,7 +183,7 @@ export async function startScaler(options: StartScalerOptions): Promise<Scaler> 
   // One snapshot per tick: the loop plans on its readings, the metrics API serves it.
   const snapshots: SnapshotStore = new SnapshotStore({
     targets: () =>
-      targetRegistry
+      registry
         .list()
         .map(snapshotTargetOf)
         .filter((target): target is SnapshotTarget => target !== null),
@@ -207,7 +193,7 @@ export async function startScaler(options: StartScalerOptions): Promise<Scaler> 
   });
   const scalingLoop: ScalingLoop = new ScalingLoop(
     {
-      targets: targetRegistry,
+      targets: registry,
       metrics: snapshots,
       writer,
       events,
@@ -220,7 +206,7 @@ export async function startScaler(options: StartScalerOptions): Promise<Scaler> 
     { dryRun: config.dryRun, statusAnnotation: config.statusAnnotation },
   );
 
-  await Promise.all([targetRegistry.start(), hpas.start()]);
+  await Promise.all([registry.start(), hpas.start()]);
   publishTargets();
   await elector?.start();
 
@@ -253,14 +239,14 @@ export async function startScaler(options: StartScalerOptions): Promise<Scaler> 
       identity,
       tickIntervalSeconds: config.tickInterval,
       dryRun: config.dryRun,
-      kinds: targetRegistry.watchedKinds(),
+      kinds: registry.watchedKinds(),
     },
     'scaler started',
   );
 
   const scaler: Scaler = {
     identity,
-    registry: targetRegistry,
+    registry: registry,
     collector,
     loop: scalingLoop,
     leader,
@@ -290,7 +276,7 @@ export async function startScaler(options: StartScalerOptions): Promise<Scaler> 
       }
       await Promise.race([events.flush(), new Promise((resolve) => setTimeout(resolve, 5_000).unref())]);
       await elector?.stop();
-      await Promise.all([targetRegistry.stop(), hpas.stop()]);
+      await Promise.all([registry.stop(), hpas.stop()]);
       if (ownPool) pool.close();
       httpClient?.close();
       logger.info({ identity }, 'scaler stopped');

@@ -4,7 +4,7 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 
-import { Collector, collectionReadiness } from '../../../src/runtime/collector.js';
+import { Collector, collectionReadiness, collectorTargetOf } from '../../../src/runtime/collector.js';
 import type { CollectorTarget, TargetStatus } from '../../../src/runtime/collector.js';
 import { FlinkHttpPool } from '../../../src/flink/rest-client.js';
 import type { Logger } from '../../../src/observability/logger.js';
@@ -12,6 +12,7 @@ import { createCollectorMetrics } from '../../../src/observability/metrics.js';
 import { FakeClock } from '../../fakes/fake-clock.js';
 import { FakeJobManagerServer, typicalJob } from '../../fakes/fake-jobmanager.js';
 import type { FakeCluster } from '../../fakes/fake-jobmanager.js';
+import { flinkDeployment, register } from '../../fakes/flink-deployment-target.js';
 
 interface LogLine {
   readonly level: string;
@@ -303,5 +304,30 @@ describe('collectionReadiness', () => {
     // 2,000 targets at 64 at a time, say: a tick of 90 s, and ticks due meanwhile skipped.
     assert.equal(collectionReadiness(stats(0, 90_000), options, 3 * 90_000 + 12_000).ready, true);
     assert.equal(collectionReadiness(stats(0, 90_000), options, 3 * 90_000 + 12_001).ready, false);
+  });
+});
+
+describe('collectorTargetOf', () => {
+  it('reads what the collector needs of a ready target, and nothing of an invalid one', () => {
+    const ready = register(
+      flinkDeployment('job', { annotations: { 'slotscaler.dev/metrics-window': '2m' } }),
+    );
+    assert.deepEqual(collectorTargetOf(ready), {
+      id: 'flinkdeployment/flink/job',
+      jobManagerUrl: 'http://job-rest.flink:8081',
+      jobId: 'a'.repeat(32),
+      window: {
+        windowSeconds: 120,
+        restartHoldoffSeconds: 300,
+        maxSampleAgeSeconds: 60,
+        catchUpSeconds: 300,
+      },
+      wantTaskSlots: false,
+      logBindings: { namespace: 'flink', name: 'job', kind: 'FlinkDeployment' },
+    });
+    const invalid = register(
+      flinkDeployment('job', { annotations: { 'slotscaler.dev/max-taskmanagers': 'x' } }),
+    );
+    assert.equal(collectorTargetOf(invalid), null);
   });
 });
