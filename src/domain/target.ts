@@ -20,7 +20,7 @@ export interface TargetView {
   /** The job's parallelism as the spec says, when it says. */
   readonly currentParallelism: number | null;
   /** Why the operator is busy (an upgrade, savepoint or rollback in progress), or null when it is not. */
-  readonly busy: string | null;
+  readonly operatorBusy: string | null;
   /** A rescale restarts the job from empty state (FlinkDeployment `upgradeMode: stateless`). */
   readonly stateless: boolean;
   /** Another autoscaler the object's own spec turns on (the Flink operator's), or null. */

@@ -57,7 +57,7 @@ export class LeaseElector implements LeaderState {
   private readonly informer: Informer;
   private readonly path: string;
   private timer: NodeJS.Timeout | null = null;
-  private busy = false;
+  private tryInFlight = false;
   private leader = false;
   private lastRenewMs = 0;
   /** The Lease record as last seen, and when (our clock) it last changed. */
@@ -112,7 +112,7 @@ export class LeaseElector implements LeaderState {
     this.stopped = true;
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
-    while (this.busy) await new Promise((resolve) => setTimeout(resolve, 20));
+    while (this.tryInFlight) await new Promise((resolve) => setTimeout(resolve, 20));
     if (this.leader) this.setLeader(false);
     // Released whenever it names us: also when a take-over won just as we were stopping, which
     // never made us leader here but would leave the others waiting a whole lease duration.
@@ -176,8 +176,8 @@ export class LeaseElector implements LeaderState {
 
   /** One look at the Lease: renew it, take it over, or wait. Never throws, never overlaps. */
   private async check(): Promise<void> {
-    if (this.busy || this.stopped) return;
-    this.busy = true;
+    if (this.tryInFlight || this.stopped) return;
+    this.tryInFlight = true;
     const failedBefore = this.failedSteps;
     try {
       await this.checkOnce();
@@ -198,7 +198,7 @@ export class LeaseElector implements LeaderState {
         'leader election step failed',
       );
     } finally {
-      this.busy = false;
+      this.tryInFlight = false;
     }
     if (this.leader && !this.isLeader()) this.setLeader(false);
   }

@@ -78,7 +78,7 @@ export interface ScalingObserver {
    * counted only with the outcomes that follow a decision in the same pass.
    */
   observeOutcome(target: ObservedTarget, outcome: string, reason: string | undefined): void;
-  /** A wanted change was not written; `reason` is the kind of hold (`busy`, `post-rescale`, ...). */
+  /** A wanted change was not written; `reason` is the kind of hold (`operator-busy`, `post-rescale`, ...). */
   observeHold(target: ObservedTarget, reason: string): void;
   /** A decision was written, or its write failed. */
   observeWrite(target: ObservedTarget, write: ObservedWrite): void;
@@ -196,7 +196,7 @@ export class TargetMetrics implements ScalingObserver, CollectedTargetObserver {
     );
     this.holds = counter(
       'slotscaler_target_holds_total',
-      'Passes in which a wanted change was not written, by reason (busy, post-rescale, backoff, stateless, recommend, not-leader)',
+      'Passes in which a wanted change was not written, by reason (operator-busy, post-rescale, backoff, stateless, recommend, not-leader, conflict)',
       ['reason'],
     );
     this.rescales = counter(

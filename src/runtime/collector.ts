@@ -106,7 +106,7 @@ export interface TickResult {
   readonly succeeded: number;
   readonly failed: number;
   /** Targets not polled because their previous snapshot was still in flight. */
-  readonly busy: number;
+  readonly inFlight: number;
   /** REST calls of this tick's successful snapshots. */
   readonly restCalls: number;
 }
@@ -250,7 +250,7 @@ export class Collector {
         targets: 0,
         succeeded: 0,
         failed: 0,
-        busy: 0,
+        inFlight: 0,
         restCalls: 0,
       });
     }
@@ -290,14 +290,14 @@ export class Collector {
     const entries = [...this.entries.values()];
     let succeeded = 0;
     let failed = 0;
-    let busy = 0;
+    let inFlight = 0;
     let restCalls = 0;
 
     // A few snapshots at a time rather than all at once: each one's garbage dies young, and the
     // REST limit is shared fairly.
     const queue: TargetEntry[] = [];
     for (const entry of entries) {
-      if (entry.inFlight) busy += 1;
+      if (entry.inFlight) inFlight += 1;
       else queue.push(entry);
     }
     let next = 0;
@@ -329,7 +329,7 @@ export class Collector {
       targets: entries.length,
       succeeded,
       failed,
-      busy,
+      inFlight,
       restCalls,
     };
     this.logger.debug({ ...result }, 'collector tick done');

@@ -416,7 +416,7 @@ export class ScalingLoop implements RecommendationSource {
       memory.logger.info({ from: plan.recorded.fromReplicas, to: desired, hold: hold.why }, 'change held');
       // A held target says why where its users look; the replicas that do not lead stay quiet
       // (the leader speaks), and recommend and stateless holds have Events of their own below.
-      if (hold.kind === 'busy' || hold.kind === 'post-rescale' || hold.kind === 'backoff') {
+      if (hold.kind === 'operator-busy' || hold.kind === 'post-rescale' || hold.kind === 'backoff') {
         events.emit(target.ref, 'Normal', 'RescaleHeld', `${summary}: held: ${hold.why}`);
       }
     });

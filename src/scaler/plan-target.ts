@@ -68,7 +68,7 @@ export interface PlanInput {
 
 /** Why a wanted change is not written now. */
 export type HoldKind =
-  'recommend' | 'not-leader' | 'conflict' | 'busy' | 'post-rescale' | 'stateless' | 'backoff';
+  'recommend' | 'not-leader' | 'conflict' | 'operator-busy' | 'post-rescale' | 'stateless' | 'backoff';
 
 export interface Hold {
   readonly kind: HoldKind;
@@ -296,7 +296,7 @@ function noMetrics(
   const transient = metrics.every(
     ({ reading }) => 'unavailable' in reading && TRANSIENT_REASONS.includes(reading.unavailable),
   );
-  return { why, alarm: !transient && view.busy === null };
+  return { why, alarm: !transient && view.operatorBusy === null };
 }
 
 function nonFiniteExpressions(
@@ -352,7 +352,8 @@ function holdOf(
   if (input.dryRun) return { kind: 'recommend', why: 'dry-run' };
   if (!input.leader) return { kind: 'not-leader', why: 'not the leader' };
   if (conflict !== null) return { kind: 'conflict', why: conflict.who };
-  if (view.busy !== null) return { kind: 'busy', why: `the operator is busy: ${view.busy}` };
+  if (view.operatorBusy !== null)
+    return { kind: 'operator-busy', why: `the operator is busy: ${view.operatorBusy}` };
   const postRescale = postRescaleHold({
     lastRescaleAtMs: history.lastRescaleAtMs,
     readings: input.readings,

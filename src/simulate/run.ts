@@ -248,7 +248,7 @@ export function simulatedPlanInput(
         readyReplicas: current,
         statusReplicas: current,
         currentParallelism: job.parallelism,
-        busy: null,
+        operatorBusy: null,
         stateless: false,
         otherAutoscaler: null,
       },

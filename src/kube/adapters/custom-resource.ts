@@ -49,7 +49,7 @@ export function customResourceAdapter(resource: ResourceRef): TargetAdapter {
         statusReplicas,
         currentParallelism:
           config.parallelismPath === undefined ? null : (integerAt(object, config.parallelismPath) ?? null),
-        busy: null,
+        operatorBusy: null,
         stateless: false,
         otherAutoscaler: null,
       };

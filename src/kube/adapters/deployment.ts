@@ -27,7 +27,7 @@ export const deploymentAdapter: TargetAdapter = {
     const currentReplicas = integerAt(object, '.spec.replicas') ?? 1;
     const generation = object.metadata.generation;
     const observed = integerAt(object, '.status.observedGeneration');
-    const busy =
+    const operatorBusy =
       generation !== undefined && observed !== undefined && observed < generation
         ? `the Deployment controller has not observed generation ${generation} yet`
         : null;
@@ -39,7 +39,7 @@ export const deploymentAdapter: TargetAdapter = {
       readyReplicas: integerAt(object, '.status.readyReplicas') ?? 0,
       statusReplicas: integerAt(object, '.status.replicas') ?? currentReplicas,
       currentParallelism: null,
-      busy,
+      operatorBusy,
       stateless: false,
       otherAutoscaler: null,
     };

@@ -29,10 +29,10 @@ export const flinkApplicationAdapter: TargetAdapter = {
     const phase = stringAt(object, '.status.phase');
     const generation = object.metadata.generation;
     const observed = integerAt(object, '.status.observedGeneration');
-    let busy: string | null = null;
-    if (phase !== undefined && phase !== 'Running') busy = `phase is ${phase}`;
+    let operatorBusy: string | null = null;
+    if (phase !== undefined && phase !== 'Running') operatorBusy = `phase is ${phase}`;
     else if (generation !== undefined && observed !== undefined && observed < generation) {
-      busy = `the operator has not reconciled generation ${generation} yet`;
+      operatorBusy = `the operator has not reconciled generation ${generation} yet`;
     }
     return {
       // The Lyft operator's Service is named after the application, UI/REST on port 8081.
@@ -40,10 +40,10 @@ export const flinkApplicationAdapter: TargetAdapter = {
       jobId: config.jobId ?? (stringAt(object, '.status.jobStatus.jobID') || undefined),
       taskSlots,
       currentReplicas,
-      readyReplicas: busy === null ? currentReplicas : 0,
+      readyReplicas: operatorBusy === null ? currentReplicas : 0,
       statusReplicas: currentReplicas,
       currentParallelism: parallelism,
-      busy,
+      operatorBusy,
       stateless: false,
       otherAutoscaler: null,
     };

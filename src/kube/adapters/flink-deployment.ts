@@ -56,17 +56,17 @@ export const flinkDeploymentAdapter: TargetAdapter = {
     const currentReplicas =
       specReplicas ?? (specParallelism === undefined ? 1 : Math.ceil(specParallelism / taskSlots));
     const statusReplicas = integerAt(object, '.status.taskManager.replicas') ?? currentReplicas;
-    const busy = flinkDeploymentBusy(object);
+    const operatorBusy = flinkDeploymentBusy(object);
     return {
       jobManagerUrl: config.jobmanagerUrl ?? `http://${name}-rest.${namespace}:8081`,
       jobId: config.jobId ?? nonEmpty(stringAt(object, '.status.jobStatus.jobId')),
       taskSlots,
       currentReplicas,
       // Ready TaskManagers: what the operator reports once it has settled; none while it is busy.
-      readyReplicas: busy === null ? Math.min(statusReplicas, currentReplicas) : 0,
+      readyReplicas: operatorBusy === null ? Math.min(statusReplicas, currentReplicas) : 0,
       statusReplicas,
       currentParallelism: specParallelism ?? null,
-      busy,
+      operatorBusy,
       stateless: stringAt(object, '.spec.job.upgradeMode') === 'stateless',
       otherAutoscaler: operatorAutoscaler(object),
     };

@@ -236,7 +236,7 @@ describe('adapters', () => {
     assert.equal(view.jobManagerUrl, 'http://job-rest.ns:8081');
     assert.equal(view.taskSlots, 4);
     assert.equal(view.currentReplicas, 2);
-    assert.equal(view.busy, null);
+    assert.equal(view.operatorBusy, null);
     const withUrl = flinkDeploymentAdapter.describe(
       fd,
       configOf({ 'slotscaler.dev/jobmanager-url': 'http://jm:8081', 'slotscaler.dev/task-slots': '3' }),

@@ -101,7 +101,7 @@ describe('TargetMetrics', () => {
     metrics.observeOutcome({ ref: JOB }, 'unchanged', 'DesiredWithinRange');
     metrics.observeOutcome({ ref: JOB }, 'unchanged', 'DesiredWithinRange');
     metrics.observeOutcome({ ref: JOB }, 'no-metrics', 'DesiredWithinRange');
-    metrics.observeHold({ ref: JOB }, 'busy');
+    metrics.observeHold({ ref: JOB }, 'operator-busy');
     metrics.observeOutcome({ ref: JOB }, 'held', 'ScaleUpLimit');
     const steps = [
       { path: '/apis/flink.apache.org/v1beta1/namespaces/flink/flinkdeployments/job', what: 'x' },
@@ -140,7 +140,7 @@ describe('TargetMetrics', () => {
       `slotscaler_target_decisions_total{${JOB_LABELS},outcome="unchanged",reason="DesiredWithinRange"} 2`,
       `slotscaler_target_decisions_total{${JOB_LABELS},outcome="no-metrics",reason="none"} 1`,
       `slotscaler_target_decisions_total{${JOB_LABELS},outcome="held",reason="ScaleUpLimit"} 1`,
-      `slotscaler_target_holds_total{${JOB_LABELS},reason="busy"} 1`,
+      `slotscaler_target_holds_total{${JOB_LABELS},reason="operator-busy"} 1`,
       `slotscaler_target_write_failures_total{${JOB_LABELS},reason="refused"} 1`,
       `slotscaler_target_rescales_total{${JOB_LABELS},direction="up",path="patch"} 1`,
       `slotscaler_target_rescales_total{${JOB_LABELS},direction="down",path="scale"} 1`,
@@ -151,13 +151,15 @@ describe('TargetMetrics', () => {
   it('says how long a change has been held, and forgets the hold once the target is not held', async () => {
     const { registry, clock, source, metrics } = setUp();
     source.list = [sample('job')];
-    metrics.observeHold({ ref: JOB }, 'busy');
+    metrics.observeHold({ ref: JOB }, 'operator-busy');
     metrics.observeOutcome({ ref: JOB }, 'held', 'DesiredWithinRange');
     clock.advance(90_000);
-    metrics.observeHold({ ref: JOB }, 'busy');
+    metrics.observeHold({ ref: JOB }, 'operator-busy');
     metrics.observeOutcome({ ref: JOB }, 'held', 'DesiredWithinRange');
     assert.ok(
-      (await samples(registry)).includes(`slotscaler_target_held_seconds{${JOB_LABELS},reason="busy"} 90`),
+      (await samples(registry)).includes(
+        `slotscaler_target_held_seconds{${JOB_LABELS},reason="operator-busy"} 90`,
+      ),
     );
     // Another reason starts the clock again.
     metrics.observeHold({ ref: JOB }, 'backoff');

@@ -223,7 +223,7 @@ describe('Collector', () => {
       /no complete snapshot within the 200 ms deadline/,
     );
     const second = await subject.tick();
-    assert.equal(second.busy, 1);
+    assert.equal(second.inFlight, 1);
     await subject.stop();
   });
 

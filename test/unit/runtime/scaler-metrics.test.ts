@@ -175,7 +175,10 @@ describe('per-target metrics from the scaling loop', () => {
     );
     busy.busy.set('upgrading', 1);
     await loop.runOnce();
-    has(await samples(registry), `slotscaler_target_holds_total{${LABELS('upgrading')},reason="busy"} 1`);
+    has(
+      await samples(registry),
+      `slotscaler_target_holds_total{${LABELS('upgrading')},reason="operator-busy"} 1`,
+    );
   });
 });
 

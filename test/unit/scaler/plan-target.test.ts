@@ -33,22 +33,22 @@ function view(overrides: Partial<TargetView> = {}): TargetView {
     readyReplicas: 1,
     statusReplicas: 1,
     currentParallelism: 2,
-    busy: null,
+    operatorBusy: null,
     stateless: false,
     otherAutoscaler: null,
     ...overrides,
   };
 }
 
-function readings(busy: MetricReading, overrides: Partial<WindowReadings> = {}): WindowReadings {
+function readings(busyRatio: MetricReading, overrides: Partial<WindowReadings> = {}): WindowReadings {
   const unavailable: MetricReading = { unavailable: 'no-source' };
   const metrics: Record<FlinkMetricName, MetricReading> = {
-    flink_busy_ratio: busy,
+    flink_busy_ratio: busyRatio,
     flink_backpressure_ratio: unavailable,
     flink_source_pending_records: unavailable,
     flink_source_lag_seconds: unavailable,
     flink_records_in_per_second: unavailable,
-    flink_demand_ratio: busy,
+    flink_demand_ratio: busyRatio,
   };
   return {
     jobId: 'a'.repeat(32),
@@ -169,7 +169,7 @@ describe('planTarget', () => {
     assert.equal(stale.alarm, true);
     assert.match(stale.why, /flink_busy_ratio: stale \(5m old\)/);
     const busyOperator = planTarget(
-      input({ v: view({ busy: 'upgrading' }), readings: readings({ unavailable: 'stale' }) }),
+      input({ v: view({ operatorBusy: 'upgrading' }), readings: readings({ unavailable: 'stale' }) }),
     );
     assert.equal(busyOperator.outcome === 'no-metrics' && busyOperator.alarm, false);
     const none = planTarget(input({ readings: undefined }));
@@ -214,9 +214,12 @@ describe('planTarget', () => {
   });
 
   it('holds while the operator is busy', () => {
-    const plan = planTarget(input({ v: view({ busy: 'upgrade in progress' }) }));
-    assert.equal(holdOf(plan), 'busy');
-    assert.equal(plan.outcome === 'held' && plan.hold.why, 'the operator is busy: upgrade in progress');
+    const plan = planTarget(input({ v: view({ operatorBusy: 'upgrade in progress' }) }));
+    assert.equal(holdOf(plan), 'operator-busy');
+    assert.equal(
+      plan.outcome === 'held' && plan.hold.why,
+      'the operator is busy: upgrade in progress',
+    );
   });
 
   it('holds after a rescale until the window is fresh, then through the cooldown for a scale-up', () => {
@@ -253,14 +256,14 @@ describe('planTarget', () => {
   });
 
   it('checks the holds in order: recommend, leader, conflict, busy, post-rescale, stateless, back-off', () => {
-    const v = view({ busy: 'upgrading', stateless: true, otherAutoscaler: 'operator' });
+    const v = view({ operatorBusy: 'upgrading', stateless: true, otherAutoscaler: 'operator' });
     const history = { ...NO_HISTORY, lastRescaleAtMs: NOW - 1000, backoffUntilMs: NOW + 1000 };
     const recommend = config({ 'slotscaler.dev/mode': 'recommend' });
     assert.equal(holdOf(planTarget(input({ v, history, leader: false, cfg: recommend }))), 'recommend');
     assert.equal(holdOf(planTarget(input({ v, history, leader: false }))), 'not-leader');
     assert.equal(holdOf(planTarget(input({ v, history }))), 'conflict');
-    assert.equal(holdOf(planTarget(input({ v: { ...v, otherAutoscaler: null }, history }))), 'busy');
-    const idle = { ...v, otherAutoscaler: null, busy: null };
+    assert.equal(holdOf(planTarget(input({ v: { ...v, otherAutoscaler: null }, history }))), 'operator-busy');
+    const idle = { ...v, otherAutoscaler: null, operatorBusy: null };
     assert.equal(holdOf(planTarget(input({ v: idle, history }))), 'post-rescale');
     const settled = { ...history, lastRescaleAtMs: null };
     assert.equal(holdOf(planTarget(input({ v: idle, history: settled }))), 'stateless');
