@@ -216,10 +216,7 @@ describe('planTarget', () => {
   it('holds while the operator is busy', () => {
     const plan = planTarget(input({ v: view({ operatorBusy: 'upgrade in progress' }) }));
     assert.equal(holdOf(plan), 'operator-busy');
-    assert.equal(
-      plan.outcome === 'held' && plan.hold.why,
-      'the operator is busy: upgrade in progress',
-    );
+    assert.equal(plan.outcome === 'held' && plan.hold.why, 'the operator is busy: upgrade in progress');
   });
 
   it('holds after a rescale until the window is fresh, then through the cooldown for a scale-up', () => {
