@@ -263,16 +263,9 @@ export function simulatedPlanInput(
   };
 }
 
-/** Slotscaler's tick: the cluster's plan, carried out on the model. */
-function slotscalerStep(
-  policy: SlotscalerPolicy,
-  job: { readonly taskManagers: number; readonly parallelism: number },
-  readings: WindowReadings | undefined,
-  history: PlanHistory,
-  modelTaskSlots: number,
-  nowMs: number,
-): TickStep | null {
-  const plan = planTarget(simulatedPlanInput(policy, job, readings, history, modelTaskSlots, nowMs));
+/** Slotscaler's tick: the cluster's plan of the tick's input, carried out on the model. */
+function slotscalerStep(input: PlanInput): TickStep | null {
+  const plan = planTarget(input);
   switch (plan.outcome) {
     case 'invalid':
     case 'metrics-only':
@@ -439,12 +432,14 @@ export function simulate(options: SimulationOptions): SimulationResult {
     const step =
       policy.kind === 'slotscaler'
         ? slotscalerStep(
-            policy,
-            { taskManagers: current, parallelism: state.parallelism },
-            readings,
-            history,
-            model.options.taskSlots,
-            nowMs,
+            simulatedPlanInput(
+              policy,
+              { taskManagers: current, parallelism: state.parallelism },
+              readings,
+              history,
+              model.options.taskSlots,
+              nowMs,
+            ),
           )
         : hpaStep(policy, current, readings, history, model.options.taskSlots, nowMs);
     if (step === null) {

@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 
 import '../../support/property-seed.js';
-import type { FlinkMetricName, MetricReading } from '../../../src/domain/metrics.js';
+import type { MetricReading } from '../../../src/domain/metrics.js';
 import { STATUS_ANNOTATION } from '../../../src/kube/adapters/adapter.js';
 import { decodeStatus, encodeStatus } from '../../../src/kube/status-annotation.js';
 import type { RegisteredTarget } from '../../../src/kube/target-registry.js';
@@ -21,6 +21,7 @@ import { FakeClock } from '../../fakes/fake-clock.js';
 import { FakeEvents } from '../../fakes/fake-events.js';
 import { FakeWriter } from '../../fakes/fake-writer.js';
 import { flinkDeployment, register } from '../../fakes/flink-deployment-target.js';
+import { windowReadings } from '../../fakes/window-readings.js';
 
 const NOW = Date.UTC(2026, 5, 1);
 
@@ -62,27 +63,13 @@ function annotationsOf(world: World): Record<string, string> {
 }
 
 function readingsOf(world: World): WindowReadings {
-  const unavailable: MetricReading = { unavailable: 'no-source' };
-  const metrics: Record<FlinkMetricName, MetricReading> = {
-    flink_busy_ratio: world.busy,
-    flink_backpressure_ratio: unavailable,
-    flink_source_pending_records: unavailable,
-    flink_source_lag_seconds: unavailable,
-    flink_records_in_per_second: unavailable,
-    flink_demand_ratio: unavailable,
-  };
-  return {
-    jobId: 'a'.repeat(32),
-    jobName: 'job',
+  return windowReadings(world.busy, {
     state: world.state,
-    maxParallelism: 128,
     taskSlots: world.slots,
-    sampleCount: 5,
     spanSeconds: world.spanSeconds,
     lastSampleAtMs: NOW,
-    metrics,
-    vertices: [],
-  };
+    metrics: { flink_demand_ratio: { unavailable: 'no-source' } },
+  });
 }
 
 /** The status annotation the loop finds on the object, if any. */

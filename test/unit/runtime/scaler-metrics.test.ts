@@ -8,7 +8,7 @@ import { Registry } from 'prom-client';
 
 import { Collector } from '../../../src/runtime/collector.js';
 import type { WindowReadings } from '../../../src/metrics/metric-window.js';
-import type { FlinkMetricName, MetricReading, ServedTarget } from '../../../src/domain/metrics.js';
+import type { ServedTarget } from '../../../src/domain/metrics.js';
 import { FlinkHttpPool } from '../../../src/flink/rest-client.js';
 import type { KubeObject } from '../../../src/kube/objects.js';
 import { ScalingLoop } from '../../../src/runtime/scaling-loop.js';
@@ -23,6 +23,7 @@ import { FakeEvents } from '../../fakes/fake-events.js';
 import { FakeJobManagerServer, typicalJob } from '../../fakes/fake-jobmanager.js';
 import { FakeWriter } from '../../fakes/fake-writer.js';
 import { flinkDeployment, register } from '../../fakes/flink-deployment-target.js';
+import { windowReadings } from '../../fakes/window-readings.js';
 
 class Targets implements TargetSource {
   readonly targets = new Map<string, RegisteredTarget>();
@@ -44,27 +45,7 @@ class Busy implements MetricsSource {
   readings(id: string, nowMs: number): WindowReadings | undefined {
     const value = this.busy.get(id.split('/')[2] ?? '');
     if (value === undefined) return undefined;
-    const unavailable: MetricReading = { unavailable: 'no-source' };
-    const metrics: Record<FlinkMetricName, MetricReading> = {
-      flink_busy_ratio: { value },
-      flink_backpressure_ratio: unavailable,
-      flink_source_pending_records: unavailable,
-      flink_source_lag_seconds: unavailable,
-      flink_records_in_per_second: unavailable,
-      flink_demand_ratio: { value },
-    };
-    return {
-      jobId: 'a'.repeat(32),
-      jobName: 'job',
-      state: 'RUNNING',
-      maxParallelism: 128,
-      taskSlots: null,
-      sampleCount: 5,
-      spanSeconds: 10,
-      lastSampleAtMs: nowMs - 2_000,
-      metrics,
-      vertices: [],
-    };
+    return windowReadings({ value }, { lastSampleAtMs: nowMs - 2_000 });
   }
   values(id: string, nowMs: number): MetricValues | undefined {
     return this.readings(id, nowMs)?.metrics;

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
 import type { WindowReadings } from '../../../src/metrics/metric-window.js';
-import type { FlinkMetricName, MetricReading } from '../../../src/domain/metrics.js';
+import type { MetricReading } from '../../../src/domain/metrics.js';
 import { STATUS_ANNOTATION } from '../../../src/kube/adapters/adapter.js';
 import { flinkDeploymentAdapter } from '../../../src/kube/adapters/flink-deployment.js';
 import type { OtherScalers } from '../../../src/kube/hpa-index.js';
@@ -21,6 +21,7 @@ import { FakeClock } from '../../fakes/fake-clock.js';
 import { FakeEvents } from '../../fakes/fake-events.js';
 import { FakeWriter } from '../../fakes/fake-writer.js';
 import { flinkDeployment, register } from '../../fakes/flink-deployment-target.js';
+import { windowReadings } from '../../fakes/window-readings.js';
 
 class FakeTargets implements TargetSource {
   readonly targets = new Map<string, RegisteredTarget>();
@@ -53,27 +54,11 @@ class FakeMetrics implements MetricsSource {
   readings(targetIdValue: string, nowMs: number): WindowReadings | undefined {
     const busy = this.busy.get(targetIdValue.split('/')[2] ?? '');
     if (busy === undefined) return undefined;
-    const unavailable: MetricReading = { unavailable: 'no-source' };
-    const metrics: Record<FlinkMetricName, MetricReading> = {
-      flink_busy_ratio: busy,
-      flink_backpressure_ratio: unavailable,
-      flink_source_pending_records: unavailable,
-      flink_source_lag_seconds: unavailable,
-      flink_records_in_per_second: unavailable,
-      flink_demand_ratio: busy,
-    };
-    return {
-      jobId: 'a'.repeat(32),
-      jobName: 'job',
+    return windowReadings(busy, {
       state: this.state,
-      maxParallelism: 128,
-      taskSlots: null,
-      sampleCount: 5,
       spanSeconds: this.spanSeconds,
       lastSampleAtMs: Math.min(nowMs, this.clock.nowMs()),
-      metrics,
-      vertices: [],
-    };
+    });
   }
   /** The values as the snapshot makes them: the window's and the target's expression metrics. */
   values(id: string, nowMs: number): MetricValues | undefined {

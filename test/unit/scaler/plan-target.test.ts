@@ -4,13 +4,15 @@ import { describe, it } from 'node:test';
 
 import { parseTargetAnnotations } from '../../../src/config/annotations.js';
 import type { TargetConfig } from '../../../src/config/schema.js';
-import type { FlinkMetricName, MetricReading } from '../../../src/domain/metrics.js';
+import type { MetricReading } from '../../../src/domain/metrics.js';
 import type { TargetView } from '../../../src/domain/target.js';
 import type { WindowReadings } from '../../../src/metrics/metric-window.js';
 import { planTarget } from '../../../src/scaler/plan-target.js';
 import type { Plan, PlanHistory, PlanInput } from '../../../src/scaler/plan-target.js';
 import { metricValues } from '../../../src/metrics/expression-metric.js';
 import type { EvaluableMetric } from '../../../src/metrics/expression-metric.js';
+import { windowReadings } from '../../fakes/window-readings.js';
+import type { WindowReadingsOptions } from '../../fakes/window-readings.js';
 
 const NOW = Date.UTC(2026, 0, 1, 12);
 
@@ -40,29 +42,8 @@ function view(overrides: Partial<TargetView> = {}): TargetView {
   };
 }
 
-function readings(busyRatio: MetricReading, overrides: Partial<WindowReadings> = {}): WindowReadings {
-  const unavailable: MetricReading = { unavailable: 'no-source' };
-  const metrics: Record<FlinkMetricName, MetricReading> = {
-    flink_busy_ratio: busyRatio,
-    flink_backpressure_ratio: unavailable,
-    flink_source_pending_records: unavailable,
-    flink_source_lag_seconds: unavailable,
-    flink_records_in_per_second: unavailable,
-    flink_demand_ratio: busyRatio,
-  };
-  return {
-    jobId: 'a'.repeat(32),
-    jobName: 'job',
-    state: 'RUNNING',
-    maxParallelism: 128,
-    taskSlots: null,
-    sampleCount: 5,
-    spanSeconds: 30,
-    lastSampleAtMs: NOW,
-    metrics,
-    vertices: [],
-    ...overrides,
-  };
+function readings(busyRatio: MetricReading, overrides: WindowReadingsOptions = {}): WindowReadings {
+  return windowReadings(busyRatio, { spanSeconds: 30, lastSampleAtMs: NOW, ...overrides });
 }
 
 const NO_HISTORY: PlanHistory = {
