@@ -222,34 +222,7 @@ function planReady(
       nowMs,
     ),
   );
-  const recorded: RecordedDecision = {
-    atMs: nowMs,
-    fromReplicas: view.currentReplicas,
-    toReplicas: decision.desiredReplicas,
-    fromParallelism: view.currentParallelism,
-    toParallelism: decision.parallelism,
-    reason: decision.reason,
-    outcome: 'unchanged',
-    metrics: metrics.map(({ spec, reading }) => ({
-      name: spec.name,
-      type: spec.type,
-      value: isAvailable(reading) ? reading.value : null,
-      target: spec.targetMilli / 1000,
-    })),
-  };
-  const decided = {
-    decision,
-    recommendation: {
-      replicas: decision.desiredReplicas,
-      parallelism: decision.parallelism,
-      reason: decision.reason,
-      atMs: nowMs,
-      jobId: readings?.jobId ?? null,
-    },
-    summary: describeDecision(recorded),
-    notFinite,
-    conflict,
-  };
+  const { recorded, ...decided } = decidedOf(input, view, metrics, decision, { notFinite, conflict });
   if (decision.desiredReplicas === view.currentReplicas) {
     return { outcome: 'unchanged', ...decided, recorded };
   }
@@ -275,6 +248,44 @@ function planReady(
       recommendations: decision.recommendations,
       scaleEvents: decision.scaleEvents,
     },
+  };
+}
+
+/** What every plan with a decision carries: the decision, the recommendation, the record, the summary. */
+function decidedOf(
+  input: PlanInput,
+  view: TargetView,
+  metrics: readonly { readonly spec: TargetConfig['metrics'][number]; readonly reading: MetricReading }[],
+  decision: Decision,
+  facts: PlanFacts,
+): Decided {
+  const recorded: RecordedDecision = {
+    atMs: input.nowMs,
+    fromReplicas: view.currentReplicas,
+    toReplicas: decision.desiredReplicas,
+    fromParallelism: view.currentParallelism,
+    toParallelism: decision.parallelism,
+    reason: decision.reason,
+    outcome: 'unchanged',
+    metrics: metrics.map(({ spec, reading }) => ({
+      name: spec.name,
+      type: spec.type,
+      value: isAvailable(reading) ? reading.value : null,
+      target: spec.targetMilli / 1000,
+    })),
+  };
+  return {
+    ...facts,
+    decision,
+    recommendation: {
+      replicas: decision.desiredReplicas,
+      parallelism: decision.parallelism,
+      reason: decision.reason,
+      atMs: input.nowMs,
+      jobId: input.readings?.jobId ?? null,
+    },
+    recorded,
+    summary: describeDecision(recorded),
   };
 }
 
