@@ -356,11 +356,16 @@ export class Informer {
       const code = (event.object as { code?: unknown } | null)?.code;
       return code === 410 ? 'gone' : 'ok';
     }
+    // A bookmark carries only a resourceVersion (no name), so the version is read before the shape.
+    const version = (event.object as { metadata?: { resourceVersion?: unknown } } | null)?.metadata
+      ?.resourceVersion;
     const object = event.object;
+    if (event.type === 'BOOKMARK') {
+      if (typeof version === 'string' && version !== '') this.resourceVersion = version;
+      return 'ok';
+    }
     if (!isKubeObject(object)) return 'ok';
-    const version = object.metadata.resourceVersion;
-    if (version !== undefined && version !== '') this.resourceVersion = version;
-    if (event.type === 'BOOKMARK') return 'ok';
+    if (typeof version === 'string' && version !== '') this.resourceVersion = version;
     const key = keyOf(object);
     const existing = this.store.get(key);
     if (event.type === 'DELETED') {
