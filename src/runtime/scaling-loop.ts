@@ -365,7 +365,7 @@ export class ScalingLoop implements RecommendationSource {
     memory: TargetMemory,
     plan: Extract<Plan, { outcome: 'no-metrics' }>,
   ): void {
-    this.notice(memory, `no-metrics:${plan.why}`, () => {
+    this.notice(memory, `no-metrics:${plan.reasons}`, () => {
       if (plan.missing === 'task-slots') memory.logger.info({}, plan.why);
       else memory.logger.warn({ why: plan.why }, 'no metric available; not scaling');
     });

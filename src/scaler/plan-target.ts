@@ -127,7 +127,10 @@ export type Plan =
       readonly outcome: 'no-metrics';
       /** No metric is available, or (`task-slots`) the job's task slots are not known yet. */
       readonly missing: 'metrics' | 'task-slots';
+      /** Why, with the details (which change from tick to tick: records pending, ages...). */
       readonly why: string;
+      /** The reasons alone (`stale,unknown-lag`): steady while the cause is, for saying it once. */
+      readonly reasons: string;
       readonly alarm: boolean;
     })
   /** The decision keeps the current count. */
@@ -206,6 +209,7 @@ function planReady(
       outcome: 'no-metrics',
       missing: 'task-slots',
       why: 'task slots not known yet (set slotscaler.dev/task-slots to skip asking Flink)',
+      reasons: 'no-task-slots',
       alarm: false,
       notFinite,
       conflict,
@@ -293,7 +297,10 @@ function decidedOf(
 function noMetrics(
   metrics: readonly { readonly spec: { readonly name: string }; readonly reading: MetricReading }[],
   view: TargetView,
-): { why: string; alarm: boolean } {
+): { why: string; reasons: string; alarm: boolean } {
+  const reasons = metrics
+    .map(({ reading }) => ('unavailable' in reading ? reading.unavailable : ''))
+    .join(',');
   const why = metrics
     .map(({ spec, reading }) =>
       'unavailable' in reading
@@ -307,7 +314,7 @@ function noMetrics(
   const transient = metrics.every(
     ({ reading }) => 'unavailable' in reading && TRANSIENT_REASONS.includes(reading.unavailable),
   );
-  return { why, alarm: !transient && view.operatorBusy === null };
+  return { why, reasons, alarm: !transient && view.operatorBusy === null };
 }
 
 function nonFiniteExpressions(

@@ -17,6 +17,7 @@ import { decodeStatus, encodeStatus } from '../../../src/kube/status-annotation.
 import { targetId } from '../../../src/kube/target-registry.js';
 import type { RegisteredTarget, TargetSource } from '../../../src/kube/target-registry.js';
 import { silentLogger } from '../../../src/observability/logger.js';
+import type { Logger } from '../../../src/observability/logger.js';
 import { FakeClock } from '../../fakes/fake-clock.js';
 import { FakeEvents } from '../../fakes/fake-events.js';
 import { FakeWriter } from '../../fakes/fake-writer.js';
@@ -73,6 +74,7 @@ function setUp(
   options: Partial<ScalingLoopOptions> = {},
   leader: LeaderState = { isLeader: () => true },
   otherScalers?: OtherScalers,
+  logger: Logger = silentLogger,
 ) {
   const clock = new FakeClock(Date.UTC(2026, 0, 1));
   const targets = new FakeTargets();
@@ -87,7 +89,7 @@ function setUp(
       events,
       leader,
       clock,
-      logger: silentLogger,
+      logger,
       sleep: () => Promise.resolve(),
       otherScalers,
     },
@@ -370,6 +372,25 @@ describe('ScalingLoop', () => {
       );
       assert.equal(writer.plans.length + events.events.length, 0, JSON.stringify(busy));
     }
+  });
+
+  it('logs a lasting want of metrics once, however its details change from pass to pass', async () => {
+    const warnings: string[] = [];
+    const logger: Logger = {
+      ...silentLogger,
+      warn: (_obj, msg) => warnings.push(msg),
+      child: () => logger,
+    };
+    const { targets, metrics, loop } = setUp({}, undefined, undefined, logger);
+    targets.set(flinkDeployment('job'));
+    for (const pending of [100, 250, 900]) {
+      metrics.busy.set('job', { unavailable: 'zero-rate', detail: `${pending} records pending, none read` });
+      await loop.runOnce();
+    }
+    assert.deepEqual(warnings, ['no metric available; not scaling']);
+    metrics.busy.set('job', { unavailable: 'stale', detail: 'last sample 5m ago' });
+    await loop.runOnce();
+    assert.equal(warnings.length, 2, 'a new cause is said again');
   });
 
   it('reports MetricsUnavailable and changes nothing when no metric can be read', async () => {
