@@ -32,3 +32,15 @@ export interface TargetProblem {
   readonly problem: string;
   readonly key: string;
 }
+
+/**
+ * How a rescale reaches the job, and so what it costs it:
+ * - `in-place`: the adaptive scheduler changes the running job's parallelism (Flink ≥ 1.18,
+ *   `PUT /jobs/{id}/resource-requirements`); JobManager and TaskManagers stay, the job restarts
+ *   internally from its latest checkpoint within seconds;
+ * - `redeploy`: the job is stopped (savepoint or last state) and deployed again at the new
+ *   parallelism: JobManager and TaskManagers are recreated, 30 to 120 s on a real cluster;
+ * - `scale`: only the TaskManager count is written and Flink follows it by itself (reactive mode),
+ *   restarting internally from its latest checkpoint like an in-place rescale.
+ */
+export type RescalePath = 'in-place' | 'redeploy' | 'scale';
