@@ -305,6 +305,20 @@ export const targetFields = {
     description:
       'For other custom resources: where the parallelism lives (written before the TaskManager count).',
   }),
+  rescale: field(forms.oneOf(['auto', 'in-place', 'redeploy']), {
+    scope: 'target',
+    form: 'auto | in-place | redeploy',
+    default: 'auto',
+    description:
+      'How a rescale reaches the job. auto: in place where the spec allows it (adaptive scheduler, Flink 1.18 or later), else a redeploy, and a redeploy after an in-place rescale that the job did not take; in-place: only in place (a Warning names what is missing, never a silent redeploy); redeploy: always the full upgrade.',
+  }),
+  rescaleConfirmTimeout: field(forms.duration(1, 3600), {
+    scope: 'target',
+    form: 'duration',
+    default: '120s',
+    description:
+      'How long an in-place rescale may take to show on the JobManager (same job, every vertex RUNNING at the new parallelism) before it is reported as not taken.',
+  }),
   allowStatelessRescale: field(forms.boolean(), {
     scope: 'target',
     form: 'boolean',

@@ -3,6 +3,7 @@
  * replica counts are integers, metric values are integer milli-units (what the HPA controller
  * gets from `Quantity.MilliValue()`), times are epoch milliseconds.
  */
+import type { RescalePath } from './target.js';
 
 /** How a metric's target is read, as in autoscaling/v2 `MetricTarget.type` for External metrics. */
 export type MetricTargetType = 'Value' | 'AverageValue';
@@ -146,6 +147,8 @@ export interface RecordedDecision {
   /** What happened: scaled, recommended (mode recommend / dry-run / not leader), held (why). */
   readonly outcome: string;
   readonly metrics: readonly RecordedMetric[];
+  /** How a written decision reached the job (absent when nothing was written). */
+  readonly path?: RescalePath;
 }
 
 /** What the scaler remembers of a target between ticks (kept in its status annotation). */
@@ -153,6 +156,12 @@ export interface TargetHistory {
   readonly lastDecision: RecordedDecision | null;
   /** When Slotscaler last changed the target (epoch ms), for the post-rescale hold. */
   readonly lastRescaleAtMs: number | null;
+  /**
+   * When the job ran again at the new parallelism after that rescale (our clock, from Flink's
+   * RUNNING timestamp): the post-rescale cooldown counts from here. null while the rescale is in
+   * flight, or when it was never seen.
+   */
+  readonly rescaleDoneAtMs: number | null;
   readonly recommendations: readonly TimestampedRecommendation[];
   readonly scaleEvents: readonly TimestampedScaleEvent[];
 }

@@ -182,7 +182,12 @@ export interface JobSnapshot {
 
 /** The JobManager endpoints Slotscaler calls; also the `endpoint` label of `slotscaler_flink_requests_total`. */
 export type FlinkEndpoint =
-  'jobs_overview' | 'job_details' | 'vertex_metrics' | 'subtask_metrics' | 'taskmanagers';
+  | 'jobs_overview'
+  | 'job_details'
+  | 'vertex_metrics'
+  | 'subtask_metrics'
+  | 'taskmanagers'
+  | 'resource_requirements';
 
 export const FLINK_ENDPOINTS: readonly FlinkEndpoint[] = [
   'jobs_overview',
@@ -190,4 +195,14 @@ export const FLINK_ENDPOINTS: readonly FlinkEndpoint[] = [
   'vertex_metrics',
   'subtask_metrics',
   'taskmanagers',
+  'resource_requirements',
 ];
+
+/**
+ * `GET|PUT /jobs/{jid}/resource-requirements` (adaptive scheduler, Flink 1.18 or later): each
+ * vertex's parallelism bounds, by vertex id. The scheduler runs a vertex at the upper bound when the
+ * slots are there, and at no less than the lower bound.
+ */
+export type ResourceRequirements = Readonly<
+  Record<string, { readonly parallelism: { readonly lowerBound: number; readonly upperBound: number } }>
+>;

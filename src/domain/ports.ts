@@ -3,7 +3,14 @@
  * implementation under src/ and an in-memory fake under test/fakes/.
  */
 import type { TargetHistory } from './decision.js';
-import type { AggregatedMetric, JobDetails, JobOverview, MetricValue, TaskManagerSummary } from './flink.js';
+import type {
+  AggregatedMetric,
+  JobDetails,
+  JobOverview,
+  MetricValue,
+  ResourceRequirements,
+  TaskManagerSummary,
+} from './flink.js';
 import type { Requirement } from './metrics.js';
 import type { MetricsSnapshot } from './metrics-snapshot.js';
 
@@ -30,6 +37,17 @@ export interface Clock {
  * `FlinkTimeoutError`), `FlinkHttpError`, `FlinkBadResponseError`, `FlinkJobNotFoundError` (a 404 on
  * a job-scoped endpoint).
  */
+/**
+ * Changes a running job's parallelism in place, through the adaptive scheduler's
+ * `GET|PUT /jobs/{jid}/resource-requirements`. Real: `FlinkRestClient`.
+ */
+export interface JobRequirementsClient {
+  readonly baseUrl: string;
+  getResourceRequirements(jobId: string): Promise<ResourceRequirements>;
+  /** Resolves when the JobManager accepted the requirements; throws a `FlinkError` when it refused. */
+  setResourceRequirements(jobId: string, requirements: ResourceRequirements): Promise<void>;
+}
+
 export interface FlinkClient {
   /** The JobManager's REST base URL, for messages. */
   readonly baseUrl: string;

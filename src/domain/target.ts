@@ -25,6 +25,20 @@ export interface TargetView {
   readonly stateless: boolean;
   /** Another autoscaler the object's own spec turns on (the Flink operator's), or null. */
   readonly otherAutoscaler: string | null;
+  /** The ways its spec lets a rescale reach the job. */
+  readonly rescale: RescaleSupport;
+}
+
+/** The ways a target's spec lets a rescale reach the job, as its adapter reads the spec. */
+export interface RescaleSupport {
+  /** The path a rescale takes unless the target forces one (`slotscaler.dev/rescale: auto`). */
+  readonly auto: RescalePath;
+  /** Why `auto` is that path, for Events and logs ("Flink v1_17 cannot rescale in place"). */
+  readonly autoWhy: string;
+  /** What the spec lacks for an in-place rescale, or null when it has all it needs. */
+  readonly inPlaceMissing: string | null;
+  /** How a rescale that is not in place is written: a full upgrade, or the scale fields alone. */
+  readonly notInPlace: Exclude<RescalePath, 'in-place'>;
 }
 
 /** The object cannot be scaled as it is; `key` names the annotation or field at fault. */

@@ -16,6 +16,7 @@ import type {
   JobOverview,
   JobPlanNode,
   MetricValue,
+  ResourceRequirements,
   TaskManagerSummary,
   VertexCounters,
 } from '../domain/flink.js';
@@ -315,4 +316,31 @@ export function parseTaskManagers(body: unknown, url: string): readonly TaskMana
       checkAtMost(url, `${at}.freeSlots`, tm.freeSlots, tm.slotsNumber, "the TaskManager's slots");
     return { id: tm.id, slots: tm.slotsNumber, freeSlots: tm.freeSlots };
   });
+}
+
+/**
+ * `GET /jobs/{jid}/resource-requirements`: `{"<vertexId>": {"parallelism": {"lowerBound": 1,
+ * "upperBound": 4}}}`. Bounds are whole numbers within the parallelism bounds.
+ */
+export function parseResourceRequirements(body: unknown, url: string): ResourceRequirements {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new FlinkBadResponseError(url, 'resource requirements are not an object');
+  }
+  const out: Record<string, { parallelism: { lowerBound: number; upperBound: number } }> = {};
+  for (const [vertexId, value] of Object.entries(body)) {
+    const parallelism = (value as { parallelism?: { lowerBound?: unknown; upperBound?: unknown } } | null)
+      ?.parallelism;
+    const lower = parallelism?.lowerBound;
+    const upper = parallelism?.upperBound;
+    const valid = (n: unknown): n is number =>
+      typeof n === 'number' && Number.isInteger(n) && n >= 1 && n <= FLINK_MAX_PARALLELISM;
+    if (!valid(lower) || !valid(upper) || lower > upper) {
+      throw new FlinkBadResponseError(
+        url,
+        `vertex ${vertexId}: parallelism bounds are not 1 ≤ lower ≤ upper`,
+      );
+    }
+    out[vertexId] = { parallelism: { lowerBound: lower, upperBound: upper } };
+  }
+  return out;
 }

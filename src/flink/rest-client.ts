@@ -23,9 +23,10 @@ import type {
   JobDetails,
   JobOverview,
   MetricValue,
+  ResourceRequirements,
   TaskManagerSummary,
 } from '../domain/flink.js';
-import type { FlinkClient } from '../domain/ports.js';
+import type { FlinkClient, JobRequirementsClient } from '../domain/ports.js';
 import {
   FlinkBadResponseError,
   FlinkHttpError,
@@ -44,6 +45,7 @@ import {
   parseJobDetails,
   parseJobsOverview,
   parseMetricNames,
+  parseResourceRequirements,
   parseMetricValues,
   parseTaskManagers,
 } from './responses.js';
@@ -160,7 +162,7 @@ function retryAfterMs(header: unknown): number | null {
 }
 
 /** A `FlinkClient` for one JobManager. */
-export class FlinkRestClient implements FlinkClient {
+export class FlinkRestClient implements FlinkClient, JobRequirementsClient {
   readonly baseUrl: string;
   /** Set when `baseUrl` is not an http(s) URL: every call fails with it (a bad target must not throw in a loop). */
   private readonly invalidUrl: FlinkUnreachableError | null;
@@ -224,6 +226,26 @@ export class FlinkRestClient implements FlinkClient {
     return this.get('taskmanagers', '/taskmanagers', parseTaskManagers);
   }
 
+  getResourceRequirements(jobId: string): Promise<ResourceRequirements> {
+    return this.get(
+      'resource_requirements',
+      `/jobs/${enc(jobId)}/resource-requirements`,
+      parseResourceRequirements,
+      jobId,
+    );
+  }
+
+  async setResourceRequirements(jobId: string, requirements: ResourceRequirements): Promise<void> {
+    // Idempotent: the same PUT again sets the same bounds, so it is retried like a GET.
+    await this.get(
+      'resource_requirements',
+      `/jobs/${enc(jobId)}/resource-requirements`,
+      () => undefined,
+      jobId,
+      JSON.stringify(requirements),
+    );
+  }
+
   /**
    * One logical GET with its retries. `jobId` marks a job-scoped endpoint: a 404 there means the job
    * is gone (`FlinkJobNotFoundError`).
@@ -233,12 +255,13 @@ export class FlinkRestClient implements FlinkClient {
     path: string,
     parse: (body: unknown, url: string) => T,
     jobId?: string,
+    putBody?: string,
   ): Promise<T> {
     if (this.invalidUrl !== null) throw this.invalidUrl;
     const url = `${this.baseUrl}${path}`;
     const { maxRetries, retryInitialDelayMs, retryMaxDelayMs } = this.pool.options;
     for (let attempt = 0; ; attempt += 1) {
-      const result = await this.attempt(endpoint, url, parse, jobId);
+      const result = await this.attempt(endpoint, url, parse, jobId, putBody);
       if (result.ok) return result.value;
       const { failure } = result;
       if (!failure.retryable || attempt >= maxRetries) throw failure.error;
@@ -253,6 +276,7 @@ export class FlinkRestClient implements FlinkClient {
     url: string,
     parse: (body: unknown, url: string) => T,
     jobId: string | undefined,
+    putBody: string | undefined,
   ): Promise<{ ok: true; value: T } | { ok: false; failure: AttemptFailure }> {
     // The answer's status code and the attempt's time (not its wait for the limiter), for the observer.
     let code: number | 'error' = 'error';
@@ -261,7 +285,7 @@ export class FlinkRestClient implements FlinkClient {
       this.pool.observer?.observeFlinkRequest(endpoint, outcome, { code, seconds });
     const sent = await this.pool.limiter.run(async () => {
       const started = performance.now();
-      const result = await this.send(url);
+      const result = await this.send(url, putBody);
       seconds = (performance.now() - started) / 1000;
       return result;
     });
@@ -287,7 +311,7 @@ export class FlinkRestClient implements FlinkClient {
         if (!isJsonContentType(response.contentType)) {
           throw new FlinkBadResponseError(url, 'an HTML page, not JSON');
         }
-        const value = parse(decodeJsonBody(response.body, url), url);
+        const value = parse(putBody === undefined ? decodeJsonBody(response.body, url) : null, url);
         observe('ok');
         return { ok: true, value };
       } catch (err) {
@@ -334,6 +358,7 @@ export class FlinkRestClient implements FlinkClient {
    */
   private send(
     url: string,
+    putBody?: string,
   ): Promise<{ ok: true; answer: RawAnswer } | { ok: false; failure: AttemptFailure }> {
     const { requestTimeoutMs, maxResponseBytes } = this.pool.options;
     const secure = url.startsWith('https:');
@@ -371,10 +396,20 @@ export class FlinkRestClient implements FlinkClient {
       };
 
       try {
-        request = (secure ? https : http).get(url, {
+        const headers: http.OutgoingHttpHeaders = {
+          Accept: 'application/json',
+          'Accept-Encoding': 'identity',
+        };
+        if (putBody !== undefined) {
+          headers['Content-Type'] = 'application/json';
+          headers['Content-Length'] = Buffer.byteLength(putBody);
+        }
+        request = (secure ? https : http).request(url, {
+          method: putBody === undefined ? 'GET' : 'PUT',
           agent: secure ? this.pool.httpsAgent : this.pool.httpAgent,
-          headers: { Accept: 'application/json', 'Accept-Encoding': 'identity' },
+          headers,
         });
+        request.end(putBody);
       } catch (err) {
         const detail = err instanceof Error ? err.message : String(err);
         fail(new FlinkUnreachableError(this.baseUrl, detail, { cause: err }), false);

@@ -34,7 +34,11 @@ export type EventReason =
   | 'RescaleHeld'
   | 'InvalidStatus'
   | 'ExpressionNotFinite'
-  | 'AutoscalerConflict';
+  | 'AutoscalerConflict'
+  | 'RescalePathUnavailable'
+  | 'RescaleDone'
+  | 'RescaleRedeployed'
+  | 'RescaleNotTaken';
 
 /**
  * Where the scaling loop reports. Real: `KubeEventRecorder`. Fake: test/fakes/fake-events.ts.
@@ -64,6 +68,10 @@ const ACTIONS: Record<EventReason, string> = {
   MetricsUnavailable: 'Collect',
   StatelessUpgradeMode: 'Hold',
   RescaleRefused: 'Scale',
+  RescalePathUnavailable: 'Hold',
+  RescaleDone: 'Scale',
+  RescaleRedeployed: 'Scale',
+  RescaleNotTaken: 'Scale',
   RescaleHeld: 'Hold',
   InvalidStatus: 'Validate',
   ExpressionNotFinite: 'Collect',
@@ -123,7 +131,7 @@ export class KubeEventRecorder implements EventSink {
   emit(target: TargetRef, type: EventType, reason: EventReason, note: string): void {
     const nowMs = this.options.clock.nowMs();
     let text = note;
-    if (reason !== 'Rescaled') {
+    if (reason !== 'Rescaled' && reason !== 'RescaleDone') {
       const suppressed = this.limiter.admit(
         `${target.namespace}/${target.kind}/${target.name}/${reason}`,
         nowMs,

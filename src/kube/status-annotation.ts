@@ -34,6 +34,7 @@ const wire = z.object({
       pTo: z.number().int(),
       reason: z.string(),
       outcome: z.string(),
+      path: z.enum(['in-place', 'redeploy', 'scale']).optional(),
       metrics: z.array(
         z.object({
           n: z.string(),
@@ -45,6 +46,8 @@ const wire = z.object({
     })
     .nullable(),
   rescaledAt: z.number().nullable(),
+  /** When the job ran at the new parallelism after that rescale (absent: not seen). */
+  doneAt: z.number().nullable().optional(),
   /** [replicas, epoch ms] */
   rec: z.array(z.tuple([z.number().int().min(0).max(MAX_RECORDED_REPLICAS), z.number()])),
   /** [replica change, epoch ms] */
@@ -70,9 +73,11 @@ export function encodeStatus(status: TargetHistory): string {
             pTo: last.toParallelism,
             reason: last.reason,
             outcome: last.outcome,
+            ...(last.path === undefined ? {} : { path: last.path }),
             metrics: last.metrics.map((m) => ({ n: m.name, v: m.value, t: m.target, type: m.type })),
           },
     rescaledAt: status.lastRescaleAtMs,
+    ...(status.rescaleDoneAtMs === null ? {} : { doneAt: status.rescaleDoneAtMs }),
     rec: newest(status.recommendations).map((r) => [r.replicas, r.timestampMs]),
     ev: newest(status.scaleEvents).map((e) => [e.replicaChange, e.timestampMs]),
   } satisfies z.input<typeof wire>);
@@ -146,6 +151,7 @@ function clampFuture(status: TargetHistory, nowMs: number): StatusReading {
   const clamped: TargetHistory = {
     lastDecision: last === null ? null : { ...last, atMs: clamp('the last decision', last.atMs) },
     lastRescaleAtMs: status.lastRescaleAtMs === null ? null : clamp('rescaledAt', status.lastRescaleAtMs),
+    rescaleDoneAtMs: status.rescaleDoneAtMs === null ? null : clamp('doneAt', status.rescaleDoneAtMs),
     recommendations: clampAll('recommendation', status.recommendations),
     scaleEvents: clampAll('scale event', status.scaleEvents),
   };
@@ -178,9 +184,11 @@ function statusOf(data: z.output<typeof wire>): TargetHistory {
             toParallelism: data.last.pTo,
             reason: data.last.reason,
             outcome: data.last.outcome,
+            ...(data.last.path === undefined ? {} : { path: data.last.path }),
             metrics: data.last.metrics.map((m) => ({ name: m.n, value: m.v, target: m.t, type: m.type })),
           },
     lastRescaleAtMs: data.rescaledAt,
+    rescaleDoneAtMs: data.doneAt ?? null,
     recommendations: data.rec.map(([replicas, timestampMs]) => ({ replicas, timestampMs })),
     scaleEvents: data.ev
       .filter(([change]) => change !== 0)
@@ -243,6 +251,7 @@ export class AnnotationHistoryStore implements HistoryStore {
       this.memory.set(targetId, {
         scaleEvents: status.scaleEvents,
         lastRescaleAtMs: status.lastRescaleAtMs,
+        rescaleDoneAtMs: status.rescaleDoneAtMs,
         lastDecision: status.lastDecision ?? own?.lastDecision ?? null,
         recommendations: mergeRecommendations(status.recommendations, own?.recommendations ?? []),
       });

@@ -78,6 +78,27 @@ export interface VertexWindowStats {
 }
 
 /** What a window says about its target at a given time. */
+/**
+ * The job as the newest snapshot saw it, whether or not its metrics can be used: what an in-place
+ * rescale writes (its vertices) and what confirms one (same job, vertices RUNNING at the new
+ * parallelism, since when).
+ */
+export interface JobAsSeen {
+  readonly jobId: string;
+  readonly state: string;
+  /** `timestamps.RUNNING` converted to our clock: when the job last started running; null if unknown. */
+  readonly runningSinceMs: number | null;
+  /** Our clock when the snapshot was taken. */
+  readonly seenAtMs: number;
+  readonly vertices: readonly {
+    readonly id: string;
+    readonly name: string;
+    readonly parallelism: number;
+    readonly maxParallelism: number | null;
+    readonly status: string;
+  }[];
+}
+
 export interface WindowReadings {
   readonly jobId: string | null;
   readonly jobName: string | null;
@@ -91,6 +112,8 @@ export interface WindowReadings {
   readonly lastSampleAtMs: number | null;
   readonly metrics: Readonly<Record<FlinkMetricName, MetricReading>>;
   readonly vertices: readonly VertexWindowStats[];
+  /** The job as last seen; null before the first snapshot. */
+  readonly job: JobAsSeen | null;
 }
 
 /** What `add` did with a snapshot. */
@@ -217,6 +240,7 @@ export class MetricWindow {
       maxParallelism: latest?.maxParallelism ?? null,
       taskSlots: latest?.taskSlots ?? null,
       lastSampleAtMs: latest?.takenAtMs ?? null,
+      job: latest === null ? null : jobAsSeen(latest),
     };
     const unavailable = (reason: UnavailableReason, detail?: string): WindowReadings => ({
       ...base,
@@ -778,4 +802,24 @@ export function demandRatio(
   }
   const drain = need + (busy.value * backlog) / (catchUpSeconds * read);
   return { value: Math.max(need, Math.min(busy.value, drain)) };
+}
+
+/** The job of a snapshot, its RUNNING timestamp moved from the JobManager's clock to ours. */
+export function jobAsSeen(snapshot: JobSnapshot): JobAsSeen {
+  return {
+    jobId: snapshot.jobId,
+    state: snapshot.state,
+    runningSinceMs:
+      snapshot.runningSinceMs === null
+        ? null
+        : snapshot.takenAtMs - (snapshot.jobManagerNowMs - snapshot.runningSinceMs),
+    seenAtMs: snapshot.takenAtMs,
+    vertices: snapshot.vertices.map(({ id, name, parallelism, maxParallelism, status }) => ({
+      id,
+      name,
+      parallelism,
+      maxParallelism,
+      status,
+    })),
+  };
 }

@@ -13,6 +13,7 @@ import { Counter, Gauge, Histogram } from 'prom-client';
 import type { Registry } from 'prom-client';
 
 import type { Clock } from '../domain/ports.js';
+import type { RescalePath } from '../domain/target.js';
 import type { CollectedTarget, CollectedTargetObserver } from './metrics.js';
 
 /** The labels of every per-target series. */
@@ -66,7 +67,9 @@ export interface ObservedWrite {
   readonly fromReplicas: number;
   readonly toReplicas: number;
   readonly parallelism: number;
-  /** The requests of the write (their paths tell the scale subresource from the object). */
+  /** How the rescale reaches the job. */
+  readonly path: RescalePath;
+  /** The requests of the write. */
   readonly steps: readonly { readonly path: string; readonly what: string }[];
   readonly outcome: { readonly ok: true } | { readonly ok: false; readonly kind: string };
 }
@@ -82,7 +85,15 @@ export interface ScalingObserver {
   observeHold(target: ObservedTarget, reason: string): void;
   /** A decision was written, or its write failed. */
   observeWrite(target: ObservedTarget, write: ObservedWrite): void;
+  /**
+   * What became of a written rescale: `done` (the job runs at the new parallelism), `replaced` (an
+   * in-place rescale reached it under a new job id: the job was redeployed instead), `not-taken`
+   * (not seen in time).
+   */
+  observeRescaleResult(target: ObservedTarget, path: RescalePath, result: RescaleResult): void;
 }
+
+export type RescaleResult = 'done' | 'replaced' | 'not-taken';
 
 /** Outcomes that come after a decision: they carry its reason. */
 const DECIDED_OUTCOMES: ReadonlySet<string> = new Set([
@@ -97,9 +108,6 @@ const DECIDED_OUTCOMES: ReadonlySet<string> = new Set([
 /** Outcomes during which a hold goes on. */
 const HOLDING_OUTCOMES: ReadonlySet<string> = new Set(['held', 'recommended']);
 
-/** The status annotation rides along some writes; it is not part of the rescale's path. */
-const STATUS_WRITE = 'slotscaler.dev/status';
-
 /** Gauges read the source at most this often (one scrape reads every gauge). */
 const SNAPSHOT_TTL_MS = 1_000;
 /** Without scrapes, gone targets are forgotten this often (from the loop's reports). */
@@ -107,16 +115,6 @@ const PRUNE_INTERVAL_MS = 10_000;
 
 const TARGET_LABEL_NAMES = ['namespace', 'name', 'kind'] as const;
 
-/** How a rescale was written: `patch` (the object: TaskManagers and parallelism in one), `scale`, `patch+scale`. */
-export function writePath(steps: ObservedWrite['steps']): string {
-  const parts: string[] = [];
-  for (const step of steps) {
-    if (step.what === STATUS_WRITE) continue;
-    const part = step.path.endsWith('/scale') ? 'scale' : 'patch';
-    if (!parts.includes(part)) parts.push(part);
-  }
-  return parts.length === 0 ? 'none' : parts.join('+');
-}
 
 /** The labels of a target id `<kind>/<namespace>/<name>` (the collector's fallback). */
 function labelsOfId(id: string): TargetLabels {
@@ -169,6 +167,7 @@ export class TargetMetrics implements ScalingObserver, CollectedTargetObserver {
   private readonly decisions: Counter;
   private readonly holds: Counter;
   private readonly rescales: Counter;
+  private readonly rescaleResults: Counter;
   private readonly writeFailures: Counter;
   private readonly collectionErrors: Counter;
   private readonly rescaleDuration: Histogram;
@@ -201,8 +200,13 @@ export class TargetMetrics implements ScalingObserver, CollectedTargetObserver {
     );
     this.rescales = counter(
       'slotscaler_target_rescales_total',
-      'Rescales written, by direction (up, down) and path (patch: TaskManagers and parallelism in one patch of the object; scale: the scale subresource; patch+scale)',
+      'Rescales written, by direction (up, down) and path (in-place: the running job rescaled by the adaptive scheduler; redeploy: a full upgrade; scale: the scale fields alone, reactive mode)',
       ['direction', 'path'],
+    );
+    this.rescaleResults = counter(
+      'slotscaler_target_rescale_results_total',
+      'What became of written rescales, by path and result (done: the job runs at the new parallelism; replaced: an in-place rescale reached it under a new job id, a redeploy; not-taken: not seen on the JobManager in time)',
+      ['path', 'result'],
     );
     this.writeFailures = counter(
       'slotscaler_target_write_failures_total',
@@ -381,6 +385,10 @@ export class TargetMetrics implements ScalingObserver, CollectedTargetObserver {
     if (state.hold?.reason !== reason) state.hold = { reason, sinceMs: this.clock.nowMs() };
   }
 
+  observeRescaleResult(target: ObservedTarget, path: RescalePath, result: RescaleResult): void {
+    this.count(this.stateOf(labelsOfRef(target.ref)), this.rescaleResults, { path, result });
+  }
+
   observeWrite(target: ObservedTarget, write: ObservedWrite): void {
     const state = this.stateOf(labelsOfRef(target.ref));
     if (!write.outcome.ok) {
@@ -389,7 +397,7 @@ export class TargetMetrics implements ScalingObserver, CollectedTargetObserver {
     }
     this.count(state, this.rescales, {
       direction: write.toReplicas > write.fromReplicas ? 'up' : 'down',
-      path: writePath(write.steps),
+      path: write.path,
     });
     state.hold = null;
     state.pending = { atMs: write.atMs, parallelism: write.parallelism };

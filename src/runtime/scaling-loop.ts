@@ -11,10 +11,14 @@
 import { formatIssue } from '../config/annotations.js';
 import { ANNOTATION_PREFIX } from '../config/keys.js';
 import type { TargetHistory } from '../domain/decision.js';
-import type { Clock } from '../domain/ports.js';
+import type { Clock, JobRequirementsClient } from '../domain/ports.js';
+import { rescaleInPlace } from '../flink/in-place.js';
+import type { JobAsSeen } from '../metrics/metric-window.js';
 import type { MetricValues } from '../metrics/expression-metric.js';
 import type { WindowReadings } from '../metrics/metric-window.js';
 import { planTarget } from '../scaler/plan-target.js';
+import { rescaleProgress } from '../scaler/rescale-path.js';
+import type { RescaleInFlight } from '../scaler/rescale-path.js';
 import { NO_HISTORY, planHistoryOf } from '../scaler/history-store.js';
 import type { Plan, PlannedTarget, Recommendation } from '../scaler/plan-target.js';
 import type { Logger } from '../observability/logger.js';
@@ -82,7 +86,19 @@ export interface ScalingLoopDependencies {
   readonly observer?: ScalingObserver | undefined;
   /** The targets' histories; by default a new store (taken from the status annotations). */
   readonly histories?: AnnotationHistoryStore;
+  /**
+   * The JobManager of a target, for the in-place rescales Slotscaler makes itself (a TaskManager
+   * Deployment with no operator). None: such rescales fail as unreachable.
+   */
+  readonly jobManagers?: ((url: string) => JobRequirementsClient) | undefined;
 }
+
+/**
+ * How long a redeploy (or a write of the scale fields) may take to show on the JobManager before it
+ * is reported as not taken: a savepoint, new pods and a JVM start (an in-place rescale has its own,
+ * `slotscaler.dev/rescale-confirm-timeout`).
+ */
+export const REDEPLOY_CONFIRM_TIMEOUT_MS = 600_000;
 
 /** What the loop did with one target in one pass; the `outcome` of its last decision. */
 export type TargetOutcome =
@@ -127,6 +143,12 @@ interface TargetMemory {
   recordedRecommendation: number | undefined;
   /** Expression metrics whose value was not finite at the last pass. */
   readonly notFinite: Set<string>;
+  /** The rescale written and not yet seen on the JobManager. */
+  inFlight: RescaleInFlight | null;
+  /** The in-place rescale the job did not take in time (a redeploy may follow it). */
+  notTaken: RescaleInFlight | null;
+  /** The last refusal by the JobManager said in a Warning, so a repeated one is said once. */
+  lastRefusal: string | undefined;
   logger: Logger;
   loggerJobId: string | null;
 }
@@ -237,6 +259,9 @@ export class ScalingLoop implements RecommendationSource {
         lastNotice: undefined,
         recordedRecommendation: undefined,
         notFinite: new Set(),
+        inFlight: null,
+        notTaken: null,
+        lastRefusal: undefined,
         logger: this.deps.logger.child({ namespace: target.ref.namespace, name: target.ref.name, jobId }),
         loggerJobId: jobId,
       };
@@ -292,11 +317,16 @@ export class ScalingLoop implements RecommendationSource {
     const memory = this.memoryOf(target, readings?.jobId ?? null);
     const leader = this.deps.leader.isLeader();
     if (target.parsed.ok && !leader) this.adopt(memory, target, false);
+    if (memory.inFlight !== null) this.follow(target, memory, readings?.job ?? null, nowMs);
     const plan = planTarget({
       target: plannedTarget(target),
       readings,
       values: target.parsed.ok ? this.deps.metrics.values(target.id, nowMs) : undefined,
-      history: planHistoryOf(this.histories.get(target.id), memory.backoffUntilMs),
+      history: planHistoryOf(this.histories.get(target.id), {
+        backoffUntilMs: memory.backoffUntilMs,
+        inFlight: memory.inFlight,
+        notTaken: memory.notTaken,
+      }),
       leader,
       dryRun: this.options.dryRun,
       otherScalers: this.deps.otherScalers?.hpasScaling(target.ref) ?? [],
@@ -416,8 +446,16 @@ export class ScalingLoop implements RecommendationSource {
       memory.logger.info({ from: plan.recorded.fromReplicas, to: desired, hold: hold.why }, 'change held');
       // A held target says why where its users look; the replicas that do not lead stay quiet
       // (the leader speaks), and recommend and stateless holds have Events of their own below.
-      if (hold.kind === 'operator-busy' || hold.kind === 'post-rescale' || hold.kind === 'backoff') {
+      if (
+        hold.kind === 'operator-busy' ||
+        hold.kind === 'in-flight' ||
+        hold.kind === 'post-rescale' ||
+        hold.kind === 'backoff'
+      ) {
         events.emit(target.ref, 'Normal', 'RescaleHeld', `${summary}: held: ${hold.why}`);
+      }
+      if (hold.kind === 'rescale-path') {
+        events.emit(target.ref, 'Warning', 'RescalePathUnavailable', `${summary}: ${hold.why}`);
       }
     });
     if (hold.kind === 'recommend') {
@@ -463,12 +501,16 @@ export class ScalingLoop implements RecommendationSource {
       target.parsed.config,
       target.crd,
     );
-    const outcome = await this.deps.writer.write(steps);
+    const outcome =
+      plan.write.path === 'in-place' && target.adapter.inPlaceThroughJobManager === true
+        ? await this.writeThroughJobManager(target, plan, steps)
+        : await this.deps.writer.write(steps);
     this.deps.observer?.observeWrite(target, {
       atMs: plan.recorded.atMs,
       fromReplicas: plan.recorded.fromReplicas,
       toReplicas: plan.write.replicas,
       parallelism: plan.write.parallelism,
+      path: plan.write.path,
       steps,
       outcome,
     });
@@ -491,18 +533,148 @@ export class ScalingLoop implements RecommendationSource {
     }
   }
 
+  /**
+   * An in-place rescale Slotscaler makes itself: the TaskManager Deployment through the API server
+   * and the job's resource requirements through its JobManager. TaskManagers come first on the way
+   * up and go last on the way down, so the job never asks for slots that are not there yet nor
+   * loses TaskManagers whose slots it still uses.
+   */
+  private async writeThroughJobManager(
+    target: RegisteredTarget,
+    plan: Extract<Plan, { outcome: 'scale' }>,
+    steps: Parameters<ScaleTargetWriter['write']>[0],
+  ): Promise<WriteOutcome> {
+    const { write } = plan;
+    const jobManager = async (): Promise<WriteOutcome> => {
+      if (target.state !== 'ready' || write.vertices === null || write.jobId === null) {
+        return { ok: false, kind: 'refused', status: 0, message: 'the running job is not known' };
+      }
+      if (this.deps.jobManagers === undefined) {
+        return { ok: false, kind: 'unreachable', message: 'no JobManager client' };
+      }
+      try {
+        await rescaleInPlace(this.deps.jobManagers(target.view.jobManagerUrl), write.jobId, write.vertices);
+        return { ok: true, resourceVersion: undefined };
+      } catch (err) {
+        return {
+          ok: false,
+          kind: 'refused',
+          status: 0,
+          message: `the JobManager refused the in-place rescale: ${err instanceof Error ? err.message : String(err)}`,
+        };
+      }
+    };
+    const up = write.replicas > plan.recorded.fromReplicas;
+    const first = up ? await this.deps.writer.write(steps) : await jobManager();
+    if (!first.ok) return first;
+    return up ? jobManager() : this.deps.writer.write(steps);
+  }
+
+  /**
+   * Follows a written rescale on the JobManager: once the job runs at the new parallelism the
+   * post-rescale hold counts from then; a rescale not seen in time is reported, and an in-place one
+   * may be followed by a redeploy (`slotscaler.dev/rescale: auto`, decided by the planner).
+   */
+  private follow(target: RegisteredTarget, memory: TargetMemory, job: JobAsSeen | null, nowMs: number): void {
+    const inFlight = memory.inFlight;
+    if (inFlight === null) return;
+    const progress = rescaleProgress(inFlight, job, nowMs);
+    if (progress.state === 'waiting') return;
+    memory.inFlight = null;
+    const how =
+      inFlight.path === 'in-place'
+        ? 'in-place rescale'
+        : inFlight.path === 'redeploy'
+          ? 'redeploy'
+          : 'rescale';
+    if (progress.state === 'done') {
+      const seconds = Math.round((progress.runningSinceMs - inFlight.atMs) / 100) / 10;
+      this.record(target.id, { rescaleDoneAtMs: progress.runningSinceMs });
+      this.deps.observer?.observeRescaleResult(
+        target,
+        inFlight.path,
+        progress.replaced ? 'replaced' : 'done',
+      );
+      memory.logger.info(
+        { path: inFlight.path, parallelism: inFlight.parallelism, seconds, replaced: progress.replaced },
+        'rescale done',
+      );
+      if (progress.replaced) {
+        this.deps.events.emit(
+          target.ref,
+          'Warning',
+          'RescaleRedeployed',
+          `the in-place rescale to parallelism ${inFlight.parallelism} reached the job under a new job id ${job?.jobId ?? ''} (was ${inFlight.jobId ?? 'unknown'}): the job was redeployed, not rescaled in place (the operator falls back to a full upgrade when its in-place path fails; see its Events)`,
+        );
+      } else {
+        this.deps.events.emit(
+          target.ref,
+          'Normal',
+          'RescaleDone',
+          `the job runs at parallelism ${inFlight.parallelism}${inFlight.path === 'in-place' ? ' (rescaled in place, same job)' : ` (${how})`}, ${seconds} s after the write`,
+        );
+      }
+      return;
+    }
+    // Not seen in time: holds move on, and the planner may redeploy an in-place rescale.
+    if (inFlight.path === 'in-place') memory.notTaken = inFlight;
+    const config = target.parsed.ok ? target.parsed.config : null;
+    const redeployFollows =
+      inFlight.path === 'in-place' && config?.rescale === 'auto' && target.state === 'ready'
+        ? target.view.rescale.notInPlace === 'redeploy'
+        : false;
+    const last = this.histories.get(target.id)?.lastDecision ?? null;
+    this.record(target.id, {
+      rescaleDoneAtMs: nowMs,
+      ...(last === null ? {} : { lastDecision: { ...last, outcome: `${last.outcome}; not taken in time` } }),
+    });
+    this.deps.observer?.observeRescaleResult(target, inFlight.path, 'not-taken');
+    const waited = Math.round((inFlight.deadlineMs - inFlight.atMs) / 1000);
+    memory.logger.warn(
+      { path: inFlight.path, parallelism: inFlight.parallelism, seen: progress.seen },
+      'rescale not taken',
+    );
+    this.deps.events.emit(
+      target.ref,
+      'Warning',
+      'RescaleNotTaken',
+      `the ${how} to parallelism ${inFlight.parallelism} did not show on the JobManager within ${waited} s (seen: ${progress.seen}); ${
+        redeployFollows
+          ? 'redeploying at that parallelism (slotscaler.dev/rescale: auto)'
+          : inFlight.path === 'in-place'
+            ? 'no redeploy follows (slotscaler.dev/rescale is not auto, or the target has no redeploy)'
+            : 'holds move on'
+      }`,
+    );
+  }
+
   private written(
     target: RegisteredTarget,
     memory: TargetMemory,
     plan: Extract<Plan, { outcome: 'scale' }>,
     statusText: string | undefined,
   ): void {
-    const { decision, recorded } = plan;
+    const { decision, recorded, write } = plan;
     this.histories.set(target.id, plan.history);
     if (statusText !== undefined) this.histories.wrote(target.id, statusText);
     memory.failures = 0;
     memory.backoffUntilMs = 0;
     memory.lastNotice = undefined;
+    memory.lastRefusal = undefined;
+    if (write.path !== 'in-place') memory.notTaken = null;
+    const confirmMs =
+      write.path === 'in-place' && target.parsed.ok
+        ? target.parsed.config.rescaleConfirmTimeout * 1000
+        : REDEPLOY_CONFIRM_TIMEOUT_MS;
+    memory.inFlight = {
+      path: write.path,
+      atMs: recorded.atMs,
+      replicas: write.replicas,
+      parallelism: write.parallelism,
+      jobId: write.jobId,
+      vertices: write.vertices,
+      deadlineMs: recorded.atMs + confirmMs,
+    };
     this.writeLog.push({
       targetId: target.id,
       atMs: recorded.atMs,
@@ -518,6 +690,7 @@ export class ScalingLoop implements RecommendationSource {
         from: recorded.fromReplicas,
         to: plan.write.replicas,
         parallelism: plan.write.parallelism,
+        path: write.path,
         reason: decision.reason,
         proposals: decision.proposals,
       },
@@ -562,7 +735,20 @@ export class ScalingLoop implements RecommendationSource {
       { outcome, retryInMs: waitMs, failures: memory.failures },
       'write failed; backing off',
     );
-    if (outcome.kind === 'refused') {
+    if (outcome.kind === 'refused' && outcome.status === 0) {
+      // The JobManager refused the in-place rescale: asking again at once would be refused again,
+      // so the target waits the longest back-off, and the Warning is said once per refusal.
+      memory.backoffUntilMs = plan.recorded.atMs + this.options.backoffMaxMs;
+      if (memory.lastRefusal !== outcome.message) {
+        memory.lastRefusal = outcome.message;
+        this.deps.events.emit(
+          target.ref,
+          'Warning',
+          'RescaleRefused',
+          `${plan.summary}: ${outcome.message}; not retried for ${Math.round(this.options.backoffMaxMs / 1000)} s, and no redeploy`,
+        );
+      }
+    } else if (outcome.kind === 'refused') {
       this.deps.events.emit(
         target.ref,
         'Warning',

@@ -202,6 +202,7 @@ export async function startScaler(options: StartScalerOptions): Promise<Scaler> 
       logger,
       otherScalers: hpas,
       observer: metrics?.targets,
+      jobManagers: (url) => pool.clientFor(url),
     },
     { dryRun: config.dryRun, statusAnnotation: config.statusAnnotation },
   );

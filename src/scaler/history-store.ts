@@ -26,15 +26,28 @@ export class InMemoryHistoryStore implements HistoryStore {
 export const NO_HISTORY: TargetHistory = Object.freeze({
   lastDecision: null,
   lastRescaleAtMs: null,
+  rescaleDoneAtMs: null,
   recommendations: [],
   scaleEvents: [],
 });
 
-/** The histories a plan takes: the stored ones (none yet: no recommendations at all) and the back-off. */
-export function planHistoryOf(stored: TargetHistory | undefined, backoffUntilMs: number): PlanHistory {
+/** What a plan takes besides the stored histories: the executor's memory of the target's writes. */
+export type PlanTransients = Pick<PlanHistory, 'backoffUntilMs' | 'inFlight' | 'notTaken'>;
+
+export const NO_TRANSIENTS: PlanTransients = Object.freeze({
+  backoffUntilMs: 0,
+  inFlight: null,
+  notTaken: null,
+});
+
+/** The histories a plan takes: the stored ones (none yet: no recommendations at all) and the transients. */
+export function planHistoryOf(
+  stored: TargetHistory | undefined,
+  transients: PlanTransients = NO_TRANSIENTS,
+): PlanHistory {
   return {
     ...(stored ?? NO_HISTORY),
     recommendations: stored === undefined ? null : stored.recommendations,
-    backoffUntilMs,
+    ...transients,
   };
 }

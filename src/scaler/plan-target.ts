@@ -14,11 +14,13 @@ import { ANNOTATION_PREFIX } from '../config/keys.js';
 import type { Decision, RecordedDecision, RecordedMetric, TargetHistory } from '../domain/decision.js';
 import { isAvailable } from '../domain/metrics.js';
 import type { MetricReading } from '../domain/metrics.js';
-import type { TargetProblem, TargetView } from '../domain/target.js';
+import type { RescalePath, TargetProblem, TargetView } from '../domain/target.js';
 import type { WindowReadings } from '../metrics/metric-window.js';
 import { decide } from './decide.js';
 import { valueOf } from '../metrics/expression-metric.js';
 import type { EvaluableMetric, MetricValues } from '../metrics/expression-metric.js';
+import { choosePath, inPlaceVertices } from './rescale-path.js';
+import type { RescaleInFlight, VertexParallelism } from './rescale-path.js';
 import { observeMetrics, postRescaleHold, targetDecisionInput } from './target-decision.js';
 
 /** A target as the planner sees it: one of three states, so an impossible one does not type-check. */
@@ -45,6 +47,13 @@ export interface PlanHistory extends Omit<TargetHistory, 'recommendations'> {
   readonly recommendations: TargetHistory['recommendations'] | null;
   /** No write before this time (epoch ms); 0 when not backing off. */
   readonly backoffUntilMs: number;
+  /** A rescale written and not yet seen on the JobManager: nothing else is written meanwhile. */
+  readonly inFlight: RescaleInFlight | null;
+  /**
+   * An in-place rescale the job did not take in time: with `rescale: auto`, the next write redeploys
+   * (the operator's full upgrade) rather than wait for it.
+   */
+  readonly notTaken: RescaleInFlight | null;
 }
 
 export interface PlanInput {
@@ -68,7 +77,16 @@ export interface PlanInput {
 
 /** Why a wanted change is not written now. */
 export type HoldKind =
-  'recommend' | 'not-leader' | 'conflict' | 'operator-busy' | 'post-rescale' | 'stateless' | 'backoff';
+  | 'recommend'
+  | 'not-leader'
+  | 'conflict'
+  | 'operator-busy'
+  | 'in-flight'
+  | 'post-rescale'
+  | 'stateless'
+  | 'backoff'
+  /** In place was asked for and the spec cannot do it, or the job's vertices are not known yet. */
+  | 'rescale-path';
 
 export interface Hold {
   readonly kind: HoldKind;
@@ -140,9 +158,22 @@ export type Plan =
   /** Write it: `history` is what to record when the write succeeds. */
   | (Decided & {
       readonly outcome: 'scale';
-      readonly write: { readonly replicas: number; readonly parallelism: number };
+      readonly write: PlannedWrite;
       readonly history: TargetHistory;
     });
+
+/** What to write, and how it reaches the job. */
+export interface PlannedWrite {
+  readonly replicas: number;
+  readonly parallelism: number;
+  readonly path: RescalePath;
+  /** Why this path (for the Event): what the spec allows, what the annotation asks. */
+  readonly pathWhy: string;
+  /** In place: every vertex of the running job and its new parallelism; null for other paths. */
+  readonly vertices: readonly VertexParallelism[] | null;
+  /** The job running when it was decided (an in-place rescale keeps it); null when none was seen. */
+  readonly jobId: string | null;
+}
 
 export type PlanOutcome = Plan['outcome'];
 
@@ -227,31 +258,100 @@ function planReady(
     ),
   );
   const { recorded, ...decided } = decidedOf(input, view, metrics, decision, { notFinite, conflict });
-  if (decision.desiredReplicas === view.currentReplicas) {
+  const redeployNotTaken = notTakenFallback(input, view, config);
+  if (decision.desiredReplicas === view.currentReplicas && redeployNotTaken === null) {
     return { outcome: 'unchanged', ...decided, recorded };
   }
-  const hold = holdOf(input, view, config, decision, conflict);
-  if (hold !== null) {
-    const outcome = hold.kind === 'recommend' ? hold.why : `held: ${hold.why}`;
+  const path = writeOf(input, config, view, decision, redeployNotTaken);
+  const hold = holdOf(input, view, config, decision, conflict, redeployNotTaken !== null) ?? path.hold;
+  if (hold !== null || path.write === null) {
+    const held = hold ?? { kind: 'rescale-path', why: 'no path' };
+    const outcome = held.kind === 'recommend' ? held.why : `held: ${held.why}`;
     return {
-      outcome: hold.kind === 'recommend' ? 'recommended' : 'held',
+      outcome: held.kind === 'recommend' ? 'recommended' : 'held',
       ...decided,
-      hold,
+      hold: held,
       recorded: { ...recorded, outcome },
     };
   }
-  const scaled: RecordedDecision = { ...recorded, outcome: 'scaled' };
+  const scaled: RecordedDecision = { ...recorded, outcome: 'scaled', path: path.write.path };
   return {
     outcome: 'scale',
     ...decided,
     recorded: scaled,
-    write: { replicas: decision.desiredReplicas, parallelism: decision.parallelism },
+    summary: `${describeDecision(scaled)}; ${describePath(path.write)}`,
+    write: path.write,
     history: {
       lastDecision: scaled,
       lastRescaleAtMs: nowMs,
+      rescaleDoneAtMs: null,
       recommendations: decision.recommendations,
       scaleEvents: decision.scaleEvents,
     },
+  };
+}
+
+/** `in place (native mode on the adaptive scheduler: ...)`, for Events and logs. */
+export function describePath(write: Pick<PlannedWrite, 'path' | 'pathWhy'>): string {
+  const name =
+    write.path === 'in-place' ? 'in place' : write.path === 'redeploy' ? 'redeploy' : 'scale fields';
+  return `${name} (${write.pathWhy})`;
+}
+
+/**
+ * The in-place rescale the job did not take, when `rescale: auto` lets a redeploy follow it: the
+ * operator's full upgrade gets the job to the parallelism its spec already asks for.
+ */
+function notTakenFallback(input: PlanInput, view: TargetView, config: TargetConfig): RescaleInFlight | null {
+  const notTaken = input.history.notTaken;
+  if (notTaken === null || notTaken.path !== 'in-place') return null;
+  if (config.rescale !== 'auto' || view.rescale.notInPlace !== 'redeploy') return null;
+  return notTaken;
+}
+
+/** The write of a decision, or the hold that keeps it from being written (the path it needs is not there). */
+function writeOf(
+  input: PlanInput,
+  config: TargetConfig,
+  view: TargetView,
+  decision: Decision,
+  redeployNotTaken: RescaleInFlight | null,
+): { write: PlannedWrite; hold: null } | { write: null; hold: Hold } {
+  const write = {
+    replicas: decision.desiredReplicas,
+    parallelism: decision.parallelism,
+    jobId: input.readings?.job?.jobId ?? null,
+  };
+  if (redeployNotTaken !== null) {
+    return {
+      write: {
+        ...write,
+        path: 'redeploy',
+        pathWhy: `the job did not take the in-place rescale to parallelism ${redeployNotTaken.parallelism} in time (slotscaler.dev/rescale: auto)`,
+        vertices: null,
+      },
+      hold: null,
+    };
+  }
+  const choice = choosePath(view.rescale, config.rescale);
+  if (!choice.ok) return { write: null, hold: { kind: 'rescale-path', why: choice.why } };
+  if (choice.path !== 'in-place')
+    return { write: { ...write, path: choice.path, pathWhy: choice.why, vertices: null }, hold: null };
+  const job = input.readings?.job ?? null;
+  if (job === null || job.vertices.length === 0) {
+    return {
+      write: null,
+      hold: { kind: 'rescale-path', why: "in place needs the running job's vertices, not seen yet" },
+    };
+  }
+  return {
+    write: {
+      ...write,
+      path: 'in-place',
+      pathWhy: choice.why,
+      vertices: inPlaceVertices(job, decision.parallelism),
+    },
+    hold: null,
   };
 }
 
@@ -364,6 +464,7 @@ function holdOf(
   config: TargetConfig,
   decision: Decision,
   conflict: AutoscalerConflict | null,
+  redeployingNotTaken: boolean,
 ): Hold | null {
   const { history, nowMs } = input;
   if (config.mode === 'recommend') return { kind: 'recommend', why: 'mode recommend' };
@@ -372,14 +473,23 @@ function holdOf(
   if (conflict !== null) return { kind: 'conflict', why: conflict.who };
   if (view.operatorBusy !== null)
     return { kind: 'operator-busy', why: `the operator is busy: ${view.operatorBusy}` };
-  const postRescale = postRescaleHold({
-    lastRescaleAtMs: history.lastRescaleAtMs,
-    readings: input.readings,
-    currentReplicas: view.currentReplicas,
-    desiredReplicas: decision.desiredReplicas,
-    cooldownAfterRescaleSeconds: config.cooldownAfterRescale,
-    nowMs,
-  });
+  if (history.inFlight !== null) {
+    const inFlight = history.inFlight;
+    return {
+      kind: 'in-flight',
+      why: `the ${inFlight.path === 'in-place' ? 'in-place rescale' : inFlight.path} to parallelism ${inFlight.parallelism} has not shown on the JobManager yet`,
+    };
+  }
+  const postRescale = redeployingNotTaken
+    ? null
+    : postRescaleHold({
+        lastRescaleAtMs: history.rescaleDoneAtMs ?? history.lastRescaleAtMs,
+        readings: input.readings,
+        currentReplicas: view.currentReplicas,
+        desiredReplicas: decision.desiredReplicas,
+        cooldownAfterRescaleSeconds: config.cooldownAfterRescale,
+        nowMs,
+      });
   if (postRescale !== null) return { kind: 'post-rescale', why: postRescale };
   if (view.stateless && !config.allowStatelessRescale) {
     return { kind: 'stateless', why: 'upgradeMode stateless' };

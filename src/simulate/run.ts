@@ -251,6 +251,12 @@ export function simulatedPlanInput(
         operatorBusy: null,
         stateless: false,
         otherAutoscaler: null,
+        rescale: {
+          auto: 'in-place',
+          autoWhy: 'native mode on the adaptive scheduler: the operator rescales in place',
+          inPlaceMissing: null,
+          notInPlace: 'redeploy',
+        },
       },
     },
     readings,
@@ -428,7 +434,7 @@ export function simulate(options: SimulationOptions): SimulationResult {
     window.add(model.snapshot());
     readings = window.readings(nowMs);
     const current = state.taskManagers;
-    const history = planHistoryOf(histories.get(targetId), 0);
+    const history = planHistoryOf(histories.get(targetId));
     const step =
       policy.kind === 'slotscaler'
         ? slotscalerStep(

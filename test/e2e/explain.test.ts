@@ -85,6 +85,7 @@ describe('slotscaler explain, against a real API server', { timeout: 300_000 }, 
         metrics: [{ name: 'flink_demand_ratio', value: 1.2, target: 0.7, type: 'Value' }],
       },
       lastRescaleAtMs: at,
+      rescaleDoneAtMs: null,
       recommendations: [{ replicas: 2, timestampMs: at }],
       scaleEvents: [{ replicaChange: 1, timestampMs: at }],
     });

@@ -16,6 +16,8 @@ export interface FlinkDeploymentOptions {
   readonly jobState?: string;
   readonly resourceVersion?: string;
   readonly flinkConfiguration?: Readonly<Record<string, string>>;
+  /** `spec.flinkVersion` (absent by default). */
+  readonly flinkVersion?: string;
 }
 
 export function flinkDeployment(name: string, options: FlinkDeploymentOptions = {}): KubeObject {
@@ -39,6 +41,7 @@ export function flinkDeployment(name: string, options: FlinkDeploymentOptions = 
       },
     },
     spec: {
+      ...(options.flinkVersion === undefined ? {} : { flinkVersion: options.flinkVersion }),
       flinkConfiguration: { 'taskmanager.numberOfTaskSlots': String(slots), ...options.flinkConfiguration },
       taskManager: { replicas },
       job: { parallelism: replicas * slots, upgradeMode: options.upgradeMode ?? 'last-state' },

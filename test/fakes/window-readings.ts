@@ -1,12 +1,21 @@
 // A metric window's readings as the scaler's unit tests need them: a busy ratio (the demand ratio
 // the same unless told), every other metric unavailable, a RUNNING job.
 import type { FlinkMetricName, MetricReading } from '../../src/domain/metrics.js';
-import type { WindowReadings } from '../../src/metrics/metric-window.js';
+import type { JobAsSeen, WindowReadings } from '../../src/metrics/metric-window.js';
 
 export interface WindowReadingsOptions extends Partial<Omit<WindowReadings, 'metrics'>> {
   /** Metrics other than the busy ratio, or a demand ratio of its own. */
   readonly metrics?: Partial<Record<FlinkMetricName, MetricReading>>;
 }
+
+/** The job the readings saw: one vertex, RUNNING (an in-place rescale writes its vertices). */
+export const RUNNING_JOB: JobAsSeen = {
+  jobId: 'a'.repeat(32),
+  state: 'RUNNING',
+  runningSinceMs: 0,
+  seenAtMs: 0,
+  vertices: [{ id: 'b'.repeat(32), name: 'source', parallelism: 2, maxParallelism: 128, status: 'RUNNING' }],
+};
 
 export function windowReadings(busy: MetricReading, options: WindowReadingsOptions = {}): WindowReadings {
   const unavailable: MetricReading = { unavailable: 'no-source' };
@@ -21,6 +30,7 @@ export function windowReadings(busy: MetricReading, options: WindowReadingsOptio
     spanSeconds: 10,
     lastSampleAtMs: null,
     vertices: [],
+    job: RUNNING_JOB,
     ...rest,
     metrics: {
       flink_busy_ratio: busy,

@@ -44,7 +44,7 @@ function writtenFields(
   const target = TargetConfigSchema.parse({ jobmanagerUrl: 'http://job-rest.flink:8081', ...config });
   const steps = adapter.planWrite(
     object,
-    { replicas: 3, parallelism: 6, statusAnnotation: '{}' },
+    { replicas: 3, parallelism: 6, statusAnnotation: '{}', path: 'scale', vertices: null },
     target,
     crd,
   );

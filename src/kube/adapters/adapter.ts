@@ -5,7 +5,7 @@
  * Every kind is registered in ./index.ts.
  */
 import type { TargetConfig } from '../../config/schema.js';
-import type { TargetProblem, TargetView } from '../../domain/target.js';
+import type { RescalePath, TargetProblem, TargetView } from '../../domain/target.js';
 import { mergePatches, objectPath } from '../objects.js';
 import type { KubeObject, ResourceRef } from '../objects.js';
 
@@ -23,6 +23,10 @@ export interface WriteStep {
 export interface TargetChange {
   readonly replicas: number;
   readonly parallelism: number;
+  /** How it reaches the job (chosen by the planner from `describe`'s `rescale`). */
+  readonly path: RescalePath;
+  /** In place: every vertex of the running job at its new parallelism; null for other paths. */
+  readonly vertices: readonly { readonly id: string; readonly parallelism: number }[] | null;
   /** The `slotscaler.dev/status` annotation value, or undefined to leave it. */
   readonly statusAnnotation: string | undefined;
 }
@@ -49,6 +53,11 @@ export interface TargetAdapter {
     config: TargetConfig,
     crd: CrdFacts | null,
   ): readonly WriteStep[];
+  /**
+   * An in-place rescale of this kind is the JobManager's resource requirements, set by Slotscaler
+   * itself (no operator does it): TaskManagers first on the way up, requirements first on the way down.
+   */
+  readonly inPlaceThroughJobManager?: boolean;
   /** A patch of the status annotation alone (at shutdown; with a scale when the scale cannot carry it). */
   planStatusWrite(object: KubeObject, statusAnnotation: string): WriteStep;
 }

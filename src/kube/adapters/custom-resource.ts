@@ -52,6 +52,13 @@ export function customResourceAdapter(resource: ResourceRef): TargetAdapter {
         operatorBusy: null,
         stateless: false,
         otherAutoscaler: null,
+        rescale: {
+          auto: 'scale',
+          autoWhy: 'a custom kind: its operator applies the scale fields as it does',
+          inPlaceMissing:
+            'an in-place path Slotscaler knows: a custom kind is written through its scale fields',
+          notInPlace: 'scale',
+        },
       };
     },
 

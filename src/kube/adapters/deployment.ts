@@ -16,6 +16,7 @@ const resource: ResourceRef = { group: 'apps', version: 'v1', plural: 'deploymen
 export const deploymentAdapter: TargetAdapter = {
   resource,
   crd: null,
+  inPlaceThroughJobManager: true,
 
   describe(object: KubeObject, config: TargetConfig): TargetView | TargetProblem {
     if (config.jobmanagerUrl === undefined) {
@@ -42,6 +43,13 @@ export const deploymentAdapter: TargetAdapter = {
       operatorBusy,
       stateless: false,
       otherAutoscaler: null,
+      rescale: {
+        auto: 'scale',
+        autoWhy:
+          'reactive mode: Flink follows the TaskManagers (a Deployment does not say which scheduler its job runs; slotscaler.dev/rescale: in-place for the adaptive scheduler)',
+        inPlaceMissing: null,
+        notInPlace: 'scale',
+      },
     };
   },
 

@@ -46,6 +46,12 @@ export const flinkApplicationAdapter: TargetAdapter = {
       operatorBusy,
       stateless: false,
       otherAutoscaler: null,
+      rescale: {
+        auto: 'redeploy',
+        autoWhy: 'the Lyft operator redeploys on a change of parallelism',
+        inPlaceMissing: 'an in-place path: the Lyft operator redeploys on every change of parallelism',
+        notInPlace: 'redeploy',
+      },
     };
   },
 

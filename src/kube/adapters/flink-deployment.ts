@@ -8,7 +8,7 @@ import type { TargetConfig } from '../../config/schema.js';
 import { integerAt, stringAt, valueAt } from '../objects.js';
 import type { KubeObject, ResourceRef } from '../objects.js';
 import { guardedObjectPatch, slotsFrom, statusAnnotationWrite } from './adapter.js';
-import type { TargetProblem, TargetView } from '../../domain/target.js';
+import type { RescaleSupport, TargetProblem, TargetView } from '../../domain/target.js';
 import type { TargetAdapter, TargetChange, WriteStep } from './adapter.js';
 
 const resource: ResourceRef = {
@@ -51,8 +51,16 @@ export const flinkDeploymentAdapter: TargetAdapter = {
     const { name, namespace = 'default' } = object.metadata;
     const taskSlots =
       slotsFrom(config, flinkConfigurationValue(object, 'taskmanager.numberOfTaskSlots')) ?? 1;
-    const specReplicas = integerAt(object, '.spec.taskManager.replicas');
-    const specParallelism = integerAt(object, '.spec.job.parallelism');
+    // Overrides in the spec (an in-place rescale's) set the job's parallelism, and in native mode the
+    // TaskManagers follow the slots the job asks for.
+    const overrides = parseOverrides(flinkConfigurationValue(object, PARALLELISM_OVERRIDES));
+    const overridden =
+      overrides === null || overrides.size === 0 ? undefined : Math.max(...overrides.values());
+    const specReplicas =
+      overridden === undefined
+        ? integerAt(object, '.spec.taskManager.replicas')
+        : Math.ceil(overridden / taskSlots);
+    const specParallelism = overridden ?? integerAt(object, '.spec.job.parallelism');
     const currentReplicas =
       specReplicas ?? (specParallelism === undefined ? 1 : Math.ceil(specParallelism / taskSlots));
     const statusReplicas = integerAt(object, '.status.taskManager.replicas') ?? currentReplicas;
@@ -69,17 +77,39 @@ export const flinkDeploymentAdapter: TargetAdapter = {
       operatorBusy,
       stateless: stringAt(object, '.spec.job.upgradeMode') === 'stateless',
       otherAutoscaler: operatorAutoscaler(object),
+      rescale: flinkDeploymentRescale(object),
     };
   },
 
   planWrite(object: KubeObject, change: TargetChange): readonly WriteStep[] {
+    if (change.path === 'in-place' && change.vertices !== null) {
+      const overrides = formatOverrides(change.vertices);
+      return [
+        guardedObjectPatch(
+          resource,
+          object,
+          change.statusAnnotation,
+          { spec: { flinkConfiguration: { [PARALLELISM_OVERRIDES]: overrides } } },
+          `spec.flinkConfiguration["${PARALLELISM_OVERRIDES}"]=${overrides}`,
+        ),
+      ];
+    }
+    // A full upgrade (or, in standalone mode, the scale fields). Overrides left in the spec would
+    // win over job.parallelism at the redeploy, so they go.
+    const clearOverrides = flinkConfigurationValue(object, PARALLELISM_OVERRIDES) !== undefined;
     return [
       guardedObjectPatch(
         resource,
         object,
         change.statusAnnotation,
-        { spec: { taskManager: { replicas: change.replicas }, job: { parallelism: change.parallelism } } },
-        `spec.taskManager.replicas=${change.replicas}, spec.job.parallelism=${change.parallelism}`,
+        {
+          spec: {
+            taskManager: { replicas: change.replicas },
+            job: { parallelism: change.parallelism },
+            ...(clearOverrides ? { flinkConfiguration: { [PARALLELISM_OVERRIDES]: null } } : {}),
+          },
+        },
+        `spec.taskManager.replicas=${change.replicas}, spec.job.parallelism=${change.parallelism}${clearOverrides ? `, ${PARALLELISM_OVERRIDES} removed` : ''}`,
       ),
     ];
   },
@@ -88,6 +118,88 @@ export const flinkDeploymentAdapter: TargetAdapter = {
     return statusAnnotationWrite(resource, object, statusAnnotation);
   },
 };
+
+/** `vertexId:parallelism,...`, Flink's map form for `pipeline.jobvertex-parallelism-overrides`. */
+export function formatOverrides(
+  vertices: readonly { readonly id: string; readonly parallelism: number }[],
+): string {
+  return vertices.map((vertex) => `${vertex.id}:${vertex.parallelism}`).join(',');
+}
+
+/** The overrides of a spec, by vertex id; null when absent or not in Flink's map form. */
+export function parseOverrides(value: unknown): ReadonlyMap<string, number> | null {
+  if (typeof value !== 'string' || value.trim() === '') return null;
+  const out = new Map<string, number>();
+  for (const entry of value.split(',')) {
+    const [id, parallelism, extra] = entry.trim().split(':');
+    const number = Number(parallelism);
+    if (id === undefined || id === '' || extra !== undefined || !Number.isInteger(number) || number < 1)
+      return null;
+    out.set(id, number);
+  }
+  return out;
+}
+
+/** The key whose change alone the operator applies in place (`PipelineOptions.PARALLELISM_OVERRIDES`). */
+export const PARALLELISM_OVERRIDES = 'pipeline.jobvertex-parallelism-overrides';
+
+/**
+ * How the Apache operator applies a change of parallelism to this spec (its `@SpecDiff` rules and
+ * `NativeFlinkService.scale` / `StandaloneFlinkService.scale`):
+ * - native mode: a change of `flinkConfiguration["pipeline.jobvertex-parallelism-overrides"]` alone
+ *   is a SCALE diff, applied in place through `PUT /jobs/{id}/resource-requirements` when the job
+ *   runs Flink 1.18 or later on the adaptive scheduler and the operator's
+ *   `kubernetes.operator.job.upgrade.inplace-scaling.enabled` is not false; anything else (and
+ *   `taskManager.replicas`, `job.parallelism`) is a full upgrade;
+ * - standalone mode: `taskManager.replicas` and `job.parallelism` are SCALE fields, applied by
+ *   scaling the TaskManager Deployment when `scheduler-mode` is reactive, else a full upgrade.
+ * The operator's own defaults (its ConfigMap) may set the scheduler for every deployment: that file
+ * is not visible here, so the spec must say `jobmanager.scheduler: adaptive`.
+ */
+export function flinkDeploymentRescale(object: KubeObject): RescaleSupport {
+  const configured = (key: string): string => {
+    const value = flinkConfigurationValue(object, key);
+    return typeof value === 'string' || typeof value === 'boolean' ? String(value).trim().toLowerCase() : '';
+  };
+  if (stringAt(object, '.spec.mode') === 'standalone') {
+    const reactive = configured('scheduler-mode') === 'reactive';
+    return {
+      auto: reactive ? 'scale' : 'redeploy',
+      autoWhy: reactive
+        ? 'standalone mode, reactive: the operator scales the TaskManager Deployment'
+        : 'standalone mode without scheduler-mode reactive: the operator redeploys',
+      inPlaceMissing: 'standalone mode rescales through its scale fields, not parallelism overrides',
+      notInPlace: reactive ? 'scale' : 'redeploy',
+    };
+  }
+  const missing: string[] = [];
+  if (valueAt(object, '.spec.job') === undefined) missing.push('a job (spec.job): a session cluster');
+  const version = stringAt(object, '.spec.flinkVersion');
+  const parsed = /^v(\d+)_(\d+)$/.exec(version ?? '');
+  const major = Number(parsed?.[1] ?? 0);
+  const minor = Number(parsed?.[2] ?? 0);
+  if (parsed === null)
+    missing.push(`a known flinkVersion (${version ?? 'none'}; in place needs v1_18 or later)`);
+  else if (major === 1 && minor < 18) missing.push(`Flink 1.18 or later (flinkVersion ${version ?? ''})`);
+  if (configured('jobmanager.scheduler') !== 'adaptive') {
+    missing.push('the adaptive scheduler (flinkConfiguration jobmanager.scheduler: adaptive)');
+  }
+  if (configured('kubernetes.operator.job.upgrade.inplace-scaling.enabled') === 'false') {
+    missing.push(
+      'in-place scaling in the operator (kubernetes.operator.job.upgrade.inplace-scaling.enabled is false)',
+    );
+  }
+  const inPlaceMissing = missing.length === 0 ? null : missing.join(', ');
+  return {
+    auto: inPlaceMissing === null ? 'in-place' : 'redeploy',
+    autoWhy:
+      inPlaceMissing === null
+        ? 'native mode on the adaptive scheduler: the operator rescales in place'
+        : `not in place without ${inPlaceMissing}: the operator redeploys`,
+    inPlaceMissing,
+    notInPlace: 'redeploy',
+  };
+}
 
 /**
  * The Flink operator's own autoscaler, when the spec turns it on: `job.autoscaler.enabled`, or its

@@ -45,6 +45,7 @@ function scaledJob(): KubeClient {
       metrics: [{ name: 'flink_busy_ratio', value: 0.93, target: 0.7, type: 'Value' }],
     },
     lastRescaleAtMs: at,
+    rescaleDoneAtMs: null,
     recommendations: [
       { replicas: 2, timestampMs: at },
       { replicas: 1, timestampMs: at - 120_000 },

@@ -145,6 +145,8 @@ describe('target annotations', () => {
     ['replicas-path', 'spec.replicas', /field path/],
     ['parallelism-path', '.spec..x', /field path/],
     ['allow-stateless-rescale', '1', /true or false/],
+    ['rescale', 'restart', /auto, in-place or redeploy|one of/],
+    ['rescale-confirm-timeout', '0s', /from 1s to 1h/],
     ['metrics-window', '0s', /from 1s to 1h/],
     ['metrics-hold-after-restart', 'soon', /expected a duration/],
     ['metrics-max-age', '2h', /from 1s to 1h/],

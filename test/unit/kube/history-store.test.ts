@@ -3,7 +3,12 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
 import { AnnotationHistoryStore, encodeStatus } from '../../../src/kube/status-annotation.js';
-import { InMemoryHistoryStore, NO_HISTORY, planHistoryOf } from '../../../src/scaler/history-store.js';
+import {
+  InMemoryHistoryStore,
+  NO_HISTORY,
+  NO_TRANSIENTS,
+  planHistoryOf,
+} from '../../../src/scaler/history-store.js';
 
 const NOW = Date.UTC(2026, 0, 1);
 const ID = 'flinkdeployment/flink/job';
@@ -12,6 +17,7 @@ function annotation(rescaledAt: number, recommendations: [number, number][]): st
   return encodeStatus({
     lastDecision: null,
     lastRescaleAtMs: rescaledAt,
+    rescaleDoneAtMs: null,
     recommendations: recommendations.map(([replicas, timestampMs]) => ({ replicas, timestampMs })),
     scaleEvents: [{ replicaChange: 1, timestampMs: rescaledAt }],
   });
@@ -28,8 +34,13 @@ describe('InMemoryHistoryStore', () => {
   });
 
   it('gives a plan no recommendations at all for a target never seen, and the stored ones after', () => {
-    assert.equal(planHistoryOf(undefined, 0).recommendations, null);
-    assert.deepEqual(planHistoryOf({ ...NO_HISTORY }, 7), { ...NO_HISTORY, backoffUntilMs: 7 });
+    assert.equal(planHistoryOf(undefined).recommendations, null);
+    assert.deepEqual(planHistoryOf({ ...NO_HISTORY }, { ...NO_TRANSIENTS, backoffUntilMs: 7 }), {
+      ...NO_HISTORY,
+      backoffUntilMs: 7,
+      inFlight: null,
+      notTaken: null,
+    });
   });
 });
 

@@ -191,6 +191,7 @@ describe('status annotation', () => {
         metrics: [{ name: 'flink_busy_ratio', value: 0.93, target: 0.7, type: 'Value' as const }],
       },
       lastRescaleAtMs: 5,
+      rescaleDoneAtMs: null,
       recommendations: Array.from({ length: 300 }, (_, i) => ({ replicas: i % 7, timestampMs: i })),
       scaleEvents: [{ replicaChange: -1, timestampMs: 3 }],
     };
@@ -266,7 +267,7 @@ describe('adapters', () => {
   it('FlinkDeployment: one guarded merge patch of both fields', () => {
     const steps = flinkDeploymentAdapter.planWrite(
       fd,
-      { replicas: 3, parallelism: 12, statusAnnotation: 's' },
+      { replicas: 3, parallelism: 12, statusAnnotation: 's', path: 'redeploy', vertices: null },
       configOf(),
       null,
     );
@@ -295,7 +296,7 @@ describe('adapters', () => {
     assert.equal(view.currentReplicas, 2);
     const steps = flinkApplicationAdapter.planWrite(
       app,
-      { replicas: 3, parallelism: 9, statusAnnotation: undefined },
+      { replicas: 3, parallelism: 9, statusAnnotation: undefined, path: 'redeploy', vertices: null },
       configOf(),
       null,
     );
@@ -315,7 +316,7 @@ describe('adapters', () => {
     assert.equal(view.readyReplicas, 1);
     const steps = deploymentAdapter.planWrite(
       deployment,
-      { replicas: 3, parallelism: 3, statusAnnotation: 's' },
+      { replicas: 3, parallelism: 3, statusAnnotation: 's', path: 'redeploy', vertices: null },
       config,
       null,
     );
@@ -347,7 +348,12 @@ describe('adapters', () => {
     assert.equal(view.currentReplicas, 2);
     assert.deepEqual(
       adapter
-        .planWrite(object, { replicas: 3, parallelism: 6, statusAnnotation: undefined }, viaScale, crd)
+        .planWrite(
+          object,
+          { replicas: 3, parallelism: 6, statusAnnotation: undefined, path: 'redeploy', vertices: null },
+          viaScale,
+          crd,
+        )
         .map((s) => [s.path, s.body]),
       [
         [
@@ -364,7 +370,12 @@ describe('adapters', () => {
     });
     assert.deepEqual(
       adapter
-        .planWrite(object, { replicas: 3, parallelism: 6, statusAnnotation: undefined }, bothPaths, null)
+        .planWrite(
+          object,
+          { replicas: 3, parallelism: 6, statusAnnotation: undefined, path: 'redeploy', vertices: null },
+          bothPaths,
+          null,
+        )
         .map((s) => s.body),
       [{ metadata: { resourceVersion: '3' }, spec: { tms: 3, p: 6 } }],
     );
@@ -391,6 +402,7 @@ describe('status annotation timestamps from the future', () => {
       metrics: [],
     },
     lastRescaleAtMs: in2036,
+    rescaleDoneAtMs: null,
     recommendations: [
       { replicas: 2, timestampMs: nowMs - 10_000 },
       { replicas: 3, timestampMs: in2036 },
@@ -420,6 +432,7 @@ describe('status annotation timestamps from the future', () => {
         ...status,
         lastDecision: null,
         lastRescaleAtMs: nearFuture,
+        rescaleDoneAtMs: null,
         recommendations: [],
         scaleEvents: [],
       }),

@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 
 import { Registry } from 'prom-client';
 
-import { TargetMetrics, writePath } from '../../../src/observability/target-metrics.js';
+import { TargetMetrics } from '../../../src/observability/target-metrics.js';
 import type { TargetMetricsSource, TargetSample } from '../../../src/observability/target-metrics.js';
 import { FakeClock } from '../../fakes/fake-clock.js';
 
@@ -113,13 +113,14 @@ describe('TargetMetrics', () => {
         fromReplicas: 2,
         toReplicas: 3,
         parallelism: 6,
+        path: 'in-place',
         steps,
         outcome: { ok: false, kind: 'refused' },
       },
     );
     metrics.observeWrite(
       { ref: JOB },
-      { atMs: 0, fromReplicas: 2, toReplicas: 3, parallelism: 6, steps, outcome: { ok: true } },
+      { atMs: 0, fromReplicas: 2, toReplicas: 3, parallelism: 6, path: 'in-place', steps, outcome: { ok: true } },
     );
     metrics.observeWrite(
       { ref: JOB },
@@ -128,6 +129,7 @@ describe('TargetMetrics', () => {
         fromReplicas: 3,
         toReplicas: 1,
         parallelism: 2,
+        path: 'scale',
         steps: [
           { path: `${steps[0]?.path ?? ''}/scale`, what: 'scale' },
           { path: steps[0]?.path ?? '', what: 'slotscaler.dev/status' },
@@ -142,7 +144,7 @@ describe('TargetMetrics', () => {
       `slotscaler_target_decisions_total{${JOB_LABELS},outcome="held",reason="ScaleUpLimit"} 1`,
       `slotscaler_target_holds_total{${JOB_LABELS},reason="operator-busy"} 1`,
       `slotscaler_target_write_failures_total{${JOB_LABELS},reason="refused"} 1`,
-      `slotscaler_target_rescales_total{${JOB_LABELS},direction="up",path="patch"} 1`,
+      `slotscaler_target_rescales_total{${JOB_LABELS},direction="up",path="in-place"} 1`,
       `slotscaler_target_rescales_total{${JOB_LABELS},direction="down",path="scale"} 1`,
     ])
       assert.ok(lines.includes(expected), `${expected} in\n${lines.join('\n')}`);
@@ -188,6 +190,7 @@ describe('TargetMetrics', () => {
         fromReplicas: 2,
         toReplicas: 3,
         parallelism: 6,
+        path: 'redeploy',
         steps: [{ path: '/x', what: 'spec' }],
         outcome: { ok: true },
       },
@@ -258,7 +261,7 @@ describe('TargetMetrics', () => {
       metrics.observeHold({ ref }, 'post-rescale');
       metrics.observeWrite(
         { ref },
-        { atMs: 0, fromReplicas: 1, toReplicas: 2, parallelism: 4, steps: [], outcome: { ok: true } },
+        { atMs: 0, fromReplicas: 1, toReplicas: 2, parallelism: 4, path: 'in-place', steps: [], outcome: { ok: true } },
       );
       metrics.observeWrite(
         { ref },
@@ -267,6 +270,7 @@ describe('TargetMetrics', () => {
           fromReplicas: 1,
           toReplicas: 2,
           parallelism: 4,
+          path: 'in-place',
           steps: [],
           outcome: { ok: false, kind: 'throttled' },
         },
@@ -347,26 +351,6 @@ describe('TargetMetrics', () => {
     assert.deepEqual(
       lines.filter((line) => !line.startsWith('slotscaler_target_decisions_total')),
       ['slotscaler_leader_status 0', 'slotscaler_ready 0'],
-    );
-  });
-});
-
-describe('writePath', () => {
-  it('tells one patch of the object from the scale subresource, ignoring the status annotation write', () => {
-    assert.equal(writePath([{ path: '/apis/g/v/namespaces/n/things/x', what: 'spec' }]), 'patch');
-    assert.equal(
-      writePath([
-        { path: '/apis/apps/v1/namespaces/n/deployments/x/scale', what: 'scale.spec.replicas=2' },
-        { path: '/apis/apps/v1/namespaces/n/deployments/x', what: 'slotscaler.dev/status' },
-      ]),
-      'scale',
-    );
-    assert.equal(
-      writePath([
-        { path: '/apis/g/v/namespaces/n/things/x', what: '.spec.parallelism=4' },
-        { path: '/apis/g/v/namespaces/n/things/x/scale', what: 'scale.spec.replicas=2' },
-      ]),
-      'patch+scale',
     );
   });
 });

@@ -1,6 +1,7 @@
 // The scaling loop and `slotscaler simulate` reach the same plan from the same inputs: a target's
 // config, its TaskManagers and slots, the tick's readings and its histories (the loop reads them
 // from the status annotation, the simulator holds them in memory).
+import { PARALLELISM_OVERRIDES, formatOverrides } from '../../../src/kube/adapters/flink-deployment.js';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
@@ -78,6 +79,7 @@ function statusOf(world: World): string | undefined {
   return encodeStatus({
     lastDecision: null,
     lastRescaleAtMs: world.rescaledSecondsAgo === null ? null : NOW - world.rescaledSecondsAgo * 1000,
+    rescaleDoneAtMs: null,
     recommendations: (world.recommendations ?? []).map(({ replicas, secondsAgo }) => ({
       replicas,
       timestampMs: NOW - secondsAgo * 1000,
@@ -117,6 +119,9 @@ describe('one plan, two worlds', () => {
         const object = flinkDeployment('job', {
           replicas: world.replicas,
           slots: world.slots,
+          // A spec that rescales in place, as the simulated job does.
+          flinkVersion: 'v1_20',
+          flinkConfiguration: { 'jobmanager.scheduler': 'adaptive' },
           annotations: {
             ...annotationsOf(world),
             ...(status === undefined ? {} : { [STATUS_ANNOTATION]: status }),
@@ -128,9 +133,12 @@ describe('one plan, two worlds', () => {
         const history: PlanHistory = {
           lastDecision: null,
           lastRescaleAtMs: stored?.lastRescaleAtMs ?? null,
+          rescaleDoneAtMs: null,
           recommendations: stored?.recommendations ?? null,
           scaleEvents: stored?.scaleEvents ?? [],
           backoffUntilMs: 0,
+          inFlight: null,
+          notTaken: null,
         };
         const plan = planTarget(
           simulatedPlanInput(
@@ -149,9 +157,9 @@ describe('one plan, two worlds', () => {
           'recommendation' in plan ? plan.recommendation : undefined,
         );
         if (plan.outcome === 'scale') {
+          assert.equal(plan.write.path, 'in-place');
           assert.deepEqual(inCluster.written, {
-            taskManager: { replicas: plan.write.replicas },
-            job: { parallelism: plan.write.parallelism },
+            flinkConfiguration: { [PARALLELISM_OVERRIDES]: formatOverrides(plan.write.vertices ?? []) },
           });
         } else {
           assert.equal(inCluster.written, null);

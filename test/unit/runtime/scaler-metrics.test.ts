@@ -104,7 +104,7 @@ describe('per-target metrics from the scaling loop', () => {
     return { registry, clock, targets, busy, writer, loop, metrics };
   }
 
-  it('counts a scale-up as a decision and a rescale, then the post-rescale hold; a refused write as a failure', async () => {
+  it('counts a scale-up as a decision and a rescale, then the hold while it is in flight; a refused write as a failure', async () => {
     const { registry, clock, targets, busy, writer, loop } = setUp();
     targets.set(flinkDeployment('job'));
     targets.set(flinkDeployment('refused'));
@@ -116,7 +116,8 @@ describe('per-target metrics from the scaling loop', () => {
     };
     await loop.runOnce();
     clock.advance(5_000);
-    // The write applied: the object asks for 2 TaskManagers; the cooldown holds the next change.
+    // The write applied: the object asks for 2 TaskManagers; until the job shows the new
+    // parallelism, the next change is held.
     targets.set(flinkDeployment('job', { replicas: 2 }));
     busy.busy.set('job', 1);
     await loop.runOnce();
@@ -127,13 +128,13 @@ describe('per-target metrics from the scaling loop', () => {
       lines,
       `slotscaler_target_decisions_total{${LABELS('job')},outcome="scaled",reason="DesiredWithinRange"} 1`,
     );
-    has(lines, `slotscaler_target_rescales_total{${LABELS('job')},direction="up",path="patch"} 1`);
-    has(lines, `slotscaler_target_holds_total{${LABELS('job')},reason="post-rescale"} 1`);
+    has(lines, `slotscaler_target_rescales_total{${LABELS('job')},direction="up",path="redeploy"} 1`);
+    has(lines, `slotscaler_target_holds_total{${LABELS('job')},reason="in-flight"} 1`);
     has(
       lines,
       `slotscaler_target_decisions_total{${LABELS('job')},outcome="held",reason="DesiredWithinRange"} 1`,
     );
-    has(lines, `slotscaler_target_held_seconds{${LABELS('job')},reason="post-rescale"} 1`);
+    has(lines, `slotscaler_target_held_seconds{${LABELS('job')},reason="in-flight"} 1`);
     has(lines, `slotscaler_target_rescale_pending_seconds{${LABELS('job')}} 6`);
     has(lines, `slotscaler_target_current_taskmanagers{${LABELS('job')}} 2`);
     has(lines, `slotscaler_target_desired_taskmanagers{${LABELS('job')}} 4`);

@@ -22,7 +22,7 @@ import { FakeClock } from '../../fakes/fake-clock.js';
 import { FakeEvents } from '../../fakes/fake-events.js';
 import { FakeWriter } from '../../fakes/fake-writer.js';
 import { flinkDeployment, register } from '../../fakes/flink-deployment-target.js';
-import { windowReadings } from '../../fakes/window-readings.js';
+import { RUNNING_JOB, windowReadings } from '../../fakes/window-readings.js';
 
 class FakeTargets implements TargetSource {
   readonly targets = new Map<string, RegisteredTarget>();
@@ -48,6 +48,9 @@ class FakeMetrics implements MetricsSource {
   state = 'RUNNING';
   /** Seconds the window's samples span back from now. */
   spanSeconds = 10;
+  /** The job's parallelism as the JobManager reports it (every vertex), and since when it runs. */
+  parallelism = 2;
+  runningSinceMs: number | null = null;
   constructor(
     private readonly clock: FakeClock,
     private readonly targets?: TargetSource,
@@ -59,6 +62,13 @@ class FakeMetrics implements MetricsSource {
       state: this.state,
       spanSeconds: this.spanSeconds,
       lastSampleAtMs: Math.min(nowMs, this.clock.nowMs()),
+      job: {
+        ...RUNNING_JOB,
+        state: this.state,
+        runningSinceMs: this.runningSinceMs,
+        seenAtMs: Math.min(nowMs, this.clock.nowMs()),
+        vertices: RUNNING_JOB.vertices.map((vertex) => ({ ...vertex, parallelism: this.parallelism })),
+      },
     });
   }
   /** The values as the snapshot makes them: the window's and the target's expression metrics. */
@@ -126,7 +136,7 @@ describe('ScalingLoop', () => {
     assert.deepEqual(events.reasons(), ['Rescaled']);
     assert.equal(
       events.events[0]?.note,
-      'TaskManagers 1 → 2, parallelism 2 → 4: flink_busy_ratio 1 (target 0.5); reason DesiredWithinRange',
+      'TaskManagers 1 → 2, parallelism 2 → 4: flink_busy_ratio 1 (target 0.5); reason DesiredWithinRange; redeploy (not in place without a known flinkVersion (none; in place needs v1_18 or later), the adaptive scheduler (flinkConfiguration jobmanager.scheduler: adaptive): the operator redeploys)',
     );
     assert.equal(loop.recommendation('flinkdeployment/flink/job')?.replicas, 2);
   });
@@ -150,6 +160,7 @@ describe('ScalingLoop', () => {
     // The operator applied it; the job restarted; load is still high.
     targets.set(flinkDeployment('job', { replicas: 2, resourceVersion: '2' }));
     clock.advance(5_000);
+    metrics.parallelism = 4;
     // The window still spans samples from before the rescale.
     metrics.spanSeconds = 10;
     let result = await loop.runOnce();
@@ -172,14 +183,18 @@ describe('ScalingLoop', () => {
     metrics.busy.set('job', { value: 1 });
     await loop.runOnce();
     targets.set(flinkDeployment('job', { replicas: 2, resourceVersion: '2' }));
+    // The job runs again at the new parallelism a second after the write.
+    metrics.parallelism = 4;
+    metrics.runningSinceMs = clock.nowMs() + 1_000;
     metrics.spanSeconds = 2;
     for (let tick = 0; tick < 3; tick++) {
       clock.advance(5_000);
       assert.equal((await loop.runOnce()).outcomes.get('flinkdeployment/flink/job'), 'held');
     }
-    assert.deepEqual(events.reasons(), ['Rescaled', 'RescaleHeld']);
+    assert.deepEqual(events.reasons(), ['Rescaled', 'RescaleDone', 'RescaleHeld']);
+    assert.match(events.events[1]?.note ?? '', /^the job runs at parallelism 4 \(redeploy\), 1 s after the write$/);
     assert.match(
-      events.events[1]?.note ?? '',
+      events.events[2]?.note ?? '',
       /^TaskManagers 2 → 4, parallelism 4 → 8: .*: held: .*cooldown/,
     );
   });
@@ -190,6 +205,7 @@ describe('ScalingLoop', () => {
     const status = encodeStatus({
       lastDecision: null,
       lastRescaleAtMs: in2036,
+      rescaleDoneAtMs: null,
       recommendations: [],
       scaleEvents: [{ replicaChange: 1, timestampMs: in2036 }],
     });
@@ -496,6 +512,7 @@ describe('ScalingLoop', () => {
     const status = encodeStatus({
       lastDecision: null,
       lastRescaleAtMs: now - 120_000,
+      rescaleDoneAtMs: null,
       // 4 TaskManagers were recommended 30 s ago: the 60 s scale-down window still holds them.
       recommendations: [{ replicas: 4, timestampMs: now - 30_000 }],
       scaleEvents: [{ replicaChange: 2, timestampMs: now - 120_000 }],
@@ -524,6 +541,7 @@ describe('ScalingLoop', () => {
     const status = encodeStatus({
       lastDecision: null,
       lastRescaleAtMs: now,
+      rescaleDoneAtMs: null,
       recommendations: [{ replicas: 2, timestampMs: now }],
       scaleEvents: [{ replicaChange: 1, timestampMs: now }],
     });

@@ -41,6 +41,7 @@ function readingsOf(busy: number, lastSampleAtMs: number): WindowReadings {
     lastSampleAtMs,
     metrics,
     vertices: [],
+    job: null,
   };
 }
 

@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import { parseTargetAnnotations } from '../../../src/config/annotations.js';
 import type { TargetConfig } from '../../../src/config/schema.js';
 import type { MetricReading } from '../../../src/domain/metrics.js';
-import type { TargetView } from '../../../src/domain/target.js';
+import type { RescaleSupport, TargetView } from '../../../src/domain/target.js';
 import type { WindowReadings } from '../../../src/metrics/metric-window.js';
 import { planTarget } from '../../../src/scaler/plan-target.js';
 import type { Plan, PlanHistory, PlanInput } from '../../../src/scaler/plan-target.js';
@@ -26,6 +26,13 @@ function config(annotations: Record<string, string> = {}): TargetConfig {
   return result.config;
 }
 
+const IN_PLACE: RescaleSupport = {
+  auto: 'in-place',
+  autoWhy: 'native mode on the adaptive scheduler',
+  inPlaceMissing: null,
+  notInPlace: 'redeploy',
+};
+
 function view(overrides: Partial<TargetView> = {}): TargetView {
   return {
     jobManagerUrl: 'http://jm:8081',
@@ -38,6 +45,7 @@ function view(overrides: Partial<TargetView> = {}): TargetView {
     operatorBusy: null,
     stateless: false,
     otherAutoscaler: null,
+    rescale: IN_PLACE,
     ...overrides,
   };
 }
@@ -49,9 +57,12 @@ function readings(busyRatio: MetricReading, overrides: WindowReadingsOptions = {
 const NO_HISTORY: PlanHistory = {
   lastDecision: null,
   lastRescaleAtMs: null,
+  rescaleDoneAtMs: null,
   recommendations: null,
   scaleEvents: [],
   backoffUntilMs: 0,
+  inFlight: null,
+  notTaken: null,
 };
 
 type InputOverrides = Partial<Omit<PlanInput, 'values'>> & { cfg?: TargetConfig; v?: TargetView };
@@ -83,7 +94,15 @@ describe('planTarget', () => {
   it('plans the write of a wanted change, with the histories to record when it lands', () => {
     const plan = planTarget(input());
     assert.equal(plan.outcome, 'scale');
-    assert.deepEqual(plan.write, { replicas: 2, parallelism: 4 });
+    assert.deepEqual(plan.write, {
+      replicas: 2,
+      parallelism: 4,
+      path: 'in-place',
+      pathWhy: 'native mode on the adaptive scheduler',
+      vertices: [{ id: 'b'.repeat(32), parallelism: 4 }],
+      jobId: 'a'.repeat(32),
+    });
+    assert.equal(plan.recorded.path, 'in-place');
     assert.equal(plan.history.lastRescaleAtMs, NOW);
     assert.deepEqual(plan.history.scaleEvents, [{ replicaChange: 1, timestampMs: NOW }]);
     assert.equal(plan.recorded.outcome, 'scaled');
@@ -96,7 +115,7 @@ describe('planTarget', () => {
     });
     assert.equal(
       plan.summary,
-      'TaskManagers 1 → 2, parallelism 2 → 4: flink_busy_ratio 1 (target 0.5); reason DesiredWithinRange',
+      'TaskManagers 1 → 2, parallelism 2 → 4: flink_busy_ratio 1 (target 0.5); reason DesiredWithinRange; in place (native mode on the adaptive scheduler)',
     );
   });
 

@@ -35,6 +35,7 @@ const readings: WindowReadings = {
   lastSampleAtMs: T0,
   metrics,
   vertices: [],
+  job: null,
 };
 
 describe('target decision mapping', () => {
