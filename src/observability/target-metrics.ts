@@ -115,7 +115,6 @@ const PRUNE_INTERVAL_MS = 10_000;
 
 const TARGET_LABEL_NAMES = ['namespace', 'name', 'kind'] as const;
 
-
 /** The labels of a target id `<kind>/<namespace>/<name>` (the collector's fallback). */
 function labelsOfId(id: string): TargetLabels {
   const [kind = '', namespace = '', ...name] = id.split('/');

@@ -120,7 +120,15 @@ describe('TargetMetrics', () => {
     );
     metrics.observeWrite(
       { ref: JOB },
-      { atMs: 0, fromReplicas: 2, toReplicas: 3, parallelism: 6, path: 'in-place', steps, outcome: { ok: true } },
+      {
+        atMs: 0,
+        fromReplicas: 2,
+        toReplicas: 3,
+        parallelism: 6,
+        path: 'in-place',
+        steps,
+        outcome: { ok: true },
+      },
     );
     metrics.observeWrite(
       { ref: JOB },
@@ -261,7 +269,15 @@ describe('TargetMetrics', () => {
       metrics.observeHold({ ref }, 'post-rescale');
       metrics.observeWrite(
         { ref },
-        { atMs: 0, fromReplicas: 1, toReplicas: 2, parallelism: 4, path: 'in-place', steps: [], outcome: { ok: true } },
+        {
+          atMs: 0,
+          fromReplicas: 1,
+          toReplicas: 2,
+          parallelism: 4,
+          path: 'in-place',
+          steps: [],
+          outcome: { ok: true },
+        },
       );
       metrics.observeWrite(
         { ref },

@@ -192,7 +192,10 @@ describe('ScalingLoop', () => {
       assert.equal((await loop.runOnce()).outcomes.get('flinkdeployment/flink/job'), 'held');
     }
     assert.deepEqual(events.reasons(), ['Rescaled', 'RescaleDone', 'RescaleHeld']);
-    assert.match(events.events[1]?.note ?? '', /^the job runs at parallelism 4 \(redeploy\), 1 s after the write$/);
+    assert.match(
+      events.events[1]?.note ?? '',
+      /^the job runs at parallelism 4 \(redeploy\), 1 s after the write$/,
+    );
     assert.match(
       events.events[2]?.note ?? '',
       /^TaskManagers 2 → 4, parallelism 4 → 8: .*: held: .*cooldown/,
