@@ -2,6 +2,7 @@
 // (the registry's parsing has tests of its own).
 import { compileExpressionMetric } from '../../src/metrics/expression-metric.js';
 import { parseTargetAnnotations } from '../../src/config/annotations.js';
+import type { TargetAdapter } from '../../src/kube/adapters/adapter.js';
 import { flinkDeploymentAdapter } from '../../src/kube/adapters/flink-deployment.js';
 import type { KubeObject } from '../../src/kube/objects.js';
 import { KNOWN_METRICS, registeredTarget, targetId } from '../../src/kube/target-registry.js';
@@ -56,7 +57,7 @@ export function flinkDeployment(name: string, options: FlinkDeploymentOptions = 
 }
 
 /** What the registry makes of an object (its parsing is exercised by the registry's own tests). */
-export function register(object: KubeObject): RegisteredTarget {
+export function register(object: KubeObject, adapter: TargetAdapter = flinkDeploymentAdapter): RegisteredTarget {
   const result = parseTargetAnnotations(object.metadata.annotations ?? {}, { knownMetrics: KNOWN_METRICS });
   const parsed = result.ok
     ? {
@@ -67,13 +68,14 @@ export function register(object: KubeObject): RegisteredTarget {
         ),
       }
     : { ok: false as const, issues: result.issues };
+  const { group, version, kind } = adapter.resource;
   return registeredTarget(
     {
-      id: targetId(flinkDeploymentAdapter, 'flink', object.metadata.name),
-      adapter: flinkDeploymentAdapter,
+      id: targetId(adapter, 'flink', object.metadata.name),
+      adapter,
       ref: {
-        apiVersion: 'flink.apache.org/v1beta1',
-        kind: 'FlinkDeployment',
+        apiVersion: group === '' ? version : `${group}/${version}`,
+        kind,
         namespace: 'flink',
         name: object.metadata.name,
         uid: object.metadata.uid,
@@ -82,6 +84,6 @@ export function register(object: KubeObject): RegisteredTarget {
       crd: null,
     },
     parsed,
-    (config) => flinkDeploymentAdapter.describe(object, config, null),
+    (config) => adapter.describe(object, config, null),
   );
 }
