@@ -80,8 +80,8 @@ export const IN_PLACE_UP_SECONDS = 3.3;
 export const IN_PLACE_DOWN_SECONDS = 3.1;
 /**
  * Redeploy: JobManager and TaskManagers deleted and created again. Not measured here: 30 to 120 s
- * on a real cluster (pods scheduled, images pulled, JVMs started, state restored); 60 s is the
- * model's restart cost from before the paths were told apart.
+ * on a real cluster (pods scheduled, images pulled, JVMs started, state restored); 60 s lies
+ * within that range.
  */
 export const REDEPLOY_RESTART_SECONDS = 60;
 /**
