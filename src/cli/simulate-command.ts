@@ -141,30 +141,33 @@ function rescaleOption(text: string): RescaleOption {
   return option;
 }
 
-/** The cost of each path, the defaults overridden by the flags given. */
-function rescaleCosts(options: SimulateCommandOptions): Record<RescalePath, RescaleCost> {
-  const defaults = DEFAULT_RESCALE_COSTS;
-  const inPlace =
-    options.inPlaceDowntime === undefined
-      ? defaults['in-place']
-      : { ...defaults['in-place'], ...both(duration('--in-place-downtime', options.inPlaceDowntime, true)) };
-  const restart =
-    options.redeployDowntime === undefined
-      ? {}
-      : both(duration('--redeploy-downtime', options.redeployDowntime, true));
-  const savepoint =
-    options.savepointDuration === undefined
-      ? {}
-      : { savepointSeconds: duration('--savepoint-duration', options.savepointDuration, true) };
-  return {
-    'in-place': inPlace,
-    redeploy: { ...defaults.redeploy, ...restart, ...savepoint },
-    scale: defaults.scale,
-  };
+/** A downtime flag: the same seconds whichever way the parallelism goes. */
+function downtimeFlag(flag: string, text: string): Pick<RescaleCost, 'upSeconds' | 'downSeconds'> {
+  const seconds = duration(flag, text, true);
+  return { upSeconds: seconds, downSeconds: seconds };
 }
 
-function both(seconds: number): Pick<RescaleCost, 'upSeconds' | 'downSeconds'> {
-  return { upSeconds: seconds, downSeconds: seconds };
+/** The cost of each path: the defaults, overridden by the flags given. */
+function rescaleCosts(options: SimulateCommandOptions): Record<RescalePath, RescaleCost> {
+  const defaults = DEFAULT_RESCALE_COSTS;
+  return {
+    'in-place': {
+      ...defaults['in-place'],
+      ...(options.inPlaceDowntime === undefined
+        ? {}
+        : downtimeFlag('--in-place-downtime', options.inPlaceDowntime)),
+    },
+    redeploy: {
+      ...defaults.redeploy,
+      ...(options.redeployDowntime === undefined
+        ? {}
+        : downtimeFlag('--redeploy-downtime', options.redeployDowntime)),
+      ...(options.savepointDuration === undefined
+        ? {}
+        : { savepointSeconds: duration('--savepoint-duration', options.savepointDuration, true) }),
+    },
+    scale: defaults.scale,
+  };
 }
 
 /** The costs, as the settings of the report say them. */
