@@ -21,7 +21,7 @@ import {
   MODEL_LIMITATIONS,
 } from '../simulate/job-model.js';
 import type { RescaleCost } from '../simulate/job-model.js';
-import { describeRescaleEffect, renderReport, summaryRows } from '../simulate/report.js';
+import { describeRescaleEffect, perRescaleRows, renderReport, summaryRows } from '../simulate/report.js';
 import {
   defaultScalerConfig,
   HPA_SYNC_PERIOD_SECONDS,
@@ -360,7 +360,7 @@ export function runSimulate(options: SimulateCommandOptions, io: SimulateIo): nu
       }),
     );
   } else {
-    const lines = [formatTable(summaryRows(results))];
+    const lines = [formatTable(summaryRows(results)), '', formatTable(perRescaleRows(results))];
     const main = results[0];
     if (main !== undefined) {
       const scaled = main.decisions.filter((decision) => decision.outcome === 'scaled');

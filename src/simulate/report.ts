@@ -264,6 +264,28 @@ export function summaryRows(results: readonly SimulationResult[]): string[][] {
   ];
 }
 
+/**
+ * What one rescale cost on average, per policy: the figure to weigh one path against another
+ * (downtime per rescale, records reprocessed per rescale). `-` where there was no rescale or the
+ * run did not count it.
+ */
+export function perRescaleRows(results: readonly SimulationResult[]): string[][] {
+  return [
+    ['policy', 'rescales', 'downtime per rescale (s)', 'records reprocessed per rescale'],
+    ...results.map((result) => {
+      const s = result.summary;
+      const per = (total: number | undefined, format: (value: number) => string): string =>
+        s.rescales === 0 || total === undefined ? '-' : format(total / s.rescales);
+      return [
+        result.policy,
+        String(s.rescales),
+        per(s.restartDowntimeSeconds, (value) => value.toFixed(1)),
+        per(s.recordsReprocessed, formatRecords),
+      ];
+    }),
+  ];
+}
+
 /** The path and cost cells of a decision in the decisions table (empty when held or not counted). */
 function costCells(decision: SimulatedDecision): string[] {
   const effect = decision.rescale;
@@ -455,6 +477,7 @@ export function renderReport(results: readonly SimulationResult[], context: Repo
 <p class="note">${escapeHtml(context.introduction ?? `Trace ${main.trace}, ${formatSeconds(duration)} of simulated time; the decisions are made by Slotscaler's own metric window and decision code.`)} Hover a vertical line for the reason of a rescale (red: up, green: down).</p>
 <h2>Summary</h2>
 ${table(rows, true)}
+${table(perRescaleRows(results), true)}
 <p class="note">Restart downtime: seconds the job processed nothing (a restart, or the savepoint a redeploy stops with) while input kept arriving. Records reprocessed: what the job had processed since its latest completed checkpoint when a rescale restored it from there; a redeploy resumes from its savepoint and replays nothing.</p>
 ${charts.join('\n')}
 <h2>Decisions (${escapeHtml(main.policy)})</h2>

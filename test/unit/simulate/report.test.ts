@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import { escapeHtml, lineChart, renderReport, summaryRows } from '../../../src/simulate/report.js';
+import {
+  escapeHtml,
+  lineChart,
+  perRescaleRows,
+  renderReport,
+  summaryRows,
+} from '../../../src/simulate/report.js';
 import { simulate, slotscalerPolicy } from '../../../src/simulate/run.js';
 import type { SimulationResult } from '../../../src/simulate/run.js';
 import { builtinTrace } from '../../../src/simulate/traces.js';
@@ -121,7 +127,16 @@ describe('simulate report', () => {
     assert.equal(cell(rows[1], 'rescales by path'), 'in place 1');
     assert.equal(cell(rows[2], 'records reprocessed'), '-');
     assert.equal(cell(rows[2], 'rescales by path'), '-');
+    // Per rescale: the step's one scale-up in place; the real run's replay is unknown.
+    assert.deepEqual(perRescaleRows([simulated, real]), [
+      ['policy', 'rescales', 'downtime per rescale (s)', 'records reprocessed per rescale'],
+      [simulated.policy, '1', '3.3', '60,000'],
+      ['real run', '1', '3.3', '-'],
+    ]);
+    const quiet = withDefaults('flat-with-noise');
+    assert.deepEqual(perRescaleRows([quiet])[1], [quiet.policy, '0', '-', '-']);
     const html = renderReport([real], { title: 'real', settings: [], limitations: [] });
+    assert.match(html, /<td>real run<\/td><td>1<\/td><td>3\.3<\/td><td>-<\/td>/);
     assert.doesNotMatch(html, /NaN|undefined|Infinity/);
     assert.match(html, /<td>2 → 5<\/td><td>10<\/td><td><\/td><td><\/td><td><\/td>/);
   });
