@@ -13,6 +13,13 @@ import { runDecide } from './cli/decide-command.js';
 import { EXPLAIN_OUTPUTS, explainTarget, parseReference } from './cli/explain.js';
 import type { ExplainOutput } from './cli/explain.js';
 import type { SimulateCommandOptions } from './cli/simulate-command.js';
+import {
+  DEFAULT_CHECKPOINT_INTERVAL_SECONDS,
+  IN_PLACE_DOWN_SECONDS,
+  IN_PLACE_UP_SECONDS,
+  REDEPLOY_RESTART_SECONDS,
+  REDEPLOY_SAVEPOINT_SECONDS,
+} from './simulate/job-model.js';
 import { BUILTIN_TRACES } from './simulate/traces.js';
 
 import { loadConfig } from './config/load.js';
@@ -94,7 +101,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--json', 'print JSON instead of a table', false)
     .option(
       '--compare',
-      'also run Slotscaler with its rescales taking the other path (in place, redeploy), its defaults, and the plain HPA on CPU, side by side',
+      'also run Slotscaler with its rescales taking the other path (in place or redeploy), with its defaults when --annotations is given, and the plain HPA on CPU, side by side',
       false,
     )
     .option('--lag-objective <duration>', 'lag above this counts as over the objective', '60s')
@@ -109,21 +116,21 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option(
       '--checkpoint-interval <duration>',
       'seconds between completed checkpoints; a restore replays what was processed since the latest (0: off)',
-      '60s',
+      `${DEFAULT_CHECKPOINT_INTERVAL_SECONDS}s`,
     )
     .option(
       '--in-place-downtime <duration>',
-      'how long an in-place rescale stops the job (default: 3.3s up, 3.1s down, measured on the MiniCluster)',
+      `how long an in-place rescale stops the job (default: ${IN_PLACE_UP_SECONDS}s up, ${IN_PLACE_DOWN_SECONDS}s down, measured on the MiniCluster)`,
     )
     .option(
       '--redeploy-downtime <duration>',
       "how long a redeploy's restart stops the job, after its savepoint",
-      '60s',
+      `${REDEPLOY_RESTART_SECONDS}s`,
     )
     .option(
       '--savepoint-duration <duration>',
       'how long the savepoint a redeploy stops the job with takes',
-      '2s',
+      `${REDEPLOY_SAVEPOINT_SECONDS}s`,
     )
     .action(async (options: SimulateCommandOptions) => {
       const { runSimulate } = await import('./cli/simulate-command.js');

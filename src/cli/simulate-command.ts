@@ -53,13 +53,13 @@ export interface SimulateCommandOptions {
   readonly initialTaskmanagers?: string | undefined;
   /** How Slotscaler's rescales reach the job: `auto` (in place), `in-place` or `redeploy`. */
   readonly rescale?: string | undefined;
-  /** Seconds between completed checkpoints (duration, default 60s; 0 turns them off). */
+  /** Seconds between completed checkpoints (duration, default `DEFAULT_CHECKPOINT_INTERVAL_SECONDS`; 0 turns them off). */
   readonly checkpointInterval?: string | undefined;
-  /** Downtime of an in-place rescale, up and down (duration; default the MiniCluster's 3.3s up, 3.1s down). */
+  /** Downtime of an in-place rescale, up and down (duration; default `IN_PLACE_UP_SECONDS`, `IN_PLACE_DOWN_SECONDS`). */
   readonly inPlaceDowntime?: string | undefined;
-  /** Downtime of a redeploy's restart, after its savepoint (duration, default 60s). */
+  /** Downtime of a redeploy's restart, after its savepoint (duration, default `REDEPLOY_RESTART_SECONDS`). */
   readonly redeployDowntime?: string | undefined;
-  /** How long a redeploy's savepoint takes (duration, default 2s). */
+  /** How long a redeploy's savepoint takes (duration, default `REDEPLOY_SAVEPOINT_SECONDS`). */
   readonly savepointDuration?: string | undefined;
 }
 
@@ -326,7 +326,7 @@ export function runSimulate(options: SimulateCommandOptions, io: SimulateIo): nu
     if (options.compare === true) {
       settings.push([
         'hpa-cpu baseline',
-        `the HPA on CPU utilization (the busy ratio over 30 s) with target 0.7, default behavior, every ${HPA_SYNC_PERIOD_SECONDS} s, no hold after a restart; same TaskManager bounds`,
+        `the HPA on CPU utilization (the busy ratio over 30 s) with target 0.7, default behavior, every ${HPA_SYNC_PERIOD_SECONDS} s, no hold after a restart; same TaskManager bounds; Flink in reactive mode, so its rescales take the scale path`,
       ]);
     }
   } catch (err) {
