@@ -41,6 +41,8 @@
  *   a fixed phase (Flink draws the first one's delay at random);
  * - each path's downtime is fixed: no savepoint whose duration grows with state, no failed
  *   restarts, no TaskManager pods that take longer to schedule than others;
+ * - a redeploy always stops with a savepoint (`upgradeMode: savepoint`); one with
+ *   `upgradeMode: last-state` resumes from the latest checkpoint and would replay like in place;
  * - the JobManager's REST metrics are exact at every snapshot (no 10 s metric-fetcher cache), and the
  *   source registers `pendingRecords` from the start;
  * - the Kafka source never runs dry of partitions and reads instantly whatever is pending;
@@ -448,6 +450,7 @@ export const MODEL_LIMITATIONS: readonly string[] = [
   'Constant capacity per slot: no GC pauses, checkpoint alignment, state growth, or warm-up after a restart.',
   'Each rescale path costs a fixed downtime: no savepoint whose duration grows with state, no failed restarts, no slow pod scheduling.',
   'A checkpoint completes the moment it is due, every interval from the (re)start: no duration, no failed checkpoints, no random first delay.',
+  'A redeploy always stops with a savepoint (upgradeMode savepoint); with last-state it would resume from the latest checkpoint and replay like an in-place rescale.',
   'Exact REST metrics at every tick (no JobManager metric-fetcher cache) and pendingRecords known from the start.',
   'The source never runs out of partitions and reads whatever is pending at once.',
   'The TaskManager count changes at the moment of the write and every pod is ready at once.',
