@@ -38,7 +38,8 @@
  * - capacity is constant per slot: no GC pauses, no checkpoint alignment, no state growth, no warm-up
  *   after a restart (RocksDB cache, JIT), no throughput lost while a checkpoint is taken;
  * - a checkpoint completes the moment it is due (no duration, no failed or declined checkpoint), on
- *   a fixed phase (Flink draws the first one's delay at random);
+ *   a fixed phase (Flink's `CheckpointCoordinator` draws the first one's delay at random, between
+ *   the minimum pause and the interval);
  * - each path's downtime is fixed: no savepoint whose duration grows with state, no failed
  *   restarts, no TaskManager pods that take longer to schedule than others;
  * - a redeploy always stops with a savepoint (`upgradeMode: savepoint`); one with
