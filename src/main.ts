@@ -13,6 +13,13 @@ import { runDecide } from './cli/decide-command.js';
 import { EXPLAIN_OUTPUTS, explainTarget, parseReference } from './cli/explain.js';
 import type { ExplainOutput } from './cli/explain.js';
 import type { SimulateCommandOptions } from './cli/simulate-command.js';
+import {
+  DEFAULT_CHECKPOINT_INTERVAL_SECONDS,
+  IN_PLACE_DOWN_SECONDS,
+  IN_PLACE_UP_SECONDS,
+  REDEPLOY_RESTART_SECONDS,
+  REDEPLOY_SAVEPOINT_SECONDS,
+} from './simulate/job-model.js';
 import { BUILTIN_TRACES } from './simulate/traces.js';
 
 import { loadConfig } from './config/load.js';
@@ -92,12 +99,39 @@ export async function main(argv: readonly string[]): Promise<number> {
     )
     .option('--report <file>', 'write a self-contained HTML report with charts')
     .option('--json', 'print JSON instead of a table', false)
-    .option('--compare', "also run Slotscaler's defaults and the plain HPA on CPU, side by side", false)
+    .option(
+      '--compare',
+      'also run Slotscaler with its rescales taking the other path (in place or redeploy), with its defaults when --annotations is given, and the plain HPA on CPU, side by side',
+      false,
+    )
     .option('--lag-objective <duration>', 'lag above this counts as over the objective', '60s')
     .option('--tick-interval <duration>', "the scaler's tick interval (default: the config's, 15s)")
     .option('--capacity-per-slot <records/s>', 'records per second one task slot processes', '1000')
     .option('--initial-taskmanagers <n>', 'TaskManagers at the start', '2')
-    .option('--restart-downtime <duration>', 'how long each rescale stops the job', '60s')
+    .option(
+      '--rescale <auto|in-place|redeploy>',
+      "how Slotscaler's rescales reach the job (auto: in place, as on the adaptive scheduler with Flink >= 1.18)",
+      'auto',
+    )
+    .option(
+      '--checkpoint-interval <duration>',
+      'seconds between completed checkpoints; a restore replays what was processed since the latest (0: off)',
+      `${DEFAULT_CHECKPOINT_INTERVAL_SECONDS}s`,
+    )
+    .option(
+      '--in-place-downtime <duration>',
+      `how long an in-place rescale stops the job (default: ${IN_PLACE_UP_SECONDS}s up, ${IN_PLACE_DOWN_SECONDS}s down, measured on the MiniCluster)`,
+    )
+    .option(
+      '--redeploy-downtime <duration>',
+      "how long a redeploy's restart stops the job, after its savepoint",
+      `${REDEPLOY_RESTART_SECONDS}s`,
+    )
+    .option(
+      '--savepoint-duration <duration>',
+      'how long the savepoint a redeploy stops the job with takes',
+      `${REDEPLOY_SAVEPOINT_SECONDS}s`,
+    )
     .action(async (options: SimulateCommandOptions) => {
       const { runSimulate } = await import('./cli/simulate-command.js');
       exitCode = runSimulate(options, {

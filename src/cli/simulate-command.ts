@@ -1,8 +1,10 @@
 /**
  * `slotscaler simulate --trace FILE|builtin:<name> [--annotations FILE] [--report out.html] [--json]
- * [--compare]`: replays a load trace through a Flink job model and Slotscaler's real metric window
- * and decision code, prints the summary figures (a table, or JSON) and writes an HTML report.
- * `--compare` runs the same trace under Slotscaler's defaults and the plain HPA on CPU as well.
+ * [--compare] [--rescale auto|in-place|redeploy]`: replays a load trace through a Flink job model and
+ * Slotscaler's real metric window and decision code, prints the summary figures (a table, or JSON)
+ * and writes an HTML report. `--compare` runs the same trace with Slotscaler's rescales taking the
+ * other path too (in place and redeployed), under Slotscaler's defaults when annotations are given,
+ * and under the plain HPA on CPU.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 
@@ -11,17 +13,25 @@ import { parse as parseYaml } from 'yaml';
 import { formatters } from '../config/schema.js';
 import type { TargetConfig } from '../config/schema.js';
 import { parseDuration, ValueError } from '../config/values.js';
+import type { RescalePath } from '../domain/target.js';
 import { isSlotscalerError, SimulateInputError } from '../errors.js';
-import { MODEL_LIMITATIONS } from '../simulate/job-model.js';
-import { renderReport, summaryRows } from '../simulate/report.js';
+import {
+  DEFAULT_CHECKPOINT_INTERVAL_SECONDS,
+  DEFAULT_RESCALE_COSTS,
+  MODEL_LIMITATIONS,
+} from '../simulate/job-model.js';
+import type { RescaleCost } from '../simulate/job-model.js';
+import { describeRescaleEffect, perRescaleRows, renderReport, summaryRows } from '../simulate/report.js';
 import {
   defaultScalerConfig,
   HPA_SYNC_PERIOD_SECONDS,
   hpaCpuPolicy,
+  RESCALE_OPTIONS,
   simulate,
+  simulatedRescalePath,
   slotscalerPolicy,
 } from '../simulate/run.js';
-import type { Policy, SimulationResult } from '../simulate/run.js';
+import type { Policy, RescaleOption, SimulationResult } from '../simulate/run.js';
 import { resolveTrace } from '../simulate/traces.js';
 
 export interface SimulateCommandOptions {
@@ -41,8 +51,16 @@ export interface SimulateCommandOptions {
   readonly capacityPerSlot?: string | undefined;
   /** TaskManagers at the start (default 2). */
   readonly initialTaskmanagers?: string | undefined;
-  /** Downtime of one rescale (duration, default 60s). */
-  readonly restartDowntime?: string | undefined;
+  /** How Slotscaler's rescales reach the job: `auto` (in place), `in-place` or `redeploy`. */
+  readonly rescale?: string | undefined;
+  /** Seconds between completed checkpoints (duration, default `DEFAULT_CHECKPOINT_INTERVAL_SECONDS`; 0 turns them off). */
+  readonly checkpointInterval?: string | undefined;
+  /** Downtime of an in-place rescale, up and down (duration; default `IN_PLACE_UP_SECONDS`, `IN_PLACE_DOWN_SECONDS`). */
+  readonly inPlaceDowntime?: string | undefined;
+  /** Downtime of a redeploy's restart, after its savepoint (duration, default `REDEPLOY_RESTART_SECONDS`). */
+  readonly redeployDowntime?: string | undefined;
+  /** How long a redeploy's savepoint takes (duration, default `REDEPLOY_SAVEPOINT_SECONDS`). */
+  readonly savepointDuration?: string | undefined;
 }
 
 export interface SimulateIo {
@@ -116,6 +134,62 @@ export function parseAnnotationsFile(text: string, source: string): Record<strin
   return annotations;
 }
 
+function rescaleOption(text: string): RescaleOption {
+  const option = RESCALE_OPTIONS.find((candidate) => candidate === text);
+  if (option === undefined)
+    throw new SimulateInputError('--rescale', `expected one of ${RESCALE_OPTIONS.join(', ')}, got "${text}"`);
+  return option;
+}
+
+/** A downtime flag: the same seconds whichever way the parallelism goes. */
+function downtimeFlag(flag: string, text: string): Pick<RescaleCost, 'upSeconds' | 'downSeconds'> {
+  const seconds = duration(flag, text, true);
+  return { upSeconds: seconds, downSeconds: seconds };
+}
+
+/** The cost of each path: the defaults, overridden by the flags given. */
+function rescaleCosts(options: SimulateCommandOptions): Record<RescalePath, RescaleCost> {
+  const defaults = DEFAULT_RESCALE_COSTS;
+  return {
+    'in-place': {
+      ...defaults['in-place'],
+      ...(options.inPlaceDowntime === undefined
+        ? {}
+        : downtimeFlag('--in-place-downtime', options.inPlaceDowntime)),
+    },
+    redeploy: {
+      ...defaults.redeploy,
+      ...(options.redeployDowntime === undefined
+        ? {}
+        : downtimeFlag('--redeploy-downtime', options.redeployDowntime)),
+      ...(options.savepointDuration === undefined
+        ? {}
+        : { savepointSeconds: duration('--savepoint-duration', options.savepointDuration, true) }),
+    },
+    scale: defaults.scale,
+  };
+}
+
+/** The costs, as the settings of the report say them. */
+function describeCosts(costs: Readonly<Record<RescalePath, RescaleCost>>): string {
+  const restart = (cost: RescaleCost): string =>
+    cost.upSeconds === cost.downSeconds
+      ? `${cost.upSeconds} s`
+      : `${cost.upSeconds} s up, ${cost.downSeconds} s down`;
+  const inPlace = costs['in-place'];
+  const { redeploy, scale } = costs;
+  return [
+    `in place ${restart(inPlace)}, resumes from the latest checkpoint`,
+    `redeploy ${redeploy.savepointSeconds ?? 0} s savepoint + ${restart(redeploy)} restart, resumes from the savepoint`,
+    `scale (the HPA baseline, reactive mode) ${restart(scale)}, resumes from the latest checkpoint`,
+  ].join('; ');
+}
+
+/** What a path is called in a policy's label. */
+function pathLabel(option: RescaleOption): string {
+  return simulatedRescalePath(option) === 'redeploy' ? 'redeploy' : 'in place';
+}
+
 function describeConfig(config: TargetConfig, tickIntervalSeconds: number): [string, string][] {
   const { formatDuration, formatMetricTargets, formatPolicies, formatTolerance } = formatters;
   return [
@@ -165,6 +239,7 @@ export function runSimulate(options: SimulateCommandOptions, io: SimulateIo): nu
     });
   let results: SimulationResult[];
   let settings: [string, string][];
+  let chosen: RescaleOption = 'auto';
   try {
     const defaults = defaultScalerConfig();
     const trace = resolveTrace(options.trace, readFile);
@@ -190,7 +265,12 @@ export function runSimulate(options: SimulateCommandOptions, io: SimulateIo): nu
         ? defaults.tickIntervalSeconds
         : duration('--tick-interval', options.tickInterval, false);
     const lagObjectiveSeconds = duration('--lag-objective', options.lagObjective ?? '60s', false);
-    const restartDowntimeSeconds = duration('--restart-downtime', options.restartDowntime ?? '60s', true);
+    chosen = rescaleOption(options.rescale ?? 'auto');
+    const costs = rescaleCosts(options);
+    const checkpointIntervalSeconds =
+      options.checkpointInterval === undefined
+        ? DEFAULT_CHECKPOINT_INTERVAL_SECONDS
+        : duration('--checkpoint-interval', options.checkpointInterval, true);
     const capacityPerSlot = positiveNumber('--capacity-per-slot', options.capacityPerSlot ?? '1000', false);
     const initialTaskManagers = positiveNumber(
       '--initial-taskmanagers',
@@ -198,40 +278,55 @@ export function runSimulate(options: SimulateCommandOptions, io: SimulateIo): nu
       true,
     );
 
-    const ours = slotscalerPolicy(
-      annotations,
-      options.annotations === undefined ? 'slotscaler' : 'slotscaler (annotations)',
-      options.annotations ?? 'annotations',
-    );
-    const policies: Policy[] = [ours];
-    if (options.compare === true) {
-      if (options.annotations !== undefined) policies.push(slotscalerPolicy({}, 'slotscaler (defaults)'));
-      policies.push(hpaCpuPolicy(ours.config));
+    const compare = options.compare === true;
+    // With --compare each Slotscaler run says its path: the chosen one first (charted in detail), the other next.
+    const oursLabel = (base: string | null, option: RescaleOption): string => {
+      const parts = [...(base === null ? [] : [base]), ...(compare ? [pathLabel(option)] : [])];
+      return parts.length === 0 ? 'slotscaler' : `slotscaler (${parts.join(', ')})`;
+    };
+    const base = options.annotations === undefined ? null : 'annotations';
+    const ours = slotscalerPolicy(annotations, oursLabel(base, chosen), options.annotations ?? 'annotations');
+    const runs: { policy: Policy; rescale: RescaleOption }[] = [{ policy: ours, rescale: chosen }];
+    if (compare) {
+      const other: RescaleOption = simulatedRescalePath(chosen) === 'redeploy' ? 'in-place' : 'redeploy';
+      runs.push({ policy: { ...ours, label: oursLabel(base, other) }, rescale: other });
+      if (options.annotations !== undefined)
+        runs.push({ policy: slotscalerPolicy({}, oursLabel('defaults', chosen)), rescale: chosen });
+      runs.push({ policy: hpaCpuPolicy(ours.config), rescale: chosen });
     }
     const taskSlots = ours.config.taskSlots ?? DEFAULT_TASK_SLOTS;
     const model = {
       taskSlots,
       capacityPerSlotRecordsPerSecond: capacityPerSlot,
       initialTaskManagers,
-      restartDowntimeSeconds,
+      rescaleCosts: costs,
+      checkpointIntervalSeconds,
       ...(ours.config.maxParallelism === undefined ? {} : { maxParallelism: ours.config.maxParallelism }),
     };
-    results = policies.map((policy) =>
-      simulate({ trace, policy, tickIntervalSeconds, lagObjectiveSeconds, model }),
+    results = runs.map(({ policy, rescale }) =>
+      simulate({ trace, policy, tickIntervalSeconds, lagObjectiveSeconds, model, rescale }),
     );
     settings = [
       ['trace', trace.name],
       ...describeConfig(ours.config, tickIntervalSeconds),
       [
         'job model',
-        `${taskSlots} slots per TaskManager × ${capacityPerSlot} records/s per slot, ${initialTaskManagers} TaskManagers at the start, ${restartDowntimeSeconds} s downtime per rescale`,
+        `${taskSlots} slots per TaskManager × ${capacityPerSlot} records/s per slot, ${initialTaskManagers} TaskManagers at the start`,
+      ],
+      ['rescale', `${chosen} (${pathLabel(chosen)})`],
+      ['rescale costs', describeCosts(costs)],
+      [
+        'checkpoints',
+        checkpointIntervalSeconds > 0
+          ? `every ${checkpointIntervalSeconds} s`
+          : 'off: a restart resumes where the job stopped',
       ],
       ['lag objective', `${lagObjectiveSeconds} s`],
     ];
     if (options.compare === true) {
       settings.push([
         'hpa-cpu baseline',
-        `the HPA on CPU utilization (the busy ratio over 30 s) with target 0.7, default behavior, every ${HPA_SYNC_PERIOD_SECONDS} s, no hold after a restart; same TaskManager bounds`,
+        `the HPA on CPU utilization (the busy ratio over 30 s) with target 0.7, default behavior, every ${HPA_SYNC_PERIOD_SECONDS} s, no hold after a restart; same TaskManager bounds; Flink in reactive mode, so its rescales take the scale path`,
       ]);
     }
   } catch (err) {
@@ -265,14 +360,15 @@ export function runSimulate(options: SimulateCommandOptions, io: SimulateIo): nu
       }),
     );
   } else {
-    const lines = [formatTable(summaryRows(results))];
+    const lines = [formatTable(summaryRows(results)), '', formatTable(perRescaleRows(results))];
     const main = results[0];
     if (main !== undefined) {
       const scaled = main.decisions.filter((decision) => decision.outcome === 'scaled');
       lines.push('', `${main.policy}: ${scaled.length} rescales`);
       for (const decision of scaled.slice(0, 20)) {
+        const cost = decision.rescale === undefined ? '' : ` (${describeRescaleEffect(decision.rescale)})`;
         lines.push(
-          `  ${String(decision.seconds).padStart(6)} s  ${decision.fromTaskManagers} → ${decision.toTaskManagers} TaskManagers (parallelism ${decision.parallelism}), ${decision.reason}: ${decision.metrics}`,
+          `  ${String(decision.seconds).padStart(6)} s  ${decision.fromTaskManagers} → ${decision.toTaskManagers} TaskManagers (parallelism ${decision.parallelism}), ${decision.reason}: ${decision.metrics}${cost}`,
         );
       }
       if (scaled.length > 20) lines.push(`  ... and ${scaled.length - 20} more (--json or --report for all)`);

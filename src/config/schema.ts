@@ -193,7 +193,7 @@ export const targetFields = {
     default: 'flink_demand_ratio=0.7',
     example: 'flink_busy_ratio=0.7,flink_source_lag_seconds=60:AverageValue',
     description:
-      'Metrics to scale on with their targets, as an HPA External metric: Value compares the job-wide value with the target; AverageValue divides it by the TaskManagers. The default, the demand ratio, is the busy ratio while the job keeps up and goes past 1 when its backlog grows, so one rescale sizes a job that fell behind (`slotscaler simulate`, step trace: 1 scale-up, where flink_busy_ratio=0.7 takes 3).',
+      'Metrics to scale on with their targets, as an HPA External metric: Value compares the job-wide value with the target; AverageValue divides it by the TaskManagers. The default, the demand ratio, is the busy ratio while the job keeps up and goes past 1 when its backlog grows, so one rescale sizes a job that fell behind (`slotscaler simulate --rescale redeploy`, step trace: 1 scale-up, where flink_busy_ratio=0.7 takes 3).',
   }),
   minTaskmanagers: field(forms.integer(0, 10_000), {
     scope: 'target',
@@ -337,7 +337,7 @@ export const targetFields = {
     form: 'duration',
     default: '5m',
     description:
-      'No metrics for this long after the job (re)starts: catching up on the backlog a restart built is not new load (`slotscaler simulate`, step trace, default metrics: with 60s 10 rescales, with 5m 1).',
+      'No metrics for this long after the job (re)starts: catching up on the backlog a restart built is not new load (`slotscaler simulate --rescale redeploy`, step trace, default metrics: with 60s 10 rescales, with 5m 1).',
   }),
   catchUpDuration: field(forms.duration(1, 86_400), {
     scope: 'target',

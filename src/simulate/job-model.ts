@@ -16,17 +16,34 @@
  * `rate(t + dt/2) × dt` records; the job processes `min(backlog + input, capacity × dt)`; the rest
  * stays pending. So records in = records processed + backlog change, exactly (up to floating point).
  *
- * A rescale (`rescale`) costs `restartDowntimeSeconds` of downtime: nothing is processed, input
- * accumulates, the job reports RESTARTING. Then the job is RUNNING again under a new RUNNING
- * timestamp with counters from zero (new tasks), and catches up at full capacity.
+ * A rescale (`rescale`) takes one of the paths of `RescalePath`, each with its own cost
+ * (`RescaleCost`):
+ * - downtime: nothing is processed, input accumulates, the job reports RESTARTING. Then the job is
+ *   RUNNING again under a new RUNNING timestamp with counters from zero (new tasks), and catches up
+ *   at full capacity;
+ * - replay: a job restores its state from its latest completed checkpoint, and the source rewinds
+ *   to the offsets in it, so what it processed since that checkpoint is processed again: those
+ *   records go back into the backlog, their age intact (the oldest pending record is older again).
+ *   A redeploy stops the job with a savepoint (stop-with-savepoint, the Flink operator's
+ *   `upgradeMode: savepoint`) and resumes from it: it replays nothing but the savepoint's time is
+ *   downtime too.
+ *
+ * Checkpoints complete every `checkpointIntervalSeconds` while the job runs, the first one an
+ * interval after it (re)starts (Flink's periodic trigger, `execution.checkpointing.interval`);
+ * a restore is where the next interval starts.
  *
  * What it leaves out, on purpose:
  * - one bottleneck vertex and linear scaling: no data skew, no hot keys, no key-group or partition
  *   alignment (a parallelism that does not divide the partitions), no coordination overhead;
  * - capacity is constant per slot: no GC pauses, no checkpoint alignment, no state growth, no warm-up
  *   after a restart (RocksDB cache, JIT), no throughput lost while a checkpoint is taken;
- * - the restart is a fixed downtime: no savepoint whose duration grows with state, no failed
+ * - a checkpoint completes the moment it is due (no duration, no failed or declined checkpoint), on
+ *   a fixed phase (Flink's `CheckpointCoordinator` draws the first one's delay at random, between
+ *   the minimum pause and the interval);
+ * - each path's downtime is fixed: no savepoint whose duration grows with state, no failed
  *   restarts, no TaskManager pods that take longer to schedule than others;
+ * - a redeploy always stops with a savepoint (`upgradeMode: savepoint`); one with
+ *   `upgradeMode: last-state` resumes from the latest checkpoint and would replay like in place;
  * - the JobManager's REST metrics are exact at every snapshot (no 10 s metric-fetcher cache), and the
  *   source registers `pendingRecords` from the start;
  * - the Kafka source never runs dry of partitions and reads instantly whatever is pending;
@@ -35,6 +52,65 @@
  * Pure: the time is simulated (epoch ms given by the caller); nothing here reads a clock.
  */
 import type { JobSnapshot, VertexSnapshot } from '../domain/flink.js';
+import type { RescalePath } from '../domain/target.js';
+
+/**
+ * What one rescale by one path costs the job. Downtime is time without processing while input
+ * keeps arriving; a path without a savepoint also replays what was processed since the latest
+ * completed checkpoint.
+ */
+export interface RescaleCost {
+  /** Seconds without processing after a rescale to a higher parallelism. */
+  readonly upSeconds: number;
+  /** Seconds without processing after a rescale to the same or a lower parallelism. */
+  readonly downSeconds: number;
+  /**
+   * Seconds a savepoint takes before the job stops, counted as downtime: the job resumes from it
+   * and replays nothing. null: no savepoint, the job resumes from its latest completed checkpoint.
+   */
+  readonly savepointSeconds: number | null;
+}
+
+// The default cost of each path, one constant each. Which figure is measured where is in the
+// README's simulate section.
+
+/**
+ * In place, up: the adaptive scheduler's rescale from 2 to 3 on the MiniCluster, `/rescale` until
+ * every vertex is RUNNING at the new parallelism (test/e2e/flink-workload/README.md, "Rescale").
+ */
+export const IN_PLACE_UP_SECONDS = 3.3;
+/** In place, down: the same measurement from 3 to 1. */
+export const IN_PLACE_DOWN_SECONDS = 3.1;
+/**
+ * Redeploy: JobManager and TaskManagers deleted and created again. Not measured here: 30 to 120 s
+ * on a real cluster (pods scheduled, images pulled, JVMs started, state restored); 60 s lies
+ * within that range.
+ */
+export const REDEPLOY_RESTART_SECONDS = 60;
+/**
+ * The savepoint a redeploy takes before it stops the job (stop-with-savepoint). Not measured: a
+ * guess for a job with little state; it grows with the state.
+ */
+export const REDEPLOY_SAVEPOINT_SECONDS = 2;
+/**
+ * Scale (reactive mode: Flink follows the TaskManagers): the MiniCluster restarts the job at the
+ * new parallelism about 3 s after a TaskManager is added or lost (test/e2e/flink-workload/README.md,
+ * "Rescale").
+ */
+export const SCALE_RESTART_SECONDS = 3;
+/** Checkpoint interval: once a minute, as Flink users commonly set `execution.checkpointing.interval`. */
+export const DEFAULT_CHECKPOINT_INTERVAL_SECONDS = 60;
+
+/** The default cost of every path. */
+export const DEFAULT_RESCALE_COSTS: Readonly<Record<RescalePath, RescaleCost>> = Object.freeze({
+  'in-place': { upSeconds: IN_PLACE_UP_SECONDS, downSeconds: IN_PLACE_DOWN_SECONDS, savepointSeconds: null },
+  redeploy: {
+    upSeconds: REDEPLOY_RESTART_SECONDS,
+    downSeconds: REDEPLOY_RESTART_SECONDS,
+    savepointSeconds: REDEPLOY_SAVEPOINT_SECONDS,
+  },
+  scale: { upSeconds: SCALE_RESTART_SECONDS, downSeconds: SCALE_RESTART_SECONDS, savepointSeconds: null },
+});
 
 export interface JobModelOptions {
   /** Task slots per TaskManager. */
@@ -43,8 +119,14 @@ export interface JobModelOptions {
   readonly capacityPerSlotRecordsPerSecond: number;
   /** TaskManagers at the start; the parallelism is TaskManagers × slots (capped by max parallelism). */
   readonly initialTaskManagers: number;
-  /** Seconds a rescale stops the job (savepoint, redeploy, restore): input accumulates meanwhile. */
-  readonly restartDowntimeSeconds: number;
+  /** What a rescale costs, by the path it takes. */
+  readonly rescaleCosts: Readonly<Record<RescalePath, RescaleCost>>;
+  /**
+   * Seconds between two completed checkpoints while the job runs; 0: no checkpoints, and a restart
+   * resumes where the job stopped (replays nothing, as if every record were committed the moment it
+   * was processed).
+   */
+  readonly checkpointIntervalSeconds: number;
   /** The job's max parallelism (as Flink reports it). */
   readonly maxParallelism: number;
   /** Busy fraction of the source per unit of load of the processing vertex. */
@@ -57,12 +139,22 @@ export const DEFAULT_JOB_MODEL_OPTIONS: JobModelOptions = Object.freeze({
   taskSlots: 2,
   capacityPerSlotRecordsPerSecond: 1000,
   initialTaskManagers: 2,
-  restartDowntimeSeconds: 60,
+  rescaleCosts: DEFAULT_RESCALE_COSTS,
+  checkpointIntervalSeconds: DEFAULT_CHECKPOINT_INTERVAL_SECONDS,
   maxParallelism: 128,
   sourceBusyFraction: 0.1,
   /** 2026-01-01T00:00:00Z. */
   startMs: 1_767_225_600_000,
 });
+
+/** What one rescale cost the job. */
+export interface RescaleEffect {
+  readonly path: RescalePath;
+  /** Seconds the job is down for it (savepoint and restart), from the moment of the write. */
+  readonly downtimeSeconds: number;
+  /** Records processed since the latest completed checkpoint, back in the backlog to be processed again. */
+  readonly reprocessedRecords: number;
+}
 
 /** The job as it is at one moment: the truth the report plots beside what the metrics say. */
 export interface JobModelState {
@@ -72,12 +164,16 @@ export interface JobModelState {
   readonly restarting: boolean;
   /** Records per second the job can process now (0 while restarting). */
   readonly capacityRecordsPerSecond: number;
-  /** Records pending in the source. */
+  /** Records pending in the source (replayed ones included). */
   readonly backlogRecords: number;
   /** Records that arrived since the start. */
   readonly inputRecordsTotal: number;
-  /** Records processed since the start. */
+  /** Distinct records processed since the start: a replayed record counts once, when processed again. */
   readonly processedRecordsTotal: number;
+  /** Records processed since the start that a restore sent back to be processed again. */
+  readonly reprocessedRecordsTotal: number;
+  /** Seconds the job was down (restarting or taking a savepoint to stop) since the start. */
+  readonly downtimeSecondsTotal: number;
   /** Age of the oldest pending record, seconds (0 with nothing pending). */
   readonly lagSeconds: number;
 }
@@ -106,6 +202,12 @@ export class JobModel {
   private backlog = 0;
   private inputTotal = 0;
   private processedTotal = 0;
+  private reprocessedTotal = 0;
+  private downtimeMs = 0;
+  /** When the next checkpoint completes (null: no checkpoints, or none due while restarting). */
+  private nextCheckpointMs: number | null;
+  /** Records processed since the latest completed checkpoint (or the restore): what a restore replays. */
+  private sinceCheckpoint = 0;
   /** Records the source read within the current run. */
   private runRecords = 0;
   private source: TimeCounters = zeroCounters();
@@ -117,17 +219,22 @@ export class JobModel {
 
   constructor(options: Partial<JobModelOptions> = {}) {
     this.options = Object.freeze({ ...DEFAULT_JOB_MODEL_OPTIONS, ...options });
-    const { taskSlots, capacityPerSlotRecordsPerSecond, initialTaskManagers, restartDowntimeSeconds } =
+    const { taskSlots, capacityPerSlotRecordsPerSecond, initialTaskManagers, checkpointIntervalSeconds } =
       this.options;
     if (!Number.isInteger(taskSlots) || taskSlots < 1)
       throw new RangeError('taskSlots must be an integer ≥ 1');
     if (!(capacityPerSlotRecordsPerSecond > 0)) throw new RangeError('capacity per slot must be > 0');
     if (!Number.isInteger(initialTaskManagers) || initialTaskManagers < 1)
       throw new RangeError('initialTaskManagers must be an integer ≥ 1');
-    if (!(restartDowntimeSeconds >= 0)) throw new RangeError('restartDowntimeSeconds must be ≥ 0');
+    if (!(checkpointIntervalSeconds >= 0)) throw new RangeError('checkpointIntervalSeconds must be ≥ 0');
+    for (const [path, cost] of Object.entries(this.options.rescaleCosts)) {
+      if (!(cost.upSeconds >= 0 && cost.downSeconds >= 0 && (cost.savepointSeconds ?? 0) >= 0))
+        throw new RangeError(`the ${path} rescale cost must be ≥ 0 seconds`);
+    }
     this.nowMs = this.options.startMs;
     // Running for a while already: the window's restart hold must not apply at the start.
     this.runningSinceMs = this.options.startMs - 3_600_000;
+    this.nextCheckpointMs = this.checkpointDueAfter(this.nowMs);
     this.taskManagers = initialTaskManagers;
     this.parallelism = Math.min(initialTaskManagers * taskSlots, this.options.maxParallelism);
     this.arrivals.push({ atMs: this.nowMs, total: 0 });
@@ -145,9 +252,11 @@ export class JobModel {
   advance(toMs: number, rateAt: (seconds: number) => number): void {
     while (this.nowMs < toMs) {
       let stepMs = Math.min(STEP_MS, toMs - this.nowMs);
-      // A restart ends on a step boundary: downtime is exact.
-      if (this.restartUntilMs !== null && this.restartUntilMs > this.nowMs)
-        stepMs = Math.min(stepMs, this.restartUntilMs - this.nowMs);
+      // A restart ends, and a checkpoint completes, on a step boundary: downtime and replay are exact.
+      for (const boundaryMs of [this.restartUntilMs, this.nextCheckpointMs]) {
+        if (boundaryMs !== null && boundaryMs > this.nowMs)
+          stepMs = Math.min(stepMs, boundaryMs - this.nowMs);
+      }
       this.step(stepMs, rateAt);
     }
   }
@@ -162,12 +271,14 @@ export class JobModel {
 
     if (this.restartUntilMs !== null) {
       this.backlog = available;
+      this.downtimeMs += stepMs;
     } else {
       const capacity = this.capacityFor(this.parallelism) * dt;
       const processed = Math.min(available, capacity);
       this.backlog = available - processed;
       if (this.backlog < 1e-9 * Math.max(1, available)) this.backlog = 0;
       this.processedTotal += processed;
+      this.sinceCheckpoint += processed;
       this.runRecords += processed;
       const load = capacity > 0 ? processed / capacity : 0;
       const taskMs = stepMs * this.parallelism;
@@ -182,35 +293,71 @@ export class JobModel {
     this.nowMs = endMs;
     this.arrivals.push({ atMs: endMs, total: this.inputTotal });
     if (this.restartUntilMs !== null && this.nowMs >= this.restartUntilMs) {
-      // RUNNING again: new tasks, counters from zero, a new RUNNING timestamp.
       this.restartUntilMs = null;
-      this.runningSinceMs = this.nowMs;
-      this.runRecords = 0;
-      this.source = zeroCounters();
-      this.process = zeroCounters();
+      this.startRun();
+    } else if (this.nextCheckpointMs !== null && this.nowMs >= this.nextCheckpointMs) {
+      // Everything processed so far is in this checkpoint: a restore from it replays nothing before it.
+      this.sinceCheckpoint = 0;
+      this.nextCheckpointMs = this.checkpointDueAfter(this.nowMs);
     }
   }
 
+  /** The first checkpoint of a run that starts at `startMs`. */
+  private checkpointDueAfter(startMs: number): number | null {
+    const intervalSeconds = this.options.checkpointIntervalSeconds;
+    return intervalSeconds > 0 ? startMs + intervalSeconds * 1000 : null;
+  }
+
+  /** RUNNING again: new tasks, counters from zero, a new RUNNING timestamp, the checkpoint timer anew. */
+  private startRun(): void {
+    this.runningSinceMs = this.nowMs;
+    this.runRecords = 0;
+    this.source = zeroCounters();
+    this.process = zeroCounters();
+    this.sinceCheckpoint = 0;
+    this.nextCheckpointMs = this.checkpointDueAfter(this.nowMs);
+  }
+
   /**
-   * Writes a new TaskManager count and parallelism: the job restarts now and is down for
-   * `restartDowntimeSeconds` (from now, also when a restart was under way).
+   * Writes a new TaskManager count and parallelism, reaching the job by `path`: the job stops now
+   * (also when a restart was under way), is down for the path's cost, and, unless the path takes a
+   * savepoint, replays what it processed since its latest completed checkpoint.
    */
-  rescale(taskManagers: number, parallelism: number): void {
+  rescale(taskManagers: number, parallelism: number, path: RescalePath): RescaleEffect {
     if (!Number.isInteger(taskManagers) || taskManagers < 1)
       throw new RangeError(`cannot run ${taskManagers} TaskManagers`);
     const slots = taskManagers * this.options.taskSlots;
     if (!Number.isInteger(parallelism) || parallelism < 1 || parallelism > slots)
       throw new RangeError(`parallelism ${parallelism} does not fit ${slots} slots`);
+    const cost = this.options.rescaleCosts[path];
+    const restartSeconds = parallelism > this.parallelism ? cost.upSeconds : cost.downSeconds;
+    // A savepoint holds everything processed up to the stop; a checkpoint only what came before it.
+    const reprocessedRecords =
+      cost.savepointSeconds === null && this.options.checkpointIntervalSeconds > 0 ? this.sinceCheckpoint : 0;
+    this.rewind(reprocessedRecords);
+    // The job resumes from the state it stopped with: nothing since then is to be replayed.
+    this.sinceCheckpoint = 0;
     this.taskManagers = taskManagers;
     this.parallelism = parallelism;
-    if (this.options.restartDowntimeSeconds > 0) {
-      this.restartUntilMs = this.nowMs + this.options.restartDowntimeSeconds * 1000;
+    this.nextCheckpointMs = null;
+    const downtimeSeconds = (cost.savepointSeconds ?? 0) + restartSeconds;
+    if (downtimeSeconds > 0) {
+      this.restartUntilMs = this.nowMs + Math.round(downtimeSeconds * 1000);
     } else {
-      this.runningSinceMs = this.nowMs;
-      this.runRecords = 0;
-      this.source = zeroCounters();
-      this.process = zeroCounters();
+      this.restartUntilMs = null;
+      this.startRun();
     }
+    return { path, downtimeSeconds, reprocessedRecords };
+  }
+
+  /** The source goes back `records` records: they are pending again, the oldest first. */
+  private rewind(records: number): void {
+    if (records <= 0) return;
+    this.processedTotal -= records;
+    this.reprocessedTotal += records;
+    this.backlog += records;
+    while (this.arrivalCursor > 0 && (this.arrivals[this.arrivalCursor]?.total ?? 0) > this.processedTotal)
+      this.arrivalCursor -= 1;
   }
 
   state(): JobModelState {
@@ -224,6 +371,8 @@ export class JobModel {
       backlogRecords: this.backlog,
       inputRecordsTotal: this.inputTotal,
       processedRecordsTotal: this.processedTotal,
+      reprocessedRecordsTotal: this.reprocessedTotal,
+      downtimeSecondsTotal: this.downtimeMs / 1000,
       lagSeconds: this.lagSeconds(),
     };
   }
@@ -300,7 +449,9 @@ export class JobModel {
 export const MODEL_LIMITATIONS: readonly string[] = [
   'One bottleneck vertex and linear scaling: no data skew, hot keys, key-group or partition alignment, or coordination overhead.',
   'Constant capacity per slot: no GC pauses, checkpoint alignment, state growth, or warm-up after a restart.',
-  'A rescale is a fixed downtime: no savepoint whose duration grows with state, no failed restarts, no slow pod scheduling.',
+  'Each rescale path costs a fixed downtime: no savepoint whose duration grows with state, no failed restarts, no slow pod scheduling.',
+  'A checkpoint completes the moment it is due, every interval from the (re)start: no duration, no failed checkpoints, no random first delay.',
+  'A redeploy always stops with a savepoint (upgradeMode savepoint); with last-state it would resume from the latest checkpoint and replay like an in-place rescale.',
   'Exact REST metrics at every tick (no JobManager metric-fetcher cache) and pendingRecords known from the start.',
   'The source never runs out of partitions and reads whatever is pending at once.',
   'The TaskManager count changes at the moment of the write and every pod is ready at once.',

@@ -4,10 +4,13 @@
  *
  * Charts of the first policy: input vs capacity, TaskManagers and parallelism, lag against the
  * objective, busy and back-pressure ratios as the metric window read them; each rescale is a
- * vertical line whose tooltip gives its reason. With several policies (`--compare`): the summary
- * table, and TaskManagers and lag of every policy on one chart each.
+ * vertical line whose tooltip gives its reason, path and cost. With several policies (`--compare`,
+ * e.g. Slotscaler in place and redeployed, and the plain HPA): the summary table (rescales by path,
+ * downtime, records reprocessed...), and TaskManagers and lag of every policy on one chart each.
  */
-import type { SimulationResult, TimelinePoint } from './run.js';
+import type { RescalePath } from '../domain/target.js';
+import type { RescaleEffect } from './job-model.js';
+import type { SimulatedDecision, SimulationResult, TimelinePoint } from './run.js';
 
 /** What the report says about the set-up, besides the results. */
 export interface ReportContext {
@@ -199,6 +202,32 @@ function formatSeconds(seconds: number): string {
     : `${m}:${String(s).padStart(2, '0')}`;
 }
 
+/** How people read a path. */
+const PATH_NAMES: Readonly<Record<RescalePath, string>> = {
+  'in-place': 'in place',
+  redeploy: 'redeploy',
+  scale: 'scale',
+};
+
+/** A count of records as people read it (`1,205,906`). */
+function formatRecords(records: number): string {
+  return Math.round(records).toLocaleString('en-US');
+}
+
+/** The rescales of a run by path, e.g. `in place 3, redeploy 1`; `-` when none or not told apart. */
+function pathsCell(byPath: Readonly<Record<RescalePath, number>> | undefined): string {
+  if (byPath === undefined) return '-';
+  const cells = (Object.keys(PATH_NAMES) as RescalePath[])
+    .filter((path) => byPath[path] > 0)
+    .map((path) => `${PATH_NAMES[path]} ${byPath[path]}`);
+  return cells.length === 0 ? '-' : cells.join(', ');
+}
+
+/** What one rescale cost the job, as people read it: `in place, 3.3 s down, 60,000 records reprocessed`. */
+export function describeRescaleEffect(effect: RescaleEffect): string {
+  return `${PATH_NAMES[effect.path]}, ${effect.downtimeSeconds} s down, ${formatRecords(effect.reprocessedRecords)} records reprocessed`;
+}
+
 /** The summary figures of each policy, as rows of strings (shared by the HTML table and the CLI). */
 export function summaryRows(results: readonly SimulationResult[]): string[][] {
   const header = [
@@ -207,10 +236,12 @@ export function summaryRows(results: readonly SimulationResult[]): string[][] {
     'up',
     'down',
     'restart downtime (s)',
+    'records reprocessed',
     'over lag objective (s)',
     'peak lag (s)',
     'TaskManager-hours',
     'peak TMs',
+    'rescales by path',
   ];
   return [
     header,
@@ -221,14 +252,45 @@ export function summaryRows(results: readonly SimulationResult[]): string[][] {
         String(s.rescales),
         String(s.scaleUps),
         String(s.scaleDowns),
-        String(s.restartDowntimeSeconds),
+        s.restartDowntimeSeconds.toFixed(1),
+        s.recordsReprocessed === undefined ? '-' : formatRecords(s.recordsReprocessed),
         String(s.secondsOverLagObjective),
         s.peakLagSeconds.toFixed(0),
         s.taskManagerHours.toFixed(2),
         String(s.peakTaskManagers),
+        pathsCell(s.rescalesByPath),
       ];
     }),
   ];
+}
+
+/**
+ * What one rescale cost on average, per policy: the figure to weigh one path against another
+ * (downtime per rescale, records reprocessed per rescale). `-` where there was no rescale or the
+ * run did not count it.
+ */
+export function perRescaleRows(results: readonly SimulationResult[]): string[][] {
+  return [
+    ['policy', 'rescales', 'downtime per rescale (s)', 'records reprocessed per rescale'],
+    ...results.map((result) => {
+      const s = result.summary;
+      const per = (total: number | undefined, format: (value: number) => string): string =>
+        s.rescales === 0 || total === undefined ? '-' : format(total / s.rescales);
+      return [
+        result.policy,
+        String(s.rescales),
+        per(s.restartDowntimeSeconds, (value) => value.toFixed(1)),
+        per(s.recordsReprocessed, formatRecords),
+      ];
+    }),
+  ];
+}
+
+/** The path and cost cells of a decision in the decisions table (empty when held or not counted). */
+function costCells(decision: SimulatedDecision): string[] {
+  const effect = decision.rescale;
+  if (effect === undefined) return ['', '', ''];
+  return [PATH_NAMES[effect.path], String(effect.downtimeSeconds), formatRecords(effect.reprocessedRecords)];
 }
 
 const STYLE = `
@@ -255,7 +317,7 @@ export function renderReport(results: readonly SimulationResult[], context: Repo
   const markers: Marker[] = scaled.map((decision) => ({
     x: decision.seconds,
     color: decision.toTaskManagers > decision.fromTaskManagers ? '#d62728' : '#2ca02c',
-    title: `${formatSeconds(decision.seconds)}: TaskManagers ${decision.fromTaskManagers} → ${decision.toTaskManagers} (parallelism ${decision.parallelism}), ${decision.reason}: ${decision.metrics}`,
+    title: `${formatSeconds(decision.seconds)}: TaskManagers ${decision.fromTaskManagers} → ${decision.toTaskManagers} (parallelism ${decision.parallelism}), ${decision.reason}: ${decision.metrics}${decision.rescale === undefined ? '' : `; ${describeRescaleEffect(decision.rescale)}`}`,
   }));
   const lagObjective = main.summary.lagObjectiveSeconds;
   const charts = [
@@ -379,11 +441,22 @@ export function renderReport(results: readonly SimulationResult[], context: Repo
       )
       .join('')}</table>`;
   const decisionRows = [
-    ['time', 'TaskManagers', 'parallelism', 'reason', 'outcome', 'metrics'],
+    [
+      'time',
+      'TaskManagers',
+      'parallelism',
+      'path',
+      'downtime (s)',
+      'records reprocessed',
+      'reason',
+      'outcome',
+      'metrics',
+    ],
     ...main.decisions.map((decision) => [
       formatSeconds(decision.seconds),
       `${decision.fromTaskManagers} → ${decision.toTaskManagers}`,
       String(decision.parallelism),
+      ...costCells(decision),
       decision.reason,
       decision.outcome,
       decision.metrics,
@@ -404,6 +477,8 @@ export function renderReport(results: readonly SimulationResult[], context: Repo
 <p class="note">${escapeHtml(context.introduction ?? `Trace ${main.trace}, ${formatSeconds(duration)} of simulated time; the decisions are made by Slotscaler's own metric window and decision code.`)} Hover a vertical line for the reason of a rescale (red: up, green: down).</p>
 <h2>Summary</h2>
 ${table(rows, true)}
+${table(perRescaleRows(results), true)}
+<p class="note">Restart downtime: seconds the job processed nothing (a restart, or the savepoint a redeploy stops with) while input kept arriving. Records reprocessed: what the job had processed since its latest completed checkpoint when a rescale restored it from there; a redeploy resumes from its savepoint and replays nothing.</p>
 ${charts.join('\n')}
 <h2>Decisions (${escapeHtml(main.policy)})</h2>
 <p class="note">Every change the policy wanted: written (scaled) or held, and why. A hold repeated tick after tick is listed once.</p>

@@ -4,11 +4,13 @@
  * (with the target's window options), the target's metrics are read from it (catalogue or expression
  * metrics), mapped to a `DecisionInput` by the scaler's own `targetDecisionInput`, decided by
  * `decide`, and held after a rescale by the scaler's own `postRescaleHold`. A change that is not
- * held is "written": the model restarts with the new TaskManagers and parallelism.
+ * held is "written": the model rescales to the new TaskManagers and parallelism by the path the
+ * write takes (`simulatedRescalePath`), at that path's cost.
  *
  * The baseline `hpa-cpu` is the plain HPA on the TaskManagers (the "HPA on TaskManagers" setup,
- * Flink reactive mode): CPU utilization is read as the busy ratio over the last 30 s (what
- * metrics-server gives), with no hold after a restart and the HPA's default behavior, every 15 s.
+ * Flink reactive mode, so its rescales take the `scale` path): CPU utilization is read as the busy
+ * ratio over the last 30 s (what metrics-server gives), with no hold after a restart and the HPA's
+ * default behavior, every 15 s.
  *
  * Pure: the time is simulated.
  */
@@ -22,6 +24,7 @@ import type { TargetConfig } from '../config/schema.js';
 import type { RecordedDecision, TargetHistory } from '../domain/decision.js';
 import { isAvailable } from '../domain/metrics.js';
 import type { FlinkMetricName, MetricReading } from '../domain/metrics.js';
+import type { RescalePath } from '../domain/target.js';
 import { SimulateInputError } from '../errors.js';
 import { decide } from '../scaler/decide.js';
 import { InMemoryHistoryStore, NO_HISTORY, planHistoryOf } from '../scaler/history-store.js';
@@ -31,7 +34,7 @@ import { metricValues, valueOf } from '../metrics/expression-metric.js';
 import type { EvaluableMetric } from '../metrics/expression-metric.js';
 import { observeMetrics, targetDecisionInput } from '../scaler/target-decision.js';
 import { JobModel } from './job-model.js';
-import type { JobModelOptions } from './job-model.js';
+import type { JobModelOptions, RescaleEffect } from './job-model.js';
 import { rateAt } from './traces.js';
 import type { Trace } from './traces.js';
 
@@ -56,6 +59,22 @@ export type Policy =
 /** Slotscaler itself, as opposed to the baseline. */
 export type SlotscalerPolicy = Extract<Policy, { kind: 'slotscaler' }>;
 
+/**
+ * How Slotscaler's rescales reach the simulated job (`--rescale`): `auto` is what a FlinkDeployment
+ * in native mode on the adaptive scheduler with Flink ≥ 1.18 gets, in place.
+ */
+export const RESCALE_OPTIONS = ['auto', 'in-place', 'redeploy'] as const;
+export type RescaleOption = (typeof RESCALE_OPTIONS)[number];
+
+/**
+ * The path a rescale Slotscaler writes to the simulated job takes. The simulated target is a
+ * FlinkDeployment in native mode on the adaptive scheduler with Flink ≥ 1.18, which the operator
+ * rescales in place; `redeploy` is the full upgrade it does for a spec that cannot.
+ */
+export function simulatedRescalePath(option: RescaleOption): RescalePath {
+  return option === 'redeploy' ? 'redeploy' : 'in-place';
+}
+
 export interface SimulationOptions {
   readonly trace: Trace;
   readonly policy: Policy;
@@ -64,6 +83,8 @@ export interface SimulationOptions {
   /** Lag above this many seconds counts as "over the lag objective". */
   readonly lagObjectiveSeconds: number;
   readonly model?: Partial<JobModelOptions>;
+  /** How Slotscaler's rescales reach the job (default `auto`); the baseline always takes `scale`. */
+  readonly rescale?: RescaleOption;
 }
 
 /** The job and what the scaler saw, at one tick. */
@@ -95,6 +116,8 @@ export interface SimulatedDecision {
   readonly outcome: string;
   /** The metrics the decision was made on, as people read them. */
   readonly metrics: string;
+  /** What a written change cost the job (absent when held, and in a real run that does not count it). */
+  readonly rescale?: RescaleEffect;
 }
 
 export interface SimulationSummary {
@@ -102,8 +125,15 @@ export interface SimulationSummary {
   readonly rescales: number;
   readonly scaleUps: number;
   readonly scaleDowns: number;
-  /** Seconds the job was down restarting. */
+  /** Rescales by the path they took (absent in a real run that does not tell them apart). */
+  readonly rescalesByPath?: Readonly<Record<RescalePath, number>>;
+  /** Seconds the job was down restarting (or taking a savepoint to stop). */
   readonly restartDowntimeSeconds: number;
+  /**
+   * Records processed again because a restore went back to the latest checkpoint (absent in a real
+   * run that does not count them).
+   */
+  readonly recordsReprocessed?: number;
   /** Seconds the age of the oldest pending record was above the objective. */
   readonly secondsOverLagObjective: number;
   readonly lagObjectiveSeconds: number;
@@ -112,6 +142,7 @@ export interface SimulationSummary {
   readonly peakTaskManagers: number;
   readonly finalTaskManagers: number;
   readonly recordsIn: number;
+  /** Distinct records processed: a replayed record counts once. */
   readonly recordsProcessed: number;
   readonly finalBacklogRecords: number;
 }
@@ -217,6 +248,7 @@ interface TickStep {
   readonly rescale: {
     readonly replicas: number;
     readonly parallelism: number;
+    readonly path: RescalePath;
     readonly history: Pick<PlanHistory, 'lastDecision' | 'lastRescaleAtMs' | 'scaleEvents'>;
   } | null;
 }
@@ -270,7 +302,7 @@ export function simulatedPlanInput(
 }
 
 /** Slotscaler's tick: the cluster's plan of the tick's input, carried out on the model. */
-function slotscalerStep(input: PlanInput): TickStep | null {
+function slotscalerStep(input: PlanInput, rescale: RescaleOption): TickStep | null {
   const plan = planTarget(input);
   switch (plan.outcome) {
     case 'invalid':
@@ -290,7 +322,7 @@ function slotscalerStep(input: PlanInput): TickStep | null {
       return {
         recommendations: plan.decision.recommendations,
         entry: simulatedDecision(plan.recorded, 'scaled', (name) => name),
-        rescale: { ...plan.write, history: plan.history },
+        rescale: { ...plan.write, path: simulatedRescalePath(rescale), history: plan.history },
       };
   }
 }
@@ -345,6 +377,8 @@ function hpaStep(
     rescale: {
       replicas: decision.desiredReplicas,
       parallelism: decision.parallelism,
+      // Reactive mode: Flink follows the TaskManager count by itself.
+      path: 'scale',
       history: { lastDecision: recorded, lastRescaleAtMs: nowMs, scaleEvents: decision.scaleEvents },
     },
   };
@@ -393,8 +427,8 @@ export function simulate(options: SimulationOptions): SimulationResult {
   const decisions: SimulatedDecision[] = [];
   let secondsOverLag = 0;
   let peakLag = 0;
-  let downtimeSeconds = 0;
   let taskManagerSeconds = 0;
+  const rescalesByPath: Record<RescalePath, number> = { 'in-place': 0, redeploy: 0, scale: 0 };
   let peakTaskManagers = model.state().taskManagers;
   let scaleUps = 0;
   let scaleDowns = 0;
@@ -424,7 +458,6 @@ export function simulate(options: SimulationOptions): SimulationResult {
     model.advance(startMs + second * 1000, rate);
     const state = model.state();
     taskManagerSeconds += before.taskManagers;
-    if (before.restarting) downtimeSeconds += 1;
     if (state.lagSeconds > lagObjectiveSeconds) secondsOverLag += 1;
     peakLag = Math.max(peakLag, state.lagSeconds);
     if (second % tickSeconds !== 0) continue;
@@ -446,6 +479,7 @@ export function simulate(options: SimulationOptions): SimulationResult {
               model.options.taskSlots,
               nowMs,
             ),
+            options.rescale ?? 'auto',
           )
         : hpaStep(policy, current, readings, history, model.options.taskSlots, nowMs);
     if (step === null) {
@@ -454,6 +488,15 @@ export function simulate(options: SimulationOptions): SimulationResult {
     }
     const stored = histories.get(targetId) ?? NO_HISTORY;
     histories.set(targetId, { ...stored, recommendations: step.recommendations });
+    let effect: RescaleEffect | undefined;
+    if (step.rescale !== null) {
+      effect = model.rescale(step.rescale.replicas, step.rescale.parallelism, step.rescale.path);
+      histories.set(targetId, { ...stored, recommendations: step.recommendations, ...step.rescale.history });
+      if (step.rescale.replicas > current) scaleUps += 1;
+      else scaleDowns += 1;
+      rescalesByPath[effect.path] += 1;
+      peakTaskManagers = Math.max(peakTaskManagers, step.rescale.replicas);
+    }
     if (step.entry !== null) {
       const previous = decisions.at(-1);
       const repeatedHold =
@@ -461,14 +504,12 @@ export function simulate(options: SimulationOptions): SimulationResult {
         previous !== undefined &&
         previous.outcome === step.entry.outcome &&
         previous.toTaskManagers === step.entry.toTaskManagers;
-      if (!repeatedHold) decisions.push({ ...step.entry, seconds: second });
-    }
-    if (step.rescale !== null) {
-      model.rescale(step.rescale.replicas, step.rescale.parallelism);
-      histories.set(targetId, { ...stored, recommendations: step.recommendations, ...step.rescale.history });
-      if (step.rescale.replicas > current) scaleUps += 1;
-      else scaleDowns += 1;
-      peakTaskManagers = Math.max(peakTaskManagers, step.rescale.replicas);
+      if (!repeatedHold)
+        decisions.push({
+          ...step.entry,
+          seconds: second,
+          ...(effect === undefined ? {} : { rescale: effect }),
+        });
     }
     record(second);
   }
@@ -487,7 +528,9 @@ export function simulate(options: SimulationOptions): SimulationResult {
       rescales: scaleUps + scaleDowns,
       scaleUps,
       scaleDowns,
-      restartDowntimeSeconds: downtimeSeconds,
+      rescalesByPath,
+      restartDowntimeSeconds: end.downtimeSecondsTotal,
+      recordsReprocessed: end.reprocessedRecordsTotal,
       secondsOverLagObjective: secondsOverLag,
       lagObjectiveSeconds,
       peakLagSeconds: peakLag,

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 
 import { defaultScalerConfig, hpaCpuPolicy, simulate, slotscalerPolicy } from '../../src/simulate/run.js';
-import type { Policy, SimulationSummary } from '../../src/simulate/run.js';
+import type { Policy, RescaleOption, SimulationSummary } from '../../src/simulate/run.js';
 import { builtinTrace } from '../../src/simulate/traces.js';
 import type { BuiltinTraceName } from '../../src/simulate/traces.js';
 import { readmeSection } from '../support/readme.js';
@@ -28,13 +28,38 @@ function section(heading: string): string {
 }
 
 const DEFAULTS = defaultScalerConfig();
-const run = (trace: BuiltinTraceName, policy: Policy): SimulationSummary =>
+const run = (trace: BuiltinTraceName, policy: Policy, rescale: RescaleOption = 'auto'): SimulationSummary =>
   simulate({
     trace: builtinTrace(trace),
     policy,
     tickIntervalSeconds: DEFAULTS.tickIntervalSeconds,
     lagObjectiveSeconds: 60,
+    rescale,
   }).summary;
+
+/** A count as the README writes it: `1,205,906`, `3.3`. */
+const number = (value: number, digits = 0): string =>
+  value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+const pair = (a: number, b: number, digits = 0): string => `${number(a, digits)} vs ${number(b, digits)}`;
+
+/** The rows of the table whose header starts with `header`, as trace name and cells. */
+function tableRows(text: string, header: string): { trace: string; cells: string[] }[] {
+  const start = text.indexOf(`\n${header}`);
+  assert.ok(start >= 0, `no table headed "${header}"`);
+  const rows: { trace: string; cells: string[] }[] = [];
+  for (const line of text
+    .slice(start + 1)
+    .split('\n')
+    .slice(2)) {
+    if (!line.startsWith('|')) break;
+    const [trace = '', ...cells] = line
+      .slice(1, -1)
+      .split('|')
+      .map((cell) => cell.trim());
+    rows.push({ trace, cells });
+  }
+  return rows;
+}
 
 describe("the README's commands", () => {
   it('decide: the input of its example gives the output it shows', () => {
@@ -61,12 +86,14 @@ describe("the README's commands", () => {
       cwd: dir,
       encoding: 'utf8',
     });
-    assert.match(printed, /^slotscaler\s+\d+/m);
-    assert.match(printed, /^hpa-cpu\s+\d+/m);
     // The rescales column: what simulate gives for each policy on that trace.
-    const rescales = (policy: string): number =>
-      Number(new RegExp(`^${policy}\\s+(\\d+)`, 'm').exec(printed)?.[1]);
-    assert.equal(rescales('slotscaler'), run('step', slotscalerPolicy({})).rescales);
+    const rescales = (policy: string): number => {
+      const line = printed.split('\n').find((candidate) => candidate.startsWith(`${policy}  `));
+      assert.ok(line !== undefined, `no row for ${policy} in\n${printed}`);
+      return Number(line.slice(policy.length).trim().split(/\s+/)[0]);
+    };
+    assert.equal(rescales('slotscaler (in place)'), run('step', slotscalerPolicy({})).rescales);
+    assert.equal(rescales('slotscaler (redeploy)'), run('step', slotscalerPolicy({}), 'redeploy').rescales);
     assert.equal(rescales('hpa-cpu'), run('step', hpaCpuPolicy(DEFAULTS.target)).rescales);
     assert.ok(existsSync(join(dir, 'report.html')));
     assert.match(readFileSync(join(dir, 'report.html'), 'utf8'), /<svg/);
@@ -82,20 +109,22 @@ describe("the README's simulate figures", () => {
     'flat with noise': 'flat-with-noise',
   };
   it('the table of Slotscaler defaults against the plain HPA is what simulate gives now', () => {
-    const rows = [...section('See it before you trust it').matchAll(/^\| ([a-z ]+) \| (.+) \|$/gm)].filter(
-      (row) => (row[1] ?? '').trim() in TRACES,
+    const rows = tableRows(
+      section('See it before you trust it'),
+      '| trace           | rescales | seconds over the lag objective |',
     );
-    assert.equal(rows.length, Object.keys(TRACES).length, 'one row per built-in trace');
+    assert.deepEqual(
+      rows.map((row) => row.trace),
+      Object.keys(TRACES),
+      'one row per built-in trace',
+    );
     for (const row of rows) {
-      const name = TRACES[(row[1] ?? '').trim()];
+      const name = TRACES[row.trace];
       assert.ok(name !== undefined);
       const ours = run(name, slotscalerPolicy({}));
       const hpa = run(name, hpaCpuPolicy(DEFAULTS.target));
-      const pair = (a: number, b: number, digits = 0): string =>
-        `${a.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })} vs ${b.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })}`;
-      const cells = (row[2] ?? '').split('|').map((cell) => cell.trim());
       assert.deepEqual(
-        cells,
+        row.cells,
         [
           pair(ours.rescales, hpa.rescales),
           pair(ours.secondsOverLagObjective, hpa.secondsOverLagObjective),
@@ -104,6 +133,42 @@ describe("the README's simulate figures", () => {
         name,
       );
     }
+  });
+
+  it('the table of in place against redeploy is what simulate gives now', () => {
+    const rows = tableRows(
+      section('See it before you trust it'),
+      '| trace           | rescales | restart downtime (s) |',
+    );
+    assert.deepEqual(
+      rows.map((row) => row.trace),
+      Object.keys(TRACES),
+      'one row per built-in trace',
+    );
+    for (const row of rows) {
+      const name = TRACES[row.trace];
+      assert.ok(name !== undefined);
+      const inPlace = run(name, slotscalerPolicy({}), 'in-place');
+      const redeploy = run(name, slotscalerPolicy({}), 'redeploy');
+      assert.deepEqual(
+        row.cells,
+        [
+          pair(inPlace.rescales, redeploy.rescales),
+          pair(inPlace.restartDowntimeSeconds, redeploy.restartDowntimeSeconds, 1),
+          pair(inPlace.recordsReprocessed ?? Number.NaN, redeploy.recordsReprocessed ?? Number.NaN),
+          pair(inPlace.secondsOverLagObjective, redeploy.secondsOverLagObjective),
+          pair(inPlace.taskManagerHours, redeploy.taskManagerHours, 2),
+        ],
+        name,
+      );
+    }
+    const ramp = run('ramp', slotscalerPolicy({}), 'in-place');
+    assert.match(
+      section('See it before you trust it'),
+      new RegExp(
+        `on the ramp about ${number(Math.round((ramp.recordsReprocessed ?? 0) / ramp.rescales / 10_000) * 10_000)} records per rescale`,
+      ),
+    );
   });
 
   it('the busy ratio alone: the rescales the README and the metrics setting quote', () => {
@@ -121,21 +186,26 @@ describe("the README's simulate figures", () => {
     assert.match(text, /the other traces are the same/);
     for (const trace of ['ramp', 'daily-sine', 'flat-with-noise'] as const)
       assert.equal(run(trace, busyOnly).rescales, run(trace, slotscalerPolicy({})).rescales, trace);
-    const defaults = run('step', slotscalerPolicy({}));
+    // The setting's description quotes the redeploy: a restart long enough to build a backlog.
+    const defaults = run('step', slotscalerPolicy({}), 'redeploy');
+    const redeployed = run('step', busyOnly, 'redeploy');
     assert.match(
       section('Configuration'),
       new RegExp(
-        `step trace: ${defaults.scaleUps} scale-up, where flink_busy_ratio=0.7 takes ${step.scaleUps}\\)`,
+        `simulate --rescale redeploy\`, step trace: ${defaults.scaleUps} scale-up, where flink_busy_ratio=0.7 takes ${redeployed.scaleUps}\\)`,
       ),
     );
   });
 
   it('the hold after restart: the rescales its description quotes', () => {
     const held = (hold: string): number =>
-      run('step', slotscalerPolicy({ 'slotscaler.dev/metrics-hold-after-restart': hold })).rescales;
+      run('step', slotscalerPolicy({ 'slotscaler.dev/metrics-hold-after-restart': hold }), 'redeploy')
+        .rescales;
     assert.match(
       section('Configuration'),
-      new RegExp(`default metrics: with 60s ${held('60s')} rescales, with 5m ${held('5m')}\\)`),
+      new RegExp(
+        `simulate --rescale redeploy\`, step trace, default metrics: with 60s ${held('60s')} rescales, with 5m ${held('5m')}\\)`,
+      ),
     );
   });
 });

@@ -2,7 +2,15 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
 import { MetricWindow } from '../../../src/metrics/metric-window.js';
-import { JobModel } from '../../../src/simulate/job-model.js';
+import {
+  DEFAULT_RESCALE_COSTS,
+  IN_PLACE_DOWN_SECONDS,
+  IN_PLACE_UP_SECONDS,
+  JobModel,
+  REDEPLOY_RESTART_SECONDS,
+  REDEPLOY_SAVEPOINT_SECONDS,
+  SCALE_RESTART_SECONDS,
+} from '../../../src/simulate/job-model.js';
 
 const T0 = Date.UTC(2026, 0, 1);
 
@@ -13,7 +21,7 @@ describe('JobModel', () => {
     const rate = (seconds: number): number => (seconds < 300 ? 3500 + 500 * Math.sin(seconds / 7) : 800);
     let before = model.state();
     for (let t = 1; t <= 900; t += 7) {
-      if (t === 120) model.rescale(3, 6);
+      if (t === 120) model.rescale(3, 6, 'in-place');
       model.advance(T0 + t * 1000, rate);
       const after = model.state();
       const inflow = after.inputRecordsTotal - before.inputRecordsTotal;
@@ -57,12 +65,16 @@ describe('JobModel', () => {
       initialTaskManagers: 1,
       taskSlots: 2,
       capacityPerSlotRecordsPerSecond: 1000,
-      restartDowntimeSeconds: 45,
+      // A redeploy without a savepoint's time: only the restart.
+      rescaleCosts: {
+        ...DEFAULT_RESCALE_COSTS,
+        redeploy: { upSeconds: 45, downSeconds: 45, savepointSeconds: 0 },
+      },
     });
     const rate = (): number => 1000;
     model.advance(T0 + 60_000, rate);
     assert.equal(model.state().backlogRecords, 0);
-    model.rescale(2, 4);
+    model.rescale(2, 4, 'redeploy');
     model.advance(T0 + 60_000 + 44_000, rate);
     let state = model.state();
     assert.equal(state.restarting, true);
@@ -111,5 +123,132 @@ describe('JobModel', () => {
     const lag = saturated.flink_source_lag_seconds;
     // 120 s at 2000/s over capacity: 240 000 pending, drained at 4000/s: 60 s.
     assert.ok('value' in lag && Math.abs(lag.value - 60) < 1);
+  });
+
+  it('costs each path its own downtime, up and down: no processing while input keeps arriving', () => {
+    const cases = [
+      ['in-place', 3, IN_PLACE_UP_SECONDS],
+      ['in-place', 1, IN_PLACE_DOWN_SECONDS],
+      ['redeploy', 3, REDEPLOY_SAVEPOINT_SECONDS + REDEPLOY_RESTART_SECONDS],
+      ['redeploy', 1, REDEPLOY_SAVEPOINT_SECONDS + REDEPLOY_RESTART_SECONDS],
+      ['scale', 3, SCALE_RESTART_SECONDS],
+      ['scale', 1, SCALE_RESTART_SECONDS],
+    ] as const;
+    for (const [path, taskManagers, downtimeSeconds] of cases) {
+      const label = `${path} 2 → ${taskManagers}`;
+      // Checkpoints off: only the downtime is measured here.
+      const model = new JobModel({
+        startMs: T0,
+        initialTaskManagers: 2,
+        taskSlots: 1,
+        checkpointIntervalSeconds: 0,
+      });
+      const rate = (): number => 500;
+      model.advance(T0 + 30_000, rate);
+      const effect = model.rescale(taskManagers, taskManagers, path);
+      assert.deepEqual(effect, { path, downtimeSeconds, reprocessedRecords: 0 }, label);
+      const endMs = T0 + 30_000 + Math.round(downtimeSeconds * 1000);
+      model.advance(endMs - 1, rate);
+      assert.equal(model.state().restarting, true, label);
+      model.advance(endMs, rate);
+      const state = model.state();
+      assert.equal(state.restarting, false, label);
+      assert.ok(
+        Math.abs(state.downtimeSecondsTotal - downtimeSeconds) < 1e-9,
+        `${label}: ${state.downtimeSecondsTotal}`,
+      );
+      // Everything that arrived during the downtime waits, nothing else.
+      assert.ok(Math.abs(state.backlogRecords - 500 * downtimeSeconds) < 1e-6, label);
+      assert.equal(state.reprocessedRecordsTotal, 0, label);
+    }
+  });
+
+  it('in place: resumes from the latest checkpoint, so what was processed since goes back into the backlog', () => {
+    const model = new JobModel({
+      startMs: T0,
+      initialTaskManagers: 2,
+      taskSlots: 1,
+      checkpointIntervalSeconds: 60,
+    });
+    const rate = (): number => 1000;
+    // Checkpoints at 60 s and 120 s; 40 s of processing since the second one.
+    model.advance(T0 + 160_000, rate);
+    assert.equal(model.state().backlogRecords, 0);
+    const effect = model.rescale(3, 3, 'in-place');
+    assert.equal(effect.downtimeSeconds, IN_PLACE_UP_SECONDS);
+    assert.ok(Math.abs(effect.reprocessedRecords - 40_000) < 1e-6, `${effect.reprocessedRecords}`);
+    let state = model.state();
+    assert.ok(Math.abs(state.backlogRecords - 40_000) < 1e-6);
+    assert.ok(Math.abs(state.processedRecordsTotal - 120_000) < 1e-6);
+    // The oldest pending record is the first one after the checkpoint: it arrived at 120 s.
+    assert.ok(Math.abs(state.lagSeconds - 40) < 1e-6, `lag ${state.lagSeconds}`);
+    assert.equal(model.snapshot().vertices[0]?.source?.pendingRecords, 40_000);
+    // Conservation still holds with the replay: records in = distinct records processed + backlog.
+    model.advance(T0 + 200_000, rate);
+    state = model.state();
+    assert.ok(Math.abs(state.inputRecordsTotal - state.processedRecordsTotal - state.backlogRecords) < 1e-6);
+    assert.ok(Math.abs(state.reprocessedRecordsTotal - 40_000) < 1e-6);
+
+    // The checkpoint timer starts anew when the job runs again (163.3 s): the next one is at 223.3 s.
+    // A rescale just before it replays almost a whole interval, one just after it almost nothing.
+    const before = new JobModel({ startMs: T0, initialTaskManagers: 2, taskSlots: 1 });
+    const after = new JobModel({ startMs: T0, initialTaskManagers: 2, taskSlots: 1 });
+    for (const twin of [before, after]) {
+      twin.advance(T0 + 160_000, rate);
+      twin.rescale(3, 3, 'in-place');
+    }
+    before.advance(T0 + 223_000, rate);
+    after.advance(T0 + 224_000, rate);
+    const late = before.rescale(2, 2, 'in-place').reprocessedRecords;
+    const early = after.rescale(2, 2, 'in-place').reprocessedRecords;
+    // Everything processed since the restore: 59.7 s of input, and the backlog the first rescale
+    // left (40 s replayed, 3.3 s of downtime), drained meanwhile.
+    assert.ok(Math.abs(late - (59_700 + 40_000 + 3_300)) < 1e-6, `${late}`);
+    assert.ok(Math.abs(early - 700) < 1e-6, `${early}`);
+  });
+
+  it('redeploy: stops with a savepoint, so it replays nothing and costs the savepoint time plus the restart', () => {
+    const model = new JobModel({
+      startMs: T0,
+      initialTaskManagers: 2,
+      taskSlots: 1,
+      checkpointIntervalSeconds: 60,
+    });
+    const rate = (): number => 1000;
+    model.advance(T0 + 119_000, rate);
+    const effect = model.rescale(3, 3, 'redeploy');
+    assert.deepEqual(effect, {
+      path: 'redeploy',
+      downtimeSeconds: REDEPLOY_SAVEPOINT_SECONDS + REDEPLOY_RESTART_SECONDS,
+      reprocessedRecords: 0,
+    });
+    assert.equal(model.state().backlogRecords, 0);
+    assert.equal(model.state().lagSeconds, 0);
+    // A second rescale while the job is still down has nothing to replay either.
+    model.advance(T0 + 130_000, rate);
+    assert.equal(model.rescale(2, 2, 'in-place').reprocessedRecords, 0);
+    assert.equal(model.state().reprocessedRecordsTotal, 0);
+  });
+
+  it('without checkpoints a restart resumes where the job stopped', () => {
+    const model = new JobModel({
+      startMs: T0,
+      initialTaskManagers: 2,
+      taskSlots: 1,
+      checkpointIntervalSeconds: 0,
+    });
+    model.advance(T0 + 170_000, () => 1000);
+    assert.equal(model.rescale(3, 3, 'in-place').reprocessedRecords, 0);
+    assert.throws(() => new JobModel({ checkpointIntervalSeconds: -1 }), /checkpointIntervalSeconds/);
+    assert.throws(
+      () =>
+        new JobModel({
+          rescaleCosts: {
+            ...DEFAULT_RESCALE_COSTS,
+            scale: { upSeconds: -1, downSeconds: 0, savepointSeconds: null },
+          },
+        }),
+      /scale rescale cost/,
+    );
   });
 });

@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import { escapeHtml, lineChart, renderReport } from '../../../src/simulate/report.js';
+import {
+  escapeHtml,
+  lineChart,
+  perRescaleRows,
+  renderReport,
+  summaryRows,
+} from '../../../src/simulate/report.js';
 import { simulate, slotscalerPolicy } from '../../../src/simulate/run.js';
 import type { SimulationResult } from '../../../src/simulate/run.js';
 import { builtinTrace } from '../../../src/simulate/traces.js';
@@ -102,5 +108,36 @@ describe('simulate report', () => {
       () => renderReport([], { title: '', settings: [], limitations: [] }),
       /at least one result/,
     );
+  });
+
+  it('tables a run that does not count paths or replays (a real run) with dashes, not zeros', () => {
+    const simulated = withDefaults('step');
+    const { rescalesByPath: _paths, recordsReprocessed: _replayed, ...counted } = simulated.summary;
+    const real: SimulationResult = {
+      ...simulated,
+      policy: 'real run',
+      summary: counted,
+      decisions: simulated.decisions.map(({ rescale: _rescale, ...decision }) => decision),
+    };
+    const rows = summaryRows([simulated, real]);
+    const header = rows[0] ?? [];
+    const cell = (row: readonly string[] | undefined, name: string): string | undefined =>
+      row?.[header.indexOf(name)];
+    assert.equal(cell(rows[1], 'records reprocessed'), '60,000');
+    assert.equal(cell(rows[1], 'rescales by path'), 'in place 1');
+    assert.equal(cell(rows[2], 'records reprocessed'), '-');
+    assert.equal(cell(rows[2], 'rescales by path'), '-');
+    // Per rescale: the step's one scale-up in place; the real run's replay is unknown.
+    assert.deepEqual(perRescaleRows([simulated, real]), [
+      ['policy', 'rescales', 'downtime per rescale (s)', 'records reprocessed per rescale'],
+      [simulated.policy, '1', '3.3', '60,000'],
+      ['real run', '1', '3.3', '-'],
+    ]);
+    const quiet = withDefaults('flat-with-noise');
+    assert.deepEqual(perRescaleRows([quiet])[1], [quiet.policy, '0', '-', '-']);
+    const html = renderReport([real], { title: 'real', settings: [], limitations: [] });
+    assert.match(html, /<td>real run<\/td><td>1<\/td><td>3\.3<\/td><td>-<\/td>/);
+    assert.doesNotMatch(html, /NaN|undefined|Infinity/);
+    assert.match(html, /<td>2 → 5<\/td><td>10<\/td><td><\/td><td><\/td><td><\/td>/);
   });
 });
