@@ -17,7 +17,7 @@ import type { JobAsSeen } from '../metrics/metric-window.js';
 import type { MetricValues } from '../metrics/expression-metric.js';
 import type { WindowReadings } from '../metrics/metric-window.js';
 import { planTarget } from '../scaler/plan-target.js';
-import { rescaleProgress } from '../scaler/rescale-path.js';
+import { inFlightOf, rescaleProgress } from '../scaler/rescale-path.js';
 import type { RescaleInFlight } from '../scaler/rescale-path.js';
 import { NO_HISTORY, planHistoryOf } from '../scaler/history-store.js';
 import type { Plan, PlannedTarget, Recommendation } from '../scaler/plan-target.js';
@@ -92,13 +92,6 @@ export interface ScalingLoopDependencies {
    */
   readonly jobManagers?: ((url: string) => JobRequirementsClient) | undefined;
 }
-
-/**
- * How long a redeploy (or a write of the scale fields) may take to show on the JobManager before it
- * is reported as not taken: a savepoint, new pods and a JVM start (an in-place rescale has its own,
- * `slotscaler.dev/rescale-confirm-timeout`).
- */
-export const REDEPLOY_CONFIRM_TIMEOUT_MS = 600_000;
 
 /** What the loop did with one target in one pass; the `outcome` of its last decision. */
 export type TargetOutcome =
@@ -515,7 +508,7 @@ export class ScalingLoop implements RecommendationSource {
       outcome,
     });
     if (outcome.ok) {
-      this.written(target, memory, plan, statusText);
+      this.written(target, memory, plan, statusText, target.parsed.config.rescaleConfirmTimeout);
       return 'scaled';
     }
     switch (outcome.kind) {
@@ -653,6 +646,7 @@ export class ScalingLoop implements RecommendationSource {
     memory: TargetMemory,
     plan: Extract<Plan, { outcome: 'scale' }>,
     statusText: string | undefined,
+    confirmTimeoutSeconds: number,
   ): void {
     const { decision, recorded, write } = plan;
     this.histories.set(target.id, plan.history);
@@ -662,19 +656,7 @@ export class ScalingLoop implements RecommendationSource {
     memory.lastNotice = undefined;
     memory.lastRefusal = undefined;
     if (write.path !== 'in-place') memory.notTaken = null;
-    const confirmMs =
-      write.path === 'in-place' && target.parsed.ok
-        ? target.parsed.config.rescaleConfirmTimeout * 1000
-        : REDEPLOY_CONFIRM_TIMEOUT_MS;
-    memory.inFlight = {
-      path: write.path,
-      atMs: recorded.atMs,
-      replicas: write.replicas,
-      parallelism: write.parallelism,
-      jobId: write.jobId,
-      vertices: write.vertices,
-      deadlineMs: recorded.atMs + confirmMs,
-    };
+    memory.inFlight = inFlightOf(write, recorded.atMs, confirmTimeoutSeconds);
     this.writeLog.push({
       targetId: target.id,
       atMs: recorded.atMs,

@@ -62,6 +62,37 @@ export interface RescaleInFlight {
   readonly deadlineMs: number;
 }
 
+/**
+ * How long a redeploy (or a write of the scale fields) may take to show on the JobManager before it
+ * is reported as not taken: a savepoint, new pods and a JVM start. An in-place rescale has its own,
+ * `slotscaler.dev/rescale-confirm-timeout`.
+ */
+export const REDEPLOY_CONFIRM_TIMEOUT_MS = 600_000;
+
+/** The rescale a written plan puts in flight, followed until the job shows it. */
+export function inFlightOf(
+  write: {
+    readonly path: RescalePath;
+    readonly replicas: number;
+    readonly parallelism: number;
+    readonly jobId: string | null;
+    readonly vertices: readonly VertexParallelism[] | null;
+  },
+  atMs: number,
+  confirmTimeoutSeconds: number,
+): RescaleInFlight {
+  return {
+    path: write.path,
+    atMs,
+    replicas: write.replicas,
+    parallelism: write.parallelism,
+    jobId: write.jobId,
+    vertices: write.vertices,
+    deadlineMs:
+      atMs + (write.path === 'in-place' ? confirmTimeoutSeconds * 1000 : REDEPLOY_CONFIRM_TIMEOUT_MS),
+  };
+}
+
 export type RescaleProgress =
   | { readonly state: 'waiting'; readonly seen: string }
   /**

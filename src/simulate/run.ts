@@ -24,12 +24,14 @@ import type { TargetConfig } from '../config/schema.js';
 import type { RecordedDecision, TargetHistory } from '../domain/decision.js';
 import { isAvailable } from '../domain/metrics.js';
 import type { FlinkMetricName, MetricReading } from '../domain/metrics.js';
-import type { RescalePath } from '../domain/target.js';
+import type { RescalePath, RescaleSupport } from '../domain/target.js';
 import { SimulateInputError } from '../errors.js';
 import { decide } from '../scaler/decide.js';
 import { InMemoryHistoryStore, NO_HISTORY, planHistoryOf } from '../scaler/history-store.js';
 import { planTarget } from '../scaler/plan-target.js';
 import type { PlanHistory, PlanInput } from '../scaler/plan-target.js';
+import { choosePath, inFlightOf, rescaleProgress } from '../scaler/rescale-path.js';
+import type { RescaleInFlight, VertexParallelism } from '../scaler/rescale-path.js';
 import { metricValues, valueOf } from '../metrics/expression-metric.js';
 import type { EvaluableMetric } from '../metrics/expression-metric.js';
 import { observeMetrics, targetDecisionInput } from '../scaler/target-decision.js';
@@ -72,8 +74,17 @@ export type RescaleOption = (typeof RESCALE_OPTIONS)[number];
  * rescales in place; `redeploy` is the full upgrade it does for a spec that cannot.
  */
 export function simulatedRescalePath(option: RescaleOption): RescalePath {
-  return option === 'redeploy' ? 'redeploy' : 'in-place';
+  const choice = choosePath(SIMULATED_RESCALE, option);
+  return choice.ok ? choice.path : SIMULATED_RESCALE.notInPlace;
 }
+
+/** What the simulated target's spec allows: a FlinkDeployment that the operator rescales in place. */
+const SIMULATED_RESCALE: RescaleSupport = {
+  auto: 'in-place',
+  autoWhy: 'native mode on the adaptive scheduler: the operator rescales in place',
+  inPlaceMissing: null,
+  notInPlace: 'redeploy',
+};
 
 export interface SimulationOptions {
   readonly trace: Trace;
@@ -249,7 +260,12 @@ interface TickStep {
     readonly replicas: number;
     readonly parallelism: number;
     readonly path: RescalePath;
-    readonly history: Pick<PlanHistory, 'lastDecision' | 'lastRescaleAtMs' | 'scaleEvents'>;
+    readonly jobId: string | null;
+    readonly vertices: readonly VertexParallelism[] | null;
+    readonly history: Pick<
+      PlanHistory,
+      'lastDecision' | 'lastRescaleAtMs' | 'rescaleDoneAtMs' | 'scaleEvents'
+    >;
   } | null;
 }
 
@@ -265,12 +281,14 @@ export function simulatedPlanInput(
   history: PlanHistory,
   modelTaskSlots: number,
   nowMs: number,
+  rescale: RescaleOption = 'auto',
 ): PlanInput {
   const current = job.taskManagers;
   return {
     target: {
       state: 'ready',
-      config: policy.config,
+      // `--rescale` stands for the target's slotscaler.dev/rescale annotation.
+      config: { ...policy.config, rescale },
       expressions: policy.expressions,
       view: {
         jobManagerUrl: 'simulated',
@@ -283,12 +301,7 @@ export function simulatedPlanInput(
         operatorBusy: null,
         stateless: false,
         otherAutoscaler: null,
-        rescale: {
-          auto: 'in-place',
-          autoWhy: 'native mode on the adaptive scheduler: the operator rescales in place',
-          inPlaceMissing: null,
-          notInPlace: 'redeploy',
-        },
+        rescale: SIMULATED_RESCALE,
       },
     },
     readings,
@@ -302,7 +315,7 @@ export function simulatedPlanInput(
 }
 
 /** Slotscaler's tick: the cluster's plan of the tick's input, carried out on the model. */
-function slotscalerStep(input: PlanInput, rescale: RescaleOption): TickStep | null {
+function slotscalerStep(input: PlanInput): TickStep | null {
   const plan = planTarget(input);
   switch (plan.outcome) {
     case 'invalid':
@@ -322,7 +335,7 @@ function slotscalerStep(input: PlanInput, rescale: RescaleOption): TickStep | nu
       return {
         recommendations: plan.decision.recommendations,
         entry: simulatedDecision(plan.recorded, 'scaled', (name) => name),
-        rescale: { ...plan.write, path: simulatedRescalePath(rescale), history: plan.history },
+        rescale: { ...plan.write, history: plan.history },
       };
   }
 }
@@ -379,7 +392,14 @@ function hpaStep(
       parallelism: decision.parallelism,
       // Reactive mode: Flink follows the TaskManager count by itself.
       path: 'scale',
-      history: { lastDecision: recorded, lastRescaleAtMs: nowMs, scaleEvents: decision.scaleEvents },
+      jobId: null,
+      vertices: null,
+      history: {
+        lastDecision: recorded,
+        lastRescaleAtMs: nowMs,
+        rescaleDoneAtMs: null,
+        scaleEvents: decision.scaleEvents,
+      },
     },
   };
 }
@@ -433,6 +453,7 @@ export function simulate(options: SimulationOptions): SimulationResult {
   let scaleUps = 0;
   let scaleDowns = 0;
   let readings: WindowReadings | undefined;
+  let inFlight: RescaleInFlight | null = null;
 
   const record = (seconds: number): void => {
     const state = model.state();
@@ -467,7 +488,20 @@ export function simulate(options: SimulationOptions): SimulationResult {
     window.add(model.snapshot());
     readings = window.readings(nowMs);
     const current = state.taskManagers;
-    const history = planHistoryOf(histories.get(targetId));
+    // A written rescale is followed on the (model) JobManager as the cluster follows it: the
+    // post-rescale hold counts from when the job runs at the new parallelism.
+    if (inFlight !== null) {
+      const progress = rescaleProgress(inFlight, readings.job, nowMs);
+      if (progress.state !== 'waiting') {
+        const stored = histories.get(targetId) ?? NO_HISTORY;
+        histories.set(targetId, {
+          ...stored,
+          rescaleDoneAtMs: progress.state === 'done' ? progress.runningSinceMs : nowMs,
+        });
+        inFlight = null;
+      }
+    }
+    const history = planHistoryOf(histories.get(targetId), { backoffUntilMs: 0, inFlight, notTaken: null });
     const step =
       policy.kind === 'slotscaler'
         ? slotscalerStep(
@@ -478,8 +512,8 @@ export function simulate(options: SimulationOptions): SimulationResult {
               history,
               model.options.taskSlots,
               nowMs,
+              options.rescale ?? 'auto',
             ),
-            options.rescale ?? 'auto',
           )
         : hpaStep(policy, current, readings, history, model.options.taskSlots, nowMs);
     if (step === null) {
@@ -491,6 +525,9 @@ export function simulate(options: SimulationOptions): SimulationResult {
     let effect: RescaleEffect | undefined;
     if (step.rescale !== null) {
       effect = model.rescale(step.rescale.replicas, step.rescale.parallelism, step.rescale.path);
+      if (policy.kind === 'slotscaler') {
+        inFlight = inFlightOf(step.rescale, nowMs, policy.config.rescaleConfirmTimeout);
+      }
       histories.set(targetId, { ...stored, recommendations: step.recommendations, ...step.rescale.history });
       if (step.rescale.replicas > current) scaleUps += 1;
       else scaleDowns += 1;
