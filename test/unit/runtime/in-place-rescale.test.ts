@@ -211,7 +211,7 @@ describe('in-place rescales of a FlinkDeployment', () => {
     const warning = t.events.events.find((event) => event.reason === 'RescaleRedeployed');
     assert.equal(warning?.type, 'Warning');
     assert.match(
-      warning?.note ?? '',
+      warning.note,
       /under a new job id c+ \(was a+\): the job was redeployed, not rescaled in place/,
     );
   });
@@ -270,7 +270,7 @@ describe('in-place rescales of a FlinkDeployment', () => {
     const warning = t.events.events.find((event) => event.reason === 'RescalePathUnavailable');
     assert.equal(warning?.type, 'Warning');
     assert.match(
-      warning?.note ?? '',
+      warning.note,
       /in-place, but the spec lacks a known flinkVersion .*the adaptive scheduler/,
     );
   });
