@@ -348,7 +348,8 @@ export async function startOperatorStandIn(options: OperatorStandInOptions): Pro
 
   /**
    * NativeFlinkService.scale: per vertex with an override, upper bound = the override and lower
-   * bound = min(upper, current lower); then PUT the requirements. Flink's ResourceManager starts
+   * bound = min(upper, current lower); then PUT the requirements, unless they already match
+   * (undefined: nothing done, no restart). Flink's ResourceManager starts
    * the TaskManagers the new slots need before the job can use them, so they start first; idle
    * ones are released once the job runs lower (Flink waits resourcemanager.taskmanager-timeout,
    * the stand-in releases at once).
@@ -357,7 +358,7 @@ export async function startOperatorStandIn(options: OperatorStandInOptions): Pro
     name: string,
     spec: FlinkDeploymentSpec,
     workload: FlinkWorkload,
-  ): Promise<number> {
+  ): Promise<number | undefined> {
     const overrides = parseOverrides(spec.flinkConfiguration?.[OVERRIDES]);
     const path = `/jobs/${workload.jobId}/resource-requirements`;
     const current = (await flinkGet(workload.restUrl, path)) as ResourceRequirements;
@@ -374,6 +375,7 @@ export async function startOperatorStandIn(options: OperatorStandInOptions): Pro
               },
             };
     }
+    if (JSON.stringify(requested) === JSON.stringify(current)) return undefined;
     const highest = Math.max(...Object.values(requested).map((r) => r.parallelism.upperBound));
     const needed = Math.ceil(highest / slotsOf(spec));
     const running = taskManagersOf.get(name) ?? needed;
@@ -460,7 +462,7 @@ export async function startOperatorStandIn(options: OperatorStandInOptions): Pro
         log(`${name}: generation ${generation}: nothing to apply (${reason || 'no spec change'})`);
       } else {
         log(`${name}: generation ${generation}: ${path} (${reason})`);
-        let taskManagers: number;
+        let taskManagers: number | undefined;
         if (path === 'redeploy') {
           await patchStatus(name, { lifecycleState: 'UPGRADING', jobStatus: { state: 'RECONCILING' } });
           await syncPods(name, taskManagersOf.get(name) ?? 1, false);
@@ -473,30 +475,34 @@ export async function startOperatorStandIn(options: OperatorStandInOptions): Pro
               ? (taskManagersOf.get(name) ?? 1)
               : await rescaleInPlace(name, spec, workload);
         }
-        taskManagersOf.set(name, taskManagers);
-        const state = await workload?.state();
-        const parallelism =
-          state?.parallelism ??
-          Math.max(
-            desiredOf(spec).parallelism,
-            ...parseOverrides(spec.flinkConfiguration?.[OVERRIDES]).values(),
+        if (taskManagers === undefined) {
+          log(`${name}: generation ${generation}: the vertices' requirements already match, nothing to do`);
+        } else {
+          taskManagersOf.set(name, taskManagers);
+          const state = await workload?.state();
+          const parallelism =
+            state?.parallelism ??
+            Math.max(
+              desiredOf(spec).parallelism,
+              ...parseOverrides(spec.flinkConfiguration?.[OVERRIDES]).values(),
+            );
+          const change_: AppliedChange = {
+            name,
+            generation,
+            path,
+            reason,
+            taskManagers,
+            parallelism,
+            previousJobId: jobBefore,
+            jobId: workload?.jobId ?? NO_JOB,
+            atMs: seenAt,
+            durationMs: Date.now() - seenAt,
+          };
+          applied.push(change_);
+          log(
+            `${name}: generation ${generation} applied ${path} in ${change_.durationMs} ms: ${taskManagers} TaskManagers, parallelism ${parallelism}, job ${change_.jobId}`,
           );
-        const change_: AppliedChange = {
-          name,
-          generation,
-          path,
-          reason,
-          taskManagers,
-          parallelism,
-          previousJobId: jobBefore,
-          jobId: workload?.jobId ?? NO_JOB,
-          atMs: seenAt,
-          durationMs: Date.now() - seenAt,
-        };
-        applied.push(change_);
-        log(
-          `${name}: generation ${generation} applied ${path} in ${change_.durationMs} ms: ${taskManagers} TaskManagers, parallelism ${parallelism}, job ${change_.jobId}`,
-        );
+        }
       }
     }
     deployed.set(name, spec);
