@@ -21,7 +21,9 @@ import { defaultScalerConfig } from '../src/simulate/run.js';
 import type { SimulatedDecision, SimulationResult, TimelinePoint } from '../src/simulate/run.js';
 import { startEnvironment } from '../test/e2e/harness/environment.js';
 import type { Environment } from '../test/e2e/harness/environment.js';
+import { pollUntil } from '../test/e2e/harness/flink.js';
 import { expectOk } from '../test/e2e/harness/kube.js';
+import type { RescalePathTaken } from '../test/e2e/harness/operator-stand-in.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -334,18 +336,36 @@ async function measureRescalePaths(
   flink: NonNullable<Environment['flink']>,
 ): Promise<{ inPlace: RescaleCost; redeploy: RescaleCost }> {
   const path = `/apis/flink.apache.org/v1beta1/namespaces/${env.namespace}/flinkdeployments/${env.flinkDeploymentName}`;
-  const vertices = (await flink.state()).vertices ?? [];
+  // The last decision may still be being applied: measure from a job that runs.
+  await env.operator.idle();
+  const running = await pollUntil(
+    'the job RUNNING before the measurement',
+    120_000,
+    () => flink.state(),
+    (state) =>
+      state.jobState === 'RUNNING' &&
+      (state.vertices ?? []).length > 0 &&
+      (state.vertices ?? []).every((vertex) => vertex.status === 'RUNNING'),
+  );
   const overrides = (parallelism: number): string =>
-    vertices.map((vertex) => `${vertex.id}:${parallelism}`).join(',');
-  const apply = async (spec: Record<string, unknown>): Promise<RescaleCost> => {
+    (running.vertices ?? []).map((vertex) => `${vertex.id}:${parallelism}`).join(',');
+  const apply = async (spec: Record<string, unknown>, expected: RescalePathTaken): Promise<RescaleCost> => {
     const applied = env.operator.appliedFor(env.flinkDeploymentName).length;
     const before = await flink.state();
     const since = Date.now();
     expectOk(await env.controlPlane.request('PATCH', path, { spec }), 'patch the FlinkDeployment');
-    for (;;) {
-      await env.operator.idle();
-      if (env.operator.appliedFor(env.flinkDeploymentName).length > applied) break;
-      await new Promise((done) => setTimeout(done, 200));
+    await pollUntil(
+      `the stand-in operator to apply ${expected}`,
+      180_000,
+      async () => {
+        await env.operator.idle();
+        return env.operator.appliedFor(env.flinkDeploymentName).length;
+      },
+      (count) => count > applied,
+    );
+    const taken = env.operator.appliedFor(env.flinkDeploymentName).at(-1);
+    if (taken?.path !== expected) {
+      throw new Error(`the stand-in operator was to apply ${expected}; it did: ${JSON.stringify(taken)}`);
     }
     // Output resumes after the job runs; give the sink time to show the end of the gap.
     await new Promise((done) => setTimeout(done, 5000));
@@ -356,20 +376,17 @@ async function measureRescalePaths(
     };
   };
   await flink.setRate(LOW_RATE);
-  say(`
-Measuring one rescale each way at ${LOW_RATE} records/s (Slotscaler stopped):`);
-  const inPlace = await apply({
-    flinkConfiguration: { 'pipeline.jobvertex-parallelism-overrides': overrides(2 * SLOTS) },
-  });
+  say(`\nMeasuring one rescale each way at ${LOW_RATE} records/s (Slotscaler stopped):`);
+  const key = 'pipeline.jobvertex-parallelism-overrides';
+  const inPlace = await apply({ flinkConfiguration: { [key]: overrides(2 * SLOTS) } }, 'in-place');
   say(
     `  in place ${SLOTS} → ${2 * SLOTS}: output gap ${inPlace.gapSeconds} s, ${inPlace.reprocessedRecords} records reprocessed`,
   );
-  await apply({ flinkConfiguration: { 'pipeline.jobvertex-parallelism-overrides': overrides(SLOTS) } });
-  const redeploy = await apply({
-    taskManager: { replicas: 2 },
-    job: { parallelism: 2 * SLOTS },
-    flinkConfiguration: { 'pipeline.jobvertex-parallelism-overrides': null },
-  });
+  await apply({ flinkConfiguration: { [key]: overrides(SLOTS) } }, 'in-place');
+  const redeploy = await apply(
+    { taskManager: { replicas: 2 }, job: { parallelism: 2 * SLOTS }, flinkConfiguration: { [key]: null } },
+    'redeploy',
+  );
   say(
     `  redeploy ${SLOTS} → ${2 * SLOTS}: output gap ${redeploy.gapSeconds} s, ${redeploy.reprocessedRecords} records reprocessed`,
   );
