@@ -212,6 +212,8 @@ async function main(): Promise<number> {
       }
     }
 
+    // The last decision may still be being applied; the stand-in records a change once done.
+    await env.operator.idle();
     const applied = env.operator.appliedFor(env.flinkDeploymentName);
     const decisions: SimulatedDecision[] = [...recorded.values()]
       .sort((a, b) => a.atMs - b.atMs)
