@@ -430,6 +430,48 @@ export async function startOperatorStandIn(options: OperatorStandInOptions): Pro
     return taskManagers;
   }
 
+  /**
+   * The path a spec change takes, as AbstractFlinkResourceReconciler.reconcile decides it: IGNORE
+   * changes nothing, SCALE goes in place (or scales, standalone) when FlinkService.scale can,
+   * everything else redeploys. Undefined when nothing is to be applied.
+   */
+  async function choosePath(
+    before: FlinkDeploymentSpec,
+    spec: FlinkDeploymentSpec,
+    workload: FlinkWorkload | undefined,
+  ): Promise<{ path: RescalePathTaken | undefined; reason: string }> {
+    const change = classifySpecChange(before, spec);
+    const reason = change.fields.join(', ') || 'no spec change';
+    if (change.type === 'ignore') return { path: undefined, reason };
+    if (change.type === 'upgrade') return { path: 'redeploy', reason };
+    const jobState = workload === undefined ? undefined : (await workload.state()).jobState;
+    const blocker = inPlaceBlocker(spec, before, jobState);
+    if (blocker !== undefined)
+      return { path: 'redeploy', reason: `${reason}; cannot scale in place: ${blocker}` };
+    return { path: modeOf(spec) === 'standalone' ? 'scale' : 'in-place', reason };
+  }
+
+  /** Applies a change on its path; the TaskManagers after it, or undefined when nothing was done. */
+  async function applyPath(
+    name: string,
+    path: RescalePathTaken,
+    spec: FlinkDeploymentSpec,
+    workload: FlinkWorkload | undefined,
+  ): Promise<number | undefined> {
+    switch (path) {
+      case 'redeploy':
+        await patchStatus(name, { lifecycleState: 'UPGRADING', jobStatus: { state: 'RECONCILING' } });
+        await syncPods(name, taskManagersOf.get(name) ?? 1, false);
+        return redeploy(spec, workload);
+      case 'scale':
+        return scaleReactive(spec, workload);
+      case 'in-place':
+        return workload === undefined
+          ? (taskManagersOf.get(name) ?? 1)
+          : rescaleInPlace(name, spec, workload);
+    }
+  }
+
   async function reconcile(object: KubeObject): Promise<void> {
     const name = object.metadata.name;
     const generation = object.metadata.generation ?? 0;
@@ -437,82 +479,61 @@ export async function startOperatorStandIn(options: OperatorStandInOptions): Pro
     const spec = (object.spec ?? {}) as FlinkDeploymentSpec;
     const workload = options.workloads.get(name);
     const before = deployed.get(name);
-    const labelSelector = `component=taskmanager,app=${name}`;
     const seenAt = Date.now();
 
     if (before === undefined) {
       taskManagersOf.set(name, desiredOf(spec).taskManagers);
     } else {
-      const change = classifySpecChange(before, spec);
-      const jobBefore = workload?.jobId ?? NO_JOB;
-      let path: RescalePathTaken | undefined;
-      let reason = change.fields.join(', ');
-      if (change.type === 'scale') {
-        const jobState = workload === undefined ? undefined : (await workload.state()).jobState;
-        const blocker = inPlaceBlocker(spec, before, jobState);
-        if (blocker === undefined) path = modeOf(spec) === 'standalone' ? 'scale' : 'in-place';
-        else {
-          path = 'redeploy';
-          reason = `${reason}; cannot scale in place: ${blocker}`;
-        }
-      } else if (change.type === 'upgrade') {
-        path = 'redeploy';
+      const previousJobId = workload?.jobId ?? NO_JOB;
+      const { path, reason } = await choosePath(before, spec, workload);
+      log(`${name}: generation ${generation}: ${path ?? 'nothing to apply'} (${reason})`);
+      const taskManagers = path === undefined ? undefined : await applyPath(name, path, spec, workload);
+      if (path !== undefined && taskManagers === undefined) {
+        log(`${name}: generation ${generation}: the vertices' requirements already match, nothing to do`);
       }
-      if (path === undefined) {
-        log(`${name}: generation ${generation}: nothing to apply (${reason || 'no spec change'})`);
-      } else {
-        log(`${name}: generation ${generation}: ${path} (${reason})`);
-        let taskManagers: number | undefined;
-        if (path === 'redeploy') {
-          await patchStatus(name, { lifecycleState: 'UPGRADING', jobStatus: { state: 'RECONCILING' } });
-          await syncPods(name, taskManagersOf.get(name) ?? 1, false);
-          taskManagers = await redeploy(spec, workload);
-        } else if (path === 'scale') {
-          taskManagers = await scaleReactive(spec, workload);
-        } else {
-          taskManagers =
-            workload === undefined
-              ? (taskManagersOf.get(name) ?? 1)
-              : await rescaleInPlace(name, spec, workload);
-        }
-        if (taskManagers === undefined) {
-          log(`${name}: generation ${generation}: the vertices' requirements already match, nothing to do`);
-        } else {
-          taskManagersOf.set(name, taskManagers);
-          const state = await workload?.state();
-          const parallelism =
-            state?.parallelism ??
-            Math.max(
-              desiredOf(spec).parallelism,
-              ...parseOverrides(spec.flinkConfiguration?.[OVERRIDES]).values(),
-            );
-          const change_: AppliedChange = {
-            name,
-            generation,
-            path,
-            reason,
-            taskManagers,
-            parallelism,
-            previousJobId: jobBefore,
-            jobId: workload?.jobId ?? NO_JOB,
-            atMs: seenAt,
-            durationMs: Date.now() - seenAt,
-          };
-          applied.push(change_);
-          log(
-            `${name}: generation ${generation} applied ${path} in ${change_.durationMs} ms: ${taskManagers} TaskManagers, parallelism ${parallelism}, job ${change_.jobId}`,
+      if (path !== undefined && taskManagers !== undefined) {
+        taskManagersOf.set(name, taskManagers);
+        const parallelism =
+          (await workload?.state())?.parallelism ??
+          Math.max(
+            desiredOf(spec).parallelism,
+            ...parseOverrides(spec.flinkConfiguration?.[OVERRIDES]).values(),
           );
-        }
+        const done: AppliedChange = {
+          name,
+          generation,
+          path,
+          reason,
+          taskManagers,
+          parallelism,
+          previousJobId,
+          jobId: workload?.jobId ?? NO_JOB,
+          atMs: seenAt,
+          durationMs: Date.now() - seenAt,
+        };
+        applied.push(done);
+        log(
+          `${name}: generation ${generation} applied ${path} in ${done.durationMs} ms: ${taskManagers} TaskManagers, parallelism ${parallelism}, job ${done.jobId}`,
+        );
       }
     }
     deployed.set(name, spec);
-    const taskManagers = taskManagersOf.get(name) ?? desiredOf(spec).taskManagers;
+    await reportStable(name, generation, workload);
+  }
+
+  /** The status the operator writes once a generation is reconciled, and Ready pods. */
+  async function reportStable(
+    name: string,
+    generation: number,
+    workload: FlinkWorkload | undefined,
+  ): Promise<void> {
+    const taskManagers = taskManagersOf.get(name) ?? 1;
     await syncPods(name, taskManagers, true);
     const jobState = workload === undefined ? 'RUNNING' : ((await workload.state()).jobState ?? 'RUNNING');
     await patchStatus(name, {
       lifecycleState: 'STABLE',
       observedGeneration: generation,
-      taskManager: { replicas: taskManagers, labelSelector },
+      taskManager: { replicas: taskManagers, labelSelector: `component=taskmanager,app=${name}` },
       jobStatus: { jobId: workload?.jobId ?? NO_JOB, state: jobState },
       reconciliationStatus: { state: 'DEPLOYED' },
     });
