@@ -21,7 +21,9 @@ import { defaultScalerConfig } from '../src/simulate/run.js';
 import type { SimulatedDecision, SimulationResult, TimelinePoint } from '../src/simulate/run.js';
 import { startEnvironment } from '../test/e2e/harness/environment.js';
 import type { Environment } from '../test/e2e/harness/environment.js';
+import { pollUntil } from '../test/e2e/harness/flink.js';
 import { expectOk } from '../test/e2e/harness/kube.js';
+import type { RescalePathTaken } from '../test/e2e/harness/operator-stand-in.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -210,6 +212,8 @@ async function main(): Promise<number> {
       }
     }
 
+    // The last decision may still be being applied; the stand-in records a change once done.
+    await env.operator.idle();
     const applied = env.operator.appliedFor(env.flinkDeploymentName);
     const decisions: SimulatedDecision[] = [...recorded.values()]
       .sort((a, b) => a.atMs - b.atMs)
@@ -237,6 +241,10 @@ async function main(): Promise<number> {
     const secondsWhere = (holds: (point: TimelinePoint) => boolean): number =>
       timeline.reduce((sum, point, index) => sum + (holds(point) ? spanOf(index) : 0), 0);
     const last = await flink.state();
+    // Slotscaler stops here so that it does not decide while the two paths are measured.
+    await serving.stop();
+    serving = undefined;
+    const cost = await measureRescalePaths(env, flink);
     const result: SimulationResult = {
       policy: 'slotscaler (real run)',
       policyKind: 'slotscaler',
@@ -276,6 +284,14 @@ async function main(): Promise<number> {
             `${SLOTS} slots per TaskManager, ${COST_MICROS} µs per record (about ${RECORDS_PER_SLOT} records/s per slot)`,
           ],
           ['load', `${LOW_RATE} → ${HIGH_RATE} → ${LOW_RATE} records/s`],
+          [
+            'downtime per rescale',
+            `in place ${cost.inPlace.gapSeconds} s, redeploy ${cost.redeploy.gapSeconds} s`,
+          ],
+          [
+            'records reprocessed per rescale',
+            `in place ${cost.inPlace.reprocessedRecords}, redeploy ${cost.redeploy.reprocessedRecords}`,
+          ],
           ...Object.entries(ANNOTATIONS),
         ],
         limitations: [
@@ -288,6 +304,12 @@ async function main(): Promise<number> {
     say(
       `\n${ups} scale-up(s), ${downs} scale-down(s) decided; the operator applied ${applied.length} spec change(s): one restart per decision.`,
     );
+    say(
+      `downtime per rescale: in place ${cost.inPlace.gapSeconds} s, redeploy ${cost.redeploy.gapSeconds} s (output gap at the sink, ${SLOTS} → ${2 * SLOTS} at ${LOW_RATE} records/s)`,
+    );
+    say(
+      `records reprocessed per rescale: in place ${cost.inPlace.reprocessedRecords}, redeploy ${cost.redeploy.reprocessedRecords}`,
+    );
     say(`Report: ${reportPath}`);
     say(`Done in ${((Date.now() - started) / 1000).toFixed(0)} s; stopping everything.`);
     return ups >= 1 && downs >= 1 && applied.length === decisions.length ? 0 : 1;
@@ -295,6 +317,82 @@ async function main(): Promise<number> {
     await serving?.stop();
     await env?.stop();
   }
+}
+
+/** What one rescale cost the job, as its sink saw it. */
+interface RescaleCost {
+  /** The longest time with no record out of the sink (seconds). */
+  readonly gapSeconds: number;
+  readonly reprocessedRecords: number;
+}
+
+/**
+ * Measures the two ways a rescale reaches the job, on the same job at the same load, by writing
+ * the FlinkDeployment as an autoscaler would and letting the stand-in operator apply it: in place
+ * (only pipeline.jobvertex-parallelism-overrides changes) and a redeploy (taskManager.replicas and
+ * job.parallelism change). Both scale the job from 1 to 2 TaskManagers; an in-place scale-down
+ * in between returns it to the same start.
+ */
+async function measureRescalePaths(
+  env: Environment,
+  flink: NonNullable<Environment['flink']>,
+): Promise<{ inPlace: RescaleCost; redeploy: RescaleCost }> {
+  const path = `/apis/flink.apache.org/v1beta1/namespaces/${env.namespace}/flinkdeployments/${env.flinkDeploymentName}`;
+  // The last decision may still be being applied: measure from a job that runs.
+  await env.operator.idle();
+  const running = await pollUntil(
+    'the job RUNNING before the measurement',
+    120_000,
+    () => flink.state(),
+    (state) =>
+      state.jobState === 'RUNNING' &&
+      (state.vertices ?? []).length > 0 &&
+      (state.vertices ?? []).every((vertex) => vertex.status === 'RUNNING'),
+  );
+  const overrides = (parallelism: number): string =>
+    (running.vertices ?? []).map((vertex) => `${vertex.id}:${parallelism}`).join(',');
+  const apply = async (spec: Record<string, unknown>, expected: RescalePathTaken): Promise<RescaleCost> => {
+    const applied = env.operator.appliedFor(env.flinkDeploymentName).length;
+    const before = await flink.state();
+    const since = Date.now();
+    expectOk(await env.controlPlane.request('PATCH', path, { spec }), 'patch the FlinkDeployment');
+    await pollUntil(
+      `the stand-in operator to apply ${expected}`,
+      180_000,
+      async () => {
+        await env.operator.idle();
+        return env.operator.appliedFor(env.flinkDeploymentName).length;
+      },
+      (count) => count > applied,
+    );
+    const taken = env.operator.appliedFor(env.flinkDeploymentName).at(-1);
+    if (taken?.path !== expected) {
+      throw new Error(`the stand-in operator was to apply ${expected}; it did: ${JSON.stringify(taken)}`);
+    }
+    // Output resumes after the job runs; give the sink time to show the end of the gap.
+    await new Promise((done) => setTimeout(done, 5000));
+    const after = await flink.state();
+    return {
+      gapSeconds: Number((await flink.outputGapAround(since, Date.now())).toFixed(2)),
+      reprocessedRecords: after.reprocessedRecords - before.reprocessedRecords,
+    };
+  };
+  await flink.setRate(LOW_RATE);
+  say(`\nMeasuring one rescale each way at ${LOW_RATE} records/s (Slotscaler stopped):`);
+  const key = 'pipeline.jobvertex-parallelism-overrides';
+  const inPlace = await apply({ flinkConfiguration: { [key]: overrides(2 * SLOTS) } }, 'in-place');
+  say(
+    `  in place ${SLOTS} → ${2 * SLOTS}: output gap ${inPlace.gapSeconds} s, ${inPlace.reprocessedRecords} records reprocessed`,
+  );
+  await apply({ flinkConfiguration: { [key]: overrides(SLOTS) } }, 'in-place');
+  const redeploy = await apply(
+    { taskManager: { replicas: 2 }, job: { parallelism: 2 * SLOTS }, flinkConfiguration: { [key]: null } },
+    'redeploy',
+  );
+  say(
+    `  redeploy ${SLOTS} → ${2 * SLOTS}: output gap ${redeploy.gapSeconds} s, ${redeploy.reprocessedRecords} records reprocessed`,
+  );
+  return { inPlace, redeploy };
 }
 
 process.exitCode = await main();

@@ -2,7 +2,10 @@
  * The whole local test environment: a real control plane (etcd, kube-apiserver with the
  * aggregation layer, kube-controller-manager running the HPA controller), our FlinkDeployment CRD,
  * a Flink MiniCluster with a steerable job, and the stand-in operator that applies the
- * FlinkDeployment's spec to the MiniCluster. Everything it starts, `stop()` stops.
+ * FlinkDeployment's spec to the MiniCluster with the Apache operator's rules (in place or by a
+ * redeploy). The FlinkDeployment is one the operator can rescale in place: native mode, Flink
+ * v1_20, `jobmanager.scheduler: adaptive`, upgradeMode savepoint. Everything it starts, `stop()`
+ * stops.
  */
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
@@ -28,6 +31,11 @@ export interface EnvironmentOptions {
   readonly flinkDeploymentName?: string;
   /** Extra annotations on that FlinkDeployment. */
   readonly annotations?: Readonly<Record<string, string>>;
+  /**
+   * The stand-in operator's pause in a redeploy between stopping the job and submitting it again
+   * (default 0), standing for pod scheduling and JVM start on a real cluster.
+   */
+  readonly redeployDelayMs?: number;
   readonly log?: (message: string) => void;
 }
 
@@ -48,7 +56,12 @@ export interface Environment {
 
 const CRD = fileURLToPath(new URL('../crds/flinkdeployment.yaml', import.meta.url));
 
-/** A FlinkDeployment as the Apache operator's users write one, sized like the MiniCluster. */
+/**
+ * A FlinkDeployment as the Apache operator's users write one, sized like the MiniCluster: native
+ * mode on Flink v1_20 with the adaptive scheduler, so that a change of only
+ * `pipeline.jobvertex-parallelism-overrides` is rescaled in place (`flinkVersion` and
+ * `flinkConfiguration` override either).
+ */
 export function flinkDeploymentYaml(options: {
   readonly name: string;
   readonly taskManagers: number;
@@ -56,6 +69,8 @@ export function flinkDeploymentYaml(options: {
   readonly annotations?: Readonly<Record<string, string>>;
   readonly upgradeMode?: 'stateless' | 'last-state' | 'savepoint';
   readonly flinkConfiguration?: Readonly<Record<string, string>>;
+  readonly flinkVersion?: string;
+  readonly mode?: 'native' | 'standalone';
 }): string {
   return stringifyYaml({
     apiVersion: 'flink.apache.org/v1beta1',
@@ -63,9 +78,11 @@ export function flinkDeploymentYaml(options: {
     metadata: { name: options.name, annotations: { ...options.annotations } },
     spec: {
       image: 'flink:1.20',
-      flinkVersion: 'v1_20',
+      flinkVersion: options.flinkVersion ?? 'v1_20',
+      mode: options.mode ?? 'native',
       flinkConfiguration: {
         'taskmanager.numberOfTaskSlots': String(options.slotsPerTaskManager),
+        'jobmanager.scheduler': 'adaptive',
         ...options.flinkConfiguration,
       },
       serviceAccount: 'flink',
@@ -74,7 +91,9 @@ export function flinkDeploymentYaml(options: {
       job: {
         jarURI: 'local:///opt/flink/usrlib/slotscaler-workload.jar',
         parallelism: options.taskManagers * options.slotsPerTaskManager,
-        upgradeMode: options.upgradeMode ?? 'last-state',
+        // A redeploy on the MiniCluster is a stop with a savepoint and a new job id, as the
+        // operator's savepoint upgrade is (it keeps the job id only for last-state).
+        upgradeMode: options.upgradeMode ?? 'savepoint',
       },
     },
   });
@@ -124,7 +143,13 @@ export async function startEnvironment(options: EnvironmentOptions = {}): Promis
     await applyYaml(cp, `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ${namespace}\n`);
     const workloads = new Map<string, FlinkWorkload>();
     if (flink !== undefined) workloads.set(flinkDeploymentName, flink);
-    operator = await startOperatorStandIn({ controlPlane: cp, namespace, workloads, log });
+    operator = await startOperatorStandIn({
+      controlPlane: cp,
+      namespace,
+      workloads,
+      log,
+      ...(options.redeployDelayMs === undefined ? {} : { redeployDelayMs: options.redeployDelayMs }),
+    });
     if (flinkOptions !== undefined) {
       await applyYaml(
         cp,

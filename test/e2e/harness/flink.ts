@@ -3,11 +3,13 @@
  * adaptive scheduler) running one streaming job whose load a test steers at run time.
  *
  * The job (test/e2e/flink-workload, see its README.md): a FLIP-27 source reading a modelled
- * external queue -> rebalance -> a map costing `costMicros` per record -> a discarding sink. The
+ * external queue -> rebalance -> a map costing `costMicros` per record -> a counting sink. The
  * queue is offered `recordsPerSecond` in total, split over the source subtasks; what the source
  * could not emit yet is its standard `pendingRecords` metric, and it survives rescales like a
  * broker's backlog would. One map subtask processes 1e6 / costMicros records per second, so a rate
- * above parallelism × that capacity makes the map busy and back-pressures the source.
+ * above parallelism × that capacity makes the map busy and back-pressures the source. The job
+ * checkpoints the source's read positions, so a restart reads again what came after the last
+ * checkpoint; the sink counts records out per 100 ms and the records it saw before (reprocessed).
  *
  * The JVM is built by test/e2e/flink-workload/build.sh (Maven, cached under
  * ${SLOTSCALER_CACHE_DIR:-<repo>/.cache}) and started by its run.sh. It leaves no process behind:
@@ -42,6 +44,8 @@ export interface FlinkWorkloadOptions {
   readonly costMicros?: number;
   /** Partitions of the modelled queue (default 840, divisible by 1..8, 10, 12, 14, 15...). */
   readonly partitions?: number;
+  /** Checkpoint interval in milliseconds (default 2000; 0: no checkpoints). */
+  readonly checkpointIntervalMs?: number;
   /** Flink configuration overriding the workload's defaults, e.g. `{'heartbeat.timeout': '10000'}`. */
   readonly flinkConf?: Readonly<Record<string, string>>;
   /** Extra JVM options, e.g. `['-Dworkload.logLevel=INFO']` (no spaces inside one option). */
@@ -61,10 +65,22 @@ export interface WorkloadState {
   readonly recordsPerSecond: number;
   readonly costMicros: number;
   readonly partitions: number;
-  /** Records offered, emitted by the source, and their difference, since the job first started. */
+  /**
+   * Records offered since the job first started; records read (the sum of the source's read
+   * positions, which a restore from a checkpoint moves back); their difference.
+   */
   readonly offeredRecords: number;
   readonly emittedRecords: number;
   readonly pendingRecords: number;
+  /** Records out of the sink, every time one came out (replays included). */
+  readonly recordsOut: number;
+  /** Distinct records out of the sink: equals emittedRecords once nothing is in flight. */
+  readonly distinctRecordsOut: number;
+  /** Records that came out of the sink again (read again after a restore from a checkpoint). */
+  readonly reprocessedRecords: number;
+  readonly checkpointIntervalMillis: number;
+  /** Redeploys done (POST /redeploy). */
+  readonly redeploys: number;
   /** TaskManagers running in the MiniCluster (what setTaskManagers set). */
   readonly taskManagers: number;
   readonly slotsPerTaskManager: number;
@@ -96,11 +112,62 @@ export interface RescaleReport {
   readonly requested: ResourceRequirements;
 }
 
+/** What POST /redeploy did: the stopped job, its savepoint, the new job. */
+export interface RedeployReport {
+  readonly previousJobId: string;
+  readonly jobId: string;
+  readonly savepointPath: string;
+  readonly parallelism: number;
+  readonly overrides: Readonly<Record<string, number>>;
+  readonly taskManagers: number;
+  readonly delayMillis: number;
+  /** From the stop request to the job finished with its savepoint. */
+  readonly stopMillis: number;
+  /** From the stop request to every vertex of the new job RUNNING. */
+  readonly runningMillis: number;
+}
+
+/** What a redeploy resubmits the job with. */
+export interface RedeployRequest {
+  readonly parallelism: number;
+  /** Vertex id to parallelism, as `pipeline.jobvertex-parallelism-overrides` holds them. */
+  readonly overrides?: Readonly<Record<string, number>>;
+  readonly taskManagers: number;
+  /** Wait between the stop and the resubmission, standing for pod scheduling and JVM start. */
+  readonly delayMs?: number;
+}
+
+/**
+ * What came out of the sink between two moments: records per `bucketMillis` (the first bucket
+ * starting at `startMillis`), and every pause of at least `minSilenceMillis` between two records
+ * (wall clock, clipped to the window asked for; one still going on ends now).
+ */
+export interface OutputTimeline {
+  readonly bucketMillis: number;
+  readonly startMillis: number;
+  readonly counts: readonly number[];
+  readonly minSilenceMillis: number;
+  readonly silences: readonly { readonly startMillis: number; readonly endMillis: number }[];
+}
+
+/**
+ * The output gap: the longest time with no record out of the sink, in seconds. What a rescale
+ * costs the job's consumers, as they see it. Taken from the pauses between records, not from the
+ * buckets: an in-place restart on a MiniCluster can be shorter than one bucket.
+ */
+export function longestOutputGapSeconds(timeline: Pick<OutputTimeline, 'silences'>): number {
+  let longest = 0;
+  for (const silence of timeline.silences)
+    longest = Math.max(longest, silence.endMillis - silence.startMillis);
+  return longest / 1000;
+}
+
 export interface FlinkWorkload {
   /** The JobManager REST API, e.g. `http://127.0.0.1:41234`. */
   readonly restUrl: string;
   /** The workload's control endpoint, e.g. `http://127.0.0.1:41235`. */
   readonly controlUrl: string;
+  /** The running job's id; a redeploy changes it. */
   readonly jobId: string;
   /** The JVM's stdout and stderr (Flink logs at WARN, the adaptive scheduler and JobMaster at INFO). */
   readonly logPath: string;
@@ -111,15 +178,27 @@ export interface FlinkWorkload {
   setRate(recordsPerSecond: number): Promise<WorkloadState>;
   /** Changes the map's cost per record (microseconds). */
   setCost(microsPerRecord: number): Promise<WorkloadState>;
-  /** Starts or stops TaskManagers (newest first) until `count` run; resolves once done. */
-  setTaskManagers(count: number): Promise<WorkloadState>;
+  /**
+   * Starts or stops TaskManagers (newest first) until `count` run; resolves once done. With
+   * `idleOnly` it stops only TaskManagers running no task (and may leave more than `count`).
+   */
+  setTaskManagers(count: number, options?: { readonly idleOnly?: boolean }): Promise<WorkloadState>;
   /**
    * Sets every vertex's parallelism bounds to [1, parallelism] through Flink's
    * `PUT /jobs/{jid}/resource-requirements`; the adaptive scheduler restarts the job at the new
    * parallelism when the slots are there (poll GET /jobs/{jid} to see it happen).
    */
   rescale(parallelism: number): Promise<RescaleReport>;
+  /**
+   * A full upgrade: stop with a savepoint, wait `delayMs`, set the TaskManagers, submit the job
+   * again from the savepoint (a new job id). Resolves once the new job runs.
+   */
+  redeploy(request: RedeployRequest): Promise<RedeployReport>;
   state(): Promise<WorkloadState>;
+  /** Records out of the sink per 100 ms between two wall-clock moments (default: all so far). */
+  outputTimeline(sinceMs?: number, untilMs?: number): Promise<OutputTimeline>;
+  /** The longest time with no record out of the sink between two wall-clock moments, in seconds. */
+  outputGapAround(sinceMs: number, untilMs: number): Promise<number>;
   /** The last lines of the JVM's log, for a failing test's message. */
   logTail(lines?: number): string;
   /** Stops the JVM (SIGTERM, then SIGKILL after stopTimeoutMs). Safe to call more than once. */
@@ -135,6 +214,8 @@ const defaults = {
   stopTimeoutMs: 10_000,
   buildTimeoutMs: 20 * 60_000,
   requestTimeoutMs: 30_000,
+  /** A savepoint under backpressure waits for the buffers in flight; then the new job starts. */
+  redeployTimeoutMs: 180_000,
   logTailLines: 60,
 };
 
@@ -215,6 +296,7 @@ export async function startFlinkWorkload(options: FlinkWorkloadOptions = {}): Pr
     ['--records-per-second', options.recordsPerSecond],
     ['--cost-micros', options.costMicros],
     ['--partitions', options.partitions],
+    ['--checkpoint-interval-ms', options.checkpointIntervalMs],
   ];
   for (const [flag, value] of numeric) if (value !== undefined) args.push(flag, String(value));
   for (const [key, value] of Object.entries(options.flinkConf ?? {})) args.push('--conf', `${key}=${value}`);
@@ -263,7 +345,9 @@ export async function startFlinkWorkload(options: FlinkWorkloadOptions = {}): Pr
   const control = async <T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> => {
     const init: RequestInit = {
       method,
-      signal: AbortSignal.timeout(defaults.requestTimeoutMs),
+      signal: AbortSignal.timeout(
+        path === '/redeploy' ? defaults.redeployTimeoutMs : defaults.requestTimeoutMs,
+      ),
       headers: { 'content-type': 'application/json' },
     };
     if (body !== undefined) init.body = JSON.stringify(body);
@@ -275,18 +359,42 @@ export async function startFlinkWorkload(options: FlinkWorkloadOptions = {}): Pr
     return JSON.parse(text) as T;
   };
 
+  let jobId = ready.jobId;
+  const outputTimeline = (sinceMs = 0, untilMs = Number.MAX_SAFE_INTEGER): Promise<OutputTimeline> =>
+    control<OutputTimeline>('GET', `/output?sinceMs=${Math.floor(sinceMs)}&untilMs=${Math.ceil(untilMs)}`);
   return {
     restUrl: ready.restUrl,
     controlUrl: ready.controlUrl,
-    jobId: ready.jobId,
+    get jobId() {
+      return jobId;
+    },
     logPath,
     pid: process_.pid,
     startupMs,
     setRate: (recordsPerSecond) => control<WorkloadState>('POST', '/rate', { recordsPerSecond }),
     setCost: (microsPerRecord) => control<WorkloadState>('POST', '/cost', { microsPerRecord }),
-    setTaskManagers: (count) => control<WorkloadState>('POST', '/taskmanagers', { count }),
+    setTaskManagers: (count, how) =>
+      control<WorkloadState>('POST', '/taskmanagers', { count, idleOnly: how?.idleOnly ?? false }),
     rescale: (parallelism) => control<RescaleReport>('POST', '/rescale', { parallelism }),
-    state: () => control<WorkloadState>('GET', '/state'),
+    async redeploy(request) {
+      const report = await control<RedeployReport>('POST', '/redeploy', {
+        parallelism: request.parallelism,
+        overrides: request.overrides ?? {},
+        taskManagers: request.taskManagers,
+        delayMs: request.delayMs ?? 0,
+      });
+      jobId = report.jobId;
+      return report;
+    },
+    async state() {
+      const state = await control<WorkloadState>('GET', '/state');
+      jobId = state.jobId;
+      return state;
+    },
+    outputTimeline,
+    async outputGapAround(sinceMs, untilMs) {
+      return longestOutputGapSeconds(await outputTimeline(sinceMs, untilMs));
+    },
     logTail: (lines = defaults.logTailLines) => tail.text(lines),
     stop: () => (stopping ??= cleanUp()),
   };

@@ -9,7 +9,10 @@ import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.node.Obje
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
+import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.concurrent.Executors;
 
 /**
@@ -21,6 +24,9 @@ import java.util.concurrent.Executors;
  *   <li>{@code POST /cost {"microsPerRecord": n}} (answers the state)
  *   <li>{@code POST /taskmanagers {"count": n}} (returns once they started or stopped; answers the state)
  *   <li>{@code POST /rescale {"parallelism": n}} (answers what it asked Flink for)
+ *   <li>{@code POST /redeploy {"parallelism": n, "overrides": {vertexId: p}, "taskManagers": t,
+ *       "delayMs": d}} (stop with savepoint, wait d, resubmit; answers once the new job runs)
+ *   <li>{@code GET /output?sinceMs=a&untilMs=b} (records out of the sink per 100 ms)
  * </ul>
  *
  * Errors answer 400 (bad request) or 500 with {@code {"error": "..."}}.
@@ -58,6 +64,7 @@ final class ControlServer {
     private void handle(HttpExchange exchange) throws IOException {
         try (exchange) {
             String route = exchange.getRequestMethod() + " " + exchange.getRequestURI().getPath();
+            Map<String, String> query = query(exchange);
             try {
                 JsonNode answer =
                         switch (route) {
@@ -71,9 +78,26 @@ final class ControlServer {
                                 yield workload.state();
                             }
                             case "POST /taskmanagers" -> {
-                                workload.setTaskManagers(integer(number(exchange, "count"), 0, MAX_TASK_MANAGERS, "count"));
+                                JsonNode body = body(exchange);
+                                workload.setTaskManagers(
+                                        integer(number(body, "count"), 0, MAX_TASK_MANAGERS, "count"),
+                                        body.path("idleOnly").asBoolean(false));
                                 yield workload.state();
                             }
+                            case "POST /redeploy" -> {
+                                JsonNode body = body(exchange);
+                                Map<String, Integer> overrides = new LinkedHashMap<>();
+                                body.path("overrides").fields().forEachRemaining(entry -> overrides.put(
+                                        entry.getKey(), integer(entry.getValue().asDouble(), 1, Integer.MAX_VALUE, "overrides." + entry.getKey())));
+                                yield workload.redeploy(
+                                        integer(number(body, "parallelism"), 1, Integer.MAX_VALUE, "parallelism"),
+                                        overrides,
+                                        integer(number(body, "taskManagers"), 0, MAX_TASK_MANAGERS, "taskManagers"),
+                                        body.has("delayMs") ? (long) atLeastZero(number(body, "delayMs"), "delayMs") : 0L);
+                            }
+                            case "GET /output" -> workload.outputTimeline(
+                                    Long.parseLong(query.getOrDefault("sinceMs", "0")),
+                                    Long.parseLong(query.getOrDefault("untilMs", Long.toString(Long.MAX_VALUE))));
                             case "POST /rescale" -> workload.rescale(integer(number(exchange, "parallelism"), 1, Integer.MAX_VALUE, "parallelism"));
                             default -> throw new NotFound(route);
                         };
@@ -89,6 +113,10 @@ final class ControlServer {
     }
 
     private double number(HttpExchange exchange, String field) throws IOException {
+        return number(body(exchange), field);
+    }
+
+    private JsonNode body(HttpExchange exchange) throws IOException {
         byte[] body = exchange.getRequestBody().readAllBytes();
         JsonNode parsed;
         try {
@@ -96,11 +124,34 @@ final class ControlServer {
         } catch (IOException e) {
             throw new IllegalArgumentException("body is not JSON: " + e.getMessage());
         }
-        JsonNode value = parsed == null ? null : parsed.get(field);
+        if (parsed == null || !parsed.isObject()) {
+            throw new IllegalArgumentException("body is not a JSON object");
+        }
+        return parsed;
+    }
+
+    private static double number(JsonNode body, String field) {
+        JsonNode value = body.get(field);
         if (value == null || !value.isNumber()) {
             throw new IllegalArgumentException("body wants {\"" + field + "\": <number>}");
         }
         return value.asDouble();
+    }
+
+    private static Map<String, String> query(HttpExchange exchange) {
+        Map<String, String> query = new LinkedHashMap<>();
+        String raw = exchange.getRequestURI().getRawQuery();
+        if (raw != null) {
+            for (String pair : raw.split("&")) {
+                int eq = pair.indexOf('=');
+                if (eq > 0) {
+                    query.put(
+                            URLDecoder.decode(pair.substring(0, eq), StandardCharsets.UTF_8),
+                            URLDecoder.decode(pair.substring(eq + 1), StandardCharsets.UTF_8));
+                }
+            }
+        }
+        return query;
     }
 
     private static double atLeastZero(double value, String field) {

@@ -11,9 +11,14 @@ import java.util.concurrent.atomic.AtomicLongArray;
  * to partition {@code n % partitions}, so every partition is offered {@code recordsPerSecond /
  * partitions}. Source subtask {@code i} of {@code p} reads the partitions {@code k} with {@code k %
  * p == i}, so it is offered {@code recordsPerSecond / p} when {@code p} divides the partition count
- * (the default 840 is divisible by 1..8, 10, 12, 14, 15...). How much each partition has emitted
- * lives here and not in the reader, so the backlog survives a rescale or a failover the way a
- * broker's backlog would: records offered while the job restarts are still pending afterwards.
+ * (the default 840 is divisible by 1..8, 10, 12, 14, 15...). What was offered lives here and not in
+ * the job, so the backlog survives a rescale or a failover the way a broker's backlog would: records
+ * offered while the job restarts are still pending afterwards.
+ *
+ * <p>Where each partition is read up to is the source's checkpointed state (its splits, see {@link
+ * OfferedLoadSource}), as a Kafka source's offsets are. The readers publish their positions here
+ * so that {@code /state} can sum them; a job restored from a checkpoint or savepoint moves them
+ * back, and the records after them are read again.
  *
  * <p>The offered count is an integral of the rate over time, started when the first reader starts.
  */
@@ -22,7 +27,7 @@ public final class OfferedLoad {
     private static final Object LOCK = new Object();
 
     private static int partitions = 840;
-    private static AtomicLongArray emittedPerPartition = new AtomicLongArray(partitions);
+    private static AtomicLongArray positions = new AtomicLongArray(partitions);
 
     private static double recordsPerSecond;
     private static double offeredAtBase;
@@ -40,7 +45,7 @@ public final class OfferedLoad {
         }
         synchronized (LOCK) {
             partitions = partitionCount;
-            emittedPerPartition = new AtomicLongArray(partitionCount);
+            positions = new AtomicLongArray(partitionCount);
             recordsPerSecond = checkRate(rate);
             offeredAtBase = 0;
             clockStarted = false;
@@ -103,18 +108,22 @@ public final class OfferedLoad {
         return offered > k ? (offered - 1 - k) / partitionCount + 1 : 0L;
     }
 
-    static AtomicLongArray emitted() {
+    /** Where the readers last said each partition is read up to (the next record's sequence). */
+    static AtomicLongArray positions() {
         synchronized (LOCK) {
-            return emittedPerPartition;
+            return positions;
         }
     }
 
-    /** Records emitted so far, over all partitions. */
+    /**
+     * Records read so far, over all partitions: the sum of the readers' positions. A restore from
+     * a checkpoint moves it back by what will be read again.
+     */
     public static long emittedRecords() {
-        AtomicLongArray emitted = emitted();
+        AtomicLongArray read = positions();
         long sum = 0;
-        for (int k = 0; k < emitted.length(); k++) {
-            sum += emitted.get(k);
+        for (int k = 0; k < read.length(); k++) {
+            sum += read.get(k);
         }
         return sum;
     }

@@ -17,6 +17,7 @@ final class Options {
                     "  --records-per-second R       offered rate, all partitions together (default 1000)",
                     "  --cost-micros C              map cost per record in microseconds (default 1000)",
                     "  --partitions K               partitions of the offered queue (default 840)",
+                    "  --checkpoint-interval-ms I   checkpoint every I ms (default 2000; 0: never)",
                     "  --rest-port PORT             Flink REST port on 127.0.0.1 (default 0: ephemeral)",
                     "  --control-port PORT          control endpoint port on 127.0.0.1 (default 0)",
                     "  --conf key=value             any Flink option, overrides the defaults (repeatable)",
@@ -29,6 +30,7 @@ final class Options {
     double recordsPerSecond = 1000;
     double costMicros = 1000;
     int partitions = 840;
+    long checkpointIntervalMs = 2000;
     int restPort = 0;
     int controlPort = 0;
     boolean exitOnStdinEof;
@@ -57,6 +59,7 @@ final class Options {
                 case "--records-per-second" -> options.recordsPerSecond = numberAtLeastZero(name, value);
                 case "--cost-micros" -> options.costMicros = numberAtLeastZero(name, value);
                 case "--partitions" -> options.partitions = intAtLeast(name, value, 1);
+                case "--checkpoint-interval-ms" -> options.checkpointIntervalMs = intAtLeast(name, value, 0);
                 case "--rest-port" -> options.restPort = intAtLeast(name, value, 0);
                 case "--control-port" -> options.controlPort = intAtLeast(name, value, 0);
                 case "--conf" -> {

@@ -3,23 +3,31 @@ package dev.slotscaler.workload;
 import org.apache.flink.api.common.JobID;
 import org.apache.flink.api.common.eventtime.WatermarkStrategy;
 import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.PipelineOptions;
+import org.apache.flink.core.execution.SavepointFormatType;
 import org.apache.flink.runtime.jobgraph.JobGraph;
+import org.apache.flink.runtime.jobgraph.SavepointRestoreSettings;
 import org.apache.flink.runtime.minicluster.MiniCluster;
 import org.apache.flink.runtime.minicluster.MiniClusterConfiguration;
+import org.apache.flink.runtime.taskexecutor.TaskExecutor;
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.JsonNode;
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.ObjectMapper;
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.node.ArrayNode;
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.node.ObjectNode;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
-import org.apache.flink.streaming.api.functions.sink.v2.DiscardingSink;
 import org.apache.flink.streaming.api.graph.StreamGraph;
 
+import java.io.File;
 import java.io.IOException;
+import java.lang.reflect.Field;
 import java.net.URI;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.stream.Collectors;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
@@ -29,9 +37,10 @@ import java.util.concurrent.TimeUnit;
  * {@code SLOTSCALER_WORKLOAD_READY {json}} on stdout when the job runs; everything else goes to
  * stderr.
  *
- * <p>The job: {@link OfferedLoadSource} -> rebalance -> {@link CostlyMap} -> discarding sink. The
- * rebalance keeps the source and the map in separate vertices (and exercises the network between
- * TaskManagers); the sink is chained to the map.
+ * <p>The job: {@link OfferedLoadSource} -> rebalance -> {@link CostlyMap} -> {@link CountingSink}.
+ * The rebalance keeps the source and the map in separate vertices (and exercises the network
+ * between TaskManagers); the sink is chained to the map. It checkpoints every
+ * {@code --checkpoint-interval-ms}; the source's read positions are its state.
  */
 public final class Workload {
 
@@ -49,7 +58,12 @@ public final class Workload {
     private MiniCluster miniCluster;
     private FlinkRest rest;
     private URI restUri;
-    private JobID jobId;
+    /** The running job; a redeploy submits a new one. */
+    private volatile JobID jobId;
+    private String savepointDir;
+    private volatile int redeploys;
+    /** liveTaskManagers.size(), readable while a redeploy holds the lock. */
+    private volatile int taskManagerCount;
 
     private Workload(Options options) {
         this.options = options;
@@ -79,6 +93,8 @@ public final class Workload {
                 options.partitions,
                 options.recordsPerSecond,
                 Math.round(options.costMicros * 1000));
+        SinkLedger.configure(options.partitions);
+        savepointDir = new File(System.getProperty("java.io.tmpdir"), "savepoints").toURI().toString();
 
         Configuration configuration = flinkConfiguration();
         miniCluster =
@@ -93,10 +109,11 @@ public final class Workload {
         for (int i = 0; i < options.taskManagers; i++) {
             liveTaskManagers.add(nextTaskManagerIndex++);
         }
+        taskManagerCount = liveTaskManagers.size();
         restUri = miniCluster.getRestAddress().get(30, TimeUnit.SECONDS);
         rest = new FlinkRest("http://127.0.0.1:" + restUri.getPort());
 
-        JobGraph jobGraph = jobGraph(configuration);
+        JobGraph jobGraph = jobGraph(options.parallelism, Map.of());
         jobId = miniCluster.submitJob(jobGraph).get(60, TimeUnit.SECONDS).getJobID();
         awaitRunning();
 
@@ -151,15 +168,26 @@ public final class Workload {
                         Map.entry("taskmanager.memory.network.max", "16mb"),
                         Map.entry("taskmanager.memory.managed.size", "16mb"),
                         Map.entry("pipeline.max-parallelism", Integer.toString(options.maxParallelism)),
-                        Map.entry("parallelism.default", Integer.toString(options.parallelism)));
+                        Map.entry("parallelism.default", Integer.toString(options.parallelism)),
+                        Map.entry("execution.checkpointing.savepoint-dir", savepointDir));
         defaults.forEach(configuration::setString);
+        if (options.checkpointIntervalMs > 0) {
+            configuration.setString("execution.checkpointing.interval", options.checkpointIntervalMs + " ms");
+        }
         options.flinkConf.forEach(configuration::setString);
         return configuration;
     }
 
-    private JobGraph jobGraph(Configuration configuration) {
+    /**
+     * The job at {@code parallelism}, with per-vertex {@code overrides} (vertex id to parallelism)
+     * in the job's {@code pipeline.jobvertex-parallelism-overrides}, which Flink's Dispatcher
+     * applies at submission as it does for a deployment the Kubernetes operator submits. The
+     * operators' uids keep the vertex ids the same from one submission to the next.
+     */
+    private JobGraph jobGraph(int parallelism, Map<String, Integer> overrides) {
+        Configuration configuration = miniCluster.getConfiguration();
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(configuration);
-        env.setParallelism(options.parallelism);
+        env.setParallelism(parallelism);
         env.setMaxParallelism(options.maxParallelism);
         env.fromSource(new OfferedLoadSource(), WatermarkStrategy.noWatermarks(), SOURCE_NAME)
                 .uid(SOURCE_NAME)
@@ -167,12 +195,20 @@ public final class Workload {
                 .map(new CostlyMap())
                 .name(MAP_NAME)
                 .uid(MAP_NAME)
-                .sinkTo(new DiscardingSink<>())
+                .sinkTo(new CountingSink())
                 .name("discard")
                 .uid("discard");
         StreamGraph streamGraph = env.getStreamGraph();
         streamGraph.setJobName(JOB_NAME);
-        return streamGraph.getJobGraph();
+        JobGraph graph = streamGraph.getJobGraph();
+        if (!overrides.isEmpty()) {
+            graph.getJobConfiguration()
+                    .set(
+                            PipelineOptions.PARALLELISM_OVERRIDES,
+                            overrides.entrySet().stream()
+                                    .collect(Collectors.toMap(Map.Entry::getKey, e -> e.getValue().toString())));
+        }
+        return graph;
     }
 
     /** Waits until the job and every vertex are RUNNING, as the REST API reports them. */
@@ -236,20 +272,128 @@ public final class Workload {
 
     // ---------------------------------------------------------------- knobs (ControlServer)
 
-    /** Starts or stops TaskManagers until {@code count} run; stops the newest first. */
-    synchronized void setTaskManagers(int count) throws Exception {
+    /**
+     * Starts or stops TaskManagers until {@code count} run; stops the newest first. With {@code
+     * idleOnly} it stops only TaskManagers that run no task of the job, as Flink's ResourceManager
+     * releases only idle ones, and leaves more than {@code count} running when too few are idle.
+     */
+    synchronized void setTaskManagers(int count, boolean idleOnly) throws Exception {
         while (liveTaskManagers.size() < count) {
             miniCluster.startTaskManager();
             liveTaskManagers.add(nextTaskManagerIndex++);
+            taskManagerCount = liveTaskManagers.size();
         }
-        while (liveTaskManagers.size() > count) {
-            int index = liveTaskManagers.remove(liveTaskManagers.size() - 1);
+        Set<String> busy = idleOnly && liveTaskManagers.size() > count ? busyTaskManagers() : Set.of();
+        for (int i = liveTaskManagers.size() - 1; i >= 0 && liveTaskManagers.size() > count; i--) {
+            int index = liveTaskManagers.get(i);
+            if (busy.contains(resourceIdOf(index))) {
+                continue;
+            }
+            liveTaskManagers.remove(i);
             miniCluster.terminateTaskManager(index).get(30, TimeUnit.SECONDS);
         }
+        taskManagerCount = liveTaskManagers.size();
     }
 
-    synchronized int taskManagers() {
-        return liveTaskManagers.size();
+    /** Resource ids of the TaskManagers running a subtask of the job (Flink's REST API). */
+    private Set<String> busyTaskManagers() throws Exception {
+        Set<String> busy = new HashSet<>();
+        JsonNode job = rest.get("/jobs/" + jobId);
+        for (JsonNode vertex : job.path("vertices")) {
+            JsonNode placed = rest.get("/jobs/" + jobId + "/vertices/" + vertex.path("id").asText() + "/taskmanagers");
+            for (JsonNode taskManager : placed.path("taskmanagers")) {
+                busy.add(taskManager.path("taskmanager-id").asText());
+            }
+        }
+        return busy;
+    }
+
+    /** MiniCluster numbers its TaskManagers by start order and keeps them private; read the list. */
+    private String resourceIdOf(int index) throws ReflectiveOperationException {
+        Field field = MiniCluster.class.getDeclaredField("taskManagers");
+        field.setAccessible(true);
+        List<?> taskManagers = (List<?>) field.get(miniCluster);
+        return ((TaskExecutor) taskManagers.get(index)).getResourceID().getResourceIdString();
+    }
+
+    /**
+     * What a Kubernetes operator's full upgrade does, on this MiniCluster: stop the job with a
+     * savepoint, wait {@code delayMillis} (standing for deleting the pods, scheduling new ones and
+     * starting their JVMs; 0 by default), set the TaskManagers, and submit the job again from the
+     * savepoint at {@code parallelism} with the vertex {@code overrides}. The new job has a new
+     * id, as the Apache operator's application deployments get on every upgrade but a last-state
+     * one (ApplicationReconciler.setJobIdIfNecessary rotates it). Returns once the new job and
+     * all its vertices run.
+     */
+    synchronized ObjectNode redeploy(
+            int parallelism, Map<String, Integer> overrides, int taskManagers, long delayMillis)
+            throws Exception {
+        if (parallelism < 1 || parallelism > options.maxParallelism) {
+            throw new IllegalArgumentException(
+                    "parallelism must be within [1, " + options.maxParallelism + "], got " + parallelism);
+        }
+        long started = System.nanoTime();
+        JobID previous = jobId;
+        String savepoint =
+                miniCluster
+                        .stopWithSavepoint(previous, savepointDir, false, SavepointFormatType.CANONICAL)
+                        .get(120, TimeUnit.SECONDS);
+        miniCluster.requestJobResult(previous).get(60, TimeUnit.SECONDS);
+        long stoppedMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started);
+        System.err.println(
+                "slotscaler workload: redeploy: job " + previous + " stopped with savepoint " + savepoint
+                        + " in " + stoppedMillis + " ms; waiting " + delayMillis
+                        + " ms (stands for pod scheduling and JVM start)");
+        Thread.sleep(delayMillis);
+        setTaskManagers(taskManagers, false);
+        JobGraph graph = jobGraph(parallelism, overrides);
+        graph.setSavepointRestoreSettings(SavepointRestoreSettings.forPath(savepoint, false));
+        jobId = miniCluster.submitJob(graph).get(60, TimeUnit.SECONDS).getJobID();
+        redeploys++;
+        awaitRunning();
+        long runningMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started);
+        System.err.println(
+                "slotscaler workload: redeploy: job " + jobId + " RUNNING at parallelism " + parallelism
+                        + " " + overrides + " on " + taskManagers() + " TaskManagers, "
+                        + runningMillis + " ms after the stop began");
+        ObjectNode report = json.createObjectNode();
+        report.put("previousJobId", previous.toHexString());
+        report.put("jobId", jobId.toHexString());
+        report.put("savepointPath", savepoint);
+        report.put("parallelism", parallelism);
+        report.set("overrides", json.valueToTree(overrides));
+        report.put("taskManagers", taskManagers());
+        report.put("delayMillis", delayMillis);
+        report.put("stopMillis", stoppedMillis);
+        report.put("runningMillis", runningMillis);
+        return report;
+    }
+
+    /**
+     * Records out of the sink per 100 ms, and the pauses between records, between two wall-clock
+     * moments.
+     */
+    ObjectNode outputTimeline(long sinceMillis, long untilMillis) {
+        SinkLedger.Timeline timeline = SinkLedger.timeline(sinceMillis, untilMillis);
+        ObjectNode answer = json.createObjectNode();
+        answer.put("bucketMillis", SinkLedger.BUCKET_MILLIS);
+        answer.put("startMillis", timeline.startMillis());
+        ArrayNode counts = answer.putArray("counts");
+        for (long count : timeline.counts()) {
+            counts.add(count);
+        }
+        answer.put("minSilenceMillis", SinkLedger.MIN_SILENCE_MILLIS);
+        ArrayNode silences = answer.putArray("silences");
+        for (long[] silence : SinkLedger.silences(sinceMillis, untilMillis)) {
+            ObjectNode entry = silences.addObject();
+            entry.put("startMillis", silence[0]);
+            entry.put("endMillis", silence[1]);
+        }
+        return answer;
+    }
+
+    int taskManagers() {
+        return taskManagerCount;
     }
 
     /**
@@ -292,6 +436,11 @@ public final class Workload {
         state.put("offeredRecords", offered);
         state.put("emittedRecords", emitted);
         state.put("pendingRecords", Math.max(0, offered - emitted));
+        state.put("recordsOut", SinkLedger.recordsOut());
+        state.put("distinctRecordsOut", SinkLedger.distinctRecordsOut());
+        state.put("reprocessedRecords", SinkLedger.reprocessedRecords());
+        state.put("checkpointIntervalMillis", options.checkpointIntervalMs);
+        state.put("redeploys", redeploys);
         state.put("taskManagers", taskManagers());
         state.put("slotsPerTaskManager", options.slotsPerTaskManager);
         state.put("jobId", jobId.toHexString());
