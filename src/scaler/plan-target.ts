@@ -224,6 +224,7 @@ function planReady(
       taskSlots,
       readings?.maxParallelism ?? null,
       nowMs,
+      readings?.capacityUnits,
     ),
   );
   const { recorded, ...decided } = decidedOf(input, view, metrics, decision, { notFinite, conflict });

@@ -7,6 +7,7 @@
 import type { WindowReadings } from '../metrics/metric-window.js';
 import type { TargetConfig } from '../config/schema.js';
 import type {
+  CapacityUnits,
   DecisionInput,
   MetricObservation,
   TimestampedRecommendation,
@@ -49,7 +50,9 @@ export function targetDecisionInput(
   taskSlots: number,
   jobMaxParallelism: number | null,
   nowMs: number,
+  capacityUnits?: CapacityUnits,
 ): DecisionInput {
+  const maxParallelism = config.maxParallelism ?? jobMaxParallelism;
   return {
     nowMs,
     currentReplicas: replicas.currentReplicas,
@@ -74,7 +77,16 @@ export function targetDecisionInput(
     recommendations: histories.recommendations,
     scaleEvents: histories.scaleEvents,
     taskSlots,
-    maxParallelism: config.maxParallelism ?? jobMaxParallelism,
+    maxParallelism,
+    // The key groups are the max parallelism the job runs with, the config's when it sets one.
+    ...(capacityUnits === undefined
+      ? {}
+      : {
+          capacityUnits: {
+            keyGroups: capacityUnits.keyGroups === null ? null : maxParallelism,
+            sourcePartitions: capacityUnits.sourcePartitions,
+          },
+        }),
   };
 }
 

@@ -100,6 +100,26 @@ describe('planTarget', () => {
     );
   });
 
+  it('writes the smallest count whose key groups give the capacity the readings ask for', () => {
+    // 12 TaskManagers × 2 slots, busy 0.8 against 0.5: the HPA asks 20 TaskManagers, 40 subtasks;
+    // with 128 key groups 40 to 42 subtasks give 128 / 4 = 32, so 22 TaskManagers (44 subtasks).
+    const plan = planTarget(
+      input({
+        cfg: config({ 'slotscaler.dev/max-taskmanagers': '100' }),
+        v: view({ currentReplicas: 12, readyReplicas: 12, statusReplicas: 12, currentParallelism: 24 }),
+        readings: readings({ value: 0.8 }, { capacityUnits: { keyGroups: 128, sourcePartitions: null } }),
+      }),
+    );
+    assert.equal(plan.outcome, 'scale');
+    assert.deepEqual(plan.write, { replicas: 22, parallelism: 44 });
+    assert.equal(plan.decision.reason, 'KeyGroupAlignment');
+    assert.deepEqual(plan.decision.alignment, {
+      hpaReplicas: 20,
+      neededParallelism: 40,
+      effectiveParallelism: 128 / 3,
+    });
+  });
+
   it('is unchanged when the decision keeps the count, and records the recommendation', () => {
     const plan = planTarget(input({ readings: readings({ value: 0.5 }) }));
     assert.equal(plan.outcome, 'unchanged');
