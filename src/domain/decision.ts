@@ -187,4 +187,6 @@ export interface TargetHistory {
   readonly lastRescaleAtMs: number | null;
   readonly recommendations: readonly TimestampedRecommendation[];
   readonly scaleEvents: readonly TimestampedScaleEvent[];
+  /** When Slotscaler rescaled the target within the last hour (epoch ms), for the restart budget; absent: none known. */
+  readonly rescalesAtMs?: readonly number[];
 }

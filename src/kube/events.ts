@@ -34,7 +34,9 @@ export type EventReason =
   | 'RescaleHeld'
   | 'InvalidStatus'
   | 'ExpressionNotFinite'
-  | 'AutoscalerConflict';
+  | 'AutoscalerConflict'
+  /** `max-rescales-per-hour` is spent: a change the lag does not demand is held. */
+  | 'RestartBudgetSpent';
 
 /**
  * Where the scaling loop reports. Real: `KubeEventRecorder`. Fake: test/fakes/fake-events.ts.
@@ -68,6 +70,7 @@ const ACTIONS: Record<EventReason, string> = {
   InvalidStatus: 'Validate',
   ExpressionNotFinite: 'Collect',
   AutoscalerConflict: 'Hold',
+  RestartBudgetSpent: 'Hold',
 };
 
 /**

@@ -419,6 +419,9 @@ export class ScalingLoop implements RecommendationSource {
       if (hold.kind === 'operator-busy' || hold.kind === 'post-rescale' || hold.kind === 'backoff') {
         events.emit(target.ref, 'Normal', 'RescaleHeld', `${summary}: held: ${hold.why}`);
       }
+      if (hold.kind === 'budget') {
+        events.emit(target.ref, 'Warning', 'RestartBudgetSpent', `${summary}: held: ${hold.why}`);
+      }
     });
     if (hold.kind === 'recommend') {
       this.record(target.id, { lastDecision: plan.recorded });

@@ -19,7 +19,16 @@ import type { WindowReadings } from '../metrics/metric-window.js';
 import { decide } from './decide.js';
 import { valueOf } from '../metrics/expression-metric.js';
 import type { EvaluableMetric, MetricValues } from '../metrics/expression-metric.js';
-import { observeMetrics, postRescaleHold, targetDecisionInput } from './target-decision.js';
+import {
+  backlogOf,
+  budgetHold,
+  lagDemandsScaleUp,
+  loadChangeHold,
+  observeMetrics,
+  postRescaleHold,
+  rescalesWithin,
+  targetDecisionInput,
+} from './target-decision.js';
 
 /** A target as the planner sees it: one of three states, so an impossible one does not type-check. */
 export type PlannedTarget =
@@ -68,7 +77,21 @@ export interface PlanInput {
 
 /** Why a wanted change is not written now. */
 export type HoldKind =
-  'recommend' | 'not-leader' | 'conflict' | 'operator-busy' | 'post-rescale' | 'stateless' | 'backoff';
+  | 'recommend'
+  | 'not-leader'
+  | 'conflict'
+  | 'operator-busy'
+  | 'post-rescale'
+  /** A scale-up waits for a reading that has seen the whole change. */
+  | 'partial-reading'
+  /** A scale-up that catching up alone asks for, while the current capacity drains the backlog in time. */
+  | 'catching-up'
+  /** A scale-down waits for the stabilization window's recommendations to settle, then goes in one step. */
+  | 'settling'
+  /** `max-rescales-per-hour` is spent and the lag does not demand this change. */
+  | 'budget'
+  | 'stateless'
+  | 'backoff';
 
 export interface Hold {
   readonly kind: HoldKind;
@@ -252,6 +275,7 @@ function planReady(
       lastRescaleAtMs: nowMs,
       recommendations: decision.recommendations,
       scaleEvents: decision.scaleEvents,
+      rescalesAtMs: [...rescalesWithin(input.history.rescalesAtMs, nowMs), nowMs],
     },
   };
 }
@@ -382,6 +406,28 @@ function holdOf(
     nowMs,
   });
   if (postRescale !== null) return { kind: 'post-rescale', why: postRescale };
+  const backlog = backlogOf(input.readings);
+  const loadChange = loadChangeHold({
+    currentReplicas: view.currentReplicas,
+    desiredReplicas: decision.desiredReplicas,
+    proposedReplicas: decision.proposedReplicas,
+    previousRecommendations: history.recommendations,
+    recommendations: decision.recommendations,
+    backlog,
+    catchUpSeconds: config.catchUpDuration,
+    scaleDownWindowSeconds: config.scaleDownStabilization,
+    settleSeconds: config.metricsWindow,
+    nowMs,
+  });
+  if (loadChange !== null) return loadChange;
+  const budget = budgetHold({
+    maxPerHour: config.maxRescalesPerHour,
+    rescalesAtMs: history.rescalesAtMs,
+    scalingUp: decision.desiredReplicas > view.currentReplicas,
+    lagDemands: lagDemandsScaleUp(backlog, config.catchUpDuration),
+    nowMs,
+  });
+  if (budget !== null) return { kind: 'budget', why: budget };
   if (view.stateless && !config.allowStatelessRescale) {
     return { kind: 'stateless', why: 'upgradeMode stateless' };
   }
