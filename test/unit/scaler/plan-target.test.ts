@@ -120,6 +120,45 @@ describe('planTarget', () => {
     });
   });
 
+  it('holds past the restart budget, but writes a scale-up the lag demands and counts it', () => {
+    const cfg = config({ 'slotscaler.dev/max-rescales-per-hour': '2' });
+    const history = { ...NO_HISTORY, rescalesAtMs: [NOW - 3_700_000, NOW - 1_800_000, NOW - 600_000] };
+    const held = planTarget(input({ cfg, history }));
+    assert.equal(holdOf(held), 'budget');
+    assert.ok(
+      held.outcome === 'held' && /restart budget spent: 2 rescales in the last hour/.test(held.hold.why),
+    );
+    const growing = readings(
+      { value: 1 },
+      {
+        vertices: [
+          {
+            id: 's',
+            name: 'Source',
+            parallelism: 2,
+            isSource: true,
+            busyRatio: 1,
+            backPressureRatio: 0,
+            pendingRecords: 50_000,
+            recordsInPerSecond: 2000,
+            backlogGrowthPerRecord: 0.5,
+            newestBacklogGrowthPerRecord: 0.5,
+            newestArrivalOverRead: null,
+            newestBusyRatio: null,
+            timeCountersReported: true,
+          },
+        ],
+      },
+    );
+    const plan = planTarget(input({ cfg, history, readings: growing }));
+    assert.equal(plan.outcome, 'scale');
+    assert.deepEqual(
+      plan.history.rescalesAtMs,
+      [NOW - 1_800_000, NOW - 600_000, NOW],
+      'the last hour, and this one',
+    );
+  });
+
   it('is unchanged when the decision keeps the count, and records the recommendation', () => {
     const plan = planTarget(input({ readings: readings({ value: 0.5 }) }));
     assert.equal(plan.outcome, 'unchanged');
