@@ -329,7 +329,7 @@ export const targetFields = {
     form: 'duration',
     default: '5m',
     description:
-      'No metrics for this long after the job (re)starts: catching up on the backlog a restart built is not new load (`slotscaler simulate`, step trace, default metrics: with 60s 10 rescales, with 5m 1).',
+      'No metrics for this long after the job (re)starts: catching up on the backlog a restart built is not new load (`slotscaler simulate`, step trace, default metrics: with 60s 1 rescale, with 5m 1: the catching-up hold already keeps the drain of that backlog from scaling up).',
   }),
   catchUpDuration: field(forms.duration(1, 86_400), {
     scope: 'target',

@@ -76,6 +76,8 @@ describe("the README's commands", () => {
 describe("the README's simulate figures", () => {
   const TRACES: Readonly<Record<string, BuiltinTraceName>> = {
     step: 'step',
+    'step down': 'step-down',
+    'up down': 'up-down',
     ramp: 'ramp',
     'daily sine': 'daily-sine',
     spike: 'spike',
@@ -135,7 +137,7 @@ describe("the README's simulate figures", () => {
       run('step', slotscalerPolicy({ 'slotscaler.dev/metrics-hold-after-restart': hold })).rescales;
     assert.match(
       section('Configuration'),
-      new RegExp(`default metrics: with 60s ${held('60s')} rescales, with 5m ${held('5m')}\\)`),
+      new RegExp(`default metrics: with 60s ${held('60s')} rescales?, with 5m ${held('5m')}[:)]`),
     );
   });
 });
