@@ -272,7 +272,8 @@ describe('alignTaskManagers', () => {
 
 /** `units / ceil(units / p) ≥ needed`, in integers. */
 function gives(units: number, parallelism: number, needed: number): boolean {
-  return units >= needed * Math.ceil(units / parallelism);
+  // Nothing needed is given by any parallelism, none included (`0 × ceil(units / 0)` is NaN).
+  return needed === 0 || units >= needed * Math.ceil(units / parallelism);
 }
 
 /** What every vertex needs at parallelism p, in integers (the brute force's own reading of the rule). */
