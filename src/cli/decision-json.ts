@@ -115,10 +115,18 @@ const inputSchema = z
       .optional(),
     taskSlots: z.number().int().min(1).optional(),
     maxParallelism: z.number().int().min(1).optional(),
+    /** The job's plan has a keyed (HASH) exchange: its maxParallelism key groups bound each subtask's share. */
+    keyed: z.boolean().optional(),
+    /** Partitions of the job's sources: more source subtasks than partitions idle. */
+    sourcePartitions: z.number().int().min(1).optional(),
   })
   .refine((input) => (input.minReplicas ?? 1) <= input.maxReplicas, {
     path: ['minReplicas'],
     message: 'must not be more than maxReplicas',
+  })
+  .refine((input) => input.keyed !== true || input.maxParallelism !== undefined, {
+    path: ['maxParallelism'],
+    message: 'is required with "keyed": true (the key groups are the max parallelism)',
   });
 
 /** `metrics[1].type` from a zod path. */
@@ -193,6 +201,14 @@ export function parseDecisionInput(document: unknown): ParsedDecisionInput {
       })),
       taskSlots: data.taskSlots ?? 1,
       maxParallelism: data.maxParallelism ?? null,
+      ...(data.keyed === true || data.sourcePartitions !== undefined
+        ? {
+            capacityUnits: {
+              keyGroups: data.keyed === true ? (data.maxParallelism ?? null) : null,
+              sourcePartitions: data.sourcePartitions ?? null,
+            },
+          }
+        : {}),
     },
   };
 }
@@ -202,11 +218,39 @@ function roundRatio(ratio: number | null): number | null {
   return ratio === null || !Number.isFinite(ratio) ? null : Math.round(ratio * 10_000) / 10_000;
 }
 
+/** Why alignment changed the HPA's count, for people; null when it did not. */
+export function alignmentText(decision: Decision): string | null {
+  const { alignment } = decision;
+  if (alignment === null || alignment.hpaReplicas === decision.desiredReplicas) return null;
+  const from = `${alignment.hpaReplicas} TaskManagers (${formatSubtasks(alignment.neededParallelism)} subtasks needed)`;
+  const effective = formatSubtasks(alignment.effectiveParallelism);
+  const bound = `${from} → ${decision.desiredReplicas}: parallelism ${decision.parallelism} is the smallest whose`;
+  if (decision.reason === 'KeyGroupAlignment') {
+    return `${bound} key groups per subtask give ${effective} effective subtasks`;
+  }
+  if (decision.reason === 'SourcePartitionAlignment') {
+    return `${bound} partitions per source subtask give ${effective} effective subtasks`;
+  }
+  return `${from} → ${decision.desiredReplicas}: no count within the bounds adds capacity over parallelism ${decision.parallelism} (${effective} effective subtasks)`;
+}
+
+function formatSubtasks(subtasks: number): string {
+  return String(Math.round(subtasks * 100) / 100);
+}
+
 /** The output document of one decision. */
 export function decisionToJson(decision: Decision): Record<string, unknown> {
+  const alignment = decision.alignment;
   return {
     desiredReplicas: decision.desiredReplicas,
     parallelism: decision.parallelism,
+    // Only for inputs with capacity units: the others' output is the HPA's, field for field.
+    ...(alignment === null
+      ? {}
+      : {
+          effectiveParallelism: Math.round(alignment.effectiveParallelism * 100) / 100,
+          ...(alignmentText(decision) === null ? {} : { alignment: alignmentText(decision) }),
+        }),
     reason: decision.reason,
     proposedReplicas: decision.proposedReplicas,
     stabilizedReplicas: decision.stabilizedReplicas,

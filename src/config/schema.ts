@@ -268,6 +268,12 @@ export const targetFields = {
     description:
       'After a rescale, no further scale-up until the job is RUNNING again and this long has passed: catch-up after a restart is not new load.',
   }),
+  maxRescalesPerHour: optionalField(forms.integer(1, 3600), {
+    scope: 'target',
+    form: 'integer',
+    description:
+      'A restart budget: past this many rescales in the last hour, only a scale-up that the lag demands (a backlog that grows, or that the current capacity would not drain within catch-up-duration) is written; anything else is held, with an Event saying the budget was spent. Unset: no budget.',
+  }),
   taskSlots: optionalField(forms.integer(1, 1024), {
     scope: 'target',
     form: 'integer',
@@ -337,7 +343,7 @@ export const targetFields = {
     form: 'duration',
     default: '5m',
     description:
-      'No metrics for this long after the job (re)starts: catching up on the backlog a restart built is not new load (`slotscaler simulate --rescale redeploy`, step trace, default metrics: with 60s 10 rescales, with 5m 1).',
+      'No metrics for this long after the job (re)starts: catching up on the backlog a restart built is not new load (`slotscaler simulate --rescale redeploy`, step trace, default metrics: with 60s 1 rescale, with 5m 1: the catching-up hold already keeps the drain of that backlog from scaling up).',
   }),
   catchUpDuration: field(forms.duration(1, 86_400), {
     scope: 'target',

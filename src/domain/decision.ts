@@ -81,7 +81,35 @@ export type DecisionReason =
   /** Every metric is unavailable: nothing changes. */
   | 'AllMetricsMissing'
   /** Some metrics are unavailable and the rest would scale down: nothing changes. */
-  | 'MissingMetricsBlockScaleDown';
+  | 'MissingMetricsBlockScaleDown'
+  /** A keyed job: raised to the smallest count whose key groups per subtask give the capacity needed. */
+  | 'KeyGroupAlignment'
+  /** Raised to the smallest count whose partitions per source subtask give the capacity needed. */
+  | 'SourcePartitionAlignment'
+  /** The bounds leave no count that adds capacity over the current one: nothing changes. */
+  | 'NoCapacityGain';
+
+/**
+ * What makes a parallelism buy less capacity than its subtask count: work dealt out in whole units.
+ * A keyed (HASH) exchange deals the job's max parallelism in key groups over the subtasks; a source
+ * deals its partitions (splits) over its subtasks. Null where the job has none of that kind.
+ */
+export interface CapacityUnits {
+  /** Key groups (the max parallelism) when the job's plan has a keyed exchange. */
+  readonly keyGroups: number | null;
+  /** Partitions of the job's sources, when they report them (the smallest over sources). */
+  readonly sourcePartitions: number | null;
+}
+
+/** How the decision's count was aligned to the units (see `alignTaskManagers`). */
+export interface Alignment {
+  /** The HPA algorithm's count, before alignment. */
+  readonly hpaReplicas: number;
+  /** Effective subtasks the HPA's count asks for: its TaskManagers × slots. */
+  readonly neededParallelism: number;
+  /** Effective subtasks of the parallelism decided (`units / ceil(units / p)`, the least over the units). */
+  readonly effectiveParallelism: number;
+}
 
 /** Everything one decision needs, already parsed and validated. */
 export interface DecisionInput {
@@ -104,6 +132,8 @@ export interface DecisionInput {
   readonly taskSlots: number;
   /** The job's max parallelism, if known. */
   readonly maxParallelism: number | null;
+  /** Absent or both null: every subtask adds a subtask's capacity, the count is the HPA's. */
+  readonly capacityUnits?: CapacityUnits;
 }
 
 /** One metric's proposal; `replicas === null` when the metric was unavailable. */
@@ -123,6 +153,8 @@ export interface Decision {
   /** After stabilization, before rate limits and the min/max clamp (null when not reached). */
   readonly stabilizedReplicas: number | null;
   readonly proposals: readonly MetricProposal[];
+  /** Set when the input had capacity units: how the count was aligned to them. */
+  readonly alignment: Alignment | null;
   /** The updated histories, to be passed to the next decision. */
   readonly recommendations: readonly TimestampedRecommendation[];
   readonly scaleEvents: readonly TimestampedScaleEvent[];
@@ -164,4 +196,6 @@ export interface TargetHistory {
   readonly rescaleDoneAtMs: number | null;
   readonly recommendations: readonly TimestampedRecommendation[];
   readonly scaleEvents: readonly TimestampedScaleEvent[];
+  /** When Slotscaler rescaled the target within the last hour (epoch ms), for the restart budget; absent: none known. */
+  readonly rescalesAtMs?: readonly number[];
 }

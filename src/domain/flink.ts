@@ -69,6 +69,11 @@ export interface JobVertexDetails {
 export interface JobPlanNode {
   readonly id: string;
   readonly inputIds: readonly string[];
+  /**
+   * `ship_strategy` of each input, upper case as Flink writes it (`HASH`, `REBALANCE`, `FORWARD`...);
+   * `HASH` is a keyed exchange. Absent where the plan did not say.
+   */
+  readonly inputShipStrategies?: readonly string[];
 }
 
 /** `GET /jobs/{jid}` (`JobDetailsInfo`). */
@@ -143,6 +148,12 @@ export interface SourceReadings {
    * counters may come from another refresh of the JobManager's metric cache). `null` when not read.
    */
   readonly taskTimeMs: number | null;
+  /**
+   * Partitions the source reads, counted from its per-partition metric names when it registers them
+   * (the Kafka reader's `KafkaSourceReader.topic.<t>.partition.<n>.currentOffset`, Pulsar's
+   * `PulsarConsumer.<t>-partition-<n>...`); absent or null when it does not.
+   */
+  readonly partitions?: number | null;
 }
 
 /** One vertex in a snapshot. */
@@ -173,6 +184,11 @@ export interface JobSnapshot {
   /** Our clock when the snapshot was complete. */
   readonly takenAtMs: number;
   readonly maxParallelism: number | null;
+  /**
+   * The plan has a keyed (`HASH`) exchange, so a keyed vertex deals `maxParallelism` key groups over
+   * its subtasks; null (or absent) when the answer carried no plan.
+   */
+  readonly keyed?: boolean | null;
   /** Task slots per TaskManager, from `GET /taskmanagers` when asked for (cached); `null` otherwise. */
   readonly taskSlots: number | null;
   readonly vertices: readonly VertexSnapshot[];

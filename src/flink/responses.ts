@@ -192,7 +192,12 @@ const PlanSchema = z.object({
     z.object({
       id: z.string().min(1),
       inputs: z
-        .array(z.object({ id: z.string().min(1) }))
+        .array(
+          z.object({
+            id: z.string().min(1),
+            ship_strategy: z.string().max(64).optional().catch(undefined),
+          }),
+        )
         .nullish()
         .catch(undefined),
     }),
@@ -233,6 +238,7 @@ export function parseJobDetails(body: unknown, url: string): JobDetails {
       : data.plan.nodes.map((node) => ({
           id: node.id,
           inputIds: (node.inputs ?? []).map((input) => input.id),
+          inputShipStrategies: (node.inputs ?? []).map((input) => (input.ship_strategy ?? '').toUpperCase()),
         }));
   const details: JobDetails = {
     jobId: data.jid,

@@ -109,6 +109,31 @@ interface SourceMetricPlan {
   readonly taskTimeNames: readonly string[];
   /** `per-subtask`: exact, through the vertex metrics endpoint; `aggregated`: sums, when the query would be too long. */
   readonly mode: 'per-subtask' | 'aggregated' | 'none';
+  /** Partitions named by per-partition metrics (`countPartitions`); null when none are listed. */
+  readonly partitions: number | null;
+}
+
+/**
+ * Per-partition metric names of the Kafka and Pulsar sources, as the Apache Flink autoscaler reads
+ * them (`ScalingMetricCollector`): a topic and a partition number each.
+ */
+const PARTITION_METRIC =
+  /(?:\.kafkaCluster\.(.+?))?\.KafkaSourceReader\.topic\.(.+)\.partition\.(\d+)\.currentOffset$|\.PulsarConsumer\.(.+)-partition-(\d+)\..*\.numMsgsReceived$/;
+
+/** Distinct partitions named in a source's metric names; null when none is. */
+export function countPartitions(names: readonly string[]): number | null {
+  const partitions = new Set<string>();
+  for (const name of names) {
+    const match = PARTITION_METRIC.exec(name);
+    if (match === null) continue;
+    const [, cluster, kafkaTopic, kafkaPartition, pulsarTopic, pulsarPartition] = match;
+    partitions.add(
+      kafkaTopic === undefined
+        ? `pulsar/${pulsarTopic ?? ''}/${pulsarPartition ?? ''}`
+        : `kafka/${cluster ?? ''}/${kafkaTopic}/${kafkaPartition ?? ''}`,
+    );
+  }
+  return partitions.size === 0 ? null : partitions.size;
 }
 
 /**
@@ -218,6 +243,8 @@ export async function takeSnapshot(client: FlinkClient, request: TakeSnapshotReq
     jobManagerNowMs: details.nowMs,
     takenAtMs: clock.nowMs(),
     maxParallelism: details.maxParallelism,
+    keyed:
+      details.plan === null ? null : details.plan.some((node) => node.inputShipStrategies?.includes('HASH')),
     taskSlots,
     vertices,
     restCalls,
@@ -341,6 +368,7 @@ export function planSourceMetrics(
     recordsOutName,
     taskTimeNames,
     mode,
+    partitions: countPartitions(names),
   };
 }
 
@@ -427,10 +455,13 @@ async function readSource(
         return UNKNOWN_SOURCE;
       case 'per-subtask':
         count('vertex_metrics');
-        return await readSourcePerSubtask(client, jobId, plan);
+        return { ...(await readSourcePerSubtask(client, jobId, plan)), partitions: plan.partitions };
       case 'aggregated':
         count('subtask_metrics');
-        return await readSourceAggregated(client, jobId, vertex.id, plan);
+        return {
+          ...(await readSourceAggregated(client, jobId, vertex.id, plan)),
+          partitions: plan.partitions,
+        };
     }
   } catch (err) {
     if (failsTheTarget(err)) throw err;

@@ -38,7 +38,9 @@ export type EventReason =
   | 'RescalePathUnavailable'
   | 'RescaleDone'
   | 'RescaleRedeployed'
-  | 'RescaleNotTaken';
+  | 'RescaleNotTaken'
+  /** `max-rescales-per-hour` is spent: a change the lag does not demand is held. */
+  | 'RestartBudgetSpent';
 
 /**
  * Where the scaling loop reports. Real: `KubeEventRecorder`. Fake: test/fakes/fake-events.ts.
@@ -76,6 +78,7 @@ const ACTIONS: Record<EventReason, string> = {
   InvalidStatus: 'Validate',
   ExpressionNotFinite: 'Collect',
   AutoscalerConflict: 'Hold',
+  RestartBudgetSpent: 'Hold',
 };
 
 /**

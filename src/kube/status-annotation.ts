@@ -52,6 +52,8 @@ const wire = z.object({
   rec: z.array(z.tuple([z.number().int().min(0).max(MAX_RECORDED_REPLICAS), z.number()])),
   /** [replica change, epoch ms] */
   ev: z.array(z.tuple([z.number().int().min(-MAX_RECORDED_REPLICAS).max(MAX_RECORDED_REPLICAS), z.number()])),
+  /** Rescales of the last hour, epoch ms (the restart budget); absent in statuses written before it. */
+  rs: z.array(z.number()).max(MAX_STATUS_ENTRIES).optional(),
 });
 
 function newest<T extends { readonly timestampMs: number }>(entries: readonly T[]): T[] {
@@ -80,6 +82,9 @@ export function encodeStatus(status: TargetHistory): string {
     ...(status.rescaleDoneAtMs === null ? {} : { doneAt: status.rescaleDoneAtMs }),
     rec: newest(status.recommendations).map((r) => [r.replicas, r.timestampMs]),
     ev: newest(status.scaleEvents).map((e) => [e.replicaChange, e.timestampMs]),
+    ...(status.rescalesAtMs === undefined
+      ? {}
+      : { rs: [...status.rescalesAtMs].sort((a, b) => a - b).slice(-MAX_STATUS_ENTRIES) }),
   } satisfies z.input<typeof wire>);
 }
 
@@ -154,6 +159,14 @@ function clampFuture(status: TargetHistory, nowMs: number): StatusReading {
     rescaleDoneAtMs: status.rescaleDoneAtMs === null ? null : clamp('doneAt', status.rescaleDoneAtMs),
     recommendations: clampAll('recommendation', status.recommendations),
     scaleEvents: clampAll('scale event', status.scaleEvents),
+    ...(status.rescalesAtMs === undefined
+      ? {}
+      : {
+          rescalesAtMs: clampAll(
+            'rescale',
+            status.rescalesAtMs.map((timestampMs) => ({ timestampMs })),
+          ).map((entry) => entry.timestampMs),
+        }),
   };
   return { status: clamped, problems };
 }
@@ -193,6 +206,7 @@ function statusOf(data: z.output<typeof wire>): TargetHistory {
     scaleEvents: data.ev
       .filter(([change]) => change !== 0)
       .map(([replicaChange, timestampMs]) => ({ replicaChange, timestampMs })),
+    ...(data.rs === undefined ? {} : { rescalesAtMs: data.rs }),
   };
 }
 
@@ -252,6 +266,7 @@ export class AnnotationHistoryStore implements HistoryStore {
         scaleEvents: status.scaleEvents,
         lastRescaleAtMs: status.lastRescaleAtMs,
         rescaleDoneAtMs: status.rescaleDoneAtMs,
+        ...(status.rescalesAtMs === undefined ? {} : { rescalesAtMs: status.rescalesAtMs }),
         lastDecision: status.lastDecision ?? own?.lastDecision ?? null,
         recommendations: mergeRecommendations(status.recommendations, own?.recommendations ?? []),
       });

@@ -10,6 +10,7 @@
  * A value is never invented: a missing counter, a restart, a stale target or an unknown
  * `pendingRecords` make the metric unavailable, with a reason.
  */
+import type { CapacityUnits } from '../domain/decision.js';
 import type { JobSnapshot, VertexSnapshot } from '../domain/flink.js';
 import type {
   FlinkMetricName,
@@ -104,6 +105,11 @@ export interface WindowReadings {
   readonly jobName: string | null;
   readonly state: string | null;
   readonly maxParallelism: number | null;
+  /**
+   * What deals the job's work out in whole units, from the latest snapshot: its key groups when the
+   * plan has a keyed exchange, the fewest partitions a source reports. Absent where never read.
+   */
+  readonly capacityUnits?: CapacityUnits;
   readonly taskSlots: number | null;
   /** Samples the averages span, and the span in seconds. */
   readonly sampleCount: number;
@@ -149,6 +155,17 @@ function allUnavailable(reason: UnavailableReason, detail?: string): Record<Flin
   const metrics = {} as Record<FlinkMetricName, MetricReading>;
   for (const name of FLINK_METRIC_NAMES) metrics[name] = reading;
   return metrics;
+}
+
+/** The key groups (keyed plans) and the fewest partitions over the sources that report them. */
+export function capacityUnitsOf(snapshot: JobSnapshot | null): CapacityUnits {
+  const partitions = (snapshot?.vertices ?? [])
+    .map((vertex) => vertex.source?.partitions ?? null)
+    .filter((count): count is number => count !== null && count > 0);
+  return {
+    keyGroups: snapshot?.keyed === true ? snapshot.maxParallelism : null,
+    sourcePartitions: partitions.length === 0 ? null : Math.min(...partitions),
+  };
 }
 
 /** The samples of one target's job, and what they say. */
@@ -238,6 +255,7 @@ export class MetricWindow {
       jobName: latest?.jobName ?? null,
       state: latest?.state ?? null,
       maxParallelism: latest?.maxParallelism ?? null,
+      capacityUnits: capacityUnitsOf(latest),
       taskSlots: latest?.taskSlots ?? null,
       lastSampleAtMs: latest?.takenAtMs ?? null,
       job: latest === null ? null : jobAsSeen(latest),

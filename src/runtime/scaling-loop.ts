@@ -450,6 +450,9 @@ export class ScalingLoop implements RecommendationSource {
       if (hold.kind === 'rescale-path') {
         events.emit(target.ref, 'Warning', 'RescalePathUnavailable', `${summary}: ${hold.why}`);
       }
+      if (hold.kind === 'budget') {
+        events.emit(target.ref, 'Warning', 'RestartBudgetSpent', `${summary}: held: ${hold.why}`);
+      }
     });
     if (hold.kind === 'recommend') {
       this.record(target.id, { lastDecision: plan.recorded });

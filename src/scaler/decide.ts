@@ -3,6 +3,7 @@
  * (pkg/controller/podautoscaler/horizontal.go), then Flink's parallelism. Pure: time is an argument.
  */
 import type {
+  Alignment,
   Behavior,
   Decision,
   DecisionInput,
@@ -12,7 +13,12 @@ import type {
   TimestampedRecommendation,
   TimestampedScaleEvent,
 } from '../domain/decision.js';
-import { parallelismFor, usableTaskManagers } from './parallelism.js';
+import {
+  alignTaskManagers,
+  effectiveParallelism,
+  parallelismFor,
+  usableTaskManagers,
+} from './parallelism.js';
 import { proposeForAverageValue, proposeForValue } from './proposal.js';
 import { limitByRate } from './rate-limits.js';
 import { recordScaleEvent } from './scale-events.js';
@@ -146,6 +152,61 @@ export function normalizeWithBehavior(args: NormalizeArgs): NormalizeResult {
   };
 }
 
+/**
+ * The HPA's count, aligned to the job's capacity units: the HPA sizes in plain subtasks (its count ×
+ * slots), so that is the effective parallelism needed, and the count becomes the smallest one within
+ * the bounds whose effective parallelism reaches it (`alignTaskManagers`). Why the HPA's subtasks
+ * are the effective ones needed, metric by metric (load L, capacity c per subtask, p subtasks):
+ * - busy ratio: the window averages it over subtasks, `L / (p · c)`, work over nominal capacity, so
+ *   `ratio × p` subtasks of full capacity carry L at the target; the busiest subtask carries
+ *   `L · ceil(M / p') / M`, which is within the target at p' exactly when
+ *   `M / ceil(M / p') ≥ ratio × p`;
+ * - demand ratio: arrival over records read per unit of busy time, so its capacity is nominal too;
+ * - metrics read against the capacity the job delivers (lag, pending records, expressions): they
+ *   need `ratio × effective(p)`, at most the same count; they agree once the current parallelism
+ *   is aligned, as every count written here is.
+ * Only a change is aligned, and never against its direction: a count the HPA keeps stays, a
+ * scale-up that buys nothing is no scale-up (`NoCapacityGain`), a scale-down aligned back to the
+ * current count or above stays at the current count.
+ */
+function alignToUnits(
+  input: DecisionInput,
+  desiredReplicas: number,
+  maxReplicas: number,
+): { replicas: number; reason: DecisionReason; alignment: Alignment } {
+  const { currentReplicas, taskSlots, maxParallelism } = input;
+  const units = input.capacityUnits ?? { keyGroups: null, sourcePartitions: null };
+  const neededParallelism = parallelismFor(desiredReplicas, taskSlots, maxParallelism);
+  const alignmentOf = (replicas: number): Alignment => ({
+    hpaReplicas: desiredReplicas,
+    neededParallelism,
+    effectiveParallelism: effectiveParallelism(parallelismFor(replicas, taskSlots, maxParallelism), units),
+  });
+  const keep = (replicas: number, reason: DecisionReason) => ({
+    replicas,
+    reason,
+    alignment: alignmentOf(replicas),
+  });
+  if (desiredReplicas === currentReplicas || desiredReplicas === 0)
+    return keep(desiredReplicas, 'DesiredWithinRange');
+  const aligned = alignTaskManagers({
+    neededParallelism,
+    taskSlots,
+    minTaskManagers: input.minReplicas,
+    maxTaskManagers: maxReplicas,
+    maxParallelism,
+    units,
+  });
+  const scalingUp = desiredReplicas > currentReplicas;
+  if (scalingUp && aligned.taskManagers <= currentReplicas) return keep(currentReplicas, 'NoCapacityGain');
+  if (!scalingUp && aligned.taskManagers >= currentReplicas) return keep(currentReplicas, 'NoCapacityGain');
+  const keyGroupsShort =
+    units.keyGroups !== null &&
+    effectiveParallelism(neededParallelism, { keyGroups: units.keyGroups, sourcePartitions: null }) <
+      neededParallelism;
+  return keep(aligned.taskManagers, keyGroupsShort ? 'KeyGroupAlignment' : 'SourcePartitionAlignment');
+}
+
 /** Decides the TaskManager count and parallelism for one target. */
 export function decide(input: DecisionInput): Decision {
   const { currentReplicas, nowMs } = input;
@@ -204,6 +265,17 @@ export function decide(input: DecisionInput): Decision {
     }
   }
 
+  let alignment: Alignment | null = null;
+  const units = input.capacityUnits;
+  if (units !== undefined && (units.keyGroups !== null || units.sourcePartitions !== null)) {
+    const aligned = alignToUnits(input, desiredReplicas, maxReplicas);
+    alignment = aligned.alignment;
+    if (aligned.replicas !== desiredReplicas) {
+      desiredReplicas = aligned.replicas;
+      reason = aligned.reason;
+    }
+  }
+
   if (desiredReplicas !== currentReplicas) {
     scaleEvents = recordScaleEvent({
       nowMs,
@@ -227,6 +299,7 @@ export function decide(input: DecisionInput): Decision {
     proposedReplicas,
     stabilizedReplicas,
     proposals,
+    alignment,
     recommendations: boundHistory(
       recommendations,
       (rec) => rec.timestampMs < upCutoffMs && rec.timestampMs < downCutoffMs,

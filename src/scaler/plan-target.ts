@@ -21,7 +21,16 @@ import { valueOf } from '../metrics/expression-metric.js';
 import type { EvaluableMetric, MetricValues } from '../metrics/expression-metric.js';
 import { choosePath, inPlaceVertices } from './rescale-path.js';
 import type { RescaleInFlight, VertexParallelism } from './rescale-path.js';
-import { observeMetrics, postRescaleHold, targetDecisionInput } from './target-decision.js';
+import {
+  backlogOf,
+  budgetHold,
+  lagDemandsScaleUp,
+  loadChangeHold,
+  observeMetrics,
+  postRescaleHold,
+  rescalesWithin,
+  targetDecisionInput,
+} from './target-decision.js';
 
 /** A target as the planner sees it: one of three states, so an impossible one does not type-check. */
 export type PlannedTarget =
@@ -83,6 +92,14 @@ export type HoldKind =
   | 'operator-busy'
   | 'in-flight'
   | 'post-rescale'
+  /** A scale-up waits for a reading that has seen the whole change. */
+  | 'partial-reading'
+  /** A scale-up that catching up alone asks for, while the current capacity drains the backlog in time. */
+  | 'catching-up'
+  /** A scale-down waits for the stabilization window's recommendations to settle, then goes in one step. */
+  | 'settling'
+  /** `max-rescales-per-hour` is spent and the lag does not demand this change. */
+  | 'budget'
   | 'stateless'
   | 'backoff'
   /** In place was asked for and the spec cannot do it, or the job's vertices are not known yet. */
@@ -255,6 +272,7 @@ function planReady(
       taskSlots,
       readings?.maxParallelism ?? null,
       nowMs,
+      readings?.capacityUnits,
     ),
   );
   const { recorded, ...decided } = decidedOf(input, view, metrics, decision, { notFinite, conflict });
@@ -287,6 +305,7 @@ function planReady(
       rescaleDoneAtMs: null,
       recommendations: decision.recommendations,
       scaleEvents: decision.scaleEvents,
+      rescalesAtMs: [...rescalesWithin(input.history.rescalesAtMs, nowMs), nowMs],
     },
   };
 }
@@ -491,6 +510,32 @@ function holdOf(
         nowMs,
       });
   if (postRescale !== null) return { kind: 'post-rescale', why: postRescale };
+  const backlog = backlogOf(input.readings);
+  // The redeploy after an in-place rescale the job did not take carries out a change already
+  // decided and held for: the load-change holds do not apply to it again.
+  const loadChange = redeployingNotTaken
+    ? null
+    : loadChangeHold({
+        currentReplicas: view.currentReplicas,
+        desiredReplicas: decision.desiredReplicas,
+        proposedReplicas: decision.proposedReplicas,
+        previousRecommendations: history.recommendations,
+        recommendations: decision.recommendations,
+        backlog,
+        catchUpSeconds: config.catchUpDuration,
+        scaleDownWindowSeconds: config.scaleDownStabilization,
+        settleSeconds: config.metricsWindow,
+        nowMs,
+      });
+  if (loadChange !== null) return loadChange;
+  const budget = budgetHold({
+    maxPerHour: config.maxRescalesPerHour,
+    rescalesAtMs: history.rescalesAtMs,
+    scalingUp: decision.desiredReplicas > view.currentReplicas,
+    lagDemands: lagDemandsScaleUp(backlog, config.catchUpDuration),
+    nowMs,
+  });
+  if (budget !== null) return { kind: 'budget', why: budget };
   if (view.stateless && !config.allowStatelessRescale) {
     return { kind: 'stateless', why: 'upgradeMode stateless' };
   }

@@ -7,6 +7,7 @@
 import type { WindowReadings } from '../metrics/metric-window.js';
 import type { TargetConfig } from '../config/schema.js';
 import type {
+  CapacityUnits,
   DecisionInput,
   MetricObservation,
   TimestampedRecommendation,
@@ -49,7 +50,9 @@ export function targetDecisionInput(
   taskSlots: number,
   jobMaxParallelism: number | null,
   nowMs: number,
+  capacityUnits?: CapacityUnits,
 ): DecisionInput {
+  const maxParallelism = config.maxParallelism ?? jobMaxParallelism;
   return {
     nowMs,
     currentReplicas: replicas.currentReplicas,
@@ -74,7 +77,16 @@ export function targetDecisionInput(
     recommendations: histories.recommendations,
     scaleEvents: histories.scaleEvents,
     taskSlots,
-    maxParallelism: config.maxParallelism ?? jobMaxParallelism,
+    maxParallelism,
+    // The key groups are the max parallelism the job runs with, the config's when it sets one.
+    ...(capacityUnits === undefined
+      ? {}
+      : {
+          capacityUnits: {
+            keyGroups: capacityUnits.keyGroups === null ? null : maxParallelism,
+            sourcePartitions: capacityUnits.sourcePartitions,
+          },
+        }),
   };
 }
 
@@ -105,4 +117,168 @@ export function postRescaleHold(args: {
     return `cooldown after rescale (${args.cooldownAfterRescaleSeconds}s)`;
   }
   return null;
+}
+
+/** The sources' backlog as the window read it; null where a source's is not known. */
+export interface Backlog {
+  readonly pendingRecords: number;
+  /** Records per second the backlog shrinks by over the window (negative: it grows). */
+  readonly drainRecordsPerSecond: number;
+  /** A source's backlog grew in the newest interval of the window, or over the window. */
+  readonly growing: boolean;
+}
+
+/** A backlog that grows by less than this per record read is jitter (as the demand ratio reads it). */
+const GROWING_PER_RECORD = 0.05;
+
+/** The backlog of the readings' sources: pending records and how fast the current capacity drains them. */
+export function backlogOf(readings: Pick<WindowReadings, 'vertices'> | undefined): Backlog | null {
+  const sources = readings?.vertices.filter((vertex) => vertex.isSource) ?? [];
+  if (sources.length === 0) return null;
+  let pendingRecords = 0;
+  let drainRecordsPerSecond = 0;
+  let growing = false;
+  for (const source of sources) {
+    const { pendingRecords: pending, recordsInPerSecond: read, backlogGrowthPerRecord: growth } = source;
+    if (pending === null || read === null || growth === null) return null;
+    pendingRecords += pending;
+    drainRecordsPerSecond -= read * growth;
+    const newest = source.newestBacklogGrowthPerRecord;
+    if (growth >= GROWING_PER_RECORD || (newest !== null && newest >= GROWING_PER_RECORD)) growing = true;
+  }
+  return { pendingRecords, drainRecordsPerSecond, growing };
+}
+
+/** Seconds the current capacity takes to drain the backlog; infinite when it does not shrink. */
+function drainSeconds(backlog: Backlog): number {
+  if (backlog.pendingRecords <= 0) return 0;
+  return backlog.drainRecordsPerSecond > 0
+    ? backlog.pendingRecords / backlog.drainRecordsPerSecond
+    : Number.POSITIVE_INFINITY;
+}
+
+/**
+ * The lag demands more capacity: the backlog grows, or the current capacity would not drain it within
+ * `catchUpSeconds`. Unknown backlog: it does not.
+ */
+export function lagDemandsScaleUp(backlog: Backlog | null, catchUpSeconds: number): boolean {
+  if (backlog === null || backlog.pendingRecords <= 0) return false;
+  return backlog.growing || drainSeconds(backlog) > catchUpSeconds;
+}
+
+/** What the load-change holds read of a decision. */
+export interface LoadChangeArgs {
+  readonly currentReplicas: number;
+  readonly desiredReplicas: number;
+  /** This tick's proposal (the HPA's raw recommendation); null when none was made. */
+  readonly proposedReplicas: number | null;
+  /** The recommendations before this tick (null: none yet). */
+  readonly previousRecommendations: readonly TimestampedRecommendation[] | null;
+  /** The recommendations after this tick (this tick's included), as the stabilization window holds them. */
+  readonly recommendations: readonly TimestampedRecommendation[];
+  readonly backlog: Backlog | null;
+  readonly catchUpSeconds: number;
+  readonly scaleDownWindowSeconds: number;
+  /** How long readings of a change may lag it: the metric window. */
+  readonly settleSeconds: number;
+  readonly nowMs: number;
+}
+
+export type LoadChangeHold = {
+  readonly kind: 'partial-reading' | 'catching-up' | 'settling';
+  readonly why: string;
+} | null;
+
+/**
+ * One load change, one rescale. After the HPA algorithm (whose count these only delay, never change):
+ * - `partial-reading`: the first reading to ask for a scale-up may have caught only part of a change
+ *   (a step inside the window); the scale-up waits for the next, which has seen it whole. Costs one
+ *   tick per load increase;
+ * - `catching-up`: a scale-up while the backlog shrinks fast enough that the current capacity drains
+ *   it within `catchUpSeconds` is catch-up alone, not new load;
+ * - `settling`: a scale-down whose stabilization window still holds readings of the transition (a
+ *   first partial reading of a drop, say) that age out within `settleSeconds` waits for them, then
+ *   goes in one step to where the recommendations settled. A window of steadily higher readings
+ *   (a ramp down) is not waited for: each of its steps is a change of load.
+ */
+export function loadChangeHold(args: LoadChangeArgs): LoadChangeHold {
+  const { currentReplicas: current, desiredReplicas: desired, proposedReplicas: proposed, nowMs } = args;
+  if (proposed === null || desired === current) return null;
+  if (desired > current) {
+    if (args.backlog !== null && args.backlog.pendingRecords > 0 && !args.backlog.growing) {
+      const seconds = drainSeconds(args.backlog);
+      if (seconds <= args.catchUpSeconds) {
+        return {
+          kind: 'catching-up',
+          why: `catching up: the current capacity drains the backlog (${Math.round(args.backlog.pendingRecords)} records) in ${Math.round(seconds)}s, within catch-up-duration (${args.catchUpSeconds}s)`,
+        };
+      }
+    }
+    const previous = newestBefore(args.previousRecommendations ?? [], nowMs);
+    if (previous !== null && previous.replicas <= current) {
+      return {
+        kind: 'partial-reading',
+        why: `the first reading to ask for more (${proposed} TaskManagers) may have seen part of the change; waiting for the next`,
+      };
+    }
+    return null;
+  }
+  const windowStartMs = nowMs - args.scaleDownWindowSeconds * 1000;
+  let lastAboveMs: number | null = null;
+  for (const rec of args.recommendations) {
+    if (rec.timestampMs > windowStartMs && rec.replicas > proposed) {
+      lastAboveMs = Math.max(lastAboveMs ?? rec.timestampMs, rec.timestampMs);
+    }
+  }
+  if (lastAboveMs === null) return null;
+  const settlesInMs = lastAboveMs + args.scaleDownWindowSeconds * 1000 - nowMs;
+  if (settlesInMs > args.settleSeconds * 1000) return null;
+  return {
+    kind: 'settling',
+    why: `the recommendations settle in ${Math.ceil(settlesInMs / 1000)}s: one scale-down then, not a step now and another after`,
+  };
+}
+
+function newestBefore(
+  recommendations: readonly TimestampedRecommendation[],
+  nowMs: number,
+): TimestampedRecommendation | null {
+  let newest: TimestampedRecommendation | null = null;
+  for (const rec of recommendations) {
+    if (rec.timestampMs >= nowMs) continue;
+    // At one time the seed of a new history ({current, now}) and that tick's proposal: the proposal counts.
+    if (
+      newest === null ||
+      rec.timestampMs > newest.timestampMs ||
+      (rec.timestampMs === newest.timestampMs && rec.replicas > newest.replicas)
+    ) {
+      newest = rec;
+    }
+  }
+  return newest;
+}
+
+const HOUR_MS = 3_600_000;
+
+/** The rescales of the last hour, and this one: what the history keeps for the budget. */
+export function rescalesWithin(rescalesAtMs: readonly number[] | undefined, nowMs: number): number[] {
+  return (rescalesAtMs ?? []).filter((atMs) => atMs > nowMs - HOUR_MS && atMs <= nowMs);
+}
+
+/**
+ * Why the restart budget holds a change, or null: past `maxPerHour` rescales in the last hour only a
+ * scale-up the lag demands (`lagDemandsScaleUp`) is written.
+ */
+export function budgetHold(args: {
+  readonly maxPerHour: number | undefined;
+  readonly rescalesAtMs: readonly number[] | undefined;
+  readonly scalingUp: boolean;
+  readonly lagDemands: boolean;
+  readonly nowMs: number;
+}): string | null {
+  if (args.maxPerHour === undefined) return null;
+  const spent = rescalesWithin(args.rescalesAtMs, args.nowMs).length;
+  if (spent < args.maxPerHour) return null;
+  if (args.scalingUp && args.lagDemands) return null;
+  return `restart budget spent: ${spent} rescales in the last hour (max-rescales-per-hour ${args.maxPerHour}); only a scale-up the lag demands goes through`;
 }

@@ -7,7 +7,7 @@
  *
  * Built-in traces (`builtin:<name>`), sized for the default job model (2 slots per TaskManager,
  * 1000 records/s per slot, 2 TaskManagers at the start, so 4000 records/s of capacity):
- * step, ramp, daily-sine, spike, flat-with-noise (seeded, deterministic).
+ * step, step-down, up-down, ramp, daily-sine, spike, flat-with-noise (seeded, deterministic).
  */
 import { SimulateInputError } from '../errors.js';
 
@@ -119,11 +119,16 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
-export type BuiltinTraceName = 'step' | 'ramp' | 'daily-sine' | 'spike' | 'flat-with-noise';
+export type BuiltinTraceName =
+  'step' | 'step-down' | 'up-down' | 'ramp' | 'daily-sine' | 'spike' | 'flat-with-noise';
 
 /** What each built-in trace is, for `--help` and the report. */
 export const BUILTIN_TRACES: Readonly<Record<BuiltinTraceName, string>> = {
   step: '2400 records/s for 10 min, then 7000 records/s for 50 min (from 60 % to 175 % of the start capacity)',
+  'step-down':
+    '9000 records/s for 20 min, then 1600 records/s for 40 min (one drop, from 225 % to 40 % of the start capacity)',
+  'up-down':
+    '2400 records/s for 10 min, 7000 records/s for 30 min, then 2400 records/s for 30 min (one step up, one down, each 7 s after a tick)',
   ramp: '1000 → 12 000 records/s over 60 min, then back down to 1000 over 60 min',
   'daily-sine': 'one day: 1000 records/s at 04:00, 9000 records/s at 16:00, a point every minute',
   spike: '2500 records/s for 60 min, with 10 000 records/s from minute 20 to 23',
@@ -146,6 +151,21 @@ export function builtinTrace(name: BuiltinTraceName, seed = 1): Trace {
       add(600, 2400);
       add(600, 7000);
       add(3600, 7000);
+      break;
+    case 'step-down':
+      add(0, 9000);
+      add(1200, 9000);
+      add(1200, 1600);
+      add(3600, 1600);
+      break;
+    case 'up-down':
+      // Between two ticks, as real changes come: the first reading after each sees part of it.
+      add(0, 2400);
+      add(607, 2400);
+      add(607, 7000);
+      add(2407, 7000);
+      add(2407, 2400);
+      add(4200, 2400);
       break;
     case 'ramp':
       add(0, 1000);

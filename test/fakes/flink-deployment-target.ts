@@ -57,7 +57,10 @@ export function flinkDeployment(name: string, options: FlinkDeploymentOptions = 
 }
 
 /** What the registry makes of an object (its parsing is exercised by the registry's own tests). */
-export function register(object: KubeObject, adapter: TargetAdapter = flinkDeploymentAdapter): RegisteredTarget {
+export function register(
+  object: KubeObject,
+  adapter: TargetAdapter = flinkDeploymentAdapter,
+): RegisteredTarget {
   const result = parseTargetAnnotations(object.metadata.annotations ?? {}, { knownMetrics: KNOWN_METRICS });
   const parsed = result.ok
     ? {

@@ -103,6 +103,8 @@ describe("the README's commands", () => {
 describe("the README's simulate figures", () => {
   const TRACES: Readonly<Record<string, BuiltinTraceName>> = {
     step: 'step',
+    'step down': 'step-down',
+    'up down': 'up-down',
     ramp: 'ramp',
     'daily sine': 'daily-sine',
     spike: 'spike',
@@ -204,7 +206,7 @@ describe("the README's simulate figures", () => {
     assert.match(
       section('Configuration'),
       new RegExp(
-        `simulate --rescale redeploy\`, step trace, default metrics: with 60s ${held('60s')} rescales, with 5m ${held('5m')}\\)`,
+        `simulate --rescale redeploy\`, step trace, default metrics: with 60s ${held('60s')} rescales?, with 5m ${held('5m')}[:)]`,
       ),
     );
   });

@@ -269,4 +269,69 @@ describe('slotscaler decide', () => {
     const { out } = run(JSON.stringify(DOCUMENTED_INPUT), true);
     assert.match(out[0] ?? '', /^\{\n {2}"desiredReplicas": 7,/);
   });
+
+  describe('with capacity units', () => {
+    const keyed = {
+      now: 0,
+      currentReplicas: 64,
+      maxReplicas: 200,
+      maxParallelism: 128,
+      keyed: true,
+      metrics: [{ name: 'flink_busy_ratio', value: 1.1, target: 0.7 }],
+    };
+    const decideOne = (input: unknown): Record<string, unknown> => {
+      const { code, out, err } = run(JSON.stringify(input));
+      assert.deepEqual(err, []);
+      assert.equal(code, 0);
+      return JSON.parse(out[0] ?? '') as Record<string, unknown>;
+    };
+
+    it('a keyed job asking 101 of 128 key groups gets all 128: 101 to 127 give 64 effective subtasks', () => {
+      const decision = decideOne(keyed);
+      assert.equal(decision['proposedReplicas'], 101);
+      assert.equal(decision['desiredReplicas'], 128);
+      assert.equal(decision['parallelism'], 128);
+      assert.equal(decision['effectiveParallelism'], 128);
+      assert.equal(decision['reason'], 'KeyGroupAlignment');
+      assert.match(String(decision['alignment']), /^101 TaskManagers \(101 subtasks needed\) → 128/);
+    });
+    it('a keyed job capped at 100 TaskManagers stays at 64: nothing between buys capacity', () => {
+      const decision = decideOne({ ...keyed, maxReplicas: 100 });
+      assert.equal(decision['desiredReplicas'], 64);
+      assert.equal(decision['effectiveParallelism'], 64);
+      assert.equal(decision['reason'], 'NoCapacityGain');
+      assert.deepEqual(decision['scaleEvents'], []);
+    });
+    it('7 source partitions: 5 subtasks needed become 7', () => {
+      const decision = decideOne({
+        now: 0,
+        currentReplicas: 4,
+        maxReplicas: 100,
+        sourcePartitions: 7,
+        metrics: [{ name: 'flink_busy_ratio', value: 0.8, target: 0.7 }],
+      });
+      assert.equal(decision['desiredReplicas'], 7);
+      assert.equal(decision['reason'], 'SourcePartitionAlignment');
+    });
+    it('an aligned count is answered with its effective parallelism and no alignment text', () => {
+      const decision = decideOne({
+        ...keyed,
+        metrics: [{ name: 'flink_busy_ratio', value: 1.4, target: 0.7 }],
+      });
+      assert.equal(decision['desiredReplicas'], 128);
+      assert.equal(decision['reason'], 'DesiredWithinRange');
+      assert.equal(decision['effectiveParallelism'], 128);
+      assert.equal('alignment' in decision, false);
+    });
+    it('an input without them has neither field', () => {
+      const decision = decideOne(DOCUMENTED_INPUT);
+      assert.equal('effectiveParallelism' in decision, false);
+      assert.equal('alignment' in decision, false);
+    });
+    it('"keyed" without maxParallelism is refused', () => {
+      const { code, err } = run(JSON.stringify({ ...keyed, maxParallelism: undefined }));
+      assert.equal(code, 2);
+      assert.match(err[0] ?? '', /maxParallelism: is required/);
+    });
+  });
 });

@@ -133,6 +133,7 @@ describe('target annotations', () => {
     ['scale-down-select-policy', 'never', /one of Max, Min, Disabled/],
     ['scale-down-stabilization', '-5m', /expected a duration/],
     ['cooldown-after-rescale', 'later', /expected a duration/],
+    ['max-rescales-per-hour', '0', /from 1 to 3600/],
     ['task-slots', '0', /from 1 to 1024/],
     ['max-parallelism', '40000', /from 1 to 32768/],
     ['jobmanager-url', 'job-rest:8081', /http:\/\/ or https:\/\/ URL/],

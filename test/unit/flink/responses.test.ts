@@ -95,6 +95,11 @@ describe('parseJobDetails', () => {
         ['cbc357ccb763df2852fee8c4fc7d55f2', []],
       ],
     );
+    assert.deepEqual(
+      job.plan.map((node) => node.inputShipStrategies),
+      [['FORWARD'], ['HASH'], []],
+      'the keyed exchange (keyBy) is HASH',
+    );
   });
 
   it('reads a RESTARTING job, its max parallelism and incomplete counters', () => {

@@ -17,6 +17,7 @@ import { FlinkHttpPool } from '../../../src/flink/rest-client.js';
 import {
   MultipleRunningJobsError,
   NoRunningJobError,
+  countPartitions,
   perSubtaskQueryLength,
   planSourceMetrics,
   slotsPerTaskManager,
@@ -67,6 +68,7 @@ describe('takeSnapshot', () => {
     const first = await take();
     assert.equal(first.jobId, cluster.jobId);
     assert.equal(first.state, 'RUNNING');
+    assert.equal(first.keyed, true, 'the fake plan ships every input by HASH');
     assert.deepEqual(first.restCalls, { jobs_overview: 1, job_details: 1, subtask_metrics: 2 });
     assert.deepEqual(
       first.vertices.map((vertex) => [vertex.isSource, vertex.source?.pendingRecords ?? null]),
@@ -334,7 +336,27 @@ describe('planSourceMetrics', () => {
       recordsOutName: 'Source__Kafka.numRecordsOut',
       taskTimeNames: [],
       mode: 'per-subtask',
+      partitions: null,
     });
+  });
+  it('counts the partitions the Kafka and Pulsar readers name in their metrics', () => {
+    const kafka = (topic: string, partition: number, cluster = '') =>
+      `Source__Kafka${cluster}.KafkaSourceReader.topic.${topic}.partition.${partition}.currentOffset`;
+    const listed = [
+      ...names,
+      kafka('orders', 0),
+      kafka('orders', 1),
+      kafka('orders', 11),
+      kafka('orders.eu', 1), // a topic with a dot is another topic
+      kafka('orders', 1, '.kafkaCluster.east'), // the same topic on another cluster is another partition
+      'Source__Kafka.KafkaSourceReader.topic.orders.partition.2.committedOffset', // not the offset counted
+    ];
+    assert.equal(planSourceMetrics(listed, 2, 1, 3000).partitions, 5);
+    assert.equal(
+      countPartitions(['Source.PulsarConsumer.persistent://t/n/x-partition-3.c1.numMsgsReceived']),
+      1,
+    );
+    assert.equal(countPartitions(names), null);
   });
   it('reads the task’s accumulated times with the source metrics when all three are listed', () => {
     const times = ['accumulateBusyTimeMs', 'accumulateIdleTimeMs', 'accumulateBackPressuredTimeMs'];

@@ -204,6 +204,30 @@ describe('status annotation', () => {
     assert.ok(encodeStatus(status).length < 4096);
   });
 
+  it('keeps the rescales of the last hour for the restart budget, and reads a status without them', () => {
+    const status = {
+      lastDecision: null,
+      lastRescaleAtMs: 3000,
+      rescaleDoneAtMs: null,
+      recommendations: [],
+      scaleEvents: [],
+      rescalesAtMs: [3000, 1000, 2000],
+    };
+    assert.deepEqual(decodeStatus(encodeStatus(status))?.rescalesAtMs, [1000, 2000, 3000]);
+    const before = decodeStatus('{"v":1,"last":null,"rescaledAt":null,"rec":[],"ev":[]}');
+    assert.ok(before !== null);
+    assert.equal(before.rescalesAtMs, undefined);
+    const ahead = readStatus(
+      encodeStatus({ ...status, rescalesAtMs: [Date.UTC(2036, 0, 1)] }),
+      Date.UTC(2026, 0, 1),
+    );
+    assert.deepEqual(
+      ahead.status?.rescalesAtMs,
+      [Date.UTC(2026, 0, 1)],
+      'a rescale in the future is taken as now',
+    );
+  });
+
   it('ignores what is not ours', () => {
     assert.equal(decodeStatus(undefined), null);
     assert.equal(decodeStatus('not json'), null);

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
 import {
+  capacityUnitsOf,
   countersWentBack,
   demandRatio,
   jobMetrics,
@@ -674,5 +675,33 @@ describe('MetricWindow: memory and hygiene', () => {
       bound: 'not a finite number',
     });
     assert.equal(window.size, 0);
+  });
+});
+
+describe('capacityUnitsOf', () => {
+  const snapshot = snapshotAt(T0, [SOURCE, MAP, SINK]);
+  const withPartitions = (partitions: readonly (number | null)[]) => ({
+    ...snapshot,
+    keyed: true,
+    maxParallelism: 128,
+    vertices: snapshot.vertices.map((vertex, i) =>
+      vertex.source === null
+        ? vertex
+        : { ...vertex, source: { ...vertex.source, partitions: partitions[i] ?? null } },
+    ),
+  });
+  it('has the key groups of a keyed plan and the fewest partitions a source reports', () => {
+    assert.deepEqual(capacityUnitsOf(withPartitions([12])), { keyGroups: 128, sourcePartitions: 12 });
+    assert.deepEqual(capacityUnitsOf({ ...withPartitions([7]), keyed: false }), {
+      keyGroups: null,
+      sourcePartitions: 7,
+    });
+  });
+  it('has none without a plan, a keyed exchange or partition metrics', () => {
+    assert.deepEqual(capacityUnitsOf(null), { keyGroups: null, sourcePartitions: null });
+    assert.deepEqual(capacityUnitsOf({ ...withPartitions([]), keyed: null }), {
+      keyGroups: null,
+      sourcePartitions: null,
+    });
   });
 });

@@ -269,10 +269,7 @@ describe('in-place rescales of a FlinkDeployment', () => {
     assert.equal(t.writer.plans.length, 0);
     const warning = t.events.events.find((event) => event.reason === 'RescalePathUnavailable');
     assert.equal(warning?.type, 'Warning');
-    assert.match(
-      warning.note,
-      /in-place, but the spec lacks a known flinkVersion .*the adaptive scheduler/,
-    );
+    assert.match(warning.note, /in-place, but the spec lacks a known flinkVersion .*the adaptive scheduler/);
   });
 
   it('a spec that cannot rescale in place is redeployed, and the Event says why', async () => {

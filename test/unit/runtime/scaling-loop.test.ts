@@ -202,6 +202,32 @@ describe('ScalingLoop', () => {
     );
   });
 
+  it('past the restart budget a change is held with a Warning that the budget was spent', async () => {
+    const { targets, metrics, writer, events, loop } = setUp();
+    const status = encodeStatus({
+      lastDecision: null,
+      lastRescaleAtMs: null,
+      rescaleDoneAtMs: null,
+      recommendations: [],
+      scaleEvents: [],
+      rescalesAtMs: [Date.UTC(2025, 11, 31, 23, 30)],
+    });
+    targets.set(
+      flinkDeployment('job', {
+        annotations: { [STATUS_ANNOTATION]: status, 'slotscaler.dev/max-rescales-per-hour': '1' },
+      }),
+    );
+    metrics.busy.set('job', { value: 1 });
+    assert.equal((await loop.runOnce()).outcomes.get('flinkdeployment/flink/job'), 'held');
+    assert.equal(writer.plans.length, 0);
+    const spent = events.events.find((event) => event.reason === 'RestartBudgetSpent');
+    assert.equal(spent?.type, 'Warning');
+    assert.match(
+      spent.note,
+      /held: restart budget spent: 1 rescales in the last hour \(max-rescales-per-hour 1\)/,
+    );
+  });
+
   it('a status annotation dated in the future does not freeze the target: a Warning, then it is taken as now', async () => {
     const { clock, targets, metrics, writer, events, loop } = setUp();
     const in2036 = Date.UTC(2036, 0, 1);

@@ -119,6 +119,65 @@ describe('planTarget', () => {
     );
   });
 
+  it('writes the smallest count whose key groups give the capacity the readings ask for', () => {
+    // 12 TaskManagers × 2 slots, busy 0.8 against 0.5: the HPA asks 20 TaskManagers, 40 subtasks;
+    // with 128 key groups 40 to 42 subtasks give 128 / 4 = 32, so 22 TaskManagers (44 subtasks).
+    const plan = planTarget(
+      input({
+        cfg: config({ 'slotscaler.dev/max-taskmanagers': '100' }),
+        v: view({ currentReplicas: 12, readyReplicas: 12, statusReplicas: 12, currentParallelism: 24 }),
+        readings: readings({ value: 0.8 }, { capacityUnits: { keyGroups: 128, sourcePartitions: null } }),
+      }),
+    );
+    assert.equal(plan.outcome, 'scale');
+    assert.deepEqual([plan.write.replicas, plan.write.parallelism], [22, 44]);
+    assert.equal(plan.decision.reason, 'KeyGroupAlignment');
+    assert.deepEqual(plan.decision.alignment, {
+      hpaReplicas: 20,
+      neededParallelism: 40,
+      effectiveParallelism: 128 / 3,
+    });
+  });
+
+  it('holds past the restart budget, but writes a scale-up the lag demands and counts it', () => {
+    const cfg = config({ 'slotscaler.dev/max-rescales-per-hour': '2' });
+    const history = { ...NO_HISTORY, rescalesAtMs: [NOW - 3_700_000, NOW - 1_800_000, NOW - 600_000] };
+    const held = planTarget(input({ cfg, history }));
+    assert.equal(holdOf(held), 'budget');
+    assert.ok(
+      held.outcome === 'held' && /restart budget spent: 2 rescales in the last hour/.test(held.hold.why),
+    );
+    const growing = readings(
+      { value: 1 },
+      {
+        vertices: [
+          {
+            id: 's',
+            name: 'Source',
+            parallelism: 2,
+            isSource: true,
+            busyRatio: 1,
+            backPressureRatio: 0,
+            pendingRecords: 50_000,
+            recordsInPerSecond: 2000,
+            backlogGrowthPerRecord: 0.5,
+            newestBacklogGrowthPerRecord: 0.5,
+            newestArrivalOverRead: null,
+            newestBusyRatio: null,
+            timeCountersReported: true,
+          },
+        ],
+      },
+    );
+    const plan = planTarget(input({ cfg, history, readings: growing }));
+    assert.equal(plan.outcome, 'scale');
+    assert.deepEqual(
+      plan.history.rescalesAtMs,
+      [NOW - 1_800_000, NOW - 600_000, NOW],
+      'the last hour, and this one',
+    );
+  });
+
   it('is unchanged when the decision keeps the count, and records the recommendation', () => {
     const plan = planTarget(input({ readings: readings({ value: 0.5 }) }));
     assert.equal(plan.outcome, 'unchanged');

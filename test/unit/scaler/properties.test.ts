@@ -16,6 +16,7 @@ import type {
   TimestampedScaleEvent,
 } from '../../../src/domain/decision.js';
 import { decide, MAX_HISTORY_ENTRIES } from '../../../src/scaler/decide.js';
+import { effectiveParallelism } from '../../../src/scaler/parallelism.js';
 import { isWithinTolerance } from '../../../src/scaler/proposal.js';
 import { NOW_MS } from './hpa-helpers.js';
 
@@ -249,6 +250,56 @@ describe('decide: properties', () => {
         },
       ),
       { numRuns: 60 },
+    );
+  });
+});
+
+describe('decide with capacity units: properties', () => {
+  const unitsArb = fc.record({
+    keyed: fc.boolean(),
+    sourcePartitions: fc.option(fc.constantFrom(12, 7, 1, 64), { nil: null }),
+  });
+
+  it('without units, or with none known, the decision is the HPA’s, field for field', () => {
+    fc.assert(
+      fc.property(inputArb(), (input) => {
+        const plain = decide(input);
+        assert.equal(plain.alignment, null);
+        assert.deepEqual(
+          decide({ ...input, capacityUnits: { keyGroups: null, sourcePartitions: null } }),
+          plain,
+        );
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('moves the way the HPA does or not at all, within the bounds, never to less capacity than the HPA’s count', () => {
+    fc.assert(
+      fc.property(inputArb(), unitsArb, (generated, { keyed, sourcePartitions }) => {
+        const input = {
+          ...generated,
+          currentReplicas: clamp(generated.currentReplicas, generated.minReplicas, effectiveMax(generated)),
+        };
+        // The key groups are the job's max parallelism.
+        const units = { keyGroups: keyed ? input.maxParallelism : null, sourcePartitions };
+        const hpa = decide(input);
+        const aligned = decide({ ...input, capacityUnits: units });
+        const current = input.currentReplicas;
+        const direction = (replicas: number) => Math.sign(replicas - current);
+        if (aligned.desiredReplicas !== current) {
+          assert.equal(direction(aligned.desiredReplicas), direction(hpa.desiredReplicas));
+        }
+        if (hpa.desiredReplicas > current && aligned.desiredReplicas > current) {
+          assert.ok(
+            effectiveParallelism(aligned.parallelism, units) >= effectiveParallelism(hpa.parallelism, units),
+          );
+        }
+        assert.ok(aligned.desiredReplicas <= Math.max(effectiveMax(input), current));
+        // The HPA's histories are kept: alignment changes the count written, not what the HPA remembers.
+        assert.deepEqual(aligned.recommendations, hpa.recommendations);
+      }),
+      { numRuns: 300 },
     );
   });
 });
