@@ -32,7 +32,7 @@ import { flinkDeploymentYaml, startEnvironment } from './harness/environment.js'
 import type { Environment } from './harness/environment.js';
 import { applyYaml, expectOk, waitFor } from './harness/kube.js';
 import { readmeCommands, runAsUser } from '../support/readme.js';
-import { testLogger } from './scaler-helpers.js';
+import { specOf, testLogger } from './scaler-helpers.js';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
 const chart = join(repo, 'charts/slotscaler');
@@ -1031,9 +1031,7 @@ spec:
     await waitFor(
       'the FlinkDeployment scaled to 2 TaskManagers by the ServiceAccount',
       async () => {
-        const object = await env.getFlinkDeployment('busy');
-        const spec = object['spec'] as { taskManager: { replicas: number } };
-        return spec.taskManager.replicas === 2 ? true : undefined;
+        return specOf(await env.getFlinkDeployment('busy')).replicas === 2 ? true : undefined;
       },
       { timeoutMs: 60_000 },
     );
@@ -1126,10 +1124,7 @@ spec:
     await waitFor(
       'flink/inside scaled to 2 TaskManagers',
       async () => {
-        const object = await env.getFlinkDeployment('inside');
-        return (object['spec'] as { taskManager: { replicas: number } }).taskManager.replicas === 2
-          ? true
-          : undefined;
+        return specOf(await env.getFlinkDeployment('inside')).replicas === 2 ? true : undefined;
       },
       { timeoutMs: 60_000 },
     );

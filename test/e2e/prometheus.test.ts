@@ -400,9 +400,8 @@ describe('Prometheus scraping a real slotscaler serve', { timeout: 480_000 }, ()
           },
           validations: [
             {
-              expression:
-                "object.metadata.name != 'refused' || object.spec.taskManager.replicas == oldObject.spec.taskManager.replicas",
-              message: 'the TaskManagers of refused are fixed',
+              expression: "object.metadata.name != 'refused' || object.spec == oldObject.spec",
+              message: 'the spec of refused is fixed',
               reason: 'Invalid',
             },
           ],

@@ -1,5 +1,6 @@
 // Shared by the scaler end-to-end tests: config, annotations, and reads of what the API server holds.
 import { resolveConfig } from '../../src/config/load.js';
+import { PARALLELISM_OVERRIDES, parseOverrides } from '../../src/kube/adapters/flink-deployment.js';
 import type { LoadedConfig } from '../../src/config/load.js';
 import { startScaler } from '../../src/runtime/start-scaler.js';
 import type { Scaler } from '../../src/runtime/start-scaler.js';
@@ -98,10 +99,26 @@ export async function eventsFor(cp: ControlPlane, namespace: string, name: strin
   return (answer.body as { items: CoreEvent[] }).items;
 }
 
+/**
+ * What a FlinkDeployment's spec asks for: after an in-place rescale its parallelism overrides (the
+ * highest vertex's, on as many TaskManagers as its slots need), else its replicas and parallelism.
+ * `path` says which of the two the spec holds.
+ */
 export function specOf(object: KubeObject): {
   replicas: number | undefined;
   parallelism: number | undefined;
+  path: 'in-place' | 'redeploy';
 } {
-  const spec = object.spec as { taskManager?: { replicas?: number }; job?: { parallelism?: number } };
-  return { replicas: spec.taskManager?.replicas, parallelism: spec.job?.parallelism };
+  const spec = object.spec as {
+    taskManager?: { replicas?: number };
+    job?: { parallelism?: number };
+    flinkConfiguration?: Record<string, string>;
+  };
+  const overrides = parseOverrides(spec.flinkConfiguration?.[PARALLELISM_OVERRIDES]);
+  if (overrides !== null && overrides.size > 0) {
+    const parallelism = Math.max(...overrides.values());
+    const slots = Number(spec.flinkConfiguration?.['taskmanager.numberOfTaskSlots'] ?? '1');
+    return { replicas: Math.ceil(parallelism / slots), parallelism, path: 'in-place' };
+  }
+  return { replicas: spec.taskManager?.replicas, parallelism: spec.job?.parallelism, path: 'redeploy' };
 }
