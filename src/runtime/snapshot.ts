@@ -14,7 +14,7 @@
  * that was decided on the previous tick's. Until the pass ends, reads get the previous snapshot.
  */
 import { MetricsSnapshot } from '../domain/metrics-snapshot.js';
-import type { MetricReading, ServedTarget } from '../domain/metrics.js';
+import type { DescribedKind, MetricReading, ServedTarget } from '../domain/metrics.js';
 import type { Clock, MetricsSnapshotSource } from '../domain/ports.js';
 import type { RegisteredTarget } from '../kube/target-registry.js';
 import { RECOMMENDED_TASKMANAGERS } from '../metrics/catalogue.js';
@@ -36,6 +36,10 @@ export interface SnapshotTarget {
   readonly maxSampleAgeSeconds: number;
   /** Its expression metrics (`metric.<name>` annotations). */
   readonly expressions: readonly EvaluableMetric[];
+  /** Its kind as the custom metrics API names it. */
+  readonly object: DescribedKind;
+  /** The object's labels. */
+  readonly labels: Readonly<Record<string, string>>;
 }
 
 /** A registered target as the snapshot serves it; null while its annotations are invalid (nothing is served). */
@@ -50,7 +54,18 @@ export function snapshotTargetOf(target: RegisteredTarget): SnapshotTarget | nul
     windowSeconds: config.metricsWindow,
     maxSampleAgeSeconds: config.metricsMaxAge,
     expressions,
+    object: {
+      apiVersion: target.ref.apiVersion,
+      kind: target.ref.kind,
+      resource: groupResourceOf(target.adapter.resource),
+    },
+    labels: target.object.metadata.labels ?? {},
   };
+}
+
+/** `<plural>.<group>`, or the plural alone in the core group (apimachinery `GroupResource.String()`). */
+export function groupResourceOf(resource: { readonly group: string; readonly plural: string }): string {
+  return resource.group === '' ? resource.plural : `${resource.plural}.${resource.group}`;
 }
 
 /**
@@ -70,6 +85,8 @@ export function servedTargetOf(target: SnapshotTarget, readings: WindowReadings 
     timestampMs: lastSampleAtMs,
     freshUntilMs: lastSampleAtMs === null ? null : lastSampleAtMs + target.maxSampleAgeSeconds * 1000,
     metrics,
+    object: target.object,
+    labels: target.labels,
   };
 }
 
