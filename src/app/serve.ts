@@ -18,6 +18,7 @@ import {
 import { metricsApiSettingsFromConfig } from '../metrics-api/options.js';
 import { startMetricsApiServer } from '../metrics-api/server.js';
 import type { MetricsApiAuthOptions, MetricsApiServer } from '../metrics-api/server.js';
+import { TargetsCustomMetricsProvider } from '../metrics-api/custom-provider.js';
 import { TargetsMetricsProvider } from '../metrics-api/targets-provider.js';
 import { writeApiServiceCaBundle } from '../kube/api-service.js';
 import type { Logger } from '../observability/logger.js';
@@ -92,6 +93,7 @@ export async function startServe(options: ServeOptions): Promise<Serving> {
     }
     const metricsApi = await startMetricsApiServer({
       provider: new TargetsMetricsProvider(scaler, () => Date.now()),
+      customProvider: new TargetsCustomMetricsProvider(scaler, () => Date.now()),
       tls: settings.tls,
       limits: settings.limits,
       tlsMinVersion: settings.tlsMinVersion,
