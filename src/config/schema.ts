@@ -579,6 +579,16 @@ export const globalFields = {
       description: 'The APIService that routes external.metrics.k8s.io to Slotscaler.',
     },
   ),
+  customApiServiceName: field(
+    forms.text(API_SERVICE_NAME, 'an APIService name such as v1beta2.custom.metrics.k8s.io'),
+    {
+      scope: 'global',
+      form: 'name',
+      default: 'v1beta2.custom.metrics.k8s.io',
+      description:
+        'The APIService that routes custom.metrics.k8s.io to Slotscaler; with write-api-service-ca-bundle the leader writes its CA there too, once it exists.',
+    },
+  ),
   authenticationDisabled: field(forms.boolean(), {
     scope: 'global',
     form: 'boolean',
