@@ -601,7 +601,7 @@ export const globalFields = {
     form: 'URL',
     example: 'https://keda-operator-metrics-apiserver.keda:443',
     description:
-      'Another external metrics server (KEDA, prometheus-adapter): reads of metric names Slotscaler does not serve are forwarded there after authorization, and discovery lists both.',
+      'Another metrics server (KEDA, prometheus-adapter): reads of metrics Slotscaler does not serve, on the external and the custom metrics API, are forwarded there after authorization, and discovery lists both.',
   }),
   upstreamCaFile: optionalField(forms.text(FILE_PATH, 'a file path'), {
     scope: 'global',

@@ -121,6 +121,19 @@ export const CODE_NEEDS: readonly ApiNeed[] = [
       ['src/metrics-api/upstream.ts', "method: 'GET'"],
     ],
   },
+  {
+    // The same for the custom metrics API, which the upstream (prometheus-adapter) may serve too:
+    // `get` on the described object's resource.
+    group: 'custom.metrics.k8s.io',
+    resource: '*',
+    verbs: ['get', 'list'],
+    scope: 'cluster',
+    when: 'upstreamExternalMetrics',
+    evidence: [
+      ['src/metrics-api/upstream.ts', 'Slotscaler calls it as itself'],
+      ['src/metrics-api/upstream.ts', 'customResourceNames'],
+    ],
+  },
 ];
 
 /**
@@ -167,4 +180,4 @@ export const CLIENT_GROUPS: Readonly<Record<string, string>> = {
   AuthorizationV1Api: 'authorization.k8s.io',
 };
 /** Groups in paths that are not calls to the Kubernetes API: the group Slotscaler serves. */
-export const SERVED_GROUPS: readonly string[] = ['external.metrics.k8s.io'];
+export const SERVED_GROUPS: readonly string[] = ['external.metrics.k8s.io', 'custom.metrics.k8s.io'];
