@@ -93,7 +93,7 @@ export async function startServe(options: ServeOptions): Promise<Serving> {
     }
     const metricsApi = await startMetricsApiServer({
       provider: new TargetsMetricsProvider(scaler, () => Date.now()),
-      customProvider: new TargetsCustomMetricsProvider(scaler, () => Date.now()),
+      customProvider: new TargetsCustomMetricsProvider(scaler, () => Date.now(), scaler.podMetricsDemand),
       tls: settings.tls,
       limits: settings.limits,
       tlsMinVersion: settings.tlsMinVersion,

@@ -103,6 +103,21 @@ export interface MetricValue {
   readonly value: number | null;
 }
 
+/**
+ * One TaskManager's part of one vertex: `GET /jobs/{jid}/vertices/{vid}/taskmanagers` sums the
+ * time counters of the vertex's subtasks it runs (flink-runtime `JobVertexTaskManagersHandler`,
+ * `IOMetricsInfo`). Counters are cumulative milliseconds, `null` when not reported.
+ */
+export interface TaskManagerVertexTimes {
+  /** `taskmanager-id`: the TaskManager's resource id (the pod name under native Kubernetes). */
+  readonly taskManagerId: string;
+  /** `host`: `<hostname>:<data port>` of the TaskManager. */
+  readonly host: string;
+  readonly busyTimeMs: number | null;
+  readonly backPressuredTimeMs: number | null;
+  readonly idleTimeMs: number | null;
+}
+
 /** One entry of `GET /taskmanagers`. */
 export interface TaskManagerSummary {
   readonly id: string;
@@ -182,7 +197,12 @@ export interface JobSnapshot {
 
 /** The JobManager endpoints Slotscaler calls; also the `endpoint` label of `slotscaler_flink_requests_total`. */
 export type FlinkEndpoint =
-  'jobs_overview' | 'job_details' | 'vertex_metrics' | 'subtask_metrics' | 'taskmanagers';
+  | 'jobs_overview'
+  | 'job_details'
+  | 'vertex_metrics'
+  | 'subtask_metrics'
+  | 'taskmanagers'
+  | 'vertex_taskmanagers';
 
 export const FLINK_ENDPOINTS: readonly FlinkEndpoint[] = [
   'jobs_overview',
@@ -190,4 +210,5 @@ export const FLINK_ENDPOINTS: readonly FlinkEndpoint[] = [
   'vertex_metrics',
   'subtask_metrics',
   'taskmanagers',
+  'vertex_taskmanagers',
 ];

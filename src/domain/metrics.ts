@@ -79,6 +79,25 @@ export interface ServedTarget {
   readonly object: DescribedKind;
   /** The object's own labels: what a custom metrics API `labelSelector` on `*` matches. */
   readonly labels: Readonly<Record<string, string>>;
+  /**
+   * Its TaskManager pods with their Pods metrics; absent when nobody read its Pods metrics lately,
+   * so none were collected (`PodMetricsDemand`).
+   */
+  readonly pods?: readonly ServedPod[];
+}
+
+/** One TaskManager pod of a target, as the custom metrics API serves it (its Pods metrics). */
+export interface ServedPod {
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+  /** When its figures were taken (the later of the two samples they come from), epoch ms. */
+  readonly timestampMs: number;
+  /** The time between those two samples, seconds. */
+  readonly windowSeconds: number;
+  /** Until when they may be served, epoch ms (as `ServedTarget.freshUntilMs`). */
+  readonly freshUntilMs: number;
+  /** By Pods metric name (src/metrics/catalogue.ts `POD_METRICS`). */
+  readonly metrics: Readonly<Record<string, MetricReading>>;
 }
 
 /** The kind of a target object, as Kubernetes names it in an object reference and in a URL. */

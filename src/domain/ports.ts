@@ -3,7 +3,14 @@
  * implementation under src/ and an in-memory fake under test/fakes/.
  */
 import type { TargetHistory } from './decision.js';
-import type { AggregatedMetric, JobDetails, JobOverview, MetricValue, TaskManagerSummary } from './flink.js';
+import type {
+  AggregatedMetric,
+  JobDetails,
+  JobOverview,
+  MetricValue,
+  TaskManagerSummary,
+  TaskManagerVertexTimes,
+} from './flink.js';
 import type { Requirement } from './metrics.js';
 import type { MetricsSnapshot } from './metrics-snapshot.js';
 
@@ -63,6 +70,11 @@ export interface FlinkClient {
   ): Promise<readonly AggregatedMetric[]>;
   /** `GET /taskmanagers`. */
   listTaskManagers(): Promise<readonly TaskManagerSummary[]>;
+  /**
+   * `GET /jobs/{jid}/vertices/{vid}/taskmanagers`: the vertex's time counters per TaskManager.
+   * Called only for targets whose Pods metrics were read lately (`PodMetricsDemand`).
+   */
+  getVertexTaskManagers(jobId: string, vertexId: string): Promise<readonly TaskManagerVertexTimes[]>;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -179,6 +191,29 @@ export interface CustomMetricsProvider {
     metricName: string,
     metricSelector: readonly Requirement[],
   ): Promise<readonly CustomMetricValue[]>;
+}
+
+/**
+ * Which targets' Pods metrics someone read lately: the custom metrics API marks a target when a
+ * read may concern its TaskManager pods, and the per-TaskManager collection reads only the targets
+ * marked within its memory, so every other target keeps the collector's budget of REST calls.
+ * Real: `RecentReads` (src/lib/recent-reads.ts).
+ */
+export interface PodMetricsDemand {
+  markRead(targetId: string, nowMs: number): void;
+  wanted(targetId: string, nowMs: number): boolean;
+}
+
+/** A running pod as the Pods metrics need it: its name, labels and IP. */
+export interface PodFacts {
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly podIp: string | null;
+}
+
+/** The running pods of a namespace. Real: `KubePodLister` (src/kube/pods.ts). Throws a `KubeApiError`. */
+export interface PodLister {
+  runningPods(namespace: string): Promise<readonly PodFacts[]>;
 }
 
 /** Whether a part is fit to serve (`/readyz`), and why not. */

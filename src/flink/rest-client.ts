@@ -24,6 +24,7 @@ import type {
   JobOverview,
   MetricValue,
   TaskManagerSummary,
+  TaskManagerVertexTimes,
 } from '../domain/flink.js';
 import type { FlinkClient } from '../domain/ports.js';
 import {
@@ -44,6 +45,7 @@ import {
   parseJobDetails,
   parseJobsOverview,
   parseMetricNames,
+  parseVertexTaskManagers,
   parseMetricValues,
   parseTaskManagers,
 } from './responses.js';
@@ -222,6 +224,15 @@ export class FlinkRestClient implements FlinkClient {
 
   listTaskManagers(): Promise<readonly TaskManagerSummary[]> {
     return this.get('taskmanagers', '/taskmanagers', parseTaskManagers);
+  }
+
+  getVertexTaskManagers(jobId: string, vertexId: string): Promise<readonly TaskManagerVertexTimes[]> {
+    return this.get(
+      'vertex_taskmanagers',
+      `/jobs/${enc(jobId)}/vertices/${enc(vertexId)}/taskmanagers`,
+      parseVertexTaskManagers,
+      jobId,
+    );
   }
 
   /**

@@ -4,19 +4,26 @@
  * metric an opted-in target serves externally is also an Object metric of the target object
  * itself, described by its own kind (`flinkdeployments.flink.apache.org/<name>`,
  * `deployments.apps/<name>`...), with the same value: both go through `servedValueOf`.
+ *
+ * Pods metrics (`pods/<name>` or `pods/*` with the HPA's pod selector) are per TaskManager pod
+ * (src/metrics/catalogue.ts `POD_METRICS`). They are collected only for the targets whose Pods
+ * metrics are read: a read marks, in the `PodMetricsDemand`, each target of the namespace whose
+ * pods it may concern (those with a matching pod, and those whose pods are not known yet), and the
+ * scaler collects their figures from the next tick on (src/runtime/taskmanager-loads.ts).
  */
 import type { MetricsSnapshot } from '../domain/metrics-snapshot.js';
-import type { Requirement, ServedTarget } from '../domain/metrics.js';
+import type { Requirement, ServedPod, ServedTarget } from '../domain/metrics.js';
 import type {
   CustomMetricInfo,
   CustomMetricValue,
   CustomMetricsProvider,
   MetricsSnapshotSource,
+  PodMetricsDemand,
 } from '../domain/ports.js';
-import { MetricObjectNotFoundError, UnknownMetricError } from '../errors.js';
-import { FLINK_METRIC_NAMES, RECOMMENDED_TASKMANAGERS } from '../metrics/catalogue.js';
+import { MetricObjectNotFoundError, MetricUnavailableError, UnknownMetricError } from '../errors.js';
+import { FLINK_METRIC_NAMES, POD_METRIC_NAMES, RECOMMENDED_TASKMANAGERS } from '../metrics/catalogue.js';
 import { formatLabelSelector, matchesSelector } from './label-selector.js';
-import { metricLabels, servedValueOf } from './targets-provider.js';
+import { metricLabels, servedValueOf, toValueMilli } from './targets-provider.js';
 
 export class TargetsCustomMetricsProvider implements CustomMetricsProvider {
   private view:
@@ -25,6 +32,8 @@ export class TargetsCustomMetricsProvider implements CustomMetricsProvider {
   constructor(
     private readonly source: MetricsSnapshotSource,
     private readonly now: () => number,
+    /** Where Pods metric reads are marked; without it, none are ever collected. */
+    private readonly demand?: PodMetricsDemand,
   ) {}
 
   /** Each target kind present now with every metric one of its targets serves. */
@@ -41,6 +50,11 @@ export class TargetsCustomMetricsProvider implements CustomMetricsProvider {
     metricName: string,
     metricSelector: readonly Requirement[],
   ): Promise<CustomMetricValue> {
+    if (resource === PODS) {
+      return this.readPods(namespace, { name }, metricName, metricSelector).then(
+        (items) => items[0] as CustomMetricValue,
+      );
+    }
     const snapshot = this.source.snapshot();
     const target = snapshot
       .named(namespace, name)
@@ -59,6 +73,7 @@ export class TargetsCustomMetricsProvider implements CustomMetricsProvider {
     metricName: string,
     metricSelector: readonly Requirement[],
   ): Promise<readonly CustomMetricValue[]> {
+    if (resource === PODS) return this.readPods(namespace, { selector }, metricName, metricSelector);
     const snapshot = this.source.snapshot();
     const nowMs = this.now();
     const matching = snapshot
@@ -83,6 +98,64 @@ export class TargetsCustomMetricsProvider implements CustomMetricsProvider {
       items.push(value);
     }
     return Promise.resolve(Object.freeze(items));
+  }
+
+  /**
+   * A Pods metric of one pod or of the pods a selector matches: the fresh values of the TaskManager
+   * pods known, each target they may belong to marked as read. A pod without a fresh value is left
+   * out, as the HPA expects of a pod not reporting yet (it assumes the worst of it for the move).
+   */
+  private readPods(
+    namespace: string,
+    which: { readonly name: string } | { readonly selector: readonly Requirement[] },
+    metricName: string,
+    metricSelector: readonly Requirement[],
+  ): Promise<readonly CustomMetricValue[]> {
+    if (!(POD_METRIC_NAMES as readonly string[]).includes(metricName)) {
+      return Promise.reject(new UnknownMetricError(metricName));
+    }
+    const snapshot = this.source.snapshot();
+    const nowMs = this.now();
+    const selects = (pod: ServedPod): boolean =>
+      'name' in which ? pod.name === which.name : matchesSelector(which.selector, pod.labels);
+    const items: CustomMetricValue[] = [];
+    const pending: ServedTarget[] = [];
+    for (const target of snapshot.inNamespace(namespace)) {
+      if (!matchesSelector(metricSelector, metricLabels(target))) continue;
+      const pods = target.pods ?? [];
+      const matching = pods.filter(selects);
+      if (pods.length === 0) pending.push(target);
+      if (pods.length === 0 || matching.length > 0) this.demand?.markRead(target.id, nowMs);
+      for (const pod of matching) {
+        const reading = Object.hasOwn(pod.metrics, metricName) ? pod.metrics[metricName] : undefined;
+        if (reading === undefined || !('value' in reading) || !Number.isFinite(reading.value)) continue;
+        if (nowMs > pod.freshUntilMs) continue;
+        items.push(
+          Object.freeze({
+            describedObject: Object.freeze({ apiVersion: 'v1', kind: 'Pod', namespace, name: pod.name }),
+            metricName,
+            timestampMs: pod.timestampMs,
+            windowSeconds: pod.windowSeconds,
+            valueMilli: toValueMilli(reading.value),
+          }),
+        );
+      }
+    }
+    if (items.length > 0) return Promise.resolve(Object.freeze(items));
+    const [first] = pending;
+    if (first !== undefined) {
+      return Promise.reject(
+        new MetricUnavailableError(
+          namespace,
+          metricName,
+          first.name,
+          'no-data',
+          `the TaskManager pods of ${pending.length === 1 ? 'this target' : `${pending.length} targets of the namespace`} have no Pods metrics yet: they are collected from the next two ticks on, for as long as they are read`,
+        ),
+      );
+    }
+    const object = 'name' in which ? { name: which.name } : { selector: formatLabelSelector(which.selector) };
+    return Promise.reject(new MetricObjectNotFoundError(namespace, PODS, object, metricName));
   }
 
   /** A metric no target of `resource` serves is unknown (forwarded upstream, if any); else the object is missing. */
@@ -131,9 +204,16 @@ function valueOf(
   });
 }
 
-/** The (resource, metric) pairs of a snapshot, sorted. */
+/** The resource of the Pods metrics. */
+const PODS = 'pods';
+
+/** The (resource, metric) pairs of a snapshot, sorted: each target kind's metrics, and the Pods metrics. */
 export function customMetricsOf(snapshot: MetricsSnapshot): readonly CustomMetricInfo[] {
   const pairs = new Map<string, CustomMetricInfo>();
+  if (snapshot.targets.length > 0) {
+    for (const name of POD_METRIC_NAMES)
+      pairs.set(`${PODS}/${name}`, Object.freeze({ resource: PODS, name }));
+  }
   for (const target of snapshot.targets) {
     for (const name of [...ALWAYS_SERVED, ...Object.keys(target.metrics)]) {
       const resource = target.object.resource;

@@ -76,6 +76,16 @@ export const CODE_NEEDS: readonly ApiNeed[] = [
     evidence: [['src/kube/hpa-index.ts', "plural: 'horizontalpodautoscalers'"]],
   },
   {
+    group: '',
+    resource: 'pods',
+    verbs: ['list'],
+    scope: 'targets',
+    evidence: [
+      ['src/kube/pods.ts', '`/api/v1/namespaces/${encodeURIComponent(namespace)}/pods'],
+      ['src/kube/pods.ts', "method: 'GET'"],
+    ],
+  },
+  {
     group: 'events.k8s.io',
     resource: 'events',
     verbs: ['create'],
