@@ -210,10 +210,16 @@ export class MetricObjectNotFoundError extends SlotscalerError {
     readonly object: { readonly name: string } | { readonly selector: string },
     readonly metricName: string,
   ) {
-    super(
+    const matching =
       'name' in object
-        ? `${resource} ${namespace}/${object.name} is not a scale target Slotscaler serves metric ${metricName} for`
-        : `no ${resource} in namespace ${namespace} matching ${object.selector === '' ? 'an empty selector' : `the selector "${object.selector}"`} is a scale target Slotscaler serves metric ${metricName} for`,
+        ? `named ${object.name}`
+        : `matching ${object.selector === '' ? 'an empty selector' : `the selector "${object.selector}"`}`;
+    super(
+      resource === 'pods'
+        ? `no TaskManager pod of a scale target in namespace ${namespace} ${matching} has metric ${metricName}`
+        : 'name' in object
+          ? `${resource} ${namespace}/${object.name} is not a scale target Slotscaler serves metric ${metricName} for`
+          : `no ${resource} in namespace ${namespace} ${matching} is a scale target Slotscaler serves metric ${metricName} for`,
     );
   }
 }

@@ -10,6 +10,7 @@ import { MetricsSnapshot } from '../../../src/domain/metrics-snapshot.js';
 import type { ServedTarget } from '../../../src/domain/metrics.js';
 import { TargetsCustomMetricsProvider } from '../../../src/metrics-api/custom-provider.js';
 import { TargetsMetricsProvider } from '../../../src/metrics-api/targets-provider.js';
+import { RecentReads } from '../../../src/lib/recent-reads.js';
 import { createTestPki, proxyHeaders, request, startTestServer, status } from './harness.js';
 import type { TestPki, TestServer } from './harness.js';
 
@@ -75,10 +76,6 @@ describe('custom metrics API', () => {
       client: pki.frontProxy,
       headers: proxyHeaders('system:kube-controller-manager', ['system:masters']),
     });
-  const items = (body: unknown) =>
-    (body as { items: { describedObject: { name: string }; value: string }[] }).items.map(
-      (item) => `${item.describedObject.name}=${item.value}`,
-    );
 
   before(async () => {
     pki = await createTestPki();
@@ -506,3 +503,120 @@ describe('custom metrics API not configured', () => {
     }
   });
 });
+
+describe('custom metrics API: Pods metrics of the TaskManager pods', () => {
+  let pki: TestPki;
+  let api: TestServer;
+  const demand = new RecentReads();
+  const pod = (name: string, busy: number, labels: Record<string, string>, freshUntilMs = NOW + 30_000) => ({
+    name,
+    labels,
+    timestampMs: SAMPLED,
+    windowSeconds: 15,
+    freshUntilMs,
+    metrics: {
+      flink_taskmanager_busy_ratio: { value: busy },
+      flink_taskmanager_backpressure_ratio: { value: 0 },
+    },
+  });
+  const snapshot = new MetricsSnapshot(
+    [
+      {
+        ...served('clicks', FLINK_DEPLOYMENT, { flink_busy_ratio: { value: 0.6 } }),
+        pods: [
+          pod('clicks-taskmanager-1-1', 0.9, { app: 'clicks', component: 'taskmanager' }),
+          pod('clicks-taskmanager-1-2', 0.3, { app: 'clicks', component: 'taskmanager' }),
+          pod('clicks-taskmanager-1-3', 0.5, { app: 'clicks', component: 'taskmanager' }, NOW - 1),
+        ],
+      },
+      served('views', FLINK_DEPLOYMENT, { flink_busy_ratio: { value: 0.2 } }),
+    ],
+    { tick: 1, builtAtMs: NOW },
+  );
+  const get = (path: string) =>
+    request(pki, api.port, path, {
+      client: pki.frontProxy,
+      headers: proxyHeaders('system:kube-controller-manager', ['system:masters']),
+    });
+  const selector = encodeURIComponent('app=clicks,component=taskmanager');
+
+  before(async () => {
+    pki = await createTestPki();
+    api = await startTestServer(pki, {
+      extra: {
+        customProvider: new TargetsCustomMetricsProvider({ snapshot: () => snapshot }, () => NOW, demand),
+      },
+    });
+  });
+  after(() => api.close());
+
+  it('lists the Pods metrics in discovery', async () => {
+    const names = ((await get(CUSTOM)).json() as { resources: { name: string }[] }).resources.map(
+      (r) => r.name,
+    );
+    assert.ok(names.includes('pods/flink_taskmanager_busy_ratio'));
+    assert.ok(names.includes('pods/flink_taskmanager_backpressure_ratio'));
+  });
+
+  it("answers the HPA's read of pods/* with the pod selector: one item per fresh pod, described as the Pod", async () => {
+    const response = await get(
+      `${CUSTOM}/namespaces/flink/pods/*/flink_taskmanager_busy_ratio?labelSelector=${selector}`,
+    );
+    assert.equal(response.status, 200);
+    assert.deepEqual(response.json(), {
+      kind: 'MetricValueList',
+      apiVersion: 'custom.metrics.k8s.io/v1beta2',
+      metadata: {},
+      items: ['clicks-taskmanager-1-1', 'clicks-taskmanager-1-2'].map((name, index) => ({
+        describedObject: { kind: 'Pod', namespace: 'flink', name, apiVersion: 'v1' },
+        metric: { name: 'flink_taskmanager_busy_ratio' },
+        timestamp: '2026-01-01T00:10:00Z',
+        windowSeconds: 15,
+        value: ['900m', '300m'][index],
+      })),
+    });
+    // The read marks the target whose pods matched, and the one whose pods are not known yet.
+    assert.equal(demand.wanted('flinkdeployment/flink/clicks', NOW), true);
+    assert.equal(demand.wanted('flinkdeployment/flink/views', NOW), true);
+  });
+
+  it('reads one pod by name', async () => {
+    const response = await get(
+      `${CUSTOM}/namespaces/flink/pods/clicks-taskmanager-1-2/flink_taskmanager_busy_ratio`,
+    );
+    assert.equal(response.status, 200);
+    assert.deepEqual(items(response.json()), ['clicks-taskmanager-1-2=300m']);
+  });
+
+  it('404 with the reason when no pod is known yet, naming the target that will be collected', async () => {
+    const response = await get(
+      `${CUSTOM}/namespaces/flink/pods/*/flink_taskmanager_busy_ratio?labelSelector=app%3Dviews`,
+    );
+    assert.equal(response.status, 404);
+    assert.match(
+      (response.json() as { message: string }).message,
+      /^metric flink_taskmanager_busy_ratio of target flink\/views is unavailable \(no-data\): the TaskManager pods of this target have no Pods metrics yet/,
+    );
+  });
+
+  it('404 for a Pods metric in a namespace without targets, and for a metric that is no Pods metric', async () => {
+    const none = await get(`${CUSTOM}/namespaces/other/pods/*/flink_taskmanager_busy_ratio`);
+    assert.equal(none.status, 404);
+    assert.equal(
+      (none.json() as { message: string }).message,
+      'no TaskManager pod of a scale target in namespace other matching an empty selector has metric flink_taskmanager_busy_ratio',
+    );
+    const catalogue = await get(`${CUSTOM}/namespaces/flink/pods/*/flink_busy_ratio`);
+    assert.equal(catalogue.status, 404);
+    assert.equal(
+      (catalogue.json() as { message: string }).message,
+      'the server could not find the metric flink_busy_ratio for pods',
+    );
+  });
+});
+
+function items(body: unknown): string[] {
+  return (body as { items: { describedObject: { name: string }; value: string }[] }).items.map(
+    (item) => `${item.describedObject.name}=${item.value}`,
+  );
+}
