@@ -231,6 +231,12 @@ const benchTargets = fleet.urls.map((url, index) => ({
   windowSeconds: 60,
   expressions: [compileExpressionMetric('pressure', 'busy_ratio * 2 + backpressure_ratio')],
   recommendedReplicas: 1 + (index % 10),
+  object: {
+    apiVersion: 'flink.apache.org/v1beta1',
+    kind: 'FlinkDeployment',
+    resource: 'flinkdeployments.flink.apache.org',
+  },
+  labels: {},
 }));
 collector.setTargets(
   benchTargets.map((target) => ({

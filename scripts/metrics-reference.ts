@@ -1,13 +1,13 @@
 /**
  * The README's metric references: the metrics the external metrics API serves, from the collector's
  * catalogue (src/metrics/catalogue.ts) and the metric the scaler adds
- * (flink_recommended_taskmanagers); and Slotscaler's own Prometheus metrics, read from a registry
+ * (flink_recommended_taskmanagers); the Pods metrics of the custom metrics API; and Slotscaler's own Prometheus metrics, read from a registry
  * filled by the same functions `slotscaler serve` calls. `npm run docs` writes them;
  * test/integration/readme.test.ts fails when they are stale.
  */
 import { Registry } from 'prom-client';
 
-import { METRIC_CATALOGUE } from '../src/metrics/catalogue.js';
+import { METRIC_CATALOGUE, POD_METRICS } from '../src/metrics/catalogue.js';
 import { createMetricsApiMetrics } from '../src/metrics-api/metrics.js';
 import { RECOMMENDED_TASKMANAGERS } from '../src/metrics/catalogue.js';
 import { registerProcessMetrics } from '../src/observability/metrics.js';
@@ -15,6 +15,8 @@ import { createScalerMetrics } from '../src/runtime/scaler-metrics.js';
 
 export const METRICS_BEGIN = '<!-- BEGIN GENERATED: metric reference (npm run docs) -->';
 export const METRICS_END = '<!-- END GENERATED: metric reference -->';
+export const PODS_BEGIN = '<!-- BEGIN GENERATED: Pods metric reference (npm run docs) -->';
+export const PODS_END = '<!-- END GENERATED: Pods metric reference -->';
 export const PROMETHEUS_BEGIN = '<!-- BEGIN GENERATED: Prometheus metrics (npm run docs) -->';
 export const PROMETHEUS_END = '<!-- END GENERATED: Prometheus metrics -->';
 
@@ -81,6 +83,21 @@ export function renderMetricsReference(): string {
   ].join('\n');
 }
 
+/** A Markdown table of the Pods metrics of the custom metrics API. */
+export function renderPodsReference(): string {
+  return [
+    PODS_BEGIN,
+    '<!-- prettier-ignore-start -->',
+    '',
+    '| metric | unit | per TaskManager pod |',
+    '|---|---|---|',
+    ...POD_METRICS.map((entry) => `| \`${entry.name}\` | ${entry.unit} | ${entry.meaning} |`),
+    '',
+    '<!-- prettier-ignore-end -->',
+    PODS_END,
+  ].join('\n');
+}
+
 /** `document` with the block between `beginMarker` and `endMarker` replaced by `block`. */
 function replaceBlock(document: string, beginMarker: string, endMarker: string, block: string): string {
   const begin = document.indexOf(beginMarker);
@@ -89,10 +106,15 @@ function replaceBlock(document: string, beginMarker: string, endMarker: string, 
   return document.slice(0, begin) + block + document.slice(end + endMarker.length);
 }
 
-/** The document with both generated metric blocks replaced; throws when the markers are missing. */
+/** The document with the generated metric blocks replaced; throws when the markers are missing. */
 export function replaceMetricsReference(document: string, reference = renderMetricsReference()): string {
   return replaceBlock(
-    replaceBlock(document, METRICS_BEGIN, METRICS_END, reference),
+    replaceBlock(
+      replaceBlock(document, METRICS_BEGIN, METRICS_END, reference),
+      PODS_BEGIN,
+      PODS_END,
+      renderPodsReference(),
+    ),
     PROMETHEUS_BEGIN,
     PROMETHEUS_END,
     renderPrometheusReference(),

@@ -25,6 +25,7 @@ export type ErrorCode =
   | 'EXPRESSION_INVALID'
   | 'METRIC_UNKNOWN'
   | 'METRIC_TARGET_NOT_FOUND'
+  | 'METRIC_OBJECT_NOT_FOUND'
   | 'METRIC_UNAVAILABLE'
   | 'AUTH_CONFIG_INVALID'
   | 'TLS_CERTIFICATE_INVALID'
@@ -191,6 +192,34 @@ export class MetricTargetNotFoundError extends SlotscalerError {
   ) {
     super(
       `no scale target in namespace ${namespace} matches ${selector === '' ? 'an empty selector' : `the selector "${selector}"`} for metric ${metricName}`,
+    );
+  }
+}
+
+/**
+ * A custom metrics read names an object that is no opted-in scale target (or none of that name
+ * serves the metric). The API answers 404 NotFound.
+ */
+export class MetricObjectNotFoundError extends SlotscalerError {
+  readonly code: ErrorCode = 'METRIC_OBJECT_NOT_FOUND';
+  constructor(
+    readonly namespace: string,
+    /** The group resource of the path (`flinkdeployments.flink.apache.org`). */
+    readonly resource: string,
+    /** The object's name, or the selector of a `*` read as the caller wrote it. */
+    readonly object: { readonly name: string } | { readonly selector: string },
+    readonly metricName: string,
+  ) {
+    const matching =
+      'name' in object
+        ? `named ${object.name}`
+        : `matching ${object.selector === '' ? 'an empty selector' : `the selector "${object.selector}"`}`;
+    super(
+      resource === 'pods'
+        ? `no TaskManager pod of a scale target in namespace ${namespace} ${matching} has metric ${metricName}`
+        : 'name' in object
+          ? `${resource} ${namespace}/${object.name} is not a scale target Slotscaler serves metric ${metricName} for`
+          : `no ${resource} in namespace ${namespace} ${matching} is a scale target Slotscaler serves metric ${metricName} for`,
     );
   }
 }

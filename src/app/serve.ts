@@ -18,6 +18,7 @@ import {
 import { metricsApiSettingsFromConfig } from '../metrics-api/options.js';
 import { startMetricsApiServer } from '../metrics-api/server.js';
 import type { MetricsApiAuthOptions, MetricsApiServer } from '../metrics-api/server.js';
+import { TargetsCustomMetricsProvider } from '../metrics-api/custom-provider.js';
 import { TargetsMetricsProvider } from '../metrics-api/targets-provider.js';
 import { writeApiServiceCaBundle } from '../kube/api-service.js';
 import type { Logger } from '../observability/logger.js';
@@ -92,6 +93,7 @@ export async function startServe(options: ServeOptions): Promise<Serving> {
     }
     const metricsApi = await startMetricsApiServer({
       provider: new TargetsMetricsProvider(scaler, () => Date.now()),
+      customProvider: new TargetsCustomMetricsProvider(scaler, () => Date.now(), scaler.podMetricsDemand),
       tls: settings.tls,
       limits: settings.limits,
       tlsMinVersion: settings.tlsMinVersion,
@@ -116,18 +118,19 @@ export async function startServe(options: ServeOptions): Promise<Serving> {
 
     const caPem = metricsApi.caPem;
     if (settings.writeApiServiceCaBundle && caPem !== undefined) {
+      const writeCaInto = async (name: string, absentOk: boolean): Promise<void> => {
+        try {
+          const result = await writeApiServiceCaBundle(scaler.client, name, caPem, { absentOk });
+          if (result === 'patched') logger.info({ apiService: name }, 'wrote our CA into the APIService');
+        } catch (err) {
+          logger.warn({ err, apiService: name }, 'cannot write our CA into the APIService');
+        }
+      };
       const writeCa = async (): Promise<void> => {
         if (!scaler.leader.isLeader()) return;
-        try {
-          const result = await writeApiServiceCaBundle(scaler.client, settings.apiServiceName, caPem);
-          if (result === 'patched')
-            logger.info({ apiService: settings.apiServiceName }, 'wrote our CA into the APIService');
-        } catch (err) {
-          logger.warn(
-            { err, apiService: settings.apiServiceName },
-            'cannot write our CA into the APIService',
-          );
-        }
+        await writeCaInto(settings.apiServiceName, false);
+        // The custom metrics API is registered only where Slotscaler serves it.
+        await writeCaInto(settings.customApiServiceName, true);
       };
       await writeCa();
       const timer = setInterval(() => void writeCa(), CA_BUNDLE_CHECK_MS);

@@ -599,6 +599,16 @@ export const globalFields = {
       description: 'The APIService that routes external.metrics.k8s.io to Slotscaler.',
     },
   ),
+  customApiServiceName: field(
+    forms.text(API_SERVICE_NAME, 'an APIService name such as v1beta2.custom.metrics.k8s.io'),
+    {
+      scope: 'global',
+      form: 'name',
+      default: 'v1beta2.custom.metrics.k8s.io',
+      description:
+        'The APIService that routes custom.metrics.k8s.io to Slotscaler; with write-api-service-ca-bundle the leader writes its CA there too, once it exists.',
+    },
+  ),
   authenticationDisabled: field(forms.boolean(), {
     scope: 'global',
     form: 'boolean',
@@ -611,7 +621,7 @@ export const globalFields = {
     form: 'URL',
     example: 'https://keda-operator-metrics-apiserver.keda:443',
     description:
-      'Another external metrics server (KEDA, prometheus-adapter): reads of metric names Slotscaler does not serve are forwarded there after authorization, and discovery lists both.',
+      'Another metrics server (KEDA, prometheus-adapter): reads of metrics Slotscaler does not serve, on the external and the custom metrics API, are forwarded there after authorization, and discovery lists both.',
   }),
   upstreamCaFile: optionalField(forms.text(FILE_PATH, 'a file path'), {
     scope: 'global',

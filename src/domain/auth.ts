@@ -56,7 +56,12 @@ export type AccessAttributes =
       readonly group: string;
       readonly version: string;
       readonly resource: string;
+      /** '' for a cluster-scoped resource. */
       readonly namespace: string;
+      /** The object's name, when the request names one (`*` included). */
+      readonly name?: string;
+      /** The custom metrics API's metric name sits here (the generic API server's RequestInfo). */
+      readonly subresource?: string;
     }
   | { readonly kind: 'nonResource'; readonly verb: string; readonly path: string };
 

@@ -108,6 +108,21 @@ export interface MetricValue {
   readonly value: number | null;
 }
 
+/**
+ * One TaskManager's part of one vertex: `GET /jobs/{jid}/vertices/{vid}/taskmanagers` sums the
+ * time counters of the vertex's subtasks it runs (flink-runtime `JobVertexTaskManagersHandler`,
+ * `IOMetricsInfo`). Counters are cumulative milliseconds, `null` when not reported.
+ */
+export interface TaskManagerVertexTimes {
+  /** `taskmanager-id`: the TaskManager's resource id (the pod name under native Kubernetes). */
+  readonly taskManagerId: string;
+  /** `host`: `<hostname>:<data port>` of the TaskManager. */
+  readonly host: string;
+  readonly busyTimeMs: number | null;
+  readonly backPressuredTimeMs: number | null;
+  readonly idleTimeMs: number | null;
+}
+
 /** One entry of `GET /taskmanagers`. */
 export interface TaskManagerSummary {
   readonly id: string;
@@ -203,7 +218,8 @@ export type FlinkEndpoint =
   | 'vertex_metrics'
   | 'subtask_metrics'
   | 'taskmanagers'
-  | 'resource_requirements';
+  | 'resource_requirements'
+  | 'vertex_taskmanagers';
 
 export const FLINK_ENDPOINTS: readonly FlinkEndpoint[] = [
   'jobs_overview',
@@ -212,6 +228,7 @@ export const FLINK_ENDPOINTS: readonly FlinkEndpoint[] = [
   'subtask_metrics',
   'taskmanagers',
   'resource_requirements',
+  'vertex_taskmanagers',
 ];
 
 /**

@@ -75,6 +75,43 @@ export interface ServedTarget {
   readonly freshUntilMs: number | null;
   /** The catalogue metrics, the target's expression metrics and `flink_recommended_taskmanagers`. */
   readonly metrics: Readonly<Record<string, MetricReading>>;
+  /** The target object as the custom metrics API describes it (its Object metrics' `describedObject`). */
+  readonly object: DescribedKind;
+  /** The object's own labels: what a custom metrics API `labelSelector` on `*` matches. */
+  readonly labels: Readonly<Record<string, string>>;
+  /**
+   * Its TaskManager pods with their Pods metrics; absent when nobody read its Pods metrics lately,
+   * so none were collected (`PodMetricsDemand`).
+   */
+  readonly pods?: readonly ServedPod[];
+}
+
+/** One TaskManager pod of a target, as the custom metrics API serves it (its Pods metrics). */
+export interface ServedPod {
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+  /** When its figures were taken (the later of the two samples they come from), epoch ms. */
+  readonly timestampMs: number;
+  /** The time between those two samples, seconds. */
+  readonly windowSeconds: number;
+  /** Until when they may be served, epoch ms (as `ServedTarget.freshUntilMs`). */
+  readonly freshUntilMs: number;
+  /** By Pods metric name (src/metrics/catalogue.ts `POD_METRICS`). */
+  readonly metrics: Readonly<Record<string, MetricReading>>;
+}
+
+/** The kind of a target object, as Kubernetes names it in an object reference and in a URL. */
+export interface DescribedKind {
+  /** `flink.apache.org/v1beta1`, `apps/v1`. */
+  readonly apiVersion: string;
+  /** `FlinkDeployment`, `Deployment` (as the object spells it). */
+  readonly kind: string;
+  /**
+   * The group resource, `<plural>.<group>` (`flinkdeployments.flink.apache.org`, `deployments.apps`),
+   * or the plural alone in the core group: the path segment of a custom metrics read, which the HPA
+   * controller builds from its REST mapping (`GroupResource.String()`).
+   */
+  readonly resource: string;
 }
 
 /** One requirement of a Kubernetes label selector (`key in (a,b)`, `!key`, `key>3`). */

@@ -10,6 +10,7 @@ import type {
   MetricValue,
   ResourceRequirements,
   TaskManagerSummary,
+  TaskManagerVertexTimes,
 } from './flink.js';
 import type { Requirement } from './metrics.js';
 import type { MetricsSnapshot } from './metrics-snapshot.js';
@@ -81,6 +82,11 @@ export interface FlinkClient {
   ): Promise<readonly AggregatedMetric[]>;
   /** `GET /taskmanagers`. */
   listTaskManagers(): Promise<readonly TaskManagerSummary[]>;
+  /**
+   * `GET /jobs/{jid}/vertices/{vid}/taskmanagers`: the vertex's time counters per TaskManager.
+   * Called only for targets whose Pods metrics were read lately (`PodMetricsDemand`).
+   */
+  getVertexTaskManagers(jobId: string, vertexId: string): Promise<readonly TaskManagerVertexTimes[]>;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -143,6 +149,83 @@ export interface MetricsProvider {
     metricName: string,
     selector: readonly Requirement[],
   ): Promise<readonly ExternalMetricValue[]>;
+}
+
+/** A metric of one kind of object on the custom metrics API (one `<resource>/<metric>` of its discovery). */
+export interface CustomMetricInfo {
+  /** The group resource of the objects it describes (`flinkdeployments.flink.apache.org`). */
+  readonly resource: string;
+  readonly name: string;
+}
+
+/** One item of a `MetricValueList` (k8s.io/metrics custom_metrics/v1beta2 `MetricValue`). */
+export interface CustomMetricValue {
+  readonly describedObject: {
+    readonly apiVersion: string;
+    readonly kind: string;
+    readonly namespace: string;
+    readonly name: string;
+  };
+  readonly metricName: string;
+  /** When the value was measured (end of its window), epoch milliseconds. */
+  readonly timestampMs: number;
+  /** The window the value is averaged over, whole seconds. */
+  readonly windowSeconds: number;
+  /** The value in thousandths, an integer (as `ExternalMetricValue.valueMilli`). */
+  readonly valueMilli: number;
+}
+
+/**
+ * Where the custom metrics API (custom.metrics.k8s.io) gets its values: the metrics of objects,
+ * each read naming the object's group resource. It mirrors kubernetes-sigs/custom-metrics-apiserver's
+ * `provider.CustomMetricsProvider` (`GetMetricByName`, `GetMetricBySelector`, `ListAllMetrics`),
+ * and fails with the same typed errors as `MetricsProvider`, plus `MetricObjectNotFoundError` when
+ * the object named, or every object selected, is no target serving the metric (404).
+ * `metricSelector` is the read's `metricLabelSelector`, matched against the labels
+ * `MetricsProvider` items carry (`target`, `kind`, `job_id`).
+ */
+export interface CustomMetricsProvider {
+  /** Every (resource, metric) pair served now. Cheap; called per request. */
+  listCustomMetrics(): readonly CustomMetricInfo[];
+  /** The metric of the one object `namespace/name` of `resource`. */
+  getMetricByName(
+    namespace: string,
+    resource: string,
+    name: string,
+    metricName: string,
+    metricSelector: readonly Requirement[],
+  ): Promise<CustomMetricValue>;
+  /** The metric of every object of `resource` in `namespace` whose labels match `selector` (the `*` form). */
+  getMetricBySelector(
+    namespace: string,
+    resource: string,
+    selector: readonly Requirement[],
+    metricName: string,
+    metricSelector: readonly Requirement[],
+  ): Promise<readonly CustomMetricValue[]>;
+}
+
+/**
+ * Which targets' Pods metrics someone read lately: the custom metrics API marks a target when a
+ * read may concern its TaskManager pods, and the per-TaskManager collection reads only the targets
+ * marked within its memory, so every other target keeps the collector's budget of REST calls.
+ * Real: `RecentReads` (src/lib/recent-reads.ts).
+ */
+export interface PodMetricsDemand {
+  markRead(targetId: string, nowMs: number): void;
+  wanted(targetId: string, nowMs: number): boolean;
+}
+
+/** A running pod as the Pods metrics need it: its name, labels and IP. */
+export interface PodFacts {
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly podIp: string | null;
+}
+
+/** The running pods of a namespace. Real: `KubePodLister` (src/kube/pods.ts). Throws a `KubeApiError`. */
+export interface PodLister {
+  runningPods(namespace: string): Promise<readonly PodFacts[]>;
 }
 
 /** Whether a part is fit to serve (`/readyz`), and why not. */

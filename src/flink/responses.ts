@@ -18,6 +18,7 @@ import type {
   MetricValue,
   ResourceRequirements,
   TaskManagerSummary,
+  TaskManagerVertexTimes,
   VertexCounters,
 } from '../domain/flink.js';
 import { FlinkBadResponseError, FlinkResponseTooLargeError } from '../errors.js';
@@ -294,6 +295,45 @@ const AggregatedMetricsSchema = z.array(
 
 export function parseAggregatedMetrics(body: unknown, url: string): readonly AggregatedMetric[] {
   return validate(AggregatedMetricsSchema, body, url);
+}
+
+// --- GET /jobs/{jid}/vertices/{vid}/taskmanagers ---------------------------------------------
+
+const VertexTaskManagersSchema = z.object({
+  taskmanagers: z.array(
+    z.object({
+      'taskmanager-id': z.string().min(1),
+      host: text,
+      // Without (or with unreadable) metrics the TaskManager is still listed; its times are unknown.
+      metrics: z
+        .object({
+          'accumulated-busy-time': nonNegative,
+          'accumulated-backpressured-time': nonNegative,
+          'accumulated-idle-time': nonNegative,
+        })
+        .optional()
+        .catch(undefined),
+    }),
+  ),
+});
+
+/** `JobVertexTaskManagersInfo`: per TaskManager, the summed time counters of the vertex's subtasks it runs. */
+export function parseVertexTaskManagers(body: unknown, url: string): readonly TaskManagerVertexTimes[] {
+  const data = validate(VertexTaskManagersSchema, body, url);
+  checkAtMost(
+    url,
+    'taskmanagers',
+    data.taskmanagers.length,
+    FLINK_MAX_PARALLELISM,
+    'the subtasks of a vertex',
+  );
+  return data.taskmanagers.map((tm) => ({
+    taskManagerId: tm['taskmanager-id'],
+    host: tm.host,
+    busyTimeMs: tm.metrics?.['accumulated-busy-time'] ?? null,
+    backPressuredTimeMs: tm.metrics?.['accumulated-backpressured-time'] ?? null,
+    idleTimeMs: tm.metrics?.['accumulated-idle-time'] ?? null,
+  }));
 }
 
 // --- GET /taskmanagers -----------------------------------------------------------------------

@@ -25,6 +25,7 @@ import type {
   MetricValue,
   ResourceRequirements,
   TaskManagerSummary,
+  TaskManagerVertexTimes,
 } from '../domain/flink.js';
 import type { FlinkClient, JobRequirementsClient } from '../domain/ports.js';
 import {
@@ -46,6 +47,7 @@ import {
   parseJobsOverview,
   parseMetricNames,
   parseResourceRequirements,
+  parseVertexTaskManagers,
   parseMetricValues,
   parseTaskManagers,
 } from './responses.js';
@@ -224,6 +226,15 @@ export class FlinkRestClient implements FlinkClient, JobRequirementsClient {
 
   listTaskManagers(): Promise<readonly TaskManagerSummary[]> {
     return this.get('taskmanagers', '/taskmanagers', parseTaskManagers);
+  }
+
+  getVertexTaskManagers(jobId: string, vertexId: string): Promise<readonly TaskManagerVertexTimes[]> {
+    return this.get(
+      'vertex_taskmanagers',
+      `/jobs/${enc(jobId)}/vertices/${enc(vertexId)}/taskmanagers`,
+      parseVertexTaskManagers,
+      jobId,
+    );
   }
 
   getResourceRequirements(jobId: string): Promise<ResourceRequirements> {

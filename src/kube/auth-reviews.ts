@@ -167,6 +167,8 @@ export class KubernetesSubjectAccessReviewer implements SubjectAccessReviewer {
               version: attributes.version,
               resource: attributes.resource,
               namespace: attributes.namespace,
+              ...(attributes.name === undefined ? {} : { name: attributes.name }),
+              ...(attributes.subresource === undefined ? {} : { subresource: attributes.subresource }),
             },
           }
         : { nonResourceAttributes: { verb: attributes.verb, path: attributes.path } }),

@@ -1,5 +1,5 @@
 /**
- * The request handler of the external metrics API: health, authentication, authorization, discovery,
+ * The request handler of the external and custom metrics APIs: health, authentication, authorization, discovery,
  * metric reads (ours from the MetricsProvider, others forwarded upstream) and Status errors. The
  * order of the checks is the generic API server's (k8s.io/apiserver pkg/server/config.go
  * `DefaultBuildHandlerChain`): health paths answer without credentials, then authentication (401),
@@ -14,8 +14,17 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
-import type { Clock, ExternalMetricValue, MetricsProvider, Readiness } from '../domain/ports.js';
+import type {
+  Clock,
+  CustomMetricInfo,
+  CustomMetricValue,
+  CustomMetricsProvider,
+  ExternalMetricValue,
+  MetricsProvider,
+  Readiness,
+} from '../domain/ports.js';
 import {
+  MetricObjectNotFoundError,
   MetricTargetNotFoundError,
   MetricUnavailableError,
   UnknownMetricError,
@@ -25,6 +34,7 @@ import type { Logger } from '../observability/logger.js';
 import type { RequestAuthenticator } from './auth/authenticator.js';
 import type { CachingAuthorizer } from './auth/authorizer.js';
 import type { AccessAttributes, UserInfo } from '../domain/auth.js';
+import type { Requirement } from '../domain/metrics.js';
 import {
   GROUP,
   VERSION,
@@ -33,6 +43,15 @@ import {
   apiResourceList,
   externalMetricValueList,
 } from './discovery.js';
+import {
+  CUSTOM_GROUP,
+  CUSTOM_VERSION,
+  customApiGroup,
+  customApiGroupDocument,
+  customApiResourceList,
+  customResourceName,
+  metricValueList,
+} from './custom-discovery.js';
 import { LabelSelectorError, formatLabelSelector, parseLabelSelector } from './label-selector.js';
 import type { MetricsApiObserver } from './metrics.js';
 import { routeOf } from './paths.js';
@@ -53,6 +72,8 @@ import type { UpstreamClient } from './upstream.js';
 
 export interface MetricsApiAppDependencies {
   readonly provider: MetricsProvider;
+  /** Undefined: custom.metrics.k8s.io is not served (its paths are 404s). */
+  readonly customProvider: CustomMetricsProvider | undefined;
   /** Undefined when authentication is disabled (local development). */
   readonly authentication:
     { readonly authenticator: RequestAuthenticator; readonly authorizer: CachingAuthorizer } | undefined;
@@ -95,12 +116,12 @@ function sendText(response: ServerResponse, code: number, text: string): void {
   response.end(text);
 }
 
-/** The first `labelSelector` query parameter (Go's `url.Values.Get`), or the empty selector. */
-function labelSelectorOf(request: IncomingMessage): string {
+/** The first `labelSelector` (or `parameter`) query parameter (Go's `url.Values.Get`), or the empty selector. */
+function labelSelectorOf(request: IncomingMessage, parameter = 'labelSelector'): string {
   const url = request.url ?? '';
   const query = url.indexOf('?');
   if (query < 0) return '';
-  return new URLSearchParams(url.slice(query + 1)).get('labelSelector') ?? '';
+  return new URLSearchParams(url.slice(query + 1)).get(parameter) ?? '';
 }
 
 function pathOf(request: IncomingMessage): string {
@@ -139,7 +160,7 @@ export function createMetricsApiApp(
       requestId: typeof header === 'string' && header !== '' ? header : randomUUID(),
       route,
       startedNs: process.hrtime.bigint(),
-      metricLabel: metricLabelOf(route, deps.provider, deps.upstream),
+      metricLabel: metricLabelOf(route, deps),
       user: ANONYMOUS,
     };
     response.setHeader('Audit-Id', state.requestId);
@@ -195,7 +216,9 @@ async function serve(
   }
 
   // Paths we do not serve (including /openapi/*), then methods.
-  if (route.kind === 'unknown' || route.kind === 'openapi') {
+  const custom =
+    route.kind === 'customGroup' || route.kind === 'customVersion' || route.kind === 'customMetric';
+  if (route.kind === 'unknown' || route.kind === 'openapi' || (custom && deps.customProvider === undefined)) {
     sendStatus(response, pathNotFound());
     return;
   }
@@ -205,17 +228,7 @@ async function serve(
   }
 
   // Authorization.
-  const attributes: AccessAttributes =
-    route.kind === 'metric'
-      ? {
-          kind: 'resource',
-          verb: 'list',
-          group: GROUP,
-          version: VERSION,
-          resource: route.metricName,
-          namespace: route.namespace,
-        }
-      : { kind: 'nonResource', verb: 'get', path: pathOf(request) };
+  const attributes = accessAttributesOf(route, pathOf(request));
   const decision =
     deps.authentication === undefined
       ? { allowed: true, reason: '' }
@@ -224,13 +237,16 @@ async function serve(
     logger.debug({ requestId: state.requestId, user: state.user.name, attributes }, 'request forbidden');
     sendStatus(
       response,
-      route.kind === 'metric'
+      attributes.kind === 'resource'
         ? forbiddenResource({
             user: state.user.name,
-            verb: 'list',
-            resource: route.metricName,
-            namespace: route.namespace,
+            verb: attributes.verb,
+            group: attributes.group,
+            resource: attributes.resource,
+            namespace: attributes.namespace,
             reason: decision.reason,
+            ...(attributes.name === undefined ? {} : { name: attributes.name }),
+            ...(attributes.subresource === undefined ? {} : { subresource: attributes.subresource }),
           })
         : forbiddenPath({
             user: state.user.name,
@@ -244,7 +260,7 @@ async function serve(
 
   switch (route.kind) {
     case 'apis':
-      sendJson(response, 200, apiGroupList());
+      sendJson(response, 200, apiGroupList(deps.customProvider === undefined ? [] : [customApiGroup]));
       return;
     case 'group':
       sendJson(response, 200, apiGroupDocument());
@@ -258,6 +274,61 @@ async function serve(
     case 'metric':
       await readMetric(deps, bodies, request, response, state, route);
       return;
+    case 'customGroup':
+      sendJson(response, 200, customApiGroupDocument());
+      return;
+    case 'customVersion': {
+      const ours = deps.customProvider?.listCustomMetrics().map(customResourceName) ?? [];
+      const theirs = upstream === undefined ? [] : await upstream.customResourceNames();
+      sendJson(response, 200, customApiResourceList([...ours, ...theirs]));
+      return;
+    }
+    case 'customMetric':
+      if (deps.customProvider !== undefined)
+        await readCustomMetric(deps, deps.customProvider, request, response, state, route);
+      return;
+  }
+}
+
+/**
+ * What a request asks the authorizer, as the generic API server's RequestInfoFactory reads its path
+ * (k8s.io/apiserver pkg/endpoints/request/requestinfo.go): an external metric read lists the
+ * resource named by the metric; a custom metric read gets the described object, its metric as the
+ * subresource (what prometheus-adapter's and custom-metrics-apiserver's RBAC grant); the namespace
+ * form gets the resource `metrics` named by the metric; anything else is a non-resource path.
+ */
+export function accessAttributesOf(route: Route, path: string): AccessAttributes {
+  switch (route.kind) {
+    case 'metric':
+      return {
+        kind: 'resource',
+        verb: 'list',
+        group: GROUP,
+        version: VERSION,
+        resource: route.metricName,
+        namespace: route.namespace,
+      };
+    case 'customMetric': {
+      const common = { kind: 'resource', verb: 'get', group: CUSTOM_GROUP, version: CUSTOM_VERSION } as const;
+      return route.scope === 'namespace'
+        ? { ...common, resource: 'metrics', namespace: route.namespace, name: route.metricName }
+        : {
+            ...common,
+            resource: route.resource,
+            namespace: route.namespace,
+            name: route.name,
+            subresource: route.metricName,
+          };
+    }
+    case 'apis':
+    case 'group':
+    case 'version':
+    case 'customGroup':
+    case 'customVersion':
+    case 'health':
+    case 'openapi':
+    case 'unknown':
+      return { kind: 'nonResource', verb: 'get', path };
   }
 }
 
@@ -272,19 +343,40 @@ function owns(provider: MetricsProvider, metricName: string): boolean {
   return provider.listMetrics().some((metric) => metric.name === metricName);
 }
 
-/** A served or upstream-listed metric name as itself, anything else as one bucket (bounded labels). */
-function metricLabelOf(
-  route: Route,
-  provider: MetricsProvider,
-  upstream: UpstreamClient | undefined,
-): string {
+/** The `<resource>/<metric>` pairs of each list a custom provider gave, as a set (built once per list). */
+const customPairSets = new WeakMap<readonly CustomMetricInfo[], ReadonlySet<string>>();
+
+function ownsCustom(
+  provider: CustomMetricsProvider | undefined,
+  resource: string,
+  metricName: string,
+): boolean {
+  if (provider === undefined) return false;
+  const metrics = provider.listCustomMetrics();
+  let pairs = customPairSets.get(metrics);
+  if (pairs === undefined) {
+    pairs = new Set(metrics.map(customResourceName));
+    if (Object.isFrozen(metrics)) customPairSets.set(metrics, pairs);
+  }
+  return pairs.has(`${resource}/${metricName}`);
+}
+
+/** A served metric name (`<resource>/<metric>` on the custom API) as itself, anything else as one bucket (bounded labels). */
+function metricLabelOf(route: Route, deps: MetricsApiAppDependencies): string {
+  const { provider, customProvider, upstream } = deps;
   switch (route.kind) {
     case 'metric':
       if (owns(provider, route.metricName)) return route.metricName;
       return upstream === undefined ? '_unknown' : '_upstream';
+    case 'customMetric':
+      if (ownsCustom(customProvider, route.resource, route.metricName))
+        return `${route.resource}/${route.metricName}`;
+      return upstream === undefined ? '_unknown' : '_upstream';
     case 'apis':
     case 'group':
     case 'version':
+    case 'customGroup':
+    case 'customVersion':
       return '_discovery';
     case 'health':
       return '_health';
@@ -347,6 +439,74 @@ async function readMetric(
     if (Object.isFrozen(items)) bodies.set(items, body);
   }
   sendJson(response, 200, body);
+}
+
+/** Parses one selector query parameter; sends the 400 and returns undefined when it does not parse. */
+function selectorParameter(
+  request: IncomingMessage,
+  response: ServerResponse,
+  parameter: 'labelSelector' | 'metricLabelSelector',
+): readonly Requirement[] | undefined {
+  const text = labelSelectorOf(request, parameter);
+  try {
+    return parseLabelSelector(text);
+  } catch (err) {
+    if (!(err instanceof LabelSelectorError)) throw err;
+    sendStatus(response, badRequest(`unable to parse ${parameter} "${text}": ${err.message}`));
+    return undefined;
+  }
+}
+
+/**
+ * A custom metric read: one object by name, or every object a `labelSelector` matches (`*`), the
+ * `metricLabelSelector` matched against the metric's labels. A pair we do not serve goes upstream
+ * (or is a 404); the namespace and cluster-scoped forms are never ours.
+ */
+async function readCustomMetric(
+  deps: MetricsApiAppDependencies,
+  provider: CustomMetricsProvider,
+  request: IncomingMessage,
+  response: ServerResponse,
+  state: RequestState,
+  route: Extract<Route, { kind: 'customMetric' }>,
+): Promise<void> {
+  const { namespace, resource, name, metricName } = route;
+  if (route.scope !== 'namespaced' || !ownsCustom(provider, resource, metricName)) {
+    if (deps.upstream !== undefined) {
+      await forward(deps, request, response, state);
+      return;
+    }
+    const what = route.scope === 'namespace' ? 'namespaces' : resource;
+    sendStatus(
+      response,
+      notFound(`the server could not find the metric ${metricName} for ${what}`, metricName, CUSTOM_GROUP),
+    );
+    return;
+  }
+  const metricSelector = selectorParameter(request, response, 'metricLabelSelector');
+  if (metricSelector === undefined) return;
+  let items: readonly CustomMetricValue[];
+  try {
+    if (name === '*') {
+      const selector = selectorParameter(request, response, 'labelSelector');
+      if (selector === undefined) return;
+      items = await provider.getMetricBySelector(namespace, resource, selector, metricName, metricSelector);
+    } else {
+      items = [await provider.getMetricByName(namespace, resource, name, metricName, metricSelector)];
+    }
+  } catch (err) {
+    if (err instanceof MetricUnavailableError) {
+      deps.logger.debug({ requestId: state.requestId, err }, 'metric unavailable');
+      sendStatus(response, notFound(unavailableMessage(err), metricName, CUSTOM_GROUP));
+      return;
+    }
+    if (err instanceof MetricObjectNotFoundError || err instanceof UnknownMetricError) {
+      sendStatus(response, notFound(err.message, metricName, CUSTOM_GROUP));
+      return;
+    }
+    throw err;
+  }
+  sendJson(response, 200, JSON.stringify(metricValueList(items)));
 }
 
 async function forward(

@@ -20,9 +20,9 @@ const groupVersion = { groupVersion: GROUP_VERSION, version: VERSION } as const;
 /** metav1.APIGroup without its type meta (as it appears in an APIGroupList). */
 const apiGroup = { name: GROUP, versions: [groupVersion], preferredVersion: groupVersion } as const;
 
-/** `GET /apis`. */
-export function apiGroupList(): object {
-  return { kind: 'APIGroupList', apiVersion: 'v1', groups: [apiGroup] };
+/** `GET /apis`: external.metrics.k8s.io and the other groups served (custom.metrics.k8s.io). */
+export function apiGroupList(otherGroups: readonly object[] = []): object {
+  return { kind: 'APIGroupList', apiVersion: 'v1', groups: [apiGroup, ...otherGroups] };
 }
 
 /** `GET /apis/external.metrics.k8s.io`. */

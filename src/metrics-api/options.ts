@@ -17,6 +17,8 @@ export interface MetricsApiSettings {
   readonly authenticationDisabled: boolean;
   readonly upstream: UpstreamOptions | undefined;
   readonly apiServiceName: string;
+  /** The custom metrics API's APIService (its CA is written as the external one's, when it exists). */
+  readonly customApiServiceName: string;
   /** Write the self-signed CA into the APIService (leader only); false with certificate files. */
   readonly writeApiServiceCaBundle: boolean;
   readonly limits: ConnectionLimits;
@@ -34,6 +36,7 @@ type Fields = Pick<
   | 'tlsSelfSignedHosts'
   | 'writeApiServiceCaBundle'
   | 'apiServiceName'
+  | 'customApiServiceName'
   | 'authenticationDisabled'
   | 'upstreamExternalMetrics'
   | 'upstreamCaFile'
@@ -118,6 +121,7 @@ export function metricsApiSettingsFromConfig(config: Fields): MetricsApiSettings
     authenticationDisabled: config.authenticationDisabled,
     upstream,
     apiServiceName: config.apiServiceName,
+    customApiServiceName: config.customApiServiceName,
     writeApiServiceCaBundle: config.writeApiServiceCaBundle,
     limits: connectionLimitsFromConfig(config),
     tlsMinVersion: config.tlsMinVersion,

@@ -12,7 +12,7 @@ import type { SecureContextOptions } from 'node:tls';
 
 import type { Registry } from 'prom-client';
 
-import type { Clock, MetricsProvider } from '../domain/ports.js';
+import type { Clock, CustomMetricsProvider, MetricsProvider } from '../domain/ports.js';
 import type { Logger } from '../observability/logger.js';
 import { silentLogger } from '../observability/logger.js';
 import { createMetricsApiApp } from './app.js';
@@ -55,6 +55,8 @@ export type MetricsApiAuthOptions =
 export interface MetricsApiServerOptions {
   /** Where metric values come from. */
   readonly provider: MetricsProvider;
+  /** Where custom metrics (custom.metrics.k8s.io) come from; without it that API is not served. */
+  readonly customProvider?: CustomMetricsProvider;
   readonly tls: ServingCertificateOptions;
   readonly auth: MetricsApiAuthOptions;
   /** Where reads of metric names we do not own go (`--upstream-external-metrics`). */
@@ -155,6 +157,7 @@ export async function startMetricsApiServer(options: MetricsApiServerOptions): P
     guard.requestListener(
       createMetricsApiApp({
         provider: options.provider,
+        customProvider: options.customProvider,
         authentication,
         upstream,
         readiness: options.readiness ?? (() => ({ ready: true })),

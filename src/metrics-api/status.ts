@@ -74,10 +74,27 @@ export function forbiddenResource(options: {
   readonly resource: string;
   readonly namespace: string;
   readonly reason?: string;
+  /** Default external.metrics.k8s.io. */
+  readonly group?: string;
+  /** The custom metrics API's metric name (a subresource to the authorizer). */
+  readonly subresource?: string;
+  readonly name?: string;
 }): Status {
-  const what = `User "${options.user}" cannot ${options.verb} resource "${options.resource}" in API group "${GROUP}" in the namespace "${options.namespace}"`;
-  const message = `${options.resource}.${GROUP} is forbidden: ${what}${options.reason ? `: ${options.reason}` : ''}`;
-  return failure(403, 'Forbidden', message, { group: GROUP, kind: options.resource });
+  const group = options.group ?? GROUP;
+  const resource =
+    options.subresource === undefined ? options.resource : `${options.resource}/${options.subresource}`;
+  const where = options.namespace === '' ? '' : ` in the namespace "${options.namespace}"`;
+  const what = `User "${options.user}" cannot ${options.verb} resource "${resource}" in API group "${group}"${where}`;
+  const subject =
+    options.name === undefined
+      ? `${options.resource}.${group}`
+      : `${options.resource}.${group} "${options.name}"`;
+  const message = `${subject} is forbidden: ${what}${options.reason ? `: ${options.reason}` : ''}`;
+  return failure(403, 'Forbidden', message, {
+    group,
+    kind: options.resource,
+    ...(options.name === undefined ? {} : { name: options.name }),
+  });
 }
 
 /** 403 for a discovery path (a non-resource request). */
@@ -97,12 +114,12 @@ export function pathNotFound(): Status {
 }
 
 /** 404 with our own message: an unknown metric, no matching target, or an unavailable value. */
-export function notFound(message: string, metricName?: string): Status {
+export function notFound(message: string, metricName?: string, group: string = GROUP): Status {
   return failure(
     404,
     'NotFound',
     message,
-    metricName === undefined ? undefined : { group: GROUP, kind: metricName },
+    metricName === undefined ? undefined : { group, kind: metricName },
   );
 }
 

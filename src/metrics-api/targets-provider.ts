@@ -127,62 +127,102 @@ function answerOf(
   const items: ExternalMetricValue[] = [];
   let validUntilMs = Number.POSITIVE_INFINITY;
   for (const target of matching) {
-    // Own properties only: `constructor` is a valid expression metric name, and every object has one.
-    const reading = Object.hasOwn(target.metrics, metricName) ? target.metrics[metricName] : undefined;
-    if (reading === undefined) {
-      return fail(
-        new MetricUnavailableError(
-          namespace,
-          metricName,
-          target.name,
-          'no-data',
-          'the target does not define this metric',
-        ),
-      );
-    }
+    const value = servedValueOf(snapshot, target, metricName, nowMs);
     // Any matching target without a value fails the read: the HPA sums the items, and a partial sum looks like less load.
-    if (!('value' in reading)) {
-      return fail(
-        new MetricUnavailableError(namespace, metricName, target.name, reading.unavailable, reading.detail),
-      );
-    }
-    // NaN or an infinity is no quantity the HPA can read: unavailable, never made up.
-    if (!Number.isFinite(reading.value)) {
-      return fail(
-        new MetricUnavailableError(
-          namespace,
-          metricName,
-          target.name,
-          'not-finite',
-          `the value is ${String(reading.value)}`,
-        ),
-      );
-    }
-    // The recommendation is the scaler's, not a sample's: it does not age with the samples.
-    if (metricName !== RECOMMENDED_TASKMANAGERS && target.freshUntilMs !== null) {
-      if (nowMs > target.freshUntilMs) {
-        return fail(
-          new MetricUnavailableError(
-            namespace,
-            metricName,
-            target.name,
-            'stale',
-            `the last sample is ${((nowMs - (target.timestampMs ?? nowMs)) / 1000).toFixed(0)} s old and no newer collection has been published`,
-          ),
-        );
-      }
-      validUntilMs = Math.min(validUntilMs, target.freshUntilMs);
-    }
+    if ('error' in value) return fail(value.error);
+    validUntilMs = Math.min(validUntilMs, value.validUntilMs);
     items.push(
       Object.freeze({
         metricName,
         metricLabels: Object.freeze(metricLabels(target)),
-        // Without a sample (a recommendation kept while its job cannot be read), the tick's time.
-        timestampMs: target.timestampMs ?? snapshot.builtAtMs,
-        windowSeconds: Math.max(1, Math.round(target.windowSeconds)),
-        valueMilli: toValueMilli(reading.value),
+        timestampMs: value.timestampMs,
+        windowSeconds: value.windowSeconds,
+        valueMilli: value.valueMilli,
       }),
     );
   }
   return { items: Object.freeze(items), validUntilMs };
+}
+
+/** One target's value of one metric as served, good until a time; or why it has none. */
+export type ServedValue =
+  | {
+      readonly valueMilli: number;
+      readonly timestampMs: number;
+      readonly windowSeconds: number;
+      readonly validUntilMs: number;
+    }
+  | { readonly error: MetricUnavailableError };
+
+/**
+ * What the metrics APIs serve of `metricName` for `target` at `nowMs`: the value, or why there is
+ * none (the metric undefined for it, unavailable, not finite, or stale). Both APIs go through it,
+ * so an Object metric and the external metric of one target never disagree.
+ */
+export function servedValueOf(
+  snapshot: MetricsSnapshot,
+  target: ServedTarget,
+  metricName: string,
+  nowMs: number,
+): ServedValue {
+  const { namespace } = target;
+  // Own properties only: `constructor` is a valid expression metric name, and every object has one.
+  const reading = Object.hasOwn(target.metrics, metricName) ? target.metrics[metricName] : undefined;
+  if (reading === undefined) {
+    return {
+      error: new MetricUnavailableError(
+        namespace,
+        metricName,
+        target.name,
+        'no-data',
+        'the target does not define this metric',
+      ),
+    };
+  }
+  if (!('value' in reading)) {
+    return {
+      error: new MetricUnavailableError(
+        namespace,
+        metricName,
+        target.name,
+        reading.unavailable,
+        reading.detail,
+      ),
+    };
+  }
+  // NaN or an infinity is no quantity the HPA can read: unavailable, never made up.
+  if (!Number.isFinite(reading.value)) {
+    return {
+      error: new MetricUnavailableError(
+        namespace,
+        metricName,
+        target.name,
+        'not-finite',
+        `the value is ${String(reading.value)}`,
+      ),
+    };
+  }
+  let validUntilMs = Number.POSITIVE_INFINITY;
+  // The recommendation is the scaler's, not a sample's: it does not age with the samples.
+  if (metricName !== RECOMMENDED_TASKMANAGERS && target.freshUntilMs !== null) {
+    if (nowMs > target.freshUntilMs) {
+      return {
+        error: new MetricUnavailableError(
+          namespace,
+          metricName,
+          target.name,
+          'stale',
+          `the last sample is ${((nowMs - (target.timestampMs ?? nowMs)) / 1000).toFixed(0)} s old and no newer collection has been published`,
+        ),
+      };
+    }
+    validUntilMs = target.freshUntilMs;
+  }
+  return {
+    // Without a sample (a recommendation kept while its job cannot be read), the tick's time.
+    timestampMs: target.timestampMs ?? snapshot.builtAtMs,
+    windowSeconds: Math.max(1, Math.round(target.windowSeconds)),
+    valueMilli: toValueMilli(reading.value),
+    validUntilMs,
+  };
 }

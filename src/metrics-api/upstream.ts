@@ -1,8 +1,10 @@
 /**
- * The upstream external metrics server (KEDA, prometheus-adapter...) that owned
- * `v1beta1.external.metrics.k8s.io` before Slotscaler: reads of metric names Slotscaler does not
- * own are sent there and its answer, or error, is returned unchanged; its resource list is merged
- * into our discovery.
+ * The upstream metrics server (KEDA, prometheus-adapter...) that owned
+ * `v1beta1.external.metrics.k8s.io` (and, for prometheus-adapter, `v1beta2.custom.metrics.k8s.io`)
+ * before Slotscaler: reads of metrics Slotscaler does not own, on either API, are sent there and its
+ * answer, or error, is returned unchanged; its resource lists are merged into our discovery. A
+ * server that does not serve the custom metrics API answers its discovery with a 404, and adds
+ * nothing.
  *
  * Slotscaler calls it as itself (its token or client certificate), after authorizing the caller
  * with its own SubjectAccessReview: the upstream sees Slotscaler's identity, so Slotscaler's
@@ -16,6 +18,7 @@ import https from 'node:https';
 import { UpstreamMetricsError } from '../errors.js';
 import type { Clock } from '../domain/ports.js';
 import type { Logger } from '../observability/logger.js';
+import { CUSTOM_GROUP_VERSION, customResourceNamesOf } from './custom-discovery.js';
 import { GROUP_VERSION, resourceNamesOf } from './discovery.js';
 
 export interface UpstreamOptions {
@@ -42,6 +45,12 @@ export interface UpstreamAnswer {
   readonly body: Buffer;
 }
 
+/** One of the upstream's resource lists as last read, and the read under way. */
+interface ResourceList {
+  names: { readonly names: readonly string[]; readonly fetchedAtMs: number } | undefined;
+  refreshing: Promise<void> | undefined;
+}
+
 const TOKEN_REREAD_MS = 60_000;
 /** How long a resource list is still served while the upstream is down. */
 const STALE_LIST_MAX_AGE_MS = 5 * 60_000;
@@ -50,8 +59,8 @@ export class UpstreamClient {
   private readonly base: URL;
   private readonly agent: http.Agent;
   private token: { readonly value: string; readonly readAtMs: number } | undefined;
-  private names: { readonly names: readonly string[]; readonly fetchedAtMs: number } | undefined;
-  private refreshing: Promise<void> | undefined;
+  /** The resource lists of the upstream's APIs, by group version: the external one and the custom one. */
+  private readonly lists = new Map<string, ResourceList>();
 
   private constructor(
     private readonly options: UpstreamOptions,
@@ -94,24 +103,43 @@ export class UpstreamClient {
   }
 
   /**
-   * The upstream's metric names, from a list at most `discoveryTtlMs` old when it can be had within
-   * `discoveryTimeoutMs`; otherwise the last list (up to 5 min old), else none. Never throws.
+   * The upstream's external metric names, from a list at most `discoveryTtlMs` old when it can be
+   * had within `discoveryTimeoutMs`; otherwise the last list (up to 5 min old), else none. Never throws.
    */
   async metricNames(): Promise<readonly string[]> {
-    const now = this.clock.nowMs();
-    if (this.names !== undefined && now - this.names.fetchedAtMs < (this.options.discoveryTtlMs ?? 10_000)) {
-      return this.names.names;
+    return this.listedNames(GROUP_VERSION, resourceNamesOf);
+  }
+
+  /** The upstream's custom metrics (`<resource>/<metric>`), as `metricNames` reads its external ones. */
+  async customResourceNames(): Promise<readonly string[]> {
+    return this.listedNames(CUSTOM_GROUP_VERSION, customResourceNamesOf);
+  }
+
+  private async listedNames(
+    groupVersion: string,
+    parse: (document: unknown) => readonly string[],
+  ): Promise<readonly string[]> {
+    let list = this.lists.get(groupVersion);
+    if (list === undefined) {
+      list = { names: undefined, refreshing: undefined };
+      this.lists.set(groupVersion, list);
     }
-    this.refreshing ??= this.refreshNames().finally(() => {
-      this.refreshing = undefined;
+    const now = this.clock.nowMs();
+    const held = list.names;
+    if (held !== undefined && now - held.fetchedAtMs < (this.options.discoveryTtlMs ?? 10_000)) {
+      return held.names;
+    }
+    const current = list;
+    current.refreshing ??= this.refreshNames(groupVersion, parse, current).finally(() => {
+      current.refreshing = undefined;
     });
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, this.options.discoveryTimeoutMs ?? 2_000);
     });
-    await Promise.race([this.refreshing, timeout]);
+    await Promise.race([current.refreshing, timeout]);
     clearTimeout(timer);
-    const names = this.names;
+    const names = current.names;
     if (names === undefined || this.clock.nowMs() - names.fetchedAtMs > STALE_LIST_MAX_AGE_MS) return [];
     return names.names;
   }
@@ -120,19 +148,31 @@ export class UpstreamClient {
     this.agent.destroy();
   }
 
-  private async refreshNames(): Promise<void> {
+  private async refreshNames(
+    groupVersion: string,
+    parse: (document: unknown) => readonly string[],
+    list: ResourceList,
+  ): Promise<void> {
     try {
-      const answer = await this.get(`/apis/${GROUP_VERSION}`, 'discovery', this.options.timeoutMs ?? 5_000);
-      if (answer.status !== 200) {
-        this.logger.warn({ status: answer.status, upstream: this.options.url }, 'upstream discovery failed');
+      const answer = await this.get(`/apis/${groupVersion}`, 'discovery', this.options.timeoutMs ?? 5_000);
+      // A server without this API (KEDA has no custom metrics) lists nothing of it: not a failure.
+      if (answer.status === 404) {
+        list.names = { names: [], fetchedAtMs: this.clock.nowMs() };
         return;
       }
-      this.names = {
-        names: resourceNamesOf(JSON.parse(answer.body.toString('utf8'))),
+      if (answer.status !== 200) {
+        this.logger.warn(
+          { status: answer.status, upstream: this.options.url, groupVersion },
+          'upstream discovery failed',
+        );
+        return;
+      }
+      list.names = {
+        names: parse(JSON.parse(answer.body.toString('utf8'))),
         fetchedAtMs: this.clock.nowMs(),
       };
     } catch (err) {
-      this.logger.warn({ err, upstream: this.options.url }, 'upstream discovery failed');
+      this.logger.warn({ err, upstream: this.options.url, groupVersion }, 'upstream discovery failed');
     }
   }
 

@@ -63,6 +63,28 @@ export const RECOMMENDED_TASKMANAGERS = 'flink_recommended_taskmanagers';
 /** The catalogue's metric names, in catalogue order. */
 export const FLINK_METRIC_NAMES: readonly FlinkMetricName[] = METRIC_CATALOGUE.map((entry) => entry.name);
 
+/**
+ * The Pods metrics of the custom metrics API: per TaskManager pod, the job-level ratio restricted
+ * to the subtasks that TaskManager runs (src/flink/taskmanager-load.ts).
+ */
+export const POD_METRICS = [
+  {
+    name: 'flink_taskmanager_busy_ratio',
+    unit: 'ratio 0..1',
+    meaning: 'max over job vertices of the mean busy fraction of their subtasks on this TaskManager',
+  },
+  {
+    name: 'flink_taskmanager_backpressure_ratio',
+    unit: 'ratio 0..1',
+    meaning:
+      'max over job vertices of the mean back-pressured fraction of their subtasks on this TaskManager',
+  },
+] as const;
+
+export type PodMetricName = (typeof POD_METRICS)[number]['name'];
+
+export const POD_METRIC_NAMES: readonly PodMetricName[] = POD_METRICS.map((entry) => entry.name);
+
 /** The catalogue entry of a name, if it is one. */
 export function catalogueEntry(name: string): CatalogueEntry | undefined {
   return METRIC_CATALOGUE.find((entry) => entry.name === name);

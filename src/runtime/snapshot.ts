@@ -14,7 +14,7 @@
  * that was decided on the previous tick's. Until the pass ends, reads get the previous snapshot.
  */
 import { MetricsSnapshot } from '../domain/metrics-snapshot.js';
-import type { MetricReading, ServedTarget } from '../domain/metrics.js';
+import type { DescribedKind, MetricReading, ServedPod, ServedTarget } from '../domain/metrics.js';
 import type { Clock, MetricsSnapshotSource } from '../domain/ports.js';
 import type { RegisteredTarget } from '../kube/target-registry.js';
 import { RECOMMENDED_TASKMANAGERS } from '../metrics/catalogue.js';
@@ -36,6 +36,10 @@ export interface SnapshotTarget {
   readonly maxSampleAgeSeconds: number;
   /** Its expression metrics (`metric.<name>` annotations). */
   readonly expressions: readonly EvaluableMetric[];
+  /** Its kind as the custom metrics API names it. */
+  readonly object: DescribedKind;
+  /** The object's labels. */
+  readonly labels: Readonly<Record<string, string>>;
 }
 
 /** A registered target as the snapshot serves it; null while its annotations are invalid (nothing is served). */
@@ -50,14 +54,29 @@ export function snapshotTargetOf(target: RegisteredTarget): SnapshotTarget | nul
     windowSeconds: config.metricsWindow,
     maxSampleAgeSeconds: config.metricsMaxAge,
     expressions,
+    object: {
+      apiVersion: target.ref.apiVersion,
+      kind: target.ref.kind,
+      resource: groupResourceOf(target.adapter.resource),
+    },
+    labels: target.object.metadata.labels ?? {},
   };
+}
+
+/** `<plural>.<group>`, or the plural alone in the core group (apimachinery `GroupResource.String()`). */
+export function groupResourceOf(resource: { readonly group: string; readonly plural: string }): string {
+  return resource.group === '' ? resource.plural : `${resource.plural}.${resource.group}`;
 }
 
 /**
  * A target's record without its recommendation: the window's catalogue metrics and the target's
  * expression metrics over them (each evaluated here, once).
  */
-export function servedTargetOf(target: SnapshotTarget, readings: WindowReadings | undefined): ServedTarget {
+export function servedTargetOf(
+  target: SnapshotTarget,
+  readings: WindowReadings | undefined,
+  pods?: readonly ServedPod[],
+): ServedTarget {
   const metrics = readings === undefined ? {} : metricValues(readings.metrics, target.expressions);
   const lastSampleAtMs = readings?.lastSampleAtMs ?? null;
   return {
@@ -70,6 +89,9 @@ export function servedTargetOf(target: SnapshotTarget, readings: WindowReadings 
     timestampMs: lastSampleAtMs,
     freshUntilMs: lastSampleAtMs === null ? null : lastSampleAtMs + target.maxSampleAgeSeconds * 1000,
     metrics,
+    object: target.object,
+    labels: target.labels,
+    ...(pods === undefined ? {} : { pods }),
   };
 }
 
@@ -86,6 +108,8 @@ export interface SnapshotStoreDependencies {
   readonly readings: (targetId: string, nowMs: number) => WindowReadings | undefined;
   /** The scaling loop's recommendations. */
   readonly recommendations: RecommendationSource;
+  /** A target's TaskManager pods with their Pods metrics, when they are collected (src/runtime/taskmanager-loads.ts). */
+  readonly pods?: (targetId: string) => readonly ServedPod[] | undefined;
   readonly clock: Clock;
 }
 
@@ -116,7 +140,7 @@ export class SnapshotStore implements MetricsSnapshotSource, MetricsSource {
     for (const target of this.deps.targets()) {
       const targetReadings = this.deps.readings(target.id, nowMs);
       if (targetReadings !== undefined) readings.set(target.id, targetReadings);
-      records.set(target.id, servedTargetOf(target, targetReadings));
+      records.set(target.id, servedTargetOf(target, targetReadings, this.deps.pods?.(target.id)));
     }
     this.ticks += 1;
     this.collectedTick = { tick: this.ticks, builtAtMs: nowMs, readings, records };

@@ -16,7 +16,7 @@ import { systemClock } from './clock.js';
 import type { LoadedConfig } from '../config/load.js';
 import type { MetricsSnapshot } from '../domain/metrics-snapshot.js';
 import type { ServedTarget } from '../domain/metrics.js';
-import type { Clock } from '../domain/ports.js';
+import type { Clock, PodMetricsDemand } from '../domain/ports.js';
 import { FlinkHttpPool } from '../flink/rest-client.js';
 import { silentLogger } from '../observability/logger.js';
 import { createScalerMetrics, scalerMetricsSource } from './scaler-metrics.js';
@@ -31,6 +31,10 @@ import type { ResourceRef } from '../kube/objects.js';
 import { ScalingLoop } from './scaling-loop.js';
 import type { RecommendationSource } from './scaling-loop.js';
 import { SnapshotStore, snapshotTargetOf } from './snapshot.js';
+import { TaskManagerLoadCollector, podMetricsTargetOf } from './taskmanager-loads.js';
+import type { PodMetricsTarget } from './taskmanager-loads.js';
+import { KubePodLister } from '../kube/pods.js';
+import { RecentReads } from '../lib/recent-reads.js';
 import type { SnapshotTarget } from './snapshot.js';
 import { HpaIndex } from '../kube/hpa-index.js';
 import { TargetRegistry } from '../kube/target-registry.js';
@@ -72,6 +76,8 @@ export interface Scaler {
   snapshot(): MetricsSnapshot;
   /** The records of `snapshot()` (of one namespace), for the per-target Prometheus gauges. */
   servedTargets(namespace?: string): readonly ServedTarget[];
+  /** Where the custom metrics API marks the targets whose Pods metrics were read. */
+  readonly podMetricsDemand: PodMetricsDemand;
   readonly events: KubeEventRecorder;
   readonly writer: KubeScaleTargetWriter;
   readonly client: KubeClient;
@@ -122,6 +128,16 @@ export async function startScaler(options: StartScalerOptions): Promise<Scaler> 
       },
       observer === undefined ? {} : { observer },
     );
+  // Pods metrics: per-TaskManager figures of the targets whose Pods metrics the metrics API was asked for lately.
+  const podMetricsDemand = new RecentReads();
+  const taskManagerLoads = new TaskManagerLoadCollector({
+    clientFor: (url) => pool.clientFor(url),
+    pods: new KubePodLister(client),
+    demand: podMetricsDemand,
+    readings: (id, nowMs) => collector.readings(id, nowMs),
+    clock,
+    logger: logger.child({ component: 'taskmanager-loads' }),
+  });
   const collector = new Collector(
     {
       clientFor: (url) => pool.clientFor(url),
@@ -188,6 +204,7 @@ export async function startScaler(options: StartScalerOptions): Promise<Scaler> 
         .map(snapshotTargetOf)
         .filter((target): target is SnapshotTarget => target !== null),
     readings: (id, nowMs) => collector.readings(id, nowMs),
+    pods: (id) => taskManagerLoads.pods(id),
     recommendations: { recommendation: (id) => scalingLoop.recommendation(id) },
     clock,
   });
@@ -218,6 +235,12 @@ export async function startScaler(options: StartScalerOptions): Promise<Scaler> 
     running = (async () => {
       try {
         await collector.tick();
+        await taskManagerLoads.tick(
+          registry
+            .list()
+            .map(podMetricsTargetOf)
+            .filter((target): target is PodMetricsTarget => target !== null),
+        );
         snapshots.collected();
         try {
           await scalingLoop.runOnce();
@@ -249,6 +272,7 @@ export async function startScaler(options: StartScalerOptions): Promise<Scaler> 
     identity,
     registry: registry,
     collector,
+    podMetricsDemand,
     loop: scalingLoop,
     leader,
     recommendations: scalingLoop,

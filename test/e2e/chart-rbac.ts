@@ -76,6 +76,16 @@ export const CODE_NEEDS: readonly ApiNeed[] = [
     evidence: [['src/kube/hpa-index.ts', "plural: 'horizontalpodautoscalers'"]],
   },
   {
+    group: '',
+    resource: 'pods',
+    verbs: ['list'],
+    scope: 'targets',
+    evidence: [
+      ['src/kube/pods.ts', '`/api/v1/namespaces/${encodeURIComponent(namespace)}/pods'],
+      ['src/kube/pods.ts', "method: 'GET'"],
+    ],
+  },
+  {
     group: 'events.k8s.io',
     resource: 'events',
     verbs: ['create'],
@@ -119,6 +129,19 @@ export const CODE_NEEDS: readonly ApiNeed[] = [
     evidence: [
       ['src/metrics-api/upstream.ts', 'Slotscaler calls it as itself'],
       ['src/metrics-api/upstream.ts', "method: 'GET'"],
+    ],
+  },
+  {
+    // The same for the custom metrics API, which the upstream (prometheus-adapter) may serve too:
+    // `get` on the described object's resource.
+    group: 'custom.metrics.k8s.io',
+    resource: '*',
+    verbs: ['get', 'list'],
+    scope: 'cluster',
+    when: 'upstreamExternalMetrics',
+    evidence: [
+      ['src/metrics-api/upstream.ts', 'Slotscaler calls it as itself'],
+      ['src/metrics-api/upstream.ts', 'customResourceNames'],
     ],
   },
 ];
@@ -167,4 +190,4 @@ export const CLIENT_GROUPS: Readonly<Record<string, string>> = {
   AuthorizationV1Api: 'authorization.k8s.io',
 };
 /** Groups in paths that are not calls to the Kubernetes API: the group Slotscaler serves. */
-export const SERVED_GROUPS: readonly string[] = ['external.metrics.k8s.io'];
+export const SERVED_GROUPS: readonly string[] = ['external.metrics.k8s.io', 'custom.metrics.k8s.io'];

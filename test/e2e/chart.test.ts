@@ -227,6 +227,7 @@ describe('Helm chart, rendered', () => {
     const kinds = objects.map((o) => o.kind).sort();
     assert.deepEqual(kinds, [
       'APIService',
+      'APIService',
       'ClusterRole',
       'ClusterRole',
       'ClusterRole',
@@ -307,18 +308,34 @@ describe('Helm chart, rendered', () => {
     assert.equal(config.tlsCertFile, '/etc/slotscaler/tls/tls.crt');
     assert.equal(config.metricsApiPort, 6443);
 
-    // The APIService trusts the CA that signed the serving certificate, whose names are the Service's.
+    // Both APIServices trust the CA that signed the serving certificate, whose names are the Service's.
     const secret = one(objects, 'Secret').data as Record<string, string>;
-    const apiService = one(objects, 'APIService');
+    const apiService = one(objects, 'APIService', 'v1beta1.external.metrics.k8s.io');
+    const customApiService = one(objects, 'APIService', 'v1beta2.custom.metrics.k8s.io');
     const spec = apiService['spec'] as {
       caBundle: string;
       service: { name: string; namespace: string; port: number };
       insecureSkipTLSVerify?: boolean;
     };
-    assert.equal(apiService.metadata.name, 'v1beta1.external.metrics.k8s.io');
     assert.equal(spec.caBundle, secret['ca.crt']);
     assert.equal(spec.insecureSkipTLSVerify, undefined);
     assert.deepEqual(spec.service, { name: RELEASE, namespace: NAMESPACE, port: 443 });
+    assert.deepEqual(customApiService['spec'], {
+      ...spec,
+      group: 'custom.metrics.k8s.io',
+      version: 'v1beta2',
+    });
+    assert.deepEqual(
+      (apiService['spec'] as { group: string; version: string }).group,
+      'external.metrics.k8s.io',
+    );
+    assert.equal(config.customApiServiceName, 'v1beta2.custom.metrics.k8s.io');
+    assert.deepEqual(
+      render(['apiService.customMetrics=false'])
+        .filter((o) => o.kind === 'APIService')
+        .map((o) => o.metadata.name),
+      ['v1beta1.external.metrics.k8s.io'],
+    );
     const ca = new X509Certificate(Buffer.from(spec.caBundle, 'base64'));
     const serving = new X509Certificate(Buffer.from(secret['tls.crt'] ?? '', 'base64'));
     assert.ok(serving.verify(ca.publicKey), 'the serving certificate is signed by the caBundle');
@@ -342,10 +359,11 @@ describe('Helm chart, rendered', () => {
     assert.equal(certManager.filter((o) => o.kind === 'Secret').length, 0, 'cert-manager writes the Secret');
     assert.equal(one(certManager, 'Certificate').metadata.name, RELEASE);
     one(certManager, 'Issuer');
-    assert.equal(
-      one(certManager, 'APIService').metadata.annotations?.['cert-manager.io/inject-ca-from'],
-      `${NAMESPACE}/${RELEASE}`,
-    );
+    for (const name of ['v1beta1.external.metrics.k8s.io', 'v1beta2.custom.metrics.k8s.io'])
+      assert.equal(
+        one(certManager, 'APIService', name).metadata.annotations?.['cert-manager.io/inject-ca-from'],
+        `${NAMESPACE}/${RELEASE}`,
+      );
     const ownIssuer = render([
       'tls.source=certManager',
       'tls.certManager.issuerRef.kind=ClusterIssuer',
@@ -353,12 +371,12 @@ describe('Helm chart, rendered', () => {
     ]);
     assert.equal(ownIssuer.filter((o) => o.kind === 'Issuer').length, 0);
 
-    const insecure = one(render(['apiService.insecureSkipTLSVerify=true']), 'APIService')['spec'] as Record<
-      string,
-      unknown
-    >;
-    assert.equal(insecure['insecureSkipTLSVerify'], true);
-    assert.equal(insecure['caBundle'], undefined);
+    const insecureObjects = render(['apiService.insecureSkipTLSVerify=true']);
+    for (const name of ['v1beta1.external.metrics.k8s.io', 'v1beta2.custom.metrics.k8s.io']) {
+      const insecure = one(insecureObjects, 'APIService', name)['spec'] as Record<string, unknown>;
+      assert.equal(insecure['insecureSkipTLSVerify'], true);
+      assert.equal(insecure['caBundle'], undefined);
+    }
 
     const upstream = render(['upstream.url=https://keda.keda:443', 'upstream.caSecret=keda-ca']);
     assert.deepEqual(

@@ -13,7 +13,7 @@ import { parseAllDocuments } from 'yaml';
 import { compileExpressionMetric } from '../../src/metrics/expression-metric.js';
 import { parseTargetAnnotations } from '../../src/config/annotations.js';
 import { KNOWN_METRICS } from '../../src/kube/target-registry.js';
-import { RECOMMENDED_TASKMANAGERS } from '../../src/metrics/catalogue.js';
+import { POD_METRIC_NAMES, RECOMMENDED_TASKMANAGERS } from '../../src/metrics/catalogue.js';
 import { kubeToolsBin } from '../../scripts/manifests.js';
 import { readmeCommands, runAsUser } from '../support/readme.js';
 import { startEnvironment } from './harness/environment.js';
@@ -32,7 +32,16 @@ interface ExampleObject {
   readonly kind: string;
   readonly metadata: { readonly name: string; readonly annotations?: Record<string, string> };
   readonly spec?: {
-    readonly metrics?: readonly { readonly external?: { readonly metric: { readonly name: string } } }[];
+    readonly scaleTargetRef?: { readonly kind: string; readonly name: string };
+    readonly metrics?: readonly {
+      readonly type: string;
+      readonly external?: { readonly metric: { readonly name: string } };
+      readonly object?: {
+        readonly describedObject: { readonly kind: string; readonly name: string };
+        readonly metric: { readonly name: string };
+      };
+      readonly pods?: { readonly metric: { readonly name: string } };
+    }[];
   };
 }
 
@@ -88,13 +97,40 @@ describe('examples/ and the README install without Helm', { timeout: 300_000 }, 
     }
     assert.deepEqual(expressionMetrics, ['pressure']);
     const hpas = objects.filter(({ object }) => object.kind === 'HorizontalPodAutoscaler');
-    assert.equal(hpas.length, 2);
+    assert.equal(hpas.length, 4);
+    const optedIn = objects
+      .filter(({ object }) => object.metadata.annotations?.['slotscaler.dev/enabled'] === 'true')
+      .map(({ object }) => `${object.kind}/${object.metadata.name}`);
+    const types: string[] = [];
     for (const { file, object } of hpas) {
       for (const metric of object.spec?.metrics ?? []) {
-        const name = metric.external?.metric.name ?? '';
+        types.push(metric.type);
+        if (metric.pods !== undefined) {
+          // A Pods metric: per TaskManager pod, of a target Slotscaler serves.
+          assert.ok(
+            POD_METRIC_NAMES.includes(metric.pods.metric.name as never),
+            `${file}: ${metric.pods.metric.name}`,
+          );
+          const target = object.spec?.scaleTargetRef;
+          assert.ok(
+            target && optedIn.includes(`${target.kind}/${target.name}`),
+            `${file}: pods of an opted-in target`,
+          );
+          continue;
+        }
+        if (metric.object !== undefined) {
+          // An Object metric describes an opted-in target itself.
+          const { describedObject } = metric.object;
+          assert.ok(
+            optedIn.includes(`${describedObject.kind}/${describedObject.name}`),
+            `${file}: ${describedObject.name}`,
+          );
+        }
+        const name = metric.external?.metric.name ?? metric.object?.metric.name ?? '';
         assert.ok(SERVED.includes(name) || expressionMetrics.includes(name), `${file}: ${name}`);
       }
     }
+    assert.deepEqual(types.sort(), ['External', 'External', 'Object', 'Pods']);
   });
   it("the README's plain-manifest install creates every object (cert-manager's kinds stubbed)", async () => {
     // Stand-ins for cert-manager's two CRDs: only so the API server stores the objects.

@@ -3,6 +3,7 @@
 // FlinkDeployment on flink_busy_ratio.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { request as httpsRequest } from 'node:https';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -14,7 +15,13 @@ import { startServe } from '../../src/app/serve.js';
 import type { Serving } from '../../src/app/serve.js';
 import { flinkDeploymentYaml, startEnvironment } from './harness/environment.js';
 import type { Environment } from './harness/environment.js';
-import { applyYaml, expectOk, externalMetricsApiServiceYaml, waitFor } from './harness/kube.js';
+import {
+  applyYaml,
+  customMetricsApiServiceYaml,
+  expectOk,
+  externalMetricsApiServiceYaml,
+  waitFor,
+} from './harness/kube.js';
 import { readmeBlock, readmeCommands, runAsUser } from '../support/readme.js';
 import { fastConfig, patchAnnotations, testLogger } from './scaler-helpers.js';
 
@@ -26,7 +33,10 @@ const COST_MICROS = 1000;
 interface HpaStatus {
   readonly currentReplicas?: number;
   readonly desiredReplicas?: number;
-  readonly currentMetrics?: { readonly external?: { readonly current?: { readonly value?: string } } }[];
+  readonly currentMetrics?: {
+    readonly external?: { readonly current?: { readonly value?: string } };
+    readonly object?: { readonly current?: { readonly value?: string } };
+  }[];
   readonly conditions?: {
     readonly type: string;
     readonly status: string;
@@ -43,9 +53,48 @@ describe('external metrics API through the real aggregator, used by a real HPA',
   let env: Environment;
   let serving: Serving;
   let path: string;
-  const hpaPath = () => `/apis/autoscaling/v2/namespaces/${env.namespace}/horizontalpodautoscalers/busy`;
-  const hpaStatus = async (): Promise<HpaStatus> =>
-    ((await env.controlPlane.request('GET', hpaPath())).body as { status?: HpaStatus }).status ?? {};
+  const hpaPath = (name = 'busy') =>
+    `/apis/autoscaling/v2/namespaces/${env.namespace}/horizontalpodautoscalers/${name}`;
+  const hpaStatus = async (name = 'busy'): Promise<HpaStatus> =>
+    ((await env.controlPlane.request('GET', hpaPath(name))).body as { status?: HpaStatus }).status ?? {};
+  /** A GET to Slotscaler's port itself (not through the aggregator), with a bearer token or none. */
+  const direct = (path: string, token?: string): Promise<{ status: number; body: string }> =>
+    new Promise((resolve, reject) => {
+      const req = httpsRequest(
+        {
+          host: '127.0.0.1',
+          port: serving.metricsApi.port,
+          path,
+          servername: 'localhost',
+          ca: serving.metricsApi.caPem,
+          headers: token === undefined ? {} : { authorization: `Bearer ${token}` },
+        },
+        (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => (body += chunk));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        },
+      );
+      req.on('error', reject);
+      req.end();
+    });
+  /** A token of a ServiceAccount, from the TokenRequest API. */
+  const tokenOf = async (namespace: string, name: string): Promise<string> =>
+    (
+      expectOk(
+        await env.controlPlane.request(
+          'POST',
+          `/api/v1/namespaces/${namespace}/serviceaccounts/${name}/token`,
+          {
+            apiVersion: 'authentication.k8s.io/v1',
+            kind: 'TokenRequest',
+            spec: { expirationSeconds: 600 },
+          },
+        ),
+        `token of ${namespace}/${name}`,
+      ).body as { status: { token: string } }
+    ).status.token;
 
   before(async () => {
     env = await startEnvironment({
@@ -104,6 +153,68 @@ describe('external metrics API through the real aggregator, used by a real HPA',
       { timeoutMs: 60_000 },
     );
     assert.notEqual(apiService.spec.insecureSkipTLSVerify, true);
+  });
+
+  it('registers as the custom metrics APIService on the same port, which the leader trusts it in too', async () => {
+    await applyYaml(env.controlPlane, customMetricsApiServiceYaml(serving.metricsApi.port));
+    await waitFor(
+      'the custom metrics APIService to trust our CA and be Available',
+      async () => {
+        const object = expectOk(
+          await env.controlPlane.request(
+            'GET',
+            '/apis/apiregistration.k8s.io/v1/apiservices/v1beta2.custom.metrics.k8s.io',
+          ),
+          'get APIService',
+        ).body as {
+          spec: { caBundle?: string };
+          status?: { conditions?: { type: string; status: string }[] };
+        };
+        const available = object.status?.conditions?.find((c) => c.type === 'Available');
+        return object.spec.caBundle !== undefined && available?.status === 'True' ? true : undefined;
+      },
+      { timeoutMs: 90_000 },
+    );
+  });
+
+  it('custom metrics API: anonymous 401, a ServiceAccount without RBAC 403, the HPA controller 200', async () => {
+    const path = `/apis/custom.metrics.k8s.io/v1beta2/namespaces/${env.namespace}/flinkdeployments.flink.apache.org/${env.flinkDeploymentName}/flink_busy_ratio`;
+    // Straight to Slotscaler: its TokenReview and SubjectAccessReview against the real API server.
+    assert.equal((await direct(path)).status, 401);
+    await applyYaml(
+      env.controlPlane,
+      `apiVersion: v1\nkind: ServiceAccount\nmetadata: { name: nobody, namespace: ${env.namespace} }\n`,
+    );
+    const nobody = await direct(path, await tokenOf(env.namespace, 'nobody'));
+    assert.equal(nobody.status, 403, nobody.body);
+    assert.match(
+      (JSON.parse(nobody.body) as { message: string }).message,
+      /cannot get resource "flinkdeployments\.flink\.apache\.org\/flink_busy_ratio" in API group "custom\.metrics\.k8s\.io"/,
+    );
+    const hpaToken = await tokenOf('kube-system', 'horizontal-pod-autoscaler');
+    const hpa = await waitFor(
+      "a value for the HPA controller's token",
+      async () => {
+        const answer = await direct(path, hpaToken);
+        return answer.status === 200 ? answer : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 1000 },
+    );
+    const list = JSON.parse(hpa.body) as {
+      kind: string;
+      items: { describedObject: { kind: string; name: string } }[];
+    };
+    assert.equal(list.kind, 'MetricValueList');
+    assert.deepEqual(
+      list.items.map((item) => [item.describedObject.kind, item.describedObject.name]),
+      [['FlinkDeployment', env.flinkDeploymentName]],
+    );
+    // Through the aggregator, as the HPA controller calls.
+    const aggregated = expectOk(
+      await env.controlPlane.request('GET', path),
+      'custom metric through the aggregator',
+    );
+    assert.equal((aggregated.body as { kind: string }).kind, 'MetricValueList');
   });
 
   it("answers kubectl get --raw with the MiniCluster job's busy ratio", async () => {
@@ -247,6 +358,134 @@ spec:
     assert.ok(seconds >= 30, `scaled down after ${seconds} s, inside the 30 s window`);
   });
 
+  it('a real HPA with an Object metric of the FlinkDeployment reads its value and scales it up', async () => {
+    // One HPA per scale target: the external one above goes.
+    expectOk(await env.controlPlane.request('DELETE', hpaPath()), 'delete the external HPA');
+    await applyYaml(
+      env.controlPlane,
+      `apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: { name: busy-object, namespace: ${env.namespace} }
+spec:
+  scaleTargetRef: { apiVersion: flink.apache.org/v1beta1, kind: FlinkDeployment, name: ${env.flinkDeploymentName} }
+  minReplicas: 1
+  maxReplicas: 2
+  metrics:
+    - type: Object
+      object:
+        describedObject: { apiVersion: flink.apache.org/v1beta1, kind: FlinkDeployment, name: ${env.flinkDeploymentName} }
+        metric: { name: flink_busy_ratio }
+        target: { type: Value, value: ${TARGET_MILLI}m }
+`,
+    );
+    await waitFor(
+      'the Object HPA to read the metric (ScalingActive=True) at 1 replica',
+      async () => {
+        const status = await hpaStatus('busy-object');
+        const active = status.conditions?.some((c) => c.type === 'ScalingActive' && c.status === 'True');
+        return active === true && status.desiredReplicas === 1 ? true : undefined;
+      },
+      { timeoutMs: 90_000, intervalMs: 1000 },
+    );
+    await env.flink?.setRate(3000);
+    const scaled = await waitFor(
+      'the Object HPA to scale up',
+      async () => {
+        const status = await hpaStatus('busy-object');
+        return (status.desiredReplicas ?? 1) > 1 ? status : undefined;
+      },
+      { timeoutMs: 120_000, intervalMs: 500 },
+    );
+    const usage = milli(scaled.currentMetrics?.[0]?.object?.current?.value ?? '0');
+    console.log(`# Object HPA read ${usage}m at 1 replica and asked for ${scaled.desiredReplicas}`);
+    assert.ok(usage > TARGET_MILLI * 1.1 && usage <= 1000, `usage ${usage}m`);
+    assert.equal(scaled.desiredReplicas, Math.ceil(usage / TARGET_MILLI));
+    const described = await promisify(execFile)(
+      kubectl,
+      ['--kubeconfig', env.kubeconfigPath, 'describe', 'hpa', 'busy-object', '-n', env.namespace],
+      { encoding: 'utf8', timeout: 20_000 },
+    );
+    assert.match(
+      described.stdout,
+      new RegExp(
+        `"flink_busy_ratio" on FlinkDeployment/${env.flinkDeploymentName} \\(target value\\):\\s+\\d+m? / ${TARGET_MILLI}m`,
+      ),
+    );
+    await env.flink?.setRate(100);
+    expectOk(await env.controlPlane.request('DELETE', hpaPath('busy-object')), 'delete the Object HPA');
+  });
+
+  it("a Pods metric is read for the job's TaskManager pods, matched by resource id, once it is asked for", async () => {
+    // The MiniCluster's TaskManagers, as its JobManager names them; a pod named after each resource
+    // id, as Flink's native Kubernetes integration names them.
+    const rest = env.flink?.restUrl ?? '';
+    const jobId = env.flink?.jobId ?? '';
+    const job = (await (await fetch(`${rest}/jobs/${jobId}`)).json()) as { vertices: { id: string }[] };
+    const ids = new Set<string>();
+    for (const vertex of job.vertices) {
+      const answer = (await (
+        await fetch(`${rest}/jobs/${jobId}/vertices/${vertex.id}/taskmanagers`)
+      ).json()) as {
+        taskmanagers: { 'taskmanager-id': string }[];
+      };
+      for (const tm of answer.taskmanagers) ids.add(tm['taskmanager-id']);
+    }
+    assert.ok(ids.size > 0);
+    const pods = `/api/v1/namespaces/${env.namespace}/pods`;
+    for (const id of ids) {
+      assert.match(id, /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'a resource id that is a valid pod name');
+      expectOk(
+        await env.controlPlane.request('POST', pods, {
+          apiVersion: 'v1',
+          kind: 'Pod',
+          metadata: { name: id, labels: { app: 'tm-pods', component: 'taskmanager' } },
+          spec: { containers: [{ name: 'flink-main-container', image: 'flink:1.20' }] },
+        }),
+        `create pod ${id}`,
+      );
+      expectOk(
+        await env.controlPlane.request(
+          'PATCH',
+          `${pods}/${id}/status`,
+          { status: { phase: 'Running' } },
+          'application/merge-patch+json',
+        ),
+        `status of pod ${id}`,
+      );
+    }
+    const path = `/apis/custom.metrics.k8s.io/v1beta2/namespaces/${env.namespace}/pods/*/flink_taskmanager_busy_ratio?labelSelector=${encodeURIComponent('app=tm-pods')}`;
+    // The first read finds no figures: it asks for them, with the reason.
+    const first = await env.controlPlane.request('GET', path);
+    assert.equal(first.statusCode, 404, first.text);
+    assert.match(first.text, /no Pods metrics yet/);
+    const list = await waitFor(
+      'the Pods metric of every TaskManager pod',
+      async () => {
+        const answer = await env.controlPlane.request('GET', path);
+        if (answer.statusCode !== 200) return undefined;
+        const body = answer.body as {
+          items: { describedObject: { kind: string; name: string }; value: string }[];
+        };
+        return body.items.length === ids.size ? body : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 1000 },
+    );
+    assert.deepEqual(list.items.map((item) => item.describedObject.name).sort(), [...ids].sort());
+    for (const item of list.items) {
+      assert.equal(item.describedObject.kind, 'Pod');
+      const value = milli(item.value);
+      assert.ok(value >= 0 && value <= 1000, item.value);
+    }
+    console.log(
+      `# Pods metric: ${list.items.map((item) => `${item.describedObject.name}=${item.value}`).join(', ')}`,
+    );
+    const text = await (await fetch(`http://127.0.0.1:${serving.metricsHttp.port}/metrics`)).text();
+    assert.match(
+      text,
+      /^slotscaler_flink_requests_total\{endpoint="vertex_taskmanagers",outcome="ok"\} [1-9]/m,
+    );
+  });
+
   it("exposes the collector's and the metrics API's own Prometheus metrics", async () => {
     const text = await (await fetch(`http://127.0.0.1:${serving.metricsHttp.port}/metrics`)).text();
     const sample = (pattern: RegExp): number => Number(pattern.exec(text)?.[1] ?? Number.NaN);
@@ -291,24 +530,37 @@ spec:
       "an item for clicks from the README's kubectl get --raw",
       async () => {
         const list = JSON.parse(await shell(getRaw ?? '')) as {
-          items: { metricLabels: Record<string, string>; value: string }[];
+          items: { describedObject: { kind: string; name: string }; value: string }[];
         };
-        return list.items.find((i) => i.metricLabels['target'] === 'clicks');
+        return list.items.find((i) => i.describedObject.name === 'clicks');
       },
       { timeoutMs: 60_000, intervalMs: 1000 },
     );
-    assert.equal(item.metricLabels['kind'], 'flinkdeployment');
+    assert.equal(item.describedObject.kind, 'FlinkDeployment');
     // The HPA controller reads the same metric: describe shows its value against the README's target.
-    const { metric, target } = (
+    const { metric, target, describedObject } = (
       hpa?.['spec'] as {
-        metrics: { external: { metric: { name: string }; target: { value: string } } }[];
+        metrics: {
+          object: {
+            describedObject: { kind: string; name: string };
+            metric: { name: string };
+            target: { value: string };
+          };
+        }[];
       }
-    ).metrics[0]?.external ?? { metric: { name: '?' }, target: { value: '?' } };
+    ).metrics[0]?.object ?? {
+      metric: { name: '?' },
+      target: { value: '?' },
+      describedObject: { kind: '?', name: '?' },
+    };
+    assert.deepEqual([describedObject.kind, describedObject.name], ['FlinkDeployment', 'clicks']);
     const described = await waitFor(
       "the README's kubectl describe hpa to show the metric's value",
       async () => {
         const text = await shell(describeHpa ?? '');
-        const shown = new RegExp(`"${metric.name}" \\(target value\\):\\s+\\d+m? / ${target.value}`);
+        const shown = new RegExp(
+          `"${metric.name}" on FlinkDeployment/clicks \\(target value\\):\\s+\\d+m? / ${target.value}`,
+        );
         return shown.test(text) ? text : undefined;
       },
       { timeoutMs: 60_000, intervalMs: 1000 },

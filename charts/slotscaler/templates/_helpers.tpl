@@ -51,7 +51,7 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 Slotscaler's config file: what the chart derives, overridden by .Values.config. As YAML.
 */}}
 {{- define "slotscaler.config" -}}
-{{- $derived := dict "leaderElect" true "leaseNamespace" .Release.Namespace "tlsCertFile" "/etc/slotscaler/tls/tls.crt" "tlsKeyFile" "/etc/slotscaler/tls/tls.key" "apiServiceName" "v1beta1.external.metrics.k8s.io" -}}
+{{- $derived := dict "leaderElect" true "leaseNamespace" .Release.Namespace "tlsCertFile" "/etc/slotscaler/tls/tls.crt" "tlsKeyFile" "/etc/slotscaler/tls/tls.key" "apiServiceName" "v1beta1.external.metrics.k8s.io" "customApiServiceName" "v1beta2.custom.metrics.k8s.io" -}}
 {{- if .Values.upstream.url }}
 {{- $_ := set $derived "upstreamExternalMetrics" .Values.upstream.url }}
 {{- if .Values.upstream.caSecret }}

@@ -194,6 +194,21 @@ export function watch(
  * Service the aggregator resolves to loopback, and the APIService with `insecureSkipTLSVerify`
  * until the leader writes its self-signed CA into `caBundle`.
  */
+/** The custom metrics APIService on the same Service (apply after `externalMetricsApiServiceYaml`). */
+export function customMetricsApiServiceYaml(port: number): string {
+  return `apiVersion: apiregistration.k8s.io/v1
+kind: APIService
+metadata: { name: v1beta2.custom.metrics.k8s.io }
+spec:
+  group: custom.metrics.k8s.io
+  version: v1beta2
+  groupPriorityMinimum: 100
+  versionPriority: 100
+  service: { name: slotscaler, namespace: default, port: ${port} }
+  insecureSkipTLSVerify: true
+`;
+}
+
 export function externalMetricsApiServiceYaml(port: number): string {
   return `apiVersion: v1
 kind: Service

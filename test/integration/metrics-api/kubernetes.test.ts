@@ -390,4 +390,18 @@ describe('Kubernetes implementations of the metrics API ports', () => {
       spec: { caBundle: Buffer.from(caPem).toString('base64'), insecureSkipTLSVerify: false },
     });
   });
+
+  it('writeApiServiceCaBundle takes an APIService that does not exist as absent when it may be, else fails', async () => {
+    const caPem = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
+    const patchesBefore = api.requests.filter((request) => request.method === 'PATCH').length;
+    assert.equal(
+      await writeApiServiceCaBundle(client, 'v1beta2.custom.metrics.k8s.io', caPem, { absentOk: true }),
+      'absent',
+    );
+    await assert.rejects(writeApiServiceCaBundle(client, 'v1beta2.custom.metrics.k8s.io', caPem), {
+      code: 'KUBE_API_FAILED',
+      message: /read APIService v1beta2\.custom\.metrics\.k8s\.io failed: HTTP 404/,
+    });
+    assert.equal(api.requests.filter((request) => request.method === 'PATCH').length, patchesBefore);
+  });
 });

@@ -97,6 +97,12 @@ const servedTarget: fc.Arbitrary<ServedTarget> = fc
     // Fresh, or past its maximum sample age at the provider's clock.
     freshUntilMs: fc.constantFrom(null, NOW + 49_211, NOW - 1),
     metrics: fc.dictionary(fc.constantFrom(...METRICS), reading, { maxKeys: 4 }),
+    object: fc.constant({
+      apiVersion: 'flink.apache.org/v1beta1',
+      kind: 'FlinkDeployment',
+      resource: 'flinkdeployments.flink.apache.org',
+    }),
+    labels: fc.constant({}),
   })
   .map((target) => ({
     ...target,
@@ -629,6 +635,12 @@ function example(name: string, metrics: ServedTarget['metrics']): ServedTarget {
     timestampMs: null,
     freshUntilMs: null,
     metrics,
+    object: {
+      apiVersion: 'flink.apache.org/v1beta1',
+      kind: 'FlinkDeployment',
+      resource: 'flinkdeployments.flink.apache.org',
+    },
+    labels: {},
   };
 }
 

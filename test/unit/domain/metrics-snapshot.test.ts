@@ -20,6 +20,12 @@ function target(
     timestampMs: null,
     freshUntilMs: null,
     metrics,
+    object: {
+      apiVersion: 'flink.apache.org/v1beta1',
+      kind: 'FlinkDeployment',
+      resource: 'flinkdeployments.flink.apache.org',
+    },
+    labels: {},
   };
 }
 

@@ -214,6 +214,8 @@ describe('response parsers under fuzzing', () => {
             listSubtaskMetricNames: () => Promise.resolve(parseMetricNames(names, URL_)),
             getAggregatedSubtaskMetrics: () => Promise.resolve(parseAggregatedMetrics(metricBody, URL_)),
             listTaskManagers: () => Promise.resolve([]),
+            // A snapshot never reads per-TaskManager figures: they are not part of its budget.
+            getVertexTaskManagers: () => Promise.reject(new Error('not part of a snapshot')),
           };
           for (let tick = 0; tick < 3; tick += 1) {
             clock.advance(15_000);

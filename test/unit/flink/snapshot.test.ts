@@ -438,6 +438,8 @@ describe('the work of a snapshot is bounded by the bounds, not by claims', () =>
       listSubtaskMetricNames: () => Promise.resolve(listing),
       getAggregatedSubtaskMetrics: () => Promise.resolve([]),
       listTaskManagers: () => Promise.resolve([]),
+      // A snapshot never reads per-TaskManager figures: they are not part of its budget.
+      getVertexTaskManagers: () => Promise.reject(new Error('not part of a snapshot')),
     };
     await assert.rejects(
       takeSnapshot(client, { jobId: 'j', state: new SnapshotState(), clock: new FakeClock() }),

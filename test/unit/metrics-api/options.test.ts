@@ -17,6 +17,7 @@ describe('metricsApiSettingsFromConfig', () => {
       authenticationDisabled: false,
       upstream: undefined,
       apiServiceName: 'v1beta1.external.metrics.k8s.io',
+      customApiServiceName: 'v1beta2.custom.metrics.k8s.io',
       writeApiServiceCaBundle: false,
       tlsMinVersion: 'TLSv1.2',
       tlsCiphers: undefined,

@@ -20,6 +20,12 @@ function target(name: string, metrics: ServedTarget['metrics'], namespace = 'fli
     timestampMs: NOW - 5000,
     freshUntilMs: NOW + 55_000,
     metrics,
+    object: {
+      apiVersion: 'flink.apache.org/v1beta1',
+      kind: 'FlinkDeployment',
+      resource: 'flinkdeployments.flink.apache.org',
+    },
+    labels: {},
   };
 }
 

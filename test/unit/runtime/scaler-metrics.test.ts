@@ -250,6 +250,12 @@ describe('scalerMetricsSource', () => {
         flink_source_lag_seconds: { unavailable: 'no-source' },
         flink_recommended_taskmanagers: { value: 3 },
       },
+      object: {
+        apiVersion: 'flink.apache.org/v1beta1',
+        kind: 'FlinkDeployment',
+        resource: 'flinkdeployments.flink.apache.org',
+      },
+      labels: {},
     };
     const source = scalerMetricsSource({
       registry: targets,

@@ -69,6 +69,12 @@ function target(name: string, expressions: readonly EvaluableMetric[], namespace
     windowSeconds: 60,
     maxSampleAgeSeconds: 60,
     expressions,
+    object: {
+      apiVersion: 'flink.apache.org/v1beta1',
+      kind: 'FlinkDeployment',
+      resource: 'flinkdeployments.flink.apache.org',
+    },
+    labels: {},
   };
 }
 
@@ -244,6 +250,11 @@ describe('snapshotTargetOf', () => {
     assert.equal(mapped.namespace, 'flink');
     assert.equal(mapped.windowSeconds, 90);
     assert.equal(mapped.maxSampleAgeSeconds, 45);
+    assert.deepEqual(mapped.object, {
+      apiVersion: 'flink.apache.org/v1beta1',
+      kind: 'FlinkDeployment',
+      resource: 'flinkdeployments.flink.apache.org',
+    });
     assert.deepEqual(
       mapped.expressions.map((expression) => expression.name),
       ['pressure'],
