@@ -4,6 +4,7 @@
  * recorded on it. Read once into an `Explanation`, then printed as a table (for people) or as JSON
  * or YAML (for scripts: `-o json`), like kubectl's `-o`.
  */
+import type { RescalePath } from '../domain/target.js';
 import { stringify as toYaml } from 'yaml';
 
 import { parseBoolean } from '../config/values.js';
@@ -53,8 +54,12 @@ export interface Explanation {
       readonly metrics: readonly RecordedMetric[];
       /** The decision in one sentence, as the table prints it. */
       readonly summary: string;
+      /** How a written decision reached the job: in-place, redeploy or scale (absent: not written). */
+      readonly path: RescalePath | null;
     } | null;
     readonly lastRescaleTime: string | null;
+    /** When the job ran at the new parallelism after that rescale (null: not seen, or in flight). */
+    readonly rescaleDoneTime: string | null;
     /** The stabilization history: raw recommendations, oldest first. */
     readonly recommendations: readonly { readonly time: string; readonly taskManagers: number }[];
     /** The scale events the rate-limit policies count, oldest first. */
@@ -132,8 +137,10 @@ function statusOf(object: KubeObject): Explanation['status'] {
             parallelism: { from: last.fromParallelism, to: last.toParallelism },
             metrics: last.metrics,
             summary: describeDecision(last),
+            path: last.path ?? null,
           },
     lastRescaleTime: status.lastRescaleAtMs === null ? null : isoTime(status.lastRescaleAtMs),
+    rescaleDoneTime: status.rescaleDoneAtMs === null ? null : isoTime(status.rescaleDoneAtMs),
     recommendations: [...status.recommendations]
       .sort((a, b) => a.timestampMs - b.timestampMs)
       .map((rec) => ({ time: isoTime(rec.timestampMs), taskManagers: rec.replicas })),
@@ -212,7 +219,17 @@ export function explanationTable(explanation: Explanation): string[] {
     const last = status.lastDecision;
     if (last !== null)
       lines.push(`  last decision ${shortTime(last.time)} (${last.outcome}): ${last.summary}`);
-    if (status.lastRescaleTime !== null) lines.push(`  last rescale: ${shortTime(status.lastRescaleTime)}`);
+    if (status.lastRescaleTime !== null) {
+      const path =
+        last?.path === undefined || last.path === null
+          ? ''
+          : `, ${last.path === 'in-place' ? 'in place' : last.path}`;
+      const done =
+        status.rescaleDoneTime === null
+          ? ''
+          : `; the job ran at it from ${shortTime(status.rescaleDoneTime)}`;
+      lines.push(`  last rescale: ${shortTime(status.lastRescaleTime)}${path}${done}`);
+    }
     lines.push('', 'Stabilization history (raw recommendations):');
     const recs = status.recommendations.map((rec) => [shortTime(rec.time), String(rec.taskManagers)]);
     for (const line of formatTable([['TIME', 'TASKMANAGERS'], ...recs])) lines.push(`  ${line}`);

@@ -21,7 +21,14 @@ export type WriteOutcome =
       readonly retryAfterMs: number | null;
       readonly message: string;
     }
-  | { readonly ok: false; readonly kind: 'refused'; readonly status: number; readonly message: string }
+  | {
+      readonly ok: false;
+      readonly kind: 'refused';
+      readonly status: number;
+      readonly message: string;
+      /** The JobManager refused an in-place rescale (the API server was not asked, or took it). */
+      readonly byJobManager?: true;
+    }
   | { readonly ok: false; readonly kind: 'unreachable'; readonly message: string };
 
 /**

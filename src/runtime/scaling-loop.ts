@@ -543,7 +543,13 @@ export class ScalingLoop implements RecommendationSource {
     const { write } = plan;
     const jobManager = async (): Promise<WriteOutcome> => {
       if (target.state !== 'ready' || write.vertices === null || write.jobId === null) {
-        return { ok: false, kind: 'refused', status: 0, message: 'the running job is not known' };
+        return {
+          ok: false,
+          kind: 'refused',
+          status: 0,
+          message: 'the running job is not known',
+          byJobManager: true,
+        };
       }
       if (this.deps.jobManagers === undefined) {
         return { ok: false, kind: 'unreachable', message: 'no JobManager client' };
@@ -557,6 +563,7 @@ export class ScalingLoop implements RecommendationSource {
           kind: 'refused',
           status: 0,
           message: `the JobManager refused the in-place rescale: ${err instanceof Error ? err.message : String(err)}`,
+          byJobManager: true,
         };
       }
     };
@@ -710,20 +717,22 @@ export class ScalingLoop implements RecommendationSource {
       this.options.backoffMaxMs,
       this.options.backoffInitialMs * 2 ** (memory.failures - 1),
     );
+    // A JobManager that refused an in-place rescale would refuse it again at once: the target waits
+    // the longest back-off, and the Warning is said once per refusal.
+    const byJobManager = outcome.kind === 'refused' && outcome.byJobManager === true;
     const waitMs =
       outcome.kind === 'throttled' && outcome.retryAfterMs !== null
         ? Math.max(outcome.retryAfterMs, 0)
-        : backoffMs;
+        : byJobManager
+          ? this.options.backoffMaxMs
+          : backoffMs;
     memory.backoffUntilMs = plan.recorded.atMs + waitMs;
     this.record(target.id, { lastDecision: { ...plan.recorded, outcome: `write failed: ${outcome.kind}` } });
     memory.logger.warn(
       { outcome, retryInMs: waitMs, failures: memory.failures },
       'write failed; backing off',
     );
-    if (outcome.kind === 'refused' && outcome.status === 0) {
-      // The JobManager refused the in-place rescale: asking again at once would be refused again,
-      // so the target waits the longest back-off, and the Warning is said once per refusal.
-      memory.backoffUntilMs = plan.recorded.atMs + this.options.backoffMaxMs;
+    if (byJobManager) {
       if (memory.lastRefusal !== outcome.message) {
         memory.lastRefusal = outcome.message;
         this.deps.events.emit(

@@ -43,9 +43,10 @@ function scaledJob(): KubeClient {
       reason: 'DesiredWithinRange',
       outcome: 'scaled',
       metrics: [{ name: 'flink_busy_ratio', value: 0.93, target: 0.7, type: 'Value' }],
+      path: 'in-place',
     },
     lastRescaleAtMs: at,
-    rescaleDoneAtMs: null,
+    rescaleDoneAtMs: at + 4_000,
     recommendations: [
       { replicas: 2, timestampMs: at },
       { replicas: 1, timestampMs: at - 120_000 },
@@ -86,6 +87,7 @@ describe('explain', () => {
       text,
       /last decision 2026-01-01T00:10:00Z \(scaled\): TaskManagers 1 → 2, parallelism 2 → 4: flink_busy_ratio 0\.93 \(target 0\.7\)/,
     );
+    assert.match(text, /last rescale: 2026-01-01T00:10:00Z, in place; the job ran at it from 2026-01-01T00:10:04Z/);
     assert.match(text, /2026-01-01T00:10:00Z {2}\+1/);
     assert.match(text, /2026-01-01T00:10:00Z {2}Normal {2}Rescaled {2}TaskManagers 1 → 2/);
   });
@@ -104,6 +106,7 @@ describe('explain', () => {
         status: {
           lastDecision: undefined,
           lastRescaleTime: '2026-01-01T00:10:00.000Z',
+          rescaleDoneTime: '2026-01-01T00:10:04.000Z',
           recommendations: [
             { time: '2026-01-01T00:08:00.000Z', taskManagers: 1 },
             { time: '2026-01-01T00:10:00.000Z', taskManagers: 2 },
@@ -131,6 +134,7 @@ describe('explain', () => {
         parallelism: { from: 2, to: 4 },
         metrics: [{ name: 'flink_busy_ratio', value: 0.93, target: 0.7, type: 'Value' }],
         summary: undefined,
+        path: 'in-place',
       },
     );
     assert.match(last?.summary ?? '', /^TaskManagers 1 → 2, parallelism 2 → 4/);
