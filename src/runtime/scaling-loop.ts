@@ -311,6 +311,14 @@ export class ScalingLoop implements RecommendationSource {
     const leader = this.deps.leader.isLeader();
     if (target.parsed.ok && !leader) this.adopt(memory, target, false);
     if (memory.inFlight !== null) this.follow(target, memory, readings?.job ?? null, nowMs);
+    // An in-place rescale that came late, after it was reported not taken: no redeploy for it.
+    if (
+      memory.notTaken !== null &&
+      rescaleProgress({ ...memory.notTaken, deadlineMs: Infinity }, readings?.job ?? null, nowMs).state ===
+        'done'
+    ) {
+      memory.notTaken = null;
+    }
     const plan = planTarget({
       target: plannedTarget(target),
       readings,

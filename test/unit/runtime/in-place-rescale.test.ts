@@ -240,6 +240,23 @@ describe('in-place rescales of a FlinkDeployment', () => {
     );
   });
 
+  it('an in-place rescale that comes late, after it was reported not taken, is not redeployed', async () => {
+    const overrides = { [PARALLELISM_OVERRIDES]: `${VERTEX}:4` };
+    t.world.set(register(inPlaceDeployment()));
+    await t.loop.runOnce();
+    // Not taken in time, while the operator is busy: the redeploy that would follow is held...
+    t.world.set(register(inPlaceDeployment({ flinkConfiguration: overrides, lifecycleState: 'UPGRADING' })));
+    t.clock.advance(61_000);
+    assert.equal((await t.loop.runOnce()).outcomes.get(ID), 'held');
+    assert.ok(t.events.events.some((event) => event.reason === 'RescaleNotTaken'));
+    // ...and then the job runs at it: nothing more to write.
+    t.world.set(register(inPlaceDeployment({ flinkConfiguration: overrides })));
+    t.world.runsAt(4);
+    t.clock.advance(1_000);
+    await t.loop.runOnce();
+    assert.equal(t.writer.plans.length, 1, 'no redeploy');
+  });
+
   it('not taken with rescale in-place: a Warning and no redeploy', async () => {
     t.world.set(register(inPlaceDeployment({ annotations: { 'slotscaler.dev/rescale': 'in-place' } })));
     await t.loop.runOnce();

@@ -345,6 +345,11 @@ public final class Workload {
                         + " in " + stoppedMillis + " ms; waiting " + delayMillis
                         + " ms (stands for pod scheduling and JVM start)");
         Thread.sleep(delayMillis);
+        // A full upgrade deletes the TaskManager pods with the JobManager and starts new ones: new
+        // TaskManagers here too, which register their slots before the job can be scheduled. (The
+        // MiniCluster's dispatcher and ResourceManager stay: a real JobManager's JVM start is what
+        // the delay stands for.)
+        setTaskManagers(0, false);
         setTaskManagers(taskManagers, false);
         JobGraph graph = jobGraph(parallelism, overrides);
         graph.setSavepointRestoreSettings(SavepointRestoreSettings.forPath(savepoint, false));
