@@ -2,7 +2,8 @@
 // `npm run bench`: every benchmark, one after the other (they share 2 cores: never at once), each
 // printing its own table and writing bench-results-<name>.json. Figures, never pass/fail.
 //   npm run bench                 collector and metrics API (a few minutes)
-//   npm run bench -- --all        also the API-server load of the scaler (real control plane, 6 min)
+//   npm run bench -- --all        also the API-server load of the scaler (real control plane, 6 min),
+//                                 what a rescale costs the job in place and redeployed (MiniCluster, 3 min)
 //                                 and the HPA's reads during a flood of the metrics API (2 min)
 //   npm run bench -- collector    only the named ones
 import { spawnSync } from 'node:child_process';
@@ -13,7 +14,7 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const args = process.argv.slice(2);
 const all = args.includes('--all');
 const named = args.filter((arg) => !arg.startsWith('--'));
-const SLOW = new Set(['api-load', 'metrics-api-flood']);
+const SLOW = new Set(['api-load', 'metrics-api-flood', 'rescale-paths']);
 
 const benches = readdirSync(new URL('../bench/', import.meta.url))
   .filter((file) => file.endsWith('.bench.ts'))
