@@ -143,10 +143,13 @@ describe('scaler faults: annotations, JobManager outage, deletion', { timeout: 3
     await Promise.all(['good', 'bad', 'steady', 'doomed', 'unicode', 'future'].map(deleteTarget));
   });
 
-  it('a bad annotation on one target: a Warning naming the key on it, the other still scaled', async () => {
+  it('a bad annotation on one target: a Warning naming the key on it, the other still scaled (in place)', async () => {
     await waitFor('good to be scaled', async () => ((await replicasOf('good')) ?? 0) >= 2 || undefined, {
       timeoutMs: 60_000,
     });
+    await env.operator.idle();
+    assert.equal(env.operator.appliedFor('good')[0]?.path, 'in-place', 'good was rescaled in place');
+    console.log('# path: good rescaled in place');
     const events = await waitFor('the InvalidAnnotation Event on bad', async () => {
       const found = (await eventsFor(env.controlPlane, env.namespace, 'bad')).filter(
         (event) => event.reason === 'InvalidAnnotation',
@@ -399,9 +402,10 @@ describe('scaler: kube-apiserver restarted mid-run', { timeout: 300_000 }, () =>
       'one decision, one write',
     );
     assert.deepEqual(
-      env.operator.appliedFor('survivor').map((c) => c.taskManagers),
-      [3],
-      'the operator applied it once',
+      env.operator.appliedFor('survivor').map((c) => [c.path, c.taskManagers]),
+      [['in-place', 3]],
+      'the operator applied it once, in place',
     );
+    console.log('# path: survivor rescaled in place, once');
   });
 });
