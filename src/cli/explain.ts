@@ -14,6 +14,7 @@ import { statusMessage } from '../kube/kube-client.js';
 import { describeDecision } from '../scaler/plan-target.js';
 import { decodeStatus } from '../kube/status-annotation.js';
 import type { RecordedMetric } from '../domain/decision.js';
+import type { RescalePath } from '../domain/target.js';
 import { isKubeObject, objectPath } from '../kube/objects.js';
 import type { KubeObject } from '../kube/objects.js';
 
@@ -53,6 +54,8 @@ export interface Explanation {
       readonly metrics: readonly RecordedMetric[];
       /** The decision in one sentence, as the table prints it. */
       readonly summary: string;
+      /** How a written decision reached the job; null when not written, or recorded without it. */
+      readonly path: RescalePath | null;
     } | null;
     readonly lastRescaleTime: string | null;
     /** The stabilization history: raw recommendations, oldest first. */
@@ -132,6 +135,7 @@ function statusOf(object: KubeObject): Explanation['status'] {
             parallelism: { from: last.fromParallelism, to: last.toParallelism },
             metrics: last.metrics,
             summary: describeDecision(last),
+            path: last.path ?? null,
           },
     lastRescaleTime: status.lastRescaleAtMs === null ? null : isoTime(status.lastRescaleAtMs),
     recommendations: [...status.recommendations]
@@ -202,6 +206,13 @@ export async function readExplanation(
 }
 
 /** The explanation as the table people read. */
+/** A rescale path as the Events say it. */
+const PATH_WORDS: Readonly<Record<RescalePath, string>> = {
+  'in-place': 'in place',
+  redeploy: 'redeploy',
+  scale: 'scale fields',
+};
+
 export function explanationTable(explanation: Explanation): string[] {
   const lines = [`${explanation.kind} ${explanation.namespace}/${explanation.name}`];
   lines.push(`  enabled: ${String(explanation.enabled)}`);
@@ -211,7 +222,9 @@ export function explanationTable(explanation: Explanation): string[] {
   } else {
     const last = status.lastDecision;
     if (last !== null)
-      lines.push(`  last decision ${shortTime(last.time)} (${last.outcome}): ${last.summary}`);
+      lines.push(
+        `  last decision ${shortTime(last.time)} (${last.outcome}): ${last.summary}${last.path === null ? '' : `; ${PATH_WORDS[last.path]}`}`,
+      );
     if (status.lastRescaleTime !== null) lines.push(`  last rescale: ${shortTime(status.lastRescaleTime)}`);
     lines.push('', 'Stabilization history (raw recommendations):');
     const recs = status.recommendations.map((rec) => [shortTime(rec.time), String(rec.taskManagers)]);

@@ -43,6 +43,7 @@ function scaledJob(): KubeClient {
       reason: 'DesiredWithinRange',
       outcome: 'scaled',
       metrics: [{ name: 'flink_busy_ratio', value: 0.93, target: 0.7, type: 'Value' }],
+      path: 'in-place',
     },
     lastRescaleAtMs: at,
     rescaleDoneAtMs: null,
@@ -84,7 +85,7 @@ describe('explain', () => {
     assert.match(text, /FlinkDeployment flink\/job/);
     assert.match(
       text,
-      /last decision 2026-01-01T00:10:00Z \(scaled\): TaskManagers 1 → 2, parallelism 2 → 4: flink_busy_ratio 0\.93 \(target 0\.7\)/,
+      /last decision 2026-01-01T00:10:00Z \(scaled\): TaskManagers 1 → 2, parallelism 2 → 4: flink_busy_ratio 0\.93 \(target 0\.7\); reason DesiredWithinRange; in place$/m,
     );
     assert.match(text, /2026-01-01T00:10:00Z {2}\+1/);
     assert.match(text, /2026-01-01T00:10:00Z {2}Normal {2}Rescaled {2}TaskManagers 1 → 2/);
@@ -131,6 +132,7 @@ describe('explain', () => {
         parallelism: { from: 2, to: 4 },
         metrics: [{ name: 'flink_busy_ratio', value: 0.93, target: 0.7, type: 'Value' }],
         summary: undefined,
+        path: 'in-place',
       },
     );
     assert.match(last?.summary ?? '', /^TaskManagers 1 → 2, parallelism 2 → 4/);
