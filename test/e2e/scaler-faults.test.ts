@@ -309,7 +309,7 @@ describe('scaler: two replicas, one Lease', { timeout: 300_000 }, () => {
     await deleteTarget('ha');
   });
 
-  it('only the leader writes; when it stops, the other writes within 20 s with the histories it left', async () => {
+  it('only the leader writes; when it stops, the other writes within 20 s with the histories it left (in place)', async () => {
     const config = fastConfig({
       leaderElect: 'true',
       leaseNamespace: env.namespace,
@@ -358,6 +358,16 @@ describe('scaler: two replicas, one Lease', { timeout: 300_000 }, () => {
       'get lease',
     ).body as { spec: { holderIdentity: string } };
     assert.equal(lease.spec.holderIdentity, 'replica-b');
+    const paths = await waitFor('both leaders’ writes applied', async () => {
+      await env.operator.idle();
+      const applied = env.operator.appliedFor('ha').map((change) => change.path);
+      return applied.length >= 2 ? applied : undefined;
+    });
+    assert.ok(
+      paths.every((path) => path === 'in-place'),
+      `both leaders rescaled in place: ${paths.join(', ')}`,
+    );
+    console.log(`# path: ha rescaled by both leaders: ${paths.join(', ')}`);
   });
 });
 
