@@ -24,6 +24,7 @@ import type { Environment } from '../test/e2e/harness/environment.js';
 import { pollUntil } from '../test/e2e/harness/flink.js';
 import { expectOk } from '../test/e2e/harness/kube.js';
 import type { RescalePathTaken } from '../test/e2e/harness/operator-stand-in.js';
+import { specOf } from '../test/e2e/scaler-helpers.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -181,8 +182,9 @@ async function main(): Promise<number> {
         const object = await env.getFlinkDeployment();
         const status = object.status as
           { lifecycleState?: string; taskManager?: { replicas?: number } } | undefined;
-        const spec = object.spec as { taskManager?: { replicas?: number }; job?: { parallelism?: number } };
-        const taskManagers = spec.taskManager?.replicas ?? 1;
+        // What the spec asks for: in place, its parallelism overrides; else replicas and parallelism.
+        const spec = specOf(object);
+        const taskManagers = spec.replicas ?? 1;
         const last = decodeStatus(object.metadata.annotations?.['slotscaler.dev/status'])?.lastDecision;
         if (last?.outcome === 'scaled') recorded.set(last.atMs, last);
         const served = serving.scaler.servedTargets(env.namespace).find((target) => target.id === targetId);
@@ -194,7 +196,7 @@ async function main(): Promise<number> {
           capacityRecordsPerSecond:
             (status?.taskManager?.replicas ?? taskManagers) * SLOTS * RECORDS_PER_SLOT,
           taskManagers,
-          parallelism: spec.job?.parallelism ?? taskManagers * SLOTS,
+          parallelism: spec.parallelism ?? taskManagers * SLOTS,
           restarting: status?.lifecycleState !== 'STABLE' || state.jobState !== 'RUNNING',
           backlogRecords: state.pendingRecords,
           lagSeconds: value(served?.metrics['flink_source_lag_seconds']) ?? 0,
@@ -215,6 +217,8 @@ async function main(): Promise<number> {
     // The last decision may still be being applied; the stand-in records a change once done.
     await env.operator.idle();
     const applied = env.operator.appliedFor(env.flinkDeploymentName);
+    const inPlace = applied.filter((change) => change.path === 'in-place');
+    const sameJob = applied.every((change) => change.jobId === change.previousJobId);
     const decisions: SimulatedDecision[] = [...recorded.values()]
       .sort((a, b) => a.atMs - b.atMs)
       .map((decision) => ({
@@ -257,6 +261,12 @@ async function main(): Promise<number> {
         rescales: decisions.length,
         scaleUps: ups,
         scaleDowns: downs,
+        // As the stand-in operator applied them: the environment's FlinkDeployment takes them in place.
+        rescalesByPath: {
+          'in-place': inPlace.length,
+          redeploy: applied.filter((change) => change.path === 'redeploy').length,
+          scale: applied.filter((change) => change.path === 'scale').length,
+        },
         restartDowntimeSeconds: secondsWhere((p) => p.restarting),
         secondsOverLagObjective: secondsWhere((p) => p.lagSeconds > 60),
         lagObjectiveSeconds: 60,
@@ -266,6 +276,7 @@ async function main(): Promise<number> {
         finalTaskManagers: timeline.at(-1)?.taskManagers ?? 1,
         recordsIn: last.offeredRecords - first.offeredRecords,
         recordsProcessed: last.emittedRecords - first.emittedRecords,
+        recordsReprocessed: last.reprocessedRecords - first.reprocessedRecords,
         finalBacklogRecords: timeline.at(-1)?.backlogRecords ?? 0,
       },
     };
@@ -302,7 +313,7 @@ async function main(): Promise<number> {
       }),
     );
     say(
-      `\n${ups} scale-up(s), ${downs} scale-down(s) decided; the operator applied ${applied.length} spec change(s): one restart per decision.`,
+      `\n${ups} scale-up(s), ${downs} scale-down(s) decided; the operator applied ${applied.length} spec change(s): one restart per decision, ${inPlace.length} of them in place${sameJob ? ' (the same job id throughout)' : ''} (paths: ${applied.map((change) => change.path).join(', ') || 'none'}).`,
     );
     say(
       `downtime per rescale: in place ${cost.inPlace.gapSeconds} s, redeploy ${cost.redeploy.gapSeconds} s (output gap at the sink, ${SLOTS} → ${2 * SLOTS} at ${LOW_RATE} records/s)`,
@@ -312,7 +323,9 @@ async function main(): Promise<number> {
     );
     say(`Report: ${reportPath}`);
     say(`Done in ${((Date.now() - started) / 1000).toFixed(0)} s; stopping everything.`);
-    return ups >= 1 && downs >= 1 && applied.length === decisions.length ? 0 : 1;
+    // The environment's FlinkDeployment can be rescaled in place: every decision must have been.
+    const allInPlace = inPlace.length === applied.length && sameJob;
+    return ups >= 1 && downs >= 1 && applied.length === decisions.length && allInPlace ? 0 : 1;
   } finally {
     await serving?.stop();
     await env?.stop();

@@ -4,7 +4,6 @@
  * recorded on it. Read once into an `Explanation`, then printed as a table (for people) or as JSON
  * or YAML (for scripts: `-o json`), like kubectl's `-o`.
  */
-import type { RescalePath } from '../domain/target.js';
 import { stringify as toYaml } from 'yaml';
 
 import { parseBoolean } from '../config/values.js';
@@ -15,6 +14,7 @@ import { statusMessage } from '../kube/kube-client.js';
 import { describeDecision } from '../scaler/plan-target.js';
 import { decodeStatus } from '../kube/status-annotation.js';
 import type { RecordedMetric } from '../domain/decision.js';
+import type { RescalePath } from '../domain/target.js';
 import { isKubeObject, objectPath } from '../kube/objects.js';
 import type { KubeObject } from '../kube/objects.js';
 
@@ -54,7 +54,7 @@ export interface Explanation {
       readonly metrics: readonly RecordedMetric[];
       /** The decision in one sentence, as the table prints it. */
       readonly summary: string;
-      /** How a written decision reached the job: in-place, redeploy or scale (absent: not written). */
+      /** How a written decision reached the job; null when not written, or recorded without it. */
       readonly path: RescalePath | null;
     } | null;
     readonly lastRescaleTime: string | null;
@@ -209,6 +209,13 @@ export async function readExplanation(
 }
 
 /** The explanation as the table people read. */
+/** A rescale path as the Events say it. */
+const PATH_WORDS: Readonly<Record<RescalePath, string>> = {
+  'in-place': 'in place',
+  redeploy: 'redeploy',
+  scale: 'scale fields',
+};
+
 export function explanationTable(explanation: Explanation): string[] {
   const lines = [`${explanation.kind} ${explanation.namespace}/${explanation.name}`];
   lines.push(`  enabled: ${String(explanation.enabled)}`);
@@ -218,17 +225,15 @@ export function explanationTable(explanation: Explanation): string[] {
   } else {
     const last = status.lastDecision;
     if (last !== null)
-      lines.push(`  last decision ${shortTime(last.time)} (${last.outcome}): ${last.summary}`);
+      lines.push(
+        `  last decision ${shortTime(last.time)} (${last.outcome}): ${last.summary}${last.path === null ? '' : `; ${PATH_WORDS[last.path]}`}`,
+      );
     if (status.lastRescaleTime !== null) {
-      const path =
-        last?.path === undefined || last.path === null
-          ? ''
-          : `, ${last.path === 'in-place' ? 'in place' : last.path}`;
       const done =
         status.rescaleDoneTime === null
           ? ''
           : `; the job ran at it from ${shortTime(status.rescaleDoneTime)}`;
-      lines.push(`  last rescale: ${shortTime(status.lastRescaleTime)}${path}${done}`);
+      lines.push(`  last rescale: ${shortTime(status.lastRescaleTime)}${done}`);
     }
     lines.push('', 'Stabilization history (raw recommendations):');
     const recs = status.recommendations.map((rec) => [shortTime(rec.time), String(rec.taskManagers)]);

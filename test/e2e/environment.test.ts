@@ -1,4 +1,6 @@
 // The whole environment: the stand-in operator applies a FlinkDeployment's spec to the MiniCluster.
+// The FlinkDeployment is in native mode, where taskManager.replicas and job.parallelism are
+// full-upgrade fields: each change of them is a redeploy, a new job from a savepoint.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
@@ -52,9 +54,10 @@ describe(
       assert.equal(scale.status.selector, `component=taskmanager,app=${env.flinkDeploymentName}`);
     });
 
-    it('applies a change of taskManager.replicas and job.parallelism to the MiniCluster as one restart', async () => {
+    it('applies a change of taskManager.replicas and job.parallelism to the MiniCluster as one redeploy (a new job id)', async () => {
       const flink = env.flink;
       assert.ok(flink);
+      const firstJobId = flink.jobId;
       const path = `/apis/flink.apache.org/v1beta1/namespaces/${env.namespace}/flinkdeployments/${env.flinkDeploymentName}`;
       const patched = expectOk(
         await env.controlPlane.request('PATCH', path, {
@@ -109,12 +112,17 @@ describe(
       const changes = env.operator.appliedFor(env.flinkDeploymentName);
       assert.equal(changes.length, 1, 'one merge patch of both fields is one restart');
       assert.deepEqual(
-        changes.map(({ taskManagers, parallelism }) => ({ taskManagers, parallelism })),
-        [{ taskManagers: 2, parallelism: 4 }],
+        changes.map(({ path, taskManagers, parallelism }) => ({ path, taskManagers, parallelism })),
+        [{ path: 'redeploy', taskManagers: 2, parallelism: 4 }],
       );
+      assert.equal(changes[0]?.previousJobId, firstJobId);
+      assert.notEqual(flink.jobId, firstJobId, 'a redeploy submits the job again under a new id');
+      assert.equal(changes[0].jobId, flink.jobId);
+      assert.equal(status.jobStatus.jobId, flink.jobId, 'the status names the new job');
+      console.log(`# path: redeploy, job ${firstJobId} -> ${flink.jobId}`);
     });
 
-    it('counts two separate writes as two restarts', async () => {
+    it('counts two separate writes as two restarts, each a redeploy', async () => {
       const path = `/apis/flink.apache.org/v1beta1/namespaces/${env.namespace}/flinkdeployments/${env.flinkDeploymentName}`;
       const before = env.operator.appliedFor(env.flinkDeploymentName).length;
       expectOk(
@@ -143,6 +151,12 @@ describe(
       );
       const overview = (await flinkGet(env.flink?.restUrl ?? '', '/overview')) as { taskmanagers: number };
       assert.equal(overview.taskmanagers, 1);
+      const paths = env.operator
+        .appliedFor(env.flinkDeploymentName)
+        .slice(before)
+        .map((change) => change.path);
+      assert.deepEqual(paths, ['redeploy', 'redeploy']);
+      console.log(`# path: ${paths.join(', ')}`);
     });
   },
 );

@@ -83,6 +83,7 @@ describe('slotscaler explain, against a real API server', { timeout: 300_000 }, 
         reason: 'DesiredWithinRange',
         outcome: 'scaled',
         metrics: [{ name: 'flink_demand_ratio', value: 1.2, target: 0.7, type: 'Value' }],
+        path: 'in-place',
       },
       lastRescaleAtMs: at,
       rescaleDoneAtMs: null,
@@ -147,6 +148,7 @@ describe('slotscaler explain, against a real API server', { timeout: 300_000 }, 
     assert.ok(status?.lastDecision);
     assert.deepEqual(status.lastDecision.taskManagers, { from: 1, to: 2 });
     assert.equal(status.lastDecision.time, '2026-01-01T00:10:00.000Z');
+    assert.equal(status.lastDecision.path, 'in-place', 'explain says how the decision reached the job');
     assert.deepEqual(status.scaleEvents, [{ time: '2026-01-01T00:10:00.000Z', change: 1 }]);
     assert.deepEqual(
       explanation.events?.map((event) => [event.type, event.reason, event.message]),

@@ -38,6 +38,21 @@ async function createTarget(name: string, flinkConfiguration: Record<string, str
 const replicasOf = async (name: string): Promise<number | undefined> =>
   specOf(await env.getFlinkDeployment(name)).replicas;
 
+/**
+ * A scaled target took the in-place path (its FlinkDeployment is native, v1_20, adaptive): its spec
+ * asks through the overrides, the stand-in applied the first change in place, the Event says so.
+ */
+async function assertScaledInPlace(name: string): Promise<void> {
+  assert.equal(specOf(await env.getFlinkDeployment(name)).path, 'in-place');
+  await env.operator.idle();
+  assert.equal(env.operator.appliedFor(name)[0]?.path, 'in-place', `${name}: applied in place`);
+  const rescaled = (await eventsFor(env.controlPlane, env.namespace, name)).filter(
+    (event) => event.reason === 'Rescaled',
+  );
+  assert.match(rescaled[0]?.message ?? '', /; in place \(/);
+  console.log(`# path: ${name} rescaled in place: ${rescaled[0]?.message ?? ''}`);
+}
+
 async function conflictEvents(name: string) {
   return (await eventsFor(env.controlPlane, env.namespace, name)).filter(
     (event) => event.reason === 'AutoscalerConflict',
@@ -82,10 +97,11 @@ after(async () => {
 });
 
 describe('scaler: refuses to fight another autoscaler', { timeout: 300_000 }, () => {
-  it('scales the target nobody else scales, and holds the other two with a Warning each', async () => {
+  it('scales the target nobody else scales (in place), and holds the other two with a Warning each', async () => {
     await waitFor('free to be scaled', async () => ((await replicasOf('free')) ?? 0) >= 2 || undefined, {
       timeoutMs: 60_000,
     });
+    await assertScaledInPlace('free');
     const [operator] = await waitFor('AutoscalerConflict on operator-scaled', async () => {
       const found = await conflictEvents('operator-scaled');
       return found.length > 0 ? found : undefined;
@@ -112,7 +128,7 @@ describe('scaler: refuses to fight another autoscaler', { timeout: 300_000 }, ()
     );
   });
 
-  it('scales the target once the HPA is deleted', async () => {
+  it('scales the target once the HPA is deleted (in place)', async () => {
     expectOk(
       await env.controlPlane.request(
         'DELETE',
@@ -127,6 +143,7 @@ describe('scaler: refuses to fight another autoscaler', { timeout: 300_000 }, ()
         timeoutMs: 60_000,
       },
     );
+    await assertScaledInPlace('hpa-scaled');
     assert.equal(await replicasOf('operator-scaled'), 1, 'the operator-scaled one is still held');
   });
 });

@@ -143,10 +143,13 @@ describe('scaler faults: annotations, JobManager outage, deletion', { timeout: 3
     await Promise.all(['good', 'bad', 'steady', 'doomed', 'unicode', 'future'].map(deleteTarget));
   });
 
-  it('a bad annotation on one target: a Warning naming the key on it, the other still scaled', async () => {
+  it('a bad annotation on one target: a Warning naming the key on it, the other still scaled (in place)', async () => {
     await waitFor('good to be scaled', async () => ((await replicasOf('good')) ?? 0) >= 2 || undefined, {
       timeoutMs: 60_000,
     });
+    await env.operator.idle();
+    assert.equal(env.operator.appliedFor('good')[0]?.path, 'in-place', 'good was rescaled in place');
+    console.log('# path: good rescaled in place');
     const events = await waitFor('the InvalidAnnotation Event on bad', async () => {
       const found = (await eventsFor(env.controlPlane, env.namespace, 'bad')).filter(
         (event) => event.reason === 'InvalidAnnotation',
@@ -306,7 +309,7 @@ describe('scaler: two replicas, one Lease', { timeout: 300_000 }, () => {
     await deleteTarget('ha');
   });
 
-  it('only the leader writes; when it stops, the other writes within 20 s with the histories it left', async () => {
+  it('only the leader writes; when it stops, the other writes within 20 s with the histories it left (in place)', async () => {
     const config = fastConfig({
       leaderElect: 'true',
       leaseNamespace: env.namespace,
@@ -355,6 +358,16 @@ describe('scaler: two replicas, one Lease', { timeout: 300_000 }, () => {
       'get lease',
     ).body as { spec: { holderIdentity: string } };
     assert.equal(lease.spec.holderIdentity, 'replica-b');
+    const paths = await waitFor('both leaders’ writes applied', async () => {
+      await env.operator.idle();
+      const applied = env.operator.appliedFor('ha').map((change) => change.path);
+      return applied.length >= 2 ? applied : undefined;
+    });
+    assert.ok(
+      paths.every((path) => path === 'in-place'),
+      `both leaders rescaled in place: ${paths.join(', ')}`,
+    );
+    console.log(`# path: ha rescaled by both leaders: ${paths.join(', ')}`);
   });
 });
 
@@ -399,9 +412,10 @@ describe('scaler: kube-apiserver restarted mid-run', { timeout: 300_000 }, () =>
       'one decision, one write',
     );
     assert.deepEqual(
-      env.operator.appliedFor('survivor').map((c) => c.taskManagers),
-      [3],
-      'the operator applied it once',
+      env.operator.appliedFor('survivor').map((c) => [c.path, c.taskManagers]),
+      [['in-place', 3]],
+      'the operator applied it once, in place',
     );
+    console.log('# path: survivor rescaled in place, once');
   });
 });

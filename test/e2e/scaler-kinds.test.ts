@@ -4,7 +4,9 @@
 //   the scaler started, so this is also "a kind whose CRD appears later is picked up";
 // - a reactive-mode TaskManager Deployment: its /scale;
 // - a custom resource named in the config: its parallelism path first, then its /scale.
-// Each asserts what the API server holds afterwards.
+// Each asserts what the API server holds afterwards, and the path its rescale took as its Rescaled
+// Event names it: none of these kinds has an in-place path Slotscaler writes on its own (the Lyft
+// operator redeploys, the other two are written through their scale fields).
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
@@ -42,6 +44,16 @@ function annotations(
   extra: Readonly<Record<string, string>> = {},
 ): Record<string, string> {
   return fastAnnotations(cluster.url, { 'slotscaler.dev/max-taskmanagers': '2', ...extra });
+}
+
+/** The one Rescaled Event of a target, which must name `path` as its rescale path; logged. */
+async function assertRescaledBy(name: string, path: 'redeploy' | 'scale fields'): Promise<void> {
+  const rescaled = (await eventsFor(env.controlPlane, env.namespace, name)).filter(
+    (event) => event.reason === 'Rescaled',
+  );
+  assert.equal(rescaled.length, 1, `one Rescaled Event for ${name}`);
+  assert.match(rescaled[0]?.message ?? '', new RegExp(`; ${path} \\(`), `${name} says how it was rescaled`);
+  console.log(`# path: ${name} rescaled by ${path}: ${rescaled[0]?.message ?? ''}`);
 }
 
 async function get(path: string): Promise<KubeObject> {
@@ -102,7 +114,7 @@ after(async () => {
 });
 
 describe('scaler: other kinds on a real API server', { timeout: 300_000 }, () => {
-  it('FlinkApplication, whose CRD appears after the start: one patch of spec.parallelism', async () => {
+  it('FlinkApplication, whose CRD appears after the start: one patch of spec.parallelism, a redeploy', async () => {
     await applyYaml(env.controlPlane, await crd('flinkapplication.yaml'));
     const path = `/apis/flink.k8s.io/v1beta1/namespaces/${env.namespace}/flinkapplications/lyft-job`;
     await waitFor('the FlinkApplication CRD to be served', async () =>
@@ -148,13 +160,10 @@ describe('scaler: other kinds on a real API server', { timeout: 300_000 }, () =>
       scaled.metadata.annotations?.['slotscaler.dev/status'],
       'the status annotation rides in the same patch',
     );
-    const rescaled = (await eventsFor(env.controlPlane, env.namespace, 'lyft-job')).filter(
-      (e) => e.reason === 'Rescaled',
-    );
-    assert.equal(rescaled.length, 1);
+    await assertRescaledBy('lyft-job', 'redeploy');
   });
 
-  it('a reactive-mode TaskManager Deployment: its /scale', async () => {
+  it('a reactive-mode TaskManager Deployment: its /scale, the scale fields', async () => {
     const cluster = busyJobManager('reactive-job');
     const path = `/apis/apps/v1/namespaces/${env.namespace}/deployments/reactive-taskmanager`;
     await env.applyYaml(
@@ -185,9 +194,10 @@ describe('scaler: other kinds on a real API server', { timeout: 300_000 }, () =>
     await waitFor('the status annotation', async () =>
       (await get(path)).metadata.annotations?.['slotscaler.dev/status'] !== undefined ? true : undefined,
     );
+    await assertRescaledBy('reactive-taskmanager', 'scale fields');
   });
 
-  it('a custom resource from the config: its parallelism path, then its /scale', async () => {
+  it('a custom resource from the config: its parallelism path, then its /scale, the scale fields', async () => {
     const cluster = busyJobManager('stream-job');
     const path = `/apis/example.dev/v1/namespaces/${env.namespace}/streamjobs/stream-job`;
     await env.applyYaml(
@@ -217,6 +227,7 @@ describe('scaler: other kinds on a real API server', { timeout: 300_000 }, () =>
       spec: { replicas: number };
     };
     assert.equal(scale.spec.replicas, 2);
+    await assertRescaledBy('stream-job', 'scale fields');
 
     // The scaler's own recommendation is served on the external metrics API.
     const provider = new TargetsMetricsProvider(scaler, () => Date.now());

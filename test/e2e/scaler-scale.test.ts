@@ -1,5 +1,8 @@
-// The scaler on the real environment: load up -> more TaskManagers with matching parallelism in one
-// spec change per decision; load down -> fewer, only after the scale-down window.
+// The scaler on the real environment, in place: the FlinkDeployment (native mode, Flink v1_20, the
+// adaptive scheduler) is rescaled through its parallelism overrides alone, so the stand-in operator
+// applies every decision in place and the job keeps its id. Load up -> more TaskManagers with
+// matching parallelism in one spec change per decision; load down -> fewer, only after the
+// scale-down window.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
@@ -8,6 +11,7 @@ import { decodeStatus } from '../../src/kube/status-annotation.js';
 import { startEnvironment } from './harness/environment.js';
 import type { Environment } from './harness/environment.js';
 import { waitFor } from './harness/kube.js';
+import type { KubeObject } from './harness/kube.js';
 import {
   eventsFor,
   fastAnnotations,
@@ -26,6 +30,8 @@ describe('scaler: scale mode on a real API server and MiniCluster', { timeout: 6
   let env: Environment;
   let scaler: Scaler;
   let path: string;
+  let firstJobId: string;
+  let initialSpec: Record<string, unknown>;
   const name = 'steerable-job';
 
   before(async () => {
@@ -35,6 +41,8 @@ describe('scaler: scale mode on a real API server and MiniCluster', { timeout: 6
       log: (message) => console.log(`# ${message}`),
     });
     path = `/apis/flink.apache.org/v1beta1/namespaces/${env.namespace}/flinkdeployments/${name}`;
+    firstJobId = env.flink?.jobId ?? '';
+    initialSpec = (await env.getFlinkDeployment(name)).spec as Record<string, unknown>;
     await patchAnnotations(env.controlPlane, path, fastAnnotations(env.flink?.restUrl ?? ''));
     scaler = await startTestScaler(env.controlPlane, fastConfig());
   });
@@ -60,7 +68,41 @@ describe('scaler: scale mode on a real API server and MiniCluster', { timeout: 6
     };
   };
 
-  it('adds TaskManagers under load, with job.parallelism = TaskManagers × slots, one spec change per decision', async () => {
+  /**
+   * Every decision so far was applied in place, one per write at the parallelism written, on the
+   * job the environment started; the spec's full-upgrade fields are as they were deployed. The
+   * TaskManagers are Flink's to release after a rescale down (only idle ones go), so they are at
+   * least what the job's slots need, not necessarily what the scaler counted.
+   */
+  const assertAppliedInPlace = async (object: KubeObject): Promise<void> => {
+    await env.operator.idle();
+    const applied = env.operator.appliedFor(name);
+    const written = scaler.loop.writes;
+    assert.deepEqual(
+      applied.map(({ path, parallelism }) => ({ path, parallelism })),
+      written.map((write) => ({ path: 'in-place', parallelism: write.parallelism })),
+      'the operator applied exactly one in-place rescale per decision',
+    );
+    for (const [index, change] of applied.entries()) {
+      assert.equal(change.previousJobId, firstJobId, `rescale ${index + 1} started from the first job`);
+      assert.equal(change.jobId, firstJobId, `rescale ${index + 1} kept the job id`);
+      assert.ok(
+        change.taskManagers >= (written[index]?.toReplicas ?? Infinity),
+        `rescale ${index + 1}: ${change.taskManagers} TaskManagers run, ${written[index]?.toReplicas} were asked`,
+      );
+    }
+    const spec = object.spec as Record<string, unknown>;
+    assert.deepEqual(
+      { taskManager: spec['taskManager'], job: spec['job'] },
+      { taskManager: initialSpec['taskManager'], job: initialSpec['job'] },
+      'replicas and parallelism, the full-upgrade fields, are left alone',
+    );
+    console.log(
+      `# path: ${applied.length} rescale(s), all in place (${applied.map((change) => change.path).join(', ')}), job ${firstJobId} throughout`,
+    );
+  };
+
+  it('adds TaskManagers under load in place (same job id), with parallelism = TaskManagers × slots, one spec change per decision', async () => {
     await waitFor('the target to be registered', () =>
       Promise.resolve(scaler.registry.list().length === 1 ? true : undefined),
     );
@@ -78,15 +120,10 @@ describe('scaler: scale mode on a real API server and MiniCluster', { timeout: 6
       { timeoutMs: 180_000, intervalMs: 500 },
     );
     assert.equal(final.parallelism, final.replicas * 2, 'parallelism = TaskManagers × slots');
-    await env.operator.idle();
-    const applied = env.operator
-      .appliedFor(name)
-      .map(({ taskManagers, parallelism }) => ({ taskManagers, parallelism }));
-    const written = scaler.loop.writes.map((write) => ({
-      taskManagers: write.toReplicas,
-      parallelism: write.parallelism,
-    }));
-    assert.deepEqual(applied, written, 'the operator applied exactly one spec change per decision');
+    const object = await env.getFlinkDeployment(name);
+    assert.equal(specOf(object).path, 'in-place', 'the spec asks through its parallelism overrides');
+    await assertAppliedInPlace(object);
+    const written = scaler.loop.writes;
     assert.ok(written.length >= 1);
 
     const events = await eventsFor(env.controlPlane, env.namespace, name);
@@ -94,8 +131,9 @@ describe('scaler: scale mode on a real API server and MiniCluster', { timeout: 6
     assert.equal(rescaled.length, written.length);
     assert.match(
       rescaled[0]?.message ?? '',
-      /TaskManagers 1 → 2, parallelism 2 → 4: flink_busy_ratio [\d.]+ \(target 0\.6\); reason \w+/,
+      /TaskManagers 1 → 2, parallelism 2 → 4: flink_busy_ratio [\d.]+ \(target 0\.6\); reason \w+; in place \(/,
     );
+    for (const event of rescaled) assert.match(event.message, /; in place \(/, 'every Event says in place');
 
     const status = decodeStatus(
       (await env.getFlinkDeployment(name)).metadata.annotations?.['slotscaler.dev/status'],
@@ -105,7 +143,7 @@ describe('scaler: scale mode on a real API server and MiniCluster', { timeout: 6
     assert.ok(status.scaleEvents.length >= 1);
   });
 
-  it('removes TaskManagers when the load drops, only after the scale-down window', async () => {
+  it('removes TaskManagers in place (same job id) when the load drops, only after the scale-down window', async () => {
     const before = scaler.loop.writes.length;
     const droppedAtMs = Date.now();
     await env.flink?.setRate(200);
@@ -126,14 +164,11 @@ describe('scaler: scale mode on a real API server and MiniCluster', { timeout: 6
       first.atMs - droppedAtMs >= 15_000,
       `the first scale-down came ${first.atMs - droppedAtMs} ms after the drop, inside the 15 s window`,
     );
-    await env.operator.idle();
-    const applied = env.operator
-      .appliedFor(name)
-      .map(({ taskManagers, parallelism }) => ({ taskManagers, parallelism }));
-    const written = scaler.loop.writes.map((write) => ({
-      taskManagers: write.toReplicas,
-      parallelism: write.parallelism,
-    }));
-    assert.deepEqual(applied, written);
+    await assertAppliedInPlace(await env.getFlinkDeployment(name));
+    const rescaled = (await eventsFor(env.controlPlane, env.namespace, name)).filter(
+      (event) => event.reason === 'Rescaled',
+    );
+    assert.equal(rescaled.length, scaler.loop.writes.length);
+    for (const event of rescaled) assert.match(event.message, /; in place \(/, 'every Event says in place');
   });
 });

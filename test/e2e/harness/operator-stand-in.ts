@@ -116,6 +116,16 @@ export function desiredOf(spec: FlinkDeploymentSpec): { taskManagers: number; pa
   };
 }
 
+/**
+ * The highest vertex parallelism a spec asks for: its overrides' when it has any (Flink applies
+ * them over the job's default parallelism, and every vertex of a rescaled job has one), else what
+ * {@link desiredOf} reads.
+ */
+export function highestParallelismOf(spec: FlinkDeploymentSpec): number {
+  const overrides = parseOverrides(spec.flinkConfiguration?.[OVERRIDES]);
+  return overrides.size > 0 ? Math.max(...overrides.values()) : desiredOf(spec).parallelism;
+}
+
 /** `pipeline.jobvertex-parallelism-overrides`, "vertexId:p,vertexId:p", as a map. */
 export function parseOverrides(value: string | undefined): Map<string, number> {
   const overrides = new Map<string, number>();
@@ -466,8 +476,9 @@ export async function startOperatorStandIn(options: OperatorStandInOptions): Pro
       case 'scale':
         return scaleReactive(spec, workload);
       case 'in-place':
+        // Without a MiniCluster no task holds a TaskManager: as many run as the overrides need.
         return workload === undefined
-          ? (taskManagersOf.get(name) ?? 1)
+          ? Math.ceil(highestParallelismOf(spec) / slotsOf(spec))
           : rescaleInPlace(name, spec, workload);
     }
   }
@@ -493,12 +504,7 @@ export async function startOperatorStandIn(options: OperatorStandInOptions): Pro
       }
       if (path !== undefined && taskManagers !== undefined) {
         taskManagersOf.set(name, taskManagers);
-        const parallelism =
-          (await workload?.state())?.parallelism ??
-          Math.max(
-            desiredOf(spec).parallelism,
-            ...parseOverrides(spec.flinkConfiguration?.[OVERRIDES]).values(),
-          );
+        const parallelism = (await workload?.state())?.parallelism ?? highestParallelismOf(spec);
         const done: AppliedChange = {
           name,
           generation,
