@@ -416,6 +416,16 @@ spec:
   });
 
   it("a Pods metric is read for the job's TaskManager pods, matched by resource id, once it is asked for", async () => {
+    // The HPAs above wrote TaskManager counts, which the stand-in operator applies as redeploys with
+    // new TaskManagers: read their ids once the last one is done and the job runs.
+    await env.operator.idle();
+    await waitFor('the job RUNNING after the last rescale', async () => {
+      const state = await env.flink?.state();
+      return state?.jobState === 'RUNNING' &&
+        (state.vertices ?? []).every((vertex) => vertex.status === 'RUNNING')
+        ? true
+        : undefined;
+    });
     // The MiniCluster's TaskManagers, as its JobManager names them; a pod named after each resource
     // id, as Flink's native Kubernetes integration names them.
     const rest = env.flink?.restUrl ?? '';

@@ -610,7 +610,7 @@ describe('Prometheus scraping a real slotscaler serve', { timeout: 480_000 }, ()
       (await query(prometheus, `slotscaler_target_rescales_total{name="${main}"}`)).map(
         (sample) => `${sample.metric['direction']} ${sample.metric['path']}`,
       ),
-      ['up patch'],
+      ['up in-place'],
     );
 
     // The healthy target trips none of the per-target alerts; the APIService is Available.
