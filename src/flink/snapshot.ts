@@ -19,6 +19,7 @@
  * the query it makes fits `maxMetricQueryLength`.
  */
 import type {
+  CheckpointingSeen,
   FlinkEndpoint,
   JobDetails,
   JobSnapshot,
@@ -138,7 +139,9 @@ export function countPartitions(names: readonly string[]): number | null {
 
 /**
  * What a target remembers between snapshots: the discovered job id, the source metric names, the
- * vertices whose gauges Flink does not have, the task slots. All of it is forgotten on a restart.
+ * vertices whose gauges Flink does not have, the task slots (all forgotten on a restart), and the
+ * checkpoint interval of the job id it was read for (a job's checkpoint config is fixed when it is
+ * submitted, so a restart under the same id keeps it).
  */
 export class SnapshotState {
   /** @internal */ tick = 0;
@@ -149,6 +152,8 @@ export class SnapshotState {
   /** @internal Listings in a row (per source vertex) that showed no `pendingRecords`. */
   readonly listingsWithoutPending = new Map<string, number>();
   /** @internal */ readonly noGauges = new Set<string>();
+  /** @internal */ checkpointConfig: { readonly jobId: string; readonly intervalMs: number | null } | null =
+    null;
 
   /** @internal */
   forgetRun(): void {
@@ -164,6 +169,11 @@ export interface TakeSnapshotRequest {
   readonly jobId?: string | undefined;
   /** Read slots per TaskManager (`GET /taskmanagers`, cached until a restart). */
   readonly wantTaskSlots?: boolean;
+  /**
+   * Read the job's checkpointing: its interval once per job id (`GET .../checkpoints/config`), and,
+   * when checkpoints are on, the latest completed one every tick (`GET .../checkpoints`).
+   */
+  readonly wantCheckpoints?: boolean;
   readonly state: SnapshotState;
   readonly clock: Clock;
   readonly options?: Partial<SnapshotOptions>;
@@ -207,26 +217,31 @@ export async function takeSnapshot(client: FlinkClient, request: TakeSnapshotReq
 
   const sourceIds = sourceVertexIds(details);
   const running = details.state === 'RUNNING';
-  const vertices = await Promise.all(
-    details.vertices.map(async (vertex): Promise<VertexSnapshot> => {
-      const isSource = sourceIds.has(vertex.id);
-      const [source, gauges] = await Promise.all([
-        isSource && running ? readSource(client, details.jobId, vertex, state, options, count) : null,
-        running ? readGauges(client, details.jobId, vertex, state, count) : null,
-      ]);
-      return {
-        id: vertex.id,
-        name: vertex.name,
-        parallelism: vertex.parallelism,
-        maxParallelism: vertex.maxParallelism,
-        status: vertex.status,
-        isSource,
-        counters: vertex.counters,
-        gauges,
-        source: isSource ? (source ?? UNKNOWN_SOURCE) : null,
-      };
-    }),
-  );
+  const [checkpointing, vertices] = await Promise.all([
+    request.wantCheckpoints === true && running
+      ? readCheckpointing(client, details.jobId, state, count)
+      : null,
+    Promise.all(
+      details.vertices.map(async (vertex): Promise<VertexSnapshot> => {
+        const isSource = sourceIds.has(vertex.id);
+        const [source, gauges] = await Promise.all([
+          isSource && running ? readSource(client, details.jobId, vertex, state, options, count) : null,
+          running ? readGauges(client, details.jobId, vertex, state, count) : null,
+        ]);
+        return {
+          id: vertex.id,
+          name: vertex.name,
+          parallelism: vertex.parallelism,
+          maxParallelism: vertex.maxParallelism,
+          status: vertex.status,
+          isSource,
+          counters: vertex.counters,
+          gauges,
+          source: isSource ? (source ?? UNKNOWN_SOURCE) : null,
+        };
+      }),
+    ),
+  ]);
 
   let taskSlots = state.taskSlots;
   if (request.wantTaskSlots === true && taskSlots === null) {
@@ -246,9 +261,37 @@ export async function takeSnapshot(client: FlinkClient, request: TakeSnapshotReq
     keyed:
       details.plan === null ? null : details.plan.some((node) => node.inputShipStrategies?.includes('HASH')),
     taskSlots,
+    checkpointing,
     vertices,
     restCalls,
   };
+}
+
+/**
+ * The job's checkpoint interval (read once per job id) and, when it checkpoints, its latest
+ * completed checkpoint. A failing call leaves the checkpointing unknown for this tick, unless the
+ * error fails the target.
+ */
+async function readCheckpointing(
+  client: FlinkClient,
+  jobId: string,
+  state: SnapshotState,
+  count: (endpoint: FlinkEndpoint) => void,
+): Promise<CheckpointingSeen | null> {
+  try {
+    let config = state.checkpointConfig;
+    if (config?.jobId !== jobId) {
+      count('checkpoint_config');
+      config = { jobId, intervalMs: (await client.getCheckpointConfig(jobId)).intervalMs };
+      state.checkpointConfig = config;
+    }
+    if (config.intervalMs === null) return { intervalMs: null, stats: null };
+    count('checkpoints');
+    return { intervalMs: config.intervalMs, stats: await client.getCheckpointStats(jobId) };
+  } catch (err) {
+    if (failsTheTarget(err)) throw err;
+    return null;
+  }
 }
 
 const UNKNOWN_SOURCE: SourceReadings = Object.freeze({

@@ -440,6 +440,9 @@ describe('the work of a snapshot is bounded by the bounds, not by claims', () =>
       listTaskManagers: () => Promise.resolve([]),
       // A snapshot never reads per-TaskManager figures: they are not part of its budget.
       getVertexTaskManagers: () => Promise.reject(new Error('not part of a snapshot')),
+      // Nor its checkpointing, unless asked for (`wantCheckpoints`).
+      getCheckpointConfig: () => Promise.reject(new Error('not asked for')),
+      getCheckpointStats: () => Promise.reject(new Error('not asked for')),
     };
     await assert.rejects(
       takeSnapshot(client, { jobId: 'j', state: new SnapshotState(), clock: new FakeClock() }),
