@@ -190,7 +190,7 @@ interface TimeCounters {
 
 const STEP_MS = 1000;
 /** Where in its interval the running job's checkpoints are at simulated time 0: (√5 − 1) / 2. */
-const CHECKPOINT_PHASE = (Math.sqrt(5) - 1) / 2;
+export const CHECKPOINT_PHASE = (Math.sqrt(5) - 1) / 2;
 const JOB_ID = '5105c41e00000000000000000000000a';
 
 function zeroCounters(): TimeCounters {
