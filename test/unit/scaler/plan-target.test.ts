@@ -334,8 +334,8 @@ describe('planTarget', () => {
         cfg: config({ 'slotscaler.dev/rescale': 'redeploy' }),
       }),
     );
-    assert.equal(redeploy.outcome, 'scale');
-    assert.ok(redeploy.outcome === 'scale' && redeploy.write.path === 'redeploy');
+    assert.ok(redeploy.outcome === 'scale');
+    assert.equal(redeploy.write.path, 'redeploy');
     // Any other hold comes first: the checkpoint is waited for only by a write that would go now.
     const backingOff = planTarget(
       input({
