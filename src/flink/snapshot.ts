@@ -1,6 +1,6 @@
 /**
  * One snapshot of one job per tick, within a REST budget of `1 + number of source vertices` calls in
- * steady state:
+ * steady state (one more when the checkpoints are asked for):
  *
  * - `GET /jobs/{jid}` (one call): state, RUNNING timestamp, plan, and the cumulative busy,
  *   back-pressured and idle times and record counts of every vertex (`IOMetricsInfo`).
@@ -8,8 +8,11 @@
  *   the source operator's `numRecordsIn` and `numRecordsOut`, and the task's accumulated busy, idle
  *   and back-pressured times as their clock) or, when their names are not known yet, the listing of its
  *   metric names. Names are cached per vertex until the job restarts.
+ * - when asked for (`wantCheckpoints`: a target that times its rescales on checkpoints) and the
+ *   job checkpoints: its latest completed checkpoint (`GET /jobs/{jid}/checkpoints`, one call).
  *
- * Outside steady state: job discovery (`GET /jobs/overview`, until a job id is known), slots per
+ * Outside steady state: job discovery (`GET /jobs/overview`, until a job id is known), the
+ * checkpoint interval (`GET /jobs/{jid}/checkpoints/config`, once per job id, when asked), slots per
  * TaskManager (`GET /taskmanagers`, once, when asked for), and the subtask time gauges for vertices
  * whose counters are missing (`busyTimeMsPerSecond`... with `agg=avg`; asked once more after each
  * restart, not again when Flink has none either).
