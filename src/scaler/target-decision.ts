@@ -342,6 +342,13 @@ export function checkpointWaitPays(args: {
   return growth * args.waitSeconds < read * args.replaySeconds;
 }
 
+/**
+ * How late the JobManager may show a completed checkpoint: it serves `GET /jobs/{jid}/checkpoints`
+ * from a cache kept `rest.cache.checkpoint-statistics.timeout`, by default `web.refresh-interval`
+ * (3 s; flink-runtime `AbstractCheckpointStatsHandler`). A checkpoint is not taken for late before.
+ */
+export const CHECKPOINT_STATS_CACHE_MS = 3_000;
+
 /** What the checkpoint hold reads of a decided rescale. */
 export interface CheckpointHoldArgs {
   /** `rescale-after-checkpoint`. */
@@ -367,8 +374,8 @@ export interface CheckpointHoldArgs {
  * completed, a rescale replays at most one tick of input, written at a random moment half an
  * interval on average. So the change waits until a checkpoint completed since the previous tick,
  * and no longer than until the next one is due (an interval after the later of the latest completed
- * one and the job's last start) and one tick after it, to see it: a late or failing checkpoint
- * costs one interval at most. It is written at once when checkpoint timing is off, the path takes a
+ * one and the job's last start) and one tick and the JobManager's cache time after it, to see it:
+ * a late or failing checkpoint costs one interval (and those seconds) at most. It is written at once when checkpoint timing is off, the path takes a
  * savepoint, checkpoints are off or unknown, or waiting would break the lag objective
  * (`checkpointWaitBreaksLag`) or let the backlog grow by more than the replay it saves
  * (`checkpointWaitPays`).
@@ -388,7 +395,7 @@ export function checkpointHold(args: CheckpointHoldArgs): string | null {
   const sinceMs = Math.max(...since);
   const dueMs = sinceMs + seen.intervalMs;
   const tickMs = previousMs === null ? 0 : Math.max(0, seen.seenAtMs - previousMs);
-  const waitMs = dueMs + tickMs - nowMs;
+  const waitMs = dueMs + tickMs + CHECKPOINT_STATS_CACHE_MS - nowMs;
   if (waitMs <= 0) return null;
   if (
     checkpointWaitBreaksLag({

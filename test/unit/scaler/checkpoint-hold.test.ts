@@ -8,6 +8,7 @@ import { describe, it } from 'node:test';
 
 import type { CheckpointsAsSeen } from '../../../src/metrics/metric-window.js';
 import {
+  CHECKPOINT_STATS_CACHE_MS,
   checkpointHold,
   checkpointWaitBreaksLag,
   checkpointWaitPays,
@@ -65,10 +66,12 @@ describe('checkpointHold', () => {
     assert.notEqual(checkpointHold(args({ checkpoints: seen(16) })), null);
   });
 
-  it('waits at most one interval and one tick: a late or failing checkpoint does not hold it longer', () => {
-    // Due 60 s after the latest, seen at most one tick later: 74 s ago it is still waited for.
-    assert.notEqual(checkpointHold(args({ checkpoints: seen(74) })), null);
-    assert.equal(checkpointHold(args({ checkpoints: seen(75) })), null);
+  it('waits at most one interval, a tick and the REST cache time: a late or failing checkpoint does not hold it longer', () => {
+    // Due 60 s after the latest, seen at most one tick (15 s) and the JobManager's cache time (3 s)
+    // later: 77 s ago it is still waited for.
+    assert.equal(CHECKPOINT_STATS_CACHE_MS, 3_000);
+    assert.notEqual(checkpointHold(args({ checkpoints: seen(77) })), null);
+    assert.equal(checkpointHold(args({ checkpoints: seen(78) })), null);
     assert.equal(checkpointHold(args({ checkpoints: seen(600) })), null);
   });
 
@@ -108,9 +111,10 @@ describe('checkpointHold', () => {
 
   it('does not hold a scale-up whose backlog, grown over the wait, would outlast catch-up-duration', () => {
     // Reading 4,000/s on 2 TaskManagers, 6,000/s arriving: 4 TaskManagers give 8,000/s, 2,000/s to drain.
-    // 500,000 pending + 2,000/s × 35 s = 570,000: 285 s, within 300 s.
+    // The wait: 20 s to the checkpoint, a tick and the cache time: 38 s.
+    // 500,000 pending + 2,000/s × 38 s = 576,000: 288 s, within 300 s.
     assert.notEqual(checkpointHold(args({ backlog: backlog(500_000, 2000) })), null);
-    // 540,000 + 70,000 = 610,000: 305 s, past it.
+    // 540,000 + 76,000 = 616,000: 308 s, past it.
     assert.equal(checkpointHold(args({ backlog: backlog(540_000, 2000) })), null);
   });
 });
