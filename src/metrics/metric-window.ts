@@ -113,11 +113,15 @@ export interface CheckpointsAsSeen {
   readonly latestCompletedAtMs: number | null;
   /** Our clock when the newest snapshot was taken. */
   readonly seenAtMs: number;
-  /**
-   * Our clock at the snapshot before it; null when there was none. A checkpoint completed after
-   * it completed since the previous tick: a rescale written now comes right after it.
-   */
+  /** Our clock at the snapshot before it; null when there was none. */
   readonly previousSnapshotAtMs: number | null;
+  /**
+   * The latest completed checkpoint's id as the snapshot before saw it (null: none yet; undefined:
+   * not read then). A newer one is new this tick: a rescale written now comes right after it. Ids,
+   * not times, tell it: the JobManager may show a completion a few seconds late (its statistics
+   * cache), after a tick that came after the completion itself.
+   */
+  readonly previousLatestCompletedId: number | null | undefined;
 }
 
 export interface WindowReadings {
@@ -196,8 +200,8 @@ export class MetricWindow {
   private samples: JobSnapshot[] = [];
   /** The last good snapshot, kept even when it is not a sample (job not running). */
   private latest: JobSnapshot | null = null;
-  /** Our clock at the good snapshot before `latest`, for what completed between the two. */
-  private previousAtMs: number | null = null;
+  /** The good snapshot before `latest`, for what completed between the two. */
+  private previous: JobSnapshot | null = null;
   private lastFailure: SampleFailure | null = null;
   /** Our clock when a restart without a new RUNNING timestamp was seen (counters went back). */
   private restartSeenAtMs: number | null = null;
@@ -232,7 +236,7 @@ export class MetricWindow {
       this.implausible = { atMs: snapshot.takenAtMs, detail: describeImplausible(problem) };
       return { restart: false, dropped, implausible: problem };
     }
-    this.previousAtMs = previous?.takenAtMs ?? null;
+    this.previous = previous;
     this.latest = snapshot;
     this.lastFailure = null;
 
@@ -284,7 +288,7 @@ export class MetricWindow {
       taskSlots: latest?.taskSlots ?? null,
       lastSampleAtMs: latest?.takenAtMs ?? null,
       job: latest === null ? null : jobAsSeen(latest),
-      checkpoints: latest === null ? null : checkpointsAsSeen(latest, this.previousAtMs),
+      checkpoints: latest === null ? null : checkpointsAsSeen(latest, this.previous),
     };
     const unavailable = (reason: UnavailableReason, detail?: string): WindowReadings => ({
       ...base,
@@ -848,21 +852,29 @@ export function demandRatio(
   return { value: Math.max(need, Math.min(busy.value, drain)) };
 }
 
-/** The checkpointing of a snapshot, its times moved from the JobManager's clock to ours; null when not read. */
+/**
+ * The checkpointing of a snapshot, its times moved from the JobManager's clock to ours, with what
+ * the snapshot before it saw; null when not read.
+ */
 export function checkpointsAsSeen(
   snapshot: JobSnapshot,
-  previousSnapshotAtMs: number | null,
+  previous: JobSnapshot | null,
 ): CheckpointsAsSeen | null {
   const checkpointing = snapshot.checkpointing;
   if (checkpointing === undefined || checkpointing === null) return null;
   const latest = checkpointing.stats?.latestCompleted ?? null;
+  const before = previous?.checkpointing;
   return {
     intervalMs: checkpointing.intervalMs,
     latestCompletedId: latest?.id ?? null,
     latestCompletedAtMs:
       latest === null ? null : snapshot.takenAtMs - (snapshot.jobManagerNowMs - latest.completedAtMs),
     seenAtMs: snapshot.takenAtMs,
-    previousSnapshotAtMs,
+    previousSnapshotAtMs: previous?.takenAtMs ?? null,
+    previousLatestCompletedId:
+      before === undefined || before === null || before.stats === null
+        ? undefined
+        : (before.stats.latestCompleted?.id ?? null),
   };
 }
 

@@ -343,6 +343,18 @@ export function checkpointWaitPays(args: {
 }
 
 /**
+ * A checkpoint completed since the previous tick, as far as the JobManager shows: its id is new
+ * (or, when the previous tick did not read the checkpoints, it completed after that tick).
+ */
+function newSinceLastTick(seen: CheckpointsAsSeen): boolean {
+  const { latestCompletedId: id, previousLatestCompletedId: previousId } = seen;
+  if (id === null) return false;
+  if (previousId !== undefined) return id !== previousId;
+  const { latestCompletedAtMs: atMs, previousSnapshotAtMs: previousMs } = seen;
+  return atMs !== null && previousMs !== null && atMs > previousMs;
+}
+
+/**
  * How late the JobManager may show a completed checkpoint: it serves `GET /jobs/{jid}/checkpoints`
  * from a cache kept `rest.cache.checkpoint-statistics.timeout`, by default `web.refresh-interval`
  * (3 s; flink-runtime `AbstractCheckpointStatsHandler`). A checkpoint is not taken for late before.
@@ -386,7 +398,7 @@ export function checkpointHold(args: CheckpointHoldArgs): string | null {
   if (seen === null || seen === undefined || seen.intervalMs === null) return null;
   const previousMs = seen.previousSnapshotAtMs;
   const latestMs = seen.latestCompletedAtMs;
-  if (latestMs !== null && previousMs !== null && latestMs > previousMs) return null;
+  if (newSinceLastTick(seen)) return null;
   // A (re)started job's checkpoint timer starts anew (`CheckpointCoordinator.startCheckpointScheduler`
   // draws the first delay within one interval), so the next one is due an interval after the later
   // of the two.

@@ -737,6 +737,7 @@ describe('MetricWindow: checkpoints', () => {
       latestCompletedAtMs: null,
       seenAtMs: T0,
       previousSnapshotAtMs: null,
+      previousLatestCompletedId: undefined,
     });
     window.add(withCheckpoint(T0 + 15_000, T0 + 7_000 + 12_000));
     assert.deepEqual(window.readings(T0 + 15_000).checkpoints, {
@@ -745,6 +746,7 @@ describe('MetricWindow: checkpoints', () => {
       latestCompletedAtMs: T0 + 12_000,
       seenAtMs: T0 + 15_000,
       previousSnapshotAtMs: T0,
+      previousLatestCompletedId: null,
     });
     // Not read (a target that does not time its rescales on checkpoints): none.
     window.add(snapshotAt(T0 + 30_000, JOB));

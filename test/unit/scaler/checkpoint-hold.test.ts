@@ -18,7 +18,10 @@ import type { Backlog, CheckpointHoldArgs } from '../../../src/scaler/target-dec
 const NOW = Date.UTC(2026, 0, 1, 12);
 const ago = (seconds: number): number => NOW - seconds * 1000;
 
-/** Ticks every 15 s, checkpoints every 60 s, the latest completed `latestAgo` seconds ago. */
+/**
+ * Ticks every 15 s, checkpoints every 60 s, the latest completed `latestAgo` seconds ago; the tick
+ * before saw it already unless told otherwise.
+ */
 function seen(latestAgo: number | null, overrides: Partial<CheckpointsAsSeen> = {}): CheckpointsAsSeen {
   return {
     intervalMs: 60_000,
@@ -26,6 +29,7 @@ function seen(latestAgo: number | null, overrides: Partial<CheckpointsAsSeen> = 
     latestCompletedAtMs: latestAgo === null ? null : ago(latestAgo),
     seenAtMs: NOW,
     previousSnapshotAtMs: ago(15),
+    previousLatestCompletedId: latestAgo === null ? null : 7,
     ...overrides,
   };
 }
@@ -60,10 +64,23 @@ describe('checkpointHold', () => {
     );
   });
 
-  it('goes on the first tick after a checkpoint completed', () => {
-    assert.equal(checkpointHold(args({ checkpoints: seen(14) })), null);
-    // Completed just before the previous tick: that tick was the one right after it.
-    assert.notEqual(checkpointHold(args({ checkpoints: seen(16) })), null);
+  it('goes on the first tick that shows a new checkpoint', () => {
+    assert.equal(checkpointHold(args({ checkpoints: seen(14, { previousLatestCompletedId: 6 }) })), null);
+    // The first of the job's run, too.
+    assert.equal(checkpointHold(args({ checkpoints: seen(14, { previousLatestCompletedId: null }) })), null);
+    // Shown late by the JobManager's cache: it completed before the previous tick, it is new now.
+    assert.equal(checkpointHold(args({ checkpoints: seen(16, { previousLatestCompletedId: 6 }) })), null);
+    // Seen by the previous tick already: that tick was the one right after it.
+    assert.notEqual(checkpointHold(args({ checkpoints: seen(14) })), null);
+    // The previous tick did not read the checkpoints: completed after it is new.
+    assert.equal(
+      checkpointHold(args({ checkpoints: seen(14, { previousLatestCompletedId: undefined }) })),
+      null,
+    );
+    assert.notEqual(
+      checkpointHold(args({ checkpoints: seen(16, { previousLatestCompletedId: undefined }) })),
+      null,
+    );
   });
 
   it('waits at most one interval, a tick and the REST cache time: a late or failing checkpoint does not hold it longer', () => {

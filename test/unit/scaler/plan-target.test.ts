@@ -306,12 +306,14 @@ describe('planTarget', () => {
   });
 
   it('times an in-place rescale right after a checkpoint: held until one completed since the previous tick', () => {
+    // The latest checkpoint, 3, completed that long ago; the tick before saw 2 when it is new.
     const checkpoints = (latestAgoSeconds: number): CheckpointsAsSeen => ({
       intervalMs: 60_000,
       latestCompletedId: 3,
       latestCompletedAtMs: NOW - latestAgoSeconds * 1000,
       seenAtMs: NOW,
       previousSnapshotAtMs: NOW - 15_000,
+      previousLatestCompletedId: latestAgoSeconds < 15 ? 2 : 3,
     });
     const waiting = planTarget(input({ readings: readings({ value: 1 }, { checkpoints: checkpoints(40) }) }));
     assert.equal(holdOf(waiting), 'checkpoint');
