@@ -325,6 +325,13 @@ export const targetFields = {
     description:
       'How long an in-place rescale may take to show on the JobManager (same job, every vertex RUNNING at the new parallelism) before it is reported as not taken.',
   }),
+  rescaleAfterCheckpoint: field(forms.boolean(), {
+    scope: 'target',
+    form: 'boolean',
+    default: 'true',
+    description:
+      "Time a rescale that restores from the latest checkpoint (in place, or Flink's reactive mode) right after the job's next completed checkpoint, so it replays seconds of input rather than up to a whole checkpoint interval. It waits at most one interval (read from the JobManager) and a tick, and not at all for a scale-up whose backlog, grown over the wait, the new capacity would not drain within catch-up-duration, or would grow by more than the replay saved. A redeploy stops with a savepoint and is never held for it.",
+  }),
   allowStatelessRescale: field(forms.boolean(), {
     scope: 'target',
     form: 'boolean',

@@ -123,6 +123,47 @@ export interface TaskManagerVertexTimes {
   readonly idleTimeMs: number | null;
 }
 
+/**
+ * `GET /jobs/{jid}/checkpoints/config` (`CheckpointConfigInfo`): how often the job checkpoints.
+ * Set when the job is submitted, so the collector reads it once per job id.
+ */
+export interface CheckpointConfig {
+  /**
+   * `interval` in ms; null when periodic checkpoints are off (Flink answers 404 for a job without a
+   * checkpoint coordinator, and an interval of `Long.MAX_VALUE` for a streaming job without one set).
+   */
+  readonly intervalMs: number | null;
+}
+
+/** The latest completed checkpoint of `GET /jobs/{jid}/checkpoints` (`latest.completed`). */
+export interface CompletedCheckpoint {
+  readonly id: number;
+  /** `trigger_timestamp`: when the JobManager triggered it (its clock, epoch ms). */
+  readonly triggeredAtMs: number;
+  /** `latest_ack_timestamp`: when the last task acknowledged it, i.e. when it completed. */
+  readonly completedAtMs: number;
+}
+
+/** `GET /jobs/{jid}/checkpoints` (`CheckpointingStatistics`): its counts and latest completed checkpoint. */
+export interface CheckpointStats {
+  /** `counts.completed`: checkpoints completed since the job was submitted. */
+  readonly completed: number;
+  /** `counts.in_progress`. */
+  readonly inProgress: number;
+  /** `counts.failed`. */
+  readonly failed: number;
+  /** `latest.completed`; null before the first one (savepoints are listed apart, under `latest.savepoint`). */
+  readonly latestCompleted: CompletedCheckpoint | null;
+}
+
+/** What a snapshot says of the job's checkpointing. */
+export interface CheckpointingSeen {
+  /** null: periodic checkpoints are off. */
+  readonly intervalMs: number | null;
+  /** null when not read this tick (the config says checkpoints are off, or the call failed). */
+  readonly stats: CheckpointStats | null;
+}
+
 /** One entry of `GET /taskmanagers`. */
 export interface TaskManagerSummary {
   readonly id: string;
@@ -206,6 +247,8 @@ export interface JobSnapshot {
   readonly keyed?: boolean | null;
   /** Task slots per TaskManager, from `GET /taskmanagers` when asked for (cached); `null` otherwise. */
   readonly taskSlots: number | null;
+  /** The job's checkpointing when asked for; absent or null when not read. Times are the JobManager's clock. */
+  readonly checkpointing?: CheckpointingSeen | null;
   readonly vertices: readonly VertexSnapshot[];
   /** REST calls this snapshot made, by endpoint. */
   readonly restCalls: Readonly<Partial<Record<FlinkEndpoint, number>>>;
@@ -219,7 +262,9 @@ export type FlinkEndpoint =
   | 'subtask_metrics'
   | 'taskmanagers'
   | 'resource_requirements'
-  | 'vertex_taskmanagers';
+  | 'vertex_taskmanagers'
+  | 'checkpoint_config'
+  | 'checkpoints';
 
 export const FLINK_ENDPOINTS: readonly FlinkEndpoint[] = [
   'jobs_overview',
@@ -229,6 +274,8 @@ export const FLINK_ENDPOINTS: readonly FlinkEndpoint[] = [
   'taskmanagers',
   'resource_requirements',
   'vertex_taskmanagers',
+  'checkpoint_config',
+  'checkpoints',
 ];
 
 /**

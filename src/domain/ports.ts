@@ -5,6 +5,8 @@
 import type { TargetHistory } from './decision.js';
 import type {
   AggregatedMetric,
+  CheckpointConfig,
+  CheckpointStats,
   JobDetails,
   JobOverview,
   MetricValue,
@@ -87,6 +89,13 @@ export interface FlinkClient {
    * Called only for targets whose Pods metrics were read lately (`PodMetricsDemand`).
    */
   getVertexTaskManagers(jobId: string, vertexId: string): Promise<readonly TaskManagerVertexTimes[]>;
+  /**
+   * `GET /jobs/{jid}/checkpoints/config`: the checkpoint interval. A job without a checkpoint
+   * coordinator (Flink answers 404 here) has `intervalMs: null`.
+   */
+  getCheckpointConfig(jobId: string): Promise<CheckpointConfig>;
+  /** `GET /jobs/{jid}/checkpoints`: the counts and the latest completed checkpoint. */
+  getCheckpointStats(jobId: string): Promise<CheckpointStats>;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -8,13 +8,15 @@
  * - at most 1,000 job vertices and 64 source operators (`pendingRecords` gauges) per source vertex,
  *   so the calls and the work of one tick are bounded by these numbers, never by a claim;
  * - timestamps before 2100 and not after the JobManager's own `now`;
- * - task slots of one TaskManager within 32,768, its free slots within its slots.
+ * - task slots of one TaskManager within 32,768, its free slots within its slots;
+ * - a completed checkpoint triggered before 2100 and completed no earlier than it was triggered,
+ *   and listed only when the counts have one.
  *
  * A bound broken in an answer is a `FlinkImplausibleResponseError` (the target is skipped and
  * reported). The ceilings of the readings themselves, shared with the metric window that checks
  * them, are in src/metrics/sample-bounds.ts.
  */
-import type { JobDetails } from '../domain/flink.js';
+import type { CheckpointStats, JobDetails } from '../domain/flink.js';
 import { FlinkImplausibleResponseError } from '../errors.js';
 import { FLINK_MAX_PARALLELISM, MAX_TIMESTAMP_MS } from '../metrics/sample-bounds.js';
 
@@ -99,4 +101,27 @@ export function checkJobDetails(details: JobDetails, url: string): void {
       checkAtMost(url, `${at}.parallelism`, vertex.parallelism, ceiling, `${whose} max parallelism`);
     }
   });
+}
+
+/**
+ * The bounds of `GET /jobs/{jid}/checkpoints`: the latest completed checkpoint's timestamps, and a
+ * completed one listed only when one is counted. Its id is not bounded by the counts: a job
+ * restored from a checkpoint counts on from the restored id.
+ */
+export function checkCheckpointStats(stats: CheckpointStats, url: string): void {
+  const latest = stats.latestCompleted;
+  if (latest === null) return;
+  checkTimestamp(url, 'latest.completed.trigger_timestamp', latest.triggeredAtMs);
+  checkTimestamp(url, 'latest.completed.latest_ack_timestamp', latest.completedAtMs);
+  if (latest.completedAtMs < latest.triggeredAtMs) {
+    throw implausible(
+      url,
+      'latest.completed.latest_ack_timestamp',
+      latest.completedAtMs,
+      `before its own trigger_timestamp of ${latest.triggeredAtMs}`,
+    );
+  }
+  if (stats.completed === 0) {
+    throw implausible(url, 'counts.completed', 0, 'while a completed checkpoint is listed');
+  }
 }

@@ -6,12 +6,15 @@
  *
  * Shapes follow flink-runtime's `org.apache.flink.runtime.rest.messages` (Flink 1.18 – 2.x):
  * `JobsOverview`/`JobDetails`, `JobDetailsInfo` (with `IOMetricsInfo` and `JobPlanInfo.Plan`),
- * `MetricCollectionResponseBody`, `AggregatedMetricsResponseBody` and `TaskManagersInfo`.
+ * `MetricCollectionResponseBody`, `AggregatedMetricsResponseBody`, `TaskManagersInfo`,
+ * `CheckpointConfigInfo` and `CheckpointingStatistics`.
  */
 import { z } from 'zod';
 
 import type {
   AggregatedMetric,
+  CheckpointConfig,
+  CheckpointStats,
   JobDetails,
   JobOverview,
   JobPlanNode,
@@ -23,7 +26,7 @@ import type {
 } from '../domain/flink.js';
 import { FlinkBadResponseError, FlinkResponseTooLargeError } from '../errors.js';
 import { FLINK_MAX_PARALLELISM } from '../metrics/sample-bounds.js';
-import { checkAtMost, checkJobDetails, checkTimestamp } from './bounds.js';
+import { checkAtMost, checkCheckpointStats, checkJobDetails, checkTimestamp } from './bounds.js';
 
 /** A finite number, from a JSON number or a numeric string (metric values are strings); else `null`. */
 export function toFiniteNumber(value: unknown): number | null {
@@ -389,4 +392,64 @@ export function parseResourceRequirements(body: unknown, url: string): ResourceR
     out[vertexId] = { parallelism: { lowerBound: lower, upperBound: upper } };
   }
   return out;
+}
+
+// --- GET /jobs/{jid}/checkpoints/config and /jobs/{jid}/checkpoints ----------------------------
+
+/**
+ * Intervals at or above this mean "no periodic checkpoints": Flink stores a disabled interval as
+ * `Long.MAX_VALUE` (`CheckpointCoordinatorConfiguration`), which JSON.parse rounds to 2^63; no
+ * integer that large is exact in a double, so any unsafe integer is read as that.
+ */
+const DISABLED_INTERVAL_MS = Number.MAX_SAFE_INTEGER;
+
+const CheckpointConfigSchema = z.object({
+  interval: z.unknown().transform(toFiniteNumber).pipe(z.number().positive()),
+});
+
+/** `CheckpointConfigInfo`: only `interval` is read; a `Long.MAX_VALUE` interval is checkpoints off. */
+export function parseCheckpointConfig(body: unknown, url: string): CheckpointConfig {
+  const { interval } = validate(CheckpointConfigSchema, body, url);
+  return { intervalMs: interval >= DISABLED_INTERVAL_MS ? null : interval };
+}
+
+const count = z.number().int().nonnegative();
+
+const CheckpointStatsSchema = z.object({
+  counts: z.object({ completed: count, in_progress: count, failed: count }),
+  latest: z
+    .object({
+      completed: z
+        .object({
+          id: count,
+          trigger_timestamp: z.number().int().positive(),
+          latest_ack_timestamp: z.number().int().positive(),
+        })
+        .nullish(),
+    })
+    .nullish(),
+});
+
+/**
+ * `CheckpointingStatistics`: the counts and the latest completed checkpoint. The history, the
+ * summary and the per-task details are not read (zod drops them unparsed beyond their JSON decoding).
+ */
+export function parseCheckpointStats(body: unknown, url: string): CheckpointStats {
+  const data = validate(CheckpointStatsSchema, body, url);
+  const latest = data.latest?.completed ?? null;
+  const stats: CheckpointStats = {
+    completed: data.counts.completed,
+    inProgress: data.counts.in_progress,
+    failed: data.counts.failed,
+    latestCompleted:
+      latest === null
+        ? null
+        : {
+            id: latest.id,
+            triggeredAtMs: latest.trigger_timestamp,
+            completedAtMs: latest.latest_ack_timestamp,
+          },
+  };
+  checkCheckpointStats(stats, url);
+  return stats;
 }

@@ -19,6 +19,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 import type {
   AggregatedMetric,
+  CheckpointConfig,
+  CheckpointStats,
   FlinkEndpoint,
   JobDetails,
   JobOverview,
@@ -43,6 +45,8 @@ import { ConcurrencyLimiter } from './concurrency.js';
 import {
   decodeJsonBody,
   parseAggregatedMetrics,
+  parseCheckpointConfig,
+  parseCheckpointStats,
   parseJobDetails,
   parseJobsOverview,
   parseMetricNames,
@@ -235,6 +239,25 @@ export class FlinkRestClient implements FlinkClient, JobRequirementsClient {
       parseVertexTaskManagers,
       jobId,
     );
+  }
+
+  async getCheckpointConfig(jobId: string): Promise<CheckpointConfig> {
+    try {
+      // Not marked job-scoped: Flink answers this 404 for a job it runs without a checkpoint
+      // coordinator (`CheckpointConfigHandler`), so here it means "no checkpoints", not "no job".
+      return await this.get(
+        'checkpoint_config',
+        `/jobs/${enc(jobId)}/checkpoints/config`,
+        parseCheckpointConfig,
+      );
+    } catch (err) {
+      if (err instanceof FlinkHttpError && err.status === 404) return { intervalMs: null };
+      throw err;
+    }
+  }
+
+  getCheckpointStats(jobId: string): Promise<CheckpointStats> {
+    return this.get('checkpoints', `/jobs/${enc(jobId)}/checkpoints`, parseCheckpointStats, jobId);
   }
 
   getResourceRequirements(jobId: string): Promise<ResourceRequirements> {

@@ -1,6 +1,6 @@
 /**
  * One snapshot of one job per tick, within a REST budget of `1 + number of source vertices` calls in
- * steady state:
+ * steady state (one more when the checkpoints are asked for):
  *
  * - `GET /jobs/{jid}` (one call): state, RUNNING timestamp, plan, and the cumulative busy,
  *   back-pressured and idle times and record counts of every vertex (`IOMetricsInfo`).
@@ -8,8 +8,11 @@
  *   the source operator's `numRecordsIn` and `numRecordsOut`, and the task's accumulated busy, idle
  *   and back-pressured times as their clock) or, when their names are not known yet, the listing of its
  *   metric names. Names are cached per vertex until the job restarts.
+ * - when asked for (`wantCheckpoints`: a target that times its rescales on checkpoints) and the
+ *   job checkpoints: its latest completed checkpoint (`GET /jobs/{jid}/checkpoints`, one call).
  *
- * Outside steady state: job discovery (`GET /jobs/overview`, until a job id is known), slots per
+ * Outside steady state: job discovery (`GET /jobs/overview`, until a job id is known), the
+ * checkpoint interval (`GET /jobs/{jid}/checkpoints/config`, once per job id, when asked), slots per
  * TaskManager (`GET /taskmanagers`, once, when asked for), and the subtask time gauges for vertices
  * whose counters are missing (`busyTimeMsPerSecond`... with `agg=avg`; asked once more after each
  * restart, not again when Flink has none either).
@@ -19,6 +22,7 @@
  * the query it makes fits `maxMetricQueryLength`.
  */
 import type {
+  CheckpointingSeen,
   FlinkEndpoint,
   JobDetails,
   JobSnapshot,
@@ -138,7 +142,9 @@ export function countPartitions(names: readonly string[]): number | null {
 
 /**
  * What a target remembers between snapshots: the discovered job id, the source metric names, the
- * vertices whose gauges Flink does not have, the task slots. All of it is forgotten on a restart.
+ * vertices whose gauges Flink does not have, the task slots (all forgotten on a restart), and the
+ * checkpoint interval of the job id it was read for (a job's checkpoint config is fixed when it is
+ * submitted, so a restart under the same id keeps it).
  */
 export class SnapshotState {
   /** @internal */ tick = 0;
@@ -149,6 +155,8 @@ export class SnapshotState {
   /** @internal Listings in a row (per source vertex) that showed no `pendingRecords`. */
   readonly listingsWithoutPending = new Map<string, number>();
   /** @internal */ readonly noGauges = new Set<string>();
+  /** @internal */ checkpointConfig: { readonly jobId: string; readonly intervalMs: number | null } | null =
+    null;
 
   /** @internal */
   forgetRun(): void {
@@ -164,6 +172,11 @@ export interface TakeSnapshotRequest {
   readonly jobId?: string | undefined;
   /** Read slots per TaskManager (`GET /taskmanagers`, cached until a restart). */
   readonly wantTaskSlots?: boolean;
+  /**
+   * Read the job's checkpointing: its interval once per job id (`GET .../checkpoints/config`), and,
+   * when checkpoints are on, the latest completed one every tick (`GET .../checkpoints`).
+   */
+  readonly wantCheckpoints?: boolean;
   readonly state: SnapshotState;
   readonly clock: Clock;
   readonly options?: Partial<SnapshotOptions>;
@@ -207,26 +220,31 @@ export async function takeSnapshot(client: FlinkClient, request: TakeSnapshotReq
 
   const sourceIds = sourceVertexIds(details);
   const running = details.state === 'RUNNING';
-  const vertices = await Promise.all(
-    details.vertices.map(async (vertex): Promise<VertexSnapshot> => {
-      const isSource = sourceIds.has(vertex.id);
-      const [source, gauges] = await Promise.all([
-        isSource && running ? readSource(client, details.jobId, vertex, state, options, count) : null,
-        running ? readGauges(client, details.jobId, vertex, state, count) : null,
-      ]);
-      return {
-        id: vertex.id,
-        name: vertex.name,
-        parallelism: vertex.parallelism,
-        maxParallelism: vertex.maxParallelism,
-        status: vertex.status,
-        isSource,
-        counters: vertex.counters,
-        gauges,
-        source: isSource ? (source ?? UNKNOWN_SOURCE) : null,
-      };
-    }),
-  );
+  const [checkpointing, vertices] = await Promise.all([
+    request.wantCheckpoints === true && running
+      ? readCheckpointing(client, details.jobId, state, count)
+      : null,
+    Promise.all(
+      details.vertices.map(async (vertex): Promise<VertexSnapshot> => {
+        const isSource = sourceIds.has(vertex.id);
+        const [source, gauges] = await Promise.all([
+          isSource && running ? readSource(client, details.jobId, vertex, state, options, count) : null,
+          running ? readGauges(client, details.jobId, vertex, state, count) : null,
+        ]);
+        return {
+          id: vertex.id,
+          name: vertex.name,
+          parallelism: vertex.parallelism,
+          maxParallelism: vertex.maxParallelism,
+          status: vertex.status,
+          isSource,
+          counters: vertex.counters,
+          gauges,
+          source: isSource ? (source ?? UNKNOWN_SOURCE) : null,
+        };
+      }),
+    ),
+  ]);
 
   let taskSlots = state.taskSlots;
   if (request.wantTaskSlots === true && taskSlots === null) {
@@ -246,9 +264,37 @@ export async function takeSnapshot(client: FlinkClient, request: TakeSnapshotReq
     keyed:
       details.plan === null ? null : details.plan.some((node) => node.inputShipStrategies?.includes('HASH')),
     taskSlots,
+    checkpointing,
     vertices,
     restCalls,
   };
+}
+
+/**
+ * The job's checkpoint interval (read once per job id) and, when it checkpoints, its latest
+ * completed checkpoint. A failing call leaves the checkpointing unknown for this tick, unless the
+ * error fails the target.
+ */
+async function readCheckpointing(
+  client: FlinkClient,
+  jobId: string,
+  state: SnapshotState,
+  count: (endpoint: FlinkEndpoint) => void,
+): Promise<CheckpointingSeen | null> {
+  try {
+    let config = state.checkpointConfig;
+    if (config?.jobId !== jobId) {
+      count('checkpoint_config');
+      config = { jobId, intervalMs: (await client.getCheckpointConfig(jobId)).intervalMs };
+      state.checkpointConfig = config;
+    }
+    if (config.intervalMs === null) return { intervalMs: null, stats: null };
+    count('checkpoints');
+    return { intervalMs: config.intervalMs, stats: await client.getCheckpointStats(jobId) };
+  } catch (err) {
+    if (failsTheTarget(err)) throw err;
+    return null;
+  }
 }
 
 const UNKNOWN_SOURCE: SourceReadings = Object.freeze({

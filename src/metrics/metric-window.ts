@@ -100,6 +100,30 @@ export interface JobAsSeen {
   }[];
 }
 
+/**
+ * The job's checkpointing as the newest snapshot read it, times on our clock: what the checkpoint
+ * hold of the planner needs to time a rescale right after a completed checkpoint.
+ */
+export interface CheckpointsAsSeen {
+  /** Milliseconds between checkpoints; null: periodic checkpoints are off. */
+  readonly intervalMs: number | null;
+  /** The latest completed checkpoint's id; null before the first (or when not read). */
+  readonly latestCompletedId: number | null;
+  /** When it completed (its `latest_ack_timestamp` moved to our clock); null before the first. */
+  readonly latestCompletedAtMs: number | null;
+  /** Our clock when the newest snapshot was taken. */
+  readonly seenAtMs: number;
+  /** Our clock at the snapshot before it; null when there was none. */
+  readonly previousSnapshotAtMs: number | null;
+  /**
+   * The latest completed checkpoint's id as the snapshot before saw it (null: none yet; undefined:
+   * not read then). A newer one is new this tick: a rescale written now comes right after it. Ids,
+   * not times, tell it: the JobManager may show a completion a few seconds late (its statistics
+   * cache), after a tick that came after the completion itself.
+   */
+  readonly previousLatestCompletedId: number | null | undefined;
+}
+
 export interface WindowReadings {
   readonly jobId: string | null;
   readonly jobName: string | null;
@@ -120,6 +144,8 @@ export interface WindowReadings {
   readonly vertices: readonly VertexWindowStats[];
   /** The job as last seen; null before the first snapshot. */
   readonly job: JobAsSeen | null;
+  /** The job's checkpointing as last seen; absent or null where it was not read. */
+  readonly checkpoints?: CheckpointsAsSeen | null;
 }
 
 /** What `add` did with a snapshot. */
@@ -174,6 +200,8 @@ export class MetricWindow {
   private samples: JobSnapshot[] = [];
   /** The last good snapshot, kept even when it is not a sample (job not running). */
   private latest: JobSnapshot | null = null;
+  /** The good snapshot before `latest`, for what completed between the two. */
+  private previous: JobSnapshot | null = null;
   private lastFailure: SampleFailure | null = null;
   /** Our clock when a restart without a new RUNNING timestamp was seen (counters went back). */
   private restartSeenAtMs: number | null = null;
@@ -208,6 +236,7 @@ export class MetricWindow {
       this.implausible = { atMs: snapshot.takenAtMs, detail: describeImplausible(problem) };
       return { restart: false, dropped, implausible: problem };
     }
+    this.previous = previous;
     this.latest = snapshot;
     this.lastFailure = null;
 
@@ -259,6 +288,7 @@ export class MetricWindow {
       taskSlots: latest?.taskSlots ?? null,
       lastSampleAtMs: latest?.takenAtMs ?? null,
       job: latest === null ? null : jobAsSeen(latest),
+      checkpoints: latest === null ? null : checkpointsAsSeen(latest, this.previous),
     };
     const unavailable = (reason: UnavailableReason, detail?: string): WindowReadings => ({
       ...base,
@@ -820,6 +850,32 @@ export function demandRatio(
   }
   const drain = need + (busy.value * backlog) / (catchUpSeconds * read);
   return { value: Math.max(need, Math.min(busy.value, drain)) };
+}
+
+/**
+ * The checkpointing of a snapshot, its times moved from the JobManager's clock to ours, with what
+ * the snapshot before it saw; null when not read.
+ */
+export function checkpointsAsSeen(
+  snapshot: JobSnapshot,
+  previous: JobSnapshot | null,
+): CheckpointsAsSeen | null {
+  const checkpointing = snapshot.checkpointing;
+  if (checkpointing === undefined || checkpointing === null) return null;
+  const latest = checkpointing.stats?.latestCompleted ?? null;
+  const before = previous?.checkpointing;
+  return {
+    intervalMs: checkpointing.intervalMs,
+    latestCompletedId: latest?.id ?? null,
+    latestCompletedAtMs:
+      latest === null ? null : snapshot.takenAtMs - (snapshot.jobManagerNowMs - latest.completedAtMs),
+    seenAtMs: snapshot.takenAtMs,
+    previousSnapshotAtMs: previous?.takenAtMs ?? null,
+    previousLatestCompletedId:
+      before === undefined || before === null || before.stats === null
+        ? undefined
+        : (before.stats.latestCompleted?.id ?? null),
+  };
 }
 
 /** The job of a snapshot, its RUNNING timestamp moved from the JobManager's clock to ours. */

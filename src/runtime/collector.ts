@@ -35,6 +35,11 @@ export interface CollectorTarget {
   readonly window?: Partial<MetricWindowOptions> | undefined;
   /** Read slots per TaskManager (when the target does not set its task slots). */
   readonly wantTaskSlots?: boolean | undefined;
+  /**
+   * Read the job's checkpointing (its interval once per job id, its latest completed checkpoint
+   * every tick): only for a target whose rescales wait for a checkpoint.
+   */
+  readonly wantCheckpoints?: boolean | undefined;
   /** Bound to the target's child logger, e.g. `{namespace, name, kind}`. */
   readonly logBindings?: Readonly<Record<string, unknown>> | undefined;
 }
@@ -57,6 +62,9 @@ export function collectorTargetOf(target: RegisteredTarget): CollectorTarget | n
       catchUpSeconds: config.catchUpDuration,
     },
     wantTaskSlots: target.view.taskSlots === null,
+    // The checkpoint hold is the only reader of the checkpoint facts: a target that never writes
+    // (modes recommend and metrics-only), or has it off, does not pay the call per tick.
+    wantCheckpoints: config.mode === 'scale' && config.rescaleAfterCheckpoint,
     logBindings: { namespace: target.ref.namespace, name: target.ref.name, kind: target.ref.kind },
   };
 }
@@ -141,6 +149,7 @@ function sameTarget(a: CollectorTarget, b: CollectorTarget): boolean {
     a.jobManagerUrl === b.jobManagerUrl &&
     a.jobId === b.jobId &&
     a.wantTaskSlots === b.wantTaskSlots &&
+    a.wantCheckpoints === b.wantCheckpoints &&
     JSON.stringify(a.window ?? {}) === JSON.stringify(b.window ?? {})
   );
 }
@@ -368,6 +377,7 @@ export class Collector {
       snapshot = await takeSnapshot(entry.client, {
         jobId: entry.target.jobId,
         wantTaskSlots: entry.target.wantTaskSlots ?? false,
+        wantCheckpoints: entry.target.wantCheckpoints ?? false,
         state: entry.snapshotState,
         clock: this.dependencies.clock,
         ...(this.dependencies.snapshotOptions === undefined

@@ -451,7 +451,8 @@ export class ScalingLoop implements RecommendationSource {
         hold.kind === 'operator-busy' ||
         hold.kind === 'in-flight' ||
         hold.kind === 'post-rescale' ||
-        hold.kind === 'backoff'
+        hold.kind === 'backoff' ||
+        hold.kind === 'checkpoint'
       ) {
         events.emit(target.ref, 'Normal', 'RescaleHeld', `${summary}: held: ${hold.why}`);
       }

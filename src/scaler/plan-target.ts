@@ -24,11 +24,13 @@ import type { RescaleInFlight, VertexParallelism } from './rescale-path.js';
 import {
   backlogOf,
   budgetHold,
+  checkpointHold,
   lagDemandsScaleUp,
   loadChangeHold,
   observeMetrics,
   postRescaleHold,
   rescalesWithin,
+  sourceReadRate,
   targetDecisionInput,
 } from './target-decision.js';
 
@@ -102,6 +104,8 @@ export type HoldKind =
   | 'budget'
   | 'stateless'
   | 'backoff'
+  /** A rescale that restores from a checkpoint waits for the next one to complete (`rescale-after-checkpoint`). */
+  | 'checkpoint'
   /** In place was asked for and the spec cannot do it, or the job's vertices are not known yet. */
   | 'rescale-path';
 
@@ -281,7 +285,10 @@ function planReady(
     return { outcome: 'unchanged', ...decided, recorded };
   }
   const path = writeOf(input, config, view, decision, redeployNotTaken);
-  const hold = holdOf(input, view, config, decision, conflict, redeployNotTaken !== null) ?? path.hold;
+  const hold =
+    holdOf(input, view, config, decision, conflict, redeployNotTaken !== null) ??
+    path.hold ??
+    checkpointHoldOf(input, view, config, decision, path.write);
   if (hold !== null || path.write === null) {
     const held = hold ?? { kind: 'rescale-path', why: 'no path' };
     const outcome = held.kind === 'recommend' ? held.why : `held: ${held.why}`;
@@ -308,6 +315,33 @@ function planReady(
       rescalesAtMs: [...rescalesWithin(input.history.rescalesAtMs, nowMs), nowMs],
     },
   };
+}
+
+/**
+ * The last hold, once everything else lets the write go: a rescale that restores from a checkpoint
+ * waits for the next one (see `checkpointHold`).
+ */
+function checkpointHoldOf(
+  input: PlanInput,
+  view: TargetView,
+  config: TargetConfig,
+  decision: Decision,
+  write: PlannedWrite | null,
+): Hold | null {
+  if (write === null) return null;
+  const why = checkpointHold({
+    enabled: config.rescaleAfterCheckpoint,
+    path: write.path,
+    checkpoints: input.readings?.checkpoints,
+    runningSinceMs: input.readings?.job?.runningSinceMs ?? null,
+    currentReplicas: view.currentReplicas,
+    desiredReplicas: decision.desiredReplicas,
+    backlog: backlogOf(input.readings),
+    readRecordsPerSecond: sourceReadRate(input.readings),
+    catchUpSeconds: config.catchUpDuration,
+    nowMs: input.nowMs,
+  });
+  return why === null ? null : { kind: 'checkpoint', why };
 }
 
 /** `in place (native mode on the adaptive scheduler: ...)`, for Events and logs. */

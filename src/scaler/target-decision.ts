@@ -4,7 +4,7 @@
  * runs these against the cluster, `slotscaler simulate` against a job model, so both run the same
  * mapping.
  */
-import type { WindowReadings } from '../metrics/metric-window.js';
+import type { CheckpointsAsSeen, WindowReadings } from '../metrics/metric-window.js';
 import type { TargetConfig } from '../config/schema.js';
 import type {
   CapacityUnits,
@@ -15,6 +15,7 @@ import type {
 } from '../domain/decision.js';
 import { isAvailable } from '../domain/metrics.js';
 import type { MetricReading } from '../domain/metrics.js';
+import type { RescalePath } from '../domain/target.js';
 
 /** The metrics of a target's config as the decision sees them (values in milli-units). */
 export function observeMetrics(
@@ -281,4 +282,158 @@ export function budgetHold(args: {
   if (spent < args.maxPerHour) return null;
   if (args.scalingUp && args.lagDemands) return null;
   return `restart budget spent: ${spent} rescales in the last hour (max-rescales-per-hour ${args.maxPerHour}); only a scale-up the lag demands goes through`;
+}
+
+/** Records per second the sources read over the window; null where a source's rate is not known. */
+export function sourceReadRate(readings: Pick<WindowReadings, 'vertices'> | undefined): number | null {
+  const sources = readings?.vertices.filter((vertex) => vertex.isSource) ?? [];
+  if (sources.length === 0) return null;
+  let read = 0;
+  for (const source of sources) {
+    if (source.recordsInPerSecond === null) return null;
+    read += source.recordsInPerSecond;
+  }
+  return read;
+}
+
+/**
+ * Waiting `waitSeconds` before a scale-up would break the lag objective: the backlog, grown over
+ * the wait at today's rate, would not drain within `catchUpSeconds` at the capacity the scale-up
+ * brings. That capacity is taken as the records read now times `desired / current` (a lower bound:
+ * a job not yet saturated can read more than it does); the arrivals as what is read plus what the
+ * backlog grows by. A scale-down only adds capacity by waiting, and an unknown backlog or rate
+ * gives no reason to hurry: neither breaks it.
+ */
+export function checkpointWaitBreaksLag(args: {
+  readonly backlog: Backlog | null;
+  readonly readRecordsPerSecond: number | null;
+  readonly currentReplicas: number;
+  readonly desiredReplicas: number;
+  readonly waitSeconds: number;
+  readonly catchUpSeconds: number;
+}): boolean {
+  const { backlog, readRecordsPerSecond: read } = args;
+  if (args.desiredReplicas <= args.currentReplicas || backlog === null || read === null || read <= 0)
+    return false;
+  const growth = -backlog.drainRecordsPerSecond;
+  const pendingAfterWait = backlog.pendingRecords + Math.max(0, growth) * args.waitSeconds;
+  if (pendingAfterWait <= 0) return false;
+  const capacityAfter = (read * args.desiredReplicas) / Math.max(1, args.currentReplicas);
+  const arriving = read + growth;
+  if (capacityAfter <= arriving) return true;
+  return pendingAfterWait / (capacityAfter - arriving) > args.catchUpSeconds;
+}
+
+/**
+ * Waiting pays when the backlog it lets grow (`growth × waitSeconds`) is smaller than the replay it
+ * saves (`read × replaySeconds`, what the job read since its latest checkpoint): either way the job
+ * has those records to work through after the rescale. A backlog that does not grow, or an unknown
+ * one, always makes the wait pay.
+ */
+export function checkpointWaitPays(args: {
+  readonly backlog: Backlog | null;
+  readonly readRecordsPerSecond: number | null;
+  readonly waitSeconds: number;
+  readonly replaySeconds: number;
+}): boolean {
+  const { backlog, readRecordsPerSecond: read } = args;
+  if (backlog === null || read === null) return true;
+  const growth = -backlog.drainRecordsPerSecond;
+  return growth * args.waitSeconds < read * args.replaySeconds;
+}
+
+/**
+ * A checkpoint completed since the previous tick, as far as the JobManager shows: its id is new
+ * (or, when the previous tick did not read the checkpoints, it completed after that tick).
+ */
+function newSinceLastTick(seen: CheckpointsAsSeen): boolean {
+  const { latestCompletedId: id, previousLatestCompletedId: previousId } = seen;
+  if (id === null) return false;
+  if (previousId !== undefined) return id !== previousId;
+  const { latestCompletedAtMs: atMs, previousSnapshotAtMs: previousMs } = seen;
+  return atMs !== null && previousMs !== null && atMs > previousMs;
+}
+
+/**
+ * How late the JobManager may show a completed checkpoint: it serves `GET /jobs/{jid}/checkpoints`
+ * from a cache kept `rest.cache.checkpoint-statistics.timeout`, by default `web.refresh-interval`
+ * (3 s; flink-runtime `AbstractCheckpointStatsHandler`). A checkpoint is not taken for late before.
+ */
+export const CHECKPOINT_STATS_CACHE_MS = 3_000;
+
+/** What the checkpoint hold reads of a decided rescale. */
+export interface CheckpointHoldArgs {
+  /** `rescale-after-checkpoint`. */
+  readonly enabled: boolean;
+  /** The path the write takes: a redeploy stops with a savepoint and replays nothing. */
+  readonly path: RescalePath;
+  readonly checkpoints: CheckpointsAsSeen | null | undefined;
+  /** When the job last started running (our clock): its first checkpoint is due an interval later. */
+  readonly runningSinceMs: number | null;
+  readonly currentReplicas: number;
+  readonly desiredReplicas: number;
+  readonly backlog: Backlog | null;
+  readonly readRecordsPerSecond: number | null;
+  readonly catchUpSeconds: number;
+  readonly nowMs: number;
+}
+
+/**
+ * Why a decided rescale waits for the next completed checkpoint, or null: write it now.
+ *
+ * A job restored from its latest completed checkpoint (in place, and Flink's reactive mode)
+ * processes again what it read since that checkpoint; written on the first tick after a checkpoint
+ * completed, a rescale replays at most one tick of input, written at a random moment half an
+ * interval on average. So the change waits until a checkpoint completed since the previous tick,
+ * and no longer than until the next one is due (an interval after the later of the latest completed
+ * one and the job's last start) and one tick and the JobManager's cache time after it, to see it:
+ * a late or failing checkpoint costs one interval (and those seconds) at most. It is written at once when checkpoint timing is off, the path takes a
+ * savepoint, checkpoints are off or unknown, or waiting would break the lag objective
+ * (`checkpointWaitBreaksLag`) or let the backlog grow by more than the replay it saves
+ * (`checkpointWaitPays`).
+ */
+export function checkpointHold(args: CheckpointHoldArgs): string | null {
+  const { checkpoints: seen, nowMs } = args;
+  if (!args.enabled || args.path === 'redeploy') return null;
+  if (seen === null || seen === undefined || seen.intervalMs === null) return null;
+  const previousMs = seen.previousSnapshotAtMs;
+  const latestMs = seen.latestCompletedAtMs;
+  if (newSinceLastTick(seen)) return null;
+  // A (re)started job's checkpoint timer starts anew (`CheckpointCoordinator.startCheckpointScheduler`
+  // draws the first delay within one interval), so the next one is due an interval after the later
+  // of the two.
+  const since = [latestMs, args.runningSinceMs].filter((atMs): atMs is number => atMs !== null);
+  if (since.length === 0) return null;
+  const sinceMs = Math.max(...since);
+  const dueMs = sinceMs + seen.intervalMs;
+  const tickMs = previousMs === null ? 0 : Math.max(0, seen.seenAtMs - previousMs);
+  const waitMs = dueMs + tickMs + CHECKPOINT_STATS_CACHE_MS - nowMs;
+  if (waitMs <= 0) return null;
+  if (
+    checkpointWaitBreaksLag({
+      backlog: args.backlog,
+      readRecordsPerSecond: args.readRecordsPerSecond,
+      currentReplicas: args.currentReplicas,
+      desiredReplicas: args.desiredReplicas,
+      waitSeconds: waitMs / 1000,
+      catchUpSeconds: args.catchUpSeconds,
+    })
+  )
+    return null;
+  const ageSeconds = latestMs === null ? null : Math.round((nowMs - latestMs) / 1000);
+  if (
+    ageSeconds !== null &&
+    !checkpointWaitPays({
+      backlog: args.backlog,
+      readRecordsPerSecond: args.readRecordsPerSecond,
+      waitSeconds: waitMs / 1000,
+      replaySeconds: (nowMs - (latestMs ?? nowMs)) / 1000,
+    })
+  )
+    return null;
+  return `waiting for the next checkpoint (due in ${Math.max(0, Math.ceil((dueMs - nowMs) / 1000))}s, every ${formatSeconds(seen.intervalMs)}): written now it would replay ${ageSeconds === null ? 'everything since the job started' : `the last ${ageSeconds}s of input`}`;
+}
+
+function formatSeconds(ms: number): string {
+  return `${Number((ms / 1000).toPrecision(4))}s`;
 }

@@ -28,9 +28,12 @@
  *   `upgradeMode: savepoint`) and resumes from it: it replays nothing but the savepoint's time is
  *   downtime too.
  *
- * Checkpoints complete every `checkpointIntervalSeconds` while the job runs, the first one an
- * interval after it (re)starts (Flink's periodic trigger, `execution.checkpointing.interval`);
- * a restore is where the next interval starts.
+ * Checkpoints complete every `checkpointIntervalSeconds` while the job runs (Flink's periodic
+ * trigger, `execution.checkpointing.interval`): at simulated time 0 the next is due 0.618 of an
+ * interval later (so no tick interval lines up with them), after a restart one interval after it
+ * (a restore is where the next interval starts). The snapshots report the interval and the
+ * latest completed checkpoint as `GET /jobs/{jid}/checkpoints` does, so the planner times its
+ * rescales on them as it does in the cluster.
  *
  * What it leaves out, on purpose:
  * - one bottleneck vertex and linear scaling: no data skew, no hot keys, no key-group or partition
@@ -51,7 +54,7 @@
  *
  * Pure: the time is simulated (epoch ms given by the caller); nothing here reads a clock.
  */
-import type { JobSnapshot, VertexSnapshot } from '../domain/flink.js';
+import type { CheckpointingSeen, JobSnapshot, VertexSnapshot } from '../domain/flink.js';
 import type { RescalePath } from '../domain/target.js';
 
 /**
@@ -186,6 +189,8 @@ interface TimeCounters {
 }
 
 const STEP_MS = 1000;
+/** Where in its interval the running job's checkpoints are at simulated time 0: (√5 − 1) / 2. */
+export const CHECKPOINT_PHASE = (Math.sqrt(5) - 1) / 2;
 const JOB_ID = '5105c41e00000000000000000000000a';
 
 function zeroCounters(): TimeCounters {
@@ -208,6 +213,9 @@ export class JobModel {
   private nextCheckpointMs: number | null;
   /** Records processed since the latest completed checkpoint (or the restore): what a restore replays. */
   private sinceCheckpoint = 0;
+  /** Checkpoints completed, and the latest one: what `GET /jobs/{jid}/checkpoints` reports. */
+  private checkpointsCompleted = 0;
+  private latestCheckpointAtMs: number | null = null;
   /** Records the source read within the current run. */
   private runRecords = 0;
   private source: TimeCounters = zeroCounters();
@@ -234,7 +242,12 @@ export class JobModel {
     this.nowMs = this.options.startMs;
     // Running for a while already: the window's restart hold must not apply at the start.
     this.runningSinceMs = this.options.startMs - 3_600_000;
-    this.nextCheckpointMs = this.checkpointDueAfter(this.nowMs);
+    // The job has run for a while: its checkpoints are on a phase of their own, which no tick
+    // interval lines up with (the golden ratio of an interval), as a real job's do not either.
+    const intervalMs = checkpointIntervalSeconds * 1000;
+    this.nextCheckpointMs = intervalMs > 0 ? this.nowMs + Math.round(intervalMs * CHECKPOINT_PHASE) : null;
+    this.latestCheckpointAtMs = this.nextCheckpointMs === null ? null : this.nextCheckpointMs - intervalMs;
+    this.checkpointsCompleted = this.latestCheckpointAtMs === null ? 0 : 1;
     this.taskManagers = initialTaskManagers;
     this.parallelism = Math.min(initialTaskManagers * taskSlots, this.options.maxParallelism);
     this.arrivals.push({ atMs: this.nowMs, total: 0 });
@@ -298,6 +311,8 @@ export class JobModel {
     } else if (this.nextCheckpointMs !== null && this.nowMs >= this.nextCheckpointMs) {
       // Everything processed so far is in this checkpoint: a restore from it replays nothing before it.
       this.sinceCheckpoint = 0;
+      this.checkpointsCompleted += 1;
+      this.latestCheckpointAtMs = this.nowMs;
       this.nextCheckpointMs = this.checkpointDueAfter(this.nowMs);
     }
   }
@@ -397,7 +412,27 @@ export class JobModel {
     return Math.max(0, (this.nowMs - arrivedAtMs) / 1000);
   }
 
-  /** What the Flink REST client would report now: `GET /jobs/{jid}` and the source's `pendingRecords`. */
+  /** The job's checkpointing as the JobManager reports it: a checkpoint takes no time, so trigger = completion. */
+  private checkpointing(): CheckpointingSeen {
+    const intervalSeconds = this.options.checkpointIntervalSeconds;
+    if (intervalSeconds <= 0) return { intervalMs: null, stats: null };
+    const atMs = this.latestCheckpointAtMs;
+    return {
+      intervalMs: intervalSeconds * 1000,
+      stats: {
+        completed: this.checkpointsCompleted,
+        inProgress: 0,
+        failed: 0,
+        latestCompleted:
+          atMs === null ? null : { id: this.checkpointsCompleted, triggeredAtMs: atMs, completedAtMs: atMs },
+      },
+    };
+  }
+
+  /**
+   * What the Flink REST client would report now: `GET /jobs/{jid}`, the source's `pendingRecords`
+   * and, while the job runs, its checkpointing (the collector reads it of a RUNNING job only).
+   */
   snapshot(): JobSnapshot {
     const restarting = this.restartUntilMs !== null;
     const records = Math.floor(this.runRecords);
@@ -436,6 +471,7 @@ export class JobModel {
       takenAtMs: this.nowMs,
       maxParallelism: this.options.maxParallelism,
       taskSlots: this.options.taskSlots,
+      checkpointing: restarting ? null : this.checkpointing(),
       vertices: [
         vertex('0a448493b4782967b150582570326227', 'Source: Kafka', this.source, true),
         vertex('ea632d67b7d595e5b851708ae9ad79d6', 'Process', this.process, false),

@@ -56,6 +56,12 @@ export interface FakeJobSpec {
   readonly counters?: 'number' | 'nan-string' | 'nan-bare' | 'missing';
   /** How long ago (ms) the job switched to RUNNING; default 10 minutes. */
   readonly runningForMs?: number;
+  /**
+   * `execution.checkpointing.interval` in ms: a checkpoint completes every interval from the RUNNING
+   * time. Absent: the job has no checkpoint coordinator, and `GET .../checkpoints/config` is a 404
+   * as Flink answers it.
+   */
+  readonly checkpointIntervalMs?: number;
 }
 
 export interface FakeClusterSpec {
@@ -126,6 +132,7 @@ interface FakeJob {
   runningSinceMs: number;
   counters: NonNullable<FakeJobSpec['counters']>;
   readonly vertices: FakeVertex[];
+  readonly checkpointIntervalMs: number | null;
 }
 
 function hexId(seed: string): string {
@@ -201,6 +208,7 @@ export class FakeCluster {
       runningSinceMs,
       counters: spec.counters ?? 'number',
       vertices,
+      checkpointIntervalMs: spec.checkpointIntervalMs ?? null,
     });
     return jid;
   }
@@ -371,6 +379,73 @@ export class FakeCluster {
           failed: 0,
         },
       })),
+    };
+  }
+
+  /** @internal `GET /jobs/{jid}/checkpoints/config` (`CheckpointConfigInfo`, the fields Flink 1.20 sends); null: 404. */
+  checkpointConfig(jid: string): unknown {
+    const job = this.jobs.get(jid);
+    if (job?.checkpointIntervalMs === null || job === undefined) return null;
+    return {
+      mode: 'exactly_once',
+      interval: job.checkpointIntervalMs,
+      timeout: 600_000,
+      min_pause: 0,
+      max_concurrent: 1,
+      externalization: { enabled: false, delete_on_cancellation: true },
+      state_backend: 'HashMapStateBackend',
+      checkpoint_storage: 'JobManagerCheckpointStorage',
+      unaligned_checkpoints: false,
+      tolerable_failed_checkpoints: 0,
+      aligned_checkpoint_timeout: 0,
+      checkpoints_after_tasks_finish: true,
+      state_changelog_enabled: false,
+      changelog_periodic_materialization_interval: 600_000,
+      changelog_storage: 'memory',
+    };
+  }
+
+  /**
+   * @internal `GET /jobs/{jid}/checkpoints` (`CheckpointingStatistics`, abridged to what Flink
+   * 1.20 sends of the latest completed one): one completed every interval since RUNNING, each
+   * taking 50 ms.
+   */
+  checkpointStats(jid: string): unknown {
+    const job = this.jobs.get(jid);
+    if (job === undefined) return null;
+    const interval = job.checkpointIntervalMs;
+    const completed =
+      interval === null ? 0 : Math.floor((this.clock.nowMs() - job.runningSinceMs) / interval);
+    const latestAtMs = job.runningSinceMs + completed * (interval ?? 0);
+    return {
+      counts: { restored: 0, total: completed, in_progress: 0, completed, failed: 0 },
+      summary: {},
+      latest: {
+        completed:
+          completed === 0
+            ? null
+            : {
+                className: 'completed',
+                id: completed,
+                status: 'COMPLETED',
+                is_savepoint: false,
+                trigger_timestamp: latestAtMs - 50,
+                latest_ack_timestamp: latestAtMs,
+                checkpointed_size: 4096,
+                state_size: 4096,
+                end_to_end_duration: 50,
+                num_subtasks: 4,
+                num_acknowledged_subtasks: 4,
+                checkpoint_type: 'CHECKPOINT',
+                tasks: {},
+                external_path: '<checkpoint-not-externally-addressable>',
+                discarded: false,
+              },
+        savepoint: null,
+        failed: null,
+        restored: null,
+      },
+      history: [],
     };
   }
 
@@ -751,6 +826,24 @@ export class FakeJobManagerServer {
         return;
       }
       sendText(res, 200, body, 'application/json; charset=UTF-8');
+      return;
+    }
+    if ((match = /^\/jobs\/([0-9a-f]+)\/checkpoints\/config$/.exec(path)) !== null) {
+      const body = cluster.checkpointConfig(match[1] ?? '');
+      if (body === null) {
+        sendJson(res, 404, { errors: [`Checkpointing is not enabled for this job (${match[1]}).`] });
+        return;
+      }
+      sendJson(res, 200, body);
+      return;
+    }
+    if ((match = /^\/jobs\/([0-9a-f]+)\/checkpoints$/.exec(path)) !== null) {
+      const body = cluster.checkpointStats(match[1] ?? '');
+      if (body === null) {
+        sendJson(res, 404, { errors: [`Job ${match[1]} not found`] });
+        return;
+      }
+      sendJson(res, 200, body);
       return;
     }
     if ((match = /^\/jobs\/([0-9a-f]+)\/vertices\/([0-9a-f]+)\/metrics$/.exec(path)) !== null) {

@@ -39,7 +39,7 @@ describe('slotscaler simulate', () => {
     // Written at the second reading after the step (600 s): the first may have seen part of it.
     assert.match(
       out,
-      /630 s {2}2 → 5 TaskManagers \(parallelism 10\), DesiredWithinRange: flink_demand_ratio 1.75 \(target 0.7\)/,
+      /645 s {2}2 → 5 TaskManagers \(parallelism 10\), DesiredWithinRange: flink_demand_ratio 1.75 \(target 0.7\)/,
     );
   });
 
@@ -214,14 +214,14 @@ describe('slotscaler simulate', () => {
         .split(/\s{2,}/);
     };
     // rescales, up, down, downtime, reprocessed, over the lag objective, peak lag, TM-hours, peak TMs, by path
-    assert.deepEqual(row('slotscaler (in place)').slice(0, 5), ['1', '1', '0', '3.3', '120,000']);
+    assert.deepEqual(row('slotscaler (in place)').slice(0, 5), ['1', '1', '0', '3.3', '31,672']);
     assert.deepEqual(row('slotscaler (redeploy)').slice(0, 5), ['1', '1', '0', '62.0', '0']);
     assert.equal(row('slotscaler (in place)').at(-1), 'in place 1');
     assert.equal(row('slotscaler (redeploy)').at(-1), 'redeploy 1');
     assert.match(row('hpa-cpu').at(-1) ?? '', /^scale \d+$/);
     // Fewer seconds over the lag objective in place: 3.3 s down instead of 62.
     assert.ok(Number(row('slotscaler (in place)')[5]) < Number(row('slotscaler (redeploy)')[5]), out);
-    assert.match(out, /630 s {2}2 → 5 TaskManagers .*\(in place, 3\.3 s down, 120,000 records reprocessed\)/);
+    assert.match(out, /645 s {2}2 → 5 TaskManagers .*\(in place, 3\.3 s down, 31,672 records reprocessed\)/);
 
     const html = written['out.html'];
     assert.ok(html !== undefined);
@@ -231,10 +231,10 @@ describe('slotscaler simulate', () => {
       /<td>slotscaler \(redeploy\)<\/td><td>1<\/td><td>1<\/td><td>0<\/td><td>62\.0<\/td><td>0<\/td>/,
     );
     // The detailed decisions are the in-place run's, with the path and cost of the rescale.
-    assert.match(html, /<td>2 → 5<\/td><td>10<\/td><td>in place<\/td><td>3\.3<\/td><td>120,000<\/td>/);
+    assert.match(html, /<td>2 → 5<\/td><td>10<\/td><td>in place<\/td><td>3\.3<\/td><td>31,672<\/td>/);
     assert.match(
       html,
-      /<title>10:30: TaskManagers 2 → 5 \(parallelism 10\), [^<]*; in place, 3\.3 s down, 120,000 records reprocessed<\/title>/,
+      /<title>10:45: TaskManagers 2 → 5 \(parallelism 10\), [^<]*; in place, 3\.3 s down, 31,672 records reprocessed<\/title>/,
     );
     assert.equal((html.match(/<svg /g) ?? []).length, 6);
   });

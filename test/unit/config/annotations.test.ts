@@ -146,6 +146,7 @@ describe('target annotations', () => {
     ['replicas-path', 'spec.replicas', /field path/],
     ['parallelism-path', '.spec..x', /field path/],
     ['allow-stateless-rescale', '1', /true or false/],
+    ['rescale-after-checkpoint', 'yes', /true or false/],
     ['rescale', 'restart', /auto, in-place or redeploy|one of/],
     ['rescale-confirm-timeout', '0s', /from 1s to 1h/],
     ['metrics-window', '0s', /from 1s to 1h/],

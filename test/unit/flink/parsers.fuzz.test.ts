@@ -216,6 +216,9 @@ describe('response parsers under fuzzing', () => {
             listTaskManagers: () => Promise.resolve([]),
             // A snapshot never reads per-TaskManager figures: they are not part of its budget.
             getVertexTaskManagers: () => Promise.reject(new Error('not part of a snapshot')),
+            // Nor its checkpointing, unless asked for (`wantCheckpoints`).
+            getCheckpointConfig: () => Promise.reject(new Error('not asked for')),
+            getCheckpointStats: () => Promise.reject(new Error('not asked for')),
           };
           for (let tick = 0; tick < 3; tick += 1) {
             clock.advance(15_000);

@@ -2,10 +2,12 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 
-import { FlinkBadResponseError } from '../../../src/errors.js';
+import { FlinkBadResponseError, FlinkImplausibleResponseError } from '../../../src/errors.js';
 import {
   decodeJsonBody,
   parseAggregatedMetrics,
+  parseCheckpointConfig,
+  parseCheckpointStats,
   parseJobDetails,
   parseJobsOverview,
   parseMetricNames,
@@ -224,5 +226,96 @@ describe('the other endpoints', () => {
       { id: 'idleTimeMsPerSecond', min: null, max: null, avg: 120.5, sum: null },
     ]);
     assert.deepEqual(parseAggregatedMetrics([], JM_URL), []);
+  });
+});
+
+describe('parseCheckpointConfig', () => {
+  it('reads the interval in ms, and the interval Flink stores for "off" (Long.MAX_VALUE) as none', () => {
+    assert.deepEqual(
+      parseCheckpointConfig({ mode: 'exactly_once', interval: 10_000, timeout: 600_000 }, JM_URL),
+      {
+        intervalMs: 10_000,
+      },
+    );
+    // Jackson writes the long exactly; JSON.parse rounds it to 2^63.
+    const off = decodeJsonBody('{"mode":"exactly_once","interval":9223372036854775807}', JM_URL);
+    assert.deepEqual(parseCheckpointConfig(off, JM_URL), { intervalMs: null });
+  });
+  it('refuses an answer without a positive interval', () => {
+    for (const body of [{}, { interval: 0 }, { interval: -1 }, { interval: 'soon' }, []]) {
+      assert.throws(() => parseCheckpointConfig(body, JM_URL), FlinkBadResponseError, JSON.stringify(body));
+    }
+  });
+});
+
+describe('parseCheckpointStats', () => {
+  const completed = {
+    className: 'completed',
+    id: 42,
+    status: 'COMPLETED',
+    is_savepoint: false,
+    trigger_timestamp: 1_767_225_600_000,
+    latest_ack_timestamp: 1_767_225_600_180,
+    end_to_end_duration: 180,
+    checkpoint_type: 'CHECKPOINT',
+    tasks: {},
+    external_path: '<checkpoint-not-externally-addressable>',
+    discarded: false,
+  };
+  const body = (latest: unknown, counts = { completed: 42, in_progress: 1, failed: 2 }): unknown => ({
+    counts: { restored: 0, total: counts.completed + counts.in_progress + counts.failed, ...counts },
+    summary: {},
+    latest: { completed: latest, savepoint: null, failed: null, restored: null },
+    history: [{ ...completed, id: 43, status: 'IN_PROGRESS' }],
+  });
+
+  it('reads the counts and the latest completed checkpoint, nothing of the history', () => {
+    assert.deepEqual(parseCheckpointStats(body(completed), JM_URL), {
+      completed: 42,
+      inProgress: 1,
+      failed: 2,
+      latestCompleted: { id: 42, triggeredAtMs: 1_767_225_600_000, completedAtMs: 1_767_225_600_180 },
+    });
+  });
+  it('has no latest completed checkpoint before the first one', () => {
+    const none = parseCheckpointStats(body(null, { completed: 0, in_progress: 1, failed: 0 }), JM_URL);
+    assert.equal(none.latestCompleted, null);
+    assert.equal(none.inProgress, 1);
+  });
+  it('refuses a checkpoint completed before it was triggered, after 2100, or listed with none counted', () => {
+    assert.throws(
+      () =>
+        parseCheckpointStats(
+          body({ ...completed, latest_ack_timestamp: completed.trigger_timestamp - 1 }),
+          JM_URL,
+        ),
+      FlinkImplausibleResponseError,
+    );
+    assert.throws(
+      () =>
+        parseCheckpointStats(
+          body({
+            ...completed,
+            trigger_timestamp: 4_200_000_000_000,
+            latest_ack_timestamp: 4_200_000_000_001,
+          }),
+          JM_URL,
+        ),
+      FlinkImplausibleResponseError,
+    );
+    assert.throws(
+      () => parseCheckpointStats(body(completed, { completed: 0, in_progress: 0, failed: 0 }), JM_URL),
+      FlinkImplausibleResponseError,
+    );
+  });
+  it('refuses counts that are not whole numbers ≥ 0', () => {
+    for (const counts of [{ completed: -1 }, { completed: 1.5 }, { completed: '3' }]) {
+      assert.throws(
+        () =>
+          parseCheckpointStats({ counts: { in_progress: 0, failed: 0, ...counts }, latest: null }, JM_URL),
+        FlinkBadResponseError,
+        JSON.stringify(counts),
+      );
+    }
   });
 });

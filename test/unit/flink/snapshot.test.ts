@@ -100,6 +100,67 @@ describe('takeSnapshot', () => {
     assert.ok(last.vertices.every((vertex) => vertex.parallelism === 3 && vertex.maxParallelism === 128));
   });
 
+  it('reads the checkpoint interval once per job id and the latest completed checkpoint every tick, when asked', async () => {
+    const job = { ...typicalJob({ sources: 1 }), checkpointIntervalMs: 10_000, runningForMs: 95_000 };
+    const { cluster, take } = setUp({ jobs: [job] });
+    const runningSinceMs = clock.nowMs() - 95_000;
+    const first = await take({ wantCheckpoints: true });
+    assert.deepEqual(first.restCalls, {
+      jobs_overview: 1,
+      job_details: 1,
+      subtask_metrics: 1,
+      checkpoint_config: 1,
+      checkpoints: 1,
+    });
+    assert.deepEqual(first.checkpointing, {
+      intervalMs: 10_000,
+      stats: {
+        completed: 9,
+        inProgress: 0,
+        failed: 0,
+        latestCompleted: {
+          id: 9,
+          triggeredAtMs: runningSinceMs + 89_950,
+          completedAtMs: runningSinceMs + 90_000,
+        },
+      },
+    });
+    for (let tick = 0; tick < 3; tick += 1) {
+      clock.advance(15_000);
+      const snapshot = await take({ wantCheckpoints: true });
+      // The budget grows by one call per tick: 1 + sources + the checkpoint summary.
+      assert.deepEqual(snapshot.restCalls, { job_details: 1, vertex_metrics: 1, checkpoints: 1 });
+    }
+    // Not asked for: not read, and the snapshot says nothing of them.
+    const plain = await take();
+    assert.equal(plain.restCalls.checkpoints, undefined);
+    assert.equal(plain.checkpointing, null);
+    assert.equal(cluster.requests.filter((path) => path.endsWith('/checkpoints/config')).length, 1);
+  });
+
+  it('takes a 404 of the checkpoint config as no checkpoints, asks no more, and keeps the job', async () => {
+    const { cluster, take } = setUp({ jobs: [typicalJob({})] });
+    const first = await take({ wantCheckpoints: true });
+    assert.deepEqual(first.checkpointing, { intervalMs: null, stats: null });
+    assert.equal(first.restCalls.checkpoints, undefined);
+    clock.advance(15_000);
+    const second = await take({ wantCheckpoints: true });
+    assert.equal(second.jobId, cluster.jobId);
+    assert.deepEqual(second.checkpointing, { intervalMs: null, stats: null });
+    assert.equal(second.restCalls.checkpoint_config, undefined, 'read once per job id');
+  });
+
+  it('leaves the checkpointing unknown for a tick when its call fails, the rest of the snapshot standing', async () => {
+    const job = { ...typicalJob({}), checkpointIntervalMs: 10_000 };
+    const { cluster, take } = setUp({ jobs: [job] });
+    cluster.misbehave('server-error', { match: /\/checkpoints$/, times: 1 });
+    const failed = await take({ wantCheckpoints: true });
+    assert.equal(failed.checkpointing, null);
+    assert.equal(failed.state, 'RUNNING');
+    clock.advance(15_000);
+    assert.equal((await take({ wantCheckpoints: true })).checkpointing?.intervalMs, 10_000);
+  });
+
   it('reads a named job without discovery', async () => {
     const { cluster, take } = setUp({ jobs: [typicalJob({}), typicalJob({ name: 'other' })] });
     const [, secondId] = [...cluster.jobs.keys()];
@@ -440,6 +501,9 @@ describe('the work of a snapshot is bounded by the bounds, not by claims', () =>
       listTaskManagers: () => Promise.resolve([]),
       // A snapshot never reads per-TaskManager figures: they are not part of its budget.
       getVertexTaskManagers: () => Promise.reject(new Error('not part of a snapshot')),
+      // Nor its checkpointing, unless asked for (`wantCheckpoints`).
+      getCheckpointConfig: () => Promise.reject(new Error('not asked for')),
+      getCheckpointStats: () => Promise.reject(new Error('not asked for')),
     };
     await assert.rejects(
       takeSnapshot(client, { jobId: 'j', state: new SnapshotState(), clock: new FakeClock() }),

@@ -10,7 +10,7 @@ import {
 } from '../../../src/metrics/metric-window.js';
 import type { MetricWindowOptions, VertexWindowStats } from '../../../src/metrics/metric-window.js';
 import type { WindowReadings } from '../../../src/metrics/metric-window.js';
-import type { VertexSnapshot } from '../../../src/domain/flink.js';
+import type { JobSnapshot, VertexSnapshot } from '../../../src/domain/flink.js';
 import type { MetricReading } from '../../../src/domain/metrics.js';
 import { MAP, SINK, SOURCE, snapshotAt, T0 } from './synthetic-job.js';
 import type { SyntheticVertex } from './synthetic-job.js';
@@ -703,5 +703,53 @@ describe('capacityUnitsOf', () => {
       keyGroups: null,
       sourcePartitions: null,
     });
+  });
+});
+
+describe('MetricWindow: checkpoints', () => {
+  it('carries the latest completed checkpoint on our clock, and when the snapshot before was taken', () => {
+    const window = new MetricWindow();
+    const withCheckpoint = (atMs: number, completedAtJobManagerMs: number | null): JobSnapshot => ({
+      ...snapshotAt(atMs, JOB),
+      // The JobManager's clock runs 7 s ahead of ours.
+      jobManagerNowMs: atMs + 7_000,
+      checkpointing: {
+        intervalMs: 10_000,
+        stats: {
+          completed: 3,
+          inProgress: 0,
+          failed: 0,
+          latestCompleted:
+            completedAtJobManagerMs === null
+              ? null
+              : {
+                  id: 3,
+                  triggeredAtMs: completedAtJobManagerMs - 100,
+                  completedAtMs: completedAtJobManagerMs,
+                },
+        },
+      },
+    });
+    window.add(withCheckpoint(T0, null));
+    assert.deepEqual(window.readings(T0).checkpoints, {
+      intervalMs: 10_000,
+      latestCompletedId: null,
+      latestCompletedAtMs: null,
+      seenAtMs: T0,
+      previousSnapshotAtMs: null,
+      previousLatestCompletedId: undefined,
+    });
+    window.add(withCheckpoint(T0 + 15_000, T0 + 7_000 + 12_000));
+    assert.deepEqual(window.readings(T0 + 15_000).checkpoints, {
+      intervalMs: 10_000,
+      latestCompletedId: 3,
+      latestCompletedAtMs: T0 + 12_000,
+      seenAtMs: T0 + 15_000,
+      previousSnapshotAtMs: T0,
+      previousLatestCompletedId: null,
+    });
+    // Not read (a target that does not time its rescales on checkpoints): none.
+    window.add(snapshotAt(T0 + 30_000, JOB));
+    assert.equal(window.readings(T0 + 30_000).checkpoints, null);
   });
 });

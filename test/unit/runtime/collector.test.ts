@@ -323,11 +323,21 @@ describe('collectorTargetOf', () => {
         catchUpSeconds: 300,
       },
       wantTaskSlots: false,
+      wantCheckpoints: true,
       logBindings: { namespace: 'flink', name: 'job', kind: 'FlinkDeployment' },
     });
     const invalid = register(
       flinkDeployment('job', { annotations: { 'slotscaler.dev/max-taskmanagers': 'x' } }),
     );
     assert.equal(collectorTargetOf(invalid), null);
+  });
+
+  it('reads checkpoints only for a target that writes and times its rescales on them', () => {
+    const wants = (annotations: Record<string, string>): boolean | undefined =>
+      collectorTargetOf(register(flinkDeployment('job', { annotations })))?.wantCheckpoints;
+    assert.equal(wants({}), true);
+    assert.equal(wants({ 'slotscaler.dev/rescale-after-checkpoint': 'false' }), false);
+    assert.equal(wants({ 'slotscaler.dev/mode': 'recommend' }), false);
+    assert.equal(wants({ 'slotscaler.dev/mode': 'metrics-only' }), false);
   });
 });

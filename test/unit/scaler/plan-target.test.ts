@@ -6,7 +6,7 @@ import { parseTargetAnnotations } from '../../../src/config/annotations.js';
 import type { TargetConfig } from '../../../src/config/schema.js';
 import type { MetricReading } from '../../../src/domain/metrics.js';
 import type { RescaleSupport, TargetView } from '../../../src/domain/target.js';
-import type { WindowReadings } from '../../../src/metrics/metric-window.js';
+import type { CheckpointsAsSeen, WindowReadings } from '../../../src/metrics/metric-window.js';
 import { planTarget } from '../../../src/scaler/plan-target.js';
 import type { Plan, PlanHistory, PlanInput } from '../../../src/scaler/plan-target.js';
 import { metricValues } from '../../../src/metrics/expression-metric.js';
@@ -303,6 +303,49 @@ describe('planTarget', () => {
       }),
     );
     assert.equal(allowed.outcome, 'scale');
+  });
+
+  it('times an in-place rescale right after a checkpoint: held until one completed since the previous tick', () => {
+    // The latest checkpoint, 3, completed that long ago; the tick before saw 2 when it is new.
+    const checkpoints = (latestAgoSeconds: number): CheckpointsAsSeen => ({
+      intervalMs: 60_000,
+      latestCompletedId: 3,
+      latestCompletedAtMs: NOW - latestAgoSeconds * 1000,
+      seenAtMs: NOW,
+      previousSnapshotAtMs: NOW - 15_000,
+      previousLatestCompletedId: latestAgoSeconds < 15 ? 2 : 3,
+    });
+    const waiting = planTarget(input({ readings: readings({ value: 1 }, { checkpoints: checkpoints(40) }) }));
+    assert.equal(holdOf(waiting), 'checkpoint');
+    assert.ok(waiting.outcome === 'held');
+    assert.equal(waiting.recorded.outcome, `held: ${waiting.hold.why}`);
+    assert.match(waiting.hold.why, /due in 20s, every 60s/);
+    const after = planTarget(input({ readings: readings({ value: 1 }, { checkpoints: checkpoints(5) }) }));
+    assert.equal(after.outcome, 'scale');
+    // Off by annotation, or a redeploy (it stops with a savepoint): written at once.
+    const off = planTarget(
+      input({
+        readings: readings({ value: 1 }, { checkpoints: checkpoints(40) }),
+        cfg: config({ 'slotscaler.dev/rescale-after-checkpoint': 'false' }),
+      }),
+    );
+    assert.equal(off.outcome, 'scale');
+    const redeploy = planTarget(
+      input({
+        readings: readings({ value: 1 }, { checkpoints: checkpoints(40) }),
+        cfg: config({ 'slotscaler.dev/rescale': 'redeploy' }),
+      }),
+    );
+    assert.ok(redeploy.outcome === 'scale');
+    assert.equal(redeploy.write.path, 'redeploy');
+    // Any other hold comes first: the checkpoint is waited for only by a write that would go now.
+    const backingOff = planTarget(
+      input({
+        readings: readings({ value: 1 }, { checkpoints: checkpoints(40) }),
+        history: { ...NO_HISTORY, backoffUntilMs: NOW + 1 },
+      }),
+    );
+    assert.equal(holdOf(backingOff), 'backoff');
   });
 
   it('holds while backing off after a failed write, and writes when the back-off ends', () => {

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 
 import { MetricWindow } from '../../../src/metrics/metric-window.js';
 import {
+  CHECKPOINT_PHASE,
   DEFAULT_RESCALE_COSTS,
   IN_PLACE_DOWN_SECONDS,
   IN_PLACE_UP_SECONDS,
@@ -171,20 +172,22 @@ describe('JobModel', () => {
       checkpointIntervalSeconds: 60,
     });
     const rate = (): number => 1000;
-    // Checkpoints at 60 s and 120 s; 40 s of processing since the second one.
-    model.advance(T0 + 160_000, rate);
+    // The job's checkpoints are on their own phase: times below are shifted by it, so that one
+    // completes at "120 s" (and at "60 s"). 40 s of processing since it.
+    const SHIFT_MS = Math.round(60_000 * CHECKPOINT_PHASE) + 60_000 - 120_000;
+    model.advance(T0 + SHIFT_MS + 160_000, rate);
     assert.equal(model.state().backlogRecords, 0);
     const effect = model.rescale(3, 3, 'in-place');
     assert.equal(effect.downtimeSeconds, IN_PLACE_UP_SECONDS);
     assert.ok(Math.abs(effect.reprocessedRecords - 40_000) < 1e-6, `${effect.reprocessedRecords}`);
     let state = model.state();
     assert.ok(Math.abs(state.backlogRecords - 40_000) < 1e-6);
-    assert.ok(Math.abs(state.processedRecordsTotal - 120_000) < 1e-6);
+    assert.ok(Math.abs(state.processedRecordsTotal - (120_000 + SHIFT_MS)) < 1e-6);
     // The oldest pending record is the first one after the checkpoint: it arrived at 120 s.
     assert.ok(Math.abs(state.lagSeconds - 40) < 1e-6, `lag ${state.lagSeconds}`);
     assert.equal(model.snapshot().vertices[0]?.source?.pendingRecords, 40_000);
     // Conservation still holds with the replay: records in = distinct records processed + backlog.
-    model.advance(T0 + 200_000, rate);
+    model.advance(T0 + SHIFT_MS + 200_000, rate);
     state = model.state();
     assert.ok(Math.abs(state.inputRecordsTotal - state.processedRecordsTotal - state.backlogRecords) < 1e-6);
     assert.ok(Math.abs(state.reprocessedRecordsTotal - 40_000) < 1e-6);
@@ -194,11 +197,11 @@ describe('JobModel', () => {
     const before = new JobModel({ startMs: T0, initialTaskManagers: 2, taskSlots: 1 });
     const after = new JobModel({ startMs: T0, initialTaskManagers: 2, taskSlots: 1 });
     for (const twin of [before, after]) {
-      twin.advance(T0 + 160_000, rate);
+      twin.advance(T0 + SHIFT_MS + 160_000, rate);
       twin.rescale(3, 3, 'in-place');
     }
-    before.advance(T0 + 223_000, rate);
-    after.advance(T0 + 224_000, rate);
+    before.advance(T0 + SHIFT_MS + 223_000, rate);
+    after.advance(T0 + SHIFT_MS + 224_000, rate);
     const late = before.rescale(2, 2, 'in-place').reprocessedRecords;
     const early = after.rescale(2, 2, 'in-place').reprocessedRecords;
     // Everything processed since the restore: 59.7 s of input, and the backlog the first rescale

@@ -123,14 +123,14 @@ describe('simulate report', () => {
     const header = rows[0] ?? [];
     const cell = (row: readonly string[] | undefined, name: string): string | undefined =>
       row?.[header.indexOf(name)];
-    assert.equal(cell(rows[1], 'records reprocessed'), '120,000');
+    assert.equal(cell(rows[1], 'records reprocessed'), '31,672');
     assert.equal(cell(rows[1], 'rescales by path'), 'in place 1');
     assert.equal(cell(rows[2], 'records reprocessed'), '-');
     assert.equal(cell(rows[2], 'rescales by path'), '-');
     // Per rescale: the step's one scale-up in place; the real run's replay is unknown.
     assert.deepEqual(perRescaleRows([simulated, real]), [
       ['policy', 'rescales', 'downtime per rescale (s)', 'records reprocessed per rescale'],
-      [simulated.policy, '1', '3.3', '120,000'],
+      [simulated.policy, '1', '3.3', '31,672'],
       ['real run', '1', '3.3', '-'],
     ]);
     const quiet = withDefaults('flat-with-noise');

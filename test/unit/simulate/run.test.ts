@@ -8,7 +8,7 @@ import type { TestContext } from 'node:test';
 
 import { builtinTrace, parseTraceCsv, rateAt } from '../../../src/simulate/traces.js';
 import type { BuiltinTraceName } from '../../../src/simulate/traces.js';
-import { DEFAULT_JOB_MODEL_OPTIONS } from '../../../src/simulate/job-model.js';
+import { CHECKPOINT_PHASE, DEFAULT_JOB_MODEL_OPTIONS } from '../../../src/simulate/job-model.js';
 import {
   defaultScalerConfig,
   hpaCpuPolicy,
@@ -211,11 +211,24 @@ describe('simulate on the built-in traces', () => {
     assert.ok(written.rescale.reprocessedRecords > 0);
     assert.equal(inPlace.summary.recordsReprocessed, written.rescale.reprocessedRecords);
     assert.equal(redeploy.summary.recordsReprocessed, 0);
-    // The scale-up comes two ticks after the step at 600 s (the first reading has seen only part of
-    // it), 30 s after the checkpoint at 600 s, with the job saturated at 4 × 1,000 records/s: it
-    // replays those 30 s.
-    assert.equal(written.seconds, 630);
-    assert.ok(Math.abs(written.rescale.reprocessedRecords - 30 * 4000) < 1e-6);
+    // The scale-up is decided two ticks after the step at 600 s (the first reading has seen only
+    // part of it), at 630 s, and waits for the next checkpoint (every 60 s, on the phase the job
+    // model starts with): it is written on the first tick after the one at 637.082 s, with the job
+    // saturated at 4 × 1,000 records/s, and replays those 7.918 s.
+    const checkpointAtSeconds = (Math.round(60_000 * CHECKPOINT_PHASE) + 600_000) / 1000;
+    assert.equal(written.seconds, 645);
+    assert.ok(Math.abs(written.rescale.reprocessedRecords - (645 - checkpointAtSeconds) * 4000) < 1e-6);
+    // Written when decided (rescale-after-checkpoint off), it replays the 52.918 s since the one before.
+    const untimed = run(
+      'step',
+      slotscalerPolicy({ 'slotscaler.dev/rescale-after-checkpoint': 'false' }, 'slotscaler (untimed)'),
+    );
+    const untimedWrite = untimed.decisions.find((decision) => decision.outcome === 'scaled');
+    assert.equal(untimedWrite?.seconds, 630);
+    assert.ok(
+      (untimedWrite.rescale?.reprocessedRecords ?? 0) > 5 * written.rescale.reprocessedRecords,
+      `${untimedWrite.rescale?.reprocessedRecords}`,
+    );
     // Less downtime, less time over the lag objective.
     assert.ok(inPlace.summary.secondsOverLagObjective <= redeploy.summary.secondsOverLagObjective);
   });
