@@ -27,6 +27,7 @@ import {
   fastAnnotations,
   fastConfig,
   patchAnnotations,
+  playDeploymentController,
   specOf,
   startTestScaler,
 } from './scaler-helpers.js';
@@ -59,43 +60,6 @@ describe(
         vertices.every((vertex) => vertex.status === 'RUNNING')
         ? Math.max(...vertices.map((vertex) => vertex.parallelism))
         : undefined;
-    }
-
-    /**
-     * Plays the Deployment controller and the kubelet for a TaskManager Deployment, which this control
-     * plane does not run: its status follows its spec, and the MiniCluster runs as many TaskManagers.
-     */
-    async function playDeployment(path: string, workload: FlinkWorkload): Promise<void> {
-      let running = -1;
-      while (syncing) {
-        const answer = await env.controlPlane.request('GET', path);
-        if (answer.statusCode === 200) {
-          const object = answer.body as KubeObject & {
-            spec: { replicas?: number };
-            status?: { observedGeneration?: number; readyReplicas?: number };
-          };
-          const replicas = object.spec.replicas ?? 1;
-          if (replicas !== running) {
-            await workload.setTaskManagers(replicas);
-            running = replicas;
-          }
-          if (
-            object.status?.observedGeneration !== object.metadata.generation ||
-            object.status?.readyReplicas !== replicas
-          ) {
-            await env.controlPlane.request('PATCH', `${path}/status`, {
-              status: {
-                observedGeneration: object.metadata.generation,
-                replicas,
-                readyReplicas: replicas,
-                availableReplicas: replicas,
-                updatedReplicas: replicas,
-              },
-            });
-          }
-        }
-        await new Promise((resolve) => setTimeout(resolve, 300));
-      }
     }
 
     function taskManagerDeployment(
@@ -285,7 +249,14 @@ describe(
           1,
         ),
       );
-      syncs.push(playDeployment(deploymentPath(target), flink));
+      syncs.push(
+        playDeploymentController(
+          env.controlPlane,
+          deploymentPath(target),
+          () => syncing,
+          (replicas) => flink.setTaskManagers(replicas),
+        ),
+      );
       await flink.setRate(3_000);
       const up = await waitFor(
         'the job rescaled up by its requirements',
@@ -335,7 +306,8 @@ describe(
     });
 
     it('in place refused by the JobManager: one Warning, no retry loop, no redeploy, the TaskManagers stay', async () => {
-      assert.ok(refusing);
+      const jobManager = refusing;
+      assert.ok(jobManager);
       const target = 'refusing';
       await env.applyYaml(
         taskManagerDeployment(
@@ -347,7 +319,14 @@ describe(
           2,
         ),
       );
-      syncs.push(playDeployment(deploymentPath(target), refusing));
+      syncs.push(
+        playDeploymentController(
+          env.controlPlane,
+          deploymentPath(target),
+          () => syncing,
+          (replicas) => jobManager.setTaskManagers(replicas),
+        ),
+      );
       // Little load on 2 TaskManagers: Slotscaler wants 1, and asks the job's requirements first.
       const refusal = await waitFor(
         'the refusal',

@@ -122,3 +122,46 @@ export function specOf(object: KubeObject): {
   }
   return { replicas: spec.taskManager?.replicas, parallelism: spec.job?.parallelism, path: 'redeploy' };
 }
+
+/**
+ * Plays the Deployment controller (and the kubelet) for a Deployment, which this control plane does
+ * not run: its status follows its spec, and `onReplicas` hears each new replica count (to run as
+ * many TaskManagers). Runs until `running()` turns false.
+ */
+export async function playDeploymentController(
+  cp: ControlPlane,
+  path: string,
+  running: () => boolean,
+  onReplicas: (replicas: number) => Promise<unknown> = () => Promise.resolve(),
+): Promise<void> {
+  let heard = -1;
+  while (running()) {
+    const answer = await cp.request('GET', path);
+    if (answer.statusCode === 200) {
+      const object = answer.body as KubeObject & {
+        spec: { replicas?: number };
+        status?: { observedGeneration?: number; readyReplicas?: number };
+      };
+      const replicas = object.spec.replicas ?? 1;
+      if (replicas !== heard) {
+        await onReplicas(replicas);
+        heard = replicas;
+      }
+      if (
+        object.status?.observedGeneration !== object.metadata.generation ||
+        object.status?.readyReplicas !== replicas
+      ) {
+        await cp.request('PATCH', `${path}/status`, {
+          status: {
+            observedGeneration: object.metadata.generation,
+            replicas,
+            readyReplicas: replicas,
+            availableReplicas: replicas,
+            updatedReplicas: replicas,
+          },
+        });
+      }
+    }
+    await new Promise((resolve) => setTimeout(resolve, 300));
+  }
+}

@@ -20,7 +20,13 @@ import { startEnvironment } from './harness/environment.js';
 import type { Environment } from './harness/environment.js';
 import { applyYaml, expectOk, waitFor } from './harness/kube.js';
 import type { KubeObject } from './harness/kube.js';
-import { eventsFor, fastAnnotations, fastConfig, startTestScaler } from './scaler-helpers.js';
+import {
+  eventsFor,
+  fastAnnotations,
+  fastConfig,
+  playDeploymentController,
+  startTestScaler,
+} from './scaler-helpers.js';
 
 let env: Environment;
 let jobManagers: FakeJobManagerServer;
@@ -58,35 +64,6 @@ async function assertRescaledBy(name: string, path: 'redeploy' | 'scale fields')
 
 async function get(path: string): Promise<KubeObject> {
   return expectOk(await env.controlPlane.request('GET', path), `get ${path}`).body as KubeObject;
-}
-
-/** Plays the Deployment controller, which this control plane does not run: status follows spec. */
-async function syncDeploymentStatus(path: string): Promise<void> {
-  while (syncing) {
-    const answer = await env.controlPlane.request('GET', path);
-    if (answer.statusCode === 200) {
-      const object = answer.body as KubeObject & {
-        spec: { replicas?: number };
-        status?: { observedGeneration?: number; readyReplicas?: number };
-      };
-      const replicas = object.spec.replicas ?? 1;
-      if (
-        object.status?.observedGeneration !== object.metadata.generation ||
-        object.status?.readyReplicas !== replicas
-      ) {
-        await env.controlPlane.request('PATCH', `${path}/status`, {
-          status: {
-            observedGeneration: object.metadata.generation,
-            replicas,
-            readyReplicas: replicas,
-            availableReplicas: replicas,
-            updatedReplicas: replicas,
-          },
-        });
-      }
-    }
-    await new Promise((resolve) => setTimeout(resolve, 300));
-  }
 }
 
 before(async () => {
@@ -184,7 +161,7 @@ describe('scaler: other kinds on a real API server', { timeout: 300_000 }, () =>
         },
       }),
     );
-    deploymentSync = syncDeploymentStatus(path);
+    deploymentSync = playDeploymentController(env.controlPlane, path, () => syncing);
     await waitFor(
       'spec.replicas 2',
       async () => (((await get(path)).spec as { replicas: number }).replicas === 2 ? true : undefined),
