@@ -312,7 +312,7 @@ describe(
       await env.applyYaml(
         taskManagerDeployment(
           target,
-          fastAnnotations(refusing.restUrl, {
+          fastAnnotations(jobManager.restUrl, {
             'slotscaler.dev/task-slots': '2',
             'slotscaler.dev/rescale': 'in-place',
           }),
@@ -346,7 +346,7 @@ describe(
         spec: { replicas: number };
       };
       assert.equal(deployment.spec.replicas, 2, 'no TaskManager taken from under the job');
-      assert.equal(await runningParallelism(refusing), 4);
+      assert.equal(await runningParallelism(jobManager), 4);
       console.log('# path exercised: in place through the JobManager, refused');
     });
   },
