@@ -21,7 +21,6 @@ import type { Environment } from './harness/environment.js';
 import { startFlinkWorkload } from './harness/flink.js';
 import type { FlinkWorkload } from './harness/flink.js';
 import { expectOk, waitFor } from './harness/kube.js';
-import type { KubeObject } from './harness/kube.js';
 import {
   eventsFor,
   fastAnnotations,
