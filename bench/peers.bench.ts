@@ -31,7 +31,13 @@ import type { CountingProxy } from './peers/counting-proxy.js';
 import { buildPeer, peerOptions, slotscalerAnnotations, startPeer } from './peers/peer.js';
 import type { PeerBuild, ScalingKnobs } from './peers/peer.js';
 import { runScenario, scenarioTable, summarizeScenario } from './peers/scenario.js';
-import type { CapacityModel, JobProbe, ScenarioPhase, ScenarioRun, ScenarioSummary } from './peers/scenario.js';
+import type {
+  CapacityModel,
+  JobProbe,
+  ScenarioPhase,
+  ScenarioRun,
+  ScenarioSummary,
+} from './peers/scenario.js';
 
 const root = resolve(fileURLToPath(new URL('.', import.meta.url)), '..');
 const argValue = (name: string): string | undefined => {
@@ -98,7 +104,9 @@ function probeOf(flink: FlinkWorkload): JobProbe {
   };
 }
 
-function printSample(system: string): (sample: Parameters<NonNullable<Parameters<typeof runScenario>[0]['onSample']>>[0]) => void {
+function printSample(
+  system: string,
+): (sample: Parameters<NonNullable<Parameters<typeof runScenario>[0]['onSample']>>[0]) => void {
   return (sample) => {
     console.log(
       `  ${system.padEnd(10)} ${sample.seconds.toFixed(0).padStart(4)} s  ${sample.phase.padEnd(9)} ${String(sample.recordsPerSecond).padStart(5)}/s  p ${String(sample.parallelism ?? '?').padStart(2)}  backlog ${String(Math.round(sample.backlogRecords)).padStart(8)}${sample.running ? '' : '  (restarting)'}`,
@@ -229,20 +237,28 @@ async function main(): Promise<number> {
     }
   }
 
-  const measured = results.flatMap(({ system, summary }) => (summary === undefined ? [] : [{ system, summary }]));
+  const measured = results.flatMap(({ system, summary }) =>
+    summary === undefined ? [] : [{ system, summary }],
+  );
   console.log(
     `\nstep scenario: ${PHASES.map((p) => `${p.name} ${p.recordsPerSecond}/s for ${p.seconds} s`).join(', ')}; ` +
       `start at parallelism ${START_PARALLELISM}, ${COST_MICROS} µs per record (about ${CAPACITY.recordsPerSubtaskPerSecond} records/s per subtask)`,
   );
   console.log(scenarioTable(measured));
-  for (const { system, error } of results) if (error !== undefined) console.log(`${system}: FAILED: ${error}`);
+  for (const { system, error } of results)
+    if (error !== undefined) console.log(`${system}: FAILED: ${error}`);
   writeFileSync(
     join(root, 'bench-results-peers.json'),
     `${JSON.stringify(
       {
         date: new Date().toISOString(),
         node: process.version,
-        scenario: { phases: PHASES, startParallelism: START_PARALLELISM, slotsPerTaskManager: SLOTS, costMicros: COST_MICROS },
+        scenario: {
+          phases: PHASES,
+          startParallelism: START_PARALLELISM,
+          slotsPerTaskManager: SLOTS,
+          costMicros: COST_MICROS,
+        },
         knobs: KNOBS,
         peerOptions: peerOptions(KNOBS, new URL('http://127.0.0.1:8081')),
         slotscalerAnnotations: slotscalerAnnotations(KNOBS, SLOTS, 'http://127.0.0.1:8081'),

@@ -79,7 +79,8 @@ export interface PeerBuild {
 
 /** Runs build.sh (a no-op once the jar is cached) and returns the jar's path. */
 export function buildPeer(): PeerBuild {
-  const source = process.env['SLOTSCALER_PEER_SOURCE'] ?? 'https://github.com/apache/flink-kubernetes-operator';
+  const source =
+    process.env['SLOTSCALER_PEER_SOURCE'] ?? 'https://github.com/apache/flink-kubernetes-operator';
   const tag = process.env['SLOTSCALER_PEER_TAG'] ?? 'release-1.15.0';
   const result = spawnSync('bash', [join(repoRoot, 'bench/peers/build.sh')], {
     encoding: 'utf8',

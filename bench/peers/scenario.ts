@@ -271,15 +271,15 @@ export function scenarioTable(rows: readonly { system: string; summary: Scenario
     seconds(summary.backlogGrewSeconds),
     seconds(summary.drainedSeconds),
     String(Math.round(summary.peakBacklogRecords)),
-    summary.phases
-      .map((p) => `${p.phase} ${p.finalParallelism ?? '?'}/${p.neededParallelism}`)
-      .join(', '),
+    summary.phases.map((p) => `${p.phase} ${p.finalParallelism ?? '?'}/${p.neededParallelism}`).join(', '),
     summary.restCallsPerMinute.toFixed(1),
     summary.outputGapsSeconds.length === 0
       ? '-'
       : summary.outputGapsSeconds.map((gap) => gap.toFixed(2)).join(', '),
   ]);
-  const widths = headers.map((header, i) => Math.max(header.length, ...cells.map((row) => row[i]?.length ?? 0)));
+  const widths = headers.map((header, i) =>
+    Math.max(header.length, ...cells.map((row) => row[i]?.length ?? 0)),
+  );
   const line = (row: readonly string[]): string =>
     `| ${row.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join(' | ')} |`;
   return [line(headers), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)].join('\n');
