@@ -90,6 +90,7 @@ function probeOf(flink: FlinkWorkload): JobProbe {
         const vertices = state.vertices ?? [];
         return {
           parallelism: state.parallelism,
+          vertexParallelism: Object.fromEntries(vertices.map((vertex) => [vertex.id, vertex.parallelism])),
           backlogRecords: state.pendingRecords,
           running:
             state.jobState === 'RUNNING' &&

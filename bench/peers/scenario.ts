@@ -20,6 +20,11 @@ export interface ScenarioPhase {
 export interface JobObservation {
   /** The highest vertex parallelism running; undefined while the REST API does not answer. */
   readonly parallelism: number | undefined;
+  /**
+   * Every vertex's parallelism, by vertex id, when known: the peer sizes each vertex on its own, so
+   * a rescale can change a vertex other than the widest one (and restarts the job all the same).
+   */
+  readonly vertexParallelism?: Readonly<Record<string, number>>;
   /** Records offered but not read yet (the source's pendingRecords, all subtasks together). */
   readonly backlogRecords: number;
   /** Every vertex RUNNING. */
@@ -40,12 +45,16 @@ export interface ScenarioSample extends JobObservation {
   readonly recordsPerSecond: number;
 }
 
-/** A change of the running parallelism between two samples, and what it cost the sink. */
+/**
+ * A change of the running parallelism between two samples, and what it cost the sink. From and to
+ * are the highest vertex parallelism; `up` says whether the job's subtasks grew in all.
+ */
 export interface ObservedRescale {
   readonly seconds: number;
   readonly phase: string;
   readonly fromParallelism: number;
   readonly toParallelism: number;
+  readonly up: boolean;
   readonly outputGapSeconds: number;
 }
 
@@ -107,11 +116,11 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRun
   const settleMs = options.gapSettleMs ?? 5000;
   await sleep(settleMs);
   const rescales: ObservedRescale[] = [];
-  for (const change of parallelismChanges(samples)) {
+  for (const { sinceSeconds, ...change } of parallelismChanges(samples)) {
     rescales.push({
       ...change,
       outputGapSeconds: await options.probe.outputGapSeconds(
-        startedAtMs + change.sinceSeconds * 1000,
+        startedAtMs + sinceSeconds * 1000,
         startedAtMs + change.seconds * 1000 + settleMs,
       ),
     });
@@ -121,20 +130,15 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRun
     durationSeconds,
     phases,
     samples,
-    rescales: rescales.map(({ seconds, phase, fromParallelism, toParallelism, outputGapSeconds }) => ({
-      seconds,
-      phase,
-      fromParallelism,
-      toParallelism,
-      outputGapSeconds,
-    })),
+    rescales,
     restCalls,
   };
 }
 
 /**
- * Each change of the running parallelism between two samples that saw one, with the moment of the
- * last sample that still saw the job running at the old one (the rescale began after it).
+ * Each change of the running parallelism between two samples that saw one (of any vertex, when
+ * the samples carry every vertex's), with the moment of the last sample that still saw the job
+ * running at the old one (the rescale began after it).
  */
 export function parallelismChanges(samples: readonly ScenarioSample[]): {
   seconds: number;
@@ -142,25 +146,42 @@ export function parallelismChanges(samples: readonly ScenarioSample[]): {
   phase: string;
   fromParallelism: number;
   toParallelism: number;
+  up: boolean;
 }[] {
   const changes = [];
   let last: ScenarioSample | undefined;
   let lastRunning: ScenarioSample | undefined;
   for (const sample of samples) {
     if (sample.parallelism === undefined) continue;
-    if (last?.parallelism !== undefined && sample.parallelism !== last.parallelism) {
+    if (last?.parallelism !== undefined && changed(last, sample)) {
       changes.push({
         seconds: sample.seconds,
         sinceSeconds: (lastRunning ?? last).seconds,
         phase: sample.phase,
         fromParallelism: last.parallelism,
         toParallelism: sample.parallelism,
+        up: subtasksOf(sample) > subtasksOf(last),
       });
     }
     last = sample;
     if (sample.running) lastRunning = sample;
   }
   return changes;
+}
+
+function changed(before: JobObservation, after: JobObservation): boolean {
+  if (before.parallelism !== after.parallelism) return true;
+  const a = before.vertexParallelism;
+  const b = after.vertexParallelism;
+  if (a === undefined || b === undefined) return false;
+  const ids = new Set([...Object.keys(a), ...Object.keys(b)]);
+  return [...ids].some((id) => a[id] !== b[id]);
+}
+
+/** All subtasks of the job, or the highest parallelism when the vertices are not known. */
+function subtasksOf(observation: JobObservation): number {
+  const vertices = Object.values(observation.vertexParallelism ?? {});
+  return vertices.length > 0 ? vertices.reduce((sum, p) => sum + p, 0) : (observation.parallelism ?? 0);
 }
 
 /** How one phase ended: the parallelism running against what its load needs at the target. */
@@ -206,7 +227,7 @@ export function neededParallelism(recordsPerSecond: number, capacity: CapacityMo
 }
 
 export function summarizeScenario(run: ScenarioRun, capacity: CapacityModel): ScenarioSummary {
-  const scaleUps = run.rescales.filter((r) => r.toParallelism > r.fromParallelism).length;
+  const scaleUps = run.rescales.filter((r) => r.up).length;
   const scaleDowns = run.rescales.length - scaleUps;
 
   const peakPhase = [...run.phases].sort((a, b) => b.recordsPerSecond - a.recordsPerSecond)[0];

@@ -196,19 +196,24 @@ describe('peer bench: scenario runner', () => {
       failed: 0,
       byRoute: { 'GET /jobs/overview': 8, 'GET /jobs/{id}': 8 },
     });
-    assert.deepEqual(
-      run.rescales.map(({ seconds, phase, fromParallelism, toParallelism, outputGapSeconds }) => ({
-        seconds,
-        phase,
-        fromParallelism,
-        toParallelism,
-        outputGapSeconds,
-      })),
-      [
-        { seconds: 10, phase: 'step up', fromParallelism: 2, toParallelism: 6, outputGapSeconds: 0.25 },
-        { seconds: 16, phase: 'step down', fromParallelism: 6, toParallelism: 2, outputGapSeconds: 0.5 },
-      ],
-    );
+    assert.deepEqual(run.rescales, [
+      {
+        seconds: 10,
+        phase: 'step up',
+        fromParallelism: 2,
+        toParallelism: 6,
+        up: true,
+        outputGapSeconds: 0.25,
+      },
+      {
+        seconds: 16,
+        phase: 'step down',
+        fromParallelism: 6,
+        toParallelism: 2,
+        up: false,
+        outputGapSeconds: 0.5,
+      },
+    ]);
     // The gap of the scale-up is looked for from the last sample that saw the job running at 2
     // (6 s: the one at 8 s saw it restarting) to 5 s after the sample that saw it at 6.
     assert.deepEqual(gapsAskedFor[0], [1_000_000 + 6000, 1_000_000 + 15_000]);
@@ -238,6 +243,38 @@ describe('peer bench: scenario runner', () => {
     assert.match(
       table,
       /\| scripted +\| 1 \/ 1 +\| 6 +\| 10 +\| 12000 +\| warm-up 2\/2, step up 6\/8, step down 2\/2 \| 60\.0 +\| 0\.25, 0\.50 +\|/,
+    );
+  });
+
+  it('a rescale of a vertex other than the widest counts too, up or down by the subtasks in all', () => {
+    const at = (seconds: number, vertices: Record<string, number>): ScenarioSample => ({
+      seconds,
+      phase: 'p',
+      recordsPerSecond: 1,
+      parallelism: Math.max(...Object.values(vertices)),
+      vertexParallelism: vertices,
+      backlogRecords: 0,
+      running: true,
+    });
+    const changes = parallelismChanges([
+      at(2, { source: 2, map: 2 }),
+      at(4, { source: 2, map: 10 }),
+      at(6, { source: 1, map: 10 }),
+      at(8, { source: 1, map: 10 }),
+      at(10, { source: 1, map: 8 }),
+    ]);
+    assert.deepEqual(
+      changes.map(({ seconds, fromParallelism, toParallelism, up }) => [
+        seconds,
+        fromParallelism,
+        toParallelism,
+        up,
+      ]),
+      [
+        [4, 2, 10, true],
+        [6, 10, 10, false],
+        [10, 10, 8, false],
+      ],
     );
   });
 
