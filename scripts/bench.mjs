@@ -3,8 +3,10 @@
 // printing its own table and writing bench-results-<name>.json. Figures, never pass/fail.
 //   npm run bench                 collector and metrics API (a few minutes)
 //   npm run bench -- --all        also the API-server load of the scaler (real control plane, 6 min),
-//                                 what a rescale costs the job in place and redeployed (MiniCluster, 3 min)
-//                                 and the HPA's reads during a flood of the metrics API (2 min)
+//                                 what a rescale costs the job in place and redeployed (MiniCluster, 3 min),
+//                                 the HPA's reads during a flood of the metrics API (2 min),
+//                                 and Slotscaler against the Flink operator's standalone autoscaler
+//                                 on the same MiniCluster job (peers: a Maven build once, then 20 min)
 //   npm run bench -- collector    only the named ones
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
@@ -14,7 +16,7 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const args = process.argv.slice(2);
 const all = args.includes('--all');
 const named = args.filter((arg) => !arg.startsWith('--'));
-const SLOW = new Set(['api-load', 'metrics-api-flood', 'rescale-paths']);
+const SLOW = new Set(['api-load', 'metrics-api-flood', 'peers', 'rescale-paths']);
 
 const benches = readdirSync(new URL('../bench/', import.meta.url))
   .filter((file) => file.endsWith('.bench.ts'))
@@ -146,6 +148,20 @@ if (load) {
     '',
   ]);
 }
+const peers = read('peers');
+if (peers) {
+  for (const result of peers.results) {
+    const s = result.summary;
+    rows.push([
+      'peers',
+      `step scenario, ${result.system}`,
+      s === undefined
+        ? `failed: ${result.error}`
+        : `${s.scaleUps} up / ${s.scaleDowns} down, drained in ${s.drainedSeconds === null ? 'never' : `${s.drainedSeconds.toFixed(0)} s`}, ${s.restCallsPerMinute.toFixed(0)} REST calls/min`,
+      result.system === 'slotscaler' ? 'no more rescales than the peer, drained sooner' : '',
+    ]);
+  }
+}
 if (rows.length > 0) {
   const headers = ['bench', 'figure', 'measured', 'goal'];
   const widths = headers.map((header, i) =>
@@ -156,7 +172,7 @@ if (rows.length > 0) {
   for (const row of rows) console.log(line(row));
   writeFileSync(
     new URL('../bench-results.json', import.meta.url),
-    `${JSON.stringify({ date: new Date().toISOString(), node: process.version, summary: rows.map(([bench, figure, measured, goal]) => ({ bench, figure, measured, goal })), collector, metricsApi: api, metricsApiFlood: flood, decide, apiLoad: load }, null, 2)}\n`,
+    `${JSON.stringify({ date: new Date().toISOString(), node: process.version, summary: rows.map(([bench, figure, measured, goal]) => ({ bench, figure, measured, goal })), collector, metricsApi: api, metricsApiFlood: flood, decide, apiLoad: load, peers }, null, 2)}\n`,
   );
   console.log('written to bench-results.json');
 }

@@ -26,6 +26,7 @@ import {
   defaultScalerConfig,
   HPA_SYNC_PERIOD_SECONDS,
   hpaCpuPolicy,
+  peerModelPolicy,
   RESCALE_OPTIONS,
   simulate,
   simulatedRescalePath,
@@ -293,6 +294,10 @@ export function runSimulate(options: SimulateCommandOptions, io: SimulateIo): nu
       if (options.annotations !== undefined)
         runs.push({ policy: slotscalerPolicy({}, oursLabel('defaults', chosen)), rescale: chosen });
       runs.push({ policy: hpaCpuPolicy(ours.config), rescale: chosen });
+      runs.push({
+        policy: peerModelPolicy(ours.config, ours.config.taskSlots ?? DEFAULT_TASK_SLOTS),
+        rescale: chosen,
+      });
     }
     const taskSlots = ours.config.taskSlots ?? DEFAULT_TASK_SLOTS;
     const model = {
@@ -327,6 +332,10 @@ export function runSimulate(options: SimulateCommandOptions, io: SimulateIo): nu
       settings.push([
         'hpa-cpu baseline',
         `the HPA on CPU utilization (the busy ratio over 30 s) with target 0.7, default behavior, every ${HPA_SYNC_PERIOD_SECONDS} s, no hold after a restart; same TaskManager bounds; Flink in reactive mode, so its rescales take the scale path`,
+      ]);
+      settings.push([
+        'flink-operator-autoscaler (model)',
+        `a model of the Flink Kubernetes Operator autoscaler's published algorithm (1.15), not its code: true processing rate = processed rate / busy ratio, target capacity = backlog / catch-up + rate × restart time (5 min) / catch-up + rate / 0.7, rescaled in place when the true rate leaves the 0.4-1.0 utilization band; this config's metrics window, hold after restart (its stabilization interval), catch-up duration and scale-down stabilization (its scale-down interval); same parallelism bounds; every tick`,
       ]);
     }
   } catch (err) {

@@ -22,6 +22,7 @@ import { formatIssue, parseTargetAnnotations } from '../config/annotations.js';
 import { resolveConfig } from '../config/load.js';
 import type { TargetConfig } from '../config/schema.js';
 import type { RecordedDecision, TargetHistory } from '../domain/decision.js';
+import type { JobSnapshot } from '../domain/flink.js';
 import { isAvailable } from '../domain/metrics.js';
 import type { FlinkMetricName, MetricReading } from '../domain/metrics.js';
 import type { RescalePath, RescaleSupport } from '../domain/target.js';
@@ -36,6 +37,8 @@ import { metricValues, valueOf } from '../metrics/expression-metric.js';
 import type { EvaluableMetric } from '../metrics/expression-metric.js';
 import { observeMetrics, targetDecisionInput } from '../scaler/target-decision.js';
 import { JobModel } from './job-model.js';
+import { PEER_DEFAULT_KNOBS, PeerModel } from './peer-model.js';
+import type { PeerModelKnobs } from './peer-model.js';
 import type { JobModelOptions, RescaleEffect } from './job-model.js';
 import { rateAt } from './traces.js';
 import type { Trace } from './traces.js';
@@ -55,6 +58,14 @@ export type Policy =
       /** Target CPU utilization (here: the busy ratio), 0..1. */
       readonly targetUtilization: number;
       /** The HPA's bounds and behavior; only `minTaskmanagers`, `maxTaskmanagers`, `tolerance` and the behavior fields are read. */
+      readonly config: TargetConfig;
+    }
+  | {
+      /** A model of the Flink operator's autoscaler (`./peer-model.ts`); rescales in place. */
+      readonly kind: 'peer-model';
+      readonly label: string;
+      readonly knobs: PeerModelKnobs;
+      /** Only the TaskManager bounds are read. */
       readonly config: TargetConfig;
     };
 
@@ -228,6 +239,80 @@ export function hpaCpuPolicy(bounds: TargetConfig, targetUtilization = 0.7): Pol
     label: 'hpa-cpu',
     targetUtilization,
     config: { ...defaults, minTaskmanagers: bounds.minTaskmanagers, maxTaskmanagers: bounds.maxTaskmanagers },
+  };
+}
+
+/**
+ * The model of the Flink operator's autoscaler with Slotscaler's window, catch-up and scale-down
+ * settings where it has the same knob, its own defaults elsewhere (restart time 5 min, boundary
+ * 0.3), bounded to the same TaskManagers.
+ */
+export function peerModelPolicy(ours: TargetConfig, taskSlots: number, targetUtilization = 0.7): Policy {
+  return {
+    kind: 'peer-model',
+    label: 'flink-operator-autoscaler (model)',
+    knobs: {
+      ...PEER_DEFAULT_KNOBS,
+      metricsWindowSeconds: ours.metricsWindow,
+      stabilizationSeconds: ours.metricsHoldAfterRestart,
+      catchUpSeconds: ours.catchUpDuration,
+      scaleDownIntervalSeconds: ours.scaleDownStabilization,
+      targetUtilization,
+      minParallelism: Math.max(1, ours.minTaskmanagers * taskSlots),
+      maxParallelism: Math.min(
+        ours.maxParallelism ?? Number.MAX_SAFE_INTEGER,
+        ours.maxTaskmanagers * taskSlots,
+      ),
+    },
+    config: ours,
+  };
+}
+
+/** The modelled peer's tick: its decision on the job's snapshot, carried out in place. */
+function peerStep(
+  peer: PeerModel,
+  snapshot: JobSnapshot,
+  current: { readonly taskManagers: number; readonly parallelism: number },
+  taskSlots: number,
+  nowMs: number,
+): TickStep | null {
+  const tick = peer.tick(snapshot, nowMs);
+  if (tick.action === 'collecting') return null;
+  if (tick.action === 'keep') return { recommendations: [], entry: null, rescale: null };
+  const e = tick.evaluation;
+  const replicas = Math.ceil(tick.parallelism / taskSlots);
+  const recorded: RecordedDecision = {
+    atMs: nowMs,
+    fromReplicas: current.taskManagers,
+    toReplicas: replicas,
+    fromParallelism: current.parallelism,
+    toParallelism: tick.parallelism,
+    reason: `true processing rate ${FORMAT(e.trueProcessingRate)}/s against target capacity ${FORMAT(e.targetCapacity)}/s`,
+    outcome: 'scaled',
+    metrics: [
+      { name: 'busy ratio', type: 'Value', value: e.busyRatio, target: peer.knobs.targetUtilization },
+    ],
+  };
+  const outcome = tick.action === 'rescale' ? 'scaled' : 'held: scale-down.interval';
+  return {
+    recommendations: [],
+    entry: simulatedDecision(recorded, outcome, (name) => name),
+    rescale:
+      tick.action === 'rescale'
+        ? {
+            replicas,
+            parallelism: tick.parallelism,
+            path: 'in-place',
+            jobId: null,
+            vertices: null,
+            history: {
+              lastDecision: recorded,
+              lastRescaleAtMs: nowMs,
+              rescaleDoneAtMs: null,
+              scaleEvents: [],
+            },
+          }
+        : null,
   };
 }
 
@@ -436,6 +521,7 @@ export function simulate(options: SimulationOptions): SimulationResult {
     config.maxTaskmanagers,
   );
   const model = new JobModel({ ...options.model, initialTaskManagers });
+  const peer = policy.kind === 'peer-model' ? new PeerModel(policy.knobs) : null;
   const startMs = model.options.startMs;
   const window = new MetricWindow(windowOptions(policy));
   const rate = (seconds: number): number => rateAt(trace, seconds);
@@ -485,7 +571,8 @@ export function simulate(options: SimulationOptions): SimulationResult {
 
     // One tick: the snapshot into the window, the metrics out of it, the plan, carried out on the model.
     const nowMs = startMs + second * 1000;
-    window.add(model.snapshot());
+    const snapshot = model.snapshot();
+    window.add(snapshot);
     readings = window.readings(nowMs);
     const current = state.taskManagers;
     // A written rescale is followed on the (model) JobManager as the cluster follows it: the
@@ -515,7 +602,17 @@ export function simulate(options: SimulationOptions): SimulationResult {
               options.rescale ?? 'auto',
             ),
           )
-        : hpaStep(policy, current, readings, history, model.options.taskSlots, nowMs);
+        : policy.kind === 'hpa-cpu'
+          ? hpaStep(policy, current, readings, history, model.options.taskSlots, nowMs)
+          : peer === null
+            ? null
+            : peerStep(
+                peer,
+                snapshot,
+                { taskManagers: current, parallelism: state.parallelism },
+                model.options.taskSlots,
+                nowMs,
+              );
     if (step === null) {
       record(second);
       continue;

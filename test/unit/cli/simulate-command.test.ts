@@ -69,6 +69,7 @@ describe('slotscaler simulate', () => {
         'slotscaler (annotations, redeploy)',
         'slotscaler (defaults, in place)',
         'hpa-cpu',
+        'flink-operator-autoscaler (model)',
       ],
     );
     assert.ok(document.results.every((result) => result.timeline.length > 100));
@@ -186,11 +187,11 @@ describe('slotscaler simulate', () => {
     assert.equal(slower?.recordsReprocessed, 0);
     assert.equal(slower.restartDowntimeSeconds, 10);
 
-    // The chosen path first (charted in detail), the other next, then the baseline.
+    // The chosen path first (charted in detail), the other next, then the baseline and the peer's model.
     const compared = parse({ rescale: 'redeploy', compare: true });
     assert.deepEqual(
       compared.results.map((result) => result.policy),
-      ['slotscaler (redeploy)', 'slotscaler (in place)', 'hpa-cpu'],
+      ['slotscaler (redeploy)', 'slotscaler (in place)', 'hpa-cpu', 'flink-operator-autoscaler (model)'],
     );
     assert.deepEqual(
       compared.results.map((result) => result.summary.rescalesByPath),
@@ -198,6 +199,8 @@ describe('slotscaler simulate', () => {
         { 'in-place': 0, redeploy: 1, scale: 0 },
         { 'in-place': 1, redeploy: 0, scale: 0 },
         { 'in-place': 0, redeploy: 0, scale: compared.results[2]?.summary.rescales },
+        // The peer rescales in place whatever Slotscaler's path is.
+        { 'in-place': compared.results[3]?.summary.rescales, redeploy: 0, scale: 0 },
       ],
     );
   });
@@ -219,6 +222,7 @@ describe('slotscaler simulate', () => {
     assert.equal(row('slotscaler (in place)').at(-1), 'in place 1');
     assert.equal(row('slotscaler (redeploy)').at(-1), 'redeploy 1');
     assert.match(row('hpa-cpu').at(-1) ?? '', /^scale \d+$/);
+    assert.match(row('flink-operator-autoscaler (model)').at(-1) ?? '', /^in place \d+$/);
     // Fewer seconds over the lag objective in place: 3.3 s down instead of 62.
     assert.ok(Number(row('slotscaler (in place)')[5]) < Number(row('slotscaler (redeploy)')[5]), out);
     assert.match(out, /645 s {2}2 → 5 TaskManagers .*\(in place, 3\.3 s down, 31,672 records reprocessed\)/);
