@@ -144,6 +144,23 @@ describe('scaler: scale mode on a real API server and MiniCluster', { timeout: 6
   });
 
   it('removes TaskManagers in place (same job id) when the load drops, only after the scale-down window', async () => {
+    // The scale-down window holds the recommendations made in it; while the job restarts after the
+    // last rescale none are made. Drop the load once the scaler has decided on fresh metrics for a
+    // whole window (15 s), so the window is full of the count before the drop.
+    const id = `flinkdeployment/${env.namespace}/${name}`;
+    let freshSinceMs: number | null = null;
+    await waitFor(
+      'a scale-down window of decisions on fresh metrics',
+      () => {
+        const recommendation = scaler.loop.recommendation(id);
+        const fresh = recommendation !== undefined && Date.now() - recommendation.atMs < 3_000;
+        freshSinceMs = fresh ? (freshSinceMs ?? Date.now()) : null;
+        return Promise.resolve(
+          freshSinceMs !== null && Date.now() - freshSinceMs >= 15_000 ? true : undefined,
+        );
+      },
+      { timeoutMs: 120_000, intervalMs: 500 },
+    );
     const before = scaler.loop.writes.length;
     const droppedAtMs = Date.now();
     await env.flink?.setRate(200);
