@@ -9,7 +9,7 @@
  * Kubernetes this README supports (1.27 and newer) reads v1beta2.
  */
 import type { CustomMetricInfo, CustomMetricValue } from '../domain/ports.js';
-import { formatTimestamp, formatValue } from './discovery.js';
+import { formatTimestamp, formatValue, resourceNamesOf } from './discovery.js';
 
 export const CUSTOM_GROUP = 'custom.metrics.k8s.io';
 export const CUSTOM_VERSION = 'v1beta2';
@@ -74,13 +74,5 @@ export function metricValueList(items: readonly CustomMetricValue[]): object {
 
 /** The `<resource>/<metric>` names of an upstream's APIResourceList; ignores what is not one. */
 export function customResourceNamesOf(document: unknown): string[] {
-  if (typeof document !== 'object' || document === null) return [];
-  const resources = (document as { resources?: unknown }).resources;
-  if (!Array.isArray(resources)) return [];
-  const names: string[] = [];
-  for (const resource of resources as unknown[]) {
-    const name = (resource as { name?: unknown } | null)?.name;
-    if (typeof name === 'string' && /^[^/]+\/[^/]+$/.test(name)) names.push(name);
-  }
-  return names;
+  return resourceNamesOf(document, (name) => /^[^/]+\/[^/]+$/.test(name));
 }

@@ -79,15 +79,21 @@ export function externalMetricValueList(items: readonly ExternalMetricValue[]): 
   };
 }
 
-/** Reads the resource names of an APIResourceList (the upstream's); ignores what is not one. */
-export function resourceNamesOf(document: unknown): string[] {
+/**
+ * Reads the resource names of an APIResourceList (the upstream's) that `accept` takes; ignores what
+ * is not one. By default the external metrics API's: plain names, no `/`.
+ */
+export function resourceNamesOf(
+  document: unknown,
+  accept: (name: string) => boolean = (name) => name !== '' && !name.includes('/'),
+): string[] {
   if (typeof document !== 'object' || document === null) return [];
   const resources = (document as { resources?: unknown }).resources;
   if (!Array.isArray(resources)) return [];
   const names: string[] = [];
   for (const resource of resources as unknown[]) {
     const name = (resource as { name?: unknown } | null)?.name;
-    if (typeof name === 'string' && name !== '' && !name.includes('/')) names.push(name);
+    if (typeof name === 'string' && accept(name)) names.push(name);
   }
   return names;
 }
