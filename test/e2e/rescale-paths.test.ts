@@ -61,6 +61,35 @@ describe(
         : undefined;
     }
 
+    /**
+     * A TaskManager Deployment of `workload`'s job with no operator (Slotscaler rescales it in place
+     * through the JobManager), and a player of its Deployment controller running as many TaskManagers.
+     */
+    async function deployTaskManagers(
+      target: string,
+      workload: FlinkWorkload,
+      replicas: number,
+    ): Promise<void> {
+      await env.applyYaml(
+        taskManagerDeployment(
+          target,
+          fastAnnotations(workload.restUrl, {
+            'slotscaler.dev/task-slots': '2',
+            'slotscaler.dev/rescale': 'in-place',
+          }),
+          replicas,
+        ),
+      );
+      syncs.push(
+        playDeploymentController(
+          env.controlPlane,
+          deploymentPath(target),
+          () => syncing,
+          (count) => workload.setTaskManagers(count),
+        ),
+      );
+    }
+
     function taskManagerDeployment(
       target: string,
       annotations: Record<string, string>,
@@ -238,24 +267,7 @@ describe(
         { timeoutMs: 120_000, intervalMs: 500 },
       );
       const jobId = flink.jobId;
-      await env.applyYaml(
-        taskManagerDeployment(
-          target,
-          fastAnnotations(flink.restUrl, {
-            'slotscaler.dev/task-slots': '2',
-            'slotscaler.dev/rescale': 'in-place',
-          }),
-          1,
-        ),
-      );
-      syncs.push(
-        playDeploymentController(
-          env.controlPlane,
-          deploymentPath(target),
-          () => syncing,
-          (replicas) => flink.setTaskManagers(replicas),
-        ),
-      );
+      await deployTaskManagers(target, flink, 1);
       await flink.setRate(3_000);
       const up = await waitFor(
         'the job rescaled up by its requirements',
@@ -308,24 +320,7 @@ describe(
       const jobManager = refusing;
       assert.ok(jobManager);
       const target = 'refusing';
-      await env.applyYaml(
-        taskManagerDeployment(
-          target,
-          fastAnnotations(jobManager.restUrl, {
-            'slotscaler.dev/task-slots': '2',
-            'slotscaler.dev/rescale': 'in-place',
-          }),
-          2,
-        ),
-      );
-      syncs.push(
-        playDeploymentController(
-          env.controlPlane,
-          deploymentPath(target),
-          () => syncing,
-          (replicas) => jobManager.setTaskManagers(replicas),
-        ),
-      );
+      await deployTaskManagers(target, jobManager, 2);
       // Little load on 2 TaskManagers: Slotscaler wants 1, and asks the job's requirements first.
       const refusal = await waitFor(
         'the refusal',
