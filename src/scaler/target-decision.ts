@@ -180,9 +180,32 @@ export interface LoadChangeArgs {
   readonly backlog: Backlog | null;
   readonly catchUpSeconds: number;
   readonly scaleDownWindowSeconds: number;
-  /** How long readings of a change may lag it: the metric window. */
+  /** The metric window: how much of the past each reading averages. */
   readonly settleSeconds: number;
   readonly nowMs: number;
+}
+
+/**
+ * How late the JobManager's REST metrics may show a change: Flink's default
+ * `metrics.fetcher.update-interval` (the JobManager serves metrics from a cache refreshed that often).
+ */
+export const METRIC_FETCH_LAG_SECONDS = 10;
+
+/**
+ * How long after a load change the readings can still hold part of the old load: the metric window,
+ * the JobManager's metric cache and one tick (a reading is taken only at ticks, so the first whole
+ * one comes up to a tick later). The tick is the time since the previous recommendation, at most
+ * the window.
+ */
+export function settleHorizonMs(
+  settleSeconds: number,
+  previousRecommendations: readonly TimestampedRecommendation[] | null,
+  nowMs: number,
+): number {
+  const windowMs = settleSeconds * 1000;
+  const previous = newestBefore(previousRecommendations ?? [], nowMs);
+  const tickMs = previous === null ? 0 : Math.min(windowMs, nowMs - previous.timestampMs);
+  return windowMs + METRIC_FETCH_LAG_SECONDS * 1000 + tickMs;
 }
 
 export type LoadChangeHold = {
@@ -198,9 +221,12 @@ export type LoadChangeHold = {
  * - `catching-up`: a scale-up while the backlog shrinks fast enough that the current capacity drains
  *   it within `catchUpSeconds` is catch-up alone, not new load;
  * - `settling`: a scale-down whose stabilization window still holds readings of the transition (a
- *   first partial reading of a drop, say) that age out within `settleSeconds` waits for them, then
- *   goes in one step to where the recommendations settled. A window of steadily higher readings
- *   (a ramp down) is not waited for: each of its steps is a change of load.
+ *   first partial reading of a drop, say) waits for them to age out, then goes in one step to where
+ *   the recommendations settled. A reading is of the transition when its window began before the
+ *   drop: the last of them comes up to `settleHorizonMs` after the last reading of the old load,
+ *   and the first scale-down the HPA would make comes when that one leaves the window, so the
+ *   readings above this one that leave within the horizon are the transition's. A window of steadily
+ *   higher readings (a ramp down) is not waited for: each of its steps is a change of load.
  */
 export function loadChangeHold(args: LoadChangeArgs): LoadChangeHold {
   const { currentReplicas: current, desiredReplicas: desired, proposedReplicas: proposed, nowMs } = args;
@@ -233,7 +259,7 @@ export function loadChangeHold(args: LoadChangeArgs): LoadChangeHold {
   }
   if (lastAboveMs === null) return null;
   const settlesInMs = lastAboveMs + args.scaleDownWindowSeconds * 1000 - nowMs;
-  if (settlesInMs > args.settleSeconds * 1000) return null;
+  if (settlesInMs > settleHorizonMs(args.settleSeconds, args.previousRecommendations, nowMs)) return null;
   return {
     kind: 'settling',
     why: `the recommendations settle in ${Math.ceil(settlesInMs / 1000)}s: one scale-down then, not a step now and another after`,

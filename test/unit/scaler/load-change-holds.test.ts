@@ -13,6 +13,7 @@ import {
   lagDemandsScaleUp,
   loadChangeHold,
   rescalesWithin,
+  settleHorizonMs,
 } from '../../../src/scaler/target-decision.js';
 import type { Backlog, LoadChangeArgs } from '../../../src/scaler/target-decision.js';
 
@@ -102,6 +103,28 @@ describe('a scale-down', () => {
     const hold = down([rec(6, 300), rec(4, 285), rec(3, 270), rec(2, 255), rec(2, 15), rec(2, 0)]);
     assert.equal(hold?.kind, 'settling');
     assert.match(hold.why, /settle in 30s/);
+  });
+  it('waits for readings the JobManager’s metric cache and the tick made late: the metric window alone is too short', () => {
+    // Metric window 30 s, scale-down window 60 s, a tick every 15 s: the drop came just after the
+    // last reading of the old load (8, now out of the window); the reading 45 s after it still held
+    // part of it (the cache refreshes every 10 s). Letting go at 30 s would write 8 -> 6, then -> 2.
+    const hold = loadChangeHold(
+      args({
+        currentReplicas: 8,
+        desiredReplicas: 6,
+        proposedReplicas: 2,
+        previousRecommendations: [rec(8, 60), rec(6, 45), rec(4, 30), rec(3, 15)],
+        recommendations: [rec(8, 60), rec(6, 45), rec(4, 30), rec(3, 15), rec(2, 0)],
+        scaleDownWindowSeconds: 60,
+        settleSeconds: 30,
+      }),
+    );
+    assert.equal(hold?.kind, 'settling');
+    assert.match(hold.why, /settle in 45s/);
+    // The horizon: window 30 s + cache 10 s + the 15 s since the previous reading.
+    assert.equal(settleHorizonMs(30, [rec(3, 15)], NOW), 55_000);
+    assert.equal(settleHorizonMs(30, null, NOW), 40_000, 'no previous reading: no tick to add');
+    assert.equal(settleHorizonMs(30, [rec(3, 600)], NOW), 70_000, 'a long gap counts as one window at most');
   });
   it('goes when the window holds nothing above this reading', () => {
     assert.equal(down([rec(2, 290), rec(2, 0)]), null);
