@@ -186,16 +186,18 @@ export interface LoadChangeArgs {
 }
 
 /**
- * How late the JobManager's REST metrics may show a change: Flink's default
- * `metrics.fetcher.update-interval` (the JobManager serves metrics from a cache refreshed that often).
+ * Flink's default `metrics.fetcher.update-interval`. The JobManager answers REST metric requests
+ * from a store that a request refreshes once it is older than that, asynchronously: the answer
+ * holds what the previous refresh fetched (`MetricFetcherImpl.update`), up to this or the time
+ * since the previous request old, whichever is longer.
  */
-export const METRIC_FETCH_LAG_SECONDS = 10;
+export const METRIC_FETCH_INTERVAL_SECONDS = 10;
 
 /**
- * How long after a load change the readings can still hold part of the old load: the metric window,
- * the JobManager's metric cache and one tick (a reading is taken only at ticks, so the first whole
- * one comes up to a tick later). The tick is the time since the previous recommendation, at most
- * the window.
+ * How long after the last reading of the old load a reading can still hold part of it: the metric
+ * window, how old the JobManager's metrics may be (the fetch interval or a tick, the longer) and one
+ * tick (the last reading of the old load may come up to a tick before the change). The tick is the
+ * time since the previous recommendation, at most the window.
  */
 export function settleHorizonMs(
   settleSeconds: number,
@@ -205,7 +207,7 @@ export function settleHorizonMs(
   const windowMs = settleSeconds * 1000;
   const previous = newestBefore(previousRecommendations ?? [], nowMs);
   const tickMs = previous === null ? 0 : Math.min(windowMs, nowMs - previous.timestampMs);
-  return windowMs + METRIC_FETCH_LAG_SECONDS * 1000 + tickMs;
+  return windowMs + Math.max(METRIC_FETCH_INTERVAL_SECONDS * 1000, tickMs) + tickMs;
 }
 
 export type LoadChangeHold = {

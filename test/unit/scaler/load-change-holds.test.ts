@@ -121,10 +121,11 @@ describe('a scale-down', () => {
     );
     assert.equal(hold?.kind, 'settling');
     assert.match(hold.why, /settle in 45s/);
-    // The horizon: window 30 s + cache 10 s + the 15 s since the previous reading.
-    assert.equal(settleHorizonMs(30, [rec(3, 15)], NOW), 55_000);
+    // The horizon: window 30 s + metrics as old as the 15 s since the previous request + that tick.
+    assert.equal(settleHorizonMs(30, [rec(3, 15)], NOW), 60_000);
+    assert.equal(settleHorizonMs(30, [rec(3, 5)], NOW), 45_000, 'a short tick: the 10 s fetch interval');
     assert.equal(settleHorizonMs(30, null, NOW), 40_000, 'no previous reading: no tick to add');
-    assert.equal(settleHorizonMs(30, [rec(3, 600)], NOW), 70_000, 'a long gap counts as one window at most');
+    assert.equal(settleHorizonMs(30, [rec(3, 600)], NOW), 90_000, 'a long gap counts as one window at most');
   });
   it('goes when the window holds nothing above this reading', () => {
     assert.equal(down([rec(2, 290), rec(2, 0)]), null);
