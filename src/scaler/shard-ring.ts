@@ -36,11 +36,6 @@ export function hashKey(text: string): number {
   return h >>> 0;
 }
 
-/** The ring key of a target: its namespace, kind and name, the same on every replica. */
-export function targetKey(namespace: string, kind: string, name: string): string {
-  return `${namespace}/${kind}/${name}`;
-}
-
 export class ShardRing {
   /** The replicas on the ring, sorted. */
   readonly members: readonly string[];

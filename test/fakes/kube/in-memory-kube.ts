@@ -654,9 +654,19 @@ export class InMemoryKube implements KubeClient {
         }
         return ok(200, this.replace(resource, existing, next));
       }
-      case 'delete':
+      case 'delete': {
         if (existing === undefined) return missing();
+        // DeleteOptions.preconditions: the API server refuses with 409 when the object changed.
+        const preconditions = isObject(body) && isObject(body['preconditions']) ? body['preconditions'] : {};
+        const { uid, resourceVersion } = preconditions;
+        if (
+          (typeof uid === 'string' && uid !== existing.metadata.uid) ||
+          (typeof resourceVersion === 'string' && resourceVersion !== existing.metadata.resourceVersion)
+        ) {
+          return modified(resource.group, resource.plural, existing.metadata.name);
+        }
         return ok(200, this.remove(resource, existing));
+      }
       case 'watch':
         return statusAnswer(405, { message: 'watch through watch()' });
     }

@@ -8,12 +8,11 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import '../../support/property-seed.js';
 
-import { hashKey, mayClaim, recentEpochs, ShardRing, targetKey } from '../../../src/scaler/shard-ring.js';
+import { hashKey, mayClaim, recentEpochs, ShardRing } from '../../../src/scaler/shard-ring.js';
 import type { RingEpoch } from '../../../src/scaler/shard-ring.js';
 
-const keys = Array.from({ length: 10_000 }, (_, i) =>
-  targetKey(`team-${i % 37}`, 'flinkdeployment', `job-${i}`),
-);
+/** Target ids as the registry makes them: kind, namespace, name. */
+const keys = Array.from({ length: 10_000 }, (_, i) => `flinkdeployment/team-${i % 37}/job-${i}`);
 
 function shares(ring: ShardRing): Map<string, number> {
   const counts = new Map<string, number>(ring.members.map((m) => [m, 0]));
