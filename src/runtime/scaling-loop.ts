@@ -466,10 +466,12 @@ export class ScalingLoop implements RecommendationSource {
     });
     if (hold.kind === 'recommend') {
       this.record(target.id, { lastDecision: plan.recorded });
-      if (memory.recordedRecommendation !== desired) {
+      // Recorded by the replica that writes the target alone: one Event, and a replica that takes the
+      // target over (a new leader, or its new owner with shards) records it again.
+      if (memory.recordedRecommendation !== desired && this.deps.leader.isLeader(target.id)) {
         memory.recordedRecommendation = desired;
         events.emit(target.ref, 'Normal', 'RescaleRecommended', `${summary} (${hold.why}, not written)`);
-        if (this.options.statusAnnotation && !this.options.dryRun && this.deps.leader.isLeader(target.id)) {
+        if (this.options.statusAnnotation && !this.options.dryRun) {
           await this.deps.writer.write([
             target.adapter.planStatusWrite(
               target.object,
