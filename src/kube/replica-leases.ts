@@ -7,7 +7,10 @@
  * replica's Lease is live until this replica has seen it unchanged for its `leaseDurationSeconds`
  * by its own clock (the holder's timestamps are not trusted across clocks). A replica counts itself
  * live only while its last renewal is younger than `renewDeadlineMs` by its own clock, which is
- * shorter than the lease duration: it stops writing before anyone else may take its targets.
+ * shorter than the lease duration: it stops writing before anyone else may take its targets. A
+ * renewal counts only once this replica's own watch has brought it back: a replica whose watch has
+ * stalled would not see a joiner take its targets, nor the others renew (and would take theirs), so
+ * it fences itself too until the watch delivers again.
  *
  * One watch (a label selector) brings every replica's Lease; only the holder writes its own. A
  * Lease left by a replica that is gone for good (a Deployment's pod names change on every restart)
@@ -21,6 +24,7 @@ import { Informer } from './informer.js';
 import type { KubeClient } from './kube-client.js';
 import { statusMessage } from './kube-client.js';
 import type { LeaseSpec } from './leader-election.js';
+import type { KubeObject } from './objects.js';
 
 /** The label that puts a replica's Lease in its replica set. */
 export const REPLICA_SET_LABEL = 'slotscaler.dev/replica-set';
@@ -65,6 +69,12 @@ export class ReplicaLeases {
   private stopped = false;
   /** When this replica last renewed its Lease (its clock); 0: never. */
   private lastRenewMs = 0;
+  /** The answer of this replica's last write of its Lease: the version the next renewal is guarded by. */
+  private own: KubeObject | undefined;
+  /** The last renewal not yet seen back through the watch. */
+  private awaitingEcho: { readonly renewTime: string; readonly renewedAtMs: number } | null = null;
+  /** When the last renewal the watch brought back was sent (this replica's clock); 0: none. */
+  private echoedRenewMs = 0;
   /** Per Lease name, its record as last seen and when (this replica's clock) it last changed. */
   private readonly observed = new Map<string, { key: string; atMs: number }>();
   private lastLive = '';
@@ -79,7 +89,8 @@ export class ReplicaLeases {
       path: this.collection,
       labelSelector: `${REPLICA_SET_LABEL}=${options.replicaSet}`,
       logger: options.logger,
-      onEvent: () => {
+      onEvent: (type, object) => {
+        if (object.metadata.name === this.name) this.ownSeen(type, object);
         this.observe();
       },
     });
@@ -89,9 +100,9 @@ export class ReplicaLeases {
     return this.options.identity;
   }
 
-  /** This replica's own Lease is renewed recently enough to act on: its fence. */
+  /** This replica's own Lease was renewed, and seen renewed through the watch, recently enough to act on: its fence. */
   holds(): boolean {
-    return this.lastRenewMs > 0 && this.options.clock.nowMs() - this.lastRenewMs < this.renewDeadlineMs();
+    return this.echoedRenewMs > 0 && this.options.clock.nowMs() - this.echoedRenewMs < this.renewDeadlineMs();
   }
 
   /** The identities of the live replicas: this one while it holds its Lease, the others until theirs expire. */
@@ -127,8 +138,8 @@ export class ReplicaLeases {
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
     while (this.checking) await new Promise((resolve) => setTimeout(resolve, 20));
-    this.lastRenewMs = 0;
-    const own = this.informer.get(this.options.namespace, this.name);
+    this.echoedRenewMs = 0;
+    const own = this.own ?? this.informer.get(this.options.namespace, this.name);
     if (own !== undefined) {
       await this.options.client
         .request({
@@ -193,8 +204,21 @@ export class ReplicaLeases {
     this.notifyIfChanged();
   }
 
+  /** This replica's own Lease as the watch brought it: a renewal seen back, or the Lease gone. */
+  private ownSeen(type: 'added' | 'updated' | 'deleted', object: KubeObject): void {
+    if (type === 'deleted') {
+      this.own = undefined;
+      return;
+    }
+    const renewTime = (object.spec as LeaseSpec | undefined)?.renewTime;
+    if (this.awaitingEcho !== null && renewTime === this.awaitingEcho.renewTime) {
+      this.echoedRenewMs = this.awaitingEcho.renewedAtMs;
+      this.awaitingEcho = null;
+    }
+  }
+
   private async renew(nowMs: number): Promise<void> {
-    const own = this.informer.get(this.options.namespace, this.name);
+    const own = this.own ?? this.informer.get(this.options.namespace, this.name);
     const durationSeconds = Math.ceil(this.options.leaseDurationMs / 1000);
     const spec: LeaseSpec = {
       holderIdentity: this.options.identity,
@@ -212,6 +236,9 @@ export class ReplicaLeases {
             labels: { [REPLICA_SET_LABEL]: this.options.replicaSet },
           }
         : own.metadata;
+    // Expected back before the answer is read: the watch may bring the write first. A write that
+    // failed brings nothing back; one whose answer was lost but that went through does, rightly.
+    this.awaitingEcho = { renewTime: spec.renewTime ?? '', renewedAtMs: nowMs };
     const answer = await this.options.client.request(
       own === undefined
         ? {
@@ -226,13 +253,14 @@ export class ReplicaLeases {
           },
     );
     if (answer.status === 200 || answer.status === 201) {
+      // Not put into the watch's cache: the watch must bring it back itself (see holds()).
+      this.own = answer.body as KubeObject;
       this.lastRenewMs = nowMs;
-      this.informer.inject(answer.body);
-      this.observe();
       return;
     }
-    // 409: our copy is old (or the Lease was left by a process of the same name): the watch brings
-    // the newer one and the next check renews on it. 404: deleted under us; created again next check.
+    // 409: our copy is old (or the Lease was left by a process of the same name): the next check
+    // renews on the watch's copy. 404: deleted under us; created again once the watch says so.
+    if (answer.status === 409 || answer.status === 404) this.own = undefined;
     if (answer.status !== 409 && answer.status !== 404) {
       this.warn(
         `renew:${answer.status}`,

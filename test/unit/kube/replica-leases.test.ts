@@ -13,6 +13,7 @@ import {
   ReplicaLeases,
   replicaLeaseName,
 } from '../../../src/kube/replica-leases.js';
+import type { KubeClient } from '../../../src/kube/kube-client.js';
 import { silentLogger } from '../../../src/observability/logger.js';
 import { FakeClock } from '../../fakes/fake-clock.js';
 import { InMemoryKube } from '../../fakes/kube/in-memory-kube.js';
@@ -88,6 +89,7 @@ describe('ReplicaLeases', () => {
     const h = harness(t);
     const a = h.replica('a');
     await a.start();
+    await settle();
     const created = h.lease('a');
     assert.ok(created !== undefined);
     assert.equal(created.metadata.labels?.[REPLICA_SET_LABEL], 'slotscaler');
@@ -162,6 +164,48 @@ describe('ReplicaLeases', () => {
     assert.equal(a.holds(), false, '10 s: past the renew deadline (2/3 of 15 s)');
     assert.deepEqual(sorted(a.live()), [], 'not live in its own view either');
     await h.stopAll();
+  });
+
+  it('fences itself when its watch stops bringing its renewals back, though the renewals go through', async (t) => {
+    const h = harness(t);
+    let stalled = false;
+    // The same server, but a watch that goes silent: a stalled stream, not a closed one.
+    const client: KubeClient = {
+      request: (request) => h.kube.request(request),
+      watch: (path, query, onEvent, options) =>
+        h.kube.watch(
+          path,
+          query,
+          (event) => {
+            if (!stalled) onEvent(event);
+          },
+          options,
+        ),
+    };
+    const a = new ReplicaLeases({
+      client,
+      namespace: NAMESPACE,
+      replicaSet: 'slotscaler',
+      identity: 'a',
+      leaseDurationMs: LEASE_MS,
+      checkIntervalMs: CHECK_MS,
+      clock: h.clock,
+      logger: silentLogger,
+    });
+    t.after(() => a.stop());
+    await a.start();
+    await settle();
+    assert.ok(a.holds());
+    stalled = true;
+    for (let i = 0; i < 9; i++) await h.round(1_000);
+    assert.ok(a.holds(), 'the renewal seen 9 s ago');
+    const renewals = h.kube.requests.filter((r) => r.verb === 'update' && r.resource === 'leases').length;
+    assert.ok(renewals >= 1, 'it renewed meanwhile');
+    await h.round(1_000);
+    assert.equal(a.holds(), false, 'no renewal seen back for the renew deadline');
+    stalled = false;
+    await h.round(5_000);
+    assert.ok(a.holds(), 'the watch delivers again');
   });
 
   it('stop() deletes its Lease, so the others see it gone at once', async (t) => {
