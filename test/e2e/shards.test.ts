@@ -53,6 +53,13 @@ interface Handover {
   readonly atMs: number;
 }
 
+/** A ring change as a replica logged it. */
+interface RingChange {
+  readonly replica: string;
+  readonly members: readonly string[];
+  readonly atMs: number;
+}
+
 interface Replica {
   readonly name: string;
   readonly child: ChildProcess;
@@ -65,6 +72,7 @@ describe('serve with --shards: three replicas share the targets', { timeout: 600
   let jobManagers: FakeJobManagerServer;
   const replicas = new Map<string, Replica>();
   const handovers: Handover[] = [];
+  const rings: RingChange[] = [];
   const tails = new Map<string, string[]>();
 
   function start(name: string, metricsApiPort: number, metricsPort: number): Replica {
@@ -114,10 +122,18 @@ describe('serve with --shards: three replicas share the targets', { timeout: 600
     createInterface({ input: child.stderr }).on('line', keep);
     createInterface({ input: child.stdout }).on('line', (line) => {
       keep(line);
-      let record: { msg?: unknown; target?: unknown; time?: unknown };
+      let record: { msg?: unknown; target?: unknown; time?: unknown; members?: unknown };
       try {
         record = JSON.parse(line) as typeof record;
       } catch {
+        return;
+      }
+      if (record.msg === 'shard ring changed' && Array.isArray(record.members)) {
+        rings.push({
+          replica: name,
+          members: record.members.map(String),
+          atMs: Date.parse(String(record.time)),
+        });
         return;
       }
       if (record.msg !== 'target taken' && record.msg !== 'target given up') return;
@@ -343,6 +359,20 @@ describe('serve with --shards: three replicas share the targets', { timeout: 600
       assert.equal(afterKill.get(name), taken.replica);
       return taken.atMs - killedAtMs;
     });
+    // When each survivor's ring dropped the victim: its Lease seen expired (the move itself); the
+    // targets are taken at the survivor's next pass after it (a tick of 2 s).
+    const droppedMs = [...replicas.keys()]
+      .filter((name) => name !== victim)
+      .map((name) => {
+        const ring = rings.find(
+          (r) => r.replica === name && r.atMs >= killedAtMs && !r.members.includes(victim),
+        );
+        assert.ok(ring !== undefined, `${name} dropped ${victim} from its ring`);
+        return ring.atMs - killedAtMs;
+      });
+    console.log(
+      `# ${victim} killed: dropped from the survivors' rings ${droppedMs.join(' and ')} ms after the SIGKILL`,
+    );
     console.log(
       `# ${victim} killed: its ${orphans.length} targets taken ${Math.min(...moveMs)}-${Math.max(...moveMs)} ms after the SIGKILL (lease duration ${LEASE_SECONDS * 1000} ms)`,
     );
