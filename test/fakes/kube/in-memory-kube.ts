@@ -34,6 +34,7 @@ import {
   alreadyExists,
   JSON_HEADERS,
   modified,
+  preconditionFailed,
   notFound,
   notServed,
   statusAnswer,
@@ -659,11 +660,23 @@ export class InMemoryKube implements KubeClient {
         // DeleteOptions.preconditions: the API server refuses with 409 when the object changed.
         const preconditions = isObject(body) && isObject(body['preconditions']) ? body['preconditions'] : {};
         const { uid, resourceVersion } = preconditions;
-        if (
-          (typeof uid === 'string' && uid !== existing.metadata.uid) ||
-          (typeof resourceVersion === 'string' && resourceVersion !== existing.metadata.resourceVersion)
-        ) {
-          return modified(resource.group, resource.plural, existing.metadata.name);
+        const {
+          name: objectName,
+          uid: objectUid = '',
+          resourceVersion: objectVersion = '',
+        } = existing.metadata;
+        if (typeof uid === 'string' && uid !== objectUid) {
+          return preconditionFailed(resource.group, resource.plural, objectName, 'UID', uid, objectUid);
+        }
+        if (typeof resourceVersion === 'string' && resourceVersion !== objectVersion) {
+          return preconditionFailed(
+            resource.group,
+            resource.plural,
+            objectName,
+            'ResourceVersion',
+            resourceVersion,
+            objectVersion,
+          );
         }
         return ok(200, this.remove(resource, existing));
       }
