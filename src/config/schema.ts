@@ -425,6 +425,13 @@ export const globalFields = {
     description:
       'Namespace of the leader-election Lease; by default the namespace Slotscaler runs in ($POD_NAMESPACE), else default.',
   }),
+  shards: field(forms.boolean(), {
+    scope: 'global',
+    form: 'boolean',
+    default: 'false',
+    description:
+      "The replicas share the targets: each holds a Lease of its own (named after lease-name, in lease-namespace, renewed like the leader Lease), and each target is collected, decided and written by one replica, its owner on a consistent-hash ring over the live replicas; a dead replica's targets move to the others within one lease-duration. Off: one leader writes every target (leader-elect). For more targets than one replica collects within a tick (see the README, Sizing).",
+  }),
   kinds: field(forms.list(RESOURCE, 'group/version/plural'), {
     scope: 'global',
     form: 'list of group/version/plural',

@@ -18,9 +18,17 @@ import { statusMessage } from './kube-client.js';
 import { microTime } from './events.js';
 import type { KubeObject } from './objects.js';
 
-/** Whether this replica may write now. Real: `LeaseElector`; `alwaysLeader` when election is off. */
+/**
+ * Whether this replica may write now. Real: `LeaseElector` (one leader writes every target),
+ * `ShardOwnership` (each target has its owner among the replicas); `alwaysLeader` when election is
+ * off.
+ */
 export interface LeaderState {
-  isLeader(): boolean;
+  /**
+   * With a target id: whether this replica may write that target. Without: whether it does the
+   * cluster-wide duties (the APIService's CA bundle), which one replica does at a time.
+   */
+  isLeader(targetId?: string): boolean;
 }
 
 export const alwaysLeader: LeaderState = { isLeader: () => true };

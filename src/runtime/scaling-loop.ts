@@ -221,12 +221,13 @@ export class ScalingLoop implements RecommendationSource {
 
   /**
    * Writes every target's status annotation (at shutdown: the stabilization windows survive a
-   * restart). Only the leader writes, never in dry-run.
+   * restart). Only the leader (or the target's owner) writes, never in dry-run.
    */
   async flushStatus(): Promise<void> {
-    if (!this.options.statusAnnotation || this.options.dryRun || !this.deps.leader.isLeader()) return;
+    if (!this.options.statusAnnotation || this.options.dryRun) return;
     await Promise.all(
       this.deps.targets.list().map(async (target) => {
+        if (!this.deps.leader.isLeader(target.id)) return;
         const memory = this.memories.get(target.id);
         const history = this.histories.get(target.id);
         if (memory === undefined || history === undefined) return;
@@ -308,7 +309,7 @@ export class ScalingLoop implements RecommendationSource {
     const nowMs = this.deps.clock.nowMs();
     const readings = target.parsed.ok ? this.deps.metrics.readings(target.id, nowMs) : undefined;
     const memory = this.memoryOf(target, readings?.jobId ?? null);
-    const leader = this.deps.leader.isLeader();
+    const leader = this.deps.leader.isLeader(target.id);
     if (target.parsed.ok && !leader) this.adopt(memory, target, false);
     if (memory.inFlight !== null) this.follow(target, memory, readings?.job ?? null, nowMs);
     // An in-place rescale that came late, after it was reported not taken: no redeploy for it.
@@ -465,10 +466,12 @@ export class ScalingLoop implements RecommendationSource {
     });
     if (hold.kind === 'recommend') {
       this.record(target.id, { lastDecision: plan.recorded });
-      if (memory.recordedRecommendation !== desired) {
+      // Recorded by the replica that writes the target alone: one Event, and a replica that takes the
+      // target over (a new leader, or its new owner with shards) records it again.
+      if (memory.recordedRecommendation !== desired && this.deps.leader.isLeader(target.id)) {
         memory.recordedRecommendation = desired;
         events.emit(target.ref, 'Normal', 'RescaleRecommended', `${summary} (${hold.why}, not written)`);
-        if (this.options.statusAnnotation && !this.options.dryRun && this.deps.leader.isLeader()) {
+        if (this.options.statusAnnotation && !this.options.dryRun) {
           await this.deps.writer.write([
             target.adapter.planStatusWrite(
               target.object,

@@ -28,6 +28,8 @@ import type { KubeClient } from '../kube/kube-client.js';
 import { alwaysLeader, LeaseElector } from '../kube/leader-election.js';
 import type { LeaderState } from '../kube/leader-election.js';
 import type { ResourceRef } from '../kube/objects.js';
+import { ReplicaLeases } from '../kube/replica-leases.js';
+import { ShardOwnership } from './shard-ownership.js';
 import { ScalingLoop } from './scaling-loop.js';
 import type { RecommendationSource } from './scaling-loop.js';
 import { SnapshotStore, snapshotTargetOf } from './snapshot.js';
@@ -38,6 +40,7 @@ import { RecentReads } from '../lib/recent-reads.js';
 import type { SnapshotTarget } from './snapshot.js';
 import { HpaIndex } from '../kube/hpa-index.js';
 import { TargetRegistry } from '../kube/target-registry.js';
+import type { RegisteredTarget, TargetSource } from '../kube/target-registry.js';
 import { TokenBucket } from '../lib/token-bucket.js';
 import { KubeScaleTargetWriter } from '../kube/writer.js';
 
@@ -70,6 +73,8 @@ export interface Scaler {
   readonly collector: Collector;
   readonly loop: ScalingLoop;
   readonly leader: LeaderState;
+  /** With `shards`: which targets this replica owns; undefined in the single-leader mode. */
+  readonly ownership: ShardOwnership | undefined;
   /** `flink_recommended_taskmanagers` per target id. */
   readonly recommendations: RecommendationSource;
   /** The metrics of every target as of the latest tick, for the external metrics API's provider. */
@@ -160,10 +165,44 @@ export async function startScaler(options: StartScalerOptions): Promise<Scaler> 
     },
   });
   const hpas = new HpaIndex(client, config.namespaces, logger.child({ component: 'hpas' }));
-  /** The registry's targets, to the collector (at start and whenever they change). */
+  const leaseNamespace = config.leaseNamespace ?? process.env['POD_NAMESPACE'] ?? 'default';
+  // With shards, each replica holds a Lease of its own and handles the targets the ring gives it.
+  let ownership: ShardOwnership | undefined;
+  const replicaLeases = config.shards
+    ? new ReplicaLeases({
+        client,
+        namespace: leaseNamespace,
+        replicaSet: config.leaseName,
+        identity,
+        leaseDurationMs: config.leaseDuration * 1000,
+        clock,
+        logger: logger.child({ component: 'replica-leases' }),
+        onChange: () => {
+          ownership?.refresh();
+          publishTargets();
+        },
+      })
+    : undefined;
+  if (replicaLeases !== undefined) {
+    ownership = new ShardOwnership({
+      membership: replicaLeases,
+      identity,
+      clock,
+      // One renew interval: the watch that tells the former owner takes far less.
+      settleMs: (config.leaseDuration * 1000) / 3,
+      logger: logger.child({ component: 'shards' }),
+    });
+  }
+  /** The targets this replica collects and plans: all of them, or with shards those the ring gives it. */
+  const handled = (target: RegisteredTarget): boolean => ownership?.assigned(target.id) ?? true;
+  const handledTargets: TargetSource = {
+    list: () => (ownership === undefined ? registry.list() : registry.list().filter(handled)),
+    get: (id) => registry.get(id),
+  };
+  /** The handled targets, to the collector (at start and whenever they or the ring change). */
   function publishTargets(): void {
     collector.setTargets(
-      registry
+      handledTargets
         .list()
         .map(collectorTargetOf)
         .filter((target): target is CollectorTarget => target !== null),
@@ -182,20 +221,22 @@ export async function startScaler(options: StartScalerOptions): Promise<Scaler> 
   });
 
   let elector: LeaseElector | undefined;
-  const leader: LeaderState = config.leaderElect
-    ? (elector = new LeaseElector({
-        client,
-        namespace: config.leaseNamespace ?? process.env['POD_NAMESPACE'] ?? 'default',
-        name: config.leaseName,
-        identity,
-        leaseDurationMs: config.leaseDuration * 1000,
-        clock,
-        logger: logger.child({ component: 'leader-election' }),
-        onStartedLeading: () => {
-          scalingLoop.reloadHistories();
-        },
-      }))
-    : alwaysLeader;
+  const leader: LeaderState =
+    ownership ??
+    (config.leaderElect
+      ? (elector = new LeaseElector({
+          client,
+          namespace: leaseNamespace,
+          name: config.leaseName,
+          identity,
+          leaseDurationMs: config.leaseDuration * 1000,
+          clock,
+          logger: logger.child({ component: 'leader-election' }),
+          onStartedLeading: () => {
+            scalingLoop.reloadHistories();
+          },
+        }))
+      : alwaysLeader);
   // One snapshot per tick: the loop plans on its readings, the metrics API serves it.
   const snapshots: SnapshotStore = new SnapshotStore({
     targets: () =>
@@ -210,7 +251,7 @@ export async function startScaler(options: StartScalerOptions): Promise<Scaler> 
   });
   const scalingLoop: ScalingLoop = new ScalingLoop(
     {
-      targets: registry,
+      targets: handledTargets,
       metrics: snapshots,
       writer,
       events,
@@ -227,6 +268,7 @@ export async function startScaler(options: StartScalerOptions): Promise<Scaler> 
   await Promise.all([registry.start(), hpas.start()]);
   publishTargets();
   await elector?.start();
+  await replicaLeases?.start();
 
   let running: Promise<void> | null = null;
   let stopped = false;
@@ -236,7 +278,7 @@ export async function startScaler(options: StartScalerOptions): Promise<Scaler> 
       try {
         await collector.tick();
         await taskManagerLoads.tick(
-          registry
+          handledTargets
             .list()
             .map(podMetricsTargetOf)
             .filter((target): target is PodMetricsTarget => target !== null),
@@ -275,6 +317,7 @@ export async function startScaler(options: StartScalerOptions): Promise<Scaler> 
     podMetricsDemand,
     loop: scalingLoop,
     leader,
+    ownership,
     recommendations: scalingLoop,
     events,
     writer,
@@ -301,6 +344,7 @@ export async function startScaler(options: StartScalerOptions): Promise<Scaler> 
       }
       await Promise.race([events.flush(), new Promise((resolve) => setTimeout(resolve, 5_000).unref())]);
       await elector?.stop();
+      await replicaLeases?.stop();
       await Promise.all([registry.stop(), hpas.stop()]);
       if (ownPool) pool.close();
       httpClient?.close();

@@ -15,7 +15,7 @@ export interface ApiNeed {
    */
   readonly scope: 'cluster' | 'targets' | 'lease-namespace';
   /** Only when this setting is true. */
-  readonly when?: 'writeApiServiceCaBundle' | 'upstreamExternalMetrics';
+  readonly when?: 'writeApiServiceCaBundle' | 'upstreamExternalMetrics' | 'shards';
   readonly evidence: readonly (readonly [file: string, text: string])[];
 }
 
@@ -104,6 +104,19 @@ export const CODE_NEEDS: readonly ApiNeed[] = [
       ['src/kube/leader-election.ts', 'new Informer('],
       ['src/kube/leader-election.ts', "method: 'POST'"],
       ['src/kube/leader-election.ts', "method: 'PUT'"],
+    ],
+  },
+  {
+    group: 'coordination.k8s.io',
+    resource: 'leases',
+    verbs: ['create', 'list', 'watch', 'update', 'delete'],
+    scope: 'lease-namespace',
+    when: 'shards',
+    evidence: [
+      ['src/kube/replica-leases.ts', 'new Informer('],
+      ['src/kube/replica-leases.ts', "method: 'POST'"],
+      ['src/kube/replica-leases.ts', "method: 'PUT'"],
+      ['src/kube/replica-leases.ts', "method: 'DELETE'"],
     ],
   },
   {

@@ -673,11 +673,27 @@ describe('Helm chart, rendered', () => {
     );
     assert.deepEqual(
       [...grantsOf(render(['config.writeApiServiceCaBundle=true']))].sort(),
-      [...needsAsGrants(CODE_NEEDS.filter((need) => need.when !== 'upstreamExternalMetrics'))].sort(),
+      [
+        ...needsAsGrants(
+          CODE_NEEDS.filter((need) => need.when === undefined || need.when === 'writeApiServiceCaBundle'),
+        ),
+      ].sort(),
+    );
+    assert.deepEqual(
+      [...grantsOf(render(['config.shards=true']))].sort(),
+      [
+        ...needsAsGrants(CODE_NEEDS.filter((need) => need.when === undefined || need.when === 'shards')),
+      ].sort(),
     );
     assert.deepEqual(
       [
-        ...grantsOf(render(['config.writeApiServiceCaBundle=true', 'upstream.url=https://keda.keda:443'])),
+        ...grantsOf(
+          render([
+            'config.writeApiServiceCaBundle=true',
+            'upstream.url=https://keda.keda:443',
+            'config.shards=true',
+          ]),
+        ),
       ].sort(),
       [...needsAsGrants(CODE_NEEDS)].sort(),
     );

@@ -88,6 +88,20 @@ export const modified = (group: string, plural: string, name: string): KubeRespo
     details: { name, group, kind: plural },
   });
 
+/** A DELETE whose precondition (uid or resourceVersion) the object no longer meets (apimachinery's storage.NewPreconditionError). */
+export const preconditionFailed = (
+  group: string,
+  plural: string,
+  name: string,
+  field: 'UID' | 'ResourceVersion',
+  asked: string,
+  found: string,
+): KubeResponse =>
+  statusAnswer(409, {
+    message: `Operation cannot be fulfilled on ${qualifiedResource(group, plural)} "${name}": Precondition failed: ${field} in precondition: ${asked}, ${field} in object meta: ${found}`,
+    details: { name, group, kind: plural },
+  });
+
 export const tooOld = (asked: number, oldest: number): Record<string, unknown> =>
   statusBody(410, { message: `too old resource version: ${asked} (${oldest})` });
 

@@ -34,6 +34,7 @@ import {
   alreadyExists,
   JSON_HEADERS,
   modified,
+  preconditionFailed,
   notFound,
   notServed,
   statusAnswer,
@@ -654,9 +655,31 @@ export class InMemoryKube implements KubeClient {
         }
         return ok(200, this.replace(resource, existing, next));
       }
-      case 'delete':
+      case 'delete': {
         if (existing === undefined) return missing();
+        // DeleteOptions.preconditions: the API server refuses with 409 when the object changed.
+        const preconditions = isObject(body) && isObject(body['preconditions']) ? body['preconditions'] : {};
+        const { uid, resourceVersion } = preconditions;
+        const {
+          name: objectName,
+          uid: objectUid = '',
+          resourceVersion: objectVersion = '',
+        } = existing.metadata;
+        if (typeof uid === 'string' && uid !== objectUid) {
+          return preconditionFailed(resource.group, resource.plural, objectName, 'UID', uid, objectUid);
+        }
+        if (typeof resourceVersion === 'string' && resourceVersion !== objectVersion) {
+          return preconditionFailed(
+            resource.group,
+            resource.plural,
+            objectName,
+            'ResourceVersion',
+            resourceVersion,
+            objectVersion,
+          );
+        }
         return ok(200, this.remove(resource, existing));
+      }
       case 'watch':
         return statusAnswer(405, { message: 'watch through watch()' });
     }

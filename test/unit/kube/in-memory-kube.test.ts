@@ -178,6 +178,31 @@ describe('InMemoryKube', () => {
     );
   });
 
+  it('deletes only while the preconditions of the DeleteOptions hold, as kube-apiserver does', async () => {
+    const kube = new InMemoryKube();
+    kube.apply(deployment('web'));
+    const stored = kube.read(`${DEPLOYMENTS}/web`);
+    assert.ok(stored !== undefined);
+    const remove = (preconditions: Record<string, string>) =>
+      kube.request({ method: 'DELETE', path: `${DEPLOYMENTS}/web`, body: { preconditions } });
+    const stale = await remove({ resourceVersion: '1' });
+    assert.deepEqual(
+      [stale.status, (stale.body as Body)['message']],
+      [
+        409,
+        `Operation cannot be fulfilled on deployments.apps "web": Precondition failed: ResourceVersion in precondition: 1, ResourceVersion in object meta: ${stored.metadata.resourceVersion ?? ''}`,
+      ],
+    );
+    assert.equal((await remove({ uid: 'another' })).status, 409);
+    assert.notEqual(kube.read(`${DEPLOYMENTS}/web`), undefined, 'still there');
+    const ok = await remove({
+      uid: stored.metadata.uid ?? '',
+      resourceVersion: stored.metadata.resourceVersion ?? '',
+    });
+    assert.equal(ok.status, 200);
+    assert.equal(kube.read(`${DEPLOYMENTS}/web`), undefined);
+  });
+
   it('keeps status to the status subresource and serves /scale at the CRD’s paths', async () => {
     const kube = new InMemoryKube();
     kube.apply(FLINK_DEPLOYMENT_CRD);

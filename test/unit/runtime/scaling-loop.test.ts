@@ -329,6 +329,20 @@ describe('ScalingLoop', () => {
     assert.equal((await loop.runOnce()).outcomes.get('flinkdeployment/flink/job'), 'scaled');
   });
 
+  it('in mode recommend, only the replica that writes the target records the recommendation, once it may', async () => {
+    let leader = false;
+    const { targets, metrics, writer, events, loop } = setUp({}, { isLeader: () => leader });
+    targets.set(flinkDeployment('job', { annotations: { 'slotscaler.dev/mode': 'recommend' } }));
+    metrics.busy.set('job', { value: 1 });
+    assert.equal((await loop.runOnce()).outcomes.get('flinkdeployment/flink/job'), 'recommended');
+    assert.equal(loop.recommendation('flinkdeployment/flink/job')?.replicas, 2, 'served all the same');
+    assert.equal(writer.plans.length + events.events.length, 0);
+    leader = true;
+    await loop.runOnce();
+    assert.deepEqual(events.reasons(), ['RescaleRecommended']);
+    assert.equal(writer.plans.length, 1, 'the status annotation');
+  });
+
   it('mode recommend decides and reports but never writes the scale', async () => {
     const { targets, metrics, writer, events, loop } = setUp();
     targets.set(flinkDeployment('job', { annotations: { 'slotscaler.dev/mode': 'recommend' } }));

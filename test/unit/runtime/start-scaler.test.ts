@@ -211,4 +211,50 @@ describe('startScaler, tick by tick', () => {
     assert.equal(patches(first.kube).length, 1);
     assert.deepEqual(specOf(first.kube.read(PATH)), { replicas: 2, parallelism: 4 });
   });
+
+  it('with shards, the target is collected, decided and written by its owner on the ring alone', async (t) => {
+    const kube = cluster('shards');
+    const startSharded = async (identity: string): Promise<Scaler> => {
+      const scaler = await startScaler({
+        loaded: resolveConfig({
+          flags: { tickInterval: '10m', shards: 'true', leaseNamespace: 'flink', leaseDuration: '60s' },
+        }),
+        kubeClient: kube,
+        clock,
+        identity,
+      });
+      t.after(() => scaler.stop());
+      return scaler;
+    };
+    const a = await startSharded('scaler-a');
+    const b = await startSharded('scaler-b');
+    // Each sees the other's Lease through its watch.
+    for (let i = 0; i < 50 && [a, b].some((s) => s.ownership?.members().length !== 2); i++) {
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    assert.deepEqual(a.ownership?.members(), ['scaler-a', 'scaler-b']);
+    assert.deepEqual(b.ownership?.members(), ['scaler-a', 'scaler-b']);
+    const owners = [a, b].filter((s) => s.ownership?.assigned(TARGET_ID) === true);
+    assert.equal(owners.length, 1, 'one owner');
+    const [owner] = owners;
+    const other = owner === a ? b : a;
+    assert.ok(owner !== undefined);
+
+    await a.tickNow();
+    await b.tickNow();
+    clock.advance(TICK_MS);
+    await a.tickNow();
+    await b.tickNow();
+    assert.equal(patches(kube).length, 0, 'within the settle time (a renew interval, 20 s): no write');
+    assert.equal(owner.leader.isLeader(TARGET_ID), false);
+    clock.advance(TICK_MS);
+    await a.tickNow();
+    await b.tickNow();
+    assert.equal(patches(kube).length, 1);
+    assert.deepEqual(specOf(kube.read(PATH)), { replicas: 2, parallelism: 4 });
+    assert.equal(owner.leader.isLeader(TARGET_ID), true);
+    assert.equal(other.leader.isLeader(TARGET_ID), false);
+    assert.equal(other.collector.readings(TARGET_ID), undefined, 'the other replica never collected it');
+    assert.notEqual(owner.collector.readings(TARGET_ID), undefined);
+  });
 });
