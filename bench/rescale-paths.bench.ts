@@ -3,15 +3,17 @@
  * the stand-in operator and the Flink MiniCluster; the FlinkDeployment is written as Slotscaler
  * writes it (the overrides key alone for in place; replicas and parallelism for a redeploy) and the
  * stand-in applies it as the Apache operator does (the resource-requirements endpoint; a stop with
- * a savepoint, new TaskManagers and the job submitted again). Same job, same load, one rescale up
- * (1 → 2 TaskManagers) and one down per path and round, alternating the paths. Per rescale: the
- * output gap at the sink (the longest time no record came out) and the records the job processed
- * twice (it resumes from its latest checkpoint in place; from the savepoint on a redeploy).
+ * a savepoint, the MiniCluster replaced by a new one on the same REST port and the job submitted
+ * again from the savepoint). Same job, same load, one rescale up (1 → 2 TaskManagers) and one down
+ * per path and round, alternating the paths. Per rescale: the output gap at the sink (the longest
+ * time no record came out) and the records the job processed twice (it resumes from its latest
+ * checkpoint in place; from the savepoint on a redeploy).
  *
  *   node --import tsx bench/rescale-paths.bench.ts [--rounds 3] [--rate 800] [--redeploy-delay-ms 0]
  *
- * `--redeploy-delay-ms` stands for what a redeploy costs on Kubernetes and not on a MiniCluster:
- * new JobManager and TaskManager pods scheduled and their JVMs started (30 to 120 s). Writes
+ * `--redeploy-delay-ms` stands for what a redeploy costs on Kubernetes and not on a MiniCluster in
+ * one warm JVM: new JobManager and TaskManager pods scheduled, the image pulled and their JVMs
+ * started (30 to 120 s). Writes
  * bench-results-rescale-paths.json.
  */
 import { writeFileSync } from 'node:fs';

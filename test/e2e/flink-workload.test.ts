@@ -4,7 +4,7 @@
  * busy, source back-pressured, pendingRecords growing at the excess rate), a drain and a low rate
  * (both ratios fall), then TaskManagers and an in-place rescale up and down, then the two ways a
  * rescale reaches a job compared: in place (restart from the last checkpoint) and a redeploy
- * (stop with a savepoint, resubmit), by what the sink saw.
+ * (stop with a savepoint, a new MiniCluster, resubmit), by what the sink saw.
  *
  * Two ways to read busy and back-pressured time, and they move at different speeds:
  * - the gauges busyTimeMsPerSecond / backPressuredTimeMsPerSecond are Flink's TimerGauge: the
@@ -426,8 +426,9 @@ test(
     );
     t.diagnostic(`in place 1 -> 2: output gap ${inPlaceGap} s, ${inPlaceReprocessed} records reprocessed`);
 
-    // A redeploy: stop with a savepoint, a pause standing for new pods, the job submitted again
-    // with the map's parallelism overridden; nothing read after the savepoint, so nothing again.
+    // A redeploy: stop with a savepoint, the MiniCluster closed, a pause standing for new pods, a
+    // new MiniCluster and the job submitted again with the map's parallelism overridden; nothing
+    // read after the savepoint, so nothing again.
     await sleep(3000);
     before = await workload().state();
     since = Date.now();
@@ -442,6 +443,17 @@ test(
     assert.notEqual(report.jobId, jobBefore, 'a redeployed application gets a new job id');
     assert.equal(workload().jobId, report.jobId);
     assert.match(report.savepointPath, /savepoint/);
+    // A new JobManager on the same address: its dispatcher never saw the old job (the old one
+    // would list it FINISHED), and the new TaskManagers are registered at its ResourceManager.
+    const listed = (await flinkGet(workload().restUrl, '/jobs/overview')) as {
+      readonly jobs: readonly { readonly jid: string }[];
+    };
+    assert.deepEqual(
+      listed.jobs.map((known) => known.jid),
+      [report.jobId],
+      'the new JobManager knows the new job only',
+    );
+    assert.equal((await overview()).taskmanagers, 2);
     const redeployed = await job();
     assert.equal(redeployed.state, 'RUNNING');
     assert.deepEqual(
@@ -463,7 +475,7 @@ test(
     );
     assert.equal(after.redeploys, before.redeploys + 1);
     t.diagnostic(
-      `redeploy: output gap ${redeployGap} s (stop ${report.stopMillis} ms, delay ${delayMs} ms, running after ${report.runningMillis} ms), 0 records reprocessed`,
+      `redeploy: output gap ${redeployGap} s (stop ${report.stopMillis} ms, cluster closed in ${report.closeMillis} ms, delay ${delayMs} ms, new cluster up in ${report.clusterStartMillis} ms, running after ${report.runningMillis} ms), 0 records reprocessed`,
     );
 
     // No record lost across both restarts: once nothing more is offered and the backlog is read,

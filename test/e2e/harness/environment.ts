@@ -32,8 +32,8 @@ export interface EnvironmentOptions {
   /** Extra annotations on that FlinkDeployment. */
   readonly annotations?: Readonly<Record<string, string>>;
   /**
-   * The stand-in operator's pause in a redeploy between stopping the job and submitting it again
-   * (default 0), standing for pod scheduling and JVM start on a real cluster.
+   * The stand-in operator's pause in a redeploy between closing the MiniCluster and starting a new
+   * one (default 0), standing for pod scheduling and JVM start on a real cluster.
    */
   readonly redeployDelayMs?: number;
   readonly log?: (message: string) => void;
@@ -91,8 +91,8 @@ export function flinkDeploymentYaml(options: {
       job: {
         jarURI: 'local:///opt/flink/usrlib/slotscaler-workload.jar',
         parallelism: options.taskManagers * options.slotsPerTaskManager,
-        // A redeploy on the MiniCluster is a stop with a savepoint and a new job id, as the
-        // operator's savepoint upgrade is (it keeps the job id only for last-state).
+        // A redeploy on the MiniCluster is a stop with a savepoint, a new cluster and a new job
+        // id, as the operator's savepoint upgrade is (it keeps the job id only for last-state).
         upgradeMode: options.upgradeMode ?? 'savepoint',
       },
     },

@@ -112,7 +112,7 @@ export interface RescaleReport {
   readonly requested: ResourceRequirements;
 }
 
-/** What POST /redeploy did: the stopped job, its savepoint, the new job. */
+/** What POST /redeploy did: the stopped job, its savepoint, the new cluster and job. */
 export interface RedeployReport {
   readonly previousJobId: string;
   readonly jobId: string;
@@ -123,6 +123,10 @@ export interface RedeployReport {
   readonly delayMillis: number;
   /** From the stop request to the job finished with its savepoint. */
   readonly stopMillis: number;
+  /** Closing the MiniCluster (JobManager components and TaskManagers) after the stop. */
+  readonly closeMillis: number;
+  /** Starting the new MiniCluster (after the delay) until its REST endpoint and TaskManagers are up. */
+  readonly clusterStartMillis: number;
   /** From the stop request to every vertex of the new job RUNNING. */
   readonly runningMillis: number;
 }
@@ -133,7 +137,10 @@ export interface RedeployRequest {
   /** Vertex id to parallelism, as `pipeline.jobvertex-parallelism-overrides` holds them. */
   readonly overrides?: Readonly<Record<string, number>>;
   readonly taskManagers: number;
-  /** Wait between the stop and the resubmission, standing for pod scheduling and JVM start. */
+  /**
+   * Wait between closing the old MiniCluster and starting the new one, standing for what a
+   * MiniCluster in this JVM cannot spend: pod scheduling, image pull and JVM start.
+   */
   readonly delayMs?: number;
 }
 
@@ -163,7 +170,10 @@ export function longestOutputGapSeconds(timeline: Pick<OutputTimeline, 'silences
 }
 
 export interface FlinkWorkload {
-  /** The JobManager REST API, e.g. `http://127.0.0.1:41234`. */
+  /**
+   * The JobManager REST API, e.g. `http://127.0.0.1:41234`. A redeploy's new MiniCluster binds the
+   * same port (it refuses connections in between), as a JobManager Service keeps its address.
+   */
   readonly restUrl: string;
   /** The workload's control endpoint, e.g. `http://127.0.0.1:41235`. */
   readonly controlUrl: string;
@@ -190,8 +200,11 @@ export interface FlinkWorkload {
    */
   rescale(parallelism: number): Promise<RescaleReport>;
   /**
-   * A full upgrade: stop with a savepoint, wait `delayMs`, set the TaskManagers, submit the job
-   * again from the savepoint (a new job id). Resolves once the new job runs.
+   * A full upgrade, as the Apache operator's on an application in native mode: stop with a
+   * savepoint, close the MiniCluster (dispatcher, ResourceManager, REST endpoint, TaskManagers),
+   * wait `delayMs`, start a new one on the same REST port with `taskManagers` TaskManagers, submit
+   * the job again from the savepoint (a new job id). Resolves once the new job runs. The offered
+   * load, its backlog and the sink's counts stay: they stand for the world outside Flink.
    */
   redeploy(request: RedeployRequest): Promise<RedeployReport>;
   state(): Promise<WorkloadState>;

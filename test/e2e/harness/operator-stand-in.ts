@@ -9,8 +9,11 @@
  * - scales (standalone mode, `taskManager.replicas` or `job.parallelism` changed, reactive
  *   scheduler): the TaskManagers changed and the job runs on all their slots;
  * - or redeploys (every other change, and a scale the job cannot take in place): stop with a
- *   savepoint, an optional delay standing for pod scheduling and JVM start, and the job submitted
- *   again from the savepoint, with a new job id.
+ *   savepoint, the MiniCluster closed (its REST endpoint down meanwhile), an optional delay
+ *   standing for pod scheduling and JVM start, a new MiniCluster on the same REST port with new
+ *   TaskManagers, and the job submitted again from the savepoint, with a new job id: the
+ *   operator's `AbstractFlinkService.cancelJob` (SAVEPOINT) then `ApplicationReconciler.deploy`
+ *   (`deleteClusterDeployment`, `submitApplicationCluster`).
  *
  * It keeps one Ready Pod object per TaskManager (the HPA's `Value` formula counts ready pods),
  * writes `status` as the operator does, and records each change it applied with its path.
@@ -82,9 +85,9 @@ export interface OperatorStandInOptions {
   /** How long a rescale may take before the stand-in reports it failed. */
   readonly rescaleTimeoutMs?: number;
   /**
-   * A redeploy's pause between the stop and the new job (default 0): stands for deleting the
-   * JobManager and TaskManager pods, scheduling new ones and starting their JVMs, which a real
-   * cluster spends and a MiniCluster does not.
+   * A redeploy's pause between closing the MiniCluster and starting a new one (default 0): stands
+   * for deleting the JobManager and TaskManager pods, scheduling new ones, pulling the image and
+   * starting their JVMs, which a real cluster spends and a MiniCluster in one warm JVM does not.
    */
   readonly redeployDelayMs?: number;
   readonly log?: (message: string) => void;
@@ -273,7 +276,9 @@ export async function startOperatorStandIn(options: OperatorStandInOptions): Pro
   let stopped = false;
   let activeWatch: Watch | undefined;
   const resource = collectionPath('flink.apache.org/v1beta1', 'FlinkDeployment', namespace);
-  log(`stand-in operator: a redeploy waits ${redeployDelayMs} ms between stop and resubmit`);
+  log(
+    `stand-in operator: a redeploy waits ${redeployDelayMs} ms between closing the MiniCluster and starting a new one (pod scheduling and JVM start)`,
+  );
 
   async function patchStatus(name: string, status: Record<string, unknown>): Promise<void> {
     const answer = await cp.request('PATCH', `${resource}/${name}/status`, { status });
@@ -409,7 +414,10 @@ export async function startOperatorStandIn(options: OperatorStandInOptions): Pro
     return after?.taskManagers ?? Math.max(needed, running);
   }
 
-  /** A full upgrade: stop with a savepoint, (delay), resubmit at what the spec asks. */
+  /**
+   * A full upgrade: stop with a savepoint, a new cluster (after the delay), resubmit at what the
+   * spec asks.
+   */
   async function redeploy(spec: FlinkDeploymentSpec, workload: FlinkWorkload | undefined): Promise<number> {
     const desired = desiredOf(spec);
     const overrides = parseOverrides(spec.flinkConfiguration?.[OVERRIDES]);

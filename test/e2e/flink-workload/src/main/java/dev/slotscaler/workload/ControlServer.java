@@ -25,7 +25,8 @@ import java.util.concurrent.Executors;
  *   <li>{@code POST /taskmanagers {"count": n}} (returns once they started or stopped; answers the state)
  *   <li>{@code POST /rescale {"parallelism": n}} (answers what it asked Flink for)
  *   <li>{@code POST /redeploy {"parallelism": n, "overrides": {vertexId: p}, "taskManagers": t,
- *       "delayMs": d}} (stop with savepoint, wait d, resubmit; answers once the new job runs)
+ *       "delayMs": d}} (stop with savepoint, close the MiniCluster, wait d, start a new one on the
+ *       same REST port, resubmit from the savepoint; answers once the new job runs)
  *   <li>{@code GET /output?sinceMs=a&untilMs=b} (records out of the sink per 100 ms)
  * </ul>
  *

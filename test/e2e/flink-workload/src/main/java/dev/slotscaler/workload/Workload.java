@@ -33,7 +33,8 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * Starts a Flink MiniCluster with its REST API on 127.0.0.1, runs the workload job on it and
- * serves the control endpoint ({@link ControlServer}). Prints one line
+ * serves the control endpoint ({@link ControlServer}); a redeploy replaces the MiniCluster with a
+ * new one on the same REST port. Prints one line
  * {@code SLOTSCALER_WORKLOAD_READY {json}} on stdout when the job runs; everything else goes to
  * stderr.
  *
@@ -53,11 +54,22 @@ public final class Workload {
 
     private final Options options;
     private final ObjectMapper json = new ObjectMapper();
+    /** MiniCluster's indexes of the TaskManagers still running, in start order. */
     private final List<Integer> liveTaskManagers = new ArrayList<>();
     private int nextTaskManagerIndex;
-    private MiniCluster miniCluster;
-    private FlinkRest rest;
-    private URI restUri;
+    /**
+     * The running cluster; a redeploy closes it and starts another. Volatile: the control server's
+     * threads and the shutdown hook read it while a redeploy replaces it.
+     */
+    private volatile MiniCluster miniCluster;
+    /**
+     * The Flink configuration every cluster of this JVM starts with: after the first started,
+     * {@code rest.bind-port} holds the port it bound, so a redeployed cluster answers on the same
+     * URL, as a JobManager's Kubernetes Service keeps its address while the pod behind it changes.
+     */
+    private Configuration clusterConfiguration;
+    private volatile FlinkRest rest;
+    private volatile URI restUri;
     /** The running job; a redeploy submits a new one. */
     private volatile JobID jobId;
     private String savepointDir;
@@ -96,22 +108,10 @@ public final class Workload {
         SinkLedger.configure(options.partitions);
         savepointDir = new File(System.getProperty("java.io.tmpdir"), "savepoints").toURI().toString();
 
-        Configuration configuration = flinkConfiguration();
-        miniCluster =
-                new LoopbackMiniCluster(
-                        new MiniClusterConfiguration.Builder()
-                                .setConfiguration(configuration)
-                                .setNumTaskManagers(options.taskManagers)
-                                .setNumSlotsPerTaskManager(options.slotsPerTaskManager)
-                                .build());
+        clusterConfiguration = flinkConfiguration();
         Runtime.getRuntime().addShutdownHook(new Thread(this::closeQuietly, "workload-shutdown"));
-        miniCluster.start();
-        for (int i = 0; i < options.taskManagers; i++) {
-            liveTaskManagers.add(nextTaskManagerIndex++);
-        }
-        taskManagerCount = liveTaskManagers.size();
-        restUri = miniCluster.getRestAddress().get(30, TimeUnit.SECONDS);
-        rest = new FlinkRest("http://127.0.0.1:" + restUri.getPort());
+        startCluster(options.taskManagers);
+        clusterConfiguration.setString("rest.bind-port", Integer.toString(restUri.getPort()));
 
         JobGraph jobGraph = jobGraph(options.parallelism, Map.of());
         jobId = miniCluster.submitJob(jobGraph).get(60, TimeUnit.SECONDS).getJobID();
@@ -234,6 +234,30 @@ public final class Workload {
         throw new IllegalStateException("job " + jobId + " not RUNNING after " + READY_TIMEOUT_MS + " ms: " + last);
     }
 
+    /**
+     * Starts a MiniCluster (dispatcher, ResourceManager, REST endpoint, {@code taskManagers}
+     * TaskManagers) with {@link #clusterConfiguration} and makes it the one every knob talks to.
+     */
+    private void startCluster(int taskManagers) throws Exception {
+        MiniCluster cluster =
+                new LoopbackMiniCluster(
+                        new MiniClusterConfiguration.Builder()
+                                .setConfiguration(clusterConfiguration)
+                                .setNumTaskManagers(taskManagers)
+                                .setNumSlotsPerTaskManager(options.slotsPerTaskManager)
+                                .build());
+        cluster.start();
+        miniCluster = cluster;
+        // A new cluster numbers its TaskManagers from 0 again.
+        liveTaskManagers.clear();
+        for (nextTaskManagerIndex = 0; nextTaskManagerIndex < taskManagers; nextTaskManagerIndex++) {
+            liveTaskManagers.add(nextTaskManagerIndex);
+        }
+        taskManagerCount = liveTaskManagers.size();
+        restUri = cluster.getRestAddress().get(30, TimeUnit.SECONDS);
+        rest = new FlinkRest("http://127.0.0.1:" + restUri.getPort());
+    }
+
     /** Exits when the parent closes our standard input, so a killed test leaves no JVM behind. */
     private static void watchStdin() {
         Thread watcher =
@@ -317,13 +341,31 @@ public final class Workload {
     }
 
     /**
-     * What a Kubernetes operator's full upgrade does, on this MiniCluster: stop the job with a
-     * savepoint, wait {@code delayMillis} (standing for deleting the pods, scheduling new ones and
-     * starting their JVMs; 0 by default), set the TaskManagers, and submit the job again from the
-     * savepoint at {@code parallelism} with the vertex {@code overrides}. The new job has a new
-     * id, as the Apache operator's application deployments get on every upgrade but a last-state
-     * one (ApplicationReconciler.setJobIdIfNecessary rotates it). Returns once the new job and
-     * all its vertices run.
+     * What the Apache Flink Kubernetes operator's full upgrade of an application in native mode
+     * does (upgradeMode savepoint), on this JVM. In the operator (release-1.15.0):
+     * AbstractJobReconciler.reconcileSpecChange suspends the job with ApplicationReconciler.cancelJob,
+     * i.e. AbstractFlinkService.cancelJob with SuspendMode.SAVEPOINT: a stop with a savepoint
+     * through the JobManager's REST API, the cluster left up (only STATELESS and LAST_STATE delete
+     * it there); then restoreJob calls ApplicationReconciler.deploy, which deletes the cluster
+     * (deleteClusterDeployment, NativeFlinkService.deleteClusterInternal: the JobManager
+     * Deployment, whose TaskManager pods go with it), gives the job a new id unless last-state
+     * (setJobIdIfNecessary) and submits a new application cluster with the savepoint path
+     * (submitApplicationCluster): a new JobManager with a new dispatcher, ResourceManager and REST
+     * endpoint, new TaskManagers, and the job restored from the savepoint.
+     *
+     * <p>Here: stop with a savepoint; close the MiniCluster (dispatcher, ResourceManager, REST
+     * endpoint and every TaskManager gone: the REST port refuses connections, as the JobManager's
+     * Service has no endpoint while its pod is replaced); wait {@code delayMillis}; start a new
+     * MiniCluster with the same configuration on the same REST port and {@code taskManagers} new
+     * TaskManagers; submit the job from the savepoint at {@code parallelism} with the vertex
+     * {@code overrides}, under a new job id. Returns once the new job and all its vertices run.
+     *
+     * <p>What this still cannot reproduce is what {@code delayMillis} stands for (0 by default):
+     * deleting the pods, scheduling new ones, pulling the image, starting the JobManager's and the
+     * TaskManagers' JVMs and loading the job's classes (everything here shares one warm JVM), and
+     * in native mode the new ResourceManager asking Kubernetes for TaskManager pods only once the
+     * job wants slots. What lives outside Flink stays, as it would: the offered load and its
+     * backlog ({@link OfferedLoad}) and what came out of the sink ({@link SinkLedger}).
      */
     synchronized ObjectNode redeploy(
             int parallelism, Map<String, Integer> overrides, int taskManagers, long delayMillis)
@@ -339,28 +381,28 @@ public final class Workload {
                         .stopWithSavepoint(previous, savepointDir, false, SavepointFormatType.CANONICAL)
                         .get(120, TimeUnit.SECONDS);
         miniCluster.requestJobResult(previous).get(60, TimeUnit.SECONDS);
-        long stoppedMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started);
+        long stoppedMillis = millisSince(started);
+        miniCluster.closeAsync().get(60, TimeUnit.SECONDS);
+        long closedMillis = millisSince(started);
         System.err.println(
                 "slotscaler workload: redeploy: job " + previous + " stopped with savepoint " + savepoint
-                        + " in " + stoppedMillis + " ms; waiting " + delayMillis
-                        + " ms (stands for pod scheduling and JVM start)");
+                        + " in " + stoppedMillis + " ms, cluster closed at " + closedMillis + " ms; waiting "
+                        + delayMillis + " ms (stands for pod scheduling, image pull and JVM start)");
         Thread.sleep(delayMillis);
-        // A full upgrade deletes the TaskManager pods with the JobManager and starts new ones: new
-        // TaskManagers here too, which register their slots before the job can be scheduled. (The
-        // MiniCluster's dispatcher and ResourceManager stay: a real JobManager's JVM start is what
-        // the delay stands for.)
-        setTaskManagers(0, false);
-        setTaskManagers(taskManagers, false);
+        long startingMillis = millisSince(started);
+        startCluster(taskManagers);
+        long clusterStartedMillis = millisSince(started);
         JobGraph graph = jobGraph(parallelism, overrides);
         graph.setSavepointRestoreSettings(SavepointRestoreSettings.forPath(savepoint, false));
         jobId = miniCluster.submitJob(graph).get(60, TimeUnit.SECONDS).getJobID();
         redeploys++;
         awaitRunning();
-        long runningMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started);
+        long runningMillis = millisSince(started);
         System.err.println(
                 "slotscaler workload: redeploy: job " + jobId + " RUNNING at parallelism " + parallelism
-                        + " " + overrides + " on " + taskManagers() + " TaskManagers, "
-                        + runningMillis + " ms after the stop began");
+                        + " " + overrides + " on " + taskManagers() + " TaskManagers of a new cluster, "
+                        + runningMillis + " ms after the stop began (cluster start "
+                        + (clusterStartedMillis - startingMillis) + " ms)");
         ObjectNode report = json.createObjectNode();
         report.put("previousJobId", previous.toHexString());
         report.put("jobId", jobId.toHexString());
@@ -370,8 +412,14 @@ public final class Workload {
         report.put("taskManagers", taskManagers());
         report.put("delayMillis", delayMillis);
         report.put("stopMillis", stoppedMillis);
+        report.put("closeMillis", closedMillis - stoppedMillis);
+        report.put("clusterStartMillis", clusterStartedMillis - startingMillis);
         report.put("runningMillis", runningMillis);
         return report;
+    }
+
+    private static long millisSince(long startNanos) {
+        return TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - startNanos);
     }
 
     /**
