@@ -12,7 +12,7 @@
  * external metrics API's types are fixed upstream; kubectl does not need our spec to read them.
  */
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { TLSSocket } from 'node:tls';
 
 import type {
   Clock,
@@ -53,6 +53,7 @@ import {
   metricValueList,
 } from './custom-discovery.js';
 import { LabelSelectorError, formatLabelSelector, parseLabelSelector } from './label-selector.js';
+import type { ApiRequest, ApiResponse } from './connection-guard.js';
 import type { MetricsApiObserver } from './metrics.js';
 import { routeOf } from './paths.js';
 import type { Route } from './paths.js';
@@ -71,6 +72,8 @@ import type { Status } from './status.js';
 import type { UpstreamClient } from './upstream.js';
 
 export interface MetricsApiAppDependencies {
+  /** The TLS connection a request came in on, whatever its protocol (ConnectionGuard.tlsSocketOf). */
+  readonly tlsSocketOf: (request: ApiRequest) => TLSSocket | undefined;
   readonly provider: MetricsProvider;
   /** Undefined: custom.metrics.k8s.io is not served (its paths are 404s). */
   readonly customProvider: CustomMetricsProvider | undefined;
@@ -95,7 +98,7 @@ interface RequestState {
   user: UserInfo;
 }
 
-function sendJson(response: ServerResponse, code: number, body: object | string): void {
+function sendJson(response: ApiResponse, code: number, body: object | string): void {
   const text = typeof body === 'string' ? body : JSON.stringify(body);
   response.statusCode = code;
   response.setHeader('Content-Type', 'application/json');
@@ -103,12 +106,12 @@ function sendJson(response: ServerResponse, code: number, body: object | string)
   response.end(text);
 }
 
-function sendStatus(response: ServerResponse, status: Status): void {
+function sendStatus(response: ApiResponse, status: Status): void {
   response.setHeader('X-Content-Type-Options', 'nosniff');
   sendJson(response, status.code, status);
 }
 
-function sendText(response: ServerResponse, code: number, text: string): void {
+function sendText(response: ApiResponse, code: number, text: string): void {
   response.statusCode = code;
   response.setHeader('Content-Type', 'text/plain; charset=utf-8');
   response.setHeader('Cache-Control', 'no-cache, private');
@@ -117,14 +120,14 @@ function sendText(response: ServerResponse, code: number, text: string): void {
 }
 
 /** The first `labelSelector` (or `parameter`) query parameter (Go's `url.Values.Get`), or the empty selector. */
-function labelSelectorOf(request: IncomingMessage, parameter = 'labelSelector'): string {
+function labelSelectorOf(request: ApiRequest, parameter = 'labelSelector'): string {
   const url = request.url ?? '';
   const query = url.indexOf('?');
   if (query < 0) return '';
   return new URLSearchParams(url.slice(query + 1)).get(parameter) ?? '';
 }
 
-function pathOf(request: IncomingMessage): string {
+function pathOf(request: ApiRequest): string {
   const url = request.url ?? '/';
   const query = url.indexOf('?');
   return query < 0 ? url : url.slice(0, query);
@@ -151,7 +154,7 @@ type SerializedBodies = WeakMap<readonly ExternalMetricValue[], string>;
  */
 export function createMetricsApiApp(
   deps: MetricsApiAppDependencies,
-): (request: IncomingMessage, response: ServerResponse) => void {
+): (request: ApiRequest, response: ApiResponse) => void {
   const bodies: SerializedBodies = new WeakMap();
   return (request, response) => {
     const header = request.headers['audit-id'];
@@ -180,8 +183,8 @@ export function createMetricsApiApp(
 async function serve(
   deps: MetricsApiAppDependencies,
   bodies: SerializedBodies,
-  request: IncomingMessage,
-  response: ServerResponse,
+  request: ApiRequest,
+  response: ApiResponse,
   state: RequestState,
 ): Promise<void> {
   const { provider, upstream, observer, logger } = deps;
@@ -202,7 +205,7 @@ async function serve(
 
   // Authentication.
   if (deps.authentication !== undefined) {
-    const result = await deps.authentication.authenticator.authenticate(request);
+    const result = await deps.authentication.authenticator.authenticate(request, deps.tlsSocketOf(request));
     if (!result.ok) {
       observer.observeAuthFailure(result.reason);
       logger.debug(
@@ -389,8 +392,8 @@ function metricLabelOf(route: Route, deps: MetricsApiAppDependencies): string {
 async function readMetric(
   deps: MetricsApiAppDependencies,
   bodies: SerializedBodies,
-  request: IncomingMessage,
-  response: ServerResponse,
+  request: ApiRequest,
+  response: ApiResponse,
   state: RequestState,
   route: Extract<Route, { kind: 'metric' }>,
 ): Promise<void> {
@@ -443,8 +446,8 @@ async function readMetric(
 
 /** Parses one selector query parameter; sends the 400 and returns undefined when it does not parse. */
 function selectorParameter(
-  request: IncomingMessage,
-  response: ServerResponse,
+  request: ApiRequest,
+  response: ApiResponse,
   parameter: 'labelSelector' | 'metricLabelSelector',
 ): readonly Requirement[] | undefined {
   const text = labelSelectorOf(request, parameter);
@@ -465,8 +468,8 @@ function selectorParameter(
 async function readCustomMetric(
   deps: MetricsApiAppDependencies,
   provider: CustomMetricsProvider,
-  request: IncomingMessage,
-  response: ServerResponse,
+  request: ApiRequest,
+  response: ApiResponse,
   state: RequestState,
   route: Extract<Route, { kind: 'customMetric' }>,
 ): Promise<void> {
@@ -511,8 +514,8 @@ async function readCustomMetric(
 
 async function forward(
   deps: MetricsApiAppDependencies,
-  request: IncomingMessage,
-  response: ServerResponse,
+  request: ApiRequest,
+  response: ApiResponse,
   state: RequestState,
 ): Promise<void> {
   const upstream = deps.upstream;

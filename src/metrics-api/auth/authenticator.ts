@@ -20,11 +20,11 @@
  */
 import { createHash } from 'node:crypto';
 import type { X509Certificate } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
-import { TLSSocket } from 'node:tls';
+import type { TLSSocket } from 'node:tls';
 
 import type { Clock } from '../../domain/ports.js';
 import type { Logger } from '../../observability/logger.js';
+import type { ApiRequest } from '../connection-guard.js';
 import type { AuthenticationConfig, RequestHeaderConfig } from './config.js';
 import type { TokenReviewResult, TokenReviewer, UserInfo } from '../../domain/auth.js';
 import {
@@ -92,27 +92,53 @@ function withAuthenticatedGroup(user: UserInfo): UserInfo {
 }
 
 /** The first non-empty value of the first header that has one (headerrequest `headerValue`). */
-function firstHeaderValue(headers: Record<string, string[] | undefined>, names: readonly string[]): string {
+function firstHeaderValue(headers: ReadonlyMap<string, string[]>, names: readonly string[]): string {
   for (const name of names) {
-    const value = headers[name]?.find((item) => item !== '');
+    const value = headers.get(name)?.find((item) => item !== '');
     if (value !== undefined) return value;
   }
   return '';
 }
 
+/**
+ * Every value of each header the front proxy may set, by lower-case name in order of first
+ * appearance, from one pass over `rawHeaders`: the same list for HTTP/1.1 and HTTP/2 requests
+ * (node:http2's compatibility API has no `headersDistinct`, and joins repeated values in `headers`).
+ */
+function requestHeaderValues(
+  rawHeaders: readonly string[],
+  config: RequestHeaderConfig,
+): Map<string, string[]> {
+  const values = new Map<string, string[]>();
+  for (let index = 0; index + 1 < rawHeaders.length; index += 2) {
+    const name = (rawHeaders[index] ?? '').toLowerCase();
+    const named =
+      config.usernameHeaders.includes(name) ||
+      config.uidHeaders.includes(name) ||
+      config.groupHeaders.includes(name) ||
+      config.extraHeaderPrefixes.some((prefix) => name.startsWith(prefix));
+    if (!named) continue;
+    const list = values.get(name);
+    const value = rawHeaders[index + 1] ?? '';
+    if (list === undefined) values.set(name, [value]);
+    else list.push(value);
+  }
+  return values;
+}
+
 /** The user the front proxy vouches for, or undefined without a user header. */
-function userFromHeaders(request: IncomingMessage, config: RequestHeaderConfig): UserInfo | undefined {
-  const headers = request.headersDistinct;
+function userFromHeaders(request: ApiRequest, config: RequestHeaderConfig): UserInfo | undefined {
+  const headers = requestHeaderValues(request.rawHeaders, config);
   const name = firstHeaderValue(headers, config.usernameHeaders);
   if (name === '') return undefined;
   const uid = firstHeaderValue(headers, config.uidHeaders);
   const groups = config.groupHeaders.flatMap((header) =>
-    (headers[header] ?? []).filter((value) => value !== ''),
+    (headers.get(header) ?? []).filter((value) => value !== ''),
   );
   const extra: Record<string, string[]> = {};
   for (const prefix of config.extraHeaderPrefixes) {
-    for (const [header, values] of Object.entries(headers)) {
-      if (values === undefined || !header.startsWith(prefix)) continue;
+    for (const [header, values] of headers) {
+      if (!header.startsWith(prefix)) continue;
       const encoded = header.slice(prefix.length);
       let key = encoded;
       try {
@@ -198,12 +224,12 @@ export class RequestAuthenticator {
     return this.config !== undefined;
   }
 
-  async authenticate(request: IncomingMessage): Promise<AuthenticationResult> {
+  /** Authenticates `request`, which came in on the TLS connection `socket` (undefined: none). */
+  async authenticate(request: ApiRequest, socket: TLSSocket | undefined): Promise<AuthenticationResult> {
     const failures: string[] = [];
     let proxyNameNotAllowed = false;
-    const socket = request.socket;
     const config = this.config;
-    if (socket instanceof TLSSocket && config !== undefined) {
+    if (socket !== undefined && config !== undefined) {
       const checks = this.checksOf(socket);
       const peer = checks.peer;
       if (peer !== undefined && !peer.verified && this.verifiedUnderOtherTrust(peer)) {
