@@ -19,6 +19,7 @@ import type {
   CustomMetricInfo,
   CustomMetricValue,
   CustomMetricsProvider,
+  ExternalMetricInfo,
   ExternalMetricValue,
   MetricsProvider,
   Readiness,
@@ -127,6 +128,57 @@ function labelSelectorOf(request: ApiRequest, parameter = 'labelSelector'): stri
   return new URLSearchParams(url.slice(query + 1)).get(parameter) ?? '';
 }
 
+/** How many paths' routes are kept: a few per metric and namespace the HPAs read. */
+const MAX_KEPT_ROUTES = 1024;
+
+/** `routeOf` once per distinct path (routes are never changed); bounded, forgotten all at once when full. */
+function routeCache(): (path: string) => Route {
+  const kept = new Map<string, Route>();
+  return (path) => {
+    let route = kept.get(path);
+    if (route === undefined) {
+      route = routeOf(path);
+      if (kept.size >= MAX_KEPT_ROUTES) kept.clear();
+      kept.set(path, route);
+    }
+    return route;
+  };
+}
+
+/** A selector as parsed, or why it does not parse. */
+type ParsedSelector =
+  | { readonly text: string; readonly selector: readonly Requirement[] }
+  | { readonly text: string; readonly error: LabelSelectorError };
+
+/** How many query strings' selectors are kept; the aggregator repeats a few per HPA. */
+const MAX_KEPT_SELECTORS = 4096;
+
+/**
+ * The `labelSelector` of a metric read, parsed once per distinct query string: every HPA sends the
+ * same query every sync, so a read costs a lookup instead of a URL decode and a parse. Bounded
+ * (forgotten all at once when full), since anyone authenticated chooses the query.
+ */
+function selectorCache(): (request: ApiRequest) => ParsedSelector {
+  const kept = new Map<string, ParsedSelector>();
+  return (request) => {
+    const url = request.url ?? '';
+    const query = url.indexOf('?');
+    const key = query < 0 ? '' : url.slice(query + 1);
+    let parsed = kept.get(key);
+    if (parsed !== undefined) return parsed;
+    const text = labelSelectorOf(request);
+    try {
+      parsed = { text, selector: Object.freeze(parseLabelSelector(text)) };
+    } catch (err) {
+      if (!(err instanceof LabelSelectorError)) throw err;
+      parsed = { text, error: err };
+    }
+    if (kept.size >= MAX_KEPT_SELECTORS) kept.clear();
+    kept.set(key, parsed);
+    return parsed;
+  };
+}
+
 function pathOf(request: ApiRequest): string {
   const url = request.url ?? '/';
   const query = url.indexOf('?');
@@ -156,9 +208,11 @@ export function createMetricsApiApp(
   deps: MetricsApiAppDependencies,
 ): (request: ApiRequest, response: ApiResponse) => void {
   const bodies: SerializedBodies = new WeakMap();
+  const selectorOf = selectorCache();
+  const routeOfPath = routeCache();
   return (request, response) => {
     const header = request.headers['audit-id'];
-    const route = routeOf(pathOf(request));
+    const route = routeOfPath(pathOf(request));
     const state: RequestState = {
       requestId: typeof header === 'string' && header !== '' ? header : randomUUID(),
       route,
@@ -171,7 +225,7 @@ export function createMetricsApiApp(
       const seconds = Number(process.hrtime.bigint() - state.startedNs) / 1e9;
       deps.observer.observeRequest(state.metricLabel, response.statusCode, seconds);
     });
-    serve(deps, bodies, request, response, state).catch((err: unknown) => {
+    serve(deps, bodies, selectorOf, request, response, state).catch((err: unknown) => {
       deps.logger.error({ err, requestId: state.requestId }, 'external metrics API request failed');
       // Anything thrown: 500, the details in the log only; after the headers, the connection is cut.
       if (response.headersSent) response.destroy();
@@ -183,6 +237,7 @@ export function createMetricsApiApp(
 async function serve(
   deps: MetricsApiAppDependencies,
   bodies: SerializedBodies,
+  selectorOf: (request: ApiRequest) => ParsedSelector,
   request: ApiRequest,
   response: ApiResponse,
   state: RequestState,
@@ -275,7 +330,7 @@ async function serve(
       return;
     }
     case 'metric':
-      await readMetric(deps, bodies, request, response, state, route);
+      await readMetric(deps, bodies, selectorOf(request), request, response, state, route);
       return;
     case 'customGroup':
       sendJson(response, 200, customApiGroupDocument());
@@ -342,8 +397,17 @@ function readinessOf(deps: MetricsApiAppDependencies): Readiness {
   return deps.readiness();
 }
 
+/** The names of each list of metrics a provider gave, as a set (built once per frozen list). */
+const metricNameSets = new WeakMap<readonly ExternalMetricInfo[], ReadonlySet<string>>();
+
 function owns(provider: MetricsProvider, metricName: string): boolean {
-  return provider.listMetrics().some((metric) => metric.name === metricName);
+  const metrics = provider.listMetrics();
+  let names = metricNameSets.get(metrics);
+  if (names === undefined) {
+    names = new Set(metrics.map((metric) => metric.name));
+    if (Object.isFrozen(metrics)) metricNameSets.set(metrics, names);
+  }
+  return names.has(metricName);
 }
 
 /** The `<resource>/<metric>` pairs of each list a custom provider gave, as a set (built once per list). */
@@ -392,6 +456,7 @@ function metricLabelOf(route: Route, deps: MetricsApiAppDependencies): string {
 async function readMetric(
   deps: MetricsApiAppDependencies,
   bodies: SerializedBodies,
+  parsed: ParsedSelector,
   request: ApiRequest,
   response: ApiResponse,
   state: RequestState,
@@ -407,15 +472,14 @@ async function readMetric(
     sendStatus(response, notFound(new UnknownMetricError(metricName).message, metricName));
     return;
   }
-  const selectorText = labelSelectorOf(request);
-  let selector;
-  try {
-    selector = parseLabelSelector(selectorText);
-  } catch (err) {
-    if (!(err instanceof LabelSelectorError)) throw err;
-    sendStatus(response, badRequest(`unable to parse labelSelector "${selectorText}": ${err.message}`));
+  if ('error' in parsed) {
+    sendStatus(
+      response,
+      badRequest(`unable to parse labelSelector "${parsed.text}": ${parsed.error.message}`),
+    );
     return;
   }
+  const { selector } = parsed;
   let items: readonly ExternalMetricValue[];
   try {
     items = await provider.getMetric(namespace, metricName, selector);

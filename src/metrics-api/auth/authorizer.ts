@@ -11,11 +11,28 @@ import type { AccessAttributes, AccessDecision, SubjectAccessReviewer, UserInfo 
 const PRIVILEGED_GROUP = 'system:masters';
 const CACHE_MAX_ENTRIES = 10_000;
 
+/**
+ * The cache key of a review: the user and the attributes as one flat JSON array of strings and
+ * counts (each list's length before its items, so no two different inputs share a key). Groups and
+ * extra keys are sorted, as their order means nothing to the authorizer.
+ */
 function cacheKey(user: UserInfo, attributes: AccessAttributes): string {
-  const extra = Object.keys(user.extra)
-    .sort()
-    .map((key) => [key, user.extra[key]]);
-  return JSON.stringify([user.name, user.uid ?? '', [...user.groups].sort(), extra, attributes]);
+  const groups = user.groups.length > 1 ? [...user.groups].sort() : user.groups;
+  const parts: (string | number | null)[] = [user.name, user.uid ?? null, groups.length, ...groups];
+  const extraKeys = Object.keys(user.extra);
+  if (extraKeys.length > 1) extraKeys.sort();
+  parts.push(extraKeys.length);
+  for (const key of extraKeys) {
+    const values = user.extra[key] ?? [];
+    parts.push(key, values.length, ...values);
+  }
+  if (attributes.kind === 'resource') {
+    const { verb, group, version, resource, namespace, name, subresource } = attributes;
+    parts.push('resource', verb, group, version, resource, namespace, name ?? null, subresource ?? null);
+  } else {
+    parts.push('nonResource', attributes.verb, attributes.path);
+  }
+  return JSON.stringify(parts);
 }
 
 export class CachingAuthorizer {
