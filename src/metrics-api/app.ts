@@ -57,6 +57,7 @@ import { LabelSelectorError, formatLabelSelector, parseLabelSelector } from './l
 import type { ApiRequest, ApiResponse } from './connection-guard.js';
 import type { MetricsApiObserver } from './metrics.js';
 import { routeOf } from './paths.js';
+import { firstHeaderValue } from './raw-headers.js';
 import type { Route } from './paths.js';
 import {
   badRequest,
@@ -211,7 +212,7 @@ export function createMetricsApiApp(
   const selectorOf = selectorCache();
   const routeOfPath = routeCache();
   return (request, response) => {
-    const header = request.headers['audit-id'];
+    const header = firstHeaderValue(request.rawHeaders, 'audit-id');
     const route = routeOfPath(pathOf(request));
     const state: RequestState = {
       requestId: typeof header === 'string' && header !== '' ? header : randomUUID(),

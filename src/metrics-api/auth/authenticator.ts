@@ -25,6 +25,7 @@ import type { TLSSocket } from 'node:tls';
 import type { Clock } from '../../domain/ports.js';
 import type { Logger } from '../../observability/logger.js';
 import type { ApiRequest } from '../connection-guard.js';
+import { firstHeaderValue as firstRawHeaderValue } from '../raw-headers.js';
 import type { AuthenticationConfig, RequestHeaderConfig } from './config.js';
 import type { TokenReviewResult, TokenReviewer, UserInfo } from '../../domain/auth.js';
 import {
@@ -264,7 +265,7 @@ export class RequestAuthenticator {
         if (failure !== undefined) failures.push(describeFailure('client CA', failure, peer));
       }
     }
-    const token = bearerToken(request.headers.authorization);
+    const token = bearerToken(firstRawHeaderValue(request.rawHeaders, 'authorization'));
     if (token !== undefined) {
       if (this.options.tokenReviewer === undefined) {
         return { ok: false, reason: 'invalid_token', detail: 'bearer tokens are not accepted' };
