@@ -26,6 +26,9 @@
  *   a complete request that soon after it opened or was last answered, whether it is idle or sending
  *   its headers a byte at a time. A verified one may stay idle `keepAliveTimeoutMs`.
  * - **Size:** request headers of at most `maxHeaderBytes`.
+ * - **HTTP/2** (what the aggregator negotiates): the same limits per connection, and per request
+ *   whichever stream it comes on; at most `MAX_CONCURRENT_STREAMS` streams open on one connection;
+ *   a verified connection quiet for `keepAliveTimeoutMs` is closed (GOAWAY).
  *
  * The aggregator's side of the numbers: its proxy transport keeps the defaults of Go's
  * `http.DefaultTransport` (golang/go src/net/http/transport.go; client-go applies them through
