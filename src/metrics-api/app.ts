@@ -287,7 +287,7 @@ async function serve(
   }
 
   // Authorization.
-  const attributes = accessAttributesOf(route, pathOf(request));
+  const attributes = attributesOf(route, request);
   const decision =
     deps.authentication === undefined
       ? { allowed: true, reason: '' }
@@ -389,6 +389,20 @@ export function accessAttributesOf(route: Route, path: string): AccessAttributes
     case 'unknown':
       return { kind: 'nonResource', verb: 'get', path };
   }
+}
+
+/** The attributes of each route's metric reads (they depend on the route alone), built once and frozen. */
+const routeAttributes = new WeakMap<Route, AccessAttributes>();
+
+function attributesOf(route: Route, request: ApiRequest): AccessAttributes {
+  if (route.kind !== 'metric' && route.kind !== 'customMetric')
+    return accessAttributesOf(route, pathOf(request));
+  let attributes = routeAttributes.get(route);
+  if (attributes === undefined) {
+    attributes = Object.freeze(accessAttributesOf(route, pathOf(request)));
+    routeAttributes.set(route, attributes);
+  }
+  return attributes;
 }
 
 function readinessOf(deps: MetricsApiAppDependencies): Readiness {

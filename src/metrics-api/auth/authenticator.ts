@@ -81,6 +81,13 @@ type CertificateCheck =
 /** What one TLS connection's client certificate proved, under one generation of the trust settings. */
 interface ConnectionChecks {
   readonly generation: number;
+  /**
+   * The front-proxy headers of this connection's last request (flat name, value pairs) and the user
+   * they named: the aggregator sends the same ones for every read of the same HPA controller, so
+   * the same frozen user is answered again (and found again in the authorizer's cache) without
+   * building it.
+   */
+  lastProxyUser?: { readonly headers: readonly string[]; readonly user: UserInfo | undefined };
   /** The client certificate and the handshake's verdict; undefined when it sent none. */
   readonly peer: PeerCertificate | undefined;
   proxy?: CertificateCheck;
@@ -102,15 +109,12 @@ function firstHeaderValue(headers: ReadonlyMap<string, string[]>, names: readonl
 }
 
 /**
- * Every value of each header the front proxy may set, by lower-case name in order of first
- * appearance, from one pass over `rawHeaders`: the same list for HTTP/1.1 and HTTP/2 requests
- * (node:http2's compatibility API has no `headersDistinct`, and joins repeated values in `headers`).
+ * The headers the front proxy may set, as flat (lower-case name, value) pairs in the order sent,
+ * from one pass over `rawHeaders`: the same for HTTP/1.1 and HTTP/2 requests (node:http2's
+ * compatibility API has no `headersDistinct`, and joins repeated values in `headers`).
  */
-function requestHeaderValues(
-  rawHeaders: readonly string[],
-  config: RequestHeaderConfig,
-): Map<string, string[]> {
-  const values = new Map<string, string[]>();
+function requestHeaderPairs(rawHeaders: readonly string[], config: RequestHeaderConfig): string[] {
+  const pairs: string[] = [];
   for (let index = 0; index + 1 < rawHeaders.length; index += 2) {
     const name = (rawHeaders[index] ?? '').toLowerCase();
     const named =
@@ -118,18 +122,42 @@ function requestHeaderValues(
       config.uidHeaders.includes(name) ||
       config.groupHeaders.includes(name) ||
       config.extraHeaderPrefixes.some((prefix) => name.startsWith(prefix));
-    if (!named) continue;
-    const list = values.get(name);
-    const value = rawHeaders[index + 1] ?? '';
-    if (list === undefined) values.set(name, [value]);
-    else list.push(value);
+    if (named) pairs.push(name, rawHeaders[index + 1] ?? '');
   }
-  return values;
+  return pairs;
 }
 
-/** The user the front proxy vouches for, or undefined without a user header. */
-function userFromHeaders(request: ApiRequest, config: RequestHeaderConfig): UserInfo | undefined {
-  const headers = requestHeaderValues(request.rawHeaders, config);
+/** The front-proxy user of `request`, the connection's last one again when its headers are the same. */
+function proxyUserOf(
+  checks: ConnectionChecks,
+  request: ApiRequest,
+  config: RequestHeaderConfig,
+): UserInfo | undefined {
+  const headers = requestHeaderPairs(request.rawHeaders, config);
+  const last = checks.lastProxyUser;
+  if (last !== undefined && samePairs(last.headers, headers)) return last.user;
+  const user = userFromHeaders(headers, config);
+  checks.lastProxyUser = { headers, user };
+  return user;
+}
+
+function samePairs(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let index = 0; index < a.length; index++) if (a[index] !== b[index]) return false;
+  return true;
+}
+
+/** The user the front proxy vouches for in `pairs` (frozen, authenticated group added), or undefined without a user header. */
+function userFromHeaders(pairs: readonly string[], config: RequestHeaderConfig): UserInfo | undefined {
+  // Every value of each header, by name in order of first appearance.
+  const headers = new Map<string, string[]>();
+  for (let index = 0; index + 1 < pairs.length; index += 2) {
+    const name = pairs[index] ?? '';
+    const value = pairs[index + 1] ?? '';
+    const list = headers.get(name);
+    if (list === undefined) headers.set(name, [value]);
+    else list.push(value);
+  }
   const name = firstHeaderValue(headers, config.usernameHeaders);
   if (name === '') return undefined;
   const uid = firstHeaderValue(headers, config.uidHeaders);
@@ -150,7 +178,11 @@ function userFromHeaders(request: ApiRequest, config: RequestHeaderConfig): User
       (extra[key] ??= []).push(...values);
     }
   }
-  return { name, ...(uid === '' ? {} : { uid }), groups, extra };
+  const user = withAuthenticatedGroup({ name, ...(uid === '' ? {} : { uid }), groups, extra });
+  Object.freeze(user.groups);
+  for (const values of Object.values(user.extra)) Object.freeze(values);
+  Object.freeze(user.extra);
+  return Object.freeze(user);
 }
 
 /** Checks the handshake's verdict on `peer` against one CA bundle and the allowed CNs. */
@@ -247,9 +279,8 @@ export class RequestAuthenticator {
         const proxy = (checks.proxy ??= checkCertificate(peer, ca, allowedNames));
         const failure = failureAt(proxy, nowMs);
         if (failure === undefined) {
-          const user = userFromHeaders(request, config.requestHeader);
-          if (user !== undefined)
-            return { ok: true, user: withAuthenticatedGroup(user), method: 'front-proxy' };
+          const user = proxyUserOf(checks, request, config.requestHeader);
+          if (user !== undefined) return { ok: true, user, method: 'front-proxy' };
         } else {
           proxyNameNotAllowed = failure === 'name-not-allowed';
           failures.push(describeFailure('front-proxy', failure, peer));
