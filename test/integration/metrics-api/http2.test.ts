@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { connect } from 'node:http2';
+import https from 'node:https';
 import type { ClientHttp2Session, OutgoingHttpHeaders } from 'node:http2';
 import { after, before, describe, it } from 'node:test';
 
@@ -132,6 +133,32 @@ describe('the metrics API over HTTP/2', () => {
       } finally {
         await close(session);
       }
+    }
+  });
+
+  it('answers each request on one HTTP/1.1 keep-alive connection as the user its own headers name', async () => {
+    api.authorizer.rule = (user) => user.name === 'reader';
+    const agent = new https.Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const ports = new Set<number>();
+      for (const [user, expected] of [
+        ['reader', 200],
+        ['reader', 200],
+        ['nobody', 403],
+        ['reader', 200],
+        ['nobody', 403],
+      ] as const) {
+        const response = await request(pki, api.port, BUSY, {
+          client: pki.frontProxy,
+          headers: proxyHeaders(user),
+          agent,
+        });
+        assert.equal(response.status, expected, user);
+        ports.add(response.localPort);
+      }
+      assert.equal(ports.size, 1, 'one connection');
+    } finally {
+      agent.destroy();
     }
   });
 
