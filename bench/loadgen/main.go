@@ -1,9 +1,16 @@
 // The metrics-API benchmark's load generator in Go: the same two phases and stdout protocol as the
 // Node client in ../metrics-api.bench.ts, with far less CPU per request, so that on a 2-core
 // machine the figures say more about the server than about the client. Standard library only.
+//
+// Protocol "http/1.1" offers only HTTP/1.1: one request at a time on each of Clients connections.
+// Protocol "h2" offers h2 and HTTP/1.1 over ALPN, as the aggregator's proxy transport does (client-go
+// builds it with k8s.io/apimachinery's SetTransportDefaults, which enables HTTP/2): against a server
+// that accepts h2, Go's transport multiplexes the Clients concurrent requests as streams of one
+// connection (it opens another only beyond the server's concurrent-stream limit).
 package main
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -11,9 +18,11 @@ import (
 	"io"
 	"math/rand"
 	"net/http"
+	"net/http/httptrace"
 	"os"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -26,6 +35,7 @@ type options struct {
 	Clients  int     `json:"clients"`
 	Seconds  float64 `json:"seconds"`
 	Rate     float64 `json:"rate"`
+	Protocol string  `json:"protocol"`
 }
 
 type phaseResult struct {
@@ -37,6 +47,10 @@ type phaseResult struct {
 	P50Ms             float64 `json:"p50Ms"`
 	P99Ms             float64 `json:"p99Ms"`
 	MaxMs             float64 `json:"maxMs"`
+	// The protocol the phase's responses came in ("HTTP/1.1", "HTTP/2.0"; "mixed" if both), and the
+	// connections opened since the start (warm-up included).
+	Negotiated        string `json:"negotiated"`
+	ConnectionsOpened int64  `json:"connectionsOpened"`
 }
 
 func emit(v any) {
@@ -72,20 +86,47 @@ func main() {
 		MaxIdleConnsPerHost: o.Clients,
 		MaxConnsPerHost:     o.Clients,
 		DisableCompression:  true,
-		ForceAttemptHTTP2:   false,
+		ForceAttemptHTTP2:   o.Protocol == "h2",
 	}
 	client := &http.Client{Transport: transport, Timeout: 10 * time.Second}
+	var http1, http2, connections atomic.Int64
+	var seen sync.Map
+	// Connections counted by local address: GotConnInfo.Reused is also true for a connection dialed
+	// for one request and first used by another.
+	trace := &httptrace.ClientTrace{
+		GotConn: func(info httptrace.GotConnInfo) {
+			if _, loaded := seen.LoadOrStore(info.Conn.LocalAddr().String(), true); !loaded {
+				connections.Add(1)
+			}
+		},
+	}
 	get := func(target int) bool {
 		url := fmt.Sprintf("https://127.0.0.1:%d/apis/external.metrics.k8s.io/v1beta1/namespaces/flink/flink_busy_ratio?labelSelector=target%%3Dtarget-%d", o.Port, target)
-		req, _ := http.NewRequest(http.MethodGet, url, nil)
+		req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), http.MethodGet, url, nil)
 		req.Header.Set("X-Remote-User", "system:serviceaccount:kube-system:horizontal-pod-autoscaler")
 		resp, err := client.Do(req)
 		if err != nil {
 			return false
 		}
+		if resp.ProtoMajor == 2 {
+			http2.Add(1)
+		} else {
+			http1.Add(1)
+		}
 		_, _ = io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
+	}
+	negotiated := func() string {
+		h1, h2 := http1.Swap(0), http2.Swap(0)
+		switch {
+		case h1 > 0 && h2 > 0:
+			return "mixed"
+		case h2 > 0:
+			return "HTTP/2.0"
+		default:
+			return "HTTP/1.1"
+		}
 	}
 
 	// Warm up: open every connection, fill the review cache.
@@ -101,6 +142,7 @@ func main() {
 		}()
 	}
 	warm.Wait()
+	negotiated()
 
 	var results []phaseResult
 	for _, phase := range []string{"max", "rate"} {
@@ -170,6 +212,7 @@ func main() {
 		results = append(results, phaseResult{
 			Phase: phase, Requests: len(all), Errors: totalErrors, Seconds: seconds,
 			RequestsPerSecond: float64(len(all)) / seconds, P50Ms: pick(50), P99Ms: pick(99), MaxMs: maxMs,
+			Negotiated: negotiated(), ConnectionsOpened: connections.Load(),
 		})
 	}
 	emit(map[string]any{"results": results})

@@ -12,13 +12,14 @@
  * external metrics API's types are fixed upstream; kubectl does not need our spec to read them.
  */
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { TLSSocket } from 'node:tls';
 
 import type {
   Clock,
   CustomMetricInfo,
   CustomMetricValue,
   CustomMetricsProvider,
+  ExternalMetricInfo,
   ExternalMetricValue,
   MetricsProvider,
   Readiness,
@@ -53,8 +54,10 @@ import {
   metricValueList,
 } from './custom-discovery.js';
 import { LabelSelectorError, formatLabelSelector, parseLabelSelector } from './label-selector.js';
+import type { ApiRequest, ApiResponse } from './connection-guard.js';
 import type { MetricsApiObserver } from './metrics.js';
 import { routeOf } from './paths.js';
+import { firstHeaderValue } from './raw-headers.js';
 import type { Route } from './paths.js';
 import {
   badRequest,
@@ -71,6 +74,8 @@ import type { Status } from './status.js';
 import type { UpstreamClient } from './upstream.js';
 
 export interface MetricsApiAppDependencies {
+  /** The TLS connection a request came in on, whatever its protocol (ConnectionGuard.tlsSocketOf). */
+  readonly tlsSocketOf: (request: ApiRequest) => TLSSocket | undefined;
   readonly provider: MetricsProvider;
   /** Undefined: custom.metrics.k8s.io is not served (its paths are 404s). */
   readonly customProvider: CustomMetricsProvider | undefined;
@@ -95,7 +100,7 @@ interface RequestState {
   user: UserInfo;
 }
 
-function sendJson(response: ServerResponse, code: number, body: object | string): void {
+function sendJson(response: ApiResponse, code: number, body: object | string): void {
   const text = typeof body === 'string' ? body : JSON.stringify(body);
   response.statusCode = code;
   response.setHeader('Content-Type', 'application/json');
@@ -103,12 +108,12 @@ function sendJson(response: ServerResponse, code: number, body: object | string)
   response.end(text);
 }
 
-function sendStatus(response: ServerResponse, status: Status): void {
+function sendStatus(response: ApiResponse, status: Status): void {
   response.setHeader('X-Content-Type-Options', 'nosniff');
   sendJson(response, status.code, status);
 }
 
-function sendText(response: ServerResponse, code: number, text: string): void {
+function sendText(response: ApiResponse, code: number, text: string): void {
   response.statusCode = code;
   response.setHeader('Content-Type', 'text/plain; charset=utf-8');
   response.setHeader('Cache-Control', 'no-cache, private');
@@ -117,14 +122,65 @@ function sendText(response: ServerResponse, code: number, text: string): void {
 }
 
 /** The first `labelSelector` (or `parameter`) query parameter (Go's `url.Values.Get`), or the empty selector. */
-function labelSelectorOf(request: IncomingMessage, parameter = 'labelSelector'): string {
+function labelSelectorOf(request: ApiRequest, parameter = 'labelSelector'): string {
   const url = request.url ?? '';
   const query = url.indexOf('?');
   if (query < 0) return '';
   return new URLSearchParams(url.slice(query + 1)).get(parameter) ?? '';
 }
 
-function pathOf(request: IncomingMessage): string {
+/** How many paths' routes are kept: a few per metric and namespace the HPAs read. */
+const MAX_KEPT_ROUTES = 1024;
+
+/** `routeOf` once per distinct path (routes are never changed); bounded, forgotten all at once when full. */
+function routeCache(): (path: string) => Route {
+  const kept = new Map<string, Route>();
+  return (path) => {
+    let route = kept.get(path);
+    if (route === undefined) {
+      route = routeOf(path);
+      if (kept.size >= MAX_KEPT_ROUTES) kept.clear();
+      kept.set(path, route);
+    }
+    return route;
+  };
+}
+
+/** A selector as parsed, or why it does not parse. */
+type ParsedSelector =
+  | { readonly text: string; readonly selector: readonly Requirement[] }
+  | { readonly text: string; readonly error: LabelSelectorError };
+
+/** How many query strings' selectors are kept; the aggregator repeats a few per HPA. */
+const MAX_KEPT_SELECTORS = 4096;
+
+/**
+ * The `labelSelector` of a metric read, parsed once per distinct query string: every HPA sends the
+ * same query every sync, so a read costs a lookup instead of a URL decode and a parse. Bounded
+ * (forgotten all at once when full), since anyone authenticated chooses the query.
+ */
+function selectorCache(): (request: ApiRequest) => ParsedSelector {
+  const kept = new Map<string, ParsedSelector>();
+  return (request) => {
+    const url = request.url ?? '';
+    const query = url.indexOf('?');
+    const key = query < 0 ? '' : url.slice(query + 1);
+    let parsed = kept.get(key);
+    if (parsed !== undefined) return parsed;
+    const text = labelSelectorOf(request);
+    try {
+      parsed = { text, selector: Object.freeze(parseLabelSelector(text)) };
+    } catch (err) {
+      if (!(err instanceof LabelSelectorError)) throw err;
+      parsed = { text, error: err };
+    }
+    if (kept.size >= MAX_KEPT_SELECTORS) kept.clear();
+    kept.set(key, parsed);
+    return parsed;
+  };
+}
+
+function pathOf(request: ApiRequest): string {
   const url = request.url ?? '/';
   const query = url.indexOf('?');
   return query < 0 ? url : url.slice(0, query);
@@ -151,11 +207,13 @@ type SerializedBodies = WeakMap<readonly ExternalMetricValue[], string>;
  */
 export function createMetricsApiApp(
   deps: MetricsApiAppDependencies,
-): (request: IncomingMessage, response: ServerResponse) => void {
+): (request: ApiRequest, response: ApiResponse) => void {
   const bodies: SerializedBodies = new WeakMap();
+  const selectorOf = selectorCache();
+  const routeOfPath = routeCache();
   return (request, response) => {
-    const header = request.headers['audit-id'];
-    const route = routeOf(pathOf(request));
+    const header = firstHeaderValue(request.rawHeaders, 'audit-id');
+    const route = routeOfPath(pathOf(request));
     const state: RequestState = {
       requestId: typeof header === 'string' && header !== '' ? header : randomUUID(),
       route,
@@ -168,7 +226,7 @@ export function createMetricsApiApp(
       const seconds = Number(process.hrtime.bigint() - state.startedNs) / 1e9;
       deps.observer.observeRequest(state.metricLabel, response.statusCode, seconds);
     });
-    serve(deps, bodies, request, response, state).catch((err: unknown) => {
+    serve(deps, bodies, selectorOf, request, response, state).catch((err: unknown) => {
       deps.logger.error({ err, requestId: state.requestId }, 'external metrics API request failed');
       // Anything thrown: 500, the details in the log only; after the headers, the connection is cut.
       if (response.headersSent) response.destroy();
@@ -180,8 +238,9 @@ export function createMetricsApiApp(
 async function serve(
   deps: MetricsApiAppDependencies,
   bodies: SerializedBodies,
-  request: IncomingMessage,
-  response: ServerResponse,
+  selectorOf: (request: ApiRequest) => ParsedSelector,
+  request: ApiRequest,
+  response: ApiResponse,
   state: RequestState,
 ): Promise<void> {
   const { provider, upstream, observer, logger } = deps;
@@ -202,7 +261,7 @@ async function serve(
 
   // Authentication.
   if (deps.authentication !== undefined) {
-    const result = await deps.authentication.authenticator.authenticate(request);
+    const result = await deps.authentication.authenticator.authenticate(request, deps.tlsSocketOf(request));
     if (!result.ok) {
       observer.observeAuthFailure(result.reason);
       logger.debug(
@@ -228,7 +287,7 @@ async function serve(
   }
 
   // Authorization.
-  const attributes = accessAttributesOf(route, pathOf(request));
+  const attributes = attributesOf(route, request);
   const decision =
     deps.authentication === undefined
       ? { allowed: true, reason: '' }
@@ -272,7 +331,7 @@ async function serve(
       return;
     }
     case 'metric':
-      await readMetric(deps, bodies, request, response, state, route);
+      await readMetric(deps, bodies, selectorOf(request), request, response, state, route);
       return;
     case 'customGroup':
       sendJson(response, 200, customApiGroupDocument());
@@ -332,6 +391,20 @@ export function accessAttributesOf(route: Route, path: string): AccessAttributes
   }
 }
 
+/** The attributes of each route's metric reads (they depend on the route alone), built once and frozen. */
+const routeAttributes = new WeakMap<Route, AccessAttributes>();
+
+function attributesOf(route: Route, request: ApiRequest): AccessAttributes {
+  if (route.kind !== 'metric' && route.kind !== 'customMetric')
+    return accessAttributesOf(route, pathOf(request));
+  let attributes = routeAttributes.get(route);
+  if (attributes === undefined) {
+    attributes = Object.freeze(accessAttributesOf(route, pathOf(request)));
+    routeAttributes.set(route, attributes);
+  }
+  return attributes;
+}
+
 function readinessOf(deps: MetricsApiAppDependencies): Readiness {
   if (deps.authentication !== undefined && !deps.authentication.authenticator.hasConfig()) {
     return { ready: false, reason: 'extension-apiserver-authentication not read yet' };
@@ -339,8 +412,17 @@ function readinessOf(deps: MetricsApiAppDependencies): Readiness {
   return deps.readiness();
 }
 
+/** The names of each list of metrics a provider gave, as a set (built once per frozen list). */
+const metricNameSets = new WeakMap<readonly ExternalMetricInfo[], ReadonlySet<string>>();
+
 function owns(provider: MetricsProvider, metricName: string): boolean {
-  return provider.listMetrics().some((metric) => metric.name === metricName);
+  const metrics = provider.listMetrics();
+  let names = metricNameSets.get(metrics);
+  if (names === undefined) {
+    names = new Set(metrics.map((metric) => metric.name));
+    if (Object.isFrozen(metrics)) metricNameSets.set(metrics, names);
+  }
+  return names.has(metricName);
 }
 
 /** The `<resource>/<metric>` pairs of each list a custom provider gave, as a set (built once per list). */
@@ -389,8 +471,9 @@ function metricLabelOf(route: Route, deps: MetricsApiAppDependencies): string {
 async function readMetric(
   deps: MetricsApiAppDependencies,
   bodies: SerializedBodies,
-  request: IncomingMessage,
-  response: ServerResponse,
+  parsed: ParsedSelector,
+  request: ApiRequest,
+  response: ApiResponse,
   state: RequestState,
   route: Extract<Route, { kind: 'metric' }>,
 ): Promise<void> {
@@ -404,15 +487,14 @@ async function readMetric(
     sendStatus(response, notFound(new UnknownMetricError(metricName).message, metricName));
     return;
   }
-  const selectorText = labelSelectorOf(request);
-  let selector;
-  try {
-    selector = parseLabelSelector(selectorText);
-  } catch (err) {
-    if (!(err instanceof LabelSelectorError)) throw err;
-    sendStatus(response, badRequest(`unable to parse labelSelector "${selectorText}": ${err.message}`));
+  if ('error' in parsed) {
+    sendStatus(
+      response,
+      badRequest(`unable to parse labelSelector "${parsed.text}": ${parsed.error.message}`),
+    );
     return;
   }
+  const { selector } = parsed;
   let items: readonly ExternalMetricValue[];
   try {
     items = await provider.getMetric(namespace, metricName, selector);
@@ -443,8 +525,8 @@ async function readMetric(
 
 /** Parses one selector query parameter; sends the 400 and returns undefined when it does not parse. */
 function selectorParameter(
-  request: IncomingMessage,
-  response: ServerResponse,
+  request: ApiRequest,
+  response: ApiResponse,
   parameter: 'labelSelector' | 'metricLabelSelector',
 ): readonly Requirement[] | undefined {
   const text = labelSelectorOf(request, parameter);
@@ -465,8 +547,8 @@ function selectorParameter(
 async function readCustomMetric(
   deps: MetricsApiAppDependencies,
   provider: CustomMetricsProvider,
-  request: IncomingMessage,
-  response: ServerResponse,
+  request: ApiRequest,
+  response: ApiResponse,
   state: RequestState,
   route: Extract<Route, { kind: 'customMetric' }>,
 ): Promise<void> {
@@ -511,8 +593,8 @@ async function readCustomMetric(
 
 async function forward(
   deps: MetricsApiAppDependencies,
-  request: IncomingMessage,
-  response: ServerResponse,
+  request: ApiRequest,
+  response: ApiResponse,
   state: RequestState,
 ): Promise<void> {
   const upstream = deps.upstream;

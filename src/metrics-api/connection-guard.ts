@@ -26,6 +26,9 @@
  *   a complete request that soon after it opened or was last answered, whether it is idle or sending
  *   its headers a byte at a time. A verified one may stay idle `keepAliveTimeoutMs`.
  * - **Size:** request headers of at most `maxHeaderBytes`.
+ * - **HTTP/2** (what the aggregator negotiates): the same limits per connection, and per request
+ *   whichever stream it comes on; at most `MAX_CONCURRENT_STREAMS` streams open on one connection;
+ *   a verified connection quiet for `keepAliveTimeoutMs` is closed (GOAWAY).
  *
  * The aggregator's side of the numbers: its proxy transport keeps the defaults of Go's
  * `http.DefaultTransport` (golang/go src/net/http/transport.go; client-go applies them through
@@ -34,14 +37,32 @@
  * a handshake longer than ours.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Server, ServerOptions } from 'node:https';
+import type {
+  Http2SecureServer,
+  Http2ServerRequest,
+  Http2ServerResponse,
+  Http2Session,
+  ServerHttp2Session,
+} from 'node:http2';
 import type { Socket } from 'node:net';
-import type { PeerCertificate, TLSSocket } from 'node:tls';
+import { TLSSocket } from 'node:tls';
+import type { PeerCertificate } from 'node:tls';
 
 import { TokenBucket } from '../lib/token-bucket.js';
 import type { Logger } from '../observability/logger.js';
 import type { MetricsApiObserver } from './metrics.js';
 import { routeOf } from './paths.js';
+
+/** A request as the server hands it over: HTTP/1.1 (node:http) or HTTP/2 (node:http2's compatibility API). */
+export type ApiRequest = IncomingMessage | Http2ServerRequest;
+export type ApiResponse = ServerResponse | Http2ServerResponse;
+
+/**
+ * The most streams one HTTP/2 connection may have open at once: Go's HTTP/2 server's default
+ * (golang.org/x/net/http2 server.go `defaultMaxStreams`), which the aggregator's transport expects
+ * of an API server; it opens another connection beyond it. Node's own default is unbounded.
+ */
+export const MAX_CONCURRENT_STREAMS = 250;
 
 /** The limits; `connectionLimitsFromConfig` (options.ts) reads them from the config schema. */
 export interface ConnectionLimits {
@@ -114,7 +135,7 @@ function pathOf(url: string | undefined): string {
  * connection, instead of as many as the server can refuse, which would take the CPU the
  * aggregator's requests and handshakes need.
  */
-function refuse(response: ServerResponse, message: string, retryAfterSeconds: number): void {
+function refuse(response: ApiResponse, message: string, retryAfterSeconds: number): void {
   const timer = setTimeout(() => {
     if (response.destroyed || response.writableEnded) return;
     response.statusCode = 429;
@@ -157,6 +178,7 @@ export interface ConnectionGuardDependencies {
 export class ConnectionGuard {
   private readonly connections = new Map<string, Connection>();
   private readonly bySocket = new WeakMap<Socket, Connection>();
+  private readonly bySession = new WeakMap<Http2Session, Connection>();
   /** Connections in their TLS handshake, oldest first. */
   private readonly handshaking = new Set<Connection>();
   /** Established unverified connections with no request in flight, idle the longest first. */
@@ -174,15 +196,17 @@ export class ConnectionGuard {
     private readonly deps: ConnectionGuardDependencies,
   ) {}
 
-  /** The options of `https.createServer` that carry the limits Node enforces itself. */
-  serverOptions(): ServerOptions {
+  /** The options of `http2.createSecureServer` that carry the limits Node enforces itself. */
+  serverOptions(): {
+    handshakeTimeout: number;
+    settings: { maxConcurrentStreams: number; maxHeaderListSize: number };
+  } {
     return {
       handshakeTimeout: this.limits.handshakeTimeoutMs,
-      headersTimeout: this.limits.headersTimeoutMs,
-      requestTimeout: this.limits.requestTimeoutMs,
-      keepAliveTimeout: this.limits.keepAliveTimeoutMs,
-      maxHeaderSize: this.limits.maxHeaderBytes,
-      connectionsCheckingInterval: CHECK_INTERVAL_MS,
+      settings: {
+        maxConcurrentStreams: MAX_CONCURRENT_STREAMS,
+        maxHeaderListSize: this.limits.maxHeaderBytes,
+      },
     };
   }
 
@@ -199,16 +223,30 @@ export class ConnectionGuard {
 
   /** The request listener: `handler` runs for every request the limits let through. */
   requestListener(
-    handler: (request: IncomingMessage, response: ServerResponse) => void,
-  ): (request: IncomingMessage, response: ServerResponse) => void {
+    handler: (request: ApiRequest, response: ApiResponse) => void,
+  ): (request: ApiRequest, response: ApiResponse) => void {
     return (request, response) => {
       if (this.admit(request, response)) handler(request, response);
     };
   }
 
-  /** Follows the server's connections from now on. */
-  attach(server: Server): void {
+  /**
+   * Follows the server's connections from now on, and gives its HTTP/1.1 connections the limits:
+   * node:http2 hands a connection that did not negotiate h2 to node:http's connection handling,
+   * which reads them from these server properties (`createSecureServer` takes none of them as options;
+   * `requireHostHeader` is node:https's default, a 400 for an HTTP/1.1 request without Host).
+   */
+  attach(server: Http2SecureServer): void {
+    Object.assign(server, {
+      headersTimeout: this.limits.headersTimeoutMs,
+      requestTimeout: this.limits.requestTimeoutMs,
+      keepAliveTimeout: this.limits.keepAliveTimeoutMs,
+      maxHeaderSize: this.limits.maxHeaderBytes,
+      connectionsCheckingInterval: CHECK_INTERVAL_MS,
+      requireHostHeader: true,
+    });
     server.on('connection', (socket: Socket) => this.onConnection(socket));
+    server.on('session', (session: ServerHttp2Session) => this.onSession(session));
     server.on('secureConnection', (socket: TLSSocket) => this.onSecureConnection(socket));
     server.on('tlsClientError', (err: NodeJS.ErrnoException) => {
       if (err.code === 'ERR_TLS_HANDSHAKE_TIMEOUT')
@@ -218,9 +256,24 @@ export class ConnectionGuard {
     this.timer.unref();
   }
 
-  /** Stops the idle check (the server closes the connections). */
+  /**
+   * The TLS socket a request came in on. An HTTP/2 request's `socket` is a proxy made per stream
+   * (node:http2 compatibility API), so the socket is found through the stream's session instead:
+   * one TLS connection, whatever the protocol, is one identity for the certificate checks.
+   */
+  tlsSocketOf(request: ApiRequest): TLSSocket | undefined {
+    if ('stream' in request) return this.connectionOfStream(request)?.tls;
+    return request.socket instanceof TLSSocket ? request.socket : undefined;
+  }
+
+  /** Stops the idle check. */
   close(): void {
     clearInterval(this.timer);
+  }
+
+  /** Closes every open connection now (node:http2's server has no `closeAllConnections`). */
+  destroyConnections(): void {
+    for (const connection of [...this.connections.values()]) (connection.tls ?? connection.raw).destroy();
   }
 
   /** Open connections by whether their client certificate verified (handshakes are unverified). */
@@ -255,6 +308,24 @@ export class ConnectionGuard {
     raw.once('close', () => this.forget(connection));
   }
 
+  /**
+   * An HTTP/2 connection: node:http2 makes its session when the handshake is done, just before
+   * `secureConnection` reaches us. A verified one that goes quiet is closed after the keep-alive
+   * idle time, as node:http closes an idle HTTP/1.1 connection (GOAWAY: open streams finish first).
+   */
+  private onSession(session: ServerHttp2Session): void {
+    const key = keyOf(session.socket);
+    const connection = key === undefined ? undefined : this.connections.get(key);
+    if (connection === undefined) return;
+    this.bySession.set(session, connection);
+    session.setTimeout(this.limits.keepAliveTimeoutMs, () => session.close());
+  }
+
+  private connectionOfStream(request: Http2ServerRequest): Connection | undefined {
+    const session = request.stream.session;
+    return session === undefined ? undefined : this.bySession.get(session);
+  }
+
   private onSecureConnection(socket: TLSSocket): void {
     const key = keyOf(socket);
     const connection = key === undefined ? undefined : this.connections.get(key);
@@ -285,8 +356,9 @@ export class ConnectionGuard {
   }
 
   /** Tracks the request; answers 429 and returns false when its client is over its limits. */
-  private admit(request: IncomingMessage, response: ServerResponse): boolean {
-    const connection = this.bySocket.get(request.socket);
+  private admit(request: ApiRequest, response: ApiResponse): boolean {
+    const connection =
+      'stream' in request ? this.connectionOfStream(request) : this.bySocket.get(request.socket);
     if (connection === undefined) return true;
     if (connection.verified) {
       // From its first request on, Node's keep-alive timeout closes it once idle: nothing to count.

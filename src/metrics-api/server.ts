@@ -1,12 +1,12 @@
 /**
- * `startMetricsApiServer`: the external metrics API on node:https, with its serving certificate,
+ * `startMetricsApiServer`: the external metrics API on node:http2 (HTTP/2 and HTTP/1.1), with its serving certificate,
  * client-certificate trust from extension-apiserver-authentication, token and access reviews, the
  * optional upstream, its Prometheus metrics, and the connection limits that keep room for the
  * aggregator (connection-guard.ts). Everything it talks to comes in through its options, so a test
  * starts it on port 0 with fakes.
  */
-import { createServer } from 'node:https';
-import type { Server } from 'node:https';
+import { createSecureServer } from 'node:http2';
+import type { Http2SecureServer } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import type { SecureContextOptions } from 'node:tls';
 
@@ -152,10 +152,22 @@ export async function startMetricsApiServer(options: MetricsApiServerOptions): P
     observer,
     logger,
   });
-  const server: Server = createServer(
-    { ...guard.serverOptions(), ...secureContext(), requestCert: true, rejectUnauthorized: false },
+  // HTTP/2 for the clients that offer it (ALPN), HTTP/1.1 for the others. The aggregator offers it:
+  // its proxy transport comes from client-go (k8s.io/client-go transport/cache.go), whose
+  // `utilnet.SetTransportDefaults` (k8s.io/apimachinery pkg/util/net/http.go) enables HTTP/2 unless
+  // DISABLE_HTTP2 is set; so do the generic API servers it proxies to (metrics-server). One
+  // connection then carries many reads at once, and a response costs a frame, not a TLS write.
+  const server: Http2SecureServer = createSecureServer(
+    {
+      ...guard.serverOptions(),
+      ...secureContext(),
+      requestCert: true,
+      rejectUnauthorized: false,
+      allowHTTP1: true,
+    },
     guard.requestListener(
       createMetricsApiApp({
+        tlsSocketOf: (request) => guard.tlsSocketOf(request),
         provider: options.provider,
         customProvider: options.customProvider,
         authentication,
@@ -231,7 +243,7 @@ export async function startMetricsApiServer(options: MetricsApiServerOptions): P
       guard.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
-        server.closeAllConnections();
+        guard.destroyConnections();
       });
     },
   };

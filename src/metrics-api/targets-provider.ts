@@ -87,7 +87,7 @@ class SnapshotView {
   }
 
   answer(namespace: string, metricName: string, selector: readonly Requirement[], nowMs: number): Answer {
-    const key = `${namespace}\n${metricName}\n${formatLabelSelector(selector)}`;
+    const key = `${namespace}\n${metricName}\n${selectorKey(selector)}`;
     const kept = this.answers.get(key);
     if (kept !== undefined && nowMs <= kept.validUntilMs) return kept;
     const answer = answerOf(this.snapshot, namespace, metricName, selector, nowMs);
@@ -97,6 +97,18 @@ class SnapshotView {
 }
 
 /** The targets a selector can match: by index for `target=<name>`, else the whole namespace. */
+/** Each frozen selector's text, formatted once: the server passes the same selector for the same query. */
+const selectorTexts = new WeakMap<readonly Requirement[], string>();
+
+function selectorKey(selector: readonly Requirement[]): string {
+  let text = selectorTexts.get(selector);
+  if (text === undefined) {
+    text = formatLabelSelector(selector);
+    if (Object.isFrozen(selector)) selectorTexts.set(selector, text);
+  }
+  return text;
+}
+
 function candidates(
   snapshot: MetricsSnapshot,
   namespace: string,

@@ -20,11 +20,12 @@
  */
 import { createHash } from 'node:crypto';
 import type { X509Certificate } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
-import { TLSSocket } from 'node:tls';
+import type { TLSSocket } from 'node:tls';
 
 import type { Clock } from '../../domain/ports.js';
 import type { Logger } from '../../observability/logger.js';
+import type { ApiRequest } from '../connection-guard.js';
+import { firstHeaderValue as firstRawHeaderValue } from '../raw-headers.js';
 import type { AuthenticationConfig, RequestHeaderConfig } from './config.js';
 import type { TokenReviewResult, TokenReviewer, UserInfo } from '../../domain/auth.js';
 import {
@@ -80,6 +81,13 @@ type CertificateCheck =
 /** What one TLS connection's client certificate proved, under one generation of the trust settings. */
 interface ConnectionChecks {
   readonly generation: number;
+  /**
+   * The front-proxy headers of this connection's last request (flat name, value pairs) and the user
+   * they named: the aggregator sends the same ones for every read of the same HPA controller, so
+   * the same frozen user is answered again (and found again in the authorizer's cache) without
+   * building it.
+   */
+  lastProxyUser?: { readonly headers: readonly string[]; readonly user: UserInfo | undefined };
   /** The client certificate and the handshake's verdict; undefined when it sent none. */
   readonly peer: PeerCertificate | undefined;
   proxy?: CertificateCheck;
@@ -92,27 +100,74 @@ function withAuthenticatedGroup(user: UserInfo): UserInfo {
 }
 
 /** The first non-empty value of the first header that has one (headerrequest `headerValue`). */
-function firstHeaderValue(headers: Record<string, string[] | undefined>, names: readonly string[]): string {
+function firstHeaderValue(headers: ReadonlyMap<string, string[]>, names: readonly string[]): string {
   for (const name of names) {
-    const value = headers[name]?.find((item) => item !== '');
+    const value = headers.get(name)?.find((item) => item !== '');
     if (value !== undefined) return value;
   }
   return '';
 }
 
-/** The user the front proxy vouches for, or undefined without a user header. */
-function userFromHeaders(request: IncomingMessage, config: RequestHeaderConfig): UserInfo | undefined {
-  const headers = request.headersDistinct;
+/**
+ * The headers the front proxy may set, as flat (lower-case name, value) pairs in the order sent,
+ * from one pass over `rawHeaders`: the same for HTTP/1.1 and HTTP/2 requests (node:http2's
+ * compatibility API has no `headersDistinct`, and joins repeated values in `headers`).
+ */
+function requestHeaderPairs(rawHeaders: readonly string[], config: RequestHeaderConfig): string[] {
+  const pairs: string[] = [];
+  for (let index = 0; index + 1 < rawHeaders.length; index += 2) {
+    const name = (rawHeaders[index] ?? '').toLowerCase();
+    const named =
+      config.usernameHeaders.includes(name) ||
+      config.uidHeaders.includes(name) ||
+      config.groupHeaders.includes(name) ||
+      config.extraHeaderPrefixes.some((prefix) => name.startsWith(prefix));
+    if (named) pairs.push(name, rawHeaders[index + 1] ?? '');
+  }
+  return pairs;
+}
+
+/** The front-proxy user of `request`, the connection's last one again when its headers are the same. */
+function proxyUserOf(
+  checks: ConnectionChecks,
+  request: ApiRequest,
+  config: RequestHeaderConfig,
+): UserInfo | undefined {
+  const headers = requestHeaderPairs(request.rawHeaders, config);
+  const last = checks.lastProxyUser;
+  if (last !== undefined && samePairs(last.headers, headers)) return last.user;
+  const user = userFromHeaders(headers, config);
+  checks.lastProxyUser = { headers, user };
+  return user;
+}
+
+function samePairs(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let index = 0; index < a.length; index++) if (a[index] !== b[index]) return false;
+  return true;
+}
+
+/** The user the front proxy vouches for in `pairs` (frozen, authenticated group added), or undefined without a user header. */
+function userFromHeaders(pairs: readonly string[], config: RequestHeaderConfig): UserInfo | undefined {
+  // Every value of each header, by name in order of first appearance.
+  const headers = new Map<string, string[]>();
+  for (let index = 0; index + 1 < pairs.length; index += 2) {
+    const name = pairs[index] ?? '';
+    const value = pairs[index + 1] ?? '';
+    const list = headers.get(name);
+    if (list === undefined) headers.set(name, [value]);
+    else list.push(value);
+  }
   const name = firstHeaderValue(headers, config.usernameHeaders);
   if (name === '') return undefined;
   const uid = firstHeaderValue(headers, config.uidHeaders);
   const groups = config.groupHeaders.flatMap((header) =>
-    (headers[header] ?? []).filter((value) => value !== ''),
+    (headers.get(header) ?? []).filter((value) => value !== ''),
   );
   const extra: Record<string, string[]> = {};
   for (const prefix of config.extraHeaderPrefixes) {
-    for (const [header, values] of Object.entries(headers)) {
-      if (values === undefined || !header.startsWith(prefix)) continue;
+    for (const [header, values] of headers) {
+      if (!header.startsWith(prefix)) continue;
       const encoded = header.slice(prefix.length);
       let key = encoded;
       try {
@@ -123,7 +178,11 @@ function userFromHeaders(request: IncomingMessage, config: RequestHeaderConfig):
       (extra[key] ??= []).push(...values);
     }
   }
-  return { name, ...(uid === '' ? {} : { uid }), groups, extra };
+  const user = withAuthenticatedGroup({ name, ...(uid === '' ? {} : { uid }), groups, extra });
+  Object.freeze(user.groups);
+  for (const values of Object.values(user.extra)) Object.freeze(values);
+  Object.freeze(user.extra);
+  return Object.freeze(user);
 }
 
 /** Checks the handshake's verdict on `peer` against one CA bundle and the allowed CNs. */
@@ -198,12 +257,12 @@ export class RequestAuthenticator {
     return this.config !== undefined;
   }
 
-  async authenticate(request: IncomingMessage): Promise<AuthenticationResult> {
+  /** Authenticates `request`, which came in on the TLS connection `socket` (undefined: none). */
+  async authenticate(request: ApiRequest, socket: TLSSocket | undefined): Promise<AuthenticationResult> {
     const failures: string[] = [];
     let proxyNameNotAllowed = false;
-    const socket = request.socket;
     const config = this.config;
-    if (socket instanceof TLSSocket && config !== undefined) {
+    if (socket !== undefined && config !== undefined) {
       const checks = this.checksOf(socket);
       const peer = checks.peer;
       if (peer !== undefined && !peer.verified && this.verifiedUnderOtherTrust(peer)) {
@@ -220,9 +279,8 @@ export class RequestAuthenticator {
         const proxy = (checks.proxy ??= checkCertificate(peer, ca, allowedNames));
         const failure = failureAt(proxy, nowMs);
         if (failure === undefined) {
-          const user = userFromHeaders(request, config.requestHeader);
-          if (user !== undefined)
-            return { ok: true, user: withAuthenticatedGroup(user), method: 'front-proxy' };
+          const user = proxyUserOf(checks, request, config.requestHeader);
+          if (user !== undefined) return { ok: true, user, method: 'front-proxy' };
         } else {
           proxyNameNotAllowed = failure === 'name-not-allowed';
           failures.push(describeFailure('front-proxy', failure, peer));
@@ -238,7 +296,7 @@ export class RequestAuthenticator {
         if (failure !== undefined) failures.push(describeFailure('client CA', failure, peer));
       }
     }
-    const token = bearerToken(request.headers.authorization);
+    const token = bearerToken(firstRawHeaderValue(request.rawHeaders, 'authorization'));
     if (token !== undefined) {
       if (this.options.tokenReviewer === undefined) {
         return { ok: false, reason: 'invalid_token', detail: 'bearer tokens are not accepted' };

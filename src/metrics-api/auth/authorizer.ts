@@ -11,11 +11,56 @@ import type { AccessAttributes, AccessDecision, SubjectAccessReviewer, UserInfo 
 const PRIVILEGED_GROUP = 'system:masters';
 const CACHE_MAX_ENTRIES = 10_000;
 
+/** The user's part of a cache key, kept per frozen user object (the authenticator reuses them). */
+const userKeys = new WeakMap<UserInfo, string>();
+/** The attributes' part of a cache key, kept per frozen attributes object (the server reuses them per route). */
+const attributeKeys = new WeakMap<AccessAttributes, string>();
+
+/**
+ * The user's part of a cache key: one flat JSON array of strings and counts (each list's length
+ * before its items, so no two different users share a key). Groups and extra keys are sorted, as
+ * their order means nothing to the authorizer.
+ */
+function userKey(user: UserInfo): string {
+  let key = userKeys.get(user);
+  if (key !== undefined) return key;
+  const groups = user.groups.length > 1 ? [...user.groups].sort() : user.groups;
+  const parts: (string | number | null)[] = [user.name, user.uid ?? null, groups.length, ...groups];
+  const extraKeys = Object.keys(user.extra);
+  if (extraKeys.length > 1) extraKeys.sort();
+  parts.push(extraKeys.length);
+  for (const name of extraKeys) {
+    const values = user.extra[name] ?? [];
+    parts.push(name, values.length, ...values);
+  }
+  key = JSON.stringify(parts);
+  if (Object.isFrozen(user)) userKeys.set(user, key);
+  return key;
+}
+
+function attributesKey(attributes: AccessAttributes): string {
+  let key = attributeKeys.get(attributes);
+  if (key !== undefined) return key;
+  key =
+    attributes.kind === 'resource'
+      ? JSON.stringify([
+          'resource',
+          attributes.verb,
+          attributes.group,
+          attributes.version,
+          attributes.resource,
+          attributes.namespace,
+          attributes.name ?? null,
+          attributes.subresource ?? null,
+        ])
+      : JSON.stringify(['nonResource', attributes.verb, attributes.path]);
+  if (Object.isFrozen(attributes)) attributeKeys.set(attributes, key);
+  return key;
+}
+
+/** The cache key of a review: both parts are JSON arrays, so their concatenation is unambiguous. */
 function cacheKey(user: UserInfo, attributes: AccessAttributes): string {
-  const extra = Object.keys(user.extra)
-    .sort()
-    .map((key) => [key, user.extra[key]]);
-  return JSON.stringify([user.name, user.uid ?? '', [...user.groups].sort(), extra, attributes]);
+  return userKey(user) + attributesKey(attributes);
 }
 
 export class CachingAuthorizer {
