@@ -35,35 +35,45 @@ export const PEER_RECORDS_PATH = '/v1/records';
 
 /** Of two records of one target, the one to serve: see `mergeRecords`. */
 export function preferredRecord(a: ServedTarget, b: ServedTarget): ServedTarget {
-  const aServes = servesAValue(a);
-  if (aServes !== servesAValue(b)) return aServes ? a : b;
+  const aJudges = judges(a);
+  if (aJudges !== judges(b)) return aJudges ? a : b;
   return (b.timestampMs ?? -Infinity) > (a.timestampMs ?? -Infinity) ? b : a;
 }
 
-function servesAValue(record: ServedTarget): boolean {
-  return Object.values(record.metrics).some(isAvailable);
+/** Unavailable for want of samples (a window warming, or no window here), not for anything the job did. */
+const WANT_OF_SAMPLES: ReadonlySet<string> = new Set([
+  'no-data',
+  'not-enough-samples',
+  'input-unavailable',
+  'stale',
+]);
+
+/** The record says something of its job (a value, or a reason the job gave), not only that its window is too young. */
+function judges(record: ServedTarget): boolean {
+  return Object.values(record.metrics).some(
+    (reading) => isAvailable(reading) || !WANT_OF_SAMPLES.has(reading.unavailable),
+  );
 }
 
 /**
- * This replica's snapshot with the peers' records: per target, a record that has a value before one
- * that has none, then the newest sample. A replica's own record of a target it does not own has no
- * sample, so the owner's wins; during a move the former owner's last values are kept over the new
- * owner's warming window until the new owner has values (the metrics API still refuses them once
- * past their `freshUntilMs`). Targets only a peer knows of (its informer ahead of ours) are served too.
+ * This replica's snapshot, each record replaced by the best one known of its target (`known`: its
+ * own and its peers', kept until stale): a record that says something of the job before one whose
+ * window is only warming, then the newest sample. A replica's own record of a target it does not
+ * own has no sample, so the owner's wins; during a move the former owner's last values are kept
+ * over the new owner's warming window, until the new owner has a value or a reason of its own (the
+ * metrics API still refuses them once past their `freshUntilMs`). Only the targets this replica
+ * knows of are served, with its own labels: a target gone from its informer is gone.
  */
 export function mergeRecords(
   own: MetricsSnapshot,
-  peers: Iterable<readonly ServedTarget[]>,
+  known: ReadonlyMap<string, ServedTarget>,
 ): MetricsSnapshot {
-  const byId = new Map<string, ServedTarget>();
-  for (const record of own.targets) byId.set(record.id, record);
-  for (const records of peers) {
-    for (const record of records) {
-      const kept = byId.get(record.id);
-      byId.set(record.id, kept === undefined ? record : preferredRecord(kept, record));
-    }
-  }
-  return new MetricsSnapshot([...byId.values()], { tick: own.tick, builtAtMs: own.builtAtMs });
+  const records = own.targets.map((record) => {
+    const other = known.get(record.id);
+    if (other === undefined || other === record || preferredRecord(record, other) === record) return record;
+    return { ...other, labels: record.labels, object: record.object };
+  });
+  return new MetricsSnapshot(records, { tick: own.tick, builtAtMs: own.builtAtMs });
 }
 
 const readingSchema = z.union([
@@ -126,20 +136,18 @@ export interface PeerRecordsOptions {
   readonly logger: Logger;
 }
 
-interface PeerEntry {
-  readonly etag: string;
-  readonly records: readonly ServedTarget[];
-  /** The latest `freshUntilMs` among its records: when none of them can answer a read any more. */
-  readonly usefulUntilMs: number;
-}
-
 /** This replica's records served to its peers, theirs fetched, and the merge of both. */
 export class PeerRecords implements MetricsSnapshotSource {
   private readonly server: Server;
   private readonly agent: Agent;
   /** Changes at every start, so that a peer's ETag of a former process never matches. */
   private readonly boot = randomBytes(4).toString('hex');
-  private readonly fromPeers = new Map<string, PeerEntry>();
+  /** Per peer, the ETag of its last answer. */
+  private readonly etags = new Map<string, string>();
+  /** Per target, the best record known (this replica's and its peers'), until it is stale. */
+  private readonly known = new Map<string, ServedTarget>();
+  /** The own snapshot last taken into `known`. */
+  private absorbed: MetricsSnapshot | null = null;
   private timer: NodeJS.Timeout | null = null;
   private polling = false;
   private generation = 0;
@@ -210,14 +218,24 @@ export class PeerRecords implements MetricsSnapshotSource {
   /** This replica's snapshot with its peers' records (the same object until either changes). */
   snapshot(): MetricsSnapshot {
     const own = this.options.own.snapshot();
+    if (this.absorbed !== own) {
+      this.absorbed = own;
+      for (const record of own.targets) this.absorb(record);
+    }
     const cached = this.merged;
     if (cached?.own === own && cached.generation === this.generation) return cached.snapshot;
-    const snapshot = mergeRecords(
-      own,
-      [...this.fromPeers.values()].map((entry) => entry.records),
-    );
+    const snapshot = mergeRecords(own, this.known);
     this.merged = { own, generation: this.generation, snapshot };
     return snapshot;
+  }
+
+  private absorb(record: ServedTarget): void {
+    if (record.timestampMs === null) return;
+    const kept = this.known.get(record.id);
+    const best = kept === undefined ? record : preferredRecord(kept, record);
+    if (best === kept) return;
+    this.known.set(record.id, best);
+    this.generation += 1;
   }
 
   /** Asks every live peer for its records once; never throws, never overlaps. */
@@ -227,11 +245,12 @@ export class PeerRecords implements MetricsSnapshotSource {
     try {
       const peers = this.options.peers();
       await Promise.all([...peers].map(([identity, address]) => this.fetchFrom(identity, address)));
-      // A peer gone keeps answering until its records are stale: its targets may not be collected yet.
+      for (const identity of this.etags.keys()) if (!peers.has(identity)) this.etags.delete(identity);
+      // A record is kept, whoever sent it, until it is stale: its target may not be collected again yet.
       const nowMs = this.options.clock.nowMs();
-      for (const [identity, entry] of this.fromPeers) {
-        if (!peers.has(identity) && entry.usefulUntilMs <= nowMs) {
-          this.fromPeers.delete(identity);
+      for (const [id, record] of this.known) {
+        if ((record.freshUntilMs ?? -Infinity) <= nowMs) {
+          this.known.delete(id);
           this.generation += 1;
         }
       }
@@ -250,17 +269,13 @@ export class PeerRecords implements MetricsSnapshotSource {
   }
 
   private async fetchFrom(identity: string, address: string): Promise<void> {
-    const known = this.fromPeers.get(identity);
     try {
-      const answer = await this.get(address, known?.etag);
+      const answer = await this.get(address, this.etags.get(identity));
       if (answer === 'not-modified') return;
       const parsed = answerSchema.parse(JSON.parse(answer.body));
       if (parsed.identity !== identity) throw new Error(`answered as ${parsed.identity}`);
-      const records = parsed.records as readonly ServedTarget[];
-      let usefulUntilMs = -Infinity;
-      for (const record of records) usefulUntilMs = Math.max(usefulUntilMs, record.freshUntilMs ?? -Infinity);
-      this.fromPeers.set(identity, { etag: answer.etag, records, usefulUntilMs });
-      this.generation += 1;
+      for (const record of parsed.records as readonly ServedTarget[]) this.absorb(record);
+      this.etags.set(identity, answer.etag);
     } catch (err) {
       const cause = `${identity}:${err instanceof Error ? err.message : String(err)}`;
       const heldBack = this.failureLog.admit(cause, this.options.clock.nowMs());

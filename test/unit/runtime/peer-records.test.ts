@@ -37,7 +37,8 @@ const busyOf = (snapshot: MetricsSnapshot, name: string): unknown =>
 describe('mergeRecords', () => {
   it('serves the owner’s record over this replica’s empty one of a target it does not own', () => {
     const own = new MetricsSnapshot([record('a', T0, 0.5), record('b', null)], { tick: 3, builtAtMs: T0 });
-    const merged = mergeRecords(own, [[record('b', T0 - 1000, 0.7)]]);
+    const peerRecord = record('b', T0 - 1000, 0.7);
+    const merged = mergeRecords(own, new Map([[peerRecord.id, peerRecord]]));
     assert.deepEqual(busyOf(merged, 'a'), { value: 0.5 });
     assert.deepEqual(busyOf(merged, 'b'), { value: 0.7 });
     assert.equal(merged.targets.length, 2);
@@ -54,9 +55,27 @@ describe('mergeRecords', () => {
     assert.equal(preferredRecord(newer, former), newer);
   });
 
-  it('serves a target only a peer knows of', () => {
-    const merged = mergeRecords(MetricsSnapshot.EMPTY, [[record('c', T0, 0.1)]]);
+  it('takes a newer reason the job gave (not running) over older values', () => {
+    const former = record('a', T0, 0.5);
+    const stopped = {
+      ...record('a', T0 + 2000),
+      metrics: { flink_busy_ratio: { unavailable: 'job-not-running' as const } },
+    };
+    assert.equal(preferredRecord(former, stopped), stopped);
+    assert.equal(preferredRecord(stopped, former), stopped);
+  });
+
+  it('serves only the targets this replica knows of, with its own labels', () => {
+    const peerRecord = { ...record('c', T0, 0.1), labels: { team: 'old' } };
+    const known = new Map([[peerRecord.id, peerRecord]]);
+    assert.equal(mergeRecords(MetricsSnapshot.EMPTY, known).targets.length, 0);
+    const own = new MetricsSnapshot([{ ...record('c', null), labels: { team: 'new' } }], {
+      tick: 1,
+      builtAtMs: T0,
+    });
+    const merged = mergeRecords(own, known);
     assert.deepEqual(busyOf(merged, 'c'), { value: 0.1 });
+    assert.deepEqual(merged.targets[0]?.labels, { team: 'new' });
   });
 });
 
@@ -152,16 +171,17 @@ describe('PeerRecords over mutual TLS', () => {
     assert.deepEqual(busyOf(b.peer.snapshot(), 'a'), { unavailable: 'no-data' });
 
     // A client whose certificate the peer CA did not sign gets nothing.
+    const cOwn = new MetricsSnapshot([record('a', null)], { tick: 1, builtAtMs: T0 });
     const c = await replica(
       'c',
-      () => MetricsSnapshot.EMPTY,
+      () => cOwn,
       () => false,
       () => new Map([['a', a.address]]),
       clock,
       stranger,
     );
     await c.peer.poll();
-    assert.equal(c.peer.snapshot().targets.length, 0);
+    assert.deepEqual(busyOf(c.peer.snapshot(), 'a'), { unavailable: 'no-data' });
   });
 
   it('drops an answer given under another identity than the Lease says', async () => {
@@ -174,14 +194,24 @@ describe('PeerRecords over mutual TLS', () => {
       () => new Map(),
       clock,
     );
-    const b = await replica(
+    const bOwn = new MetricsSnapshot([record('a', null)], { tick: 1, builtAtMs: T0 });
+    const asX = await replica(
       'b',
-      () => MetricsSnapshot.EMPTY,
+      () => bOwn,
       () => false,
       () => new Map([['x', a.address]]),
       clock,
     );
-    await b.peer.poll();
-    assert.equal(b.peer.snapshot().targets.length, 0);
+    await asX.peer.poll();
+    assert.deepEqual(busyOf(asX.peer.snapshot(), 'a'), { unavailable: 'no-data' });
+    const asA = await replica(
+      'b',
+      () => bOwn,
+      () => false,
+      () => new Map([['a', a.address]]),
+      clock,
+    );
+    await asA.peer.poll();
+    assert.deepEqual(busyOf(asA.peer.snapshot(), 'a'), { value: 0.5 }, 'the same peer under its own name');
   });
 });
