@@ -7,49 +7,27 @@
 // targets over mutual TLS, so a metrics read of any target through any replica, directly or through
 // the real aggregator, is answered, during the moves too.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
-import type { ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { after, before, describe, it } from 'node:test';
 
 import { STATUS_ANNOTATION } from '../../src/kube/adapters/adapter.js';
 import { replicaLeaseName } from '../../src/kube/replica-leases.js';
 import { decodeStatus } from '../../src/kube/status-annotation.js';
-import { createCertificateAuthority, issueCertificate } from '../../src/metrics-api/tls/certificates.js';
 import { FakeJobManagerServer, typicalJob } from '../fakes/fake-jobmanager.js';
 import { flinkDeploymentYaml, startEnvironment } from './harness/environment.js';
 import type { Environment } from './harness/environment.js';
 import { applyYaml, expectOk, externalMetricsApiServiceYaml, waitFor } from './harness/kube.js';
+import { freePorts, startReplicaProcess, writePeerCertificates } from './harness/replica-process.js';
+import type { ReplicaProcess } from './harness/replica-process.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const NAMESPACE = 'shards';
 const TARGETS = Array.from({ length: 12 }, (_, i) => `job-${i}`);
 /** Short, so the test is quick: renewals every 2 s, the fence at 4 s, a joiner's wait 2 s. */
 const LEASE_SECONDS = 6;
 const targetId = (name: string): string => `flinkdeployment/${NAMESPACE}/${name}`;
-
-async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: count },
-      () =>
-        new Promise<ReturnType<typeof createServer>>((resolve) => {
-          const server = createServer();
-          server.listen(0, '127.0.0.1', () => resolve(server));
-        }),
-    ),
-  );
-  const ports = servers.map((server) => (server.address() as AddressInfo).port);
-  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
-  return ports;
-}
 
 /** One hand-over as a replica logged it. */
 interface Handover {
@@ -66,13 +44,7 @@ interface RingChange {
   readonly atMs: number;
 }
 
-interface Replica {
-  readonly name: string;
-  readonly metricsApiPort: number;
-  readonly child: ChildProcess;
-  readonly exited: Promise<unknown>;
-  killedAtMs: number | undefined;
-}
+type Replica = ReplicaProcess;
 
 describe('serve with --shards: three replicas share the targets', { timeout: 600_000 }, () => {
   let env: Environment;
@@ -80,100 +52,39 @@ describe('serve with --shards: three replicas share the targets', { timeout: 600
   const replicas = new Map<string, Replica>();
   const handovers: Handover[] = [];
   const rings: RingChange[] = [];
-  const tails = new Map<string, string[]>();
-  /** The peer CA and the one certificate every replica shows the others, as the chart's Secret holds them. */
+  /** The peer CA and certificate (`writePeerCertificates`). */
   let peerDir: string;
 
   function start(name: string, metricsApiPort: number, metricsPort: number, peerPort: number): Replica {
-    const entry = `const { main } = await import(${JSON.stringify(join(ROOT, 'src/main.ts'))}); process.exitCode = await main(process.argv.slice(1));`;
-    const child = spawn(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        '--input-type=module',
-        '-e',
-        entry,
-        'serve',
-        '--kubeconfig',
-        env.kubeconfigPath,
-        '--namespaces',
-        NAMESPACE,
-        '--tick-interval',
-        '2s',
-        '--shards',
-        'true',
-        '--lease-duration',
-        `${LEASE_SECONDS}s`,
-        '--lease-namespace',
-        NAMESPACE,
-        '--warning-event-interval',
-        '30s',
-        '--metrics-api-port',
-        String(metricsApiPort),
-        '--metrics-port',
-        String(metricsPort),
-        '--authentication-disabled',
-        '--tls-self-signed-hosts',
-        'localhost,127.0.0.1',
-        // The APIService is pointed at one replica or another by the test, trusted without a CA.
-        '--write-api-service-ca-bundle',
-        'false',
-        // The test and the aggregator both read from 127.0.0.1, without a client certificate the
-        // replica verifies (authentication is off): the per-address limit is not what is tested.
-        '--metrics-api-requests-per-second-per-client',
-        '1000',
-        '--peer-port',
-        String(peerPort),
-        '--peer-tls-cert-file',
-        join(peerDir, 'tls.crt'),
-        '--peer-tls-key-file',
-        join(peerDir, 'tls.key'),
-        '--peer-tls-ca-file',
-        join(peerDir, 'ca.crt'),
-        '--log-level',
-        'info',
-      ],
-      {
-        cwd: ROOT,
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env: { ...process.env, POD_NAME: name, POD_IP: '127.0.0.1' },
-      },
-    );
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    const tail: string[] = [];
-    tails.set(name, tail);
-    const keep = (line: string): void => {
-      tail.push(line);
-      if (tail.length > 20) tail.shift();
-    };
-    createInterface({ input: child.stderr }).on('line', keep);
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      keep(line);
-      let record: { msg?: unknown; target?: unknown; time?: unknown; members?: unknown };
-      try {
-        record = JSON.parse(line) as typeof record;
-      } catch {
-        return;
-      }
-      if (record.msg === 'shard ring changed' && Array.isArray(record.members)) {
-        rings.push({
+    const replica = startReplicaProcess({
+      name,
+      kubeconfigPath: env.kubeconfigPath,
+      namespace: NAMESPACE,
+      metricsApiPort,
+      metricsPort,
+      peerPort,
+      peerDir,
+      leaseSeconds: LEASE_SECONDS,
+      tickInterval: '2s',
+      onRecord: (record) => {
+        if (record.msg === 'shard ring changed' && Array.isArray(record.members)) {
+          rings.push({
+            replica: name,
+            members: record.members.map(String),
+            atMs: Date.parse(String(record.time)),
+          });
+          return;
+        }
+        if (record.msg !== 'target taken' && record.msg !== 'target given up') return;
+        if (typeof record.target !== 'string' || !record.target.startsWith('flinkdeployment/')) return;
+        handovers.push({
           replica: name,
-          members: record.members.map(String),
+          target: record.target,
+          taken: record.msg === 'target taken',
           atMs: Date.parse(String(record.time)),
         });
-        return;
-      }
-      if (record.msg !== 'target taken' && record.msg !== 'target given up') return;
-      if (typeof record.target !== 'string' || !record.target.startsWith('flinkdeployment/')) return;
-      handovers.push({
-        replica: name,
-        target: record.target,
-        taken: record.msg === 'target taken',
-        atMs: Date.parse(String(record.time)),
-      });
+      },
     });
-    const replica: Replica = { name, metricsApiPort, child, exited, killedAtMs: undefined };
     replicas.set(name, replica);
     return replica;
   }
@@ -373,11 +284,7 @@ describe('serve with --shards: three replicas share the targets', { timeout: 600
 
   before(async () => {
     peerDir = mkdtempSync(join(tmpdir(), 'slotscaler-peers-'));
-    const ca = await createCertificateAuthority({ commonName: 'slotscaler-peer-ca' });
-    const peer = await issueCertificate(ca, { commonName: 'slotscaler-peer', usage: 'both' });
-    writeFileSync(join(peerDir, 'ca.crt'), ca.certPem);
-    writeFileSync(join(peerDir, 'tls.crt'), peer.certPem);
-    writeFileSync(join(peerDir, 'tls.key'), peer.keyPem, { mode: 0o600 });
+    await writePeerCertificates(peerDir);
     [env, jobManagers] = await Promise.all([
       startEnvironment({ flink: false, namespace: NAMESPACE, log: (message) => console.log(`# ${message}`) }),
       FakeJobManagerServer.start(),
@@ -417,7 +324,7 @@ describe('serve with --shards: three replicas share the targets', { timeout: 600
       }
     }
     if (process.env['SLOTSCALER_E2E_LOG'] === '1') {
-      for (const [name, tail] of tails) {
+      for (const { name, tail } of replicas.values()) {
         console.log(`# ${name}, last lines:\n${tail.map((l) => `#   ${l.slice(0, 300)}`).join('\n')}`);
       }
     }
