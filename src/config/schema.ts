@@ -444,7 +444,7 @@ export const globalFields = {
     form: 'file path',
     example: '/etc/slotscaler/peer/tls.crt',
     description:
-      'With shards: the certificate (PEM, for both server and client use) a replica shows the others on peer-port, with peer-tls-key-file and peer-tls-ca-file. Unset: the replicas do not share their records, and a metrics read answers only for the targets of the replica it reaches.',
+      'With shards: the certificate (PEM, for both server and client use) a replica shows the others on peer-port, with peer-tls-key-file and peer-tls-ca-file; read at start (a new one takes a restart). Unset: the replicas do not share their records, and a metrics read answers only for the targets of the replica it reaches.',
   }),
   peerTlsKeyFile: optionalField(forms.text(FILE_PATH, 'a file path'), {
     scope: 'global',
