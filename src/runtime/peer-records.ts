@@ -28,6 +28,7 @@ import { isAvailable } from '../domain/metrics.js';
 import type { ServedTarget } from '../domain/metrics.js';
 import type { Clock, MetricsSnapshotSource } from '../domain/ports.js';
 import type { Logger } from '../observability/logger.js';
+import type { PeerRecordsObserver } from '../observability/metrics.js';
 import { RepeatLimiter } from '../observability/repeat-limiter.js';
 
 /** The path a replica serves its records on. */
@@ -134,6 +135,8 @@ export interface PeerRecordsOptions {
   readonly maxResponseBytes: number;
   readonly clock: Clock;
   readonly logger: Logger;
+  /** Counts each fetch by its result (`slotscaler_peer_fetches_total`). */
+  readonly observer?: PeerRecordsObserver;
 }
 
 /** This replica's records served to its peers, theirs fetched, and the merge of both. */
@@ -271,12 +274,17 @@ export class PeerRecords implements MetricsSnapshotSource {
   private async fetchFrom(identity: string, address: string): Promise<void> {
     try {
       const answer = await this.get(address, this.etags.get(identity));
-      if (answer === 'not-modified') return;
+      if (answer === 'not-modified') {
+        this.options.observer?.observePeerFetch('not_modified');
+        return;
+      }
       const parsed = answerSchema.parse(JSON.parse(answer.body));
       if (parsed.identity !== identity) throw new Error(`answered as ${parsed.identity}`);
       for (const record of parsed.records as readonly ServedTarget[]) this.absorb(record);
       this.etags.set(identity, answer.etag);
+      this.options.observer?.observePeerFetch('updated');
     } catch (err) {
+      this.options.observer?.observePeerFetch('failed');
       const cause = `${identity}:${err instanceof Error ? err.message : String(err)}`;
       const heldBack = this.failureLog.admit(cause, this.options.clock.nowMs());
       if (heldBack !== null)

@@ -296,6 +296,7 @@ export async function startScaler(options: StartScalerOptions): Promise<Scaler> 
           maxResponseBytes: 256 * 1024 * 1024,
           clock,
           logger: logger.child({ component: 'peer-records' }),
+          ...(metrics === undefined ? {} : { observer: metrics.peers }),
         })
       : undefined;
 

@@ -104,6 +104,7 @@ describe('PeerRecords over mutual TLS', () => {
     peers: () => ReadonlyMap<string, string>,
     clock: FakeClock,
     certs: PeerTls = tls,
+    fetches: string[] = [],
   ): Promise<{ peer: PeerRecords; address: string }> {
     const peer = new PeerRecords({
       identity,
@@ -118,6 +119,7 @@ describe('PeerRecords over mutual TLS', () => {
       maxResponseBytes: 1024 * 1024,
       clock,
       logger: silentLogger,
+      observer: { observePeerFetch: (result) => fetches.push(result) },
     });
     started.push(peer);
     const port = await peer.start();
@@ -139,12 +141,15 @@ describe('PeerRecords over mutual TLS', () => {
     );
     let peersOfB = new Map([['a', a.address]]);
     const bOwn = new MetricsSnapshot([record('a', null), record('b', null)], { tick: 1, builtAtMs: T0 });
+    const fetchesOfB: string[] = [];
     const b = await replica(
       'b',
       () => bOwn,
       (id) => id.endsWith('/b'),
       () => peersOfB,
       clock,
+      tls,
+      fetchesOfB,
     );
 
     await b.peer.poll();
@@ -172,6 +177,7 @@ describe('PeerRecords over mutual TLS', () => {
 
     // A client whose certificate the peer CA did not sign gets nothing.
     const cOwn = new MetricsSnapshot([record('a', null)], { tick: 1, builtAtMs: T0 });
+    const fetchesOfC: string[] = [];
     const c = await replica(
       'c',
       () => cOwn,
@@ -179,9 +185,13 @@ describe('PeerRecords over mutual TLS', () => {
       () => new Map([['a', a.address]]),
       clock,
       stranger,
+      fetchesOfC,
     );
     await c.peer.poll();
     assert.deepEqual(busyOf(c.peer.snapshot(), 'a'), { unavailable: 'no-data' });
+    assert.deepEqual(fetchesOfC, ['failed']);
+    // b asked a three times while it was live: new records, nothing new, new records again.
+    assert.deepEqual(fetchesOfB, ['updated', 'not_modified', 'updated']);
   });
 
   it('drops an answer given under another identity than the Lease says', async () => {
