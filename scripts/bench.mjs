@@ -6,7 +6,8 @@
 //                                 what a rescale costs the job in place and redeployed (MiniCluster, 3 min),
 //                                 the HPA's reads during a flood of the metrics API (2 min),
 //                                 and Slotscaler against the Flink operator's standalone autoscaler
-//                                 on the same MiniCluster job (peers: a Maven build once, then 20 min)
+//                                 on the same MiniCluster job (peers: a Maven build once, then 20 min),
+//                                 and three sharded replicas losing one (real control plane, 2 min)
 //   npm run bench -- collector    only the named ones
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
@@ -16,7 +17,7 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const args = process.argv.slice(2);
 const all = args.includes('--all');
 const named = args.filter((arg) => !arg.startsWith('--'));
-const SLOW = new Set(['api-load', 'metrics-api-flood', 'peers', 'rescale-paths']);
+const SLOW = new Set(['api-load', 'metrics-api-flood', 'peers', 'rescale-paths', 'shards']);
 
 const benches = readdirSync(new URL('../bench/', import.meta.url))
   .filter((file) => file.endsWith('.bench.ts'))
@@ -150,6 +151,23 @@ if (decide) {
       Math.round(step.simulatedSecondsPerSecond).toLocaleString('en'),
       '',
     ]);
+}
+const shards = read('shards');
+if (shards) {
+  const span = (values) => `${Math.min(...values).toFixed(1)}-${Math.max(...values).toFixed(1)} s`;
+  rows.push([
+    'shards',
+    `a SIGKILLed replica's ${shards.moved} targets (of ${shards.targets}, lease ${shards.leaseSeconds} s, tick ${shards.tickSeconds} s)`,
+    `taken ${span(shards.takenSeconds)}, collected ${span(shards.collectedSeconds)}, written ${span(shards.writtenSeconds)}`,
+    `within a lease duration and a tick or two`,
+  ]);
+  rows.push([
+    'shards',
+    'reads of every target through the survivors during the move',
+    `${shards.reads.answered}/${shards.reads.total} answered, p99 ${shards.reads.p99Ms.toFixed(1)} ms`,
+    'every read answered',
+  ]);
+  rows.push(['shards', 'two holders of one target at once', String(shards.overlappingHolders), 'never']);
 }
 const load = read('api-load');
 if (load) {

@@ -432,6 +432,33 @@ export const globalFields = {
     description:
       "The replicas share the targets: each holds a Lease of its own (named after lease-name, in lease-namespace, renewed like the leader Lease), and each target is collected, decided and written by one replica, its owner on a consistent-hash ring over the live replicas; a dead replica's targets move to the others within one lease-duration. Off: one leader writes every target (leader-elect). For more targets than one replica collects within a tick (see the README, Sizing).",
   }),
+  peerPort: field(forms.integer(1, 65_535), {
+    scope: 'global',
+    form: 'integer',
+    default: '6444',
+    description:
+      'With shards: HTTPS port (mutual TLS, peer-tls-*) on which a replica hands the records of the targets it owns to the other replicas, so that any replica answers a metrics read of any target. Each replica writes its address ($POD_IP and this port) into its Lease.',
+  }),
+  peerTlsCertFile: optionalField(forms.text(FILE_PATH, 'a file path'), {
+    scope: 'global',
+    form: 'file path',
+    example: '/etc/slotscaler/peer/tls.crt',
+    description:
+      'With shards: the certificate (PEM, for both server and client use) a replica shows the others on peer-port, with peer-tls-key-file and peer-tls-ca-file; read at start (a new one takes a restart). Unset: the replicas do not share their records, and a metrics read answers only for the targets of the replica it reaches.',
+  }),
+  peerTlsKeyFile: optionalField(forms.text(FILE_PATH, 'a file path'), {
+    scope: 'global',
+    form: 'file path',
+    example: '/etc/slotscaler/peer/tls.key',
+    description: 'Private key (PEM) of peer-tls-cert-file.',
+  }),
+  peerTlsCaFile: optionalField(forms.text(FILE_PATH, 'a file path'), {
+    scope: 'global',
+    form: 'file path',
+    example: '/etc/slotscaler/peer/ca.crt',
+    description:
+      "The CA (PEM) that signed every replica's peer certificate: a replica trusts a peer, server or client, whose certificate it signed, and no other. Used for nothing else, so keep it to the replicas.",
+  }),
   kinds: field(forms.list(RESOURCE, 'group/version/plural'), {
     scope: 'global',
     form: 'list of group/version/plural',
@@ -692,6 +719,8 @@ export const GlobalConfigSchema = z
     const pairs: readonly (readonly [GlobalFieldKey, GlobalFieldKey])[] = [
       ['tlsCertFile', 'tlsKeyFile'],
       ['upstreamClientCertFile', 'upstreamClientKeyFile'],
+      ['peerTlsCertFile', 'peerTlsKeyFile'],
+      ['peerTlsCertFile', 'peerTlsCaFile'],
     ];
     for (const [a, b] of pairs) {
       if ((config[a] === undefined) === (config[b] === undefined)) continue;
@@ -703,6 +732,9 @@ export const GlobalConfigSchema = z
       for (const key of credentials) {
         if (config[key] !== undefined) issue(key, 'needs upstream-external-metrics');
       }
+    }
+    if (config.peerTlsCertFile !== undefined && !config.shards) {
+      issue('peerTlsCertFile', 'needs shards: without it every replica has every target');
     }
     if (config.writeApiServiceCaBundle && config.tlsCertFile !== undefined) {
       issue('writeApiServiceCaBundle', 'only applies to a self-signed certificate (without tls-cert-file)');

@@ -29,6 +29,13 @@ import type { KubeObject } from './objects.js';
 /** The label that puts a replica's Lease in its replica set. */
 export const REPLICA_SET_LABEL = 'slotscaler.dev/replica-set';
 
+/**
+ * The annotation of a replica's Lease that says where the other replicas fetch the records of its
+ * targets (`host:port`, src/runtime/peer-records.ts): the Lease is what they already watch, so the
+ * address comes and goes with the replica.
+ */
+export const PEER_ADDRESS_ANNOTATION = 'slotscaler.dev/peer-address';
+
 /** A Lease unchanged for this many of its durations belongs to a replica gone for good: deleted. */
 export const GC_AFTER_DURATIONS = 5;
 
@@ -38,6 +45,8 @@ export interface ReplicaLeasesOptions {
   /** The replica set: the label value, and the prefix of each replica's Lease name. */
   readonly replicaSet: string;
   readonly identity: string;
+  /** Where the others reach this replica's records (`host:port`), written into its Lease; none: not shared. */
+  readonly peerAddress?: string;
   readonly leaseDurationMs: number;
   /** Default leaseDuration / 3. */
   readonly renewIntervalMs?: number;
@@ -120,6 +129,20 @@ export class ReplicaLeases {
     }
     if (this.holds()) live.add(this.options.identity);
     return live;
+  }
+
+  /** The live replicas other than this one that publish an address, by identity. */
+  peerAddresses(): ReadonlyMap<string, string> {
+    const live = this.live();
+    const out = new Map<string, string>();
+    for (const lease of this.informer.list()) {
+      if (lease.metadata.name === this.name) continue;
+      const holder = (lease.spec as LeaseSpec | undefined)?.holderIdentity ?? '';
+      const address = lease.metadata.annotations?.[PEER_ADDRESS_ANNOTATION];
+      if (holder !== '' && live.has(holder) && address !== undefined && address !== '')
+        out.set(holder, address);
+    }
+    return out;
   }
 
   async start(): Promise<void> {
@@ -228,14 +251,20 @@ export class ReplicaLeases {
         ? { acquireTime: microTime(nowMs) }
         : { acquireTime: (own.spec as LeaseSpec | undefined)?.acquireTime ?? microTime(nowMs) }),
     };
-    const metadata =
-      own === undefined
+    const annotations =
+      this.options.peerAddress === undefined
+        ? own?.metadata.annotations
+        : { ...own?.metadata.annotations, [PEER_ADDRESS_ANNOTATION]: this.options.peerAddress };
+    const metadata = {
+      ...(own === undefined
         ? {
             name: this.name,
             namespace: this.options.namespace,
             labels: { [REPLICA_SET_LABEL]: this.options.replicaSet },
           }
-        : own.metadata;
+        : own.metadata),
+      ...(annotations === undefined ? {} : { annotations }),
+    };
     // Expected back before the answer is read: the watch may bring the write first. A write that
     // failed brings nothing back; one whose answer was lost but that went through does, rightly.
     this.awaitingEcho = { renewTime: spec.renewTime ?? '', renewedAtMs: nowMs };

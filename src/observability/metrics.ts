@@ -188,6 +188,25 @@ export function createKubeRequestMetrics(registry: Registry): KubeRequestObserve
   };
 }
 
+/** What a replica's fetch of another replica's records came to (with shards). */
+export type PeerFetchResult = 'updated' | 'not_modified' | 'failed';
+
+/** The observer of the record exchange between sharded replicas (`PeerRecords`). */
+export interface PeerRecordsObserver {
+  observePeerFetch(result: PeerFetchResult): void;
+}
+
+/** Registers the record exchange's metrics on `registry`. Not labelled by peer: pod names change at every restart. */
+export function createPeerRecordsMetrics(registry: Registry): PeerRecordsObserver {
+  const fetches = new Counter({
+    name: 'slotscaler_peer_fetches_total',
+    help: "With shards: fetches of another replica's records of its targets, by result (updated: new records; not_modified: nothing published since the last; failed: no answer, refused, or not records)",
+    labelNames: ['result'] as const,
+    registers: [registry],
+  });
+  return { observePeerFetch: (result) => fetches.inc({ result }) };
+}
+
 /**
  * prom-client's gauges whose names end in `_total`: a name promtool refuses for anything but a
  * counter. Their per-type twins (`nodejs_active_handles{type}`, ...) summed give the same number.

@@ -14,14 +14,19 @@ import type { LeaderState } from '../kube/leader-election.js';
 import type { RecommendationSource } from './scaling-loop.js';
 import type { TargetSource } from '../kube/target-registry.js';
 import { RECOMMENDED_TASKMANAGERS } from '../metrics/catalogue.js';
-import { createCollectorMetrics, createKubeRequestMetrics } from '../observability/metrics.js';
-import type { CollectorMetrics } from '../observability/metrics.js';
+import {
+  createCollectorMetrics,
+  createKubeRequestMetrics,
+  createPeerRecordsMetrics,
+} from '../observability/metrics.js';
+import type { CollectorMetrics, PeerRecordsObserver } from '../observability/metrics.js';
 import { TargetMetrics } from '../observability/target-metrics.js';
 import type { ScalingObserver, TargetMetricsSource, TargetSample } from '../observability/target-metrics.js';
 
 export interface ScalerMetrics {
   readonly collector: CollectorMetrics;
   readonly kube: KubeRequestObserver;
+  readonly peers: PeerRecordsObserver;
   readonly targets: ScalingObserver & { bind(source: TargetMetricsSource): void };
 }
 
@@ -31,6 +36,7 @@ export function createScalerMetrics(registry: Registry, clock?: Clock): ScalerMe
   return {
     collector: createCollectorMetrics(registry, targets),
     kube: createKubeRequestMetrics(registry),
+    peers: createPeerRecordsMetrics(registry),
     targets,
   };
 }

@@ -5,6 +5,8 @@
  * `slotscaler serve` calls `startScaler` and serves the metrics API next to it.
  */
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 
 import { KubeConfig } from '@kubernetes/client-node';
@@ -30,6 +32,7 @@ import type { LeaderState } from '../kube/leader-election.js';
 import type { ResourceRef } from '../kube/objects.js';
 import { ReplicaLeases } from '../kube/replica-leases.js';
 import { ShardOwnership } from './shard-ownership.js';
+import { PeerRecords } from './peer-records.js';
 import { ScalingLoop } from './scaling-loop.js';
 import type { RecommendationSource } from './scaling-loop.js';
 import { SnapshotStore, snapshotTargetOf } from './snapshot.js';
@@ -86,6 +89,12 @@ export interface Scaler {
   readonly events: KubeEventRecorder;
   readonly writer: KubeScaleTargetWriter;
   readonly client: KubeClient;
+}
+
+/** Where the other replicas reach this one: its pod IP ($POD_IP, from the downward API) and `peer-port`. */
+function peerAddressOf(port: number): string {
+  const host = process.env['POD_IP'] ?? '127.0.0.1';
+  return isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 function defaultIdentity(): string {
@@ -168,12 +177,15 @@ export async function startScaler(options: StartScalerOptions): Promise<Scaler> 
   const leaseNamespace = config.leaseNamespace ?? process.env['POD_NAMESPACE'] ?? 'default';
   // With shards, each replica holds a Lease of its own and handles the targets the ring gives it.
   let ownership: ShardOwnership | undefined;
+  // With shards and a peer certificate, the replicas hand each other the records of their targets.
+  const sharesRecords = config.shards && config.peerTlsCertFile !== undefined;
   const replicaLeases = config.shards
     ? new ReplicaLeases({
         client,
         namespace: leaseNamespace,
         replicaSet: config.leaseName,
         identity,
+        ...(sharesRecords ? { peerAddress: peerAddressOf(config.peerPort) } : {}),
         leaseDurationMs: config.leaseDuration * 1000,
         clock,
         logger: logger.child({ component: 'replica-leases' }),
@@ -265,7 +277,31 @@ export async function startScaler(options: StartScalerOptions): Promise<Scaler> 
     { dryRun: config.dryRun, statusAnnotation: config.statusAnnotation },
   );
 
+  const owned = ownership;
+  const peerRecords =
+    sharesRecords && replicaLeases !== undefined && owned !== undefined
+      ? new PeerRecords({
+          identity,
+          own: snapshots,
+          owns: (id) => owned.assigned(id),
+          peers: () => replicaLeases.peerAddresses(),
+          tls: {
+            certPem: readFileSync(config.peerTlsCertFile ?? '', 'utf8'),
+            keyPem: readFileSync(config.peerTlsKeyFile ?? '', 'utf8'),
+            caPem: readFileSync(config.peerTlsCaFile ?? '', 'utf8'),
+          },
+          port: config.peerPort,
+          pollIntervalMs: tickMs / 2,
+          requestTimeoutMs: config.kubeRequestTimeout * 1000,
+          maxResponseBytes: 256 * 1024 * 1024,
+          clock,
+          logger: logger.child({ component: 'peer-records' }),
+          ...(metrics === undefined ? {} : { observer: metrics.peers }),
+        })
+      : undefined;
+
   await Promise.all([registry.start(), hpas.start()]);
+  await peerRecords?.start();
   publishTargets();
   await elector?.start();
   await replicaLeases?.start();
@@ -326,7 +362,8 @@ export async function startScaler(options: StartScalerOptions): Promise<Scaler> 
       while (running !== null) await running;
       await tick();
     },
-    snapshot: () => snapshots.snapshot(),
+    // With shared records, the metrics API answers for every target; the gauges stay with the owner.
+    snapshot: () => (peerRecords ?? snapshots).snapshot(),
     servedTargets(namespace?: string): readonly ServedTarget[] {
       const snapshot = snapshots.snapshot();
       return namespace === undefined ? snapshot.targets : snapshot.inNamespace(namespace);
@@ -345,6 +382,7 @@ export async function startScaler(options: StartScalerOptions): Promise<Scaler> 
       await Promise.race([events.flush(), new Promise((resolve) => setTimeout(resolve, 5_000).unref())]);
       await elector?.stop();
       await replicaLeases?.stop();
+      await peerRecords?.stop();
       await Promise.all([registry.stop(), hpas.stop()]);
       if (ownPool) pool.close();
       httpClient?.close();

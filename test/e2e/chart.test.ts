@@ -3,7 +3,7 @@
 // Slotscaler run locally as the chart's ServiceAccount (RBAC enforced) doing its whole job.
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
-import { X509Certificate } from 'node:crypto';
+import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -535,6 +535,61 @@ describe('Helm chart, rendered', () => {
       (one(objects, 'ServiceMonitor').metadata as { labels?: Record<string, string> }).labels?.['release'],
       'prometheus',
     );
+  });
+
+  it('with config.shards: a peer certificate and CA of their own, the pod IP, the peer port, open to the replicas only', () => {
+    assert.equal(
+      render().filter((o) => o.kind === 'Secret' && o.metadata.name.endsWith('-peer')).length,
+      0,
+      'no peer Secret without shards',
+    );
+    const objects = render(['config.shards=true', 'replicaCount=3', 'networkPolicy.enabled=true']);
+    const secret = one(objects, 'Secret', `${RELEASE}-peer`);
+    const data = secret['data'] as Record<string, string>;
+    const pem = (key: string): string => Buffer.from(data[key] ?? '', 'base64').toString('utf8');
+    const ca = new X509Certificate(pem('ca.crt'));
+    const leaf = new X509Certificate(pem('tls.crt'));
+    assert.ok(leaf.verify(ca.publicKey), 'the peer certificate is signed by the peer CA');
+    assert.ok(leaf.checkPrivateKey(createPrivateKey(pem('tls.key'))));
+    assert.notEqual(
+      ca.fingerprint256,
+      new X509Certificate(
+        Buffer.from(
+          (one(objects, 'Secret', `${RELEASE}-tls`)['data'] as Record<string, string>)['ca.crt'] ?? '',
+          'base64',
+        ),
+      ).fingerprint256,
+      'a CA of its own, not the serving CA',
+    );
+    // Mutual TLS: both ends show the same certificate.
+    assert.match(leaf.toLegacyObject().ext_key_usage?.join(',') ?? '', /1\.3\.6\.1\.5\.5\.7\.3\.1/);
+    assert.match(leaf.toLegacyObject().ext_key_usage?.join(',') ?? '', /1\.3\.6\.1\.5\.5\.7\.3\.2/);
+    const { config } = resolveConfig({ file: { path: 'config.yaml', content: configOf(objects) } });
+    assert.deepEqual(
+      [config.shards, config.peerPort, config.peerTlsCertFile, config.peerTlsKeyFile, config.peerTlsCaFile],
+      [
+        true,
+        6444,
+        '/etc/slotscaler/peer/tls.crt',
+        '/etc/slotscaler/peer/tls.key',
+        '/etc/slotscaler/peer/ca.crt',
+      ],
+    );
+    const deployment = deploymentOf(objects);
+    const pod = deployment.template.spec;
+    const [container] = pod.containers;
+    assert.ok(container);
+    assert.ok(
+      container.env.some((e) => e.name === 'POD_IP' && e.valueFrom?.fieldRef?.fieldPath === 'status.podIP'),
+    );
+    assert.ok(container.ports.some((p) => p.name === 'peers' && p.containerPort === 6444));
+    assert.ok(container.volumeMounts.some((m) => m.mountPath === '/etc/slotscaler/peer'));
+    const ingress = (
+      one(objects, 'NetworkPolicy')['spec'] as { ingress: { ports: { port: number }[]; from?: unknown[] }[] }
+    ).ingress;
+    assert.deepEqual(ingress.find((rule) => rule.ports.some((p) => p.port === 6444))?.from, [
+      { podSelector: { matchLabels: SELECTOR } },
+    ]);
   });
 
   it('renders no NetworkPolicy by default; when enabled, ingress to the two ports only, from the given peers', () => {

@@ -3,15 +3,14 @@
 // annotation and says it in an Event). Two start; a third joins later and takes its share; then one
 // is killed with SIGKILL (its Lease never released) and its targets move to the others with their
 // histories. Ownership is read from the processes' own logs ("target taken" / "target given up"):
-// at no moment do two replicas hold one target.
+// at no moment do two replicas hold one target. The replicas hand each other the records of their
+// targets over mutual TLS, so a metrics read of any target through any replica, directly or through
+// the real aggregator, is answered, during the moves too.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { after, before, describe, it } from 'node:test';
 
 import { STATUS_ANNOTATION } from '../../src/kube/adapters/adapter.js';
@@ -20,30 +19,15 @@ import { decodeStatus } from '../../src/kube/status-annotation.js';
 import { FakeJobManagerServer, typicalJob } from '../fakes/fake-jobmanager.js';
 import { flinkDeploymentYaml, startEnvironment } from './harness/environment.js';
 import type { Environment } from './harness/environment.js';
-import { expectOk, waitFor } from './harness/kube.js';
+import { applyYaml, expectOk, externalMetricsApiServiceYaml, waitFor } from './harness/kube.js';
+import { freePorts, startReplicaProcess, writePeerCertificates } from './harness/replica-process.js';
+import type { ReplicaProcess } from './harness/replica-process.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const NAMESPACE = 'shards';
 const TARGETS = Array.from({ length: 12 }, (_, i) => `job-${i}`);
 /** Short, so the test is quick: renewals every 2 s, the fence at 4 s, a joiner's wait 2 s. */
 const LEASE_SECONDS = 6;
 const targetId = (name: string): string => `flinkdeployment/${NAMESPACE}/${name}`;
-
-async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: count },
-      () =>
-        new Promise<ReturnType<typeof createServer>>((resolve) => {
-          const server = createServer();
-          server.listen(0, '127.0.0.1', () => resolve(server));
-        }),
-    ),
-  );
-  const ports = servers.map((server) => (server.address() as AddressInfo).port);
-  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
-  return ports;
-}
 
 /** One hand-over as a replica logged it. */
 interface Handover {
@@ -60,12 +44,7 @@ interface RingChange {
   readonly atMs: number;
 }
 
-interface Replica {
-  readonly name: string;
-  readonly child: ChildProcess;
-  readonly exited: Promise<unknown>;
-  killedAtMs: number | undefined;
-}
+type Replica = ReplicaProcess;
 
 describe('serve with --shards: three replicas share the targets', { timeout: 600_000 }, () => {
   let env: Environment;
@@ -73,81 +52,147 @@ describe('serve with --shards: three replicas share the targets', { timeout: 600
   const replicas = new Map<string, Replica>();
   const handovers: Handover[] = [];
   const rings: RingChange[] = [];
-  const tails = new Map<string, string[]>();
+  /** The peer CA and certificate (`writePeerCertificates`). */
+  let peerDir: string;
 
-  function start(name: string, metricsApiPort: number, metricsPort: number): Replica {
-    const entry = `const { main } = await import(${JSON.stringify(join(ROOT, 'src/main.ts'))}); process.exitCode = await main(process.argv.slice(1));`;
-    const child = spawn(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        '--input-type=module',
-        '-e',
-        entry,
-        'serve',
-        '--kubeconfig',
-        env.kubeconfigPath,
-        '--namespaces',
-        NAMESPACE,
-        '--tick-interval',
-        '2s',
-        '--shards',
-        'true',
-        '--lease-duration',
-        `${LEASE_SECONDS}s`,
-        '--lease-namespace',
-        NAMESPACE,
-        '--warning-event-interval',
-        '30s',
-        '--metrics-api-port',
-        String(metricsApiPort),
-        '--metrics-port',
-        String(metricsPort),
-        '--authentication-disabled',
-        '--tls-self-signed-hosts',
-        'localhost,127.0.0.1',
-        '--log-level',
-        'info',
-      ],
-      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, POD_NAME: name } },
-    );
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    const tail: string[] = [];
-    tails.set(name, tail);
-    const keep = (line: string): void => {
-      tail.push(line);
-      if (tail.length > 20) tail.shift();
-    };
-    createInterface({ input: child.stderr }).on('line', keep);
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      keep(line);
-      let record: { msg?: unknown; target?: unknown; time?: unknown; members?: unknown };
-      try {
-        record = JSON.parse(line) as typeof record;
-      } catch {
-        return;
-      }
-      if (record.msg === 'shard ring changed' && Array.isArray(record.members)) {
-        rings.push({
+  function start(name: string, metricsApiPort: number, metricsPort: number, peerPort: number): Replica {
+    const replica = startReplicaProcess({
+      name,
+      kubeconfigPath: env.kubeconfigPath,
+      namespace: NAMESPACE,
+      metricsApiPort,
+      metricsPort,
+      peerPort,
+      peerDir,
+      leaseSeconds: LEASE_SECONDS,
+      tickInterval: '2s',
+      onRecord: (record) => {
+        if (record.msg === 'shard ring changed' && Array.isArray(record.members)) {
+          rings.push({
+            replica: name,
+            members: record.members.map(String),
+            atMs: Date.parse(String(record.time)),
+          });
+          return;
+        }
+        if (record.msg !== 'target taken' && record.msg !== 'target given up') return;
+        if (typeof record.target !== 'string' || !record.target.startsWith('flinkdeployment/')) return;
+        handovers.push({
           replica: name,
-          members: record.members.map(String),
+          target: record.target,
+          taken: record.msg === 'target taken',
           atMs: Date.parse(String(record.time)),
         });
-        return;
-      }
-      if (record.msg !== 'target taken' && record.msg !== 'target given up') return;
-      if (typeof record.target !== 'string' || !record.target.startsWith('flinkdeployment/')) return;
-      handovers.push({
-        replica: name,
-        target: record.target,
-        taken: record.msg === 'target taken',
-        atMs: Date.parse(String(record.time)),
-      });
+      },
     });
-    const replica: Replica = { name, child, exited, killedAtMs: undefined };
     replicas.set(name, replica);
     return replica;
+  }
+
+  const metricPath = (name: string): string =>
+    `/apis/external.metrics.k8s.io/v1beta1/namespaces/${NAMESPACE}/flink_busy_ratio?labelSelector=${encodeURIComponent(`target=${name}`)}`;
+
+  /** The value of one external metrics answer, or why there is none. */
+  function valueOf(status: number, body: unknown): string | { failed: string } {
+    const value = (body as { items?: { value?: unknown }[] } | null)?.items?.[0]?.value;
+    return status === 200 && typeof value === 'string'
+      ? value
+      : { failed: `${status} ${JSON.stringify(body).slice(0, 200)}` };
+  }
+
+  /** A read of one target's busy ratio on a replica's own metrics API port. */
+  function readDirect(replica: Replica, name: string): Promise<string | { failed: string }> {
+    return new Promise((resolve) => {
+      const req = httpsRequest(
+        {
+          host: '127.0.0.1',
+          port: replica.metricsApiPort,
+          path: metricPath(name),
+          rejectUnauthorized: false,
+          timeout: 5000,
+        },
+        (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => (text += chunk));
+          res.on('end', () => {
+            let body: unknown = text;
+            try {
+              body = JSON.parse(text);
+            } catch {
+              // Kept as text for the message.
+            }
+            resolve(valueOf(res.statusCode ?? 0, body));
+          });
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error('timed out')));
+      req.on('error', (err) => resolve({ failed: err.message }));
+      req.end();
+    });
+  }
+
+  /** The same read through the real kube-apiserver's aggregator (the APIService names one replica). */
+  async function readThroughAggregator(name: string): Promise<string | { failed: string }> {
+    const answer = await env.controlPlane.request('GET', metricPath(name));
+    return valueOf(answer.statusCode, answer.body);
+  }
+
+  /** Every target's busy ratio (0.9) through each of these replicas and, when asked, the aggregator. */
+  async function readEverything(
+    through: readonly Replica[],
+    aggregator: boolean,
+  ): Promise<{ reads: number; failures: string[] }> {
+    const failures: string[] = [];
+    let reads = 0;
+    for (const name of TARGETS) {
+      const answers = await Promise.all([
+        ...through.map(async (replica) => [replica.name, await readDirect(replica, name)] as const),
+        ...(aggregator ? [(async () => ['aggregator', await readThroughAggregator(name)] as const)()] : []),
+      ]);
+      for (const [via, answer] of answers) {
+        reads += 1;
+        if (typeof answer !== 'string') failures.push(`${name} via ${via}: ${answer.failed}`);
+        else if (answer !== '900m') failures.push(`${name} via ${via}: ${answer}, not 900m`);
+      }
+    }
+    return { reads, failures };
+  }
+
+  /** Reads every target over and over (a round, a 250 ms pause) until `stop()`, which says how they went. */
+  function readAlong(
+    through: readonly Replica[],
+    aggregator: boolean,
+  ): { stop(): Promise<{ reads: number; failures: string[] }> } {
+    const state = { done: false, reads: 0, failures: [] as string[] };
+    const loop = (async () => {
+      while (!state.done) {
+        const round = await readEverything(through, aggregator);
+        state.reads += round.reads;
+        state.failures.push(...round.failures);
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+    })();
+    return {
+      async stop() {
+        state.done = true;
+        await loop;
+        return { reads: state.reads, failures: state.failures };
+      },
+    };
+  }
+
+  /** Points the external metrics APIService at one replica and waits until the aggregator reaches it. */
+  async function aggregateTo(replica: Replica): Promise<void> {
+    await applyYaml(env.controlPlane, externalMetricsApiServiceYaml(replica.metricsApiPort));
+    await waitFor(
+      `the aggregator to answer through ${replica.name}`,
+      async () => {
+        const { failures } = await readEverything([], true);
+        return failures.length === 0 ? true : undefined;
+      },
+      { timeoutMs: 90_000, intervalMs: 1000 },
+    );
   }
 
   /** Per target, the replicas holding it now as their logs say (a killed replica holds nothing). */
@@ -238,6 +283,8 @@ describe('serve with --shards: three replicas share the targets', { timeout: 600
   }
 
   before(async () => {
+    peerDir = mkdtempSync(join(tmpdir(), 'slotscaler-peers-'));
+    await writePeerCertificates(peerDir);
     [env, jobManagers] = await Promise.all([
       startEnvironment({ flink: false, namespace: NAMESPACE, log: (message) => console.log(`# ${message}`) }),
       FakeJobManagerServer.start(),
@@ -277,21 +324,22 @@ describe('serve with --shards: three replicas share the targets', { timeout: 600
       }
     }
     if (process.env['SLOTSCALER_E2E_LOG'] === '1') {
-      for (const [name, tail] of tails) {
+      for (const { name, tail } of replicas.values()) {
         console.log(`# ${name}, last lines:\n${tail.map((l) => `#   ${l.slice(0, 300)}`).join('\n')}`);
       }
     }
     await jobManagers.close();
     await env.stop();
+    rmSync(peerDir, { recursive: true, force: true });
   });
 
   it('every target has one writer; a replica started later takes its share; a SIGKILLed one’s targets move with their histories', async () => {
-    const ports = await freePorts(6);
+    const ports = await freePorts(9);
     const port = (i: number): number => ports[i] ?? 0;
 
     // 1. Two replicas share the twelve targets, one owner each, and each owner records its recommendation.
-    start('replica-a', port(0), port(1));
-    start('replica-b', port(2), port(3));
+    const a = start('replica-a', port(0), port(1), port(6));
+    const b = start('replica-b', port(2), port(3), port(7));
     const firstOwners = await waitFor('every target owned by one of two replicas', () =>
       Promise.resolve(settled()),
     );
@@ -309,10 +357,18 @@ describe('serve with --shards: three replicas share the targets', { timeout: 600
       },
       { timeoutMs: 90_000, intervalMs: 1000 },
     );
+    // Each replica answers for every target, its own and the other's, and so does the aggregator.
+    await waitFor(
+      'every target read through both replicas',
+      async () => ((await readEverything([a, b], false)).failures.length === 0 ? true : undefined),
+      { timeoutMs: 60_000, intervalMs: 1000 },
+    );
+    await aggregateTo(a);
 
     // 2. A third replica joins: it takes its share once the former owners have given it up.
     const joinedAtMs = Date.now();
-    start('replica-c', port(4), port(5));
+    const duringJoin = readAlong([a, b], true);
+    const c = start('replica-c', port(4), port(5), port(8));
     const withC = await waitFor(
       'replica-c to take its share',
       () => {
@@ -321,6 +377,12 @@ describe('serve with --shards: three replicas share the targets', { timeout: 600
       },
       { timeoutMs: 90_000 },
     );
+    const joinReads = await duringJoin.stop();
+    console.log(
+      `# during the join: ${joinReads.reads - joinReads.failures.length} of ${joinReads.reads} reads answered (every target through a, b and the aggregator)`,
+    );
+    assert.ok(joinReads.reads > 0);
+    assert.deepEqual(joinReads.failures, [], 'every read answered while replica-c took its share');
     const moved = TARGETS.filter((name) => withC.get(name) === 'replica-c');
     assert.ok(
       moved.every((name) => firstOwners.get(name) !== 'replica-c'),
@@ -343,9 +405,15 @@ describe('serve with --shards: three replicas share the targets', { timeout: 600
     const orphans = TARGETS.filter((name) => withC.get(name) === victim);
     const victimProcess = replicas.get(victim);
     assert.ok(victimProcess !== undefined);
+    const survivors = [a, b, c].filter((replica) => replica.name !== victim);
+    // The aggregator asks the replica that joined last: it owns a third of the targets.
+    await aggregateTo(c);
+    assert.deepEqual((await readEverything(survivors, false)).failures, [], 'every read before the kill');
     victimProcess.killedAtMs = Date.now();
     victimProcess.child.kill('SIGKILL');
     await victimProcess.exited;
+    // Reads of every target through the survivors and the aggregator, all along the move.
+    const duringKill = readAlong(survivors, true);
     const afterKill = await waitFor(
       `the targets of ${victim} taken by the others`,
       () => Promise.resolve(settled()),
@@ -402,6 +470,12 @@ describe('serve with --shards: three replicas share the targets', { timeout: 600
       `recommendations from before the kill kept: ${carried.join(', ')}`,
     );
     const rewrittenAfterMs = Date.now() - killedAtMs;
+    const duringMove = await duringKill.stop();
+    console.log(
+      `# during the move: ${duringMove.reads - duringMove.failures.length} of ${duringMove.reads} reads answered (every target through both survivors and the aggregator)`,
+    );
+    assert.ok(duringMove.reads > 0);
+    assert.deepEqual(duringMove.failures, [], 'every read answered while the targets moved');
     console.log(
       `# all ${orphans.length} moved targets' status annotations rewritten within ${rewrittenAfterMs} ms of the SIGKILL`,
     );

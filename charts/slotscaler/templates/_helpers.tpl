@@ -61,6 +61,12 @@ Slotscaler's config file: what the chart derives, overridden by .Values.config. 
 {{- $_ := set $derived "upstreamTokenFile" "/var/run/secrets/kubernetes.io/serviceaccount/token" }}
 {{- end }}
 {{- end }}
+{{- if .Values.config.shards }}
+{{- /* The replicas hand each other their targets' records over mutual TLS (templates/peer-secret.yaml). */}}
+{{- $_ := set $derived "peerTlsCertFile" "/etc/slotscaler/peer/tls.crt" }}
+{{- $_ := set $derived "peerTlsKeyFile" "/etc/slotscaler/peer/tls.key" }}
+{{- $_ := set $derived "peerTlsCaFile" "/etc/slotscaler/peer/ca.crt" }}
+{{- end }}
 {{- mustMergeOverwrite $derived (deepCopy .Values.config) | toYaml }}
 {{- end }}
 
@@ -68,6 +74,11 @@ Slotscaler's config file: what the chart derives, overridden by .Values.config. 
 {{- define "slotscaler.metricsApiPort" -}}
 {{- $config := include "slotscaler.config" . | fromYaml -}}
 {{- $config.metricsApiPort | default 6443 | int }}
+{{- end }}
+
+{{- define "slotscaler.peerPort" -}}
+{{- $config := include "slotscaler.config" . | fromYaml -}}
+{{- $config.peerPort | default 6444 | int }}
 {{- end }}
 
 {{- define "slotscaler.metricsPort" -}}

@@ -119,6 +119,34 @@ describe('global config', () => {
     );
   });
 
+  it('takes the peer certificate with its key and CA, and only with shards', () => {
+    assert.throws(
+      () => resolveConfig({ flags: { peerTlsCertFile: '/p/tls.crt' } }),
+      (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        assert.deepEqual(
+          err.issues.map((issue) => `${issue.key}: ${issue.message}`),
+          [
+            '--peer-tls-cert-file: needs peer-tls-key-file too',
+            '--peer-tls-cert-file: needs peer-tls-ca-file too',
+            '--peer-tls-cert-file: needs shards: without it every replica has every target',
+          ],
+        );
+        return true;
+      },
+    );
+    const { config } = resolveConfig({
+      flags: {
+        shards: 'true',
+        peerTlsCertFile: '/p/tls.crt',
+        peerTlsKeyFile: '/p/tls.key',
+        peerTlsCaFile: '/p/ca.crt',
+      },
+    });
+    assert.equal(config.peerTlsCaFile, '/p/ca.crt');
+    assert.equal(config.peerPort, 6444);
+  });
+
   it('refuses a config file that is not a mapping', () => {
     assert.throws(
       () => resolveConfig({ file: { path: 'c.yaml', content: ['a'] } }),

@@ -9,6 +9,7 @@ import { microTime } from '../../../src/kube/events.js';
 import type { LeaseSpec } from '../../../src/kube/leader-election.js';
 import {
   GC_AFTER_DURATIONS,
+  PEER_ADDRESS_ANNOTATION,
   REPLICA_SET_LABEL,
   ReplicaLeases,
   replicaLeaseName,
@@ -34,12 +35,13 @@ function harness(t: TestContext) {
   const clock = new FakeClock();
   const replicas: ReplicaLeases[] = [];
   const changes = new Map<string, number>();
-  const replica = (identity: string, replicaSet = 'slotscaler'): ReplicaLeases => {
+  const replica = (identity: string, replicaSet = 'slotscaler', peerAddress?: string): ReplicaLeases => {
     const leases = new ReplicaLeases({
       client: kube,
       namespace: NAMESPACE,
       replicaSet,
       identity,
+      ...(peerAddress === undefined ? {} : { peerAddress }),
       leaseDurationMs: LEASE_MS,
       checkIntervalMs: CHECK_MS,
       clock,
@@ -127,6 +129,33 @@ describe('ReplicaLeases', () => {
     assert.deepEqual(sorted(a.live()), ['a', 'b']);
     assert.deepEqual(sorted(b.live()), ['a', 'b']);
     assert.ok((h.changes.get('a') ?? 0) >= 2, 'a was told when b came');
+    await h.stopAll();
+  });
+
+  it('writes its peer address into its Lease, keeps it through renewals, and lists the live peers’ addresses', async (t) => {
+    const h = harness(t);
+    const a = h.replica('a', 'slotscaler', '10.0.0.1:6444');
+    const b = h.replica('b', 'slotscaler', '10.0.0.2:6444');
+    const c = h.replica('c');
+    await a.start();
+    await b.start();
+    await c.start();
+    await h.round(0);
+    assert.equal(h.lease('a')?.metadata.annotations?.[PEER_ADDRESS_ANNOTATION], '10.0.0.1:6444');
+    assert.deepEqual(
+      [...a.peerAddresses()],
+      [['b', '10.0.0.2:6444']],
+      'not itself, not one without an address',
+    );
+    for (let i = 0; i < 6; i++) await h.round(1_000);
+    assert.equal(
+      h.lease('a')?.metadata.annotations?.[PEER_ADDRESS_ANNOTATION],
+      '10.0.0.1:6444',
+      'after a renewal',
+    );
+    await b.stop();
+    await h.round(0);
+    assert.deepEqual([...a.peerAddresses()], [], 'b gone');
     await h.stopAll();
   });
 

@@ -1,0 +1,160 @@
+/**
+ * `slotscaler serve --shards` as a process of its own (one replica of a set, as a pod would run it),
+ * for the shards e2e test and benchmark: its JSON log lines are handed to the caller as they come.
+ */
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+import { createCertificateAuthority, issueCertificate } from '../../../src/metrics-api/tls/certificates.js';
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+/** One log record of a replica (pino JSON), as far as the callers read it. */
+export interface ReplicaLogRecord {
+  readonly msg?: unknown;
+  readonly target?: unknown;
+  readonly time?: unknown;
+  readonly members?: unknown;
+}
+
+export interface ReplicaProcessOptions {
+  /** Its identity ($POD_NAME). */
+  readonly name: string;
+  readonly kubeconfigPath: string;
+  readonly namespace: string;
+  readonly metricsApiPort: number;
+  readonly metricsPort: number;
+  readonly peerPort: number;
+  /** Where `writePeerCertificates` wrote the peer CA and certificate. */
+  readonly peerDir: string;
+  readonly leaseSeconds: number;
+  /** `2s`, `5s`... */
+  readonly tickInterval: string;
+  /** Each JSON line it logs, parsed. */
+  readonly onRecord?: (record: ReplicaLogRecord) => void;
+}
+
+export interface ReplicaProcess {
+  readonly name: string;
+  readonly metricsApiPort: number;
+  readonly child: ChildProcess;
+  readonly exited: Promise<unknown>;
+  /** Its last 20 lines, stdout and stderr, for a failure's message. */
+  readonly tail: string[];
+  killedAtMs: number | undefined;
+}
+
+/** `count` ports free now on 127.0.0.1. */
+export async function freePorts(count: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from(
+      { length: count },
+      () =>
+        new Promise<ReturnType<typeof createServer>>((resolve) => {
+          const server = createServer();
+          server.listen(0, '127.0.0.1', () => resolve(server));
+        }),
+    ),
+  );
+  const ports = servers.map((server) => (server.address() as AddressInfo).port);
+  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+  return ports;
+}
+
+/** A peer CA and the one certificate every replica shows the others, as the chart's Secret holds them. */
+export async function writePeerCertificates(dir: string): Promise<void> {
+  const ca = await createCertificateAuthority({ commonName: 'slotscaler-peer-ca' });
+  const peer = await issueCertificate(ca, { commonName: 'slotscaler-peer', usage: 'both' });
+  writeFileSync(join(dir, 'ca.crt'), ca.certPem);
+  writeFileSync(join(dir, 'tls.crt'), peer.certPem);
+  writeFileSync(join(dir, 'tls.key'), peer.keyPem, { mode: 0o600 });
+}
+
+export function startReplicaProcess(options: ReplicaProcessOptions): ReplicaProcess {
+  const entry = `const { main } = await import(${JSON.stringify(join(ROOT, 'src/main.ts'))}); process.exitCode = await main(process.argv.slice(1));`;
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      '--input-type=module',
+      '-e',
+      entry,
+      'serve',
+      '--kubeconfig',
+      options.kubeconfigPath,
+      '--namespaces',
+      options.namespace,
+      '--tick-interval',
+      options.tickInterval,
+      '--shards',
+      'true',
+      '--lease-duration',
+      `${options.leaseSeconds}s`,
+      '--lease-namespace',
+      options.namespace,
+      '--warning-event-interval',
+      '30s',
+      '--metrics-api-port',
+      String(options.metricsApiPort),
+      '--metrics-port',
+      String(options.metricsPort),
+      '--authentication-disabled',
+      '--tls-self-signed-hosts',
+      'localhost,127.0.0.1',
+      // The APIService is pointed at one replica or another by the caller, trusted without a CA.
+      '--write-api-service-ca-bundle',
+      'false',
+      // The callers and the aggregator all read from 127.0.0.1 without a client certificate the
+      // replica verifies (authentication is off): the per-address limit is not what is measured.
+      '--metrics-api-requests-per-second-per-client',
+      '1000',
+      '--peer-port',
+      String(options.peerPort),
+      '--peer-tls-cert-file',
+      join(options.peerDir, 'tls.crt'),
+      '--peer-tls-key-file',
+      join(options.peerDir, 'tls.key'),
+      '--peer-tls-ca-file',
+      join(options.peerDir, 'ca.crt'),
+      '--log-level',
+      'info',
+    ],
+    {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, POD_NAME: options.name, POD_IP: '127.0.0.1' },
+    },
+  );
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  const tail: string[] = [];
+  const keep = (line: string): void => {
+    tail.push(line);
+    if (tail.length > 20) tail.shift();
+  };
+  createInterface({ input: child.stderr }).on('line', keep);
+  createInterface({ input: child.stdout }).on('line', (line) => {
+    keep(line);
+    let record: ReplicaLogRecord;
+    try {
+      record = JSON.parse(line) as ReplicaLogRecord;
+    } catch {
+      return;
+    }
+    options.onRecord?.(record);
+  });
+  return {
+    name: options.name,
+    metricsApiPort: options.metricsApiPort,
+    child,
+    exited,
+    tail,
+    killedAtMs: undefined,
+  };
+}
