@@ -40,7 +40,7 @@ import {
   SlotscalerError,
 } from '../errors.js';
 import type { ErrorCode } from '../errors.js';
-import { MAX_SOURCE_OPERATORS, checkAtMost } from './bounds.js';
+import { MAX_JOB_VERTICES, MAX_SOURCE_OPERATORS, checkAtMost } from './bounds.js';
 
 /** One job as named in a discovery error. */
 export interface JobSummary {
@@ -140,6 +140,9 @@ export function countPartitions(names: readonly string[]): number | null {
   return partitions.size === 0 ? null : partitions.size;
 }
 
+/** A job's id, name and state, and each vertex's id, name and status. */
+const MAX_KEPT_STRINGS = 3 + 3 * MAX_JOB_VERTICES;
+
 /**
  * What a target remembers between snapshots: the discovered job id, the source metric names, the
  * vertices whose gauges Flink does not have, the task slots (all forgotten on a restart), and the
@@ -157,6 +160,25 @@ export class SnapshotState {
   /** @internal */ readonly noGauges = new Set<string>();
   /** @internal */ checkpointConfig: { readonly jobId: string; readonly intervalMs: number | null } | null =
     null;
+  /**
+   * @internal The strings of the last snapshot (job id, name and state; each vertex's id, name and
+   * status), reused while the answer repeats them: a metric window holds a minute of snapshots of
+   * each target, and every decoded answer brings new copies of the same ids and names.
+   */
+  readonly strings = new Map<string, string>();
+
+  /**
+   * @internal The copy of `text` kept from earlier snapshots, or `text` itself, kept from now on.
+   * Forgotten on a restart, and all at once past the strings of one job at the vertex ceiling (a
+   * JobManager that renames its vertices every tick must not grow it).
+   */
+  keep(text: string): string {
+    const kept = this.strings.get(text);
+    if (kept !== undefined) return kept;
+    if (this.strings.size >= MAX_KEPT_STRINGS) this.strings.clear();
+    this.strings.set(text, text);
+    return text;
+  }
 
   /** @internal */
   forgetRun(): void {
@@ -164,6 +186,7 @@ export class SnapshotState {
     this.sourcePlans.clear();
     this.listingsWithoutPending.clear();
     this.noGauges.clear();
+    this.strings.clear();
   }
 }
 
@@ -232,11 +255,11 @@ export async function takeSnapshot(client: FlinkClient, request: TakeSnapshotReq
           running ? readGauges(client, details.jobId, vertex, state, count) : null,
         ]);
         return {
-          id: vertex.id,
-          name: vertex.name,
+          id: state.keep(vertex.id),
+          name: state.keep(vertex.name),
           parallelism: vertex.parallelism,
           maxParallelism: vertex.maxParallelism,
-          status: vertex.status,
+          status: state.keep(vertex.status),
           isSource,
           counters: vertex.counters,
           gauges,
@@ -254,9 +277,9 @@ export async function takeSnapshot(client: FlinkClient, request: TakeSnapshotReq
   }
 
   return {
-    jobId: details.jobId,
-    jobName: details.name,
-    state: details.state,
+    jobId: state.keep(details.jobId),
+    jobName: state.keep(details.name),
+    state: state.keep(details.state),
     runningSinceMs: details.runningSinceMs,
     jobManagerNowMs: details.nowMs,
     takenAtMs: clock.nowMs(),
