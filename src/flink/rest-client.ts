@@ -197,7 +197,7 @@ export class FlinkRestClient implements FlinkClient, JobRequirementsClient {
     if (metricIds.length === 0) return Promise.resolve([]);
     return this.get(
       'vertex_metrics',
-      `/jobs/${enc(jobId)}/vertices/${enc(vertexId)}/metrics?get=${metricIds.map(enc).join(',')}`,
+      `/jobs/${enc(jobId)}/vertices/${enc(vertexId)}/metrics?get=${encodedList(metricIds)}`,
       parseMetricValues,
       jobId,
     );
@@ -484,4 +484,19 @@ function checkUrl(
 
 function enc(part: string): string {
   return encodeURIComponent(part);
+}
+
+/**
+ * `get=` lists by the array they were encoded from: the snapshot asks for the same array of a
+ * source's metric ids every tick (src/flink/snapshot.ts), so each is encoded once.
+ */
+const ENCODED_LISTS = new WeakMap<readonly string[], string>();
+
+function encodedList(parts: readonly string[]): string {
+  let encoded = ENCODED_LISTS.get(parts);
+  if (encoded === undefined) {
+    encoded = parts.map(enc).join(',');
+    ENCODED_LISTS.set(parts, encoded);
+  }
+  return encoded;
 }

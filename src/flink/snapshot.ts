@@ -543,20 +543,16 @@ async function readSource(
     job: string,
     metricPlan: SourceMetricPlan,
   ): Promise<SourceReadings> {
-    const names = [...metricPlan.pendingNames, ...counterNames(metricPlan), ...metricPlan.taskTimeNames];
+    const ids = subtaskIdsOf(metricPlan);
     // Flink leaves out ids it does not have (`AbstractMetricsHandler.getRequestedMetrics`).
     const values = new Map<string, number | null>();
-    for (const metric of await flink.getVertexMetrics(
-      job,
-      vertex.id,
-      perSubtaskIds(names, metricPlan.parallelism),
-    )) {
+    for (const metric of await flink.getVertexMetrics(job, vertex.id, ids.all)) {
       values.set(metric.id, metric.value);
     }
-    const sumOver = (metricNames: readonly string[]): number | null => {
-      if (metricNames.length === 0) return null;
+    const sumOver = (group: readonly string[]): number | null => {
+      if (group.length === 0) return null;
       let sum = 0;
-      for (const id of perSubtaskIds(metricNames, metricPlan.parallelism)) {
+      for (const id of group) {
         const value = values.get(id);
         // A subtask without the metric (not registered yet) makes the sum unknown, not smaller.
         if (value === undefined || value === null || value < 0) return null;
@@ -565,12 +561,43 @@ async function readSource(
       return sum;
     };
     return {
-      pendingRecords: sumOver(metricPlan.pendingNames),
-      recordsIn: sumOver(metricPlan.recordsInName === null ? [] : [metricPlan.recordsInName]),
-      recordsOut: sumOver(metricPlan.recordsOutName === null ? [] : [metricPlan.recordsOutName]),
-      taskTimeMs: sumOver(metricPlan.taskTimeNames),
+      pendingRecords: sumOver(ids.pending),
+      recordsIn: sumOver(ids.recordsIn),
+      recordsOut: sumOver(ids.recordsOut),
+      taskTimeMs: sumOver(ids.taskTime),
     };
   }
+}
+
+/** The `<subtask>.<name>` ids a `per-subtask` plan asks for, all of them and by what they sum to. */
+interface SubtaskIds {
+  readonly all: readonly string[];
+  readonly pending: readonly string[];
+  readonly recordsIn: readonly string[];
+  readonly recordsOut: readonly string[];
+  readonly taskTime: readonly string[];
+}
+
+/**
+ * Made once per plan (a plan lasts until the source's names are listed again), not per tick: the
+ * same arrays every tick also let the client reuse the query it encoded from them.
+ */
+const SUBTASK_IDS = new WeakMap<SourceMetricPlan, SubtaskIds>();
+
+function subtaskIdsOf(plan: SourceMetricPlan): SubtaskIds {
+  let ids = SUBTASK_IDS.get(plan);
+  if (ids === undefined) {
+    const names = [...plan.pendingNames, ...counterNames(plan), ...plan.taskTimeNames];
+    ids = {
+      all: perSubtaskIds(names, plan.parallelism),
+      pending: perSubtaskIds(plan.pendingNames, plan.parallelism),
+      recordsIn: plan.recordsInName === null ? [] : perSubtaskIds([plan.recordsInName], plan.parallelism),
+      recordsOut: plan.recordsOutName === null ? [] : perSubtaskIds([plan.recordsOutName], plan.parallelism),
+      taskTime: perSubtaskIds(plan.taskTimeNames, plan.parallelism),
+    };
+    SUBTASK_IDS.set(plan, ids);
+  }
+  return ids;
 }
 
 /**
