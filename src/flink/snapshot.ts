@@ -243,30 +243,31 @@ export async function takeSnapshot(client: FlinkClient, request: TakeSnapshotReq
 
   const sourceIds = sourceVertexIds(details);
   const running = details.state === 'RUNNING';
-  const [checkpointing, vertices] = await Promise.all([
+  // Most vertices need no call: their snapshot is made at once; the others when their calls return.
+  const vertices: VertexSnapshot[] = [];
+  const calls: Promise<void>[] = [];
+  details.vertices.forEach((vertex, index) => {
+    const isSource = sourceIds.has(vertex.id);
+    const readsSource = isSource && running;
+    const readsGauges = running && gaugesWanted(vertex, state);
+    if (!readsSource && !readsGauges) {
+      vertices[index] = vertexSnapshot(vertex, isSource, null, null, state);
+      return;
+    }
+    calls.push(
+      Promise.all([
+        readsSource ? readSource(client, details.jobId, vertex, state, options, count) : null,
+        readsGauges ? readGauges(client, details.jobId, vertex, state, count) : null,
+      ]).then(([source, gauges]) => {
+        vertices[index] = vertexSnapshot(vertex, isSource, source, gauges, state);
+      }),
+    );
+  });
+  const [checkpointing] = await Promise.all([
     request.wantCheckpoints === true && running
       ? readCheckpointing(client, details.jobId, state, count)
       : null,
-    Promise.all(
-      details.vertices.map(async (vertex): Promise<VertexSnapshot> => {
-        const isSource = sourceIds.has(vertex.id);
-        const [source, gauges] = await Promise.all([
-          isSource && running ? readSource(client, details.jobId, vertex, state, options, count) : null,
-          running ? readGauges(client, details.jobId, vertex, state, count) : null,
-        ]);
-        return {
-          id: state.keep(vertex.id),
-          name: state.keep(vertex.name),
-          parallelism: vertex.parallelism,
-          maxParallelism: vertex.maxParallelism,
-          status: state.keep(vertex.status),
-          isSource,
-          counters: vertex.counters,
-          gauges,
-          source: isSource ? (source ?? UNKNOWN_SOURCE) : null,
-        };
-      }),
-    ),
+    ...calls,
   ]);
 
   let taskSlots = state.taskSlots;
@@ -290,6 +291,26 @@ export async function takeSnapshot(client: FlinkClient, request: TakeSnapshotReq
     checkpointing,
     vertices,
     restCalls,
+  };
+}
+
+function vertexSnapshot(
+  vertex: JobVertexDetails,
+  isSource: boolean,
+  source: SourceReadings | null,
+  gauges: VertexTimeGauges | null,
+  state: SnapshotState,
+): VertexSnapshot {
+  return {
+    id: state.keep(vertex.id),
+    name: state.keep(vertex.name),
+    parallelism: vertex.parallelism,
+    maxParallelism: vertex.maxParallelism,
+    status: state.keep(vertex.status),
+    isSource,
+    counters: vertex.counters,
+    gauges,
+    source: isSource ? (source ?? UNKNOWN_SOURCE) : null,
   };
 }
 
@@ -637,6 +658,14 @@ async function readSourceAggregated(
   };
 }
 
+/** Whether the vertex's time gauges are to be read: its counters are missing, and Flink may have them. */
+function gaugesWanted(vertex: JobVertexDetails, state: SnapshotState): boolean {
+  const { counters } = vertex;
+  return (
+    (counters.busyTimeMs === null || counters.backPressuredTimeMs === null) && !state.noGauges.has(vertex.id)
+  );
+}
+
 /** The subtask time gauges, only for a vertex whose counters are missing, and only while Flink has them. */
 async function readGauges(
   client: FlinkClient,
@@ -645,9 +674,9 @@ async function readGauges(
   state: SnapshotState,
   count: (endpoint: FlinkEndpoint) => void,
 ): Promise<VertexTimeGauges | null> {
+  if (!gaugesWanted(vertex, state)) return null;
   const needBusy = vertex.counters.busyTimeMs === null;
   const needBackPressure = vertex.counters.backPressuredTimeMs === null;
-  if ((!needBusy && !needBackPressure) || state.noGauges.has(vertex.id)) return null;
   try {
     count('subtask_metrics');
     const metrics = await client.getAggregatedSubtaskMetrics(jobId, vertex.id, GAUGE_NAMES, ['avg']);
