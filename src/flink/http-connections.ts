@@ -424,6 +424,9 @@ export interface HttpConnectionsOptions {
 /** The keep-alive sockets of all origins; `send` makes one exchange. */
 export class HttpConnections {
   private readonly idle = new Map<string, Connection[]>();
+  /** Every connection not closed yet, idle or in use. */
+  private readonly open = new Set<Connection>();
+  private closed = false;
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(private readonly options: HttpConnectionsOptions) {
@@ -461,17 +464,20 @@ export class HttpConnections {
   /** @internal A connection whose answer completed cleanly. */
   release(connection: Connection): void {
     const idle = this.idle.get(connection.origin.key) ?? [];
-    if (idle.length >= this.options.maxIdlePerOrigin) {
+    if (this.closed || idle.length >= this.options.maxIdlePerOrigin) {
       connection.socket.destroy();
       return;
     }
     connection.idleSinceMs = performance.now();
+    // An idle socket does not keep the process alive (as node:http's agent does it).
+    connection.socket.unref();
     idle.push(connection);
     this.idle.set(connection.origin.key, idle);
   }
 
   /** @internal A connection that closed. */
   forget(connection: Connection): void {
+    this.open.delete(connection);
     const idle = this.idle.get(connection.origin.key);
     if (idle === undefined) return;
     const index = idle.indexOf(connection);
@@ -479,11 +485,14 @@ export class HttpConnections {
     if (idle.length === 0) this.idle.delete(connection.origin.key);
   }
 
-  /** Closes every idle socket. */
+  /**
+   * Closes every socket, idle or in use (an exchange in flight fails as its connection closes), and
+   * every one that would go back to the pool later.
+   */
   close(): void {
+    this.closed = true;
     clearInterval(this.sweeper);
-    for (const idle of [...this.idle.values()])
-      for (const connection of [...idle]) connection.socket.destroy();
+    for (const connection of [...this.open]) connection.socket.destroy();
     this.idle.clear();
   }
 
@@ -495,6 +504,7 @@ export class HttpConnections {
     for (let connection = idle.pop(); connection !== undefined; connection = idle.pop()) {
       if (!connection.closed && now - connection.idleSinceMs < this.options.idleTimeoutMs) {
         if (idle.length === 0) this.idle.delete(origin.key);
+        connection.socket.ref();
         return connection;
       }
       connection.socket.destroy();
@@ -513,7 +523,9 @@ export class HttpConnections {
           ALPNProtocols: ['http/1.1'],
         })
       : net.connect({ host: origin.hostname, port: origin.port });
-    return new Connection(socket, this, origin);
+    const connection = new Connection(socket, this, origin);
+    this.open.add(connection);
+    return connection;
   }
 
   private sweep(now: number): void {

@@ -253,6 +253,14 @@ describe('HttpConnections', () => {
     );
   });
 
+  it('closes the connections in use when closed, failing their exchanges', async () => {
+    server.answer = () => [];
+    const pending = exchange(connections, origin);
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    connections.close();
+    assert.match(detailOf(await pending, 'failed'), /closed before an answer/);
+  });
+
   it('reports nothing for a cancelled exchange, and closes its connection', async () => {
     server.answer = () => [];
     let reported = false;
