@@ -155,8 +155,6 @@ export class SnapshotState {
   /** @internal */ runningSinceMs: number | null = null;
   /** @internal */ taskSlots: number | null = null;
   /** @internal */ readonly sourcePlans = new Map<string, SourceMetricPlan>();
-  /** @internal The running job's source vertices, for this run. */
-  sourceIds: { readonly jobId: string; readonly ids: ReadonlySet<string> } | null = null;
   /** @internal Listings in a row (per source vertex) that showed no `pendingRecords`. */
   readonly listingsWithoutPending = new Map<string, number>();
   /** @internal */ readonly noGauges = new Set<string>();
@@ -189,7 +187,6 @@ export class SnapshotState {
     this.listingsWithoutPending.clear();
     this.noGauges.clear();
     this.strings.clear();
-    this.sourceIds = null;
   }
 }
 
@@ -244,15 +241,7 @@ export async function takeSnapshot(client: FlinkClient, request: TakeSnapshotReq
     state.runningSinceMs = details.runningSinceMs;
   }
 
-  // A job's graph is fixed for its run: the sources of a running job are found once per run (a
-  // restart or another job starts over), not per tick.
-  let sourceIds = state.sourceIds?.jobId === details.jobId ? state.sourceIds.ids : null;
-  if (sourceIds === null) {
-    sourceIds = sourceVertexIds(details);
-    if (details.state === 'RUNNING' && details.runningSinceMs !== null) {
-      state.sourceIds = { jobId: details.jobId, ids: sourceIds };
-    }
-  }
+  const sourceIds = sourceVertexIds(details);
   const running = details.state === 'RUNNING';
   // Most vertices need no call: their snapshot is made at once; the others when their calls return.
   const vertices: VertexSnapshot[] = [];
