@@ -81,7 +81,7 @@ const LAYERS = [
     name: 'src/simulate',
     files: ['src/simulate/**/*.ts'],
     mayImport: [...ADAPTER_BASE, 'flink'],
-    modules: ['flink/rest-client'],
+    modules: ['flink/rest-client', 'flink/http-connections'],
     packages: ['^(node:)?(http|https|http2|net|tls)$', '^@kubernetes/', '^undici$'],
   },
   {

@@ -18,6 +18,7 @@ import type {
   JobDetails,
   JobOverview,
   JobPlanNode,
+  JobVertexDetails,
   MetricValue,
   ResourceRequirements,
   TaskManagerSummary,
@@ -56,10 +57,6 @@ const positiveOrNull = z
     const parsed = toFiniteNumber(value);
     return parsed !== null && parsed > 0 ? parsed : null;
   });
-const flag = z
-  .unknown()
-  .optional()
-  .transform((value) => value === true);
 const text = z
   .unknown()
   .optional()
@@ -158,17 +155,58 @@ export function parseJobsOverview(body: unknown, url: string): readonly JobOverv
 
 // --- GET /jobs/{jid} -------------------------------------------------------------------------
 
-const IoMetricsSchema = z.object({
-  'accumulated-busy-time': nonNegative,
-  'accumulated-backpressured-time': nonNegative,
-  'accumulated-idle-time': nonNegative,
-  'read-records': nonNegative,
-  'read-records-complete': flag,
-  'write-records': nonNegative,
-  'write-records-complete': flag,
-});
+/*
+ * The answer read every tick for every target is walked by hand rather than through zod: a schema
+ * walk allocated a parsed copy of every vertex and plan node and cost as much CPU as decoding the
+ * JSON itself. The rules are the ones a schema would state, written once here: only the fields
+ * Slotscaler uses are read, a required field of the wrong form fails the answer with its path, an
+ * optional one of the wrong form reads as unknown.
+ */
 
-const MISSING_COUNTERS: VertexCounters = {
+/** Collects where an answer departs from its shape, like zod's issues: path, then what was expected. */
+class ShapeIssues {
+  private readonly shown: string[] = [];
+  private count = 0;
+  add(path: string, expected: string, value: unknown): void {
+    this.count += 1;
+    // The first three say enough; a hostile answer may have millions.
+    if (this.shown.length < 3) this.shown.push(`${path}: expected ${expected}, got ${describeValue(value)}`);
+  }
+  throwIfAny(url: string): void {
+    if (this.count === 0) return;
+    const more = this.count > this.shown.length ? ` and ${this.count - this.shown.length} more` : '';
+    throw new FlinkBadResponseError(url, `wrong shape: ${this.shown.join('; ')}${more}`);
+  }
+}
+
+function describeValue(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'object' ? 'an object' : typeof value;
+}
+
+/** A plain JSON object (not an array, not null). */
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function positiveNumberOrNull(value: unknown): number | null {
+  const parsed = toFiniteNumber(value);
+  return parsed !== null && parsed > 0 ? parsed : null;
+}
+
+function textOrEmpty(value: unknown): string {
+  return typeof value === 'string' ? value : '';
+}
+
+function requiredText(value: unknown, path: string, issues: ShapeIssues): string {
+  if (typeof value === 'string' && value.length > 0) return value;
+  issues.add(path, 'a non-empty string', value);
+  return '';
+}
+
+const MISSING_COUNTERS: VertexCounters = Object.freeze({
   busyTimeMs: null,
   backPressuredTimeMs: null,
   idleTimeMs: null,
@@ -176,103 +214,121 @@ const MISSING_COUNTERS: VertexCounters = {
   recordsReadComplete: false,
   recordsWritten: null,
   recordsWrittenComplete: false,
-};
-
-const JobVertexSchema = z.object({
-  id: z.string().min(1),
-  name: text,
-  parallelism: z.number().int().positive(),
-  maxParallelism: positiveOrNull,
-  status: z
-    .unknown()
-    .optional()
-    .transform((value) => (typeof value === 'string' ? value : 'UNKNOWN')),
-  // A vertex without (or with unreadable) metrics still counts; its counters are unknown.
-  metrics: IoMetricsSchema.optional().catch(undefined),
 });
 
-const PlanSchema = z.object({
-  nodes: z.array(
-    z.object({
-      id: z.string().min(1),
-      inputs: z
-        .array(
-          z.object({
-            id: z.string().min(1),
-            ship_strategy: z.string().max(64).optional().catch(undefined),
-          }),
-        )
-        .nullish()
-        .catch(undefined),
-    }),
-  ),
-});
+/** `IOMetricsInfo`; a vertex without (or with unreadable) metrics still counts, its counters unknown. */
+function readCounters(metrics: unknown): VertexCounters {
+  if (!isRecord(metrics)) return MISSING_COUNTERS;
+  return {
+    busyTimeMs: toNonNegativeNumber(metrics['accumulated-busy-time']),
+    backPressuredTimeMs: toNonNegativeNumber(metrics['accumulated-backpressured-time']),
+    idleTimeMs: toNonNegativeNumber(metrics['accumulated-idle-time']),
+    recordsRead: toNonNegativeNumber(metrics['read-records']),
+    recordsReadComplete: metrics['read-records-complete'] === true,
+    recordsWritten: toNonNegativeNumber(metrics['write-records']),
+    recordsWrittenComplete: metrics['write-records-complete'] === true,
+  };
+}
 
-/** `plan` is an object in Flink ≥ 1.14 and was a raw JSON string before: take either. */
-const PlanFieldSchema = z
-  .unknown()
-  .optional()
-  .transform((value): unknown => {
-    if (typeof value !== 'string') return value;
+function readVertex(value: unknown, path: string, issues: ShapeIssues): JobVertexDetails | null {
+  if (!isRecord(value)) {
+    issues.add(path, 'an object', value);
+    return null;
+  }
+  const id = requiredText(value['id'], `${path}.id`, issues);
+  const parallelism = value['parallelism'];
+  if (typeof parallelism !== 'number' || !Number.isSafeInteger(parallelism) || parallelism <= 0) {
+    issues.add(`${path}.parallelism`, 'a whole number above 0', parallelism);
+    return null;
+  }
+  const status = value['status'];
+  return {
+    id,
+    name: textOrEmpty(value['name']),
+    parallelism,
+    maxParallelism: positiveNumberOrNull(value['maxParallelism']),
+    status: typeof status === 'string' ? status : 'UNKNOWN',
+    counters: readCounters(value['metrics']),
+  };
+}
+
+/** Longest `ship_strategy` kept; a longer one is not a strategy Flink names. */
+const MAX_SHIP_STRATEGY_LENGTH = 64;
+
+/**
+ * `plan` is an object in Flink ≥ 1.14 and was a raw JSON string before: take either. A plan that is
+ * not a list of nodes with ids reads as no plan; a node's inputs that are not a list of ids, as none.
+ */
+function readPlan(value: unknown): JobPlanNode[] | null {
+  let plan = value;
+  if (typeof plan === 'string') {
     try {
-      return JSON.parse(value) as unknown;
+      plan = JSON.parse(plan) as unknown;
     } catch {
-      return undefined;
+      return null;
     }
-  })
-  .pipe(PlanSchema.optional().catch(undefined));
+  }
+  if (!isRecord(plan) || !Array.isArray(plan['nodes'])) return null;
+  const nodes: JobPlanNode[] = [];
+  for (const node of plan['nodes'] as unknown[]) {
+    if (!isRecord(node) || typeof node['id'] !== 'string' || node['id'] === '') return null;
+    const inputIds: string[] = [];
+    const inputShipStrategies: string[] = [];
+    const inputs = node['inputs'];
+    if (Array.isArray(inputs) && inputs.every((input) => isRecord(input) && isNonEmptyString(input['id']))) {
+      for (const input of inputs as Record<string, unknown>[]) {
+        const strategy = input['ship_strategy'];
+        inputIds.push(input['id'] as string);
+        inputShipStrategies.push(
+          typeof strategy === 'string' && strategy.length <= MAX_SHIP_STRATEGY_LENGTH
+            ? strategy.toUpperCase()
+            : '',
+        );
+      }
+    }
+    nodes.push({ id: node['id'], inputIds, inputShipStrategies });
+  }
+  return nodes;
+}
 
-const JobDetailsSchema = z.object({
-  jid: z.string().min(1),
-  name: text,
-  state: z.string().min(1),
-  'start-time': positiveOrNull,
-  now: z.unknown().transform(toFiniteNumber).pipe(z.number().positive()),
-  maxParallelism: positiveOrNull,
-  timestamps: z.record(z.string(), z.unknown()).optional().catch(undefined),
-  vertices: z.array(JobVertexSchema),
-  plan: PlanFieldSchema,
-});
+function isNonEmptyString(value: unknown): value is string {
+  return typeof value === 'string' && value !== '';
+}
 
 export function parseJobDetails(body: unknown, url: string): JobDetails {
-  const data = validate(JobDetailsSchema, body, url);
-  const plan: JobPlanNode[] | null =
-    data.plan === undefined
-      ? null
-      : data.plan.nodes.map((node) => ({
-          id: node.id,
-          inputIds: (node.inputs ?? []).map((input) => input.id),
-          inputShipStrategies: (node.inputs ?? []).map((input) => (input.ship_strategy ?? '').toUpperCase()),
-        }));
+  const issues = new ShapeIssues();
+  if (!isRecord(body)) {
+    issues.add('(root)', 'an object', body);
+    issues.throwIfAny(url);
+  }
+  const data = body as Record<string, unknown>;
+  const jobId = requiredText(data['jid'], 'jid', issues);
+  const state = requiredText(data['state'], 'state', issues);
+  const nowMs = positiveNumberOrNull(data['now']);
+  if (nowMs === null) issues.add('now', 'a number above 0', data['now']);
+  const vertices: JobVertexDetails[] = [];
+  const rawVertices = data['vertices'];
+  if (Array.isArray(rawVertices)) {
+    for (let index = 0; index < rawVertices.length; index += 1) {
+      const vertex = readVertex(rawVertices[index], `vertices.${index}`, issues);
+      if (vertex !== null) vertices.push(vertex);
+    }
+  } else {
+    issues.add('vertices', 'an array', rawVertices);
+  }
+  issues.throwIfAny(url);
+  // Flink lists every JobStatus in `timestamps`, with 0 for states the job never reached.
+  const timestamps = data['timestamps'];
   const details: JobDetails = {
-    jobId: data.jid,
-    name: data.name,
-    state: data.state,
-    startTimeMs: data['start-time'],
-    nowMs: data.now,
-    // Flink lists every JobStatus in `timestamps`, with 0 for states the job never reached.
-    runningSinceMs: positiveOrNull.parse(data.timestamps?.['RUNNING']),
-    maxParallelism: data.maxParallelism,
-    vertices: data.vertices.map((vertex) => ({
-      id: vertex.id,
-      name: vertex.name,
-      parallelism: vertex.parallelism,
-      maxParallelism: vertex.maxParallelism,
-      status: vertex.status,
-      counters:
-        vertex.metrics === undefined
-          ? MISSING_COUNTERS
-          : {
-              busyTimeMs: vertex.metrics['accumulated-busy-time'],
-              backPressuredTimeMs: vertex.metrics['accumulated-backpressured-time'],
-              idleTimeMs: vertex.metrics['accumulated-idle-time'],
-              recordsRead: vertex.metrics['read-records'],
-              recordsReadComplete: vertex.metrics['read-records-complete'],
-              recordsWritten: vertex.metrics['write-records'],
-              recordsWrittenComplete: vertex.metrics['write-records-complete'],
-            },
-    })),
-    plan,
+    jobId,
+    name: textOrEmpty(data['name']),
+    state,
+    startTimeMs: positiveNumberOrNull(data['start-time']),
+    nowMs: nowMs ?? 0,
+    runningSinceMs: isRecord(timestamps) ? positiveNumberOrNull(timestamps['RUNNING']) : null,
+    maxParallelism: positiveNumberOrNull(data['maxParallelism']),
+    vertices,
+    plan: readPlan(data['plan']),
   };
   checkJobDetails(details, url);
   return details;
@@ -280,10 +336,26 @@ export function parseJobDetails(body: unknown, url: string): JobDetails {
 
 // --- GET .../metrics?get=... and .../subtasks/metrics ------------------------------------------
 
-const MetricValuesSchema = z.array(z.object({ id: z.string().min(1), value: finite }));
-
+/** Read every tick for every source: walked by hand, like the job details. */
 export function parseMetricValues(body: unknown, url: string): readonly MetricValue[] {
-  return validate(MetricValuesSchema, body, url);
+  const issues = new ShapeIssues();
+  if (!Array.isArray(body)) {
+    issues.add('(root)', 'an array', body);
+    issues.throwIfAny(url);
+  }
+  const entries = body as unknown[];
+  const values: MetricValue[] = [];
+  for (let index = 0; index < entries.length; index += 1) {
+    const entry = entries[index];
+    if (!isRecord(entry)) {
+      issues.add(String(index), 'an object', entry);
+      continue;
+    }
+    const id = requiredText(entry['id'], `${index}.id`, issues);
+    values.push({ id, value: toFiniteNumber(entry['value']) });
+  }
+  issues.throwIfAny(url);
+  return values;
 }
 
 const MetricNamesSchema = z.array(z.object({ id: z.string().min(1) }));

@@ -1,20 +1,18 @@
 /**
- * The real `FlinkClient`: the JobManager REST API over node:http(s).
+ * The real `FlinkClient`: the JobManager REST API over HTTP/1.1 (src/flink/http-connections.ts).
  *
  * - Every attempt has a hard timeout, connect to last byte: a slow or endless body is cut there.
  * - An answer is read while it streams in and cut (the socket destroyed) as soon as it passes
  *   `maxResponseBytes`: nothing larger is ever buffered, whatever Content-Length says or omits.
  *   Compression is not asked for (`Accept-Encoding: identity`), so the bytes counted are the bytes
  *   parsed.
- * - Keep-alive agents and a `ConcurrencyLimiter` live in a `FlinkHttpPool` shared by all targets.
+ * - Keep-alive sockets and a `ConcurrencyLimiter` live in a `FlinkHttpPool` shared by all targets.
  * - GETs are retried with jittered exponential backoff on network errors, timeouts, 5xx and 429
  *   (honouring `Retry-After` up to the maximum delay); nothing else is retried.
  * - Every answer is decoded and validated (src/flink/responses.ts) before it is returned; failures
  *   are the typed errors of src/errors.ts, never a number.
  * - Every attempt is reported to an optional observer (for `slotscaler_flink_requests_total`).
  */
-import http from 'node:http';
-import https from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import type {
@@ -42,6 +40,8 @@ import {
 } from '../errors.js';
 import type { FlinkRequestObserver, FlinkRequestOutcome } from '../observability/metrics.js';
 import { ConcurrencyLimiter } from './concurrency.js';
+import { HttpConnections, originOf } from './http-connections.js';
+import type { ExchangeOutcome, HttpOrigin } from './http-connections.js';
 import {
   decodeJsonBody,
   parseAggregatedMetrics,
@@ -70,6 +70,8 @@ export interface FlinkHttpOptions {
   readonly maxConcurrentRequests: number;
   /** Idle keep-alive sockets kept per JobManager. */
   readonly maxIdleSocketsPerHost: number;
+  /** An idle keep-alive socket is closed after this long unused (four ticks at the default interval). */
+  readonly idleSocketTimeoutMs: number;
   /**
    * Answers larger than this are cut while they stream in (`FlinkResponseTooLargeError`): the
    * `flink-max-response-bytes` setting.
@@ -84,6 +86,7 @@ export const DEFAULT_FLINK_HTTP_OPTIONS: FlinkHttpOptions = Object.freeze({
   retryMaxDelayMs: 2_000,
   maxConcurrentRequests: 32,
   maxIdleSocketsPerHost: 4,
+  idleSocketTimeoutMs: 60_000,
   maxResponseBytes: 4 * 1024 * 1024,
 });
 
@@ -95,12 +98,11 @@ export interface FlinkHttpPoolDependencies {
   readonly sleep?: (ms: number) => Promise<void>;
 }
 
-/** What every target's client shares: options, keep-alive agents, the concurrency limit, the observer. */
+/** What every target's client shares: options, keep-alive sockets, the concurrency limit, the observer. */
 export class FlinkHttpPool {
   readonly options: FlinkHttpOptions;
   readonly limiter: ConcurrencyLimiter;
-  /** @internal */ readonly httpAgent: http.Agent;
-  /** @internal */ readonly httpsAgent: https.Agent;
+  /** @internal */ readonly connections: HttpConnections;
   /** @internal */ readonly observer: FlinkRequestObserver | undefined;
   /** @internal */ readonly random: () => number;
   /** @internal */ readonly sleep: (ms: number) => Promise<void>;
@@ -108,14 +110,10 @@ export class FlinkHttpPool {
   constructor(options: Partial<FlinkHttpOptions> = {}, dependencies: FlinkHttpPoolDependencies = {}) {
     this.options = Object.freeze({ ...DEFAULT_FLINK_HTTP_OPTIONS, ...options });
     this.limiter = new ConcurrencyLimiter(this.options.maxConcurrentRequests);
-    const agentOptions = {
-      keepAlive: true,
-      maxSockets: this.options.maxConcurrentRequests,
-      maxFreeSockets: this.options.maxIdleSocketsPerHost,
-      scheduling: 'lifo' as const,
-    };
-    this.httpAgent = new http.Agent(agentOptions);
-    this.httpsAgent = new https.Agent(agentOptions);
+    this.connections = new HttpConnections({
+      maxIdlePerOrigin: this.options.maxIdleSocketsPerHost,
+      idleTimeoutMs: this.options.idleSocketTimeoutMs,
+    });
     this.observer = dependencies.observer;
     this.random = dependencies.random ?? Math.random;
     this.sleep = dependencies.sleep ?? ((ms) => sleep(ms));
@@ -128,8 +126,7 @@ export class FlinkHttpPool {
 
   /** Closes the idle keep-alive sockets. */
   close(): void {
-    this.httpAgent.destroy();
-    this.httpsAgent.destroy();
+    this.connections.close();
   }
 }
 
@@ -170,15 +167,18 @@ function retryAfterMs(header: unknown): number | null {
 /** A `FlinkClient` for one JobManager. */
 export class FlinkRestClient implements FlinkClient, JobRequirementsClient {
   readonly baseUrl: string;
-  /** Set when `baseUrl` is not an http(s) URL: every call fails with it (a bad target must not throw in a loop). */
-  private readonly invalidUrl: FlinkUnreachableError | null;
+  /**
+   * Where requests go, or, when `baseUrl` is not an http(s) URL, the error every call fails with (a
+   * bad target must not throw in a loop).
+   */
+  private readonly target: { readonly origin: HttpOrigin; readonly basePath: string } | FlinkUnreachableError;
 
   constructor(
     baseUrl: string,
     private readonly pool: FlinkHttpPool = new FlinkHttpPool(),
   ) {
     this.baseUrl = baseUrl.trim().replace(/\/+$/, '');
-    this.invalidUrl = checkUrl(this.baseUrl);
+    this.target = checkUrl(this.baseUrl);
   }
 
   listJobs(): Promise<readonly JobOverview[]> {
@@ -197,7 +197,7 @@ export class FlinkRestClient implements FlinkClient, JobRequirementsClient {
     if (metricIds.length === 0) return Promise.resolve([]);
     return this.get(
       'vertex_metrics',
-      `/jobs/${enc(jobId)}/vertices/${enc(vertexId)}/metrics?get=${metricIds.map(enc).join(',')}`,
+      `/jobs/${enc(jobId)}/vertices/${enc(vertexId)}/metrics?get=${encodedList(metricIds)}`,
       parseMetricValues,
       jobId,
     );
@@ -291,11 +291,13 @@ export class FlinkRestClient implements FlinkClient, JobRequirementsClient {
     jobId?: string,
     putBody?: string,
   ): Promise<T> {
-    if (this.invalidUrl !== null) throw this.invalidUrl;
+    const { target } = this;
+    if (target instanceof FlinkUnreachableError) throw target;
     const url = `${this.baseUrl}${path}`;
+    const requestPath = `${target.basePath}${path}`;
     const { maxRetries, retryInitialDelayMs, retryMaxDelayMs } = this.pool.options;
     for (let attempt = 0; ; attempt += 1) {
-      const result = await this.attempt(endpoint, url, parse, jobId, putBody);
+      const result = await this.attempt(endpoint, target.origin, requestPath, url, parse, jobId, putBody);
       if (result.ok) return result.value;
       const { failure } = result;
       if (!failure.retryable || attempt >= maxRetries) throw failure.error;
@@ -307,6 +309,8 @@ export class FlinkRestClient implements FlinkClient, JobRequirementsClient {
 
   private async attempt<T>(
     endpoint: FlinkEndpoint,
+    origin: HttpOrigin,
+    requestPath: string,
     url: string,
     parse: (body: unknown, url: string) => T,
     jobId: string | undefined,
@@ -319,7 +323,7 @@ export class FlinkRestClient implements FlinkClient, JobRequirementsClient {
       this.pool.observer?.observeFlinkRequest(endpoint, outcome, { code, seconds });
     const sent = await this.pool.limiter.run(async () => {
       const started = performance.now();
-      const result = await this.send(url, putBody);
+      const result = await this.send(origin, requestPath, url, putBody);
       seconds = (performance.now() - started) / 1000;
       return result;
     });
@@ -385,124 +389,66 @@ export class FlinkRestClient implements FlinkClient, JobRequirementsClient {
   }
 
   /**
-   * One HTTP GET, settled once: the answer, or the failure of the attempt. The body is counted while
-   * it streams in; past `maxResponseBytes` (or a Content-Length above it) the socket is destroyed at
-   * once. The timer bounds the whole attempt, connect to last byte; a timeout after the headers came
-   * (a body trickling in, or endless) is not retried: the server answered, slowly on purpose or not.
+   * One HTTP request, settled once: the answer, or the failure of the attempt. The body is counted
+   * while it streams in; past `maxResponseBytes` (or a Content-Length above it) the socket is
+   * destroyed at once. The timer bounds the whole attempt, connect to last byte; a timeout after the
+   * headers came (a body trickling in, or endless) is not retried: the server answered, slowly on
+   * purpose or not.
    */
   private send(
+    origin: HttpOrigin,
+    requestPath: string,
     url: string,
     putBody?: string,
   ): Promise<{ ok: true; answer: RawAnswer } | { ok: false; failure: AttemptFailure }> {
     const { requestTimeoutMs, maxResponseBytes } = this.pool.options;
-    const secure = url.startsWith('https:');
     return new Promise((resolve) => {
-      let settled = false;
-      let headersReceived = false;
-      let request: http.ClientRequest | undefined;
-      const settle = (
-        result: { ok: true; answer: RawAnswer } | { ok: false; failure: AttemptFailure },
-      ): void => {
-        if (settled) return;
-        settled = true;
+      const failed = (error: SlotscalerError, retryable: boolean): void => {
+        resolve({ ok: false, failure: { error, retryable, retryAfterMs: null } });
+      };
+      const done = (outcome: ExchangeOutcome): void => {
         clearTimeout(timer);
-        resolve(result);
+        switch (outcome.kind) {
+          case 'answer':
+            resolve({ ok: true, answer: outcome });
+            return;
+          case 'too-large':
+            failed(
+              new FlinkResponseTooLargeError(
+                url,
+                `${outcome.detail}, over the limit of ${maxResponseBytes} bytes (flink-max-response-bytes)`,
+              ),
+              false,
+            );
+            return;
+          case 'encoded':
+            failed(
+              new FlinkBadResponseError(url, `a ${outcome.encoding}-encoded answer, which was not asked for`),
+              false,
+            );
+            return;
+          case 'failed':
+            // A network failure (refused, reset, cut short, not HTTP): tried again.
+            failed(new FlinkUnreachableError(this.baseUrl, outcome.detail, { cause: outcome.cause }), true);
+            return;
+        }
       };
-      const fail = (error: SlotscalerError, retryable: boolean): void => {
-        settle({ ok: false, failure: { error, retryable, retryAfterMs: null } });
-        // Destroying the request destroys its socket: it never goes back to the keep-alive pool.
-        request?.destroy();
-      };
+      const exchange = this.pool.connections.send(
+        origin,
+        putBody === undefined ? 'GET' : 'PUT',
+        requestPath,
+        putBody,
+        maxResponseBytes,
+        done,
+      );
       const timer = setTimeout(() => {
-        fail(
-          new FlinkTimeoutError(this.baseUrl, requestTimeoutMs, { answerStarted: headersReceived }),
-          !headersReceived,
+        // Cancelling destroys the socket: it never goes back to the keep-alive pool.
+        exchange.cancel();
+        failed(
+          new FlinkTimeoutError(this.baseUrl, requestTimeoutMs, { answerStarted: exchange.answerStarted }),
+          !exchange.answerStarted,
         );
       }, requestTimeoutMs);
-      const tooLarge = (detail: string): void => {
-        fail(
-          new FlinkResponseTooLargeError(
-            url,
-            `${detail}, over the limit of ${maxResponseBytes} bytes (flink-max-response-bytes)`,
-          ),
-          false,
-        );
-      };
-
-      try {
-        const headers: http.OutgoingHttpHeaders = {
-          Accept: 'application/json',
-          'Accept-Encoding': 'identity',
-        };
-        if (putBody !== undefined) {
-          headers['Content-Type'] = 'application/json';
-          headers['Content-Length'] = Buffer.byteLength(putBody);
-        }
-        request = (secure ? https : http).request(url, {
-          method: putBody === undefined ? 'GET' : 'PUT',
-          agent: secure ? this.pool.httpsAgent : this.pool.httpAgent,
-          headers,
-        });
-        request.end(putBody);
-      } catch (err) {
-        const detail = err instanceof Error ? err.message : String(err);
-        fail(new FlinkUnreachableError(this.baseUrl, detail, { cause: err }), false);
-        return;
-      }
-
-      request.on('error', (err: NodeJS.ErrnoException) => {
-        const detail = err.code ?? err.message;
-        fail(new FlinkUnreachableError(this.baseUrl, detail, { cause: err }), true);
-      });
-      request.on('response', (response) => {
-        headersReceived = true;
-        const declared = Number(response.headers['content-length']);
-        if (Number.isFinite(declared) && declared > maxResponseBytes) {
-          tooLarge(`an answer of ${declared} bytes (Content-Length)`);
-          return;
-        }
-        const encoding = response.headers['content-encoding'];
-        if (encoding !== undefined && encoding.toLowerCase() !== 'identity') {
-          fail(
-            new FlinkBadResponseError(url, `a ${encoding}-encoded answer, which was not asked for`),
-            false,
-          );
-          return;
-        }
-        const chunks: Buffer[] = [];
-        let received = 0;
-        response.on('data', (chunk: Buffer) => {
-          if (settled) return;
-          received += chunk.length;
-          if (received > maxResponseBytes) {
-            tooLarge(`cut after ${received} bytes`);
-            return;
-          }
-          chunks.push(chunk);
-        });
-        response.on('end', () => {
-          const contentType = response.headers['content-type'];
-          const retryAfter = response.headers['retry-after'];
-          settle({
-            ok: true,
-            answer: {
-              status: response.statusCode ?? 0,
-              contentType,
-              retryAfter,
-              body: Buffer.concat(chunks, received).toString('utf8'),
-            },
-          });
-        });
-        // The connection closed before the answer was complete: a network failure, tried again.
-        const cutShort = (err?: Error): void => {
-          const detail = `the connection closed before the answer was complete${err === undefined ? '' : ` (${err.message})`}`;
-          fail(new FlinkUnreachableError(this.baseUrl, detail, { cause: err }), true);
-        };
-        response.on('error', cutShort);
-        response.on('close', () => {
-          if (!response.complete) cutShort();
-        });
-      });
     });
   }
 }
@@ -515,7 +461,9 @@ interface RawAnswer {
   readonly body: string;
 }
 
-function checkUrl(baseUrl: string): FlinkUnreachableError | null {
+function checkUrl(
+  baseUrl: string,
+): { readonly origin: HttpOrigin; readonly basePath: string } | FlinkUnreachableError {
   let parsed: URL;
   try {
     parsed = new URL(baseUrl);
@@ -531,9 +479,24 @@ function checkUrl(baseUrl: string): FlinkUnreachableError | null {
   if (parsed.search !== '' || parsed.hash !== '') {
     return new FlinkUnreachableError(baseUrl, 'the URL must not have a query or fragment');
   }
-  return null;
+  return { origin: originOf(parsed), basePath: parsed.pathname.replace(/\/+$/, '') };
 }
 
 function enc(part: string): string {
   return encodeURIComponent(part);
+}
+
+/**
+ * `get=` lists by the array they were encoded from: the snapshot asks for the same array of a
+ * source's metric ids every tick (src/flink/snapshot.ts), so each is encoded once.
+ */
+const ENCODED_LISTS = new WeakMap<readonly string[], string>();
+
+function encodedList(parts: readonly string[]): string {
+  let encoded = ENCODED_LISTS.get(parts);
+  if (encoded === undefined) {
+    encoded = parts.map(enc).join(',');
+    ENCODED_LISTS.set(parts, encoded);
+  }
+  return encoded;
 }

@@ -40,7 +40,7 @@ import {
   SlotscalerError,
 } from '../errors.js';
 import type { ErrorCode } from '../errors.js';
-import { MAX_SOURCE_OPERATORS, checkAtMost } from './bounds.js';
+import { MAX_JOB_VERTICES, MAX_SOURCE_OPERATORS, checkAtMost } from './bounds.js';
 
 /** One job as named in a discovery error. */
 export interface JobSummary {
@@ -140,6 +140,9 @@ export function countPartitions(names: readonly string[]): number | null {
   return partitions.size === 0 ? null : partitions.size;
 }
 
+/** A job's id, name and state, and each vertex's id, name and status. */
+const MAX_KEPT_STRINGS = 3 + 3 * MAX_JOB_VERTICES;
+
 /**
  * What a target remembers between snapshots: the discovered job id, the source metric names, the
  * vertices whose gauges Flink does not have, the task slots (all forgotten on a restart), and the
@@ -157,6 +160,25 @@ export class SnapshotState {
   /** @internal */ readonly noGauges = new Set<string>();
   /** @internal */ checkpointConfig: { readonly jobId: string; readonly intervalMs: number | null } | null =
     null;
+  /**
+   * @internal The strings of the last snapshot (job id, name and state; each vertex's id, name and
+   * status), reused while the answer repeats them: a metric window holds a minute of snapshots of
+   * each target, and every decoded answer brings new copies of the same ids and names.
+   */
+  readonly strings = new Map<string, string>();
+
+  /**
+   * @internal The copy of `text` kept from earlier snapshots, or `text` itself, kept from now on.
+   * Forgotten on a restart, and all at once past the strings of one job at the vertex ceiling (a
+   * JobManager that renames its vertices every tick must not grow it).
+   */
+  keep(text: string): string {
+    const kept = this.strings.get(text);
+    if (kept !== undefined) return kept;
+    if (this.strings.size >= MAX_KEPT_STRINGS) this.strings.clear();
+    this.strings.set(text, text);
+    return text;
+  }
 
   /** @internal */
   forgetRun(): void {
@@ -164,6 +186,7 @@ export class SnapshotState {
     this.sourcePlans.clear();
     this.listingsWithoutPending.clear();
     this.noGauges.clear();
+    this.strings.clear();
   }
 }
 
@@ -220,30 +243,31 @@ export async function takeSnapshot(client: FlinkClient, request: TakeSnapshotReq
 
   const sourceIds = sourceVertexIds(details);
   const running = details.state === 'RUNNING';
-  const [checkpointing, vertices] = await Promise.all([
+  // Most vertices need no call: their snapshot is made at once; the others when their calls return.
+  const vertices: VertexSnapshot[] = [];
+  const calls: Promise<void>[] = [];
+  details.vertices.forEach((vertex, index) => {
+    const isSource = sourceIds.has(vertex.id);
+    const readsSource = isSource && running;
+    const readsGauges = running && gaugesWanted(vertex, state);
+    if (!readsSource && !readsGauges) {
+      vertices[index] = vertexSnapshot(vertex, isSource, null, null, state);
+      return;
+    }
+    calls.push(
+      Promise.all([
+        readsSource ? readSource(client, details.jobId, vertex, state, options, count) : null,
+        readsGauges ? readGauges(client, details.jobId, vertex, state, count) : null,
+      ]).then(([source, gauges]) => {
+        vertices[index] = vertexSnapshot(vertex, isSource, source, gauges, state);
+      }),
+    );
+  });
+  const [checkpointing] = await Promise.all([
     request.wantCheckpoints === true && running
       ? readCheckpointing(client, details.jobId, state, count)
       : null,
-    Promise.all(
-      details.vertices.map(async (vertex): Promise<VertexSnapshot> => {
-        const isSource = sourceIds.has(vertex.id);
-        const [source, gauges] = await Promise.all([
-          isSource && running ? readSource(client, details.jobId, vertex, state, options, count) : null,
-          running ? readGauges(client, details.jobId, vertex, state, count) : null,
-        ]);
-        return {
-          id: vertex.id,
-          name: vertex.name,
-          parallelism: vertex.parallelism,
-          maxParallelism: vertex.maxParallelism,
-          status: vertex.status,
-          isSource,
-          counters: vertex.counters,
-          gauges,
-          source: isSource ? (source ?? UNKNOWN_SOURCE) : null,
-        };
-      }),
-    ),
+    ...calls,
   ]);
 
   let taskSlots = state.taskSlots;
@@ -254,9 +278,9 @@ export async function takeSnapshot(client: FlinkClient, request: TakeSnapshotReq
   }
 
   return {
-    jobId: details.jobId,
-    jobName: details.name,
-    state: details.state,
+    jobId: state.keep(details.jobId),
+    jobName: state.keep(details.name),
+    state: state.keep(details.state),
     runningSinceMs: details.runningSinceMs,
     jobManagerNowMs: details.nowMs,
     takenAtMs: clock.nowMs(),
@@ -267,6 +291,26 @@ export async function takeSnapshot(client: FlinkClient, request: TakeSnapshotReq
     checkpointing,
     vertices,
     restCalls,
+  };
+}
+
+function vertexSnapshot(
+  vertex: JobVertexDetails,
+  isSource: boolean,
+  source: SourceReadings | null,
+  gauges: VertexTimeGauges | null,
+  state: SnapshotState,
+): VertexSnapshot {
+  return {
+    id: state.keep(vertex.id),
+    name: state.keep(vertex.name),
+    parallelism: vertex.parallelism,
+    maxParallelism: vertex.maxParallelism,
+    status: state.keep(vertex.status),
+    isSource,
+    counters: vertex.counters,
+    gauges,
+    source: isSource ? (source ?? UNKNOWN_SOURCE) : null,
   };
 }
 
@@ -520,20 +564,16 @@ async function readSource(
     job: string,
     metricPlan: SourceMetricPlan,
   ): Promise<SourceReadings> {
-    const names = [...metricPlan.pendingNames, ...counterNames(metricPlan), ...metricPlan.taskTimeNames];
+    const ids = subtaskIdsOf(metricPlan);
     // Flink leaves out ids it does not have (`AbstractMetricsHandler.getRequestedMetrics`).
     const values = new Map<string, number | null>();
-    for (const metric of await flink.getVertexMetrics(
-      job,
-      vertex.id,
-      perSubtaskIds(names, metricPlan.parallelism),
-    )) {
+    for (const metric of await flink.getVertexMetrics(job, vertex.id, ids.all)) {
       values.set(metric.id, metric.value);
     }
-    const sumOver = (metricNames: readonly string[]): number | null => {
-      if (metricNames.length === 0) return null;
+    const sumOver = (group: readonly string[]): number | null => {
+      if (group.length === 0) return null;
       let sum = 0;
-      for (const id of perSubtaskIds(metricNames, metricPlan.parallelism)) {
+      for (const id of group) {
         const value = values.get(id);
         // A subtask without the metric (not registered yet) makes the sum unknown, not smaller.
         if (value === undefined || value === null || value < 0) return null;
@@ -542,12 +582,43 @@ async function readSource(
       return sum;
     };
     return {
-      pendingRecords: sumOver(metricPlan.pendingNames),
-      recordsIn: sumOver(metricPlan.recordsInName === null ? [] : [metricPlan.recordsInName]),
-      recordsOut: sumOver(metricPlan.recordsOutName === null ? [] : [metricPlan.recordsOutName]),
-      taskTimeMs: sumOver(metricPlan.taskTimeNames),
+      pendingRecords: sumOver(ids.pending),
+      recordsIn: sumOver(ids.recordsIn),
+      recordsOut: sumOver(ids.recordsOut),
+      taskTimeMs: sumOver(ids.taskTime),
     };
   }
+}
+
+/** The `<subtask>.<name>` ids a `per-subtask` plan asks for, all of them and by what they sum to. */
+interface SubtaskIds {
+  readonly all: readonly string[];
+  readonly pending: readonly string[];
+  readonly recordsIn: readonly string[];
+  readonly recordsOut: readonly string[];
+  readonly taskTime: readonly string[];
+}
+
+/**
+ * Made once per plan (a plan lasts until the source's names are listed again), not per tick: the
+ * same arrays every tick also let the client reuse the query it encoded from them.
+ */
+const SUBTASK_IDS = new WeakMap<SourceMetricPlan, SubtaskIds>();
+
+function subtaskIdsOf(plan: SourceMetricPlan): SubtaskIds {
+  let ids = SUBTASK_IDS.get(plan);
+  if (ids === undefined) {
+    const names = [...plan.pendingNames, ...counterNames(plan), ...plan.taskTimeNames];
+    ids = {
+      all: perSubtaskIds(names, plan.parallelism),
+      pending: perSubtaskIds(plan.pendingNames, plan.parallelism),
+      recordsIn: plan.recordsInName === null ? [] : perSubtaskIds([plan.recordsInName], plan.parallelism),
+      recordsOut: plan.recordsOutName === null ? [] : perSubtaskIds([plan.recordsOutName], plan.parallelism),
+      taskTime: perSubtaskIds(plan.taskTimeNames, plan.parallelism),
+    };
+    SUBTASK_IDS.set(plan, ids);
+  }
+  return ids;
 }
 
 /**
@@ -587,6 +658,14 @@ async function readSourceAggregated(
   };
 }
 
+/** Whether the vertex's time gauges are to be read: its counters are missing, and Flink may have them. */
+function gaugesWanted(vertex: JobVertexDetails, state: SnapshotState): boolean {
+  const { counters } = vertex;
+  return (
+    (counters.busyTimeMs === null || counters.backPressuredTimeMs === null) && !state.noGauges.has(vertex.id)
+  );
+}
+
 /** The subtask time gauges, only for a vertex whose counters are missing, and only while Flink has them. */
 async function readGauges(
   client: FlinkClient,
@@ -595,9 +674,9 @@ async function readGauges(
   state: SnapshotState,
   count: (endpoint: FlinkEndpoint) => void,
 ): Promise<VertexTimeGauges | null> {
+  if (!gaugesWanted(vertex, state)) return null;
   const needBusy = vertex.counters.busyTimeMs === null;
   const needBackPressure = vertex.counters.backPressuredTimeMs === null;
-  if ((!needBusy && !needBackPressure) || state.noGauges.has(vertex.id)) return null;
   try {
     count('subtask_metrics');
     const metrics = await client.getAggregatedSubtaskMetrics(jobId, vertex.id, GAUGE_NAMES, ['avg']);

@@ -205,6 +205,22 @@ describe('takeSnapshot', () => {
     assert.equal(state.discoveredJobId, null, 'a FINISHED job is never coming back');
   });
 
+  it('finds the sources of each job it reads, not those of the job before', async () => {
+    const { cluster, take } = setUp({ jobs: [typicalJob({ name: 'first', vertices: 3, sources: 1 })] });
+    await take();
+    assert.deepEqual(
+      (await take()).vertices.map((vertex) => vertex.isSource),
+      [true, false, false],
+    );
+    cluster.jobs.clear();
+    await assert.rejects(take(), FlinkJobNotFoundError);
+    cluster.addJob(typicalJob({ name: 'second', vertices: 3, sources: 2 }));
+    assert.deepEqual(
+      (await take()).vertices.map((vertex) => vertex.isSource),
+      [true, true, false],
+    );
+  });
+
   it('reads no source metrics while the job is not RUNNING', async () => {
     const { cluster, take } = setUp({ jobs: [typicalJob({ sources: 2 })] });
     await take();
