@@ -35,5 +35,5 @@ COPY --from=build /src/dist ./dist
 COPY package.json ./
 COPY bin ./bin
 USER 10001:10001
-EXPOSE 6443 9090
+EXPOSE 6443 9090 6444
 ENTRYPOINT ["/nodejs/bin/node", "/app/bin/slotscaler.js", "serve"]

@@ -20,7 +20,11 @@ const read = (path: string): Promise<string> => readFile(new URL(path, root), 'u
 interface ChartValues {
   readonly podSecurityContext: { readonly runAsUser: number; readonly runAsGroup: number };
   readonly securityContext: { readonly readOnlyRootFilesystem: boolean };
-  readonly config: { readonly metricsApiPort: number; readonly metricsPort: number };
+  readonly config: {
+    readonly metricsApiPort: number;
+    readonly metricsPort: number;
+    readonly peerPort: number;
+  };
 }
 
 /**
@@ -142,8 +146,16 @@ describe('Dockerfile', () => {
     assert.notEqual(values.podSecurityContext.runAsUser, 0);
     const exposed = /^EXPOSE (.+)$/m.exec(dockerfile)?.[1]?.split(/\s+/).map(Number);
     const defaults = Object.fromEntries(describeFields().map(({ key, meta }) => [key, meta.default]));
-    assert.deepEqual(exposed, [Number(defaults['metricsApiPort']), Number(defaults['metricsPort'])]);
-    assert.deepEqual(exposed, [values.config.metricsApiPort, values.config.metricsPort]);
+    assert.deepEqual(exposed, [
+      Number(defaults['metricsApiPort']),
+      Number(defaults['metricsPort']),
+      Number(defaults['peerPort']),
+    ]);
+    assert.deepEqual(exposed, [
+      values.config.metricsApiPort,
+      values.config.metricsPort,
+      values.config.peerPort,
+    ]);
     assert.equal(values.securityContext.readOnlyRootFilesystem, true);
   });
 
