@@ -107,14 +107,14 @@ if (api) {
     const h2Empty = api.h2.baseline.find((phase) => phase.phase === 'rate');
     rows.push([
       'metrics-api',
-      'req/s over h2 (as the aggregator) vs an empty node:https handler',
+      'req/s over h2 (metrics-api-http2 on) vs an empty node:https handler',
       `${api.h2.ofHttpsBaselinePercent.toFixed(0)} % (vs an empty node:http2 handler over h2: ${api.h2.ofHttp2BaselinePercent.toFixed(0)} %)`,
       '',
     ]);
     if (h2Rate)
       rows.push([
         'metrics-api',
-        'server CPU per 1,000 requests over h2',
+        'server CPU per 1,000 requests over h2 (metrics-api-http2 on)',
         `${h2Rate.serverCpuMsPer1000Requests.toFixed(0)} ms, p99 ${h2Rate.p99Ms.toFixed(2)} ms` +
           (h2Empty ? ` (empty node:http2 handler: ${h2Empty.serverCpuMsPer1000Requests.toFixed(0)} ms)` : ''),
         `at most ${api.goal.serverCpuMsPer1000RequestsAtMost} ms`,

@@ -97,6 +97,7 @@ export async function startServe(options: ServeOptions): Promise<Serving> {
       tls: settings.tls,
       limits: settings.limits,
       tlsMinVersion: settings.tlsMinVersion,
+      http2: settings.http2,
       ...(settings.tlsCiphers === undefined ? {} : { tlsCiphers: settings.tlsCiphers }),
       auth,
       ...(settings.upstream === undefined ? {} : { upstream: settings.upstream }),

@@ -44,6 +44,7 @@ import type {
   Http2Session,
   ServerHttp2Session,
 } from 'node:http2';
+import type { Server as HttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import type { PeerCertificate } from 'node:tls';
@@ -196,7 +197,10 @@ export class ConnectionGuard {
     private readonly deps: ConnectionGuardDependencies,
   ) {}
 
-  /** The options of `http2.createSecureServer` that carry the limits Node enforces itself. */
+  /**
+   * The options of `http2.createSecureServer` (or `https.createServer`, which takes the
+   * handshake timeout and ignores the h2 settings) that carry the limits Node enforces itself.
+   */
   serverOptions(): {
     handshakeTimeout: number;
     settings: { maxConcurrentStreams: number; maxHeaderListSize: number };
@@ -207,6 +211,29 @@ export class ConnectionGuard {
         maxConcurrentStreams: MAX_CONCURRENT_STREAMS,
         maxHeaderListSize: this.limits.maxHeaderBytes,
       },
+    };
+  }
+
+  /**
+   * The HTTP/1.1 limits node:http enforces itself. node:https takes them as options (the interval
+   * of its timeout checks only so: it starts them at construction); `attach` sets them on either
+   * server.
+   */
+  http1ServerOptions(): {
+    headersTimeout: number;
+    requestTimeout: number;
+    keepAliveTimeout: number;
+    maxHeaderSize: number;
+    connectionsCheckingInterval: number;
+    requireHostHeader: boolean;
+  } {
+    return {
+      headersTimeout: this.limits.headersTimeoutMs,
+      requestTimeout: this.limits.requestTimeoutMs,
+      keepAliveTimeout: this.limits.keepAliveTimeoutMs,
+      maxHeaderSize: this.limits.maxHeaderBytes,
+      connectionsCheckingInterval: CHECK_INTERVAL_MS,
+      requireHostHeader: true,
     };
   }
 
@@ -232,19 +259,13 @@ export class ConnectionGuard {
 
   /**
    * Follows the server's connections from now on, and gives its HTTP/1.1 connections the limits:
-   * node:http2 hands a connection that did not negotiate h2 to node:http's connection handling,
-   * which reads them from these server properties (`createSecureServer` takes none of them as options;
-   * `requireHostHeader` is node:https's default, a 400 for an HTTP/1.1 request without Host).
+   * node:https, and node:http2 for a connection that did not negotiate h2 (it hands those to
+   * node:http's connection handling), read them from these server properties (`createSecureServer`
+   * takes none of them as options; `requireHostHeader` is node:https's default, a 400 for an
+   * HTTP/1.1 request without Host).
    */
-  attach(server: Http2SecureServer): void {
-    Object.assign(server, {
-      headersTimeout: this.limits.headersTimeoutMs,
-      requestTimeout: this.limits.requestTimeoutMs,
-      keepAliveTimeout: this.limits.keepAliveTimeoutMs,
-      maxHeaderSize: this.limits.maxHeaderBytes,
-      connectionsCheckingInterval: CHECK_INTERVAL_MS,
-      requireHostHeader: true,
-    });
+  attach(server: Http2SecureServer | HttpsServer): void {
+    Object.assign(server, this.http1ServerOptions());
     server.on('connection', (socket: Socket) => this.onConnection(socket));
     server.on('session', (session: ServerHttp2Session) => this.onSession(session));
     server.on('secureConnection', (socket: TLSSocket) => this.onSecureConnection(socket));

@@ -23,6 +23,8 @@ export interface MetricsApiSettings {
   readonly writeApiServiceCaBundle: boolean;
   readonly limits: ConnectionLimits;
   readonly tlsMinVersion: 'TLSv1.2' | 'TLSv1.3';
+  /** Offer h2 over ALPN (else HTTP/1.1 only). */
+  readonly http2: boolean;
   /** The node:tls `ciphers` string; undefined: Node.js's defaults. */
   readonly tlsCiphers: string | undefined;
 }
@@ -47,6 +49,7 @@ type Fields = Pick<
   | LimitFields
   | 'tlsMinVersion'
   | 'tlsCipherSuites'
+  | 'metricsApiHttp2'
 >;
 
 /**
@@ -125,6 +128,7 @@ export function metricsApiSettingsFromConfig(config: Fields): MetricsApiSettings
     writeApiServiceCaBundle: config.writeApiServiceCaBundle,
     limits: connectionLimitsFromConfig(config),
     tlsMinVersion: config.tlsMinVersion,
+    http2: config.metricsApiHttp2,
     tlsCiphers: tlsCipherString(config.tlsCipherSuites),
   };
 }

@@ -7,6 +7,8 @@
  */
 import { createSecureServer } from 'node:http2';
 import type { Http2SecureServer } from 'node:http2';
+import { createServer as createHttpsServer } from 'node:https';
+import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { SecureContextOptions } from 'node:tls';
 
@@ -75,6 +77,8 @@ export interface MetricsApiServerOptions {
   readonly limits?: ConnectionLimits;
   /** Oldest TLS version accepted. Default TLSv1.2. */
   readonly tlsMinVersion?: 'TLSv1.2' | 'TLSv1.3';
+  /** Offer h2 to the clients over ALPN. Default false: HTTP/1.1 only. */
+  readonly http2?: boolean;
   /** The node:tls `ciphers` string (TLS 1.2 and 1.3 suites); default Node.js's. */
   readonly tlsCiphers?: string;
 }
@@ -152,33 +156,38 @@ export async function startMetricsApiServer(options: MetricsApiServerOptions): P
     observer,
     logger,
   });
-  // HTTP/2 for the clients that offer it (ALPN), HTTP/1.1 for the others. The aggregator offers it:
-  // its proxy transport comes from client-go (k8s.io/client-go transport/cache.go), whose
-  // `utilnet.SetTransportDefaults` (k8s.io/apimachinery pkg/util/net/http.go) enables HTTP/2 unless
-  // DISABLE_HTTP2 is set; so do the generic API servers it proxies to (metrics-server). One
-  // connection then carries many reads at once, and a response costs a frame, not a TLS write.
-  const server: Http2SecureServer = createSecureServer(
-    {
-      ...guard.serverOptions(),
-      ...secureContext(),
-      requestCert: true,
-      rejectUnauthorized: false,
-      allowHTTP1: true,
-    },
-    guard.requestListener(
-      createMetricsApiApp({
-        tlsSocketOf: (request) => guard.tlsSocketOf(request),
-        provider: options.provider,
-        customProvider: options.customProvider,
-        authentication,
-        upstream,
-        readiness: options.readiness ?? (() => ({ ready: true })),
-        observer,
-        clock,
-        logger,
-      }),
-    ),
+  // HTTP/1.1 (node:https), or h2 and HTTP/1.1 (node:http2, h2 offered over ALPN) with `http2`.
+  // The aggregator takes h2 when offered: its proxy transport comes from client-go
+  // (k8s.io/client-go transport/cache.go), whose `utilnet.SetTransportDefaults`
+  // (k8s.io/apimachinery pkg/util/net/http.go) enables HTTP/2 unless DISABLE_HTTP2 is set, as
+  // metrics-server serves it. Not by default: on Node.js a read over h2 (a stream of the
+  // compatibility layer) costs about twice the CPU of one over a keep-alive HTTP/1.1 connection,
+  // with a higher p99 at the same rate (`npm run bench -- metrics-api` measures both); without h2
+  // the aggregator opens more connections and keeps them alive. node:http2 always offers h2
+  // (it sets ALPNProtocols itself), so HTTP/1.1 alone is node:https.
+  const listener = guard.requestListener(
+    createMetricsApiApp({
+      tlsSocketOf: (request) => guard.tlsSocketOf(request),
+      provider: options.provider,
+      customProvider: options.customProvider,
+      authentication,
+      upstream,
+      readiness: options.readiness ?? (() => ({ ready: true })),
+      observer,
+      clock,
+      logger,
+    }),
   );
+  const serverOptions = {
+    ...guard.serverOptions(),
+    ...secureContext(),
+    requestCert: true,
+    rejectUnauthorized: false,
+  };
+  const server: Http2SecureServer | HttpsServer =
+    options.http2 === true
+      ? createSecureServer({ ...serverOptions, allowHTTP1: true }, listener)
+      : createHttpsServer({ ...serverOptions, ...guard.http1ServerOptions() }, listener);
   server.on('tlsClientError', (err) => logger.debug({ err }, 'TLS handshake failed'));
   guard.attach(server);
 

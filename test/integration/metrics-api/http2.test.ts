@@ -1,11 +1,13 @@
 /**
- * The metrics API over HTTP/2, as the aggregator reaches it (client-go's transport offers h2 over
- * ALPN): the same answers as over HTTP/1.1, many reads on one connection, the front-proxy client
- * certificate and headers checked per request, and HTTP/1.1 clients still served on the same port.
+ * The metrics API over HTTP/2 (`metrics-api-http2`), as the aggregator reaches it when offered
+ * (client-go's transport offers h2 over ALPN): the same answers as over HTTP/1.1, many reads on one
+ * connection, the front-proxy client certificate and headers checked per request, and HTTP/1.1
+ * clients still served on the same port. Off by default: a client offering h2 gets HTTP/1.1.
  */
 import assert from 'node:assert/strict';
 import { connect } from 'node:http2';
 import https from 'node:https';
+import tls from 'node:tls';
 import type { ClientHttp2Session, OutgoingHttpHeaders } from 'node:http2';
 import { after, before, describe, it } from 'node:test';
 
@@ -78,9 +80,39 @@ describe('the metrics API over HTTP/2', () => {
         readings: { flink_busy_ratio: { valueMilli } },
       });
     }
-    api = await startTestServer(pki, { provider });
+    api = await startTestServer(pki, { provider, extra: { http2: true } });
   });
   after(() => api.close());
+
+  it('offers HTTP/1.1 alone by default: a client offering h2 and HTTP/1.1 gets HTTP/1.1', async () => {
+    const plain = await startTestServer(pki, { provider });
+    try {
+      const protocol = await new Promise<string | false | null>((resolve, reject) => {
+        const socket = tls.connect(
+          {
+            host: '127.0.0.1',
+            port: plain.port,
+            servername: 'localhost',
+            ca: pki.servingCa.certPem,
+            ALPNProtocols: ['h2', 'http/1.1'],
+          },
+          () => {
+            resolve(socket.alpnProtocol);
+            socket.destroy();
+          },
+        );
+        socket.once('error', reject);
+      });
+      assert.equal(protocol, 'http/1.1');
+      const answer = await request(pki, plain.port, BUSY, {
+        client: pki.frontProxy,
+        headers: proxyHeaders('system:kube-controller-manager', ['system:masters']),
+      });
+      assert.equal(answer.status, 200);
+    } finally {
+      await plain.close();
+    }
+  });
 
   it('answers the aggregator over h2 with the body it gives over HTTP/1.1', async () => {
     const path = `${BUSY}?labelSelector=${encodeURIComponent('target=orders')}`;
@@ -184,7 +216,7 @@ describe('the connection limits over HTTP/2', { timeout: 60_000 }, () => {
     });
     api = await startTestServer(pki, {
       provider,
-      extra: { limits: { ...DEFAULT_CONNECTION_LIMITS, ...limits } },
+      extra: { http2: true, limits: { ...DEFAULT_CONNECTION_LIMITS, ...limits } },
     });
     api.authorizer.rule = () => true;
     return api;

@@ -20,6 +20,7 @@ describe('metricsApiSettingsFromConfig', () => {
       customApiServiceName: 'v1beta2.custom.metrics.k8s.io',
       writeApiServiceCaBundle: false,
       tlsMinVersion: 'TLSv1.2',
+      http2: false,
       tlsCiphers: undefined,
       limits: {
         maxConnections: 1000,
