@@ -30,11 +30,8 @@ import { PEER_RECORDS_PATH } from '../src/runtime/peer-records.js';
 import { FakeJobManagerServer, typicalJob } from '../test/fakes/fake-jobmanager.js';
 import { flinkDeploymentYaml, startEnvironment } from '../test/e2e/harness/environment.js';
 import { expectOk, waitFor } from '../test/e2e/harness/kube.js';
-import {
-  freePorts,
-  startReplicaProcess,
-  writePeerCertificates,
-} from '../test/e2e/harness/replica-process.js';
+import { freePorts } from '../test/e2e/harness/ports.js';
+import { startReplicaProcess, writePeerCertificates } from '../test/e2e/harness/replica-process.js';
 import type { ReplicaProcess } from '../test/e2e/harness/replica-process.js';
 
 function flag(name: string, fallback: number): number {

@@ -8,8 +8,6 @@ import type { ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import https from 'node:https';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,6 +20,7 @@ import type { FakeCluster } from '../fakes/fake-jobmanager.js';
 import { flinkDeploymentYaml, startEnvironment } from './harness/environment.js';
 import type { Environment } from './harness/environment.js';
 import { waitFor } from './harness/kube.js';
+import { freePorts } from './harness/ports.js';
 import { eventsFor } from './scaler-helpers.js';
 import type { CoreEvent } from './scaler-helpers.js';
 
@@ -38,22 +37,6 @@ async function chartMemoryLimitBytes(): Promise<number> {
   const match = /^(\d+)Mi$/.exec(values.resources.limits.memory);
   assert.ok(match !== null, values.resources.limits.memory);
   return Number(match[1]) * 1024 * 1024;
-}
-
-async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: count },
-      () =>
-        new Promise<ReturnType<typeof createServer>>((resolve) => {
-          const server = createServer();
-          server.listen(0, '127.0.0.1', () => resolve(server));
-        }),
-    ),
-  );
-  const ports = servers.map((server) => (server.address() as AddressInfo).port);
-  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
-  return ports;
 }
 
 /** VmRSS and VmHWM (peak) of a process, in bytes, from /proc/<pid>/status. */

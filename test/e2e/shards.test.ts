@@ -20,7 +20,8 @@ import { FakeJobManagerServer, typicalJob } from '../fakes/fake-jobmanager.js';
 import { flinkDeploymentYaml, startEnvironment } from './harness/environment.js';
 import type { Environment } from './harness/environment.js';
 import { applyYaml, expectOk, externalMetricsApiServiceYaml, waitFor } from './harness/kube.js';
-import { freePorts, startReplicaProcess, writePeerCertificates } from './harness/replica-process.js';
+import { freePorts } from './harness/ports.js';
+import { startReplicaProcess, writePeerCertificates } from './harness/replica-process.js';
 import type { ReplicaProcess } from './harness/replica-process.js';
 
 const NAMESPACE = 'shards';
