@@ -26,7 +26,7 @@ import { join } from 'node:path';
 
 import { PEER_RECORDS_PATH } from '../src/runtime/peer-records.js';
 import { FakeJobManagerServer, typicalJob } from '../test/fakes/fake-jobmanager.js';
-import { flinkDeploymentYaml, startEnvironment } from '../test/e2e/harness/environment.js';
+import { fakeJobTargetYaml, startEnvironment } from '../test/e2e/harness/environment.js';
 import { expectOk, waitFor } from '../test/e2e/harness/kube.js';
 import { freePorts } from '../test/e2e/harness/ports.js';
 import { startReplicaProcess, writePeerCertificates } from '../test/e2e/harness/replica-process.js';
@@ -146,18 +146,11 @@ async function main(): Promise<void> {
         jobs: [typicalJob({ name, busyRatio: 0.9, parallelism: 2, vertices: 10, sources: 2 })],
       });
       await env.applyYaml(
-        flinkDeploymentYaml({
+        fakeJobTargetYaml({
           name,
-          taskManagers: 1,
-          slotsPerTaskManager: 2,
-          annotations: {
-            'slotscaler.dev/enabled': 'true',
-            'slotscaler.dev/mode': 'recommend',
-            'slotscaler.dev/jobmanager-url': cluster.url,
-            'slotscaler.dev/metrics': 'flink_busy_ratio=0.6',
-            'slotscaler.dev/metrics-window': `${TICK_SECONDS * 3}s`,
-            'slotscaler.dev/metrics-hold-after-restart': '0s',
-          },
+          mode: 'recommend',
+          jobManagerUrl: cluster.url,
+          metricsWindow: `${TICK_SECONDS * 3}s`,
         }),
       );
     }

@@ -28,7 +28,7 @@ import {
   SERVED_GROUPS,
 } from './chart-rbac.js';
 import type { ApiNeed } from './chart-rbac.js';
-import { flinkDeploymentYaml, startEnvironment } from './harness/environment.js';
+import { fakeJobTargetYaml, startEnvironment } from './harness/environment.js';
 import type { Environment } from './harness/environment.js';
 import { applyYaml, expectOk, waitFor } from './harness/kube.js';
 import { readmeCommands, runAsUser } from '../support/readme.js';
@@ -799,18 +799,11 @@ describe('Helm chart, installed into a real API server', { timeout: 600_000 }, (
     });
     await applyYaml(
       env.controlPlane,
-      flinkDeploymentYaml({
+      fakeJobTargetYaml({
         name,
-        taskManagers: 1,
-        slotsPerTaskManager: 2,
-        annotations: {
-          'slotscaler.dev/enabled': 'true',
-          'slotscaler.dev/jobmanager-url': cluster.url,
-          'slotscaler.dev/metrics': 'flink_busy_ratio=0.6',
-          'slotscaler.dev/max-taskmanagers': '2',
-          'slotscaler.dev/metrics-window': '3s',
-          'slotscaler.dev/metrics-hold-after-restart': '0s',
-        },
+        jobManagerUrl: cluster.url,
+        metricsWindow: '3s',
+        annotations: { 'slotscaler.dev/max-taskmanagers': '2' },
       }),
       namespace,
     );

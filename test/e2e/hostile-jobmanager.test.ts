@@ -17,7 +17,7 @@ import { parse as parseYaml } from 'yaml';
 
 import { FakeJobManagerServer, typicalJob } from '../fakes/fake-jobmanager.js';
 import type { FakeCluster } from '../fakes/fake-jobmanager.js';
-import { flinkDeploymentYaml, startEnvironment } from './harness/environment.js';
+import { fakeJobTargetYaml, startEnvironment } from './harness/environment.js';
 import type { Environment } from './harness/environment.js';
 import { waitFor } from './harness/kube.js';
 import { freePorts } from './harness/ports.js';
@@ -107,19 +107,12 @@ describe('serve among hostile JobManagers', { timeout: 600_000 }, () => {
     mode: 'metrics-only' | 'recommend',
   ): Promise<void> {
     await env.applyYaml(
-      flinkDeploymentYaml({
+      fakeJobTargetYaml({
         name,
-        taskManagers: 1,
-        slotsPerTaskManager: 2,
-        annotations: {
-          'slotscaler.dev/enabled': 'true',
-          'slotscaler.dev/mode': mode,
-          'slotscaler.dev/jobmanager-url': cluster.url,
-          'slotscaler.dev/metrics': 'flink_busy_ratio=0.6',
-          'slotscaler.dev/metrics-window': '10s',
-          'slotscaler.dev/metrics-hold-after-restart': '0s',
-          'slotscaler.dev/metrics-max-age': '30s',
-        },
+        mode,
+        jobManagerUrl: cluster.url,
+        metricsWindow: '10s',
+        metricsMaxAge: '30s',
       }),
     );
   }

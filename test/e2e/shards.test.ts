@@ -15,7 +15,7 @@ import { after, before, describe, it } from 'node:test';
 
 import { replicaLeaseName } from '../../src/kube/replica-leases.js';
 import { FakeJobManagerServer, typicalJob } from '../fakes/fake-jobmanager.js';
-import { flinkDeploymentYaml, startEnvironment } from './harness/environment.js';
+import { fakeJobTargetYaml, startEnvironment } from './harness/environment.js';
 import type { Environment } from './harness/environment.js';
 import { applyYaml, expectOk, externalMetricsApiServiceYaml, waitFor } from './harness/kube.js';
 import { freePorts } from './harness/ports.js';
@@ -243,19 +243,12 @@ describe('serve with --shards: three replicas share the targets', { timeout: 600
         jobs: [typicalJob({ name, busyRatio: 0.9, parallelism: 2, vertices: 3, sources: 1 })],
       });
       await env.applyYaml(
-        flinkDeploymentYaml({
+        fakeJobTargetYaml({
           name,
-          taskManagers: 1,
-          slotsPerTaskManager: 2,
-          annotations: {
-            'slotscaler.dev/enabled': 'true',
-            'slotscaler.dev/mode': 'recommend',
-            'slotscaler.dev/jobmanager-url': cluster.url,
-            'slotscaler.dev/metrics': 'flink_busy_ratio=0.6',
-            'slotscaler.dev/metrics-window': '6s',
-            'slotscaler.dev/metrics-hold-after-restart': '0s',
-            'slotscaler.dev/metrics-max-age': '30s',
-          },
+          mode: 'recommend',
+          jobManagerUrl: cluster.url,
+          metricsWindow: '6s',
+          metricsMaxAge: '30s',
         }),
       );
     }

@@ -99,6 +99,41 @@ export function flinkDeploymentYaml(options: {
   });
 }
 
+/**
+ * A FlinkDeployment of one TaskManager with 2 slots whose job runs on a fake JobManager at
+ * `jobManagerUrl`, opted in and scaled on `flink_busy_ratio=0.6`, with no hold after a restart
+ * (the fake's job does not restart, so a hold would only delay the first value).
+ */
+export function fakeJobTargetYaml(options: {
+  readonly name: string;
+  readonly jobManagerUrl: string;
+  readonly metricsWindow: string;
+  /** `slotscaler.dev/mode`; none: the default. */
+  readonly mode?: string;
+  /** `slotscaler.dev/metrics-max-age`; none: the default. */
+  readonly metricsMaxAge?: string;
+  /** More annotations. */
+  readonly annotations?: Readonly<Record<string, string>>;
+}): string {
+  return flinkDeploymentYaml({
+    name: options.name,
+    taskManagers: 1,
+    slotsPerTaskManager: 2,
+    annotations: {
+      'slotscaler.dev/enabled': 'true',
+      ...(options.mode === undefined ? {} : { 'slotscaler.dev/mode': options.mode }),
+      'slotscaler.dev/jobmanager-url': options.jobManagerUrl,
+      'slotscaler.dev/metrics': 'flink_busy_ratio=0.6',
+      'slotscaler.dev/metrics-window': options.metricsWindow,
+      'slotscaler.dev/metrics-hold-after-restart': '0s',
+      ...(options.metricsMaxAge === undefined
+        ? {}
+        : { 'slotscaler.dev/metrics-max-age': options.metricsMaxAge }),
+      ...options.annotations,
+    },
+  });
+}
+
 export async function startEnvironment(options: EnvironmentOptions = {}): Promise<Environment> {
   const log = options.log ?? (() => undefined);
   const namespace = options.namespace ?? 'slotscaler-e2e';
