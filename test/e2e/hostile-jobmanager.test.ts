@@ -3,7 +3,6 @@
 // bodies that never end. The process must live, stay under the chart's memory limit, keep serving
 // the honest targets' metrics, serve no invalid quantity, and say on each liar what bound it broke.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -21,6 +20,7 @@ import { fakeJobTargetYaml, startEnvironment } from './harness/environment.js';
 import type { Environment } from './harness/environment.js';
 import { waitFor } from './harness/kube.js';
 import { freePorts } from './harness/ports.js';
+import { spawnSlotscaler } from './harness/slotscaler-process.js';
 import { eventsFor } from './scaler-helpers.js';
 import type { CoreEvent } from './scaler-helpers.js';
 
@@ -180,39 +180,28 @@ describe('serve among hostile JobManagers', { timeout: 600_000 }, () => {
     apiPort = metricsApiPort;
     logDir = await mkdtemp(join(tmpdir(), 'slotscaler-hostile-'));
     const log = createWriteStream(join(logDir, 'serve.log'));
-    // The real process, as bin/slotscaler.js runs it (here through tsx, on the source).
-    const entry = `const { main } = await import(${JSON.stringify(join(ROOT, 'src/main.ts'))}); process.exitCode = await main(process.argv.slice(1));`;
-    serve = spawn(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        '--input-type=module',
-        '-e',
-        entry,
-        'serve',
-        '--kubeconfig',
-        env.kubeconfigPath,
-        '--namespaces',
-        env.namespace,
-        '--tick-interval',
-        '3s',
-        '--leader-elect',
-        'false',
-        '--warning-event-interval',
-        '30s',
-        '--metrics-api-port',
-        String(metricsApiPort),
-        '--metrics-port',
-        String(metricsPort),
-        '--authentication-disabled',
-        '--tls-self-signed-hosts',
-        'localhost,127.0.0.1',
-        '--log-level',
-        'info',
-      ],
-      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+    serve = spawnSlotscaler([
+      'serve',
+      '--kubeconfig',
+      env.kubeconfigPath,
+      '--namespaces',
+      env.namespace,
+      '--tick-interval',
+      '3s',
+      '--leader-elect',
+      'false',
+      '--warning-event-interval',
+      '30s',
+      '--metrics-api-port',
+      String(metricsApiPort),
+      '--metrics-port',
+      String(metricsPort),
+      '--authentication-disabled',
+      '--tls-self-signed-hosts',
+      'localhost,127.0.0.1',
+      '--log-level',
+      'info',
+    ]);
     serve.stdout?.pipe(log);
     serve.stderr?.pipe(log);
     serve.once('exit', (code, signal) => (exited = { code, signal }));

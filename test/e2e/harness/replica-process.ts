@@ -2,16 +2,13 @@
  * `slotscaler serve --shards` as a process of its own (one replica of a set, as a pod would run it),
  * for the shards e2e test and benchmark: its JSON log lines are handed to the caller as they come.
  */
-import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 
 import { createCertificateAuthority, issueCertificate } from '../../../src/metrics-api/tls/certificates.js';
-
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+import { spawnSlotscaler } from './slotscaler-process.js';
 
 /** One log record of a replica (pino JSON), as far as the callers read it. */
 export interface ReplicaLogRecord {
@@ -58,15 +55,8 @@ export async function writePeerCertificates(dir: string): Promise<void> {
 }
 
 export function startReplicaProcess(options: ReplicaProcessOptions): ReplicaProcess {
-  const entry = `const { main } = await import(${JSON.stringify(join(ROOT, 'src/main.ts'))}); process.exitCode = await main(process.argv.slice(1));`;
-  const child = spawn(
-    process.execPath,
+  const child = spawnSlotscaler(
     [
-      '--import',
-      'tsx',
-      '--input-type=module',
-      '-e',
-      entry,
       'serve',
       '--kubeconfig',
       options.kubeconfigPath,
@@ -107,11 +97,7 @@ export function startReplicaProcess(options: ReplicaProcessOptions): ReplicaProc
       '--log-level',
       'info',
     ],
-    {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, POD_NAME: options.name, POD_IP: '127.0.0.1' },
-    },
+    { ...process.env, POD_NAME: options.name, POD_IP: '127.0.0.1' },
   );
   const exited = new Promise((resolve) => child.once('exit', resolve));
   const tail: string[] = [];
