@@ -25,8 +25,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { PEER_RECORDS_PATH } from '../src/runtime/peer-records.js';
-import { FakeJobManagerServer, typicalJob } from '../test/fakes/fake-jobmanager.js';
-import { fakeJobTargetYaml, startEnvironment } from '../test/e2e/harness/environment.js';
+import { FakeJobManagerServer } from '../test/fakes/fake-jobmanager.js';
+import { addBusyFakeJobTarget, startEnvironment } from '../test/e2e/harness/environment.js';
 import { expectOk, waitFor } from '../test/e2e/harness/kube.js';
 import { freePorts } from '../test/e2e/harness/ports.js';
 import { startReplicaProcess, writePeerCertificates } from '../test/e2e/harness/replica-process.js';
@@ -139,20 +139,13 @@ async function main(): Promise<void> {
   const handovers: Handover[] = [];
   try {
     for (const name of TARGETS) {
-      const cluster = jobManagers.addCluster({
+      await addBusyFakeJobTarget(env, jobManagers, {
         name,
-        taskManagers: 1,
-        slotsPerTaskManager: 2,
-        jobs: [typicalJob({ name, busyRatio: 0.9, parallelism: 2, vertices: 10, sources: 2 })],
+        vertices: 10,
+        sources: 2,
+        mode: 'recommend',
+        metricsWindow: `${TICK_SECONDS * 3}s`,
       });
-      await env.applyYaml(
-        fakeJobTargetYaml({
-          name,
-          mode: 'recommend',
-          jobManagerUrl: cluster.url,
-          metricsWindow: `${TICK_SECONDS * 3}s`,
-        }),
-      );
     }
     const ports = await freePorts(9);
     const names = ['replica-a', 'replica-b', 'replica-c'];

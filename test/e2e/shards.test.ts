@@ -14,8 +14,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import { replicaLeaseName } from '../../src/kube/replica-leases.js';
-import { FakeJobManagerServer, typicalJob } from '../fakes/fake-jobmanager.js';
-import { fakeJobTargetYaml, startEnvironment } from './harness/environment.js';
+import { FakeJobManagerServer } from '../fakes/fake-jobmanager.js';
+import { addBusyFakeJobTarget, startEnvironment } from './harness/environment.js';
 import type { Environment } from './harness/environment.js';
 import { applyYaml, expectOk, externalMetricsApiServiceYaml, waitFor } from './harness/kube.js';
 import { freePorts } from './harness/ports.js';
@@ -236,21 +236,14 @@ describe('serve with --shards: three replicas share the targets', { timeout: 600
     ]);
     for (const name of TARGETS) {
       // Busy 0.9 against 0.6: each decision recommends 2 TaskManagers where there is 1.
-      const cluster = jobManagers.addCluster({
+      await addBusyFakeJobTarget(env, jobManagers, {
         name,
-        taskManagers: 1,
-        slotsPerTaskManager: 2,
-        jobs: [typicalJob({ name, busyRatio: 0.9, parallelism: 2, vertices: 3, sources: 1 })],
+        vertices: 3,
+        sources: 1,
+        mode: 'recommend',
+        metricsWindow: '6s',
+        metricsMaxAge: '30s',
       });
-      await env.applyYaml(
-        fakeJobTargetYaml({
-          name,
-          mode: 'recommend',
-          jobManagerUrl: cluster.url,
-          metricsWindow: '6s',
-          metricsMaxAge: '30s',
-        }),
-      );
     }
   });
 

@@ -12,6 +12,8 @@ import { fileURLToPath } from 'node:url';
 
 import { stringify as stringifyYaml } from 'yaml';
 
+import { typicalJob } from '../../fakes/fake-jobmanager.js';
+import type { FakeJobManagerServer } from '../../fakes/fake-jobmanager.js';
 import { startControlPlane } from './control-plane.js';
 import type { ControlPlane, ControlPlaneOptions } from './control-plane.js';
 import { startFlinkWorkload } from './flink.js';
@@ -132,6 +134,39 @@ export function fakeJobTargetYaml(options: {
       ...options.annotations,
     },
   });
+}
+
+/**
+ * A busy job (0.9, parallelism 2) on the fake JobManagers and its target (`fakeJobTargetYaml`)
+ * applied in `namespace` (none: the environment's): against 0.6, each decision asks for 2
+ * TaskManagers where there is 1.
+ */
+export async function addBusyFakeJobTarget(
+  env: Environment,
+  jobManagers: FakeJobManagerServer,
+  options: Omit<Parameters<typeof fakeJobTargetYaml>[0], 'jobManagerUrl'> & {
+    readonly vertices?: number;
+    readonly sources?: number;
+    readonly namespace?: string;
+  },
+): Promise<void> {
+  const { vertices, sources, namespace, ...target } = options;
+  const cluster = jobManagers.addCluster({
+    name: options.name,
+    taskManagers: 1,
+    slotsPerTaskManager: 2,
+    jobs: [
+      typicalJob({
+        name: options.name,
+        busyRatio: 0.9,
+        parallelism: 2,
+        ...(vertices === undefined ? {} : { vertices }),
+        ...(sources === undefined ? {} : { sources }),
+      }),
+    ],
+  });
+  const yaml = fakeJobTargetYaml({ ...target, jobManagerUrl: cluster.url });
+  await (namespace === undefined ? env.applyYaml(yaml) : applyYaml(env.controlPlane, yaml, namespace));
 }
 
 export async function startEnvironment(options: EnvironmentOptions = {}): Promise<Environment> {
