@@ -24,18 +24,21 @@ import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { STATUS_ANNOTATION } from '../src/kube/adapters/adapter.js';
-import { decodeStatus } from '../src/kube/status-annotation.js';
 import { PEER_RECORDS_PATH } from '../src/runtime/peer-records.js';
-import { FakeJobManagerServer, typicalJob } from '../test/fakes/fake-jobmanager.js';
-import { flinkDeploymentYaml, startEnvironment } from '../test/e2e/harness/environment.js';
+import { FakeJobManagerServer } from '../test/fakes/fake-jobmanager.js';
+import { addBusyFakeJobTarget, startEnvironment } from '../test/e2e/harness/environment.js';
 import { expectOk, waitFor } from '../test/e2e/harness/kube.js';
-import {
-  freePorts,
-  startReplicaProcess,
-  writePeerCertificates,
-} from '../test/e2e/harness/replica-process.js';
+import { freePorts } from '../test/e2e/harness/ports.js';
+import { startReplicaProcess, writePeerCertificates } from '../test/e2e/harness/replica-process.js';
 import type { ReplicaProcess } from '../test/e2e/harness/replica-process.js';
+import {
+  flinkDeploymentStatus,
+  flinkDeploymentTargetId,
+  handoverOf,
+  holdingSpans,
+  soleOwners,
+} from '../test/e2e/harness/shard-handovers.js';
+import type { Handover } from '../test/e2e/harness/shard-handovers.js';
 
 function flag(name: string, fallback: number): number {
   const index = process.argv.indexOf(`--${name}`);
@@ -48,14 +51,7 @@ const LEASE_SECONDS = flag('lease', 15);
 const TICK_SECONDS = flag('tick', 5);
 const NAMESPACE = 'shards-bench';
 const TARGETS = Array.from({ length: TARGET_COUNT }, (_, i) => `job-${i}`);
-const targetId = (name: string): string => `flinkdeployment/${NAMESPACE}/${name}`;
-
-interface Handover {
-  readonly replica: string;
-  readonly target: string;
-  readonly taken: boolean;
-  readonly atMs: number;
-}
+const targetId = (name: string): string => flinkDeploymentTargetId(NAMESPACE, name);
 
 function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return NaN;
@@ -143,27 +139,13 @@ async function main(): Promise<void> {
   const handovers: Handover[] = [];
   try {
     for (const name of TARGETS) {
-      const cluster = jobManagers.addCluster({
+      await addBusyFakeJobTarget(env, jobManagers, {
         name,
-        taskManagers: 1,
-        slotsPerTaskManager: 2,
-        jobs: [typicalJob({ name, busyRatio: 0.9, parallelism: 2, vertices: 10, sources: 2 })],
+        vertices: 10,
+        sources: 2,
+        mode: 'recommend',
+        metricsWindow: `${TICK_SECONDS * 3}s`,
       });
-      await env.applyYaml(
-        flinkDeploymentYaml({
-          name,
-          taskManagers: 1,
-          slotsPerTaskManager: 2,
-          annotations: {
-            'slotscaler.dev/enabled': 'true',
-            'slotscaler.dev/mode': 'recommend',
-            'slotscaler.dev/jobmanager-url': cluster.url,
-            'slotscaler.dev/metrics': 'flink_busy_ratio=0.6',
-            'slotscaler.dev/metrics-window': `${TICK_SECONDS * 3}s`,
-            'slotscaler.dev/metrics-hold-after-restart': '0s',
-          },
-        }),
-      );
     }
     const ports = await freePorts(9);
     const names = ['replica-a', 'replica-b', 'replica-c'];
@@ -179,55 +161,17 @@ async function main(): Promise<void> {
         leaseSeconds: LEASE_SECONDS,
         tickInterval: `${TICK_SECONDS}s`,
         onRecord: (record) => {
-          if (record.msg !== 'target taken' && record.msg !== 'target given up') return;
-          if (typeof record.target !== 'string' || !record.target.startsWith('flinkdeployment/')) return;
-          handovers.push({
-            replica: name,
-            target: record.target,
-            taken: record.msg === 'target taken',
-            atMs: Date.parse(String(record.time)),
-          });
+          const handover = handoverOf(name, record);
+          if (handover !== undefined) handovers.push(handover);
         },
       });
       replicas.set(name, replica);
     });
 
-    /** Per target, the live replicas holding it now, from their logs. */
-    const holders = (): Map<string, string[]> => {
-      const now = new Map<string, Set<string>>();
-      for (const h of handovers) {
-        const set = now.get(h.target) ?? new Set<string>();
-        if (h.taken) set.add(h.replica);
-        else set.delete(h.replica);
-        now.set(h.target, set);
-      }
-      return new Map(
-        [...now].map(([target, set]) => [
-          target,
-          [...set].filter((name) => replicas.get(name)?.killedAtMs === undefined),
-        ]),
-      );
-    };
-    const settled = (): Map<string, string> | undefined => {
-      const now = holders();
-      const owners = new Map<string, string>();
-      for (const name of TARGETS) {
-        const held = now.get(targetId(name)) ?? [];
-        if (held.length !== 1) return undefined;
-        owners.set(name, held[0] ?? '');
-      }
-      return owners;
-    };
-    const statusOf = async (name: string): Promise<ReturnType<typeof decodeStatus>> => {
-      const object = expectOk(
-        await env.controlPlane.request(
-          'GET',
-          `/apis/flink.apache.org/v1beta1/namespaces/${NAMESPACE}/flinkdeployments/${name}`,
-        ),
-        `GET ${name}`,
-      ).body as { metadata: { annotations?: Record<string, string> } };
-      return decodeStatus(object.metadata.annotations?.[STATUS_ANNOTATION]);
-    };
+    const settled = (): Map<string, string> | undefined =>
+      soleOwners(handovers, replicas, NAMESPACE, TARGETS);
+    const statusOf = (name: string): ReturnType<typeof flinkDeploymentStatus> =>
+      flinkDeploymentStatus(env.controlPlane, NAMESPACE, name);
 
     const owners = await waitFor('every target owned by one replica', () => Promise.resolve(settled()), {
       timeoutMs: 180_000,
@@ -314,18 +258,7 @@ async function main(): Promise<void> {
     // Writers: at no moment two holders of one target; Events only from a holder.
     let overlaps = 0;
     for (const name of TARGETS) {
-      const spans: { from: number; to: number }[] = [];
-      const open = new Map<string, number>();
-      for (const h of handovers.filter((x) => x.target === targetId(name))) {
-        if (h.taken) open.set(h.replica, h.atMs);
-        else if (open.has(h.replica)) {
-          spans.push({ from: open.get(h.replica) ?? 0, to: h.atMs });
-          open.delete(h.replica);
-        }
-      }
-      for (const [replica, from] of open)
-        spans.push({ from, to: replicas.get(replica)?.killedAtMs ?? Infinity });
-      spans.sort((x, y) => x.from - y.from);
+      const spans = holdingSpans(handovers, replicas, targetId(name));
       for (let i = 1; i < spans.length; i++)
         if ((spans[i]?.from ?? 0) < (spans[i - 1]?.to ?? 0)) overlaps += 1;
     }

@@ -16,6 +16,8 @@ import { Informer } from './informer.js';
 import type { KubeClient } from './kube-client.js';
 import { statusMessage } from './kube-client.js';
 import { microTime } from './events.js';
+import { leaseDurationSeconds, leaseObject, leasesPath, renewDeadlineMs, renewIntervalMs } from './lease.js';
+import type { LeaseSpec, LeaseTimingOptions } from './lease.js';
 import type { KubeObject } from './objects.js';
 
 /**
@@ -33,16 +35,11 @@ export interface LeaderState {
 
 export const alwaysLeader: LeaderState = { isLeader: () => true };
 
-export interface LeaseElectorOptions {
+export interface LeaseElectorOptions extends LeaseTimingOptions {
   readonly client: KubeClient;
   readonly namespace: string;
   readonly name: string;
   readonly identity: string;
-  readonly leaseDurationMs: number;
-  /** Default leaseDuration / 3. */
-  readonly renewIntervalMs?: number;
-  /** Default leaseDuration × 2/3. */
-  readonly renewDeadlineMs?: number;
   /** How often the local state is checked (no API call unless acquiring or renewing). Default 500 ms. */
   readonly checkIntervalMs?: number;
   readonly clock: Clock;
@@ -50,15 +47,6 @@ export interface LeaseElectorOptions {
   /** Called (and awaited) once leadership is won, before `isLeader()` answers true. */
   readonly onStartedLeading?: () => Promise<void> | void;
   readonly onStoppedLeading?: () => void;
-}
-
-/** The spec of a coordination.k8s.io/v1 Lease. */
-export interface LeaseSpec {
-  holderIdentity?: string;
-  leaseDurationSeconds?: number;
-  acquireTime?: string;
-  renewTime?: string;
-  leaseTransitions?: number;
 }
 
 export class LeaseElector implements LeaderState {
@@ -78,7 +66,7 @@ export class LeaseElector implements LeaderState {
   wins = 0;
 
   constructor(private readonly options: LeaseElectorOptions) {
-    const collection = `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(options.namespace)}/leases`;
+    const collection = leasesPath(options.namespace);
     this.path = `${collection}/${encodeURIComponent(options.name)}`;
     this.informer = new Informer(options.client, {
       path: collection,
@@ -96,7 +84,7 @@ export class LeaseElector implements LeaderState {
 
   isLeader(): boolean {
     if (!this.leader) return false;
-    return this.options.clock.nowMs() - this.lastRenewMs < this.renewDeadlineMs();
+    return this.options.clock.nowMs() - this.lastRenewMs < renewDeadlineMs(this.options);
   }
 
   /** The holder named by the Lease as last seen. */
@@ -135,14 +123,6 @@ export class LeaseElector implements LeaderState {
       }).catch(() => undefined);
     }
     await this.informer.stop();
-  }
-
-  private renewIntervalMs(): number {
-    return this.options.renewIntervalMs ?? Math.floor(this.options.leaseDurationMs / 3);
-  }
-
-  private renewDeadlineMs(): number {
-    return this.options.renewDeadlineMs ?? Math.floor((this.options.leaseDurationMs * 2) / 3);
   }
 
   private current(): KubeObject | undefined {
@@ -228,16 +208,16 @@ export class LeaseElector implements LeaderState {
         if (await this.renew(lease, now)) await this.becomeLeader(now);
         return;
       }
-      if (now - this.lastRenewMs >= this.renewIntervalMs()) await this.renew(lease, now);
+      if (now - this.lastRenewMs >= renewIntervalMs(this.options)) await this.renew(lease, now);
       return;
     }
     if (this.leader) this.setLeader(false);
-    const durationMs = (spec?.leaseDurationSeconds ?? Math.ceil(this.options.leaseDurationMs / 1000)) * 1000;
+    const durationMs = (spec?.leaseDurationSeconds ?? leaseDurationSeconds(this.options)) * 1000;
     const expired = holder === '' || (this.observed !== null && now - this.observed.atMs >= durationMs);
     if (!expired) return;
     const taken = await this.put(lease, {
       holderIdentity: me,
-      leaseDurationSeconds: Math.ceil(this.options.leaseDurationMs / 1000),
+      leaseDurationSeconds: leaseDurationSeconds(this.options),
       acquireTime: microTime(now),
       renewTime: microTime(now),
       leaseTransitions: (spec?.leaseTransitions ?? 0) + 1,
@@ -263,19 +243,17 @@ export class LeaseElector implements LeaderState {
   private async create(now: number): Promise<void> {
     const answer = await this.options.client.request({
       method: 'POST',
-      path: `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(this.options.namespace)}/leases`,
-      body: {
-        apiVersion: 'coordination.k8s.io/v1',
-        kind: 'Lease',
-        metadata: { name: this.options.name, namespace: this.options.namespace },
-        spec: {
+      path: leasesPath(this.options.namespace),
+      body: leaseObject(
+        { name: this.options.name, namespace: this.options.namespace },
+        {
           holderIdentity: this.options.identity,
-          leaseDurationSeconds: Math.ceil(this.options.leaseDurationMs / 1000),
+          leaseDurationSeconds: leaseDurationSeconds(this.options),
           acquireTime: microTime(now),
           renewTime: microTime(now),
           leaseTransitions: 0,
         },
-      },
+      ),
     });
     if (answer.status === 201 || answer.status === 200) {
       this.adopt(answer.body);
@@ -295,7 +273,7 @@ export class LeaseElector implements LeaderState {
     const answer = await this.options.client.request({
       method: 'PUT',
       path: this.path,
-      body: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: lease.metadata, spec },
+      body: leaseObject(lease.metadata, spec),
     });
     if (answer.status === 200) {
       this.adopt(answer.body);

@@ -23,7 +23,8 @@ import { microTime } from './events.js';
 import { Informer } from './informer.js';
 import type { KubeClient } from './kube-client.js';
 import { statusMessage } from './kube-client.js';
-import type { LeaseSpec } from './leader-election.js';
+import { leaseDurationSeconds, leaseObject, leasesPath, renewDeadlineMs, renewIntervalMs } from './lease.js';
+import type { LeaseSpec, LeaseTimingOptions } from './lease.js';
 import type { KubeObject } from './objects.js';
 
 /** The label that puts a replica's Lease in its replica set. */
@@ -39,7 +40,7 @@ export const PEER_ADDRESS_ANNOTATION = 'slotscaler.dev/peer-address';
 /** A Lease unchanged for this many of its durations belongs to a replica gone for good: deleted. */
 export const GC_AFTER_DURATIONS = 5;
 
-export interface ReplicaLeasesOptions {
+export interface ReplicaLeasesOptions extends LeaseTimingOptions {
   readonly client: KubeClient;
   readonly namespace: string;
   /** The replica set: the label value, and the prefix of each replica's Lease name. */
@@ -47,11 +48,6 @@ export interface ReplicaLeasesOptions {
   readonly identity: string;
   /** Where the others reach this replica's records (`host:port`), written into its Lease; none: not shared. */
   readonly peerAddress?: string;
-  readonly leaseDurationMs: number;
-  /** Default leaseDuration / 3. */
-  readonly renewIntervalMs?: number;
-  /** Default leaseDuration × 2/3. */
-  readonly renewDeadlineMs?: number;
   /** How often the local state is checked (no API call unless renewing). Default 500 ms. */
   readonly checkIntervalMs?: number;
   readonly clock: Clock;
@@ -92,7 +88,7 @@ export class ReplicaLeases {
   private readonly gcTriedAtMs = new Map<string, number>();
 
   constructor(private readonly options: ReplicaLeasesOptions) {
-    this.collection = `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(options.namespace)}/leases`;
+    this.collection = leasesPath(options.namespace);
     this.name = replicaLeaseName(options.replicaSet, options.identity);
     this.informer = new Informer(options.client, {
       path: this.collection,
@@ -111,7 +107,10 @@ export class ReplicaLeases {
 
   /** This replica's own Lease was renewed, and seen renewed through the watch, recently enough to act on: its fence. */
   holds(): boolean {
-    return this.echoedRenewMs > 0 && this.options.clock.nowMs() - this.echoedRenewMs < this.renewDeadlineMs();
+    return (
+      this.echoedRenewMs > 0 &&
+      this.options.clock.nowMs() - this.echoedRenewMs < renewDeadlineMs(this.options)
+    );
   }
 
   /** The identities of the live replicas: this one while it holds its Lease, the others until theirs expire. */
@@ -175,14 +174,6 @@ export class ReplicaLeases {
     await this.informer.stop();
   }
 
-  private renewIntervalMs(): number {
-    return this.options.renewIntervalMs ?? Math.floor(this.options.leaseDurationMs / 3);
-  }
-
-  private renewDeadlineMs(): number {
-    return this.options.renewDeadlineMs ?? Math.floor((this.options.leaseDurationMs * 2) / 3);
-  }
-
   private observe(): void {
     const nowMs = this.options.clock.nowMs();
     const names = new Set<string>();
@@ -211,7 +202,7 @@ export class ReplicaLeases {
     this.checking = true;
     try {
       const nowMs = this.options.clock.nowMs();
-      if (this.lastRenewMs === 0 || nowMs - this.lastRenewMs >= this.renewIntervalMs())
+      if (this.lastRenewMs === 0 || nowMs - this.lastRenewMs >= renewIntervalMs(this.options))
         await this.renew(nowMs);
       await this.collectGarbage(nowMs);
     } catch (err) {
@@ -242,10 +233,9 @@ export class ReplicaLeases {
 
   private async renew(nowMs: number): Promise<void> {
     const own = this.own ?? this.informer.get(this.options.namespace, this.name);
-    const durationSeconds = Math.ceil(this.options.leaseDurationMs / 1000);
     const spec: LeaseSpec = {
       holderIdentity: this.options.identity,
-      leaseDurationSeconds: durationSeconds,
+      leaseDurationSeconds: leaseDurationSeconds(this.options),
       renewTime: microTime(nowMs),
       ...(own === undefined || this.lastRenewMs === 0
         ? { acquireTime: microTime(nowMs) }
@@ -268,19 +258,12 @@ export class ReplicaLeases {
     // Expected back before the answer is read: the watch may bring the write first. A write that
     // failed brings nothing back; one whose answer was lost but that went through does, rightly.
     this.awaitingEcho = { renewTime: spec.renewTime ?? '', renewedAtMs: nowMs };
-    const answer = await this.options.client.request(
-      own === undefined
-        ? {
-            method: 'POST',
-            path: this.collection,
-            body: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata, spec },
-          }
-        : {
-            method: 'PUT',
-            path: `${this.collection}/${encodeURIComponent(this.name)}`,
-            body: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata, spec },
-          },
-    );
+    const answer = await this.options.client.request({
+      ...(own === undefined
+        ? { method: 'POST', path: this.collection }
+        : { method: 'PUT', path: `${this.collection}/${encodeURIComponent(this.name)}` }),
+      body: leaseObject(metadata, spec),
+    });
     if (answer.status === 200 || answer.status === 201) {
       // Not put into the watch's cache: the watch must bring it back itself (see holds()).
       this.own = answer.body as KubeObject;

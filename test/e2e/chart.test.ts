@@ -18,7 +18,7 @@ import type { Serving } from '../../src/app/serve.js';
 import { resolveConfig } from '../../src/config/load.js';
 import type { LoadedConfig } from '../../src/config/load.js';
 import { MANIFESTS_PATH, kubeToolsBin, renderManifests } from '../../scripts/manifests.js';
-import { FakeJobManagerServer, typicalJob } from '../fakes/fake-jobmanager.js';
+import { FakeJobManagerServer } from '../fakes/fake-jobmanager.js';
 import {
   CLIENT_GROUPS,
   CLIENT_PATTERN,
@@ -28,7 +28,7 @@ import {
   SERVED_GROUPS,
 } from './chart-rbac.js';
 import type { ApiNeed } from './chart-rbac.js';
-import { flinkDeploymentYaml, startEnvironment } from './harness/environment.js';
+import { addBusyFakeJobTarget, startEnvironment } from './harness/environment.js';
 import type { Environment } from './harness/environment.js';
 import { applyYaml, expectOk, waitFor } from './harness/kube.js';
 import { readmeCommands, runAsUser } from '../support/readme.js';
@@ -790,31 +790,13 @@ describe('Helm chart, installed into a real API server', { timeout: 600_000 }, (
   });
 
   /** A FlinkDeployment whose job (on the fake JobManagers) is busy: 0.9 against 0.6 asks for 2 TaskManagers. */
-  const busyTarget = async (name: string, namespace: string): Promise<void> => {
-    const cluster = jobManagers.addCluster({
+  const busyTarget = (name: string, namespace: string): Promise<void> =>
+    addBusyFakeJobTarget(env, jobManagers, {
       name,
-      taskManagers: 1,
-      slotsPerTaskManager: 2,
-      jobs: [typicalJob({ name, busyRatio: 0.9, parallelism: 2 })],
-    });
-    await applyYaml(
-      env.controlPlane,
-      flinkDeploymentYaml({
-        name,
-        taskManagers: 1,
-        slotsPerTaskManager: 2,
-        annotations: {
-          'slotscaler.dev/enabled': 'true',
-          'slotscaler.dev/jobmanager-url': cluster.url,
-          'slotscaler.dev/metrics': 'flink_busy_ratio=0.6',
-          'slotscaler.dev/max-taskmanagers': '2',
-          'slotscaler.dev/metrics-window': '3s',
-          'slotscaler.dev/metrics-hold-after-restart': '0s',
-        },
-      }),
       namespace,
-    );
-  };
+      metricsWindow: '3s',
+      annotations: { 'slotscaler.dev/max-taskmanagers': '2' },
+    });
 
   /** A SubjectAccessReview for the chart's ServiceAccount, answered by the API server's RBAC authorizer. */
   const can = async (

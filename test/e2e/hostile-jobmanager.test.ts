@@ -3,13 +3,10 @@
 // bodies that never end. The process must live, stay under the chart's memory limit, keep serving
 // the honest targets' metrics, serve no invalid quantity, and say on each liar what bound it broke.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import https from 'node:https';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,9 +16,11 @@ import { parse as parseYaml } from 'yaml';
 
 import { FakeJobManagerServer, typicalJob } from '../fakes/fake-jobmanager.js';
 import type { FakeCluster } from '../fakes/fake-jobmanager.js';
-import { flinkDeploymentYaml, startEnvironment } from './harness/environment.js';
+import { fakeJobTargetYaml, startEnvironment } from './harness/environment.js';
 import type { Environment } from './harness/environment.js';
 import { waitFor } from './harness/kube.js';
+import { freePorts } from './harness/ports.js';
+import { spawnSlotscaler } from './harness/slotscaler-process.js';
 import { eventsFor } from './scaler-helpers.js';
 import type { CoreEvent } from './scaler-helpers.js';
 
@@ -38,22 +37,6 @@ async function chartMemoryLimitBytes(): Promise<number> {
   const match = /^(\d+)Mi$/.exec(values.resources.limits.memory);
   assert.ok(match !== null, values.resources.limits.memory);
   return Number(match[1]) * 1024 * 1024;
-}
-
-async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: count },
-      () =>
-        new Promise<ReturnType<typeof createServer>>((resolve) => {
-          const server = createServer();
-          server.listen(0, '127.0.0.1', () => resolve(server));
-        }),
-    ),
-  );
-  const ports = servers.map((server) => (server.address() as AddressInfo).port);
-  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
-  return ports;
 }
 
 /** VmRSS and VmHWM (peak) of a process, in bytes, from /proc/<pid>/status. */
@@ -124,19 +107,12 @@ describe('serve among hostile JobManagers', { timeout: 600_000 }, () => {
     mode: 'metrics-only' | 'recommend',
   ): Promise<void> {
     await env.applyYaml(
-      flinkDeploymentYaml({
+      fakeJobTargetYaml({
         name,
-        taskManagers: 1,
-        slotsPerTaskManager: 2,
-        annotations: {
-          'slotscaler.dev/enabled': 'true',
-          'slotscaler.dev/mode': mode,
-          'slotscaler.dev/jobmanager-url': cluster.url,
-          'slotscaler.dev/metrics': 'flink_busy_ratio=0.6',
-          'slotscaler.dev/metrics-window': '10s',
-          'slotscaler.dev/metrics-hold-after-restart': '0s',
-          'slotscaler.dev/metrics-max-age': '30s',
-        },
+        mode,
+        jobManagerUrl: cluster.url,
+        metricsWindow: '10s',
+        metricsMaxAge: '30s',
       }),
     );
   }
@@ -204,39 +180,28 @@ describe('serve among hostile JobManagers', { timeout: 600_000 }, () => {
     apiPort = metricsApiPort;
     logDir = await mkdtemp(join(tmpdir(), 'slotscaler-hostile-'));
     const log = createWriteStream(join(logDir, 'serve.log'));
-    // The real process, as bin/slotscaler.js runs it (here through tsx, on the source).
-    const entry = `const { main } = await import(${JSON.stringify(join(ROOT, 'src/main.ts'))}); process.exitCode = await main(process.argv.slice(1));`;
-    serve = spawn(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        '--input-type=module',
-        '-e',
-        entry,
-        'serve',
-        '--kubeconfig',
-        env.kubeconfigPath,
-        '--namespaces',
-        env.namespace,
-        '--tick-interval',
-        '3s',
-        '--leader-elect',
-        'false',
-        '--warning-event-interval',
-        '30s',
-        '--metrics-api-port',
-        String(metricsApiPort),
-        '--metrics-port',
-        String(metricsPort),
-        '--authentication-disabled',
-        '--tls-self-signed-hosts',
-        'localhost,127.0.0.1',
-        '--log-level',
-        'info',
-      ],
-      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+    serve = spawnSlotscaler([
+      'serve',
+      '--kubeconfig',
+      env.kubeconfigPath,
+      '--namespaces',
+      env.namespace,
+      '--tick-interval',
+      '3s',
+      '--leader-elect',
+      'false',
+      '--warning-event-interval',
+      '30s',
+      '--metrics-api-port',
+      String(metricsApiPort),
+      '--metrics-port',
+      String(metricsPort),
+      '--authentication-disabled',
+      '--tls-self-signed-hosts',
+      'localhost,127.0.0.1',
+      '--log-level',
+      'info',
+    ]);
     serve.stdout?.pipe(log);
     serve.stderr?.pipe(log);
     serve.once('exit', (code, signal) => (exited = { code, signal }));

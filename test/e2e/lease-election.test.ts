@@ -16,7 +16,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { systemClock } from '../../src/runtime/clock.js';
 import { HttpKubeClient } from '../../src/kube/kube-client.js';
 import { LeaseElector } from '../../src/kube/leader-election.js';
-import type { LeaseSpec } from '../../src/kube/leader-election.js';
+import type { LeaseSpec } from '../../src/kube/lease.js';
 import { startControlPlane } from './harness/control-plane.js';
 import type { ControlPlane } from './harness/control-plane.js';
 import { expectOk, waitFor, watch } from './harness/kube.js';

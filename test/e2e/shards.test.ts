@@ -13,29 +13,28 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
-import { STATUS_ANNOTATION } from '../../src/kube/adapters/adapter.js';
 import { replicaLeaseName } from '../../src/kube/replica-leases.js';
-import { decodeStatus } from '../../src/kube/status-annotation.js';
-import { FakeJobManagerServer, typicalJob } from '../fakes/fake-jobmanager.js';
-import { flinkDeploymentYaml, startEnvironment } from './harness/environment.js';
+import { FakeJobManagerServer } from '../fakes/fake-jobmanager.js';
+import { addBusyFakeJobTarget, startEnvironment } from './harness/environment.js';
 import type { Environment } from './harness/environment.js';
 import { applyYaml, expectOk, externalMetricsApiServiceYaml, waitFor } from './harness/kube.js';
-import { freePorts, startReplicaProcess, writePeerCertificates } from './harness/replica-process.js';
+import { freePorts } from './harness/ports.js';
+import { startReplicaProcess, writePeerCertificates } from './harness/replica-process.js';
 import type { ReplicaProcess } from './harness/replica-process.js';
+import {
+  flinkDeploymentStatus,
+  flinkDeploymentTargetId,
+  handoverOf,
+  holdingSpans,
+  soleOwners,
+} from './harness/shard-handovers.js';
+import type { Handover } from './harness/shard-handovers.js';
 
 const NAMESPACE = 'shards';
 const TARGETS = Array.from({ length: 12 }, (_, i) => `job-${i}`);
 /** Short, so the test is quick: renewals every 2 s, the fence at 4 s, a joiner's wait 2 s. */
 const LEASE_SECONDS = 6;
-const targetId = (name: string): string => `flinkdeployment/${NAMESPACE}/${name}`;
-
-/** One hand-over as a replica logged it. */
-interface Handover {
-  readonly replica: string;
-  readonly target: string;
-  readonly taken: boolean;
-  readonly atMs: number;
-}
+const targetId = (name: string): string => flinkDeploymentTargetId(NAMESPACE, name);
 
 /** A ring change as a replica logged it. */
 interface RingChange {
@@ -75,14 +74,8 @@ describe('serve with --shards: three replicas share the targets', { timeout: 600
           });
           return;
         }
-        if (record.msg !== 'target taken' && record.msg !== 'target given up') return;
-        if (typeof record.target !== 'string' || !record.target.startsWith('flinkdeployment/')) return;
-        handovers.push({
-          replica: name,
-          target: record.target,
-          taken: record.msg === 'target taken',
-          atMs: Date.parse(String(record.time)),
-        });
+        const handover = handoverOf(name, record);
+        if (handover !== undefined) handovers.push(handover);
       },
     });
     replicas.set(name, replica);
@@ -195,36 +188,8 @@ describe('serve with --shards: three replicas share the targets', { timeout: 600
     );
   }
 
-  /** Per target, the replicas holding it now as their logs say (a killed replica holds nothing). */
-  function holders(): Map<string, string[]> {
-    const now = new Map<string, Set<string>>();
-    for (const h of handovers) {
-      const set = now.get(h.target) ?? new Set<string>();
-      if (h.taken) set.add(h.replica);
-      else set.delete(h.replica);
-      now.set(h.target, set);
-    }
-    const out = new Map<string, string[]>();
-    for (const [target, set] of now) {
-      out.set(
-        target,
-        [...set].filter((name) => replicas.get(name)?.killedAtMs === undefined),
-      );
-    }
-    return out;
-  }
-
   /** Every target held by exactly one live replica. */
-  function settled(): Map<string, string> | undefined {
-    const now = holders();
-    const owners = new Map<string, string>();
-    for (const name of TARGETS) {
-      const held = now.get(targetId(name)) ?? [];
-      if (held.length !== 1) return undefined;
-      owners.set(name, held[0] ?? '');
-    }
-    return owners;
-  }
+  const settled = (): Map<string, string> | undefined => soleOwners(handovers, replicas, NAMESPACE, TARGETS);
 
   /**
    * No two replicas ever held one target at once: per target, each replica's spans (from taken to
@@ -232,19 +197,7 @@ describe('serve with --shards: three replicas share the targets', { timeout: 600
    */
   function assertOneWriterAtATime(): void {
     for (const name of TARGETS) {
-      const spans: { replica: string; from: number; to: number }[] = [];
-      const open = new Map<string, number>();
-      for (const h of handovers.filter((x) => x.target === targetId(name))) {
-        if (h.taken) open.set(h.replica, h.atMs);
-        else if (open.has(h.replica)) {
-          spans.push({ replica: h.replica, from: open.get(h.replica) ?? 0, to: h.atMs });
-          open.delete(h.replica);
-        }
-      }
-      for (const [replica, from] of open) {
-        spans.push({ replica, from, to: replicas.get(replica)?.killedAtMs ?? Infinity });
-      }
-      spans.sort((a, b) => a.from - b.from);
+      const spans = holdingSpans(handovers, replicas, targetId(name));
       for (let i = 1; i < spans.length; i++) {
         const before = spans[i - 1];
         const span = spans[i];
@@ -257,16 +210,8 @@ describe('serve with --shards: three replicas share the targets', { timeout: 600
     }
   }
 
-  async function statusOf(name: string): Promise<ReturnType<typeof decodeStatus>> {
-    const object = expectOk(
-      await env.controlPlane.request(
-        'GET',
-        `/apis/flink.apache.org/v1beta1/namespaces/${NAMESPACE}/flinkdeployments/${name}`,
-      ),
-      `GET ${name}`,
-    ).body as { metadata: { annotations?: Record<string, string> } };
-    return decodeStatus(object.metadata.annotations?.[STATUS_ANNOTATION]);
-  }
+  const statusOf = (name: string): ReturnType<typeof flinkDeploymentStatus> =>
+    flinkDeploymentStatus(env.controlPlane, NAMESPACE, name);
 
   /** The replicas that said RescaleRecommended on a target, by the Events' reportingInstance. */
   async function recommenders(name: string): Promise<Set<string>> {
@@ -291,28 +236,14 @@ describe('serve with --shards: three replicas share the targets', { timeout: 600
     ]);
     for (const name of TARGETS) {
       // Busy 0.9 against 0.6: each decision recommends 2 TaskManagers where there is 1.
-      const cluster = jobManagers.addCluster({
+      await addBusyFakeJobTarget(env, jobManagers, {
         name,
-        taskManagers: 1,
-        slotsPerTaskManager: 2,
-        jobs: [typicalJob({ name, busyRatio: 0.9, parallelism: 2, vertices: 3, sources: 1 })],
+        vertices: 3,
+        sources: 1,
+        mode: 'recommend',
+        metricsWindow: '6s',
+        metricsMaxAge: '30s',
       });
-      await env.applyYaml(
-        flinkDeploymentYaml({
-          name,
-          taskManagers: 1,
-          slotsPerTaskManager: 2,
-          annotations: {
-            'slotscaler.dev/enabled': 'true',
-            'slotscaler.dev/mode': 'recommend',
-            'slotscaler.dev/jobmanager-url': cluster.url,
-            'slotscaler.dev/metrics': 'flink_busy_ratio=0.6',
-            'slotscaler.dev/metrics-window': '6s',
-            'slotscaler.dev/metrics-hold-after-restart': '0s',
-            'slotscaler.dev/metrics-max-age': '30s',
-          },
-        }),
-      );
     }
   });
 

@@ -20,11 +20,12 @@ import { closeSync, openSync, rmSync, writeSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { type IncomingMessage, request as httpRequest } from 'node:http';
 import { Agent, request as httpsRequest } from 'node:https';
-import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
+
+import { freePorts } from './ports.js';
 
 /** The processes the control plane runs, in start order. */
 export type ProcessComponent = 'etcd' | 'kube-apiserver' | 'kube-controller-manager';
@@ -569,31 +570,6 @@ async function build(
     throw new ControlPlaneError('build', `${buildScript} ${describeExit(exit)}\n${tail}`);
   }
   return binDir;
-}
-
-/** `count` distinct free TCP ports on 127.0.0.1 (held together while picked, so never equal). */
-async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: count },
-      () =>
-        new Promise<Server>((resolvePromise, reject) => {
-          const server = createServer();
-          server.once('error', reject);
-          server.listen(0, '127.0.0.1', () => {
-            resolvePromise(server);
-          });
-        }),
-    ),
-  );
-  const ports = servers.map((server) => {
-    const address = server.address();
-    if (address === null || typeof address === 'string')
-      throw new Error('no TCP address for a listening socket');
-    return address.port;
-  });
-  await Promise.all(servers.map((server) => new Promise((resolvePromise) => server.close(resolvePromise))));
-  return ports;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -12,6 +12,8 @@ import { fileURLToPath } from 'node:url';
 
 import { stringify as stringifyYaml } from 'yaml';
 
+import { typicalJob } from '../../fakes/fake-jobmanager.js';
+import type { FakeJobManagerServer } from '../../fakes/fake-jobmanager.js';
 import { startControlPlane } from './control-plane.js';
 import type { ControlPlane, ControlPlaneOptions } from './control-plane.js';
 import { startFlinkWorkload } from './flink.js';
@@ -97,6 +99,74 @@ export function flinkDeploymentYaml(options: {
       },
     },
   });
+}
+
+/**
+ * A FlinkDeployment of one TaskManager with 2 slots whose job runs on a fake JobManager at
+ * `jobManagerUrl`, opted in and scaled on `flink_busy_ratio=0.6`, with no hold after a restart
+ * (the fake's job does not restart, so a hold would only delay the first value).
+ */
+export function fakeJobTargetYaml(options: {
+  readonly name: string;
+  readonly jobManagerUrl: string;
+  readonly metricsWindow: string;
+  /** `slotscaler.dev/mode`; none: the default. */
+  readonly mode?: string;
+  /** `slotscaler.dev/metrics-max-age`; none: the default. */
+  readonly metricsMaxAge?: string;
+  /** More annotations. */
+  readonly annotations?: Readonly<Record<string, string>>;
+}): string {
+  return flinkDeploymentYaml({
+    name: options.name,
+    taskManagers: 1,
+    slotsPerTaskManager: 2,
+    annotations: {
+      'slotscaler.dev/enabled': 'true',
+      ...(options.mode === undefined ? {} : { 'slotscaler.dev/mode': options.mode }),
+      'slotscaler.dev/jobmanager-url': options.jobManagerUrl,
+      'slotscaler.dev/metrics': 'flink_busy_ratio=0.6',
+      'slotscaler.dev/metrics-window': options.metricsWindow,
+      'slotscaler.dev/metrics-hold-after-restart': '0s',
+      ...(options.metricsMaxAge === undefined
+        ? {}
+        : { 'slotscaler.dev/metrics-max-age': options.metricsMaxAge }),
+      ...options.annotations,
+    },
+  });
+}
+
+/**
+ * A busy job (0.9, parallelism 2) on the fake JobManagers and its target (`fakeJobTargetYaml`)
+ * applied in `namespace` (none: the environment's): against 0.6, each decision asks for 2
+ * TaskManagers where there is 1.
+ */
+export async function addBusyFakeJobTarget(
+  env: Environment,
+  jobManagers: FakeJobManagerServer,
+  options: Omit<Parameters<typeof fakeJobTargetYaml>[0], 'jobManagerUrl'> & {
+    readonly vertices?: number;
+    readonly sources?: number;
+    readonly namespace?: string;
+  },
+): Promise<void> {
+  const { vertices, sources, namespace, ...target } = options;
+  const cluster = jobManagers.addCluster({
+    name: options.name,
+    taskManagers: 1,
+    slotsPerTaskManager: 2,
+    jobs: [
+      typicalJob({
+        name: options.name,
+        busyRatio: 0.9,
+        parallelism: 2,
+        ...(vertices === undefined ? {} : { vertices }),
+        ...(sources === undefined ? {} : { sources }),
+      }),
+    ],
+  });
+  const yaml = fakeJobTargetYaml({ ...target, jobManagerUrl: cluster.url });
+  await (namespace === undefined ? env.applyYaml(yaml) : applyYaml(env.controlPlane, yaml, namespace));
 }
 
 export async function startEnvironment(options: EnvironmentOptions = {}): Promise<Environment> {

@@ -2,18 +2,13 @@
  * `slotscaler serve --shards` as a process of its own (one replica of a set, as a pod would run it),
  * for the shards e2e test and benchmark: its JSON log lines are handed to the caller as they come.
  */
-import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 
 import { createCertificateAuthority, issueCertificate } from '../../../src/metrics-api/tls/certificates.js';
-
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+import { spawnSlotscaler } from './slotscaler-process.js';
 
 /** One log record of a replica (pino JSON), as far as the callers read it. */
 export interface ReplicaLogRecord {
@@ -50,23 +45,6 @@ export interface ReplicaProcess {
   killedAtMs: number | undefined;
 }
 
-/** `count` ports free now on 127.0.0.1. */
-export async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: count },
-      () =>
-        new Promise<ReturnType<typeof createServer>>((resolve) => {
-          const server = createServer();
-          server.listen(0, '127.0.0.1', () => resolve(server));
-        }),
-    ),
-  );
-  const ports = servers.map((server) => (server.address() as AddressInfo).port);
-  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
-  return ports;
-}
-
 /** A peer CA and the one certificate every replica shows the others, as the chart's Secret holds them. */
 export async function writePeerCertificates(dir: string): Promise<void> {
   const ca = await createCertificateAuthority({ commonName: 'slotscaler-peer-ca' });
@@ -77,15 +55,8 @@ export async function writePeerCertificates(dir: string): Promise<void> {
 }
 
 export function startReplicaProcess(options: ReplicaProcessOptions): ReplicaProcess {
-  const entry = `const { main } = await import(${JSON.stringify(join(ROOT, 'src/main.ts'))}); process.exitCode = await main(process.argv.slice(1));`;
-  const child = spawn(
-    process.execPath,
+  const child = spawnSlotscaler(
     [
-      '--import',
-      'tsx',
-      '--input-type=module',
-      '-e',
-      entry,
       'serve',
       '--kubeconfig',
       options.kubeconfigPath,
@@ -126,11 +97,7 @@ export function startReplicaProcess(options: ReplicaProcessOptions): ReplicaProc
       '--log-level',
       'info',
     ],
-    {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, POD_NAME: options.name, POD_IP: '127.0.0.1' },
-    },
+    { ...process.env, POD_NAME: options.name, POD_IP: '127.0.0.1' },
   );
   const exited = new Promise((resolve) => child.once('exit', resolve));
   const tail: string[] = [];

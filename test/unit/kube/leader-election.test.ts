@@ -8,7 +8,7 @@ import type { TestContext } from 'node:test';
 
 import { microTime } from '../../../src/kube/events.js';
 import { LeaseElector } from '../../../src/kube/leader-election.js';
-import type { LeaseSpec } from '../../../src/kube/leader-election.js';
+import type { LeaseSpec } from '../../../src/kube/lease.js';
 import { callbackLogger } from '../../../src/observability/logger.js';
 import type { Logger } from '../../../src/observability/logger.js';
 import { FakeClock } from '../../fakes/fake-clock.js';

@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import type { TestContext } from 'node:test';
 
 import { microTime } from '../../../src/kube/events.js';
-import type { LeaseSpec } from '../../../src/kube/leader-election.js';
+import type { LeaseSpec } from '../../../src/kube/lease.js';
 import {
   GC_AFTER_DURATIONS,
   PEER_ADDRESS_ANNOTATION,
