@@ -221,7 +221,10 @@ export class ReplicaLeases {
   /** This replica's own Lease as the watch brought it: a renewal seen back, or the Lease gone. */
   private ownSeen(type: 'added' | 'updated' | 'deleted', object: KubeObject): void {
     if (type === 'deleted') {
+      // Gone for the others at once (their rings drop it): no fence until it is renewed again.
       this.own = undefined;
+      this.echoedRenewMs = 0;
+      this.awaitingEcho = null;
       return;
     }
     const renewTime = (object.spec as LeaseSpec | undefined)?.renewTime;

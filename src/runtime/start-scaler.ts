@@ -30,6 +30,7 @@ import type { KubeClient } from '../kube/kube-client.js';
 import { alwaysLeader, LeaseElector } from '../kube/leader-election.js';
 import type { LeaderState } from '../kube/leader-election.js';
 import type { ResourceRef } from '../kube/objects.js';
+import { renewDeadlineMs } from '../kube/lease.js';
 import { ReplicaLeases } from '../kube/replica-leases.js';
 import { ShardOwnership } from './shard-ownership.js';
 import { PeerRecords } from './peer-records.js';
@@ -200,8 +201,9 @@ export async function startScaler(options: StartScalerOptions): Promise<Scaler> 
       membership: replicaLeases,
       identity,
       clock,
-      // One renew interval: the watch that tells the former owner takes far less.
-      settleMs: (config.leaseDuration * 1000) / 3,
+      // The former owner's fence: it stops writing within that long even if its watch stalled and
+      // never showed it the joiner (a healthy watch tells it in far less).
+      settleMs: renewDeadlineMs({ leaseDurationMs: config.leaseDuration * 1000 }),
       logger: logger.child({ component: 'shards' }),
     });
   }

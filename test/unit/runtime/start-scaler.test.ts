@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { resolveConfig } from '../../../src/config/load.js';
 import { flinkDeploymentAdapter } from '../../../src/kube/adapters/flink-deployment.js';
 import { objectPath } from '../../../src/kube/objects.js';
+import { replicaLeaseName } from '../../../src/kube/replica-leases.js';
 import type { KubeObject } from '../../../src/kube/objects.js';
 import { callbackLogger } from '../../../src/observability/logger.js';
 import { startScaler } from '../../../src/runtime/start-scaler.js';
@@ -242,11 +243,26 @@ describe('startScaler, tick by tick', () => {
 
     await a.tickNow();
     await b.tickNow();
-    clock.advance(TICK_MS);
-    await a.tickNow();
-    await b.tickNow();
-    assert.equal(patches(kube).length, 0, 'within the settle time (a renew interval, 20 s): no write');
+    for (let i = 0; i < 3; i++) {
+      clock.advance(TICK_MS);
+      await a.tickNow();
+      await b.tickNow();
+    }
+    assert.equal(
+      patches(kube).length,
+      0,
+      'within the settle time (the renew deadline: two thirds of the 60 s lease): no write',
+    );
     assert.equal(owner.leader.isLeader(TARGET_ID), false);
+    // The owner's fence: its Lease renewed since the clock moved (its checks run on a real timer).
+    const ownLease = `/apis/coordination.k8s.io/v1/namespaces/flink/leases/${replicaLeaseName('slotscaler', owner.identity)}`;
+    const renewedAtMs = (): number =>
+      Date.parse(String((kube.read(ownLease)?.spec as { renewTime?: string } | undefined)?.renewTime));
+    for (let i = 0; i < 100 && !(renewedAtMs() >= clock.nowMs()); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assert.ok(renewedAtMs() >= clock.nowMs(), 'the owner renewed its Lease');
+    await new Promise((resolve) => setImmediate(resolve));
     clock.advance(TICK_MS);
     await a.tickNow();
     await b.tickNow();
