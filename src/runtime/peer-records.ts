@@ -34,6 +34,33 @@ import { RepeatLimiter } from '../observability/repeat-limiter.js';
 /** The path a replica serves its records on. */
 export const PEER_RECORDS_PATH = '/v1/records';
 
+/**
+ * The serving replica's clock (epoch ms) when it answered. The records' times are on that clock;
+ * the receiver moves them onto its own by the difference (network latency aside), so a peer whose
+ * clock runs ahead neither wins over newer records nor keeps its own past their freshness.
+ */
+const CLOCK_HEADER = 'slotscaler-clock-ms';
+
+/** A record with its times moved by `offsetMs` (onto the receiver's clock). */
+function shifted(record: ServedTarget, offsetMs: number): ServedTarget {
+  if (offsetMs === 0) return record;
+  const move = (ms: number | null): number | null => (ms === null ? null : ms + offsetMs);
+  return {
+    ...record,
+    timestampMs: move(record.timestampMs),
+    freshUntilMs: move(record.freshUntilMs),
+    ...(record.pods === undefined
+      ? {}
+      : {
+          pods: record.pods.map((pod) => ({
+            ...pod,
+            timestampMs: pod.timestampMs + offsetMs,
+            freshUntilMs: pod.freshUntilMs + offsetMs,
+          })),
+        }),
+  };
+}
+
 /** Of two records of one target, the one to serve: see `mergeRecords`. */
 export function preferredRecord(a: ServedTarget, b: ServedTarget): ServedTarget {
   const aJudges = judges(a);
@@ -179,7 +206,13 @@ export class PeerRecords implements MetricsSnapshotSource {
           res.writeHead(304, { etag }).end();
           return;
         }
-        res.writeHead(200, { 'content-type': 'application/json', etag }).end(body);
+        res
+          .writeHead(200, {
+            'content-type': 'application/json',
+            etag,
+            [CLOCK_HEADER]: String(this.options.clock.nowMs()),
+          })
+          .end(body);
       },
     );
     this.server.headersTimeout = options.requestTimeoutMs;
@@ -280,7 +313,8 @@ export class PeerRecords implements MetricsSnapshotSource {
       }
       const parsed = answerSchema.parse(JSON.parse(answer.body));
       if (parsed.identity !== identity) throw new Error(`answered as ${parsed.identity}`);
-      for (const record of parsed.records as readonly ServedTarget[]) this.absorb(record);
+      const offsetMs = answer.clockMs === null ? 0 : answer.receivedAtMs - answer.clockMs;
+      for (const record of parsed.records as readonly ServedTarget[]) this.absorb(shifted(record, offsetMs));
       this.etags.set(identity, answer.etag);
       this.options.observer?.observePeerFetch('updated');
     } catch (err) {
@@ -298,7 +332,7 @@ export class PeerRecords implements MetricsSnapshotSource {
   private get(
     address: string,
     etag: string | undefined,
-  ): Promise<'not-modified' | { body: string; etag: string }> {
+  ): Promise<'not-modified' | { body: string; etag: string; clockMs: number | null; receivedAtMs: number }> {
     const { hostname, port } = new URL(`https://${address}`);
     return new Promise((resolve, reject) => {
       const req = request(
@@ -331,8 +365,15 @@ export class PeerRecords implements MetricsSnapshotSource {
             }
             chunks.push(chunk);
           });
+          const clock = Number(res.headers[CLOCK_HEADER]);
+          const receivedAtMs = this.options.clock.nowMs();
           res.on('end', () =>
-            resolve({ body: Buffer.concat(chunks).toString('utf8'), etag: res.headers.etag ?? '' }),
+            resolve({
+              body: Buffer.concat(chunks).toString('utf8'),
+              etag: res.headers.etag ?? '',
+              clockMs: Number.isFinite(clock) && clock > 0 ? clock : null,
+              receivedAtMs,
+            }),
           );
           res.on('error', reject);
         },

@@ -194,6 +194,38 @@ describe('PeerRecords over mutual TLS', () => {
     assert.deepEqual(fetchesOfB, ['updated', 'not_modified', 'updated']);
   });
 
+  it('moves a peer’s record times onto its own clock: a peer running ahead neither wins nor outlives freshness', async () => {
+    // a's clock runs 60 s ahead of b's: its record, 10 s old by a's clock, is 10 s old for b too.
+    const aClock = new FakeClock(T0 + 60_000);
+    const bClock = new FakeClock(T0);
+    const aOwn = new MetricsSnapshot([record('a', T0 + 50_000, 0.5)], { tick: 1, builtAtMs: T0 + 50_000 });
+    const a = await replica(
+      'a',
+      () => aOwn,
+      () => true,
+      () => new Map(),
+      aClock,
+    );
+    const bOwn = new MetricsSnapshot([record('a', null)], { tick: 1, builtAtMs: T0 });
+    const b = await replica(
+      'b',
+      () => bOwn,
+      () => false,
+      () => new Map([['a', a.address]]),
+      bClock,
+    );
+    await b.peer.poll();
+    const served = b.peer.snapshot().named('ns', 'a')[0];
+    assert.ok(served !== undefined);
+    assert.deepEqual(served.metrics['flink_busy_ratio'], { value: 0.5 });
+    assert.equal(served.timestampMs, T0 - 10_000);
+    assert.equal(served.freshUntilMs, T0 + 20_000);
+    // Stale 20 s later by b's clock (not 80 s later, as a's times would say).
+    bClock.advance(20_001);
+    await b.peer.poll();
+    assert.deepEqual(busyOf(b.peer.snapshot(), 'a'), { unavailable: 'no-data' });
+  });
+
   it('drops an answer given under another identity than the Lease says', async () => {
     const clock = new FakeClock(T0);
     const own = new MetricsSnapshot([record('a', T0, 0.5)], { tick: 1, builtAtMs: T0 });
