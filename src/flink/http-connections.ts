@@ -492,7 +492,9 @@ export class HttpConnections {
   close(): void {
     this.closed = true;
     clearInterval(this.sweeper);
-    for (const connection of [...this.open]) connection.socket.destroy();
+    // With an error: a body framed by the end of the connection must fail, not end as if whole.
+    for (const connection of [...this.open])
+      connection.socket.destroy(new Error('the pool was closed: connection closed before an answer'));
     this.idle.clear();
   }
 

@@ -261,6 +261,14 @@ describe('HttpConnections', () => {
     assert.match(detailOf(await pending, 'failed'), /closed before an answer/);
   });
 
+  it('fails an answer framed by the end of the connection when the pool closes it midway', async () => {
+    server.answer = () => ['HTTP/1.0 200 OK\r\n\r\n[1,'];
+    const pending = exchange(connections, origin);
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    connections.close();
+    assert.match(detailOf(await pending, 'failed'), /before the answer was complete \(the pool was closed/);
+  });
+
   it('reports nothing for a cancelled exchange, and closes its connection', async () => {
     server.answer = () => [];
     let reported = false;
