@@ -1,5 +1,6 @@
 /**
- * `startMetricsApiServer`: the external metrics API on node:http2 (HTTP/2 and HTTP/1.1), with its serving certificate,
+ * `startMetricsApiServer`: the external and custom metrics API on node:https (HTTP/1.1; node:http2
+ * with h2 too when `http2` is on), with its serving certificate,
  * client-certificate trust from extension-apiserver-authentication, token and access reviews, the
  * optional upstream, its Prometheus metrics, and the connection limits that keep room for the
  * aggregator (connection-guard.ts). Everything it talks to comes in through its options, so a test

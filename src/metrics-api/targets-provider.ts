@@ -96,7 +96,6 @@ class SnapshotView {
   }
 }
 
-/** The targets a selector can match: by index for `target=<name>`, else the whole namespace. */
 /** Each frozen selector's text, formatted once: the server passes the same selector for the same query. */
 const selectorTexts = new WeakMap<readonly Requirement[], string>();
 
@@ -109,6 +108,7 @@ function selectorKey(selector: readonly Requirement[]): string {
   return text;
 }
 
+/** The targets a selector can match: by index for `target=<name>`, else the whole namespace. */
 function candidates(
   snapshot: MetricsSnapshot,
   namespace: string,
