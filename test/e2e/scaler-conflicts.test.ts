@@ -44,8 +44,12 @@ const replicasOf = async (name: string): Promise<number | undefined> =>
  */
 async function assertScaledInPlace(name: string): Promise<void> {
   assert.equal(specOf(await env.getFlinkDeployment(name)).path, 'in-place');
-  await env.operator.idle();
-  assert.equal(env.operator.appliedFor(name)[0]?.path, 'in-place', `${name}: applied in place`);
+  // The write can be ahead of the stand-in's watch: wait for it to have applied the change.
+  const applied = await waitFor(`the stand-in to apply ${name}'s change`, async () => {
+    await env.operator.idle();
+    return env.operator.appliedFor(name)[0];
+  });
+  assert.equal(applied.path, 'in-place', `${name}: applied in place`);
   const rescaled = (await eventsFor(env.controlPlane, env.namespace, name)).filter(
     (event) => event.reason === 'Rescaled',
   );

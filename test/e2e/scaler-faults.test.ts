@@ -147,8 +147,12 @@ describe('scaler faults: annotations, JobManager outage, deletion', { timeout: 3
     await waitFor('good to be scaled', async () => ((await replicasOf('good')) ?? 0) >= 2 || undefined, {
       timeoutMs: 60_000,
     });
-    await env.operator.idle();
-    assert.equal(env.operator.appliedFor('good')[0]?.path, 'in-place', 'good was rescaled in place');
+    // The write can be ahead of the stand-in's watch: wait for it to have applied the change.
+    const applied = await waitFor('the stand-in to apply good’s change', async () => {
+      await env.operator.idle();
+      return env.operator.appliedFor('good')[0];
+    });
+    assert.equal(applied.path, 'in-place', 'good was rescaled in place');
     console.log('# path: good rescaled in place');
     const events = await waitFor('the InvalidAnnotation Event on bad', async () => {
       const found = (await eventsFor(env.controlPlane, env.namespace, 'bad')).filter(
