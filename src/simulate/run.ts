@@ -299,19 +299,7 @@ function peerStep(
     entry: simulatedDecision(recorded, outcome, (name) => name),
     rescale:
       tick.action === 'rescale'
-        ? {
-            replicas,
-            parallelism: tick.parallelism,
-            path: 'in-place',
-            jobId: null,
-            vertices: null,
-            history: {
-              lastDecision: recorded,
-              lastRescaleAtMs: nowMs,
-              rescaleDoneAtMs: null,
-              scaleEvents: [],
-            },
-          }
+        ? policyRescale(recorded, nowMs, 'in-place', replicas, tick.parallelism, [])
         : null,
   };
 }
@@ -472,20 +460,37 @@ function hpaStep(
   return {
     recommendations: decision.recommendations,
     entry: simulatedDecision(recorded, 'scaled', () => 'cpu (busy ratio)'),
-    rescale: {
-      replicas: decision.desiredReplicas,
-      parallelism: decision.parallelism,
-      // Reactive mode: Flink follows the TaskManager count by itself.
-      path: 'scale',
-      jobId: null,
-      vertices: null,
-      history: {
-        lastDecision: recorded,
-        lastRescaleAtMs: nowMs,
-        rescaleDoneAtMs: null,
-        scaleEvents: decision.scaleEvents,
-      },
-    },
+    // Reactive mode: Flink follows the TaskManager count by itself.
+    rescale: policyRescale(
+      recorded,
+      nowMs,
+      'scale',
+      decision.desiredReplicas,
+      decision.parallelism,
+      decision.scaleEvents,
+    ),
+  };
+}
+
+/**
+ * The rescale of a policy that is not Slotscaler's plan (the peer model, the plain HPA): written at
+ * once, on no particular job, confirmed when written.
+ */
+function policyRescale(
+  recorded: RecordedDecision,
+  nowMs: number,
+  path: RescalePath,
+  replicas: number,
+  parallelism: number,
+  scaleEvents: PlanHistory['scaleEvents'],
+): NonNullable<TickStep['rescale']> {
+  return {
+    replicas,
+    parallelism,
+    path,
+    jobId: null,
+    vertices: null,
+    history: { lastDecision: recorded, lastRescaleAtMs: nowMs, rescaleDoneAtMs: null, scaleEvents },
   };
 }
 
